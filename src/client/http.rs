@@ -1,0 +1,194 @@
+//! HTTP requests to a control plane (reqwest, rustls): snapshot, actions, approvals, audit,
+//! definitions. Every request has timeouts; errors keep the server's code and sentence.
+
+use crate::domain::{Actor, Environment, Flag, Revision};
+use crate::wire::{
+    ActionRequest, ApprovalList, AuditPage, DecisionRequest, DefineOutcome, ErrorBody, MetricAck, MetricBatch,
+    Outcome, ProposalRequest, Snapshot, TokenCreated, TokenRequest,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error body.
+    #[error("{message} ({code}, HTTP {status})")]
+    Api { status: u16, code: String, message: String, current_revision: Option<Revision> },
+    #[error("cannot reach the control plane at {url}: {detail}")]
+    Unreachable { url: String, detail: String },
+    #[error("the control plane at {url} did not answer in time")]
+    Timeout { url: String },
+    #[error("unexpected answer from the control plane: {0}")]
+    Protocol(String),
+}
+
+impl ClientError {
+    pub fn code(&self) -> &str {
+        match self {
+            ClientError::Api { code, .. } => code,
+            ClientError::Unreachable { .. } => "unreachable",
+            ClientError::Timeout { .. } => "timeout",
+            ClientError::Protocol(_) => "protocol",
+        }
+    }
+    /// Whether nothing could have been applied (safe to retry without a key).
+    pub fn is_connect(&self) -> bool {
+        matches!(self, ClientError::Unreachable { .. })
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    pub base: String,
+    token: String,
+    http: reqwest::Client,
+    /// Sent as `X-Flagtop-Source` (tui, cli, api).
+    source: &'static str,
+}
+
+/// Install the ring crypto provider for rustls once (idempotent).
+pub fn init_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+impl Client {
+    pub fn new(base: &str, token: &str, source: &'static str) -> Result<Client, ClientError> {
+        init_tls();
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .read_timeout(Duration::from_secs(10))
+            .pool_idle_timeout(Duration::from_secs(30))
+            .user_agent(concat!("flagtop/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::Protocol(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Client { base: base.trim_end_matches('/').to_string(), token: token.to_string(), http, source })
+    }
+
+    pub(crate) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .header("x-flagtop-source", self.source)
+    }
+
+    pub(crate) fn map_send_error(&self, e: reqwest::Error) -> ClientError {
+        if e.is_timeout() {
+            ClientError::Timeout { url: self.base.clone() }
+        } else if e.is_connect() {
+            ClientError::Unreachable { url: self.base.clone(), detail: root_cause(&e) }
+        } else {
+            ClientError::Unreachable { url: self.base.clone(), detail: root_cause(&e) }
+        }
+    }
+
+    async fn send<T: DeserializeOwned>(&self, rb: reqwest::RequestBuilder, timeout: Duration) -> Result<T, ClientError> {
+        let resp = rb.timeout(timeout).send().await.map_err(|e| self.map_send_error(e))?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| self.map_send_error(e))?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(format!("{e} in a {status} answer")));
+        }
+        match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(b) => Err(ClientError::Api {
+                status: status.as_u16(),
+                code: b.error.code,
+                message: b.error.message,
+                current_revision: b.error.current_revision,
+            }),
+            Err(_) => Err(ClientError::Protocol(format!(
+                "HTTP {status} with a body that is not a flagtop error ({} bytes)",
+                bytes.len()
+            ))),
+        }
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.send(self.request(reqwest::Method::GET, path), Duration::from_secs(15)).await
+    }
+
+    async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ClientError> {
+        self.send(self.request(reqwest::Method::POST, path).json(body), Duration::from_secs(15)).await
+    }
+
+    pub async fn healthz(&self) -> Result<(), ClientError> {
+        let resp = self
+            .http
+            .get(format!("{}/healthz", self.base))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .map_err(|e| self.map_send_error(e))?;
+        if resp.status().is_success() { Ok(()) } else { Err(ClientError::Protocol(format!("healthz answered {}", resp.status()))) }
+    }
+
+    pub async fn whoami(&self) -> Result<Actor, ClientError> {
+        self.get("/v1/whoami").await
+    }
+
+    pub async fn snapshot(&self) -> Result<Snapshot, ClientError> {
+        self.get("/v1/snapshot").await
+    }
+
+    /// Submit an action; `idempotency_key` makes retries safe (the same key returns the first outcome).
+    pub async fn act(&self, req: &ActionRequest, idempotency_key: &str) -> Result<Outcome, ClientError> {
+        let rb = self.request(reqwest::Method::POST, "/v1/actions").header("idempotency-key", idempotency_key).json(req);
+        self.send(rb, Duration::from_secs(15)).await
+    }
+
+    pub async fn propose(&self, req: &ProposalRequest) -> Result<Outcome, ClientError> {
+        self.post("/v1/proposals", req).await
+    }
+
+    pub async fn approvals(&self) -> Result<ApprovalList, ClientError> {
+        self.get("/v1/approvals").await
+    }
+
+    pub async fn decide(&self, id: &str, approve: bool, reason: &str) -> Result<Outcome, ClientError> {
+        let verb = if approve { "approve" } else { "reject" };
+        let id: String = id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+        self.post(&format!("/v1/approvals/{id}/{verb}"), &DecisionRequest { reason: reason.to_string() }).await
+    }
+
+    pub async fn audit(&self, flag: Option<&str>, limit: usize) -> Result<AuditPage, ClientError> {
+        let mut path = format!("/v1/audit?limit={limit}");
+        if let Some(f) = flag {
+            // Flag keys are restricted to URL-safe characters; drop anything else.
+            let f: String = f.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).collect();
+            path.push_str(&format!("&flag={f}"));
+        }
+        self.get(&path).await
+    }
+
+    pub async fn put_flag(&self, flag: &Flag) -> Result<DefineOutcome, ClientError> {
+        let key: String = flag.key.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).collect();
+        self.send(self.request(reqwest::Method::PUT, &format!("/v1/flags/{key}")).json(flag), Duration::from_secs(15)).await
+    }
+
+    pub async fn put_environment(&self, env: &Environment) -> Result<DefineOutcome, ClientError> {
+        let key: String = env.key.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).collect();
+        self.send(self.request(reqwest::Method::PUT, &format!("/v1/environments/{key}")).json(env), Duration::from_secs(15))
+            .await
+    }
+
+    pub async fn push_metrics(&self, batch: &MetricBatch) -> Result<MetricAck, ClientError> {
+        self.post("/v1/metrics", batch).await
+    }
+
+    pub async fn add_token(&self, req: &TokenRequest) -> Result<TokenCreated, ClientError> {
+        self.post("/v1/tokens", req).await
+    }
+}
+
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+/// A fresh idempotency key.
+pub fn idempotency_key() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

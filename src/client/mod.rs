@@ -1,0 +1,7 @@
+//! The only code that speaks HTTP to a control plane: requests, the event stream, reconnects.
+
+pub mod http;
+pub mod sse;
+pub mod stream;
+
+pub use http::{Client, ClientError};

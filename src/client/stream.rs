@@ -1,0 +1,108 @@
+//! The live event stream: connects to `GET /v1/stream`, parses it with the bounded SSE parser,
+//! resumes with `Last-Event-ID`, and reconnects with jittered exponential backoff. Emits
+//! `StreamEvent`s into a channel; never blocks the receiver.
+
+use super::http::Client;
+use super::sse::{SseItem, SseParser};
+use crate::wire::{Change, GuardrailUpdate, StreamHello};
+use futures::StreamExt;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+pub const MAX_LINE: usize = 1 << 20;
+pub const MAX_EVENT: usize = 8 << 20;
+/// No byte (not even a heartbeat) for this long means the link is dead.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(25);
+
+#[derive(Debug, Clone)]
+pub enum StreamEvent {
+    /// Connected (or reconnected); `revision` is the server's current revision.
+    Connected { revision: u64 },
+    Change(Box<Change>),
+    Guardrails(GuardrailUpdate),
+    /// The server cannot replay what we missed: fetch a new snapshot.
+    Reset { revision: u64 },
+    /// The stream is down; it will retry after `retry_in`.
+    Disconnected { reason: String, retry_in: Duration },
+}
+
+fn jitter(base: Duration) -> Duration {
+    // Jitter from the clock's sub-second noise: enough to spread reconnecting clients.
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let frac = f64::from(nanos % 1000) / 1000.0; // 0..1
+    base.mul_f64(0.5 + frac * 0.5)
+}
+
+/// Follow the stream until the receiver is dropped. `last_revision` is the revision of the
+/// snapshot the caller already holds.
+pub async fn follow(client: Client, mut last_revision: Option<u64>, tx: mpsc::Sender<StreamEvent>) {
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        let reason = match connect_once(&client, &mut last_revision, &tx, &mut backoff).await {
+            Ok(()) => return, // receiver gone
+            Err(reason) => reason,
+        };
+        let wait = jitter(backoff);
+        if tx.send(StreamEvent::Disconnected { reason, retry_in: wait }).await.is_err() {
+            return;
+        }
+        tokio::time::sleep(wait).await;
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// One connection; Ok(()) only when the receiver is gone.
+async fn connect_once(
+    client: &Client,
+    last_revision: &mut Option<u64>,
+    tx: &mpsc::Sender<StreamEvent>,
+    backoff: &mut Duration,
+) -> Result<(), String> {
+    let mut rb = client.request(reqwest::Method::GET, "/v1/stream").header("accept", "text/event-stream");
+    if let Some(r) = last_revision {
+        rb = rb.header("last-event-id", r.to_string());
+    }
+    let resp = rb.send().await.map_err(|e| client.map_send_error(e).to_string())?;
+    if !resp.status().is_success() {
+        return Err(format!("stream answered HTTP {}", resp.status()));
+    }
+    let mut body = resp.bytes_stream();
+    let mut parser = SseParser::new(MAX_LINE, MAX_EVENT);
+    let mut items = Vec::new();
+    loop {
+        let chunk = match tokio::time::timeout(IDLE_TIMEOUT, body.next()).await {
+            Err(_) => return Err("no data or heartbeat for 25 s".into()),
+            Ok(None) => return Err("the server closed the stream".into()),
+            Ok(Some(Err(e))) => return Err(format!("stream read failed: {e}")),
+            Ok(Some(Ok(c))) => c,
+        };
+        parser.push(&chunk, &mut items).map_err(|e| e.to_string())?;
+        for item in items.drain(..) {
+            let SseItem::Event(ev) = item else { continue };
+            let out = match ev.event.as_str() {
+                "hello" => {
+                    *backoff = Duration::from_millis(250);
+                    let h: StreamHello = serde_json::from_str(&ev.data).map_err(|e| format!("bad hello: {e}"))?;
+                    StreamEvent::Connected { revision: h.revision.0 }
+                }
+                "reset" => {
+                    let h: StreamHello = serde_json::from_str(&ev.data).map_err(|e| format!("bad reset: {e}"))?;
+                    *last_revision = Some(h.revision.0);
+                    StreamEvent::Reset { revision: h.revision.0 }
+                }
+                "change" => {
+                    let c: Change = serde_json::from_str(&ev.data).map_err(|e| format!("bad change: {e}"))?;
+                    *last_revision = Some(c.revision.0);
+                    StreamEvent::Change(Box::new(c))
+                }
+                "guardrails" => {
+                    StreamEvent::Guardrails(serde_json::from_str(&ev.data).map_err(|e| format!("bad guardrails: {e}"))?)
+                }
+                _ => continue,
+            };
+            if tx.send(out).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+}

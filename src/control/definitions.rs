@@ -1,0 +1,138 @@
+//! Flag definitions: validation of a flag against the environments, and the declarative
+//! `flags.toml` file read by `flagtop apply -f`. No I/O beyond parsing text handed in.
+
+use super::service::ServiceError;
+use crate::domain::ids::valid_key;
+use crate::domain::{Environment, Flag, State};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// The file format of `flagtop apply -f flags.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlagsFile {
+    #[serde(default)]
+    pub environments: Vec<Environment>,
+    #[serde(default)]
+    pub flags: Vec<Flag>,
+}
+
+/// Parse a definitions file; errors carry line and column.
+pub fn parse(file_name: &str, text: &str) -> Result<FlagsFile, String> {
+    toml::from_str::<FlagsFile>(text).map_err(|e| {
+        let (line, col) = e
+            .span()
+            .map(|s| {
+                let before = &text[..s.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                (line, col)
+            })
+            .unwrap_or((1, 1));
+        format!("{file_name}:{line}:{col}: {}", e.message())
+    })
+}
+
+fn invalid(msg: String) -> ServiceError {
+    ServiceError::new(422, "invalid_definition", msg)
+}
+
+/// Check a flag definition for shape and consistency with the known environments.
+pub fn validate(flag: &Flag, state: &State) -> Result<(), ServiceError> {
+    let key = &flag.key;
+    if !valid_key(key) {
+        return Err(ServiceError::new(422, "invalid_key", "flag keys are 1–100 of A–Z a–z 0–9 - _ ."));
+    }
+    if flag.variations.len() < 2 {
+        return Err(invalid(format!("flag {key}: at least two variations are needed (e.g. [\"off\", \"on\"])")));
+    }
+    let variations: BTreeSet<&str> = flag.variations.iter().map(String::as_str).collect();
+    if variations.len() != flag.variations.len() {
+        return Err(invalid(format!("flag {key}: variation names must be unique")));
+    }
+    if flag.description.len() > 4000 || flag.owner.len() > 200 {
+        return Err(invalid(format!("flag {key}: description or owner is too long")));
+    }
+    for (env, fe) in &flag.environments {
+        if state.environment(env).is_none() {
+            return Err(ServiceError::new(404, "unknown_environment", format!("flag {key}: unknown environment `{env}`")));
+        }
+        if !variations.contains(fe.fallthrough.as_str()) {
+            return Err(invalid(format!("flag {key} in {env}: fallthrough `{}` is not a variation", fe.fallthrough)));
+        }
+        let mut names = BTreeSet::new();
+        for c in &fe.cohorts {
+            if !valid_key(&c.name) {
+                return Err(invalid(format!("flag {key} in {env}: cohort names are 1–100 of A–Z a–z 0–9 - _ .")));
+            }
+            if !names.insert(c.name.as_str()) {
+                return Err(invalid(format!("flag {key} in {env}: cohort `{}` appears twice", c.name)));
+            }
+            if c.percent > 100 {
+                return Err(ServiceError::new(422, "percent_out_of_range", format!("flag {key} in {env}: cohort `{}` percent must be 0–100", c.name)));
+            }
+            if !variations.contains(c.variation.as_str()) {
+                return Err(invalid(format!("flag {key} in {env}: cohort `{}` serves unknown variation `{}`", c.name, c.variation)));
+            }
+        }
+        if let Some(l) = &fe.ladder {
+            if l.stages.is_empty() || l.current >= l.stages.len() {
+                return Err(invalid(format!("flag {key} in {env}: the ladder needs stages and `current` must index one")));
+            }
+            for s in &l.stages {
+                for (c, p) in &s.targets {
+                    if !names.contains(c.as_str()) || *p > 100 {
+                        return Err(invalid(format!("flag {key} in {env}: stage `{}` targets unknown cohort `{c}` or a percent over 100", s.name)));
+                    }
+                }
+            }
+        }
+        for g in &fe.guardrails {
+            if !names.contains(g.cohort.as_str()) {
+                return Err(invalid(format!("flag {key} in {env}: guardrail `{}` watches unknown cohort `{}`", g.metric, g.cohort)));
+            }
+            if g.window_secs == 0 || g.window_secs > super::metrics::MAX_WINDOW_SECS as u64 {
+                return Err(invalid(format!("flag {key} in {env}: guardrail window must be 1–3600 s")));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_errors_name_line_and_column() {
+        let err = parse("flags.toml", "[[flags]]\nkey = \"x\"\nvariations = 3\n").err().unwrap_or_default();
+        assert!(err.starts_with("flags.toml:3:14:"), "{err}");
+    }
+
+    #[test]
+    fn minimal_file_parses_with_defaults() {
+        let text = r#"
+[[environments]]
+key = "production"
+protected = true
+
+[[flags]]
+key = "new-search"
+variations = ["off", "on"]
+
+[flags.environments.production]
+fallthrough = "off"
+cohorts = [
+  { name = "internal", selector = { type = "segment", segment = "internal" }, percent = 100, variation = "on" },
+]
+[flags.environments.production.ladder]
+stages = [ { name = "internal", targets = { internal = 100 } } ]
+"#;
+        let f = parse("f.toml", text).unwrap_or_else(|e| panic!("{e}"));
+        let fe = &f.flags[0].environments["production"];
+        assert!(fe.enabled);
+        assert_eq!(fe.ladder.as_ref().map(|l| l.stages[0].min_dwell_secs), Some(300));
+        let state = State { environments: f.environments.clone(), ..Default::default() };
+        assert!(validate(&f.flags[0], &state).is_ok());
+    }
+}

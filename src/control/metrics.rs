@@ -1,0 +1,227 @@
+//! Guardrail samples in bounded per-second buckets, windowed aggregates, and the readings they
+//! yield. Owns no policy: judging is `GuardrailSpec::judge`, acting on it is the engine's job.
+
+use crate::domain::{EnvKey, FlagKey, GuardrailStatus, State, WindowStat};
+use crate::wire::{Arm, GuardrailReading, MetricSample};
+use chrono::{DateTime, Utc};
+use std::collections::{HashMap, VecDeque};
+
+/// The longest window a guardrail may use; older buckets are dropped.
+pub const MAX_WINDOW_SECS: i64 = 3600;
+/// How many recent values a sparkline keeps.
+pub const HISTORY_LEN: usize = 60;
+/// How many series the store holds at most; samples for further series are refused.
+pub const MAX_SERIES: usize = 50_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SeriesKey {
+    pub flag: FlagKey,
+    pub env: EnvKey,
+    pub metric: String,
+    pub cohort: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    sec: i64,
+    sum: f64,
+    count: u64,
+}
+
+#[derive(Debug, Default)]
+struct Series {
+    candidate: VecDeque<Bucket>,
+    baseline: VecDeque<Bucket>,
+    history: VecDeque<f64>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SampleError {
+    #[error("sample value must be a finite number")]
+    NotFinite,
+    #[error("sample is more than a minute in the future")]
+    Future,
+    #[error("too many metric series (limit {MAX_SERIES})")]
+    TooManySeries,
+}
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    series: HashMap<SeriesKey, Series>,
+}
+
+fn add(buckets: &mut VecDeque<Bucket>, sec: i64, value: f64, count: u64, now_sec: i64) {
+    match buckets.iter_mut().rev().find(|b| b.sec == sec) {
+        Some(b) => {
+            b.sum += value * count as f64;
+            b.count += count;
+        }
+        None => {
+            let pos = buckets.iter().rposition(|b| b.sec < sec).map_or(0, |p| p + 1);
+            buckets.insert(pos, Bucket { sec, sum: value * count as f64, count });
+        }
+    }
+    while buckets.front().is_some_and(|b| b.sec <= now_sec - MAX_WINDOW_SECS) || buckets.len() > MAX_WINDOW_SECS as usize {
+        buckets.pop_front();
+    }
+}
+
+fn window(buckets: &VecDeque<Bucket>, window_secs: u64, now_sec: i64) -> WindowStat {
+    let from = now_sec - window_secs as i64;
+    let (sum, count) = buckets
+        .iter()
+        .rev()
+        .take_while(|b| b.sec > from)
+        .filter(|b| b.sec <= now_sec)
+        .fold((0.0, 0u64), |(s, c), b| (s + b.sum, c + b.count));
+    WindowStat { value: (count > 0).then(|| sum / count as f64), samples: count }
+}
+
+impl Metrics {
+    pub fn push(&mut self, s: &MetricSample, now: DateTime<Utc>) -> Result<(), SampleError> {
+        if !s.value.is_finite() {
+            return Err(SampleError::NotFinite);
+        }
+        let at = s.at.unwrap_or(now);
+        if at > now + chrono::Duration::seconds(60) {
+            return Err(SampleError::Future);
+        }
+        let key = SeriesKey { flag: s.flag.clone(), env: s.env.clone(), metric: s.metric.clone(), cohort: s.cohort.clone() };
+        if !self.series.contains_key(&key) && self.series.len() >= MAX_SERIES {
+            return Err(SampleError::TooManySeries);
+        }
+        let series = self.series.entry(key).or_default();
+        let buckets = match s.arm {
+            Arm::Candidate => &mut series.candidate,
+            Arm::Baseline => &mut series.baseline,
+        };
+        add(buckets, at.timestamp(), s.value, s.count, now.timestamp());
+        Ok(())
+    }
+
+    pub fn window(&self, key: &SeriesKey, arm: Arm, window_secs: u64, now: DateTime<Utc>) -> WindowStat {
+        self.series.get(key).map_or_else(WindowStat::default, |s| {
+            let b = match arm {
+                Arm::Candidate => &s.candidate,
+                Arm::Baseline => &s.baseline,
+            };
+            window(b, window_secs, now.timestamp())
+        })
+    }
+
+    /// Judge every guardrail in `state` as of `now`. With `record`, each candidate value is
+    /// appended to its sparkline history (call once per evaluation tick).
+    pub fn evaluate(&mut self, state: &State, now: DateTime<Utc>, record: bool) -> Vec<GuardrailReading> {
+        let mut out = Vec::new();
+        for flag in state.flags.values() {
+            for (env, fe) in &flag.environments {
+                for spec in &fe.guardrails {
+                    let key = SeriesKey {
+                        flag: flag.key.clone(),
+                        env: env.clone(),
+                        metric: spec.metric.clone(),
+                        cohort: spec.cohort.to_string(),
+                    };
+                    let cand = self.window(&key, Arm::Candidate, spec.window_secs, now);
+                    let base = self.window(&key, Arm::Baseline, spec.window_secs, now);
+                    let judgement = spec.judge(cand, base);
+                    let history = match self.series.get_mut(&key) {
+                        Some(s) => {
+                            if record && let Some(v) = cand.value {
+                                s.history.push_back(v);
+                                while s.history.len() > HISTORY_LEN {
+                                    s.history.pop_front();
+                                }
+                            }
+                            s.history.iter().copied().collect()
+                        }
+                        None => Vec::new(),
+                    };
+                    out.push(GuardrailReading {
+                        flag: flag.key.clone(),
+                        env: env.clone(),
+                        metric: spec.metric.clone(),
+                        cohort: spec.cohort.to_string(),
+                        value: cand.value,
+                        baseline: base.value,
+                        threshold: judgement.limit,
+                        rule: spec.describe_threshold(),
+                        samples: cand.samples,
+                        baseline_samples: base.samples,
+                        min_samples: spec.min_samples,
+                        window_secs: spec.window_secs,
+                        status: judgement.status,
+                        history,
+                        source_error: None,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    pub fn series_count(&self) -> usize {
+        self.series.len()
+    }
+}
+
+/// The worst status among readings (for summaries); `None` when there are none.
+pub fn worst<'a>(readings: impl IntoIterator<Item = &'a GuardrailReading>) -> Option<GuardrailStatus> {
+    readings.into_iter().map(|r| r.status).max_by_key(|s| s.severity())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn sample(arm: Arm, value: f64, count: u64, at: DateTime<Utc>) -> MetricSample {
+        MetricSample {
+            flag: "f".into(),
+            env: "production".into(),
+            metric: "m".into(),
+            cohort: "c".into(),
+            arm,
+            value,
+            count,
+            at: Some(at),
+        }
+    }
+
+    #[test]
+    fn window_weights_by_count_and_forgets_old_buckets() {
+        let t = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap_or_default();
+        let mut m = Metrics::default();
+        m.push(&sample(Arm::Candidate, 1.0, 10, t), t).ok();
+        m.push(&sample(Arm::Candidate, 4.0, 30, t + chrono::Duration::seconds(1)), t).ok();
+        let key = SeriesKey { flag: "f".into(), env: "production".into(), metric: "m".into(), cohort: "c".into() };
+        let w = m.window(&key, Arm::Candidate, 60, t + chrono::Duration::seconds(2));
+        assert_eq!(w.samples, 40);
+        assert!((w.value.unwrap_or(0.0) - 3.25).abs() < 1e-9);
+        let later = m.window(&key, Arm::Candidate, 60, t + chrono::Duration::seconds(200));
+        assert_eq!(later, WindowStat { value: None, samples: 0 });
+    }
+
+    #[test]
+    fn refuses_bad_samples() {
+        let t = Utc::now();
+        let mut m = Metrics::default();
+        assert_eq!(m.push(&sample(Arm::Baseline, f64::NAN, 1, t), t), Err(SampleError::NotFinite));
+        assert_eq!(
+            m.push(&sample(Arm::Baseline, 1.0, 1, t + chrono::Duration::seconds(3600)), t),
+            Err(SampleError::Future)
+        );
+    }
+
+    #[test]
+    fn buckets_stay_bounded() {
+        let t = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap_or_default();
+        let mut m = Metrics::default();
+        for i in 0..10_000 {
+            let now = t + chrono::Duration::seconds(i);
+            m.push(&sample(Arm::Candidate, 1.0, 1, now), now).ok();
+        }
+        let s = m.series.values().next().map(|s| s.candidate.len()).unwrap_or(0);
+        assert!(s <= MAX_WINDOW_SECS as usize);
+    }
+}

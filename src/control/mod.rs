@@ -1,0 +1,14 @@
+//! The control plane: owns state, policy, audit and streams.
+
+pub mod scenario;
+pub mod simulator;
+pub mod store;
+pub mod metrics;
+pub mod auth;
+pub mod clock;
+pub mod policy;
+pub mod service;
+pub mod definitions;
+pub mod engine;
+pub mod api;
+pub mod runtime;

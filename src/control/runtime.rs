@@ -1,0 +1,129 @@
+//! Starting a control plane: open the data dir, seed a scenario, run the engine and serve the
+//! API on a listener; advertise the address and an owner-only token in the data dir.
+
+use super::clock::{Clock, SystemClock};
+use super::service::ControlPlane;
+use super::store::Store;
+use super::{api, engine, scenario, simulator::Simulator};
+use crate::domain::{Actor, Role};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub struct StartOptions {
+    pub data_dir: PathBuf,
+    /// Seed for a new data dir; also drives the simulator.
+    pub scenario: String,
+    pub listen: SocketAddr,
+    /// Run the traffic simulator (demo data).
+    pub simulate: bool,
+    /// Engine period.
+    pub tick: std::time::Duration,
+}
+
+/// Where a running control plane can be reached by its owner (`DATA/endpoint.json`, mode 0600).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub url: String,
+    pub token: String,
+    pub pid: u32,
+}
+
+pub struct Running {
+    pub url: String,
+    /// The owner's token (in memory and in the 0600 endpoint file only).
+    pub token: String,
+    pub cp: Arc<ControlPlane>,
+    stop: Arc<AtomicBool>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<()>,
+    endpoint_file: PathBuf,
+}
+
+impl Running {
+    pub async fn shutdown(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(3), &mut self.server).await;
+        let _ = std::fs::remove_file(&self.endpoint_file);
+    }
+
+    /// Serve until the task ends (used by `flagtop serve`).
+    pub async fn wait(&mut self) {
+        let _ = (&mut self.server).await;
+    }
+}
+
+pub fn owner_name() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|u| crate::domain::ids::valid_key(u))
+        .unwrap_or_else(|| "owner".to_string())
+}
+
+pub fn endpoint_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("endpoint.json")
+}
+
+pub fn read_endpoint(data_dir: &Path) -> Option<Endpoint> {
+    let text = std::fs::read_to_string(endpoint_path(data_dir)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
+}
+
+pub async fn start(opts: StartOptions) -> color_eyre::Result<Running> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let now = clock.now();
+    let seed = scenario::build(&opts.scenario, now).map_err(|e| color_eyre::eyre::eyre!(e))?;
+    let dir = opts.data_dir.clone();
+    let cp = tokio::task::spawn_blocking(move || -> color_eyre::Result<Arc<ControlPlane>> {
+        let store = Store::open(&dir)?;
+        ControlPlane::open(store, clock, Some(seed)).map_err(|e| color_eyre::eyre::eyre!("{e}"))
+    })
+    .await??;
+    let token = cp
+        .add_local_token(Actor { name: owner_name(), role: Role::Admin })
+        .map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let sim = opts.simulate.then(|| Simulator::new(&opts.scenario, now));
+    engine::spawn(cp.clone(), sim, opts.tick, stop.clone());
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .map_err(|e| color_eyre::eyre::eyre!("cannot listen on {}: {e}", opts.listen))?;
+    let addr = listener.local_addr()?;
+    let url = format!("http://{addr}");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let app = api::router(cp.clone());
+    let server = tokio::spawn(async move {
+        let r = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::error!(error = %e, "the API server stopped");
+        }
+    });
+    let endpoint_file = endpoint_path(&opts.data_dir);
+    let ep = Endpoint { url: url.clone(), token: token.clone(), pid: std::process::id() };
+    write_private(&endpoint_file, &serde_json::to_string(&ep)?)?;
+    tracing::info!(%url, data = %opts.data_dir.display(), "control plane listening");
+    Ok(Running { url, token, cp, stop, shutdown: Some(tx), server, endpoint_file })
+}

@@ -1,0 +1,369 @@
+//! Actions on flag state. Applying an action yields the new state *and* its exact reverse.
+//! Pure rules; no I/O, no clocks (the caller passes `now`).
+
+use super::flag::State;
+use super::ids::{CohortName, EnvKey, FlagKey, Revision};
+use super::ladder::LadderState;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Every change an operator, agent or the engine can make to flag state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum Action {
+    SetPercent { flag: FlagKey, env: EnvKey, cohort: CohortName, percent: u8 },
+    /// Narrowed rollback: take one cohort back to the fallthrough, keeping its percent.
+    Rollback { flag: FlagKey, env: EnvKey, cohort: CohortName },
+    Restore { flag: FlagKey, env: EnvKey, cohort: CohortName },
+    /// Next ladder stage. `exposure`, when given, replaces the stage's targets (used by reverses
+    /// so that undoing a step restores exactly what was there).
+    Advance {
+        flag: FlagKey,
+        env: EnvKey,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exposure: Option<BTreeMap<CohortName, u8>>,
+    },
+    Retreat {
+        flag: FlagKey,
+        env: EnvKey,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exposure: Option<BTreeMap<CohortName, u8>>,
+    },
+    Pause {
+        flag: FlagKey,
+        env: EnvKey,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    Resume { flag: FlagKey, env: EnvKey },
+    Freeze { env: EnvKey },
+    Unfreeze { env: EnvKey },
+    /// The kill switch: everybody gets the fallthrough in this environment.
+    Kill { flag: FlagKey, env: EnvKey },
+    Revive { flag: FlagKey, env: EnvKey },
+}
+
+/// Whether an action widens or narrows who gets the candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    Reduce,
+    Expand,
+    /// The kill switch: reduces, for everybody at once.
+    Global,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    #[error("unknown flag `{0}`")]
+    UnknownFlag(String),
+    #[error("unknown environment `{0}`")]
+    UnknownEnv(String),
+    #[error("flag `{flag}` has no cohort `{cohort}` in `{env}`")]
+    UnknownCohort { flag: String, env: String, cohort: String },
+    #[error("percent must be 0–100, got {0}")]
+    PercentOutOfRange(i64),
+    #[error("flag `{0}` has no ladder in this environment")]
+    NoLadder(String),
+    #[error("{0}")]
+    InvalidState(String),
+}
+
+impl DomainError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            DomainError::UnknownFlag(_) => "unknown_flag",
+            DomainError::UnknownEnv(_) => "unknown_environment",
+            DomainError::UnknownCohort { .. } => "unknown_cohort",
+            DomainError::PercentOutOfRange(_) => "percent_out_of_range",
+            DomainError::NoLadder(_) => "no_ladder",
+            DomainError::InvalidState(_) => "invalid_state",
+        }
+    }
+}
+
+impl Action {
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Action::SetPercent { .. } => "set-percent",
+            Action::Rollback { .. } => "rollback",
+            Action::Restore { .. } => "restore",
+            Action::Advance { .. } => "advance",
+            Action::Retreat { .. } => "retreat",
+            Action::Pause { .. } => "pause",
+            Action::Resume { .. } => "resume",
+            Action::Freeze { .. } => "freeze",
+            Action::Unfreeze { .. } => "unfreeze",
+            Action::Kill { .. } => "kill",
+            Action::Revive { .. } => "revive",
+        }
+    }
+
+    pub fn flag(&self) -> Option<&FlagKey> {
+        match self {
+            Action::SetPercent { flag, .. }
+            | Action::Rollback { flag, .. }
+            | Action::Restore { flag, .. }
+            | Action::Advance { flag, .. }
+            | Action::Retreat { flag, .. }
+            | Action::Pause { flag, .. }
+            | Action::Resume { flag, .. }
+            | Action::Kill { flag, .. }
+            | Action::Revive { flag, .. } => Some(flag),
+            Action::Freeze { .. } | Action::Unfreeze { .. } => None,
+        }
+    }
+
+    pub fn env(&self) -> &EnvKey {
+        match self {
+            Action::SetPercent { env, .. }
+            | Action::Rollback { env, .. }
+            | Action::Restore { env, .. }
+            | Action::Advance { env, .. }
+            | Action::Retreat { env, .. }
+            | Action::Pause { env, .. }
+            | Action::Resume { env, .. }
+            | Action::Kill { env, .. }
+            | Action::Revive { env, .. }
+            | Action::Freeze { env }
+            | Action::Unfreeze { env } => env,
+        }
+    }
+
+    pub fn cohort(&self) -> Option<&CohortName> {
+        match self {
+            Action::SetPercent { cohort, .. } | Action::Rollback { cohort, .. } | Action::Restore { cohort, .. } => {
+                Some(cohort)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether this action widens exposure, judged against the current state.
+    pub fn tier(&self, state: &State) -> Tier {
+        match self {
+            Action::SetPercent { flag, env, cohort, percent } => {
+                let current = state
+                    .flags
+                    .get(flag)
+                    .and_then(|f| f.env(env))
+                    .and_then(|e| e.cohort(cohort))
+                    .map(|c| c.effective_percent())
+                    .unwrap_or(0);
+                if *percent > current { Tier::Expand } else { Tier::Reduce }
+            }
+            Action::Rollback { .. } | Action::Retreat { .. } | Action::Pause { .. } | Action::Freeze { .. } => {
+                Tier::Reduce
+            }
+            Action::Restore { .. }
+            | Action::Advance { .. }
+            | Action::Resume { .. }
+            | Action::Unfreeze { .. }
+            | Action::Revive { .. } => Tier::Expand,
+            Action::Kill { .. } => Tier::Global,
+        }
+    }
+
+    /// The revision this action would conflict against: the flag's, or the environment's for
+    /// freeze/unfreeze.
+    pub fn target_revision(&self, state: &State) -> Revision {
+        match self.flag() {
+            Some(f) => state.flags.get(f).map(|f| f.revision).unwrap_or_default(),
+            None => state.env_revisions.get(self.env()).copied().unwrap_or_default(),
+        }
+    }
+
+    /// A one-line human description, e.g. `rollback checkout-v2/eu-west in production`.
+    pub fn describe(&self) -> String {
+        let mut s = self.verb().to_string();
+        if let Some(f) = self.flag() {
+            s.push(' ');
+            s.push_str(f.as_str());
+            if let Some(c) = self.cohort() {
+                s.push('/');
+                s.push_str(c.as_str());
+            }
+        }
+        if let Action::SetPercent { percent, .. } = self {
+            s.push_str(&format!(" to {percent}%"));
+        }
+        s.push_str(" in ");
+        s.push_str(self.env().as_str());
+        s
+    }
+
+    /// The `flagtop act …` command line that performs this action (keys are validated to be
+    /// shell-safe when flags are defined, so no quoting is needed for them).
+    pub fn command_line(&self, reason: &str) -> String {
+        let mut parts = vec!["flagtop act".to_string(), self.verb().to_string()];
+        if let Some(f) = self.flag() {
+            parts.push(f.to_string());
+        }
+        if let Some(c) = self.cohort() {
+            parts.push(c.to_string());
+        }
+        if let Action::SetPercent { percent, .. } = self {
+            parts.push(percent.to_string());
+        }
+        parts.push(format!("--env {}", self.env()));
+        if let Action::Advance { exposure: Some(x), .. } | Action::Retreat { exposure: Some(x), .. } = self {
+            let list: Vec<String> = x.iter().map(|(c, p)| format!("{c}={p}")).collect();
+            parts.push(format!("--exposure {}", list.join(",")));
+        }
+        if let Action::Pause { note: Some(n), .. } = self {
+            parts.push(format!("--note {}", shell_quote(n)));
+        }
+        parts.push(format!("--reason {}", shell_quote(reason)));
+        parts.join(" ")
+    }
+
+    /// Apply to `state` in place and return the exact reverse. On error nothing has changed.
+    pub fn apply(&self, state: &mut State, now: DateTime<Utc>) -> Result<Action, DomainError> {
+        let env = self.env();
+        if state.environment(env).is_none() {
+            return Err(DomainError::UnknownEnv(env.to_string()));
+        }
+        match self {
+            Action::Freeze { env } => {
+                if !state.frozen.insert(env.clone()) {
+                    return Err(DomainError::InvalidState(format!("{env} is already frozen")));
+                }
+                return Ok(Action::Unfreeze { env: env.clone() });
+            }
+            Action::Unfreeze { env } => {
+                if !state.frozen.remove(env.as_str()) {
+                    return Err(DomainError::InvalidState(format!("{env} is not frozen")));
+                }
+                return Ok(Action::Freeze { env: env.clone() });
+            }
+            _ => {}
+        }
+        let flag_key = self.flag().cloned().unwrap_or_else(|| FlagKey::new(""));
+        let flag = state
+            .flags
+            .get_mut(&flag_key)
+            .ok_or_else(|| DomainError::UnknownFlag(flag_key.to_string()))?;
+        let fe = flag
+            .environments
+            .get_mut(env)
+            .ok_or_else(|| DomainError::InvalidState(format!("flag `{flag_key}` is not configured in `{env}`")))?;
+        let unknown_cohort = |c: &CohortName| DomainError::UnknownCohort {
+            flag: flag_key.to_string(),
+            env: env.to_string(),
+            cohort: c.to_string(),
+        };
+        match self {
+            Action::SetPercent { cohort, percent, .. } => {
+                if *percent > 100 {
+                    return Err(DomainError::PercentOutOfRange(i64::from(*percent)));
+                }
+                let c = fe.cohort_mut(cohort).ok_or_else(|| unknown_cohort(cohort))?;
+                if c.rolled_back {
+                    return Err(DomainError::InvalidState(format!(
+                        "cohort `{cohort}` is rolled back; restore it first"
+                    )));
+                }
+                if c.percent == *percent {
+                    return Err(DomainError::InvalidState(format!("cohort `{cohort}` is already at {percent}%")));
+                }
+                let old = std::mem::replace(&mut c.percent, *percent);
+                Ok(Action::SetPercent { flag: flag_key.clone(), env: env.clone(), cohort: cohort.clone(), percent: old })
+            }
+            Action::Rollback { cohort, .. } | Action::Restore { cohort, .. } => {
+                let back = matches!(self, Action::Rollback { .. });
+                let c = fe.cohort_mut(cohort).ok_or_else(|| unknown_cohort(cohort))?;
+                if c.rolled_back == back {
+                    let what = if back { "already rolled back" } else { "not rolled back" };
+                    return Err(DomainError::InvalidState(format!("cohort `{cohort}` is {what}")));
+                }
+                c.rolled_back = back;
+                let (flag, env, cohort) = (flag_key.clone(), env.clone(), cohort.clone());
+                Ok(if back { Action::Restore { flag, env, cohort } } else { Action::Rollback { flag, env, cohort } })
+            }
+            Action::Advance { exposure, .. } | Action::Retreat { exposure, .. } => {
+                let forward = matches!(self, Action::Advance { .. });
+                let ladder = fe.ladder.as_ref().ok_or_else(|| DomainError::NoLadder(flag_key.to_string()))?;
+                let target = if forward {
+                    if ladder.is_last() {
+                        return Err(DomainError::InvalidState("the ladder is at its last stage".into()));
+                    }
+                    ladder.current + 1
+                } else {
+                    if ladder.current == 0 {
+                        return Err(DomainError::InvalidState("the ladder is at its first stage".into()));
+                    }
+                    ladder.current - 1
+                };
+                let targets = match exposure {
+                    Some(x) => x.clone(),
+                    None => ladder.stages[target].targets.clone(),
+                };
+                for (c, p) in &targets {
+                    if fe.cohort(c).is_none() {
+                        return Err(unknown_cohort(c));
+                    }
+                    if *p > 100 {
+                        return Err(DomainError::PercentOutOfRange(i64::from(*p)));
+                    }
+                }
+                // Record exactly what the step changes so the reverse puts it back.
+                let before: BTreeMap<CohortName, u8> = targets
+                    .keys()
+                    .filter_map(|c| fe.cohort(c).map(|co| (c.clone(), co.percent)))
+                    .collect();
+                for (c, p) in &targets {
+                    if let Some(co) = fe.cohort_mut(c) {
+                        co.percent = *p;
+                    }
+                }
+                if let Some(l) = fe.ladder.as_mut() {
+                    l.current = target;
+                    l.entered_at = now;
+                }
+                let (flag, env, exposure) = (flag_key.clone(), env.clone(), Some(before));
+                Ok(if forward { Action::Retreat { flag, env, exposure } } else { Action::Advance { flag, env, exposure } })
+            }
+            Action::Pause { note, .. } => {
+                let l = fe.ladder.as_mut().ok_or_else(|| DomainError::NoLadder(flag_key.to_string()))?;
+                if l.state == LadderState::Paused {
+                    return Err(DomainError::InvalidState("the ladder is already paused".into()));
+                }
+                l.state = LadderState::Paused;
+                l.pause_note = note.clone();
+                Ok(Action::Resume { flag: flag_key.clone(), env: env.clone() })
+            }
+            Action::Resume { .. } => {
+                let l = fe.ladder.as_mut().ok_or_else(|| DomainError::NoLadder(flag_key.to_string()))?;
+                if l.state != LadderState::Paused {
+                    return Err(DomainError::InvalidState("the ladder is not paused".into()));
+                }
+                l.state = LadderState::Progressing;
+                let note = l.pause_note.take();
+                Ok(Action::Pause { flag: flag_key.clone(), env: env.clone(), note })
+            }
+            Action::Kill { .. } | Action::Revive { .. } => {
+                let on = matches!(self, Action::Revive { .. });
+                if fe.enabled == on {
+                    let what = if on { "already on" } else { "already off" };
+                    return Err(DomainError::InvalidState(format!("`{flag_key}` is {what} in {env}")));
+                }
+                fe.enabled = on;
+                let (flag, env) = (flag_key.clone(), env.clone());
+                Ok(if on { Action::Kill { flag, env } } else { Action::Revive { flag, env } })
+            }
+            Action::Freeze { .. } | Action::Unfreeze { .. } => {
+                Err(DomainError::InvalidState("unreachable freeze".into()))
+            }
+        }
+    }
+}
+
+/// Quote for a POSIX shell when needed.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@%+".contains(&b)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}

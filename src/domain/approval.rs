@@ -1,0 +1,144 @@
+//! Approval requests and the people, agents and automation that make and decide them. Pure data.
+
+use super::action::Action;
+use super::ids::{ApprovalId, Revision};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What a caller may do. Ordered loosely by power; policy decides the details.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads everything, changes nothing.
+    Viewer,
+    /// Acts: reductions are immediate, expansions in protected environments become requests.
+    Operator,
+    /// An operator who may also approve other people's requests.
+    Approver,
+    /// An AI agent or automation: may only propose.
+    Agent,
+    /// Everything, including tokens and flag definitions.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Approver => "approver",
+            Role::Agent => "agent",
+            Role::Admin => "admin",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        Some(match s {
+            "viewer" => Role::Viewer,
+            "operator" => Role::Operator,
+            "approver" => Role::Approver,
+            "agent" => Role::Agent,
+            "admin" => Role::Admin,
+            _ => return None,
+        })
+    }
+    pub fn can_act(self) -> bool {
+        matches!(self, Role::Operator | Role::Approver | Role::Admin)
+    }
+    pub fn can_approve(self) -> bool {
+        matches!(self, Role::Approver | Role::Admin)
+    }
+    pub fn can_propose(self) -> bool {
+        !matches!(self, Role::Viewer)
+    }
+}
+
+/// Who did something.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub name: String,
+    pub role: Role,
+}
+
+impl Actor {
+    pub fn kind(&self) -> &'static str {
+        match self.role {
+            Role::Agent => "agent",
+            _ if self.name == super::ENGINE_ACTOR => "automation",
+            _ => "person",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalState {
+    Pending,
+    /// Approved and applied.
+    Applied,
+    Rejected,
+    Expired,
+}
+
+impl ApprovalState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalState::Pending => "pending",
+            ApprovalState::Applied => "applied",
+            ApprovalState::Rejected => "rejected",
+            ApprovalState::Expired => "expired",
+        }
+    }
+}
+
+/// One fact offered in support of a request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub metric: String,
+    #[serde(default)]
+    pub cohort: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    #[serde(default)]
+    pub samples: u64,
+    #[serde(default)]
+    pub window_secs: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalRequest {
+    pub id: ApprovalId,
+    pub action: Action,
+    pub reverse: Action,
+    pub reason: String,
+    #[serde(default)]
+    pub evidence: Vec<Evidence>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_gap: Option<String>,
+    pub requested_by: Actor,
+    pub state: ApprovalState,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// The revision of the target (flag or environment) the request was made on.
+    pub revision: Revision,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<Actor>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_reason: Option<String>,
+    /// Times the same proposal was posted again while pending (merged, not stacked).
+    #[serde(default)]
+    pub merged: u32,
+}
+
+impl ApprovalRequest {
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.state == ApprovalState::Pending && now >= self.expires_at
+    }
+}

@@ -1,0 +1,49 @@
+//! Audit events: who changed what, when, why, and how to undo it. Pure data.
+
+use super::action::Action;
+use super::approval::Actor;
+use super::ids::{ApprovalId, AuditId, FlagKey, Revision};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditKind {
+    /// An action was applied to flag state.
+    Applied,
+    /// An action became an approval request.
+    Requested,
+    Approved,
+    Rejected,
+    Expired,
+    /// A flag definition was created or replaced.
+    Defined,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub id: AuditId,
+    pub at: DateTime<Utc>,
+    pub kind: AuditKind,
+    pub actor: Actor,
+    /// Where it came from: `tui`, `cli`, `api`, `agent`, `engine`, `file`.
+    pub source: String,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag: Option<FlagKey>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<Action>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverse: Option<Action>,
+    /// A short summary of the affected state before and after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalId>,
+    /// Guardrail readings of the affected cohort when the action was taken.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<super::approval::Evidence>,
+    pub revision: Revision,
+}

@@ -1,0 +1,155 @@
+//! Flags, environments, cohorts and the whole flag state. Pure data; no I/O.
+
+use super::guardrail::GuardrailSpec;
+use super::ids::{CohortName, EnvKey, FlagKey, Revision};
+use super::ladder::Ladder;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Environment {
+    pub key: EnvKey,
+    #[serde(default)]
+    pub protected: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagKind {
+    #[default]
+    Boolean,
+    Multivariate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Lifecycle {
+    #[default]
+    Temporary,
+    Permanent,
+}
+
+/// How a cohort picks its members.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum Selector {
+    /// Everybody not matched by an earlier cohort.
+    Everyone,
+    /// Members of a named segment.
+    Segment { segment: String },
+    /// All constraints must hold.
+    Constraints { constraints: Vec<Constraint> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Constraint {
+    pub attribute: String,
+    #[serde(default)]
+    pub op: ConstraintOp,
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ConstraintOp {
+    #[default]
+    In,
+    NotIn,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cohort {
+    pub name: CohortName,
+    pub selector: Selector,
+    /// Share of the cohort exposed to `variation`, 0–100.
+    pub percent: u8,
+    /// The variation served to the exposed share.
+    pub variation: String,
+    /// A narrowed rollback is in force: the cohort is served the fallthrough, `percent` is kept
+    /// so that restoring brings the exact exposure back.
+    #[serde(default)]
+    pub rolled_back: bool,
+}
+
+impl Cohort {
+    /// The exposure actually in force.
+    pub fn effective_percent(&self) -> u8 {
+        if self.rolled_back { 0 } else { self.percent }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A flag's state in one environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlagEnv {
+    /// The kill switch: false means everybody gets the fallthrough.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    pub cohorts: Vec<Cohort>,
+    /// Variation for everyone not exposed by a cohort.
+    pub fallthrough: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ladder: Option<Ladder>,
+    #[serde(default)]
+    pub guardrails: Vec<GuardrailSpec>,
+}
+
+impl FlagEnv {
+    pub fn cohort(&self, name: &str) -> Option<&Cohort> {
+        self.cohorts.iter().find(|c| c.name.as_str() == name)
+    }
+    pub fn cohort_mut(&mut self, name: &str) -> Option<&mut Cohort> {
+        self.cohorts.iter_mut().find(|c| c.name.as_str() == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Flag {
+    pub key: FlagKey,
+    #[serde(default)]
+    pub kind: FlagKind,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub owner: String,
+    #[serde(default)]
+    pub lifecycle: Lifecycle,
+    /// Variation names; for a boolean flag `["off", "on"]`.
+    pub variations: Vec<String>,
+    pub environments: BTreeMap<EnvKey, FlagEnv>,
+    /// The revision at which this flag last changed (set by the control plane).
+    #[serde(default)]
+    pub revision: Revision,
+}
+
+impl Flag {
+    pub fn env(&self, env: &str) -> Option<&FlagEnv> {
+        self.environments.get(env)
+    }
+}
+
+/// Everything the control plane holds about flags, with its revision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct State {
+    pub revision: Revision,
+    pub environments: Vec<Environment>,
+    /// Environments where every automatic ladder advance is stopped.
+    #[serde(default)]
+    pub frozen: BTreeSet<EnvKey>,
+    /// Revision at which each environment's freeze state last changed.
+    #[serde(default)]
+    pub env_revisions: BTreeMap<EnvKey, Revision>,
+    pub flags: BTreeMap<FlagKey, Flag>,
+}
+
+impl State {
+    pub fn environment(&self, key: &str) -> Option<&Environment> {
+        self.environments.iter().find(|e| e.key.as_str() == key)
+    }
+    pub fn is_frozen(&self, env: &str) -> bool {
+        self.frozen.contains(env)
+    }
+}

@@ -1,0 +1,25 @@
+//! The vocabulary and rules of flagtop: flags, cohorts, ladders, actions and their reverses,
+//! guardrails, approvals, audit, evaluation. Pure: no I/O, no async, no clocks of its own.
+
+pub mod action;
+pub mod approval;
+pub mod audit;
+pub mod eval;
+pub mod flag;
+pub mod guardrail;
+pub mod ids;
+pub mod ladder;
+
+#[cfg(test)]
+mod tests;
+
+pub use action::{Action, DomainError, Tier};
+pub use approval::{Actor, ApprovalRequest, ApprovalState, Evidence, Role};
+pub use audit::{AuditEvent, AuditKind};
+pub use flag::{Cohort, Environment, Flag, FlagEnv, FlagKind, Lifecycle, Selector, State};
+pub use guardrail::{GuardrailSpec, GuardrailStatus, Threshold, WindowStat};
+pub use ids::{ApprovalId, AuditId, CohortName, EnvKey, FlagKey, Revision};
+pub use ladder::{AdvancePolicy, Ladder, LadderState, Stage};
+
+/// The name the control plane's own automation (ladder engine, safeguards) acts under.
+pub const ENGINE_ACTOR: &str = "flagtop-engine";

@@ -1,0 +1,18 @@
+//! flagtop: `top` for feature-flag rollouts.
+//!
+//! - [`domain`]: pure vocabulary and rules (flags, cohorts, ladders, actions and reverses,
+//!   guardrails, approvals, audit, evaluation).
+//! - [`wire`]: the HTTP API's bodies, shared by server and client.
+//! - [`control`]: the control plane (store, service, policy, engine, simulator, API, runtime).
+//! - [`client`]: the only code that speaks HTTP to a control plane (requests, SSE stream).
+//! - [`tui`]: the operator TUI (Elm-style model / update / view).
+//! - [`cli`], [`status`], [`app`]: command line, one-shot views, process set-up.
+//! - [`sanitize`]: neutralises untrusted text before it reaches a terminal.
+pub mod app;
+pub mod cli;
+pub mod domain;
+pub mod status;
+pub mod wire;
+pub mod client;
+pub mod control;
+pub mod sanitize;

@@ -1,0 +1,28 @@
+//! The flagtop binary: parse the command line, set up logging, run, exit with a documented code.
+
+use clap::Parser;
+
+fn main() {
+    let _ = color_eyre::install();
+    let cli = flagtop::cli::Cli::parse();
+    let _log = flagtop::app::init_logging(&cli);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().worker_threads(2).build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("flagtop: cannot start the async runtime: {e}");
+            std::process::exit(flagtop::cli::exit::FAILURE);
+        }
+    };
+    let code = runtime.block_on(async {
+        match flagtop::cli::run(cli).await {
+            Ok(code) => code,
+            Err(e) => {
+                let code = flagtop::cli::exit_code(&e);
+                eprintln!("flagtop: {}", flagtop::sanitize::clean(&format!("{e:#}"), 2000));
+                code
+            }
+        }
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    std::process::exit(code);
+}

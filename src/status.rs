@@ -1,0 +1,165 @@
+//! `flagtop status`: a one-shot text or JSON view for scripts and runbooks. The JSON shape is a
+//! contract (PRODUCT.md): fields may be added, never removed.
+
+use crate::cli::{connect, exit, Cli};
+use crate::domain::{ApprovalState, GuardrailStatus};
+use crate::sanitize::clean;
+use crate::wire::Snapshot;
+use color_eyre::eyre::Result;
+use serde_json::{json, Value};
+
+pub fn to_json(s: &Snapshot) -> Value {
+    let flags: Vec<Value> = s
+        .flags
+        .iter()
+        .map(|f| {
+            let envs: serde_json::Map<String, Value> = f
+                .environments
+                .iter()
+                .map(|(env, fe)| {
+                    let ladder = fe.ladder.as_ref().map(|l| {
+                        json!({
+                            "stages": l.stages.iter().map(|st| json!({"name": st.name, "targets": st.targets, "min_dwell_secs": st.min_dwell_secs})).collect::<Vec<_>>(),
+                            "current": l.current,
+                            "current_stage": l.current_stage().map(|st| st.name.clone()),
+                            "state": l.effective_state(s.frozen.contains(env)).as_str(),
+                            "entered_at": l.entered_at,
+                            "pause_note": l.pause_note,
+                            "policy": l.policy,
+                        })
+                    });
+                    let guardrails: Vec<Value> = s
+                        .guardrails
+                        .iter()
+                        .filter(|r| r.flag == f.key && &r.env == env)
+                        .map(|r| {
+                            json!({
+                                "metric": r.metric, "cohort": r.cohort, "value": r.value, "baseline": r.baseline,
+                                "threshold": r.threshold, "rule": r.rule, "status": r.status.as_str(),
+                                "samples": r.samples, "min_samples": r.min_samples, "window_secs": r.window_secs,
+                                "source_error": r.source_error,
+                            })
+                        })
+                        .collect();
+                    let v = json!({
+                        "enabled": fe.enabled,
+                        "fallthrough": fe.fallthrough,
+                        "cohorts": fe.cohorts.iter().map(|c| json!({
+                            "name": c.name, "percent": c.percent, "effective_percent": c.effective_percent(),
+                            "rolled_back": c.rolled_back, "variation": c.variation, "selector": c.selector,
+                        })).collect::<Vec<_>>(),
+                        "ladder": ladder,
+                        "guardrails": guardrails,
+                    });
+                    (env.to_string(), v)
+                })
+                .collect();
+            json!({
+                "key": f.key, "kind": f.kind, "owner": f.owner, "description": f.description,
+                "lifecycle": f.lifecycle, "variations": f.variations, "revision": f.revision,
+                "environments": envs,
+            })
+        })
+        .collect();
+    json!({
+        "revision": s.revision,
+        "server_time": s.server_time,
+        "flag_store": s.flag_store,
+        "environments": s.environments.iter().map(|e| json!({"key": e.key, "protected": e.protected, "frozen": s.frozen.contains(&e.key)})).collect::<Vec<_>>(),
+        "flags": flags,
+        "approvals": s.approvals.iter().map(|a| json!({
+            "id": a.id, "state": a.state.as_str(), "action": a.action, "reverse": a.reverse,
+            "requested_by": a.requested_by.name, "requester_kind": a.requested_by.kind(),
+            "reason": a.reason, "evidence": a.evidence, "evidence_gap": a.evidence_gap,
+            "created_at": a.created_at, "expires_at": a.expires_at,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+pub fn to_text(s: &Snapshot, only_env: Option<&str>) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("revision {}  ·  flag store {}\n", s.revision, clean(&s.flag_store, 20)));
+    for env in &s.environments {
+        if only_env.is_some_and(|e| e != env.key.as_str()) {
+            continue;
+        }
+        let frozen = if s.frozen.contains(&env.key) { "  FROZEN" } else { "" };
+        let protected = if env.protected { " (protected)" } else { "" };
+        out.push_str(&format!("\n== {}{protected}{frozen}\n", clean(&env.key, 40)));
+        for f in &s.flags {
+            let Some(fe) = f.env(&env.key) else { continue };
+            let cohorts: Vec<String> = fe
+                .cohorts
+                .iter()
+                .map(|c| {
+                    if c.rolled_back {
+                        format!("{} {}% ROLLED BACK", clean(&c.name, 30), c.percent)
+                    } else {
+                        format!("{} {}%", clean(&c.name, 30), c.percent)
+                    }
+                })
+                .collect();
+            let ladder = fe.ladder.as_ref().map_or_else(String::new, |l| {
+                format!(
+                    "  ladder {} [{}]",
+                    clean(l.current_stage().map_or("?", |st| st.name.as_str()), 30),
+                    l.effective_state(s.frozen.contains(&env.key)).as_str()
+                )
+            });
+            let worst = crate::control::metrics::worst(s.guardrails.iter().filter(|r| r.flag == f.key && r.env == env.key));
+            let guard = worst.map_or_else(String::new, |w| format!("  guardrails {}", w.as_str().to_uppercase()));
+            out.push_str(&format!(
+                "{:<28} {:<4} {}{ladder}{guard}\n",
+                clean(&f.key, 28),
+                if fe.enabled { "on" } else { "OFF" },
+                cohorts.join(" · ")
+            ));
+            for r in s.guardrails.iter().filter(|r| r.flag == f.key && r.env == env.key && r.status != GuardrailStatus::Healthy) {
+                out.push_str(&format!(
+                    "    {:<12} {:<22} {:<14} value {} baseline {} limit {} ({} samples)\n",
+                    r.status.as_str(),
+                    clean(&r.metric, 22),
+                    clean(&r.cohort, 14),
+                    num(r.value),
+                    num(r.baseline),
+                    num(r.threshold),
+                    r.samples
+                ));
+            }
+        }
+    }
+    let pending: Vec<_> = s.approvals.iter().filter(|a| a.state == ApprovalState::Pending).collect();
+    out.push_str(&format!("\n== approvals: {} pending\n", pending.len()));
+    for a in pending {
+        out.push_str(&format!(
+            "{}  {}  by {} ({})  reverse: {}\n",
+            clean(&a.id, 40),
+            clean(&a.action.describe(), 100),
+            clean(&a.requested_by.name, 40),
+            a.requested_by.kind(),
+            clean(&a.reverse.describe(), 100)
+        ));
+    }
+    out
+}
+
+fn num(v: Option<f64>) -> String {
+    match v {
+        Some(v) if v.abs() >= 10.0 => format!("{v:.0}"),
+        Some(v) => format!("{v:.4}"),
+        None => "n/a".into(),
+    }
+}
+
+pub async fn run(cli: &Cli, json: bool) -> Result<i32> {
+    let session = connect(cli, "cli").await?;
+    let snap = session.client.snapshot().await;
+    session.close().await;
+    let snap = snap?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&to_json(&snap))?);
+    } else {
+        print!("{}", to_text(&snap, cli.env.as_deref()));
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,258 @@
+//! The HTTP API's request and response bodies, shared by the control plane (server side) and
+//! the client. Serde types only; no I/O. Documented in `docs/api.md`.
+
+use crate::domain::{
+    Action, Actor, ApprovalId, ApprovalRequest, AuditEvent, AuditId, EnvKey, Environment, Evidence, Flag, FlagKey,
+    GuardrailStatus, Revision,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// `GET /v1/snapshot`: the full state at one revision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub revision: Revision,
+    pub server_time: DateTime<Utc>,
+    pub identity: Actor,
+    /// What backs the flags: `embedded` or `unleash`.
+    #[serde(default)]
+    pub flag_store: String,
+    pub environments: Vec<Environment>,
+    pub frozen: BTreeSet<EnvKey>,
+    pub flags: Vec<Flag>,
+    pub guardrails: Vec<GuardrailReading>,
+    /// Pending requests and the most recently decided ones.
+    pub approvals: Vec<ApprovalRequest>,
+    /// The newest audit events, newest first.
+    pub audit: Vec<AuditEvent>,
+}
+
+/// The current judgement of one guardrail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuardrailReading {
+    pub flag: FlagKey,
+    pub env: EnvKey,
+    pub metric: String,
+    pub cohort: String,
+    /// Candidate value over the window (None: no data).
+    pub value: Option<f64>,
+    pub baseline: Option<f64>,
+    /// The numeric limit the candidate is held to.
+    pub threshold: Option<f64>,
+    /// Human form of the rule, e.g. `<= +20% vs baseline`.
+    pub rule: String,
+    pub samples: u64,
+    pub baseline_samples: u64,
+    pub min_samples: u64,
+    pub window_secs: u64,
+    pub status: GuardrailStatus,
+    /// Recent candidate values, oldest first (bounded).
+    pub history: Vec<f64>,
+    /// Set when the metric source failed or is down; the status is then `insufficient`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_error: Option<String>,
+}
+
+impl GuardrailReading {
+    pub fn evidence(&self) -> Evidence {
+        Evidence {
+            metric: self.metric.clone(),
+            cohort: self.cohort.clone(),
+            candidate: self.value,
+            baseline: self.baseline,
+            threshold: self.threshold,
+            samples: self.samples,
+            window_secs: self.window_secs,
+            status: Some(self.status.as_str().to_string()),
+        }
+    }
+}
+
+/// One committed change, as sent on `GET /v1/stream` (`event: change`, `id: <revision>`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub revision: Revision,
+    pub at: DateTime<Utc>,
+    /// Flags as they are after this change (whole flags).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<Flag>,
+    /// The full set of frozen environments, when it changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen: Option<BTreeSet<EnvKey>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<ApprovalRequest>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audit: Vec<AuditEvent>,
+}
+
+/// `event: guardrails` on the stream: readings whose value or status changed (no id).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuardrailUpdate {
+    pub at: DateTime<Utc>,
+    pub readings: Vec<GuardrailReading>,
+}
+
+/// `event: hello` opens every stream; `event: reset` tells the client to fetch a new snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamHello {
+    pub revision: Revision,
+}
+
+/// `POST /v1/actions`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRequest {
+    pub action: Action,
+    pub reason: String,
+    /// The revision of the flag (or environment) the caller decided on; a newer one is a conflict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_revision: Option<Revision>,
+    /// Where the request comes from: `tui`, `cli`, `api`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+/// `POST /v1/proposals`: a recommendation (agents, automation, people). Always becomes a
+/// pending request; never applied by this call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProposalRequest {
+    pub action: Action,
+    /// Optional; when given it must equal the reverse the control plane computes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverse: Option<Action>,
+    pub reason: String,
+    #[serde(default)]
+    pub evidence: Vec<Evidence>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_gap: Option<String>,
+}
+
+/// `POST /v1/approvals/{id}/approve|reject`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeKind {
+    /// The change is in force.
+    Applied,
+    /// The change became an approval request.
+    Requested,
+    /// An approval request was rejected (for decisions).
+    Rejected,
+}
+
+/// The answer to an action, proposal or decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub outcome: OutcomeKind,
+    pub revision: Revision,
+    pub action: Action,
+    pub reverse: Action,
+    /// A ready-to-paste command line that undoes this change.
+    pub reverse_command: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_id: Option<AuditId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_id: Option<ApprovalId>,
+    /// Set when an idempotent retry returned the first outcome.
+    #[serde(default)]
+    pub replayed: bool,
+}
+
+/// Every error answer: `{"error": {"code": "...", "message": "..."}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+    /// For conflicts: the current revision of the target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_revision: Option<Revision>,
+}
+
+/// `POST /v1/metrics`: samples pushed by applications.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricBatch {
+    pub samples: Vec<MetricSample>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arm {
+    Candidate,
+    Baseline,
+}
+
+/// One observation: `value` is the metric's mean over `count` observations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricSample {
+    pub flag: FlagKey,
+    pub env: EnvKey,
+    pub metric: String,
+    pub cohort: String,
+    pub arm: Arm,
+    pub value: f64,
+    #[serde(default = "one")]
+    pub count: u64,
+    /// When it was observed; default now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<DateTime<Utc>>,
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// `POST /v1/metrics` answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricAck {
+    pub accepted: usize,
+}
+
+/// `GET /v1/audit` answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub events: Vec<AuditEvent>,
+}
+
+/// `GET /v1/approvals` answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalList {
+    pub approvals: Vec<ApprovalRequest>,
+}
+
+/// `PUT /v1/flags/{key}` answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DefineOutcome {
+    /// `created`, `updated` or `unchanged`.
+    pub result: String,
+    pub revision: Revision,
+}
+
+/// `POST /v1/tokens` (admin)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    pub name: String,
+    pub role: crate::domain::Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenCreated {
+    pub name: String,
+    pub role: crate::domain::Role,
+    /// Shown once; stored hashed.
+    pub token: String,
+}
