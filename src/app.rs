@@ -47,7 +47,7 @@ pub async fn run_tui(cli: &Cli) -> Result<i32> {
             (client, format!("embedded {}", running.url), Some(running))
         }
     };
-    let result: Result<()> = { let _ = (client, label); Err(color_eyre::eyre::eyre!("TUI-STUB")) };
+    let result = crate::tui::run(client, crate::tui::TuiOptions { backend_label: label, initial_env: cli.env.clone() }).await;
     if let Some(r) = embedded {
         r.shutdown().await;
     }

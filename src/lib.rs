@@ -16,3 +16,4 @@ pub mod wire;
 pub mod client;
 pub mod control;
 pub mod sanitize;
+pub mod tui;

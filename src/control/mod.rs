@@ -12,3 +12,6 @@ pub mod definitions;
 pub mod engine;
 pub mod api;
 pub mod runtime;
+
+#[cfg(test)]
+mod tests;

@@ -300,7 +300,10 @@ impl Inner {
             self.approvals.insert(a.id.clone(), a.clone());
         }
         let frozen = action.flag().is_none().then(|| self.state.frozen.clone());
-        self.publish(tx, Change { revision, at: now, flags, frozen, approvals: approval.into_iter().collect(), audit: vec![audit] });
+        let audit_id = audit.id;
+        let mut approvals: Vec<ApprovalRequest> = approval.into_iter().collect();
+        approvals.extend(self.close_superseded(caller, action, audit_id, now));
+        self.publish(tx, Change { revision, at: now, flags, frozen, approvals, audit: vec![audit] });
         Ok(outcome)
     }
 
@@ -877,6 +880,29 @@ impl ControlPlane {
 
 /// Engine helpers that go through the same apply/request path.
 impl Inner {
+    /// Pending requests for exactly `action` are moot once it was applied directly: close them
+    /// (best effort; they are closed again on the next load if this write fails).
+    fn close_superseded(&mut self, caller: &Caller, action: &Action, by: AuditId, now: DateTime<Utc>) -> Vec<ApprovalRequest> {
+        let moot: Vec<ApprovalRequest> = self
+            .approvals
+            .values()
+            .filter(|a| a.state == ApprovalState::Pending && &a.action == action)
+            .cloned()
+            .collect();
+        let mut closed = Vec::new();
+        for mut a in moot {
+            a.state = ApprovalState::Rejected;
+            a.decided_by = Some(caller.actor.clone());
+            a.decided_at = Some(now);
+            a.decision_reason = Some(format!("superseded: the same change was applied directly (audit #{by})"));
+            if self.store.commit(Commit { approvals: vec![&a], ..Default::default() }).is_ok() {
+                self.approvals.insert(a.id.clone(), a.clone());
+                closed.push(a);
+            }
+        }
+        closed
+    }
+
     pub(super) fn engine_apply(
         &mut self,
         tx: &broadcast::Sender<StreamMsg>,

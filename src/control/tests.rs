@@ -1,0 +1,265 @@
+//! Deterministic tests of the service and engine on a manual clock with scripted samples.
+
+use super::clock::ManualClock;
+use super::engine::tick;
+use super::scenario;
+use super::service::{Caller, ControlPlane};
+use super::simulator::Simulator;
+use super::store::Store;
+use crate::domain::*;
+use crate::wire::{ActionRequest, Arm, MetricSample, OutcomeKind, ProposalRequest};
+use chrono::{TimeZone, Utc};
+use std::sync::Arc;
+
+fn t0() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).single().unwrap_or_default()
+}
+
+fn plane(name: &str) -> (tempfile::TempDir, Arc<ControlPlane>, Arc<ManualClock>) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let clock = Arc::new(ManualClock::new(t0()));
+    let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let seed = scenario::build(name, t0()).unwrap_or_else(|e| panic!("{e}"));
+    let cp = ControlPlane::open(store, clock.clone(), Some(seed)).unwrap_or_else(|e| panic!("{e}"));
+    (dir, cp, clock)
+}
+
+fn person(name: &str, role: Role) -> Caller {
+    Caller { actor: Actor { name: name.into(), role }, source: "test".into() }
+}
+
+fn req(action: Action) -> ActionRequest {
+    ActionRequest { action, reason: "test".into(), expected_revision: None, source: None }
+}
+
+fn ladder(cp: &ControlPlane, flag: &str, env: &str) -> Ladder {
+    cp.state().flags[flag].environments[env].ladder.clone().unwrap_or_else(|| panic!("no ladder"))
+}
+
+fn push(cp: &ControlPlane, flag: &str, env: &str, metric: &str, cohort: &str, cand: f64, base: f64, n: u64) {
+    let s = |arm, value| MetricSample {
+        flag: flag.into(),
+        env: env.into(),
+        metric: metric.into(),
+        cohort: cohort.into(),
+        arm,
+        value,
+        count: n,
+        at: None,
+    };
+    cp.push_samples(&[s(Arm::Candidate, cand), s(Arm::Baseline, base)]).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn demo_breach_pauses_and_proposes_the_narrowed_rollback_within_half_a_minute() {
+    let (_d, cp, clock) = plane("demo");
+    let mut sim = Simulator::new("demo", t0());
+    let mut when = None;
+    for s in 1..=40 {
+        clock.advance(1);
+        let report = tick(&cp, Some(&mut sim)).unwrap_or_else(|e| panic!("{e}"));
+        if !report.paused.is_empty() {
+            when = Some(s);
+            assert_eq!(report.paused, vec!["checkout-v2/production".to_string()]);
+            break;
+        }
+    }
+    let secs = when.unwrap_or_else(|| panic!("the ladder never paused"));
+    assert!(secs <= 32, "paused after {secs}s");
+    let l = ladder(&cp, "checkout-v2", "production");
+    assert_eq!(l.state, LadderState::Paused);
+    assert!(l.pause_note.as_deref().unwrap_or("").contains("eu-west"));
+    // The proposal: exactly eu-west, with its reverse and evidence; production → a request.
+    let proposals: Vec<_> = cp
+        .approvals()
+        .into_iter()
+        .filter(|a| a.state == ApprovalState::Pending && a.requested_by.name == ENGINE_ACTOR)
+        .collect();
+    assert_eq!(proposals.len(), 1, "{proposals:?}");
+    let p = &proposals[0];
+    assert_eq!(p.action, Action::Rollback { flag: "checkout-v2".into(), env: "production".into(), cohort: "eu-west".into() });
+    assert_eq!(p.reverse, Action::Restore { flag: "checkout-v2".into(), env: "production".into(), cohort: "eu-west".into() });
+    assert!(p.evidence.iter().any(|e| e.status.as_deref() == Some("breached") && e.samples > 0));
+    // Never a global kill, and us-east untouched.
+    let fe = cp.state().flags["checkout-v2"].environments["production"].clone();
+    assert!(fe.enabled);
+    assert!(!fe.cohort("us-east").is_some_and(|c| c.rolled_back));
+    // Another tick does not stack a second proposal.
+    clock.advance(1);
+    tick(&cp, Some(&mut sim)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cp.approvals().iter().filter(|a| a.state == ApprovalState::Pending && a.requested_by.name == ENGINE_ACTOR).count(), 1);
+    // Approving it rolls back eu-west; its candidate traffic stops.
+    let o = cp.approve(&person("ic", Role::Approver), &p.id, "take eu-west back").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(o.outcome, OutcomeKind::Applied);
+    assert_eq!(cp.approvals().iter().find(|a| a.id == p.id).map(|a| a.state), Some(ApprovalState::Applied));
+    for _ in 0..40 {
+        clock.advance(1);
+        tick(&cp, Some(&mut sim)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let eu: Vec<_> = cp.readings().into_iter().filter(|r| r.flag.as_str() == "checkout-v2" && r.cohort == "eu-west" && r.env.as_str() == "production").collect();
+    assert!(eu.iter().all(|r| r.status != GuardrailStatus::Breached && r.samples == 0), "{eu:?}");
+}
+
+#[test]
+fn applying_a_change_directly_closes_the_matching_request() {
+    let (_d, cp, _clock) = plane("demo");
+    let op = person("ic", Role::Operator);
+    let action = Action::SetPercent { flag: "support-answer-profile".into(), env: "production".into(), cohort: "everyone".into(), percent: 0 };
+    let pending = |cp: &ControlPlane| cp.approvals().into_iter().filter(|a| a.state == ApprovalState::Pending && a.action == action).count();
+    assert_eq!(pending(&cp), 1);
+    cp.submit(&op, &req(action.clone()), None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(pending(&cp), 0);
+    let closed = cp.approvals().into_iter().find(|a| a.action == action).unwrap_or_else(|| panic!("gone"));
+    assert!(closed.decision_reason.unwrap_or_default().starts_with("superseded"));
+}
+
+#[test]
+fn breach_in_unprotected_env_applies_the_rollback_by_policy() {
+    let (_d, cp, clock) = plane("calm");
+    for _ in 0..3 {
+        clock.advance(1);
+        push(&cp, "checkout-v2", "staging", "error_rate", "eu-west", 0.09, 0.005, 500);
+    }
+    // The calm scenario guards production only; give staging a guardrail via a definition.
+    let mut flag = cp.state().flags["checkout-v2"].clone();
+    let spec = flag.environments["production"].guardrails[0].clone();
+    if let Some(fe) = flag.environments.get_mut("staging") {
+        fe.guardrails = vec![GuardrailSpec { cohort: "eu-west".into(), ..spec }];
+    }
+    cp.define_flag(&person("root", Role::Admin), flag).unwrap_or_else(|e| panic!("{e}"));
+    let report = tick(&cp, None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.rolled_back, vec!["rollback checkout-v2/eu-west in staging".to_string()]);
+    assert!(cp.state().flags["checkout-v2"].environments["staging"].cohort("eu-west").is_some_and(|c| c.rolled_back));
+}
+
+#[test]
+fn healthy_dwell_advances_insufficient_does_not_and_freeze_blocks() {
+    let (_d, cp, clock) = plane("calm");
+    let admin = person("root", Role::Admin);
+    // Make staging's checkout-v2 ladder short and guarded, at stage 0.
+    let mut flag = cp.state().flags["checkout-v2"].clone();
+    let spec = flag.environments["production"].guardrails[0].clone();
+    if let Some(fe) = flag.environments.get_mut("staging")
+        && let Some(l) = fe.ladder.as_mut()
+    {
+        l.current = 2;
+        for s in &mut l.stages {
+            s.min_dwell_secs = 10;
+        }
+        l.entered_at = t0();
+        fe.guardrails = vec![GuardrailSpec { cohort: "eu-west".into(), min_samples: 100, ..spec }];
+    }
+    cp.define_flag(&admin, flag).unwrap_or_else(|e| panic!("{e}"));
+    // Insufficient data for the whole dwell: no advance.
+    for _ in 0..15 {
+        clock.advance(1);
+        push(&cp, "checkout-v2", "staging", "error_rate", "eu-west", 0.005, 0.005, 2);
+        let r = tick(&cp, None).unwrap_or_else(|e| panic!("{e}"));
+        assert!(r.advanced.is_empty());
+    }
+    assert_eq!(ladder(&cp, "checkout-v2", "staging").current, 2);
+    // Healthy with enough data for the whole dwell: advances once the dwell is complete.
+    let mut advanced_at = None;
+    for s in 1..=15 {
+        clock.advance(1);
+        push(&cp, "checkout-v2", "staging", "error_rate", "eu-west", 0.005, 0.005, 500);
+        if !tick(&cp, None).unwrap_or_else(|e| panic!("{e}")).advanced.is_empty() {
+            advanced_at = Some(s);
+            break;
+        }
+    }
+    assert!(advanced_at.is_some_and(|s| s >= 10), "advanced after {advanced_at:?} s of healthy dwell");
+    assert_eq!(ladder(&cp, "checkout-v2", "staging").current, 3);
+    // Frozen: healthy data well past the dwell, still no advance.
+    cp.submit(&admin, &req(Action::Freeze { env: "staging".into() }), None).unwrap_or_else(|e| panic!("{e}"));
+    for _ in 0..30 {
+        clock.advance(1);
+        push(&cp, "checkout-v2", "staging", "error_rate", "eu-west", 0.005, 0.005, 500);
+        assert!(tick(&cp, None).unwrap_or_else(|e| panic!("{e}")).advanced.is_empty());
+    }
+    assert_eq!(ladder(&cp, "checkout-v2", "staging").current, 3);
+    assert_eq!(ladder(&cp, "checkout-v2", "staging").effective_state(true), LadderState::Frozen);
+    // Unfreeze: the evidence covered the dwell, so the next tick advances.
+    cp.submit(&admin, &req(Action::Unfreeze { env: "staging".into() }), None).unwrap_or_else(|e| panic!("{e}"));
+    clock.advance(1);
+    push(&cp, "checkout-v2", "staging", "error_rate", "eu-west", 0.005, 0.005, 500);
+    assert_eq!(tick(&cp, None).unwrap_or_else(|e| panic!("{e}")).advanced.len(), 1);
+    assert_eq!(ladder(&cp, "checkout-v2", "staging").current, 4);
+}
+
+#[test]
+fn protected_advance_becomes_an_engine_request() {
+    let (_d, cp, clock) = plane("calm");
+    let mut flag = cp.state().flags["checkout-v2"].clone();
+    if let Some(fe) = flag.environments.get_mut("production")
+        && let Some(l) = fe.ladder.as_mut()
+    {
+        for s in &mut l.stages {
+            s.min_dwell_secs = 5;
+        }
+        fe.guardrails.clear();
+    }
+    cp.define_flag(&person("root", Role::Admin), flag).unwrap_or_else(|e| panic!("{e}"));
+    let mut requested = Vec::new();
+    for _ in 0..400 {
+        clock.advance(1);
+        requested.extend(tick(&cp, None).unwrap_or_else(|e| panic!("{e}")).requested);
+        if !requested.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(requested, vec!["advance checkout-v2 in production".to_string()]);
+    assert_eq!(ladder(&cp, "checkout-v2", "production").current, 3, "not applied before approval");
+}
+
+#[test]
+fn agents_only_propose_duplicates_merge_and_requests_expire() {
+    let (_d, cp, clock) = plane("demo");
+    let agent = person("ops-assistant", Role::Agent);
+    let action = Action::SetPercent { flag: "support-answer-profile".into(), env: "production".into(), cohort: "everyone".into(), percent: 0 };
+    // The seeded proposal exists; posting it again merges.
+    let before = cp.approvals().len();
+    let o = cp
+        .propose(&agent, ProposalRequest { action: action.clone(), reverse: None, reason: "again".into(), evidence: vec![], evidence_gap: None })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(o.outcome, OutcomeKind::Requested);
+    assert_eq!(cp.approvals().len(), before, "merged, not stacked");
+    let a = cp.approvals().into_iter().find(|a| a.action == action).unwrap_or_else(|| panic!("no request"));
+    assert_eq!(a.merged, 1);
+    // A wrong reverse is refused.
+    let bad = ProposalRequest { action: action.clone(), reverse: Some(action.clone()), reason: "x".into(), evidence: vec![], evidence_gap: None };
+    assert_eq!(cp.propose(&agent, bad).map_err(|e| e.code), Err("reverse_mismatch"));
+    // Agents cannot act or approve.
+    assert_eq!(cp.submit(&agent, &req(action.clone()), None).map_err(|e| e.status), Err(403));
+    assert_eq!(cp.approve(&agent, &a.id, "ok").map_err(|e| e.status), Err(403));
+    // Expired requests cannot be approved.
+    clock.advance(5 * 3600);
+    assert_eq!(cp.approve(&person("ic", Role::Approver), &a.id, "late").map_err(|e| e.code), Err("approval_expired"));
+    assert_eq!(cp.expire().unwrap_or(0), 1);
+    assert_eq!(cp.approvals().into_iter().find(|x| x.id == a.id).map(|x| x.state), Some(ApprovalState::Expired));
+}
+
+#[test]
+fn define_flag_is_idempotent_and_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let clock = Arc::new(ManualClock::new(t0()));
+    let admin = person("root", Role::Admin);
+    let flag = {
+        let cp = ControlPlane::open(Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}")), clock.clone(), scenario::build("demo", t0()).ok())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut f = cp.state().flags["checkout-v2"].clone();
+        f.key = "checkout-v3".into();
+        f.revision = Revision(0);
+        assert_eq!(cp.define_flag(&admin, f.clone()).map(|o| o.result).ok().as_deref(), Some("created"));
+        let rev = cp.revision();
+        assert_eq!(cp.define_flag(&admin, f.clone()).map(|o| o.result).ok().as_deref(), Some("unchanged"));
+        assert_eq!(cp.revision(), rev);
+        assert_eq!(cp.define_flag(&person("op", Role::Operator), f.clone()).map_err(|e| e.status), Err(403));
+        // A second control plane cannot open the same data dir.
+        assert!(matches!(Store::open(dir.path()), Err(super::store::StoreError::Locked(_))));
+        f
+    };
+    let cp = ControlPlane::open(Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}")), clock, None).unwrap_or_else(|e| panic!("{e}"));
+    let got = cp.state().flags.get("checkout-v3").cloned().unwrap_or_else(|| panic!("lost"));
+    assert_eq!(got.environments, flag.environments);
+}

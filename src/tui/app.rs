@@ -1,0 +1,139 @@
+//! Owns the terminal and the event loop: init/restore (panic hook, SIGTERM, SIGHUP, closed TTY),
+//! one bounded inbox drained in batches, effects run on tokio tasks, redraw only when the model
+//! is dirty, a 1 s tick only while the data is stale. Must not hold model logic or print to
+//! stdout/stderr while the TUI owns the screen.
+
+use super::effect::{Effect, Event};
+use super::model::Model;
+use super::theme::Theme;
+use super::{TuiOptions, update, view};
+use crate::client::Client;
+use crate::client::stream::{StreamEvent, follow};
+use chrono::Utc;
+use color_eyre::eyre::{WrapErr, eyre};
+use crossterm::event::{Event as CtEvent, EventStream};
+use futures::StreamExt;
+use std::time::Duration;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+
+/// Inbox capacity: producers wait (back-pressure) rather than growing memory.
+const INBOX: usize = 1024;
+/// Most events handled before one redraw (bursts coalesce into one frame).
+const BATCH: usize = 256;
+
+/// Runs the TUI until the user quits. Owns the terminal: restores it on exit, error, panic,
+/// SIGTERM, SIGHUP.
+pub async fn run(client: Client, opts: TuiOptions) -> color_eyre::Result<()> {
+    // Fetch before taking the screen so a failure prints normally.
+    let snap = client.snapshot().await.map_err(|e| eyre!("{e}")).wrap_err("cannot load the first snapshot")?;
+    let model = Model::from_snapshot(snap, opts.backend_label, opts.initial_env.as_deref(), Utc::now());
+    let mut sigterm = signal(SignalKind::terminate()).wrap_err("cannot watch SIGTERM")?;
+    let mut sighup = signal(SignalKind::hangup()).wrap_err("cannot watch SIGHUP")?;
+    // Installs a panic hook that restores the terminal, then chains the previous hook.
+    let mut terminal = ratatui::try_init().wrap_err("cannot set up the terminal")?;
+    let result = event_loop(&mut terminal, client, model, &mut sigterm, &mut sighup).await;
+    ratatui::restore();
+    result
+}
+
+async fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    client: Client,
+    mut model: Model,
+    sigterm: &mut tokio::signal::unix::Signal,
+    sighup: &mut tokio::signal::unix::Signal,
+) -> color_eyre::Result<()> {
+    let theme = Theme::dark();
+    let (tx, mut rx) = mpsc::channel::<Event>(INBOX);
+    let (stx, mut srx) = mpsc::channel::<StreamEvent>(64);
+    let stream_task = tokio::spawn(follow(client.clone(), Some(model.revision.0), stx));
+    let fwd_tx = tx.clone();
+    let fwd_task = tokio::spawn(async move {
+        while let Some(ev) = srx.recv().await {
+            if fwd_tx.send(Event::Stream(ev)).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut keys = EventStream::new();
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut batch = Vec::with_capacity(BATCH);
+    if let Ok(size) = terminal.size() {
+        handle(&mut model, Event::Resize { width: size.width, height: size.height }, &client, &tx);
+    }
+    let result = loop {
+        if model.dirty {
+            if let Err(e) = terminal.draw(|f| view::draw(f, &model, &theme)) {
+                break Err(eyre!("drawing failed: {e}"));
+            }
+            model.dirty = false;
+        }
+        if model.quit {
+            break Ok(());
+        }
+        tokio::select! {
+            _ = sigterm.recv() => break Ok(()),
+            _ = sighup.recv() => break Ok(()),
+            ev = keys.next() => match ev {
+                Some(Ok(CtEvent::Key(k))) => {
+                    handle(&mut model, Event::Tick(Utc::now()), &client, &tx);
+                    handle(&mut model, Event::Key(k), &client, &tx);
+                }
+                Some(Ok(CtEvent::Resize(width, height))) => {
+                    terminal.autoresize().ok();
+                    handle(&mut model, Event::Resize { width, height }, &client, &tx);
+                }
+                Some(Ok(_)) => {}
+                // The TTY is gone (e.g. an SSH drop): stop instead of spinning.
+                Some(Err(_)) | None => break Ok(()),
+            },
+            n = rx.recv_many(&mut batch, BATCH) => {
+                if n == 0 {
+                    break Ok(());
+                }
+                handle(&mut model, Event::Tick(Utc::now()), &client, &tx);
+                for ev in batch.drain(..) {
+                    handle(&mut model, ev, &client, &tx);
+                }
+            }
+            _ = ticker.tick(), if !model.is_live() => {
+                handle(&mut model, Event::Tick(Utc::now()), &client, &tx);
+            }
+        }
+    };
+    stream_task.abort();
+    fwd_task.abort();
+    result
+}
+
+/// Runs `update` and starts the effects it asks for; their results come back through `tx`.
+fn handle(model: &mut Model, ev: Event, client: &Client, tx: &mpsc::Sender<Event>) {
+    for fx in update(model, ev) {
+        match fx {
+            Effect::Quit => model.quit = true,
+            Effect::FetchSnapshot => {
+                let (c, tx) = (client.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let r = c.snapshot().await.map(Box::new);
+                    let _ = tx.send(Event::Snapshot(r)).await;
+                });
+            }
+            Effect::Submit { req, idem_key } => {
+                let (c, tx) = (client.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let r = c.act(&req, &idem_key).await.map(Box::new);
+                    let _ = tx.send(Event::Outcome { idem: idem_key, result: r }).await;
+                });
+            }
+            Effect::Decide { id, approve, reason, idem } => {
+                let (c, tx) = (client.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let r = c.decide(&id, approve, &reason).await.map(Box::new);
+                    let _ = tx.send(Event::Outcome { idem, result: r }).await;
+                });
+            }
+        }
+    }
+}

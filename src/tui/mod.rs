@@ -1,0 +1,35 @@
+//! The operator TUI: an Elm-style loop (Event → update(&mut Model) → Vec<Effect>) with views
+//! that only borrow. Owns everything under `src/tui`; must not speak HTTP except through
+//! `crate::client`, and must not print to stdout/stderr while it owns the terminal.
+
+mod actions;
+mod app;
+pub mod dialog;
+pub mod effect;
+pub mod keys;
+pub mod model;
+pub mod theme;
+pub mod update;
+pub mod view;
+
+#[cfg(test)]
+mod fixture;
+#[cfg(test)]
+mod tests_update;
+#[cfg(test)]
+mod tests_view;
+
+pub use app::run;
+pub use effect::{Effect, Event};
+pub use model::Model;
+pub use theme::Theme;
+pub use update::update;
+
+/// Options the CLI passes to [`run`].
+#[derive(Debug, Clone, Default)]
+pub struct TuiOptions {
+    /// Shown in the header, e.g. `embedded (demo)` or the backend URL.
+    pub backend_label: String,
+    /// Environment to open on (default: the first protected one).
+    pub initial_env: Option<String>,
+}

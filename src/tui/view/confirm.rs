@@ -1,0 +1,80 @@
+//! Owns the confirm dialog: the exact change (before → after), blast radius, reverse, approval
+//! note, typed confirmation for the kill switch, the reason input and the outcome in place.
+//! Must not mutate the model or hard-code colours.
+
+use super::super::dialog::{Confirm, Phase};
+use super::super::model::Model;
+use super::super::theme::Theme;
+use super::centered;
+use crate::domain::Tier;
+use crate::sanitize::clean;
+use ratatui::Frame;
+use ratatui::layout::{Position, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+pub fn render(f: &mut Frame, area: Rect, m: &Model, c: &Confirm, t: &Theme) {
+    let p = &c.preview;
+    let w = area.width.saturating_sub(4).min(90);
+    let inner_w = usize::from(w.saturating_sub(2));
+    let mut lines: Vec<Line> = Vec::new();
+    let tier_style = match p.tier {
+        Tier::Reduce => t.healthy,
+        Tier::Expand => t.warning,
+        Tier::Global => t.danger,
+    };
+    lines.push(Line::from(vec![
+        Span::styled(clean(&p.title, inner_w.saturating_sub(12)), t.title),
+        Span::styled(format!("  [{:?}]", p.tier).to_lowercase(), tier_style),
+    ]));
+    for ch in &p.change {
+        lines.push(Line::from(vec![Span::styled("change:  ", t.muted), Span::raw(clean(ch, inner_w))]));
+    }
+    lines.push(Line::from(vec![Span::styled("blast:   ", t.muted), Span::raw(clean(&p.blast, inner_w))]));
+    let rev = p.reverse.as_ref().map(|r| clean(&r.describe(), inner_w)).unwrap_or_else(|| "-".into());
+    lines.push(Line::from(vec![Span::styled("reverse: ", t.muted), Span::raw(rev)]));
+    if let Some(r) = c.expected_revision {
+        lines.push(Line::from(Span::styled(format!("decided on revision {r}"), t.muted)));
+    }
+    if p.needs_approval {
+        lines.push(Line::from(Span::styled("expands exposure in a protected environment: becomes a request", t.warning)));
+    }
+    if let Some(e) = &p.error {
+        lines.push(Line::from(Span::styled(format!("cannot apply now: {}", clean(e, inner_w)), t.danger)));
+    }
+    let mut cursor = None;
+    if let Some((want, got)) = &c.typed {
+        lines.push(Line::from(Span::styled(format!("type `{}` to confirm (Tab switches field):", clean(want, 60)), t.danger)));
+        let style = if c.typing_focus { t.title_focused } else { t.base };
+        lines.push(Line::from(vec![Span::styled("> ", t.key_hint), Span::styled(clean(got.value(), inner_w), style)]));
+        if c.typing_focus {
+            cursor = Some((lines.len() - 1, got.visual_cursor()));
+        }
+    }
+    lines.push(Line::from(Span::styled("reason:", t.muted)));
+    let scroll = c.reason.visual_scroll(inner_w.saturating_sub(3));
+    let shown: String = clean(c.reason.value(), 400).chars().skip(scroll).collect();
+    lines.push(Line::from(vec![Span::styled("> ", t.key_hint), Span::raw(clean(&shown, inner_w.saturating_sub(2)))]));
+    if !c.typing_focus {
+        cursor = Some((lines.len() - 1, c.reason.visual_cursor().saturating_sub(scroll)));
+    }
+    let (msg, style) = match &c.phase {
+        Phase::Editing => ("Enter: send · Esc: cancel".to_string(), t.muted),
+        Phase::Sending => ("sending…".to_string(), t.warning),
+        Phase::Conflict(msg) => (format!("{} — Enter re-decides on the new state", clean(msg, 300)), t.danger),
+        Phase::Failed { msg, .. } => (clean(msg, 300), t.status_err),
+    };
+    lines.push(Line::from(Span::styled(msg, style)));
+    let h = (lines.len() as u16 + 4).min(area.height);
+    let r = centered(area, w, h);
+    f.render_widget(Clear, r);
+    let border = if p.tier == Tier::Global { t.danger } else { t.title_focused };
+    let block = Block::default().borders(Borders::ALL).border_style(border).title(Span::styled(" confirm ", t.title));
+    f.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), r);
+    if let Some((row, col)) = cursor {
+        let _ = m;
+        let x = (r.x + 3 + col as u16).min(r.right().saturating_sub(2));
+        let y = (r.y + 1 + row as u16).min(r.bottom().saturating_sub(2));
+        f.set_cursor_position(Position { x, y });
+    }
+}

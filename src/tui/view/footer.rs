@@ -1,0 +1,40 @@
+//! Owns the two bottom lines: the status / outcome line (or the `/` and `:` input) and the key
+//! hints built from the key table. Must not mutate the model or hard-code colours.
+
+use super::super::dialog::Dialog;
+use super::super::keys;
+use super::super::model::Model;
+use super::super::theme::Theme;
+use crate::sanitize::clean;
+use ratatui::Frame;
+use ratatui::layout::{Position, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
+    let top = Rect { height: 1.min(area.height), ..area };
+    let status = match &m.dialog {
+        Some(Dialog::Filter(input)) | Some(Dialog::Command(input)) => {
+            let prefix = if matches!(m.dialog, Some(Dialog::Filter(_))) { "/" } else { ":" };
+            let x = top.x + 1 + input.visual_cursor() as u16;
+            f.set_cursor_position(Position { x: x.min(top.right().saturating_sub(1)), y: top.y });
+            Line::from(vec![Span::styled(prefix, t.key_hint), Span::raw(clean(input.value(), 200))])
+        }
+        _ => match &m.status {
+            Some(s) => Line::from(Span::styled(clean(&s.text, 300), if s.error { t.status_err } else { t.status_ok })),
+            None if !m.filter.is_empty() => Line::from(Span::styled(format!("filter: {}", clean(&m.filter, 60)), t.muted)),
+            None => Line::from(""),
+        },
+    };
+    f.render_widget(Paragraph::new(status), top);
+    if area.height < 2 {
+        return;
+    }
+    let mut hints = Vec::new();
+    for (label, desc) in keys::footer_hints() {
+        hints.push(Span::styled(label, t.key_hint));
+        hints.push(Span::styled(format!(" {desc}  "), t.muted));
+    }
+    let bottom = Rect { y: area.y + 1, height: 1, ..area };
+    f.render_widget(Paragraph::new(Line::from(hints)), bottom);
+}

@@ -1,0 +1,81 @@
+//! Owns the Ladder pane of the selected flag in the current environment: stages with the current
+//! one marked, time in stage, state (with pause note), cohort exposure gauges with the cohort
+//! cursor, rolled-back cohorts marked. Must not mutate the model or hard-code colours.
+
+use super::super::model::{Model, Pane};
+use super::super::theme::Theme;
+use super::{bar, human_secs, live, pane_block, window};
+use crate::domain::LadderState;
+use crate::sanitize::clean;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
+    let Some(fl) = m.selected_flag() else {
+        f.render_widget(Paragraph::new("no flag selected").block(pane_block(Pane::Ladder, String::new(), m, t)), area);
+        return;
+    };
+    let title = format!("{} · {}", clean(&fl.key, 40), clean(&m.env, 20));
+    let block = pane_block(Pane::Ladder, title, m, t);
+    let mut lines: Vec<Line> = Vec::new();
+    let Some(fe) = fl.env(&m.env) else {
+        f.render_widget(Paragraph::new("not configured in this environment").block(block), area);
+        return;
+    };
+    if !fe.enabled {
+        lines.push(Line::from(Span::styled("✗ KILLED — everyone gets the fallthrough", live(t.danger, m, t))));
+    }
+    match &fe.ladder {
+        Some(l) => {
+            let mut stages = Vec::new();
+            for (i, s) in l.stages.iter().enumerate() {
+                if i > 0 {
+                    stages.push(Span::styled(" › ", t.muted));
+                }
+                let name = clean(&s.name, 20);
+                if i == l.current {
+                    stages.push(Span::styled(format!("[{name}]"), live(t.title_focused, m, t)));
+                } else {
+                    stages.push(Span::styled(name, live(if i < l.current { t.base } else { t.muted }, m, t)));
+                }
+            }
+            lines.push(Line::from(stages));
+            let state = l.effective_state(m.is_frozen());
+            let style = match state {
+                LadderState::Paused => t.warning,
+                LadderState::Frozen => t.insufficient,
+                _ => t.healthy,
+            };
+            let mut st = vec![
+                Span::styled(format!("{} ", state.as_str()), live(style, m, t)),
+                Span::styled(format!("for {}", human_secs((m.now - l.entered_at).num_seconds())), live(t.base, m, t)),
+            ];
+            if let Some(n) = &l.pause_note {
+                st.push(Span::styled(format!("  — {}", clean(n, 120)), live(t.warning, m, t)));
+            }
+            lines.push(Line::from(st));
+        }
+        None => lines.push(Line::from(Span::styled("no ladder", t.muted))),
+    }
+    let used = lines.len();
+    let room = usize::from(area.height.saturating_sub(2)).saturating_sub(used);
+    let (start, end) = window(m.cohort_sel, fe.cohorts.len(), room);
+    let gauge_w = if area.width > 70 { 20 } else { 10 };
+    for (i, c) in fe.cohorts.iter().enumerate().take(end).skip(start) {
+        let sel = i == m.cohort_sel;
+        let cursor = if sel { "▶ " } else { "  " };
+        let name = format!("{cursor}{:<14}", clean(&c.name, 14));
+        let mut row = vec![
+            Span::styled(name, if sel { t.selection } else { live(t.base, m, t) }),
+            Span::styled(format!(" {} ", bar(c.effective_percent(), gauge_w)), live(t.gauge, m, t)),
+            Span::styled(format!("{:>3}%", c.effective_percent()), live(t.base, m, t)),
+        ];
+        if c.rolled_back {
+            row.push(Span::styled(format!(" ↩ ROLLED BACK (keeps {}%)", c.percent), live(t.danger, m, t)));
+        }
+        lines.push(Line::from(row));
+    }
+    f.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), area);
+}

@@ -1,0 +1,151 @@
+//! Owns the screen layout and shared view helpers; each pane and dialog lives in its own file.
+//! Views only borrow the model: they must not mutate it, do I/O, or hard-code colours (the
+//! `Theme` has them), and every backend string they show goes through `sanitize::clean`.
+
+mod activity;
+mod approvals;
+mod confirm;
+mod flags;
+mod footer;
+mod guardrails;
+mod header;
+mod help;
+mod ladder;
+mod prompt;
+
+use super::dialog::Dialog;
+use super::model::{Model, Pane};
+use super::theme::Theme;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders};
+
+/// Width from which the wide layout (flags left, details right, approvals+activity below) is used.
+pub const WIDE: u16 = 120;
+
+/// Draws the whole screen.
+pub fn draw(f: &mut Frame, m: &Model, t: &Theme) {
+    let area = f.area();
+    let rows = Layout::default()
+        .direction(Direction::Vertical)
+        .constraints([Constraint::Length(1), Constraint::Min(3), Constraint::Length(2)])
+        .split(area);
+    header::render(f, rows[0], m, t);
+    if area.width >= WIDE && area.height >= 30 {
+        wide(f, rows[1], m, t);
+    } else {
+        narrow(f, rows[1], m, t);
+    }
+    footer::render(f, rows[2], m, t);
+    match &m.dialog {
+        None => {}
+        Some(Dialog::Help) => help::render(f, area, t),
+        Some(Dialog::Details { title, lines }) => help::details(f, area, title, lines, t),
+        Some(Dialog::Confirm(c)) => confirm::render(f, area, m, c, t),
+        Some(Dialog::Percent { input, action_base, current }) => prompt::percent(f, area, action_base, *current, input, t),
+        Some(Dialog::Filter(_) | Dialog::Command(_)) => {} // drawn by the footer
+    }
+}
+
+fn render_pane(f: &mut Frame, area: Rect, pane: Pane, m: &Model, t: &Theme) {
+    match pane {
+        Pane::Flags => flags::render(f, area, m, t),
+        Pane::Ladder => ladder::render(f, area, m, t),
+        Pane::Guardrails => guardrails::render(f, area, m, t),
+        Pane::Approvals => approvals::render(f, area, m, t),
+        Pane::Activity => activity::render(f, area, m, t),
+    }
+}
+
+/// 80×24: flags on top, the focused pane (or the ladder while Flags is focused) below.
+fn narrow(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
+    let parts = Layout::default()
+        .direction(Direction::Vertical)
+        .constraints([Constraint::Percentage(40), Constraint::Percentage(60)])
+        .split(area);
+    flags::render(f, parts[0], m, t);
+    let below = if m.focus == Pane::Flags { Pane::Ladder } else { m.focus };
+    render_pane(f, parts[1], below, m, t);
+}
+
+/// 160×48: flags left, ladder + guardrails right, approvals + activity along the bottom.
+fn wide(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
+    let rows = Layout::default()
+        .direction(Direction::Vertical)
+        .constraints([Constraint::Percentage(65), Constraint::Percentage(35)])
+        .split(area);
+    let top = Layout::default()
+        .direction(Direction::Horizontal)
+        .constraints([Constraint::Percentage(42), Constraint::Percentage(58)])
+        .split(rows[0]);
+    let right = Layout::default()
+        .direction(Direction::Vertical)
+        .constraints([Constraint::Percentage(50), Constraint::Percentage(50)])
+        .split(top[1]);
+    let bottom = Layout::default()
+        .direction(Direction::Horizontal)
+        .constraints([Constraint::Percentage(50), Constraint::Percentage(50)])
+        .split(rows[1]);
+    flags::render(f, top[0], m, t);
+    ladder::render(f, right[0], m, t);
+    guardrails::render(f, right[1], m, t);
+    approvals::render(f, bottom[0], m, t);
+    activity::render(f, bottom[1], m, t);
+}
+
+/// A pane's frame: title, focus marker, and the data age when it is old or stale.
+pub(crate) fn pane_block<'a>(pane: Pane, extra: String, m: &Model, t: &Theme) -> Block<'a> {
+    let focused = m.focus == pane;
+    let mut spans = vec![Span::styled(format!(" {} ", pane.title()), if focused { t.title_focused } else { t.title })];
+    if !extra.is_empty() {
+        spans.push(Span::styled(format!("{extra} "), t.muted));
+    }
+    // While live, the stream keeps every pane current; the age matters once it is down.
+    let age = m.data_age_secs();
+    if m.stale_secs().is_some() {
+        spans.push(Span::styled(format!("· data {age}s old "), t.stale));
+    }
+    let border = if focused { t.title_focused } else { t.muted };
+    Block::default().borders(Borders::ALL).border_style(border).title(Line::from(spans))
+}
+
+/// `style`, greyed when the data is stale.
+pub(crate) fn live(style: Style, m: &Model, t: &Theme) -> Style {
+    if m.stale_secs().is_some() { t.stale } else { style }
+}
+
+/// A rectangle of `w`×`h` centred in `area` (clamped to it).
+pub(crate) fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
+}
+
+/// A text bar of `width` cells for `percent`.
+pub(crate) fn bar(percent: u8, width: usize) -> String {
+    let filled = (usize::from(percent.min(100)) * width + 50) / 100;
+    format!("{}{}", "█".repeat(filled), "░".repeat(width - filled))
+}
+
+/// Human age: `42s`, `12m`, `3h`, `2d`.
+pub(crate) fn human_secs(s: i64) -> String {
+    let s = s.max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
+    }
+}
+
+/// Windowed slice bounds: the first visible row for `sel` in a list of `len` rows that
+/// shows `height` rows.
+pub(crate) fn window(sel: usize, len: usize, height: usize) -> (usize, usize) {
+    if height == 0 {
+        return (0, 0);
+    }
+    let start = if sel >= height { sel + 1 - height } else { 0 };
+    (start, (start + height).min(len))
+}
