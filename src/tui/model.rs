@@ -66,7 +66,9 @@ pub struct Model {
     pub env: EnvKey,
     pub focus: Pane,
     pub filter: String,
-    /// Flag keys passing the filter, in key order.
+    /// How the Flags pane is ordered (`s` cycles).
+    pub sort: SortBy,
+    /// Flag keys passing the filter, in `sort` order.
     pub visible: Vec<FlagKey>,
     pub flag_sel: usize,
     pub cohort_sel: usize,
@@ -111,6 +113,7 @@ impl Model {
             env,
             focus: Pane::Flags,
             filter: String::new(),
+            sort: SortBy::Key,
             visible: Vec::new(),
             flag_sel: 0,
             cohort_sel: 0,
@@ -206,19 +209,36 @@ impl Model {
             }
         }
         self.data_at = now;
+        if self.sort == SortBy::Health {
+            let keep = self.selected_flag_key().cloned();
+            self.refilter(keep);
+        }
         self.dirty = true;
     }
 
-    /// Recomputes the visible flag list from the filter, keeping `keep` selected if present.
+    /// Recomputes the visible flag list from the filter and sort, keeping `keep` selected if present.
     pub fn refilter(&mut self, keep: Option<FlagKey>) {
         let needle = self.filter.to_lowercase();
-        self.visible = self
+        let mut flags: Vec<&crate::domain::Flag> = self
             .state
             .flags
             .values()
             .filter(|f| needle.is_empty() || f.key.to_lowercase().contains(&needle) || f.owner.to_lowercase().contains(&needle))
-            .map(|f| f.key.clone())
             .collect();
+        match self.sort {
+            SortBy::Key => {}
+            SortBy::Recent => flags.sort_by_key(|f| std::cmp::Reverse(f.revision)),
+            SortBy::Health => {
+                let mut worst: std::collections::HashMap<&str, u8> = std::collections::HashMap::new();
+                for r in self.guardrails.iter().filter(|r| r.env == self.env) {
+                    let w = worst.entry(r.flag.as_str()).or_insert(0);
+                    *w = (*w).max(r.status.severity() + 1);
+                }
+                // Stable: ties keep key order.
+                flags.sort_by_key(|f| std::cmp::Reverse(worst.get(f.key.as_str()).copied().unwrap_or(0)));
+            }
+        }
+        self.visible = flags.into_iter().map(|f| f.key.clone()).collect();
         if let Some(k) = keep
             && let Some(i) = self.visible.iter().position(|x| *x == k)
         {
@@ -316,5 +336,33 @@ impl Model {
     pub fn set_status(&mut self, text: impl Into<String>, error: bool) {
         self.status = Some(StatusLine { text: text.into(), error });
         self.dirty = true;
+    }
+}
+
+/// Orders of the Flags pane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortBy {
+    /// Alphabetical by key.
+    Key,
+    /// Worst guardrail status first (breached, warning, insufficient, healthy, none).
+    Health,
+    /// Most recently changed first.
+    Recent,
+}
+
+impl SortBy {
+    pub fn next(self) -> SortBy {
+        match self {
+            SortBy::Key => SortBy::Health,
+            SortBy::Health => SortBy::Recent,
+            SortBy::Recent => SortBy::Key,
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            SortBy::Key => "by key",
+            SortBy::Health => "worst first",
+            SortBy::Recent => "recent first",
+        }
     }
 }

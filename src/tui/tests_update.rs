@@ -364,3 +364,18 @@ fn stream_changes_and_guardrails_patch_the_model() {
     update(&mut m, key('F'));
     assert_eq!(confirm_of(&m).intent.action(), &Action::Unfreeze { env: "production".into() });
 }
+
+#[test]
+fn s_cycles_sort_and_worst_first_puts_the_breached_flag_on_top() {
+    let mut m = model();
+    let first = |m: &super::model::Model| m.visible.first().map(|k| k.to_string()).unwrap_or_default();
+    assert_eq!(first(&m), "assistant-pr-creation", "by key");
+    update(&mut m, key('s'));
+    assert_eq!(m.sort, super::model::SortBy::Health);
+    assert_eq!(first(&m), "checkout-v2", "the fixture's breached flag comes first");
+    update(&mut m, key('s'));
+    assert_eq!(m.sort, super::model::SortBy::Recent);
+    update(&mut m, key('s'));
+    assert_eq!(m.sort, super::model::SortBy::Key);
+    assert_eq!(first(&m), "assistant-pr-creation");
+}

@@ -5,7 +5,7 @@ use super::actions;
 use super::dialog::{Dialog, Phase};
 use super::effect::{Effect, Event};
 use super::keys::{self, Cmd};
-use super::model::{Conn, Model, Pane};
+use super::model::{Conn, Model, Pane, StatusLine};
 use crate::client::ClientError;
 use crate::client::stream::StreamEvent;
 use crate::sanitize::clean;
@@ -298,6 +298,13 @@ fn on_cmd_key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
         }
         Cmd::Details => actions::open_details(m),
         Cmd::Filter => m.dialog = Some(Dialog::Filter(Input::new(m.filter.clone()))),
+        Cmd::Sort => {
+            m.sort = m.sort.next();
+            let keep = m.selected_flag_key().cloned();
+            m.refilter(keep);
+            m.status = Some(StatusLine { text: format!("flags sorted {}", m.sort.label()), error: false });
+            m.dirty = true;
+        }
         Cmd::Command => m.dialog = Some(Dialog::Command(Input::default())),
         Cmd::Help => m.dialog = Some(Dialog::Help),
         Cmd::CycleEnv => {

@@ -17,8 +17,13 @@ pub struct Server {
 impl Server {
     /// `flagtop serve` on a free loopback port; waits for it to print its URL.
     pub fn start(data: &Path, extra: &[&str]) -> Server {
+        Server::start_on(data, "127.0.0.1:0", extra)
+    }
+
+    /// `flagtop serve` on `listen`.
+    pub fn start_on(data: &Path, listen: &str, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_flagtop"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .args(["serve", "--listen", listen, "--data"])
             .arg(data)
             .args(extra)
             .stdin(Stdio::null())

@@ -12,7 +12,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table};
 
 pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
-    let extra = format!("{}/{}", m.visible.len(), m.state.flags.len());
+    let extra = format!("{}/{} · {}", m.visible.len(), m.state.flags.len(), m.sort.label());
     let block = pane_block(Pane::Flags, extra, m, t);
     let inner_h = usize::from(area.height.saturating_sub(3)); // borders + header row
     let (start, end) = window(m.flag_sel, m.visible.len(), inner_h);

@@ -50,7 +50,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
             };
             let mut st = vec![
                 Span::styled(format!("{} ", state.as_str()), live(style, m, t)),
-                Span::styled(format!("for {}", human_secs((m.now - l.entered_at).num_seconds())), live(t.base, m, t)),
+                Span::styled(format!("· {} at this stage", human_secs((m.now - l.entered_at).num_seconds())), live(t.base, m, t)),
             ];
             if let Some(n) = &l.pause_note {
                 st.push(Span::styled(format!("  — {}", clean(n, 120)), live(t.warning, m, t)));

@@ -1,0 +1,148 @@
+//! The real binary in a pseudo-terminal against a real control plane: a narrowed rollback of
+//! `eu-west` by keys, checked on screen and in the audit; then the control plane is killed (the
+//! TUI must show stale state) and restarted (the TUI must recover on its own); `q` restores the
+//! terminal.
+
+mod common;
+
+use common::{Http, Server};
+use portable_pty::{native_pty_system, CommandBuilder, PtySize};
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+struct Tui {
+    screen: Arc<Mutex<vt100::Parser>>,
+    raw: Arc<Mutex<Vec<u8>>>,
+    writer: Box<dyn Write + Send>,
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+}
+
+impl Tui {
+    fn start(url: &str, token: &str, rows: u16, cols: u16) -> Tui {
+        let pty = native_pty_system();
+        let pair = pty.openpty(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }).expect("openpty");
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_flagtop"));
+        cmd.args(["--backend", url, "--env", "production"]);
+        cmd.env("FLAGTOP_TOKEN", token);
+        cmd.env("TERM", "xterm-256color");
+        let log = tempfile::tempdir().expect("tmp").keep();
+        cmd.env("FLAGTOP_DATA", log);
+        let child = pair.slave.spawn_command(cmd).expect("spawn flagtop");
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().expect("reader");
+        let writer = pair.master.take_writer().expect("writer");
+        let screen = Arc::new(Mutex::new(vt100::Parser::new(std::num::NonZero::new(rows).expect("rows"), std::num::NonZero::new(cols).expect("cols"), 0)));
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let (s2, r2) = (screen.clone(), raw.clone());
+        std::thread::spawn(move || {
+            let _master = pair.master; // keep the PTY open while reading
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                s2.lock().expect("lock").process(&buf[..n]);
+                r2.lock().expect("lock").extend_from_slice(&buf[..n]);
+            }
+        });
+        Tui { screen, raw, writer, child }
+    }
+
+    fn contents(&self) -> String {
+        self.screen.lock().expect("lock").screen().contents()
+    }
+
+    fn wait_for(&self, what: &str, secs: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let c = self.contents();
+            if c.contains(what) {
+                return c;
+            }
+            assert!(Instant::now() < deadline, "screen never showed {what:?}; it shows:\n{c}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn keys(&mut self, keys: &str) {
+        for k in keys.as_bytes() {
+            self.writer.write_all(&[*k]).expect("write key");
+            self.writer.flush().expect("flush");
+            std::thread::sleep(Duration::from_millis(80));
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn narrowed_rollback_by_keys_then_stale_then_recovery() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let server = Server::start_on(dir.path(), &listen, &["--no-simulate"]);
+    let admin = server.admin.clone().expect("admin token");
+    let http = Http::new(&server.url);
+
+    let mut tui = Tui::start(&server.url, &admin, 30, 110);
+    tui.wait_for("checkout-v2", 20);
+    tui.wait_for("● live", 10);
+    // Select checkout-v2 (second row), focus the Ladder pane, move to eu-west, roll it back:
+    // after selecting the cohort, `r` + Enter (the reason is prefilled).
+    tui.keys("j");
+    tui.wait_for("Ladder checkout-v2", 5);
+    tui.keys("\tjj");
+    tui.keys("r");
+    tui.wait_for("confirm", 5);
+    tui.wait_for("reverse: restore checkout-v2/eu-west in production", 5);
+    tui.keys("\r");
+    tui.wait_for("ROLLED BACK", 10);
+
+    let audit = http.get("/v1/audit?flag=checkout-v2&limit=5", &admin).await.body;
+    let last = &audit["events"][0];
+    assert_eq!(last["kind"], "applied");
+    assert_eq!(last["source"], "tui");
+    assert_eq!(last["action"]["type"], "rollback");
+    assert_eq!(last["action"]["cohort"], "eu-west");
+    assert!(!last["reason"].as_str().unwrap_or("").trim().is_empty());
+    let snap = http.get("/v1/snapshot", &admin).await.body;
+    assert_eq!(common::cohort(&snap, "checkout-v2", "production", "eu-west")["rolled_back"], true);
+    assert_eq!(common::cohort(&snap, "checkout-v2", "production", "us-east")["rolled_back"], false);
+
+    // Kill the control plane: the TUI keeps the last state and says it is stale.
+    let data = server.data.clone();
+    server.kill9();
+    let screen = tui.wait_for("reconnecting", 40);
+    assert!(screen.contains("ROLLED BACK"), "last state kept:\n{screen}");
+    assert!(!screen.contains("● live"), "a dead backend is not shown as live:\n{screen}");
+    assert!(screen.contains("stale"), "the header says the data is stale:\n{screen}");
+    // Writes are refused while stale.
+    tui.keys("r");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!tui.contents().contains("Enter: send"), "no confirm dialog while stale");
+    // Restart it on the same address: the TUI recovers by itself.
+    let _server = Server::start_on(&data, &listen, &["--no-simulate"]);
+    let screen = tui.wait_for("● live", 30);
+    assert!(screen.contains("ROLLED BACK"), "state after recovery:\n{screen}");
+
+    // q quits and gives the terminal back (alternate screen left, cursor shown).
+    tui.keys("q");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Ok(Some(s)) = tui.child.try_wait() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "flagtop did not exit on q");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status:?}");
+    std::thread::sleep(Duration::from_millis(200));
+    let raw = tui.raw.lock().expect("lock").clone();
+    let tail = String::from_utf8_lossy(&raw[raw.len().saturating_sub(400)..]).to_string();
+    assert!(tail.contains("\x1b[?1049l"), "left the alternate screen: {tail:?}");
+    // No raw control sequence from the backend leaked: the screen holds no ESC characters.
+    assert!(!tui.contents().contains('\x1b'));
+}
