@@ -45,9 +45,21 @@ pub enum SampleError {
     TooManySeries,
 }
 
+/// Values of a guardrail read from an external source (Prometheus) rather than pushed samples.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExternalStat {
+    pub candidate: WindowStat,
+    pub baseline: WindowStat,
+    /// Set when the source failed or is down: the guardrail is then `insufficient` with this text.
+    pub error: Option<String>,
+    /// Recent candidate values, oldest first (e.g. from `query_range`); replaces the history.
+    pub history: Option<Vec<f64>>,
+}
+
 #[derive(Debug, Default)]
 pub struct Metrics {
     series: HashMap<SeriesKey, Series>,
+    external: HashMap<SeriesKey, ExternalStat>,
 }
 
 fn add(buckets: &mut VecDeque<Bucket>, sec: i64, value: f64, count: u64, now_sec: i64) {
@@ -99,6 +111,11 @@ impl Metrics {
         Ok(())
     }
 
+    /// Record what an external source says about a guardrail (used for specs with `promql`).
+    pub fn set_external(&mut self, key: SeriesKey, stat: ExternalStat) {
+        self.external.insert(key, stat);
+    }
+
     pub fn window(&self, key: &SeriesKey, arm: Arm, window_secs: u64, now: DateTime<Utc>) -> WindowStat {
         self.series.get(key).map_or_else(WindowStat::default, |s| {
             let b = match arm {
@@ -122,6 +139,10 @@ impl Metrics {
                         metric: spec.metric.clone(),
                         cohort: spec.cohort.to_string(),
                     };
+                    if spec.promql.is_some() {
+                        out.push(external_reading(&key, spec, self.external.get(&key)));
+                        continue;
+                    }
                     let cand = self.window(&key, Arm::Candidate, spec.window_secs, now);
                     let base = self.window(&key, Arm::Baseline, spec.window_secs, now);
                     let judgement = spec.judge(cand, base);
@@ -162,6 +183,32 @@ impl Metrics {
 
     pub fn series_count(&self) -> usize {
         self.series.len()
+    }
+}
+
+/// A reading for a Prometheus-backed guardrail: judged like any other, but a source error (or
+/// no answer yet) makes it `insufficient` with the error shown, never `healthy`.
+fn external_reading(key: &SeriesKey, spec: &crate::domain::GuardrailSpec, stat: Option<&ExternalStat>) -> GuardrailReading {
+    let none = ExternalStat { error: Some("no answer from the metric source yet".into()), ..Default::default() };
+    let stat = stat.unwrap_or(&none);
+    let judgement = spec.judge(stat.candidate, stat.baseline);
+    let status = if stat.error.is_some() { GuardrailStatus::Insufficient } else { judgement.status };
+    GuardrailReading {
+        flag: key.flag.clone(),
+        env: key.env.clone(),
+        metric: spec.metric.clone(),
+        cohort: spec.cohort.to_string(),
+        value: stat.candidate.value,
+        baseline: stat.baseline.value,
+        threshold: judgement.limit,
+        rule: spec.describe_threshold(),
+        samples: stat.candidate.samples,
+        baseline_samples: stat.baseline.samples,
+        min_samples: spec.min_samples,
+        window_secs: spec.window_secs,
+        status,
+        history: stat.history.clone().unwrap_or_default(),
+        source_error: stat.error.clone(),
     }
 }
 

@@ -102,6 +102,7 @@ fn guard(metric: &str, cohort: &str, threshold: Threshold) -> GuardrailSpec {
         min_samples: 200,
         window_secs: 30,
         source: None,
+        promql: None,
     }
 }
 

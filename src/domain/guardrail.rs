@@ -22,6 +22,26 @@ pub struct GuardrailSpec {
     /// Where the values come from: empty or "push"/"simulator" for samples, or a PromQL source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// Read this guardrail from Prometheus instead of pushed samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promql: Option<PromQl>,
+}
+
+/// PromQL templates of a Prometheus-backed guardrail. Templates may use `$flag`, `$env`,
+/// `$cohort`, `$metric` and `$window` (e.g. `1m`); results are split by the `variation` label:
+/// the cohort's serving variation is the candidate, the fallthrough the baseline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromQl {
+    /// The metric's value per variation (e.g. an error ratio or a `histogram_quantile`).
+    pub value: String,
+    /// Observations per variation over the window; below `min_samples` → insufficient.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples: Option<String>,
+    /// A query that is 1 while the scrape target is up (e.g. `up{job="checkout"}`); 0 or
+    /// empty → "source down", never healthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub up: Option<String>,
 }
 
 fn default_warning_at() -> f64 {
@@ -146,6 +166,7 @@ mod tests {
             min_samples: 100,
             window_secs: 60,
             source: None,
+            promql: None,
         }
     }
     fn w(value: f64, samples: u64) -> WindowStat {
