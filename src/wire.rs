@@ -49,6 +49,10 @@ pub struct GuardrailReading {
     pub status: GuardrailStatus,
     /// Recent candidate values, oldest first (bounded).
     pub history: Vec<f64>,
+    /// What the cohort's users experience now, candidate and baseline together (None: no data).
+    /// After a narrowed rollback this is where the recovery shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cohort_value: Option<f64>,
     /// Set when the metric source failed or is down; the status is then `insufficient`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_error: Option<String>,
@@ -65,6 +69,7 @@ impl GuardrailReading {
             samples: self.samples,
             window_secs: self.window_secs,
             status: Some(self.status.as_str().to_string()),
+            cohort_value: self.cohort_value,
         }
     }
 }

@@ -20,6 +20,8 @@ pub struct TickReport {
     pub requested: Vec<String>,
     pub advanced: Vec<String>,
     pub expired: usize,
+    /// Evidence events recorded this tick.
+    pub evidence: usize,
 }
 
 fn fmt_num(v: Option<f64>) -> String {
@@ -101,7 +103,9 @@ pub fn tick(cp: &ControlPlane, sim: Option<&mut Simulator>) -> Result<TickReport
                 report.rolled_back.push(rollback.describe());
             }
         }
-        // 2. Evidence-gated advances.
+        // 2. Evidence after earlier changes.
+        report.evidence = inner.record_due_evidence(tx, &readings, now)?;
+        // 3. Evidence-gated advances.
         let mut advance = Vec::new();
         for flag in inner.state.flags.values() {
             for (env, fe) in &flag.environments {

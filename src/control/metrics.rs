@@ -146,6 +146,11 @@ impl Metrics {
                     let cand = self.window(&key, Arm::Candidate, spec.window_secs, now);
                     let base = self.window(&key, Arm::Baseline, spec.window_secs, now);
                     let judgement = spec.judge(cand, base);
+                    let both = cand.samples + base.samples;
+                    let cohort_value = (both > 0).then(|| {
+                        (cand.value.unwrap_or(0.0) * cand.samples as f64 + base.value.unwrap_or(0.0) * base.samples as f64)
+                            / both as f64
+                    });
                     let history = match self.series.get_mut(&key) {
                         Some(s) => {
                             if record && let Some(v) = cand.value {
@@ -173,6 +178,7 @@ impl Metrics {
                         window_secs: spec.window_secs,
                         status: judgement.status,
                         history,
+                        cohort_value,
                         source_error: None,
                     });
                 }
@@ -208,6 +214,7 @@ fn external_reading(key: &SeriesKey, spec: &crate::domain::GuardrailSpec, stat: 
         window_secs: spec.window_secs,
         status,
         history: stat.history.clone().unwrap_or_default(),
+        cohort_value: None,
         source_error: stat.error.clone(),
     }
 }

@@ -323,6 +323,7 @@ fn ops_assistant_proposal() -> ProposalSeed {
             samples: 1200,
             window_secs: 300,
             status: Some("warning".into()),
+            cohort_value: None,
         },
         Evidence {
             metric: "manual_correction_rate".into(),
@@ -333,6 +334,7 @@ fn ops_assistant_proposal() -> ProposalSeed {
             samples: 1200,
             window_secs: 300,
             status: Some("healthy".into()),
+            cohort_value: None,
         },
     ];
     ProposalSeed {

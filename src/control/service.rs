@@ -84,6 +84,8 @@ pub(super) struct Inner {
     pub readings: Vec<GuardrailReading>,
     /// Since when every guardrail of (flag, env) has been healthy with enough data.
     pub healthy_since: HashMap<(String, String), DateTime<Utc>>,
+    /// Evidence checks due: one guardrail window after a change that reduced a guarded cohort.
+    pub evidence_due: Vec<EvidenceCheck>,
     /// Breaches (flag, env, cohort) already answered; cleared when the breach ends.
     pub breach_handled: std::collections::HashSet<(String, String, String)>,
 }
@@ -97,6 +99,16 @@ pub struct ControlPlane {
     pub flag_store: String,
     /// How long approval requests stay open.
     pub approval_ttl: Duration,
+}
+
+/// A pending "did it work?" check after a change.
+#[derive(Debug, Clone)]
+pub struct EvidenceCheck {
+    pub follows: AuditId,
+    pub action: Action,
+    /// Cohorts whose guardrails to report (all guarded cohorts for flag-wide actions).
+    pub cohorts: Vec<String>,
+    pub due: DateTime<Utc>,
 }
 
 /// Where a mutation comes from, for the audit trail.
@@ -203,6 +215,7 @@ impl Inner {
             approval: None,
             evidence: Vec::new(),
             revision,
+            follows: None,
         }
     }
 
@@ -301,6 +314,7 @@ impl Inner {
         }
         let frozen = action.flag().is_none().then(|| self.state.frozen.clone());
         let audit_id = audit.id;
+        self.schedule_evidence(action, audit_id, now);
         let mut approvals: Vec<ApprovalRequest> = approval.into_iter().collect();
         approvals.extend(self.close_superseded(caller, action, audit_id, now));
         self.publish(tx, Change { revision, at: now, flags, frozen, approvals, audit: vec![audit] });
@@ -436,6 +450,7 @@ impl ControlPlane {
                 readings: Vec::new(),
                 healthy_since: HashMap::new(),
                 breach_handled: Default::default(),
+                evidence_due: Vec::new(),
             }),
             clock,
             tx,
@@ -880,6 +895,85 @@ impl ControlPlane {
 
 /// Engine helpers that go through the same apply/request path.
 impl Inner {
+    /// After a change that takes exposure back, check the affected guardrails one window later.
+    fn schedule_evidence(&mut self, action: &Action, follows: AuditId, now: DateTime<Utc>) {
+        let reduces = matches!(
+            action,
+            Action::Rollback { .. } | Action::Retreat { .. } | Action::Kill { .. } | Action::SetPercent { .. }
+        ) && action.tier(&self.state) != crate::domain::Tier::Expand;
+        let Some(fe) = action.flag().and_then(|f| self.state.flags.get(f)).and_then(|f| f.env(action.env())) else { return };
+        let specs: Vec<_> = fe
+            .guardrails
+            .iter()
+            .filter(|g| action.cohort().is_none_or(|c| c.as_str() == g.cohort.as_str()))
+            .collect();
+        if !reduces || specs.is_empty() {
+            return;
+        }
+        let window = specs.iter().map(|g| g.window_secs).max().unwrap_or(60);
+        let mut cohorts: Vec<String> = specs.iter().map(|g| g.cohort.to_string()).collect();
+        cohorts.dedup();
+        self.evidence_due.push(EvidenceCheck {
+            follows,
+            action: action.clone(),
+            cohorts,
+            due: now + Duration::seconds(window as i64),
+        });
+    }
+
+    /// Record the evidence of every check that is due: an `evidence` audit event linked to the
+    /// change, with each affected guardrail's value for the cohort as a whole now.
+    pub(super) fn record_due_evidence(
+        &mut self,
+        tx: &broadcast::Sender<StreamMsg>,
+        readings: &[GuardrailReading],
+        now: DateTime<Utc>,
+    ) -> Result<usize, ServiceError> {
+        let (due, later): (Vec<EvidenceCheck>, Vec<EvidenceCheck>) =
+            std::mem::take(&mut self.evidence_due).into_iter().partition(|c| c.due <= now);
+        self.evidence_due = later;
+        let n = due.len();
+        for check in due {
+            let Some(flag) = check.action.flag() else { continue };
+            let rs: Vec<&GuardrailReading> = readings
+                .iter()
+                .filter(|r| &r.flag == flag && &r.env == check.action.env() && check.cohorts.contains(&r.cohort))
+                .collect();
+            let mut parts = Vec::new();
+            let mut evidence = Vec::new();
+            for r in &rs {
+                let ok = match (r.cohort_value, r.threshold) {
+                    (Some(v), Some(limit)) => v <= limit,
+                    _ => false,
+                };
+                let mut e = r.evidence();
+                e.status = Some(if ok { "recovered" } else if r.cohort_value.is_none() { "no data" } else { "not recovered" }.into());
+                parts.push(format!(
+                    "{} of {} {} ({} vs baseline {})",
+                    r.metric,
+                    r.cohort,
+                    e.status.as_deref().unwrap_or(""),
+                    r.cohort_value.map_or("n/a".into(), |v| format!("{v:.4}")),
+                    r.baseline.map_or("n/a".into(), |v| format!("{v:.4}"))
+                ));
+                evidence.push(e);
+            }
+            let revision = Revision(self.state.revision.0 + 1);
+            let reason = format!("evidence after #{}: {}", check.follows, parts.join("; "));
+            let mut audit = self.new_audit(&Caller::engine(), AuditKind::Evidence, &reason, now, revision);
+            audit.flag = Some(flag.clone());
+            audit.action = Some(check.action.clone());
+            audit.evidence = evidence;
+            audit.follows = Some(check.follows);
+            let mut meta = self.scratch(&check.action);
+            meta.revision = revision;
+            self.store.commit(Commit { meta: Some(&meta), audit: vec![&audit], ..Default::default() })?;
+            self.state.revision = revision;
+            self.publish(tx, Change { revision, at: now, flags: vec![], frozen: None, approvals: vec![], audit: vec![audit] });
+        }
+        Ok(n)
+    }
+
     /// Pending requests for exactly `action` are moot once it was applied directly: close them
     /// (best effort; they are closed again on the next load if this write fails).
     fn close_superseded(&mut self, caller: &Caller, action: &Action, by: AuditId, now: DateTime<Utc>) -> Vec<ApprovalRequest> {

@@ -98,6 +98,15 @@ fn demo_breach_pauses_and_proposes_the_narrowed_rollback_within_half_a_minute() 
     }
     let eu: Vec<_> = cp.readings().into_iter().filter(|r| r.flag.as_str() == "checkout-v2" && r.cohort == "eu-west" && r.env.as_str() == "production").collect();
     assert!(eu.iter().all(|r| r.status != GuardrailStatus::Breached && r.samples == 0), "{eu:?}");
+    // The cohort as a whole is back within its limits: the recovery is visible.
+    assert!(eu.iter().all(|r| matches!((r.cohort_value, r.threshold), (Some(v), Some(l)) if v <= l)), "{eu:?}");
+    // And the audit links the rollback to the evidence one window later.
+    let audit = cp.audit(Some("checkout-v2"), None, 50).unwrap_or_default();
+    let applied = audit.iter().find(|e| e.kind == AuditKind::Approved).map(|e| e.id).unwrap_or_else(|| panic!("no approval"));
+    let ev = audit.iter().find(|e| e.kind == AuditKind::Evidence).unwrap_or_else(|| panic!("no evidence event: {audit:?}"));
+    assert_eq!(ev.follows, Some(applied));
+    assert!(ev.evidence.iter().all(|e| e.status.as_deref() == Some("recovered")), "{:?}", ev.evidence);
+    assert!(ev.reason.contains("recovered"), "{}", ev.reason);
 }
 
 #[test]

@@ -108,6 +108,9 @@ pub struct Evidence {
     pub window_secs: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// The cohort as a whole (candidate and baseline users together).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cohort_value: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

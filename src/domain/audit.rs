@@ -18,6 +18,8 @@ pub enum AuditKind {
     Expired,
     /// A flag definition was created or replaced.
     Defined,
+    /// The guardrails of a cohort one window after a change to it (`follows` names the change).
+    Evidence,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,4 +48,7 @@ pub struct AuditEvent {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<super::approval::Evidence>,
     pub revision: Revision,
+    /// For `evidence` events: the audit event whose effect they report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follows: Option<AuditId>,
 }

@@ -36,6 +36,7 @@ pub fn reading(cohort: &str, metric: &str, status: GuardrailStatus, value: f64) 
         status,
         history: vec![300.0, 320.0, 350.0, 390.0, 420.0, value],
         source_error: None,
+        cohort_value: None,
     }
 }
 
@@ -91,6 +92,7 @@ pub fn snapshot() -> Snapshot {
         approval: None,
         evidence: Vec::new(),
         revision: Revision(FLAG_REV),
+        follows: None,
     };
     Snapshot {
         revision: Revision(STATE_REV),

@@ -77,8 +77,8 @@ fn full_screen_160x48_shows_every_pane_and_the_breach() {
     // The whole breached row carries the style, not just the word: the metric cell too.
     let metric = find(&b, "p95_latency_ms").into_iter().find(|p| p.1 == hits[0].1).unwrap();
     assert_style(&b, metric, 14, t.breached);
-    // The healthy row is not red.
-    let healthy = find(&b, "healthy")[0];
+    // The healthy row is not red (its status sits in the same column as the breached one).
+    let healthy = find(&b, "healthy").into_iter().find(|p| p.0 == hits[0].0).unwrap();
     assert_style(&b, healthy, 7, t.healthy);
 }
 
@@ -188,4 +188,34 @@ fn ten_thousand_flags_render_only_the_window() {
     let s = text(&render(&m, 160, 48));
     assert!(start.elapsed() < std::time::Duration::from_secs(2));
     assert!(s.contains(m.selected_flag_key().unwrap().as_str()), "{s}");
+}
+
+#[test]
+fn after_rollback_rows_show_the_cohort_value_and_source_errors_show_as_text() {
+    let mut m = on_eu_west();
+    m.focus = Pane::Guardrails;
+    for r in m.guardrails.iter_mut().filter(|r| r.cohort == "eu-west") {
+        r.value = None;
+        r.samples = 0;
+        r.status = crate::domain::GuardrailStatus::Insufficient;
+        r.cohort_value = Some(311.0);
+    }
+    if let Some(r) = m.guardrails.iter_mut().find(|r| r.cohort == "us-east") {
+        r.status = crate::domain::GuardrailStatus::Insufficient;
+        r.source_error = Some("prometheus: bad_data: parse error at char 5".into());
+    }
+    let b = render(&m, 160, 48);
+    let s = text(&b);
+    for want in ["cohort 311 vs 310", "no traffic", "⚠ source", "prometheus: bad_data: parse error"] {
+        assert!(s.contains(want), "missing {want:?} in\n{s}");
+    }
+    assert!(!s.contains("✗ BREACHED"), "{s}");
+}
+
+#[test]
+fn ladder_says_when_and_how_the_next_step_comes() {
+    let m = on_eu_west();
+    let s = text(&render(&m, 160, 48));
+    assert!(s.contains("next: 50%"), "{s}");
+    assert!(s.contains("then asks for approval") || s.contains("paused; resume"), "{s}");
 }

@@ -37,7 +37,12 @@ pub fn sparkline(values: &[f64], width: usize) -> String {
 
 pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
     let readings = m.flag_guardrails();
-    let block = pane_block(Pane::Guardrails, String::new(), m, t);
+    // A failing metric source is named in the title, where there is room for its message.
+    let extra = readings
+        .iter()
+        .find_map(|r| r.source_error.as_ref().map(|e| format!("⚠ {} {}: {}", clean(&r.metric, 30), clean(&r.cohort, 20), clean(e, 120))))
+        .unwrap_or_default();
+    let block = pane_block(Pane::Guardrails, extra, m, t);
     let wide = area.width >= 90;
     let room = usize::from(area.height.saturating_sub(3));
     let (start, end) = window(m.guard_sel, readings.len(), room);
@@ -47,25 +52,38 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
         .map(|(i, r)| {
             let (word, style) = match r.status {
                 GuardrailStatus::Breached => ("✗ BREACHED".to_string(), t.breached),
+                _ if r.source_error.is_some() => ("⚠ source".to_string(), t.insufficient),
+                GuardrailStatus::Insufficient if r.samples == 0 && r.cohort_value.is_some() => {
+                    ("no traffic".to_string(), t.insufficient)
+                }
                 s => (s.as_str().to_string(), t.status(s)),
+            };
+            // With no candidate traffic (e.g. after a narrowed rollback) show what the cohort
+            // as a whole experiences now: that is where the recovery shows.
+            let value = match (r.value, r.cohort_value) {
+                (None, Some(c)) => format!("cohort {} vs {}", num(Some(c)), num(r.baseline)),
+                _ => format!("{} vs {}", num(r.value), num(r.baseline)),
             };
             let style = live(style, m, t);
             let mut cells = vec![
                 Cell::from(clean(&r.metric, 22)),
                 Cell::from(clean(&r.cohort, 14)),
-                Cell::from(format!("{} vs {}", num(r.value), num(r.baseline))),
+                Cell::from(value),
                 Cell::from(format!("≤{}", num(r.threshold))),
             ];
             if wide {
                 cells.push(Cell::from(format!("n={}", r.samples)));
             }
             cells.push(Cell::from(Span::styled(word, style)));
-            cells.push(Cell::from(Span::styled(sparkline(&r.history, if wide { 16 } else { 8 }), live(t.sparkline, m, t))));
+            match &r.source_error {
+                Some(e) => cells.push(Cell::from(Span::styled(clean(e, 80), live(t.insufficient, m, t)))),
+                None => cells.push(Cell::from(Span::styled(sparkline(&r.history, if wide { 16 } else { 8 }), live(t.sparkline, m, t)))),
+            }
             let row = Row::new(cells).style(style);
             if m.focus == Pane::Guardrails && start + i == m.guard_sel { row.style(t.selection) } else { row }
         })
         .collect();
-    let mut widths = vec![Constraint::Length(if wide { 22 } else { 14 }), Constraint::Length(14), Constraint::Length(15), Constraint::Length(8)];
+    let mut widths = vec![Constraint::Length(if wide { 22 } else { 14 }), Constraint::Length(14), Constraint::Length(if wide { 20 } else { 15 }), Constraint::Length(8)];
     let mut head = vec!["metric", "cohort", "value vs base", "limit"];
     if wide {
         widths.push(Constraint::Length(8));

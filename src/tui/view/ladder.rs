@@ -56,6 +56,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
                 st.push(Span::styled(format!("  — {}", clean(n, 120)), live(t.warning, m, t)));
             }
             lines.push(Line::from(st));
+            lines.push(Line::from(Span::styled(next_step(l, fe.enabled, m), live(t.muted, m, t))));
         }
         None => lines.push(Line::from(Span::styled("no ladder", t.muted))),
     }
@@ -78,4 +79,32 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
         lines.push(Line::from(row));
     }
     f.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), area);
+}
+
+/// When and how the ladder takes its next automatic step, in words.
+fn next_step(l: &crate::domain::Ladder, enabled: bool, m: &Model) -> String {
+    use crate::domain::AdvancePolicy;
+    let Some(next) = l.stages.get(l.current + 1) else { return "last stage reached".into() };
+    let next_name = clean(&next.name, 20);
+    match l.effective_state(m.is_frozen()) {
+        LadderState::Paused => return format!("next: {next_name} — paused; resume with space"),
+        LadderState::Frozen => return format!("next: {next_name} — automatic advances stopped: environment frozen"),
+        _ => {}
+    }
+    if !enabled {
+        return "killed: no automatic advance".into();
+    }
+    let protected = m.state.environment(&m.env).is_some_and(|e| e.protected);
+    let how = match (l.policy, protected) {
+        (AdvancePolicy::Manual, _) => return format!("next: {next_name} — manual only (])"),
+        (AdvancePolicy::RequestApproval, true) => "then asks for approval",
+        _ => "automatic",
+    };
+    let dwell = l.current_stage().map_or(0, |s| s.min_dwell_secs) as i64;
+    let left = dwell - (m.now - l.entered_at).num_seconds();
+    if left > 0 {
+        format!("next: {next_name} in ≥{} if every guardrail stays healthy ({how})", human_secs(left))
+    } else {
+        format!("next: {next_name} once every guardrail has been healthy for {} ({how})", human_secs(dwell))
+    }
 }
