@@ -29,9 +29,24 @@ pub fn init_logging(cli: &Cli) -> Option<(PathBuf, tracing_appender::non_blockin
 }
 
 pub async fn run_tui(cli: &Cli) -> Result<i32> {
-    let (client, label, embedded) = match &cli.backend {
+    // config.toml, theme and keymap: a broken file stops here with every problem, no fallback.
+    let args = crate::config::UiArgs { theme: cli.theme.clone(), keymap: cli.keymap.clone(), ascii: cli.ascii, no_color: cli.no_color };
+    let ui = match crate::config::load_ui(crate::config::config_dir().as_deref(), &args, &|k| std::env::var(k).ok()) {
+        Ok(ui) => ui,
+        Err(problems) => {
+            eprint!("flagtop: invalid configuration (run `flagtop check-config`):\n{}", crate::config::render_problems(&problems));
+            return Ok(cli::exit::USAGE);
+        }
+    };
+    // Precedence for these three: the command line / environment (clap) > config.toml.
+    let backend = cli.backend.clone().or_else(|| ui.settings.backend.clone());
+    let token_env = match (&ui.settings.token_env, cli.token_env.as_str()) {
+        (Some(file), "FLAGTOP_TOKEN") => file.clone(),
+        _ => cli.token_env.clone(),
+    };
+    let (client, label, embedded) = match &backend {
         Some(url) => {
-            let token = cli::token_from_env(&cli.token_env)?;
+            let token = cli::token_from_env(&token_env)?;
             (crate::client::Client::new(url, &token, "tui")?, url.clone(), None)
         }
         None => {
@@ -41,13 +56,26 @@ pub async fn run_tui(cli: &Cli) -> Result<i32> {
                 listen: SocketAddr::from(([127, 0, 0, 1], 0)),
                 simulate: true,
                 tick: std::time::Duration::from_secs(1),
+                prometheus: cli.prometheus.clone(),
+                expose_metrics: false,
+                flags: cli::flag_source(cli)?,
             })
             .await?;
             let client = crate::client::Client::new(&running.url, &running.token, "tui")?;
             (client, format!("embedded {}", running.url), Some(running))
         }
     };
-    let result = crate::tui::run(client, crate::tui::TuiOptions { backend_label: label, initial_env: cli.env.clone() }).await;
+    let notice = ui.warnings.first().map(|w| format!("config warning: {}:{}:{}: {}", w.file, w.line, w.col, w.msg));
+    let opts = crate::tui::TuiOptions {
+        backend_label: label,
+        initial_env: cli.env.clone().or_else(|| ui.settings.env.clone()),
+        theme: ui.theme,
+        keymap: ui.keymap,
+        color: ui.color,
+        limits: ui.limits,
+        notice,
+    };
+    let result = crate::tui::run(client, opts).await;
     if let Some(r) = embedded {
         r.shutdown().await;
     }

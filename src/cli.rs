@@ -33,7 +33,7 @@ pub struct Cli {
     #[arg(long, global = true, env = "FLAGTOP_BACKEND")]
     pub backend: Option<String>,
     /// Name of the environment variable holding the API token for --backend.
-    #[arg(long, global = true, default_value = "FLAGTOP_TOKEN")]
+    #[arg(long, global = true, default_value = "FLAGTOP_TOKEN", env = "FLAGTOP_TOKEN_ENV")]
     pub token_env: String,
     /// Data dir of the embedded control plane.
     #[arg(long, global = true, env = "FLAGTOP_DATA")]
@@ -44,8 +44,53 @@ pub struct Cli {
     /// Environment to start in (TUI) or to show (status).
     #[arg(long, global = true)]
     pub env: Option<String>,
+    /// Theme: dark, light, high-contrast, ansi16, mono, or a file in the config dir's themes/.
+    #[arg(long, global = true)]
+    pub theme: Option<String>,
+    /// Keymap: default, vim, or a file in the config dir's keymaps/.
+    #[arg(long, global = true)]
+    pub keymap: Option<String>,
+    /// ASCII only: no box-drawing, block, braille or symbol glyphs.
+    #[arg(long, global = true)]
+    pub ascii: bool,
+    /// No colour at all (as NO_COLOR=1 does): the mono theme.
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// Read `promql` guardrails from this Prometheus (base URL, e.g. http://127.0.0.1:9090).
+    #[arg(long, global = true, env = "FLAGTOP_PROMETHEUS")]
+    pub prometheus: Option<String>,
+    /// Where flags live: `embedded` (flagtop's own store) or `unleash`.
+    #[arg(long, global = true, default_value = "embedded", value_parser = ["embedded", "unleash"], env = "FLAGTOP_FLAGS")]
+    pub flags: String,
+    /// Unleash base URL (with --flags unleash), e.g. http://127.0.0.1:4242.
+    #[arg(long, global = true, env = "FLAGTOP_UNLEASH_URL")]
+    pub unleash_url: Option<String>,
+    /// Name of the environment variable holding the Unleash admin token.
+    #[arg(long, global = true, default_value = "UNLEASH_ADMIN_TOKEN")]
+    pub unleash_token_env: String,
+    /// How often to look for changes made directly in Unleash, in seconds.
+    #[arg(long, global = true, default_value_t = 2)]
+    pub unleash_poll_secs: u64,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// Where flags live, from --flags / --unleash-url / the token variable.
+pub fn flag_source(cli: &Cli) -> Result<runtime::FlagSource> {
+    if cli.flags != "unleash" {
+        return Ok(runtime::FlagSource::Embedded);
+    }
+    let url = cli
+        .unleash_url
+        .clone()
+        .ok_or_else(|| eyre!(UsageError("--flags unleash needs --unleash-url URL (or FLAGTOP_UNLEASH_URL)".into())))?;
+    let token = std::env::var(&cli.unleash_token_env).map_err(|_| {
+        eyre!(UsageError(format!(
+            "no Unleash admin token: set the environment variable {} (tokens are never accepted as arguments)",
+            cli.unleash_token_env
+        )))
+    })?;
+    Ok(runtime::FlagSource::Unleash { url, token, poll: std::time::Duration::from_secs(cli.unleash_poll_secs.max(1)) })
 }
 
 #[derive(Subcommand, Debug)]
@@ -57,6 +102,9 @@ pub enum Command {
         /// Do not run the traffic simulator.
         #[arg(long)]
         no_simulate: bool,
+        /// Serve the simulator's traffic at /metrics (Prometheus text format, no token needed).
+        #[arg(long)]
+        expose_metrics: bool,
     },
     /// One-shot view of flags, ladders, guardrails and approvals.
     Status {
@@ -93,6 +141,10 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Validate config.toml, every theme and keymap; report every problem with file:line:column.
+    CheckConfig,
+    /// Render fixture state to an SVG (README screenshots).
+    Screenshot(crate::screenshot::ScreenshotArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -241,6 +293,9 @@ pub async fn connect(cli: &Cli, source: &'static str) -> Result<Session> {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         simulate: false,
         tick: std::time::Duration::from_secs(1),
+        prometheus: cli.prometheus.clone(),
+        expose_metrics: false,
+        flags: flag_source(cli)?,
     })
     .await?;
     let client = Client::new(&running.url, &running.token, source)?;
@@ -480,7 +535,7 @@ async fn token_add(cli: &Cli, name: &str, role: &str) -> Result<i32> {
     Ok(exit::OK)
 }
 
-async fn serve(cli: &Cli, listen: SocketAddr, no_simulate: bool) -> Result<i32> {
+async fn serve(cli: &Cli, listen: SocketAddr, no_simulate: bool, expose_metrics: bool) -> Result<i32> {
     let dir = data_dir(cli)?;
     let mut running = runtime::start(StartOptions {
         data_dir: dir.clone(),
@@ -488,6 +543,9 @@ async fn serve(cli: &Cli, listen: SocketAddr, no_simulate: bool) -> Result<i32> 
         listen,
         simulate: !no_simulate,
         tick: std::time::Duration::from_secs(1),
+        prometheus: cli.prometheus.clone(),
+        expose_metrics,
+        flags: flag_source(cli)?,
     })
     .await?;
     if !listen.ip().is_loopback() {
@@ -516,12 +574,14 @@ async fn serve(cli: &Cli, listen: SocketAddr, no_simulate: bool) -> Result<i32> 
 pub async fn run(cli: Cli) -> Result<i32> {
     match &cli.command {
         None => crate::app::run_tui(&cli).await,
-        Some(Command::Serve { listen, no_simulate }) => serve(&cli, *listen, *no_simulate).await,
+        Some(Command::Serve { listen, no_simulate, expose_metrics }) => serve(&cli, *listen, *no_simulate, *expose_metrics).await,
         Some(Command::Status { json }) => crate::status::run(&cli, *json).await,
         Some(Command::Act(args)) => act(&cli, args).await,
         Some(Command::Approvals { command, json }) => approvals(&cli, command, *json).await,
         Some(Command::Audit { flag, limit, json }) => audit(&cli, flag.as_deref(), *limit, *json).await,
         Some(Command::Apply { file, json }) => apply_file(&cli, file, *json).await,
         Some(Command::Token { command: TokenCommand::Add { name, role } }) => token_add(&cli, name, role).await,
+        Some(Command::CheckConfig) => Ok(crate::config::check_command()),
+        Some(Command::Screenshot(args)) => crate::screenshot::run(&cli, args),
     }
 }

@@ -8,6 +8,8 @@
 //! - [`tui`]: the operator TUI (Elm-style model / update / view).
 //! - [`cli`], [`status`], [`app`]: command line, one-shot views, process set-up.
 //! - [`sanitize`]: neutralises untrusted text before it reaches a terminal.
+//! - [`config`]: config.toml, themes and keymaps (strict, with positions), `check-config`.
+//! - [`screenshot`]: fixture state rendered to SVG for the README.
 pub mod app;
 pub mod cli;
 pub mod domain;
@@ -17,3 +19,5 @@ pub mod client;
 pub mod control;
 pub mod sanitize;
 pub mod tui;
+pub mod config;
+pub mod screenshot;

@@ -143,13 +143,7 @@ pub fn to_text(s: &Snapshot, only_env: Option<&str>) -> String {
     out
 }
 
-fn num(v: Option<f64>) -> String {
-    match v {
-        Some(v) if v.abs() >= 10.0 => format!("{v:.0}"),
-        Some(v) => format!("{v:.4}"),
-        None => "n/a".into(),
-    }
-}
+use crate::domain::guardrail::fmt_value as num;
 
 pub async fn run(cli: &Cli, json: bool) -> Result<i32> {
     let session = connect(cli, "cli").await?;

@@ -18,6 +18,15 @@ pub struct Snapshot {
     /// What backs the flags: `embedded` or `unleash`.
     #[serde(default)]
     pub flag_store: String,
+    /// For an external flag store: when flagtop last confirmed it is in sync with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag_store_synced_at: Option<DateTime<Utc>>,
+    /// For an external flag store: its last sync error, if the latest attempt failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag_store_error: Option<String>,
+    /// How long applications may take to see a change (Unleash SDKs poll every 15 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub propagation_secs: Option<u32>,
     pub environments: Vec<Environment>,
     pub frozen: BTreeSet<EnvKey>,
     pub flags: Vec<Flag>,

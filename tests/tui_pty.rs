@@ -20,12 +20,26 @@ struct Tui {
 
 impl Tui {
     fn start(url: &str, token: &str, rows: u16, cols: u16) -> Tui {
+        Tui::start_with(url, token, rows, cols, &[("TERM", "xterm-256color")], &[])
+    }
+
+    /// Starts the TUI with extra environment variables and arguments (an empty config dir, so
+    /// only what is given here decides the looks).
+    fn start_with(url: &str, token: &str, rows: u16, cols: u16, env: &[(&str, &str)], args: &[&str]) -> Tui {
         let pty = native_pty_system();
         let pair = pty.openpty(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }).expect("openpty");
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_flagtop"));
         cmd.args(["--backend", url, "--env", "production"]);
+        cmd.args(args);
         cmd.env("FLAGTOP_TOKEN", token);
-        cmd.env("TERM", "xterm-256color");
+        cmd.env("FLAGTOP_CONFIG_DIR", tempfile::tempdir().expect("tmp").keep());
+        for k in ["NO_COLOR", "COLORTERM", "FLAGTOP_THEME", "FLAGTOP_ASCII", "LC_ALL", "LC_CTYPE"] {
+            cmd.env_remove(k);
+        }
+        cmd.env("LANG", "C.UTF-8");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         let log = tempfile::tempdir().expect("tmp").keep();
         cmd.env("FLAGTOP_DATA", log);
         let child = pair.slave.spawn_command(cmd).expect("spawn flagtop");
@@ -145,4 +159,80 @@ async fn narrowed_rollback_by_keys_then_stale_then_recovery() {
     assert!(tail.contains("\x1b[?1049l"), "left the alternate screen: {tail:?}");
     // No raw control sequence from the backend leaked: the screen holds no ESC characters.
     assert!(!tui.contents().contains('\x1b'));
+}
+
+/// The SGR colour parameters found in raw terminal output: (256-colour or RGB escapes, any
+/// colour escape at all).
+fn colour_escapes(raw: &[u8]) -> (usize, usize) {
+    let text = String::from_utf8_lossy(raw);
+    let (mut rich, mut any) = (0, 0);
+    for seq in text.split("\x1b[").skip(1) {
+        let Some(end) = seq.find(|c: char| !(c.is_ascii_digit() || c == ';' || c == ':')) else { continue };
+        if !seq[end..].starts_with('m') {
+            continue;
+        }
+        let params: Vec<&str> = seq[..end].split(';').collect();
+        if params.windows(2).any(|w| (w[0] == "38" || w[0] == "48") && (w[1] == "5" || w[1] == "2")) {
+            rich += 1;
+        }
+        let colour = |p: &&str| p.parse::<u32>().is_ok_and(|n| matches!(n, 30..=39 | 40..=49 | 90..=97 | 100..=107));
+        if params.iter().any(colour) {
+            any += 1;
+        }
+    }
+    (rich, any)
+}
+
+fn quit(mut tui: Tui) {
+    tui.keys("q");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(Some(s)) = tui.child.try_wait() {
+            assert!(s.success(), "exit status {s:?}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "flagtop did not exit on q");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_color_sixteen_colours_and_ascii_terminals() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &["--no-simulate"]);
+    let admin = server.admin.clone().expect("admin token");
+
+    // NO_COLOR: not one colour escape, statuses still readable as words, selection reversed.
+    let tui = Tui::start_with(&server.url, &admin, 24, 80, &[("TERM", "xterm-256color"), ("NO_COLOR", "1")], &[]);
+    tui.wait_for("insufficient", 20);
+    let screen = tui.wait_for("● live", 20);
+    assert!(screen.contains("insufficient"), "{screen}");
+    std::thread::sleep(Duration::from_millis(300));
+    let raw = tui.raw.lock().expect("lock").clone();
+    assert_eq!(colour_escapes(&raw), (0, 0), "NO_COLOR output has colour escapes: {:?}", String::from_utf8_lossy(&raw));
+    assert!(String::from_utf8_lossy(&raw).contains("\x1b[7m"), "selection is reversed video");
+    quit(tui);
+
+    // TERM=xterm (16 colours): the ansi16 theme, only SGR 30–37/90–97, never 38;5 or 38;2.
+    let tui = Tui::start_with(&server.url, &admin, 24, 80, &[("TERM", "xterm")], &[]);
+    let screen = tui.wait_for("insufficient", 20);
+    assert!(screen.contains("Flags"), "{screen}");
+    std::thread::sleep(Duration::from_millis(300));
+    let raw = tui.raw.lock().expect("lock").clone();
+    let (rich, any) = colour_escapes(&raw);
+    assert_eq!(rich, 0, "256/RGB colour escapes on a 16-colour terminal: {:?}", String::from_utf8_lossy(&raw));
+    assert!(any > 0, "16-colour output still has colour");
+    quit(tui);
+
+    // --ascii: no box-drawing, block, braille or symbol glyphs anywhere on screen.
+    let tui = Tui::start_with(&server.url, &admin, 24, 80, &[("TERM", "xterm-256color")], &["--ascii"]);
+    let screen = tui.wait_for("* live", 20);
+    assert!(screen.contains("+ Flags") && screen.contains("insufficient"), "{screen}");
+    assert!(screen.is_ascii(), "non-ASCII on screen with --ascii:\n{screen}");
+    // And a non-UTF-8 locale picks ASCII by itself.
+    quit(tui);
+    let tui = Tui::start_with(&server.url, &admin, 24, 80, &[("TERM", "xterm-256color"), ("LANG", "C")], &[]);
+    let screen = tui.wait_for("* live", 20);
+    assert!(screen.is_ascii(), "{screen}");
+    quit(tui);
 }

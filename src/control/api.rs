@@ -353,6 +353,7 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
         .route_layer(middleware::from_fn_with_state(cp.clone(), authenticate));
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(super::exposition::serve))
         .merge(authed)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))

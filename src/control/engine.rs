@@ -24,14 +24,7 @@ pub struct TickReport {
     pub evidence: usize,
 }
 
-fn fmt_num(v: Option<f64>) -> String {
-    match v {
-        Some(v) if v.abs() >= 100.0 => format!("{v:.0}"),
-        Some(v) if v.abs() >= 1.0 => format!("{v:.2}"),
-        Some(v) => format!("{v:.4}"),
-        None => "n/a".into(),
-    }
-}
+use crate::domain::guardrail::fmt_value as fmt_num;
 
 /// One evaluation step.
 pub fn tick(cp: &ControlPlane, sim: Option<&mut Simulator>) -> Result<TickReport, ServiceError> {
@@ -42,6 +35,7 @@ pub fn tick(cp: &ControlPlane, sim: Option<&mut Simulator>) -> Result<TickReport
             for s in &samples {
                 let _ = inner.metrics.push(s, now);
             }
+            super::exposition::record(cp, &inner.state, &samples);
         });
     }
     let readings = cp.evaluate_guardrails(true);

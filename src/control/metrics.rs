@@ -195,7 +195,10 @@ impl Metrics {
 /// A reading for a Prometheus-backed guardrail: judged like any other, but a source error (or
 /// no answer yet) makes it `insufficient` with the error shown, never `healthy`.
 fn external_reading(key: &SeriesKey, spec: &crate::domain::GuardrailSpec, stat: Option<&ExternalStat>) -> GuardrailReading {
-    let none = ExternalStat { error: Some("no answer from the metric source yet".into()), ..Default::default() };
+    let none = ExternalStat {
+        error: Some("no answer from Prometheus yet (is the control plane started with --prometheus URL?)".into()),
+        ..Default::default()
+    };
     let stat = stat.unwrap_or(&none);
     let judgement = spec.judge(stat.candidate, stat.baseline);
     let status = if stat.error.is_some() { GuardrailStatus::Insufficient } else { judgement.status };

@@ -10,8 +10,11 @@ pub mod policy;
 pub mod service;
 pub mod definitions;
 pub mod engine;
+pub mod flags;
 pub mod api;
 pub mod runtime;
+pub mod prometheus;
+pub mod exposition;
 
 #[cfg(test)]
 mod tests;

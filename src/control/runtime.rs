@@ -4,6 +4,9 @@
 use super::clock::{Clock, SystemClock};
 use super::service::ControlPlane;
 use super::store::Store;
+use super::flags::sync::{self, Follower};
+use super::flags::unleash::Unleash;
+use super::flags::FlagStore;
 use super::{api, engine, scenario, simulator::Simulator};
 use crate::domain::{Actor, Role};
 use serde::{Deserialize, Serialize};
@@ -21,6 +24,22 @@ pub struct StartOptions {
     pub simulate: bool,
     /// Engine period.
     pub tick: std::time::Duration,
+    /// Read `promql` guardrails from this Prometheus (base URL).
+    pub prometheus: Option<String>,
+    /// Serve the simulator's traffic at `/metrics` for Prometheus to scrape.
+    pub expose_metrics: bool,
+    /// Where flags live.
+    pub flags: FlagSource,
+}
+
+/// Where a control plane keeps flag state.
+#[derive(Debug, Clone, Default)]
+pub enum FlagSource {
+    /// flagtop's own store (the default).
+    #[default]
+    Embedded,
+    /// An Unleash server: flags there; ladders, guardrails, approvals and audit in flagtop's store.
+    Unleash { url: String, token: String, poll: std::time::Duration },
 }
 
 /// Where a running control plane can be reached by its owner (`DATA/endpoint.json`, mode 0600).
@@ -93,16 +112,40 @@ pub async fn start(opts: StartOptions) -> color_eyre::Result<Running> {
     let now = clock.now();
     let seed = scenario::build(&opts.scenario, now).map_err(|e| color_eyre::eyre::eyre!(e))?;
     let dir = opts.data_dir.clone();
-    let cp = tokio::task::spawn_blocking(move || -> color_eyre::Result<Arc<ControlPlane>> {
+    let source = opts.flags.clone();
+    let (cp, follower) = tokio::task::spawn_blocking(move || -> color_eyre::Result<_> {
         let store = Store::open(&dir)?;
-        ControlPlane::open(store, clock, Some(seed)).map_err(|e| color_eyre::eyre::eyre!("{e}"))
+        match source {
+            FlagSource::Embedded => {
+                let cp = ControlPlane::open(store, clock, Some(seed)).map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
+                Ok((cp, None))
+            }
+            FlagSource::Unleash { url, token, poll } => {
+                let unleash: Arc<dyn FlagStore> = Arc::new(Unleash::new(&url, &token)?);
+                let cp = ControlPlane::open_with(store, clock, None, Some(unleash)).map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
+                let mut follower = Follower::new(Unleash::new(&url, &token)?);
+                follower
+                    .initial(&cp)
+                    .map_err(|e| color_eyre::eyre::eyre!("cannot load flags from Unleash at {url}: {e}"))?;
+                Ok((cp, Some((follower, poll))))
+            }
+        }
     })
     .await??;
     let token = cp
         .add_local_token(Actor { name: owner_name(), role: Role::Admin })
         .map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
     let stop = Arc::new(AtomicBool::new(false));
+    if let Some((follower, poll)) = follower {
+        sync::spawn(cp.clone(), follower, poll, stop.clone());
+    }
     let sim = opts.simulate.then(|| Simulator::new(&opts.scenario, now));
+    if opts.expose_metrics {
+        super::exposition::attach(&cp);
+    }
+    if let Some(url) = &opts.prometheus {
+        super::prometheus::spawn(cp.clone(), url, stop.clone()).map_err(|e| color_eyre::eyre::eyre!(e))?;
+    }
     engine::spawn(cp.clone(), sim, opts.tick, stop.clone());
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await

@@ -68,7 +68,7 @@ fn empty_state(flags: BTreeMap<crate::domain::FlagKey, Flag>) -> State {
 }
 
 fn cohort(name: &str, selector: Selector, percent: u8, variation: &str) -> Cohort {
-    Cohort { name: CohortName::from(name), selector, percent, variation: variation.to_string(), rolled_back: false }
+    Cohort { name: CohortName::from(name), selector, percent, variation: variation.to_string(), rolled_back: false, external_id: None }
 }
 
 fn segment(name: &str) -> Selector {

@@ -6,6 +6,7 @@ use super::auth;
 use super::clock::Clock;
 use super::metrics::Metrics;
 use super::policy::{self, Decision};
+use super::flags::{ExternalEvent, FlagStore, FlagStoreError};
 use super::store::{Commit, IdemRecord, StoreError, TokenRecord, Store};
 use crate::domain::{
     Action, Actor, ApprovalId, ApprovalRequest, ApprovalState, AuditEvent, AuditId, AuditKind, DomainError,
@@ -86,6 +87,7 @@ pub(super) struct Inner {
     pub healthy_since: HashMap<(String, String), DateTime<Utc>>,
     /// Evidence checks due: one guardrail window after a change that reduced a guarded cohort.
     pub evidence_due: Vec<EvidenceCheck>,
+    external: Option<Arc<dyn FlagStore>>,
     /// Breaches (flag, env, cohort) already answered; cleared when the breach ends.
     pub breach_handled: std::collections::HashSet<(String, String, String)>,
 }
@@ -96,9 +98,14 @@ pub struct ControlPlane {
     tx: broadcast::Sender<StreamMsg>,
     /// Ephemeral tokens (the embedded owner's), by hash; never written to disk.
     local_tokens: Mutex<HashMap<String, Actor>>,
-    pub flag_store: String,
+    /// The external flag store (Unleash), when flags do not live in flagtop's own store.
+    external: Option<Arc<dyn FlagStore>>,
+    /// Last confirmed sync with the external store, and the last sync error.
+    sync_status: Mutex<(Option<DateTime<Utc>>, Option<String>)>,
     /// How long approval requests stay open.
     pub approval_ttl: Duration,
+    /// The simulator's traffic as Prometheus text (`--expose-metrics`), once attached.
+    pub(super) exposition: std::sync::OnceLock<Arc<super::exposition::Exposition>>,
 }
 
 /// A pending "did it work?" check after a change.
@@ -216,6 +223,7 @@ impl Inner {
             evidence: Vec::new(),
             revision,
             follows: None,
+            request_id: None,
         }
     }
 
@@ -259,6 +267,23 @@ impl Inner {
             }
         }
         let after = summarize(&scratch, action);
+        // Flags held elsewhere: write there first (compare-and-set on what the operator saw);
+        // a refusal there means nothing is recorded here.
+        if let (Some(ext), Some(k)) = (&self.external, action.flag())
+            && super::flags::touches_store(action)
+            && let (Some(old), Some(new)) = (self.state.flags.get(k), scratch.flags.get(k))
+        {
+            ext.apply(action, old, new).map_err(|e| match e {
+                FlagStoreError::Conflict { .. } => ServiceError {
+                    status: 409,
+                    code: "conflict",
+                    message: format!("{e}; flagtop will pick up the new state within seconds — review it and decide again"),
+                    current_revision: None,
+                },
+                FlagStoreError::Refused { .. } => ServiceError::new(422, "flag_store_refused", e.to_string()),
+                FlagStoreError::Unavailable { .. } => ServiceError::new(503, "flag_store_unavailable", format!("{e}; nothing was changed")),
+            })?;
+        }
         let kind = if approval.is_some() { AuditKind::Approved } else { AuditKind::Applied };
         let mut audit = self.new_audit(caller, kind, reason, now, revision);
         audit.flag = action.flag().cloned();
@@ -267,6 +292,7 @@ impl Inner {
         audit.before = Some(before);
         audit.after = Some(after);
         audit.evidence = self.evidence_for(action);
+        audit.request_id = idem.map(|(k, _)| k.to_string());
         let approval = approval.map(|mut a| {
             a.state = ApprovalState::Applied;
             a.decided_by = Some(caller.actor.clone());
@@ -398,6 +424,7 @@ impl Inner {
         audit.reverse = Some(reverse.clone());
         audit.approval = Some(id.clone());
         audit.evidence = req.evidence.clone();
+        audit.request_id = idem.map(|(k, _)| k.to_string());
         let outcome = Outcome {
             outcome: OutcomeKind::Requested,
             revision,
@@ -435,6 +462,16 @@ impl ControlPlane {
         clock: Arc<dyn Clock>,
         seed: Option<super::scenario::Scenario>,
     ) -> Result<Arc<ControlPlane>, ServiceError> {
+        Self::open_with(store, clock, seed, None)
+    }
+
+    /// As `open`, with flags held by an external flag store (Unleash).
+    pub fn open_with(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        seed: Option<super::scenario::Scenario>,
+        external: Option<Arc<dyn FlagStore>>,
+    ) -> Result<Arc<ControlPlane>, ServiceError> {
         let loaded = store.load()?;
         let recent_audit = store.audit(None, None, SNAPSHOT_AUDIT, SNAPSHOT_AUDIT)?.into();
         let (tx, _) = broadcast::channel(1024);
@@ -451,12 +488,15 @@ impl ControlPlane {
                 healthy_since: HashMap::new(),
                 breach_handled: Default::default(),
                 evidence_due: Vec::new(),
+                external: external.clone(),
             }),
             clock,
             tx,
             local_tokens: Mutex::new(HashMap::new()),
-            flag_store: "embedded".into(),
+            external: external.clone(),
+            sync_status: Mutex::new((None, None)),
             approval_ttl: Duration::hours(4),
+            exposition: std::sync::OnceLock::new(),
         });
         if !loaded.initialised
             && let Some(seed) = seed
@@ -520,7 +560,10 @@ impl ControlPlane {
             revision: inner.state.revision,
             server_time: self.clock.now(),
             identity: identity.clone(),
-            flag_store: self.flag_store.clone(),
+            flag_store: self.flag_store_name().to_string(),
+            flag_store_synced_at: self.external.as_ref().and_then(|_| lock(&self.sync_status).0),
+            flag_store_error: self.external.as_ref().and_then(|_| lock(&self.sync_status).1.clone()),
+            propagation_secs: self.external.as_ref().map(|e| e.propagation_secs()),
             environments: inner.state.environments.clone(),
             frozen: inner.state.frozen.clone(),
             flags: inner.state.flags.values().cloned().collect(),
@@ -772,6 +815,29 @@ impl ControlPlane {
         }
         let now = self.clock.now();
         let mut inner = lock(&self.inner);
+        if self.external.is_some() {
+            // Flags live in the external store: a definition adds flagtop's parts (ladder,
+            // guardrails, owner, description) to a flag that exists there.
+            let Some(current) = inner.state.flags.get(&flag.key).cloned() else {
+                return Err(ServiceError::new(
+                    404,
+                    "unknown_flag",
+                    format!("`{}` does not exist in {}; create it there first", flag.key, self.flag_store_name()),
+                ));
+            };
+            let mut merged = current;
+            merged.owner = flag.owner.clone();
+            if !flag.description.is_empty() {
+                merged.description = flag.description.clone();
+            }
+            for (env, fe) in flag.environments {
+                if let Some(m) = merged.environments.get_mut(&env) {
+                    m.ladder = fe.ladder;
+                    m.guardrails = fe.guardrails;
+                }
+            }
+            flag = merged;
+        }
         super::definitions::validate(&flag, &inner.state)?;
         // A definition may leave a ladder's entered_at out: keep the running one, or start now.
         for (env, fe) in flag.environments.iter_mut() {
@@ -884,6 +950,92 @@ impl ControlPlane {
 
     pub fn has_tokens(&self) -> bool {
         lock(&self.inner).store.tokens().map(|t| !t.is_empty()).unwrap_or(false)
+    }
+
+    pub fn flag_store_name(&self) -> &'static str {
+        self.external.as_ref().map_or("embedded", |e| e.name())
+    }
+
+    pub fn mark_synced(&self) {
+        *lock(&self.sync_status) = (Some(self.clock.now()), None);
+    }
+
+    pub fn mark_sync_error(&self, e: &str) {
+        lock(&self.sync_status).1 = Some(crate::sanitize::clean(e, 300));
+    }
+
+    /// Merge what the external flag store holds: cohorts, kill switch and variations come from
+    /// there; ladders, guardrails and approvals stay flagtop's. Changed flags and the store's own
+    /// events are committed and published like any change.
+    pub fn sync_external(
+        &self,
+        environments: Option<Vec<Environment>>,
+        flags: Vec<Flag>,
+        events: Vec<ExternalEvent>,
+    ) -> Result<(), ServiceError> {
+        let now = self.clock.now();
+        let mut inner = lock(&self.inner);
+        let mut changed_flags = Vec::new();
+        let mut state = inner.scratch(&Action::Freeze { env: "".into() });
+        if let Some(envs) = environments {
+            for e in envs {
+                if state.environment(&e.key).is_none() {
+                    state.environments.push(e);
+                }
+            }
+        }
+        for mut f in flags {
+            if let Some(old) = inner.state.flags.get(&f.key) {
+                for (env, fe) in f.environments.iter_mut() {
+                    if let Some(o) = old.env(env) {
+                        fe.ladder = o.ladder.clone();
+                        fe.guardrails = o.guardrails.clone();
+                        // Unleash switches an environment off when its last active strategy is
+                        // disabled; "on with every cohort rolled back" serves the same, so keep
+                        // flagtop's view when that is all that happened.
+                        let all_back = |c: &[crate::domain::Cohort]| c.iter().all(|c| c.rolled_back);
+                        if !fe.enabled && o.enabled && all_back(&fe.cohorts) && all_back(&o.cohorts) {
+                            fe.enabled = true;
+                        }
+                    }
+                }
+                f.owner = old.owner.clone();
+                f.revision = old.revision;
+                if *old == f {
+                    continue;
+                }
+            }
+            changed_flags.push(f);
+        }
+        let envs_changed = state.environments != inner.state.environments;
+        if changed_flags.is_empty() && events.is_empty() && !envs_changed {
+            drop(inner);
+            self.mark_synced();
+            return Ok(());
+        }
+        let revision = Revision(inner.state.revision.0 + 1);
+        state.revision = revision;
+        for f in &mut changed_flags {
+            f.revision = revision;
+        }
+        let mut audit = Vec::new();
+        for e in &events {
+            let actor = Actor { name: crate::sanitize::clean(&e.actor, 60), role: Role::Viewer };
+            let caller = Caller { actor, source: "unleash".into() };
+            let mut ev = inner.new_audit(&caller, AuditKind::External, &e.summary, e.at, revision);
+            ev.flag = e.flag.as_deref().filter(|f| crate::domain::ids::valid_key(f)).map(crate::domain::FlagKey::from);
+            audit.push(ev);
+        }
+        inner.store.commit(Commit { meta: Some(&state), flags: changed_flags.iter().collect(), audit: audit.iter().collect(), ..Default::default() })?;
+        inner.state.revision = revision;
+        inner.state.environments = state.environments;
+        for f in &changed_flags {
+            inner.state.flags.insert(f.key.clone(), f.clone());
+        }
+        inner.publish(&self.tx, Change { revision, at: now, flags: changed_flags, frozen: None, approvals: vec![], audit });
+        drop(inner);
+        self.mark_synced();
+        Ok(())
     }
 
     /// Whether every guardrail of (flag, env) is healthy with enough data; engine bookkeeping.

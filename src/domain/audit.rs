@@ -20,6 +20,8 @@ pub enum AuditKind {
     Defined,
     /// The guardrails of a cohort one window after a change to it (`follows` names the change).
     Evidence,
+    /// An event from the external flag store's own log (e.g. a change made in Unleash's UI).
+    External,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,4 +53,7 @@ pub struct AuditEvent {
     /// For `evidence` events: the audit event whose effect they report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub follows: Option<AuditId>,
+    /// The idempotency key of the request that caused it, if it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }

@@ -69,6 +69,9 @@ pub struct Cohort {
     /// so that restoring brings the exact exposure back.
     #[serde(default)]
     pub rolled_back: bool,
+    /// The id of what backs this cohort in an external flag store (an Unleash strategy id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
 }
 
 impl Cohort {

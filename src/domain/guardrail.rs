@@ -92,6 +92,20 @@ impl GuardrailStatus {
     }
 }
 
+/// A metric value for people: `+Inf` for the huge stand-in of an infinite value, fewer
+/// decimals for larger numbers, `n/a` for none.
+pub fn fmt_value(v: Option<f64>) -> String {
+    match v {
+        None => "n/a".into(),
+        Some(x) if x.is_nan() => "NaN".into(),
+        Some(x) if x >= 1e15 => "+Inf".into(),
+        Some(x) if x <= -1e15 => "-Inf".into(),
+        Some(x) if x.abs() >= 100.0 => format!("{x:.0}"),
+        Some(x) if x.abs() >= 1.0 => format!("{x:.2}"),
+        Some(x) => format!("{x:.4}"),
+    }
+}
+
 /// A windowed aggregate: mean value over `samples` observations (None when no data).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct WindowStat {

@@ -23,6 +23,7 @@ fn state_with(percents: [u8; 3], rolled: [bool; 3], stage: usize, paused: bool, 
             percent: *p,
             variation: "on".into(),
             rolled_back: *r,
+            external_id: None,
         })
         .collect();
     let stages = [10u8, 25, 50, 100]

@@ -9,7 +9,7 @@ use crate::client::http::idempotency_key;
 use crate::domain::{Action, ApprovalState, AuditKind, LadderState, Revision};
 use crate::sanitize::clean;
 use crate::wire::ActionRequest;
-use crossterm::event::{Event as CtEvent, KeyCode, KeyEvent};
+use crossterm::event::{Event as CtEvent, KeyEvent};
 use tui_input::Input;
 use tui_input::backend::crossterm::to_input_request;
 
@@ -191,19 +191,20 @@ pub fn refresh_conflict_preview(m: &mut Model) {
 }
 
 pub fn confirm_key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
+    let dcmd = super::update::dialog_cmd(m, &k);
     let Some(Dialog::Confirm(c)) = m.dialog.as_mut() else { return Vec::new() };
-    match k.code {
-        KeyCode::Esc => {
+    match dcmd {
+        Some(Cmd::Cancel) => {
             m.dialog = None;
             Vec::new()
         }
-        KeyCode::Tab | KeyCode::BackTab => {
+        Some(Cmd::SwitchField) => {
             if c.typed.is_some() {
                 c.typing_focus = !c.typing_focus;
             }
             Vec::new()
         }
-        KeyCode::Enter => send(m),
+        Some(Cmd::Confirm) => send(m),
         _ => {
             if let Some(req) = to_input_request(&CtEvent::Key(k)) {
                 match (&mut c.typed, c.typing_focus) {
@@ -330,8 +331,6 @@ pub fn open_details(m: &mut Model) {
 pub fn num(v: Option<f64>) -> String {
     match v {
         None => "-".into(),
-        Some(x) if x.abs() >= 100.0 => format!("{x:.0}"),
-        Some(x) if x.abs() >= 1.0 => format!("{x:.1}"),
-        Some(x) => format!("{x:.4}"),
+        v => crate::domain::guardrail::fmt_value(v),
     }
 }

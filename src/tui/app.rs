@@ -5,8 +5,12 @@
 
 use super::effect::{Effect, Event};
 use super::model::Model;
+use super::terminal::SgrFilter;
 use super::theme::Theme;
 use super::{TuiOptions, update, view};
+use crate::config::settings::Limits;
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
 use crate::client::Client;
 use crate::client::stream::{StreamEvent, follow};
 use chrono::Utc;
@@ -19,32 +23,46 @@ use tokio::sync::mpsc;
 
 /// Inbox capacity: producers wait (back-pressure) rather than growing memory.
 const INBOX: usize = 1024;
-/// Most events handled before one redraw (bursts coalesce into one frame).
-const BATCH: usize = 256;
+
+/// The terminal: crossterm through the colour filter (16 colours, or none for NO_COLOR).
+type Term = Terminal<CrosstermBackend<SgrFilter<std::io::Stdout>>>;
 
 /// Runs the TUI until the user quits. Owns the terminal: restores it on exit, error, panic,
 /// SIGTERM, SIGHUP.
 pub async fn run(client: Client, opts: TuiOptions) -> color_eyre::Result<()> {
     // Fetch before taking the screen so a failure prints normally.
     let snap = client.snapshot().await.map_err(|e| eyre!("{e}")).wrap_err("cannot load the first snapshot")?;
-    let model = Model::from_snapshot(snap, opts.backend_label, opts.initial_env.as_deref(), Utc::now());
+    let mut model = Model::from_snapshot(snap, opts.backend_label, opts.initial_env.as_deref(), Utc::now());
+    model.keymap = opts.keymap;
+    if let Some(n) = opts.notice {
+        model.set_status(n, true);
+    }
     let mut sigterm = signal(SignalKind::terminate()).wrap_err("cannot watch SIGTERM")?;
     let mut sighup = signal(SignalKind::hangup()).wrap_err("cannot watch SIGHUP")?;
-    // Installs a panic hook that restores the terminal, then chains the previous hook.
-    let mut terminal = ratatui::try_init().wrap_err("cannot set up the terminal")?;
-    let result = event_loop(&mut terminal, client, model, &mut sigterm, &mut sighup).await;
+    // Raw mode, alternate screen, and a panic hook that restores the terminal, then chains the
+    // previous hook. Drawing goes through our own writer so colours can be filtered.
+    drop(ratatui::try_init().wrap_err("cannot set up the terminal")?);
+    let result = match Terminal::new(CrosstermBackend::new(SgrFilter::new(std::io::stdout(), opts.color))) {
+        Ok(mut terminal) => event_loop(&mut terminal, client, model, &opts.theme, opts.limits, &mut sigterm, &mut sighup).await,
+        Err(e) => Err(eyre!("cannot set up the terminal: {e}")),
+    };
     ratatui::restore();
     result
 }
 
 async fn event_loop(
-    terminal: &mut ratatui::DefaultTerminal,
+    terminal: &mut Term,
     client: Client,
     mut model: Model,
+    theme: &Theme,
+    limits: Limits,
     sigterm: &mut tokio::signal::unix::Signal,
     sighup: &mut tokio::signal::unix::Signal,
 ) -> color_eyre::Result<()> {
-    let theme = Theme::dark();
+    let batch_max = limits.batch.max(1);
+    // Redraws are capped at `max_fps`: a burst of changes becomes one frame.
+    let min_gap = Duration::from_secs(1) / limits.max_fps.max(1);
+    let mut last_draw = tokio::time::Instant::now() - min_gap;
     let (tx, mut rx) = mpsc::channel::<Event>(INBOX);
     let (stx, mut srx) = mpsc::channel::<StreamEvent>(64);
     let stream_task = tokio::spawn(follow(client.clone(), Some(model.revision.0), stx));
@@ -57,23 +75,26 @@ async fn event_loop(
         }
     });
     let mut keys = EventStream::new();
-    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    let mut ticker = tokio::time::interval(Duration::from_millis(limits.stale_tick_ms.max(100)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut batch = Vec::with_capacity(batch_max);
     if let Ok(size) = terminal.size() {
         handle(&mut model, Event::Resize { width: size.width, height: size.height }, &client, &tx);
     }
     let result = loop {
-        if model.dirty {
-            if let Err(e) = terminal.draw(|f| view::draw(f, &model, &theme)) {
+        if model.dirty && last_draw.elapsed() >= min_gap {
+            if let Err(e) = terminal.draw(|f| view::draw(f, &model, theme)) {
                 break Err(eyre!("drawing failed: {e}"));
             }
             model.dirty = false;
+            last_draw = tokio::time::Instant::now();
         }
         if model.quit {
             break Ok(());
         }
+        let draw_due = model.dirty.then_some(last_draw + min_gap);
         tokio::select! {
+            _ = tokio::time::sleep_until(draw_due.unwrap_or(last_draw)), if draw_due.is_some() => {}
             _ = sigterm.recv() => break Ok(()),
             _ = sighup.recv() => break Ok(()),
             ev = keys.next() => match ev {
@@ -89,7 +110,7 @@ async fn event_loop(
                 // The TTY is gone (e.g. an SSH drop): stop instead of spinning.
                 Some(Err(_)) | None => break Ok(()),
             },
-            n = rx.recv_many(&mut batch, BATCH) => {
+            n = rx.recv_many(&mut batch, batch_max) => {
                 if n == 0 {
                     break Ok(());
                 }

@@ -6,14 +6,19 @@ mod actions;
 mod app;
 pub mod dialog;
 pub mod effect;
+pub mod keymap;
+pub mod terminal;
 pub mod keys;
 pub mod model;
 pub mod theme;
 pub mod update;
 pub mod view;
 
+pub mod demo;
 #[cfg(test)]
 mod fixture;
+#[cfg(test)]
+mod tests_keymap;
 #[cfg(test)]
 mod tests_update;
 #[cfg(test)]
@@ -32,4 +37,12 @@ pub struct TuiOptions {
     pub backend_label: String,
     /// Environment to open on (default: the first protected one).
     pub initial_env: Option<String>,
+    /// Styles by meaning, plus ASCII mode.
+    pub theme: Theme,
+    pub keymap: keymap::Keymap,
+    /// How much colour reaches the terminal (NO_COLOR strips it all).
+    pub color: crate::config::ColorMode,
+    pub limits: crate::config::settings::Limits,
+    /// Shown in the status line at start (e.g. a keymap warning).
+    pub notice: Option<String>,
 }

@@ -91,6 +91,12 @@ pub struct Model {
     pub page: usize,
     /// Effects produced while handling an event that is not a key (drained by `update`).
     pub pending_effects: Vec<super::effect::Effect>,
+    /// The loaded keymap (help, footer hints and key lookup come from it).
+    pub keymap: super::keymap::Keymap,
+    /// Keys typed so far of a multi-key sequence (`g` of `g g`), shown in the footer.
+    pub pending_keys: Vec<super::keys::KeyPress>,
+    /// The focused pane fills the screen (`z`).
+    pub zoom: bool,
 }
 
 impl Model {
@@ -130,6 +136,9 @@ impl Model {
             quit: false,
             page: 10,
             pending_effects: Vec::new(),
+            keymap: super::keymap::Keymap::builtin(),
+            pending_keys: Vec::new(),
+            zoom: false,
         };
         m.load_snapshot(snap, now);
         m

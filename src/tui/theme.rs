@@ -1,11 +1,17 @@
-//! Owns the TUI's meaning-named styles (`Theme`) and the built-in dark default; it must not
-//! know about panes or layout, and views must take every colour from here, never hard-code one.
+//! Owns the TUI's meaning-named styles (`Theme`), the glyph set (Unicode or ASCII) and the
+//! meaning names theme files use. It must not know about panes or layout, and views must take
+//! every colour from here, never hard-code one. Theme files are read by `crate::config::theme`.
 
 use ratatui::style::{Color, Modifier, Style};
 
-/// Styles by meaning. A later issue loads these from theme files.
+/// Styles by meaning, loaded from `themes/*.toml`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Theme {
+    pub name: String,
+    /// The terminal background the theme is made for (screenshots use it as the canvas).
+    pub light: bool,
+    /// Draw with ASCII only (no box-drawing, block, braille or symbol glyphs).
+    pub ascii: bool,
     pub base: Style,
     pub title: Style,
     pub title_focused: Style,
@@ -24,30 +30,80 @@ pub struct Theme {
     pub key_hint: Style,
     pub status_ok: Style,
     pub status_err: Style,
+    pub border: Style,
 }
 
+/// Every meaning a theme file may set, in the order they are documented.
+pub const MEANINGS: [&str; 19] = [
+    "base", "title", "title_focused", "muted", "selection", "healthy", "warning", "breached", "insufficient", "stale",
+    "danger", "flag_on", "flag_off", "gauge", "sparkline", "key_hint", "status_ok", "status_err", "border",
+];
+
 impl Theme {
-    pub fn dark() -> Theme {
+    /// A theme with no styles at all (the root every theme file builds on).
+    pub fn plain(name: &str) -> Theme {
+        let s = Style::default();
         Theme {
-            base: Style::default(),
-            title: Style::default().add_modifier(Modifier::BOLD),
-            title_focused: Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD),
-            muted: Style::default().fg(Color::DarkGray),
-            selection: Style::default().add_modifier(Modifier::REVERSED),
-            healthy: Style::default().fg(Color::Green),
-            warning: Style::default().fg(Color::Yellow),
-            breached: Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
-            insufficient: Style::default().fg(Color::Blue),
-            stale: Style::default().fg(Color::DarkGray).add_modifier(Modifier::DIM),
-            danger: Style::default().fg(Color::LightRed).add_modifier(Modifier::BOLD),
-            flag_on: Style::default().fg(Color::Green),
-            flag_off: Style::default().fg(Color::DarkGray),
-            gauge: Style::default().fg(Color::Cyan),
-            sparkline: Style::default().fg(Color::Magenta),
-            key_hint: Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD),
-            status_ok: Style::default().fg(Color::Green),
-            status_err: Style::default().fg(Color::LightRed),
+            name: name.into(),
+            light: false,
+            ascii: false,
+            base: s,
+            title: s,
+            title_focused: s,
+            muted: s,
+            selection: s.add_modifier(Modifier::REVERSED),
+            healthy: s,
+            warning: s,
+            breached: s,
+            insufficient: s,
+            stale: s,
+            danger: s,
+            flag_on: s,
+            flag_off: s,
+            gauge: s,
+            sparkline: s,
+            key_hint: s,
+            status_ok: s,
+            status_err: s,
+            border: s,
         }
+    }
+
+    /// The shipped dark theme (embedded `themes/dark.toml`).
+    pub fn dark() -> Theme {
+        crate::config::theme::builtin("dark")
+    }
+
+    /// The style slot for a meaning name.
+    pub fn slot(&mut self, meaning: &str) -> Option<&mut Style> {
+        Some(match meaning {
+            "base" => &mut self.base,
+            "title" => &mut self.title,
+            "title_focused" => &mut self.title_focused,
+            "muted" => &mut self.muted,
+            "selection" => &mut self.selection,
+            "healthy" => &mut self.healthy,
+            "warning" => &mut self.warning,
+            "breached" => &mut self.breached,
+            "insufficient" => &mut self.insufficient,
+            "stale" => &mut self.stale,
+            "danger" => &mut self.danger,
+            "flag_on" => &mut self.flag_on,
+            "flag_off" => &mut self.flag_off,
+            "gauge" => &mut self.gauge,
+            "sparkline" => &mut self.sparkline,
+            "key_hint" => &mut self.key_hint,
+            "status_ok" => &mut self.status_ok,
+            "status_err" => &mut self.status_err,
+            "border" => &mut self.border,
+            _ => return None,
+        })
+    }
+
+    /// Every style of the theme (for checks such as "ansi16 uses only the 16 colours").
+    pub fn styles(&self) -> Vec<Style> {
+        let mut t = self.clone();
+        MEANINGS.iter().filter_map(|m| t.slot(m).map(|s| *s)).collect()
     }
 
     /// The style for a guardrail status.
@@ -67,3 +123,33 @@ impl Default for Theme {
         Theme::dark()
     }
 }
+
+/// Colour names theme files accept (ratatui's 16 plus `reset`).
+pub const COLOR_NAMES: [(&str, Color); 17] = [
+    ("reset", Color::Reset),
+    ("black", Color::Black),
+    ("red", Color::Red),
+    ("green", Color::Green),
+    ("yellow", Color::Yellow),
+    ("blue", Color::Blue),
+    ("magenta", Color::Magenta),
+    ("cyan", Color::Cyan),
+    ("gray", Color::Gray),
+    ("dark_gray", Color::DarkGray),
+    ("light_red", Color::LightRed),
+    ("light_green", Color::LightGreen),
+    ("light_yellow", Color::LightYellow),
+    ("light_blue", Color::LightBlue),
+    ("light_magenta", Color::LightMagenta),
+    ("light_cyan", Color::LightCyan),
+    ("white", Color::White),
+];
+
+pub const MODIFIER_NAMES: [(&str, Modifier); 6] = [
+    ("bold", Modifier::BOLD),
+    ("dim", Modifier::DIM),
+    ("italic", Modifier::ITALIC),
+    ("underlined", Modifier::UNDERLINED),
+    ("reversed", Modifier::REVERSED),
+    ("crossed_out", Modifier::CROSSED_OUT),
+];

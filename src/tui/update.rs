@@ -4,7 +4,8 @@
 use super::actions;
 use super::dialog::{Dialog, Phase};
 use super::effect::{Effect, Event};
-use super::keys::{self, Cmd};
+use super::keymap::Lookup;
+use super::keys::{Cmd, KeyPress};
 use super::model::{Conn, Model, Pane, StatusLine};
 use crate::client::ClientError;
 use crate::client::stream::StreamEvent;
@@ -163,7 +164,13 @@ fn input_key(input: &mut Input, k: KeyEvent) {
     }
 }
 
+/// What a key means in a dialog per the keymap's [dialog] context.
+pub(crate) fn dialog_cmd(m: &Model, k: &KeyEvent) -> Option<Cmd> {
+    m.keymap.dialog(KeyPress::from_event(k))
+}
+
 fn on_dialog_key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
+    let dcmd = dialog_cmd(m, &k);
     let Some(dialog) = m.dialog.as_mut() else { return Vec::new() };
     match dialog {
         Dialog::Help | Dialog::Details { .. } => {
@@ -171,12 +178,12 @@ fn on_dialog_key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
             Vec::new()
         }
         Dialog::Filter(input) => {
-            match k.code {
-                KeyCode::Esc => {
+            match dcmd {
+                Some(Cmd::Cancel) => {
                     m.filter.clear();
                     m.dialog = None;
                 }
-                KeyCode::Enter => m.dialog = None,
+                Some(Cmd::Confirm) => m.dialog = None,
                 _ => {
                     input_key(input, k);
                     m.filter = input.value().to_string();
@@ -187,12 +194,12 @@ fn on_dialog_key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
             m.refilter(keep);
             Vec::new()
         }
-        Dialog::Command(input) => match k.code {
-            KeyCode::Esc => {
+        Dialog::Command(input) => match dcmd {
+            Some(Cmd::Cancel) => {
                 m.dialog = None;
                 Vec::new()
             }
-            KeyCode::Enter => {
+            Some(Cmd::Confirm) => {
                 let line = input.value().to_string();
                 m.dialog = None;
                 run_command(m, &line)
@@ -202,12 +209,12 @@ fn on_dialog_key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
                 Vec::new()
             }
         },
-        Dialog::Percent { input, action_base, current } => match k.code {
-            KeyCode::Esc => {
+        Dialog::Percent { input, action_base, current } => match dcmd {
+            Some(Cmd::Cancel) => {
                 m.dialog = None;
                 Vec::new()
             }
-            KeyCode::Enter => {
+            Some(Cmd::Confirm) => {
                 let text = input.value().trim().trim_end_matches('%').to_string();
                 match text.parse::<u8>() {
                     Ok(p) if p <= 100 && p != *current => {
@@ -274,12 +281,22 @@ fn run_command(m: &mut Model, line: &str) -> Vec<Effect> {
 }
 
 fn on_cmd_key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
-    if k.code == KeyCode::Esc {
-        m.status = None;
-        return Vec::new();
-    }
-    let Some(cmd) = keys::lookup(&k) else { return Vec::new() };
+    let mut seq = std::mem::take(&mut m.pending_keys);
+    seq.push(KeyPress::from_event(&k));
+    let cmd = match m.keymap.lookup(m.focus, &seq) {
+        Lookup::Exact(c) => c,
+        Lookup::Prefix => {
+            m.pending_keys = seq;
+            return Vec::new();
+        }
+        // An unbound key after a prefix drops the sequence; a bare Esc still clears.
+        Lookup::None if seq.len() > 1 || k.code == KeyCode::Esc => Cmd::Cancel,
+        Lookup::None => return Vec::new(),
+    };
     match cmd {
+        Cmd::Cancel => m.status = None,
+        Cmd::Confirm | Cmd::SwitchField => {}
+        Cmd::Zoom => m.zoom = !m.zoom,
         Cmd::Quit => {
             m.quit = true;
             return vec![Effect::Quit];

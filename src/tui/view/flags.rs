@@ -28,7 +28,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
         Constraint::Length(9),
         Constraint::Length(9),
         Constraint::Length(9),
-        Constraint::Length(9),
+        Constraint::Length(12),
         Constraint::Length(2),
     ];
     f.render_widget(Table::new(rows, widths).header(header).block(block).column_spacing(1), area);

@@ -2,7 +2,6 @@
 //! hints built from the key table. Must not mutate the model or hard-code colours.
 
 use super::super::dialog::Dialog;
-use super::super::keys;
 use super::super::model::Model;
 use super::super::theme::Theme;
 use crate::sanitize::clean;
@@ -31,7 +30,13 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
         return;
     }
     let mut hints = Vec::new();
-    for (label, desc) in keys::footer_hints() {
+    if !m.pending_keys.is_empty() {
+        // A multi-key sequence in progress (`g` of `g g`): say so, and how to drop it.
+        let typed = crate::tui::keys::seq_label(&m.pending_keys, t.ascii);
+        hints.push(Span::styled(format!("{typed} …"), t.key_hint));
+        hints.push(Span::styled(" (next key; Esc drops)  ", t.muted));
+    }
+    for (label, desc) in m.keymap.hints(m.focus, t.ascii) {
         hints.push(Span::styled(label, t.key_hint));
         hints.push(Span::styled(format!(" {desc}  "), t.muted));
     }

@@ -1,7 +1,8 @@
-//! Owns the `?` help overlay (built from the key table) and the Enter details overlay. Must not
-//! mutate the model or hard-code colours.
+//! Owns the `?` help overlay (built from the loaded keymap, in as many columns as the screen
+//! needs) and the Enter details overlay. Must not mutate the model or hard-code colours.
 
-use super::super::keys;
+use super::super::keymap::Context;
+use super::super::model::Model;
 use super::super::theme::Theme;
 use super::centered;
 use crate::sanitize::clean;
@@ -10,17 +11,34 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-pub fn render(f: &mut Frame, area: Rect, t: &Theme) {
-    let mut lines: Vec<Line> = keys::DEFAULT
-        .iter()
-        .map(|b| Line::from(vec![Span::styled(format!("{:>7}  ", b.label), t.key_hint), Span::raw(b.desc)]))
-        .collect();
-    lines.push(Line::from(Span::styled(":env NAME  :flag KEY  :freeze  :quit", t.muted)));
-    lines.push(Line::from(Span::styled("any key closes", t.muted)));
-    let r = centered(area, 48, lines.len() as u16 + 2);
+pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
+    let mut items: Vec<Line> = Vec::new();
+    let mut last_ctx = None;
+    for (ctx, keys, desc) in m.keymap.rows(t.ascii) {
+        if last_ctx != Some(ctx) && ctx != Context::Global {
+            items.push(Line::from(Span::styled(format!("in {}:", ctx.name()), t.title)));
+        }
+        last_ctx = Some(ctx);
+        items.push(Line::from(vec![Span::styled(format!("{:>9} ", clean(&keys, 9)), t.key_hint), Span::raw(clean(&desc, 60))]));
+    }
+    items.push(Line::from(Span::styled(":env NAME  :flag KEY  :freeze  :quit", t.muted)));
+    items.push(Line::from(Span::styled(format!("keymap: {} · any key closes", clean(&m.keymap.name, 30)), t.muted)));
+    let room = usize::from(area.height.saturating_sub(4)).max(1);
+    let cols = items.len().div_ceil(room).max(1);
+    let col_w = if cols == 1 { 64 } else { area.width.saturating_sub(2) / cols as u16 };
+    let rows = items.len().div_ceil(cols);
+    let r = centered(area, (col_w * cols as u16 + 2).min(area.width), rows as u16 + 2);
     f.render_widget(Clear, r);
-    let block = Block::default().borders(Borders::ALL).title(Span::styled(" keys ", t.title));
-    f.render_widget(Paragraph::new(lines).block(block), r);
+    let block = Block::default().borders(Borders::ALL).border_style(t.border).title(Span::styled(" keys ", t.title));
+    let inner = block.inner(r);
+    f.render_widget(block, r);
+    let mut it = items.into_iter();
+    for c in 0..cols {
+        let chunk: Vec<Line> = it.by_ref().take(rows).collect();
+        let x = inner.x + (c as u16) * col_w;
+        let w = col_w.min(inner.right().saturating_sub(x));
+        f.render_widget(Paragraph::new(chunk), Rect { x, y: inner.y, width: w, height: inner.height });
+    }
 }
 
 pub fn details(f: &mut Frame, area: Rect, title: &str, lines: &[String], t: &Theme) {
@@ -29,6 +47,7 @@ pub fn details(f: &mut Frame, area: Rect, title: &str, lines: &[String], t: &The
     let body: Vec<Line> = lines.iter().map(|l| Line::from(clean(l, 400))).collect();
     let block = Block::default()
         .borders(Borders::ALL)
+        .border_style(t.border)
         .title(Span::styled(format!(" {} ", clean(title, 60)), t.title))
         .title_bottom(Span::styled(" any key closes ", t.muted));
     f.render_widget(Paragraph::new(body).block(block).wrap(Wrap { trim: false }), r);

@@ -4,6 +4,7 @@
 
 mod activity;
 mod approvals;
+pub mod ascii;
 mod confirm;
 mod flags;
 mod footer;
@@ -33,7 +34,10 @@ pub fn draw(f: &mut Frame, m: &Model, t: &Theme) {
         .constraints([Constraint::Length(1), Constraint::Min(3), Constraint::Length(2)])
         .split(area);
     header::render(f, rows[0], m, t);
-    if area.width >= WIDE && area.height >= 30 {
+    if m.zoom {
+        // `z`: the focused pane alone, with all the room there is.
+        render_pane(f, rows[1], m.focus, m, t);
+    } else if area.width >= WIDE && area.height >= 30 {
         wide(f, rows[1], m, t);
     } else {
         narrow(f, rows[1], m, t);
@@ -41,11 +45,14 @@ pub fn draw(f: &mut Frame, m: &Model, t: &Theme) {
     footer::render(f, rows[2], m, t);
     match &m.dialog {
         None => {}
-        Some(Dialog::Help) => help::render(f, area, t),
+        Some(Dialog::Help) => help::render(f, area, m, t),
         Some(Dialog::Details { title, lines }) => help::details(f, area, title, lines, t),
         Some(Dialog::Confirm(c)) => confirm::render(f, area, m, c, t),
         Some(Dialog::Percent { input, action_base, current }) => prompt::percent(f, area, action_base, *current, input, t),
         Some(Dialog::Filter(_) | Dialog::Command(_)) => {} // drawn by the footer
+    }
+    if t.ascii {
+        ascii::asciify(f.buffer_mut());
     }
 }
 
@@ -99,6 +106,9 @@ fn wide(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
 pub(crate) fn pane_block<'a>(pane: Pane, extra: String, m: &Model, t: &Theme) -> Block<'a> {
     let focused = m.focus == pane;
     let mut spans = vec![Span::styled(format!(" {} ", pane.title()), if focused { t.title_focused } else { t.title })];
+    if focused && m.zoom {
+        spans.push(Span::styled("[zoom: z] ", t.muted));
+    }
     if !extra.is_empty() {
         spans.push(Span::styled(format!("{extra} "), t.muted));
     }
@@ -107,7 +117,7 @@ pub(crate) fn pane_block<'a>(pane: Pane, extra: String, m: &Model, t: &Theme) ->
     if m.stale_secs().is_some() {
         spans.push(Span::styled(format!("· data {age}s old "), t.stale));
     }
-    let border = if focused { t.title_focused } else { t.muted };
+    let border = if focused { t.title_focused } else { t.border };
     Block::default().borders(Borders::ALL).border_style(border).title(Line::from(spans))
 }
 

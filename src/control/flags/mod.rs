@@ -1,0 +1,51 @@
+//! Where flag state lives when it is not in flagtop's own store: the `FlagStore` seam and its
+//! adapters (Unleash). The service calls `apply` inside its one mutation path, before it commits
+//! its own audit, so a change the external store refuses is never recorded as applied.
+
+pub mod sync;
+pub mod unleash;
+
+use crate::domain::{Action, Environment, Flag};
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FlagStoreError {
+    /// The value the operator saw is no longer there (compare-and-set failed).
+    #[error("changed in {store} since you looked: {detail}")]
+    Conflict { store: &'static str, detail: String },
+    #[error("{store} refused the change: {detail}")]
+    Refused { store: &'static str, detail: String },
+    #[error("{store} is unreachable or failed: {detail}")]
+    Unavailable { store: &'static str, detail: String },
+}
+
+/// What an external flag store holds, as flagtop's domain sees it.
+#[derive(Debug, Clone, Default)]
+pub struct ExternalState {
+    pub environments: Vec<Environment>,
+    pub flags: Vec<Flag>,
+}
+
+/// An event from the external store's own log, shown in Activity beside flagtop's audit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExternalEvent {
+    pub id: u64,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub actor: String,
+    pub flag: Option<String>,
+    pub summary: String,
+}
+
+pub trait FlagStore: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// How long until applications see a change (e.g. SDK poll interval), for the TUI.
+    fn propagation_secs(&self) -> u32;
+    /// Write the effect of `action`; `before` is the flag as the operator saw it, `after` as it
+    /// should be. Must fail with `Conflict` when the store no longer holds `before`'s values.
+    fn apply(&self, action: &Action, before: &Flag, after: &Flag) -> Result<(), FlagStoreError>;
+}
+
+/// Whether an action changes state held by the flag store (the rest is flagtop's own:
+/// ladders' pause state, environment freezes).
+pub fn touches_store(action: &Action) -> bool {
+    !matches!(action, Action::Pause { .. } | Action::Resume { .. } | Action::Freeze { .. } | Action::Unfreeze { .. })
+}
