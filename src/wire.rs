@@ -107,6 +107,13 @@ pub struct GuardrailUpdate {
     pub readings: Vec<GuardrailReading>,
 }
 
+/// `event: store` on the stream: the external flag store's sync state, when it changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoreStatus {
+    pub synced_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+}
+
 /// `event: hello` opens every stream; `event: reset` tells the client to fetch a new snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StreamHello {

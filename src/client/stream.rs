@@ -20,6 +20,8 @@ pub enum StreamEvent {
     Connected { revision: u64 },
     Change(Box<Change>),
     Guardrails(GuardrailUpdate),
+    /// The external flag store's sync state changed.
+    Store(crate::wire::StoreStatus),
     /// The server cannot replay what we missed: fetch a new snapshot.
     Reset { revision: u64 },
     /// The stream is down; it will retry after `retry_in`.
@@ -95,6 +97,7 @@ async fn connect_once(
                     *last_revision = Some(c.revision.0);
                     StreamEvent::Change(Box::new(c))
                 }
+                "store" => StreamEvent::Store(serde_json::from_str(&ev.data).map_err(|e| format!("bad store: {e}"))?),
                 "guardrails" => {
                     StreamEvent::Guardrails(serde_json::from_str(&ev.data).map_err(|e| format!("bad guardrails: {e}"))?)
                 }

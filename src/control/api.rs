@@ -313,6 +313,7 @@ async fn stream(State(cp): State<Arc<ControlPlane>>, headers: HeaderMap) -> Sse<
                 Ok(StreamMsg::Guardrails(g)) => {
                     Event::default().event("guardrails").data(serde_json::to_string(&*g).unwrap_or_default())
                 }
+                Ok(StreamMsg::Store(s)) => Event::default().event("store").data(serde_json::to_string(&*s).unwrap_or_default()),
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                     // Too slow to keep up: tell the client to fetch a fresh snapshot.
                     let rev = cp.revision();

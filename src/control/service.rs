@@ -72,6 +72,7 @@ impl From<StoreError> for ServiceError {
 pub enum StreamMsg {
     Change(Arc<Change>),
     Guardrails(Arc<GuardrailUpdate>),
+    Store(Arc<crate::wire::StoreStatus>),
 }
 
 pub(super) struct Inner {
@@ -956,12 +957,30 @@ impl ControlPlane {
         self.external.as_ref().map_or("embedded", |e| e.name())
     }
 
+    /// Record a successful sync; tell watchers when a failure is over (or every 30 s, so ages
+    /// stay honest without an event per poll).
     pub fn mark_synced(&self) {
-        *lock(&self.sync_status) = (Some(self.clock.now()), None);
+        let now = self.clock.now();
+        let mut st = lock(&self.sync_status);
+        let tell = st.1.is_some() || st.0.is_none_or(|t| now - t >= Duration::seconds(30));
+        let last_told = if tell { now } else { st.0.unwrap_or(now) };
+        *st = (Some(last_told), None);
+        drop(st);
+        if tell {
+            let _ = self.tx.send(StreamMsg::Store(Arc::new(crate::wire::StoreStatus { synced_at: Some(now), error: None })));
+        }
     }
 
     pub fn mark_sync_error(&self, e: &str) {
-        lock(&self.sync_status).1 = Some(crate::sanitize::clean(e, 300));
+        let e = crate::sanitize::clean(e, 300);
+        let mut st = lock(&self.sync_status);
+        let changed = st.1.as_deref() != Some(e.as_str());
+        st.1 = Some(e.clone());
+        let synced_at = st.0;
+        drop(st);
+        if changed {
+            let _ = self.tx.send(StreamMsg::Store(Arc::new(crate::wire::StoreStatus { synced_at, error: Some(e) })));
+        }
     }
 
     /// Merge what the external flag store holds: cohorts, kill switch and variations come from

@@ -58,6 +58,9 @@ pub struct Model {
     pub backend_label: String,
     pub identity: Actor,
     pub flag_store: String,
+    /// An external flag store's sync state and how long applications take to see a change.
+    pub store: crate::wire::StoreStatus,
+    pub propagation_secs: Option<u32>,
     pub revision: Revision,
     pub state: State,
     pub guardrails: Vec<GuardrailReading>,
@@ -111,6 +114,8 @@ impl Model {
             backend_label,
             identity: snap.identity.clone(),
             flag_store: String::new(),
+            store: crate::wire::StoreStatus { synced_at: None, error: None },
+            propagation_secs: None,
             revision: Revision(0),
             state: State::default(),
             guardrails: Vec::new(),
@@ -149,6 +154,8 @@ impl Model {
         let keep = self.selected_flag_key().cloned();
         self.identity = snap.identity;
         self.flag_store = snap.flag_store;
+        self.store = crate::wire::StoreStatus { synced_at: snap.flag_store_synced_at, error: snap.flag_store_error };
+        self.propagation_secs = snap.propagation_secs;
         self.revision = snap.revision;
         self.state = State {
             revision: snap.revision,

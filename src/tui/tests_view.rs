@@ -219,3 +219,19 @@ fn ladder_says_when_and_how_the_next_step_comes() {
     assert!(s.contains("next: 50%"), "{s}");
     assert!(s.contains("then asks for approval") || s.contains("paused; resume"), "{s}");
 }
+
+#[test]
+fn header_shows_the_external_store_sync_and_propagation_bound() {
+    let mut m = on_eu_west();
+    m.flag_store = "unleash".into();
+    m.propagation_secs = Some(15);
+    m.store = crate::wire::StoreStatus { synced_at: Some(m.now), error: None };
+    let s = text(&render(&m, 200, 30));
+    assert!(s.contains("unleash in sync, apps see changes ≤15s"), "{s}");
+    m.store.synced_at = Some(m.now - chrono::Duration::seconds(300));
+    let s = text(&render(&m, 200, 30));
+    assert!(s.contains("unleash synced 5m ago"), "{s}");
+    m.store.error = Some("Unleash is unreachable or failed: connection refused".into());
+    let s = text(&render(&m, 200, 30));
+    assert!(s.contains("unleash sync failing: Unleash is unreachable"), "{s}");
+}

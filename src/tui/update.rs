@@ -78,6 +78,11 @@ fn on_stream(m: &mut Model, s: StreamEvent) -> Vec<Effect> {
             m.apply_guardrails(g, now);
             Vec::new()
         }
+        StreamEvent::Store(st) => {
+            m.store = st;
+            m.dirty = true;
+            Vec::new()
+        }
         StreamEvent::Reset { .. } => vec![Effect::FetchSnapshot],
         StreamEvent::Disconnected { reason, .. } => {
             let since = match &m.conn {

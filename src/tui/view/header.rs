@@ -30,6 +30,25 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
         s.push(Span::styled(" ❄ FROZEN", t.warning));
     }
     s.push(Span::styled(format!("  {} ({})", clean(&m.identity.name, 30), m.identity.role.as_str()), t.base));
+    // Flags held by an external store (Unleash): whether flagtop is in step with it, and how
+    // long applications take to see a change there.
+    if m.flag_store != "embedded" && !m.flag_store.is_empty() {
+        let store = clean(&m.flag_store, 20);
+        match &m.store.error {
+            Some(e) => s.push(Span::styled(format!("  {store} sync failing: {}", clean(e, 60)), t.danger)),
+            None => {
+                // The control plane re-announces a healthy sync every 30 s: older than a minute
+                // means it has not heard from the store.
+                let age = m.store.synced_at.map(|at| (m.now - at).num_seconds().max(0));
+                let bound = m.propagation_secs.map(|p| format!(", apps see changes ≤{p}s")).unwrap_or_default();
+                match age {
+                    Some(a) if a > 60 => s.push(Span::styled(format!("  {store} synced {} ago{bound}", human_secs(a)), t.warning)),
+                    Some(_) => s.push(Span::styled(format!("  {store} in sync{bound}"), t.muted)),
+                    None => s.push(Span::styled(format!("  {store} not synced yet{bound}"), t.warning)),
+                }
+            }
+        }
+    }
     s.push(Span::styled(format!("  {}  rev {}", clean(&m.backend_label, 40), m.revision), t.muted));
     f.render_widget(Paragraph::new(Line::from(s)), area);
 }
