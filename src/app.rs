@@ -24,8 +24,27 @@ pub fn init_logging(cli: &Cli) -> Option<(PathBuf, tracing_appender::non_blockin
     let (writer, guard) = tracing_appender::non_blocking(appender);
     let filter = tracing_subscriber::EnvFilter::try_from_env("FLAGTOP_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let ok = tracing_subscriber::fmt().with_writer(writer).with_ansi(false).with_env_filter(filter).try_init().is_ok();
+    let make = move || InertLog(writer.clone());
+    let ok = tracing_subscriber::fmt().with_writer(make).with_ansi(false).with_env_filter(filter).try_init().is_ok();
     ok.then(|| (dir.join("flagtop.log"), guard))
+}
+
+/// Neutralises each log event (one write = one event): tracing-subscriber escapes the message
+/// but writes `%`-formatted fields raw, so a backend error or a path could carry ESC, C1, bidi
+/// or a newline (a forged line) into a file people `tail -f` in a terminal.
+struct InertLog<W: std::io::Write>(W);
+
+impl<W: std::io::Write> std::io::Write for InertLog<W> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(b);
+        let (body, end) = text.strip_suffix('\n').map_or((&*text, ""), |t| (t, "\n"));
+        self.0.write_all(format!("{}{end}", crate::sanitize::sanitize(body)).as_bytes())?;
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 pub async fn run_tui(cli: &Cli) -> Result<i32> {

@@ -266,12 +266,41 @@ impl Session {
     }
 }
 
+/// The API token: from the variable `var`, else from the file named by `FLAGTOP_TOKEN_FILE`
+/// (which must be readable by its owner only). Never from the command line.
 pub fn token_from_env(var: &str) -> Result<String> {
-    std::env::var(var).map_err(|_| {
-        eyre!(UsageError(format!(
-            "no API token: set the environment variable {var} (tokens are never accepted as arguments; mint one with `flagtop token add NAME --role ROLE`)"
-        )))
-    })
+    if let Ok(t) = std::env::var(var) {
+        return Ok(t);
+    }
+    if let Ok(path) = std::env::var("FLAGTOP_TOKEN_FILE") {
+        return read_token_file(std::path::Path::new(&path));
+    }
+    Err(eyre!(UsageError(format!(
+        "no API token: set the environment variable {var}, or FLAGTOP_TOKEN_FILE to a file only you can read (tokens are never accepted as arguments; mint one with `flagtop token add NAME --role ROLE`)"
+    ))))
+}
+
+/// Read a token file, refusing one that others can read.
+pub fn read_token_file(path: &std::path::Path) -> Result<String> {
+    let meta = std::fs::metadata(path).map_err(|e| eyre!(UsageError(format!("cannot read token file {}: {e}", path.display()))))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(eyre!(UsageError(format!(
+                "token file {} is readable by others (mode {mode:o}); run `chmod 600 {}`",
+                path.display(),
+                path.display()
+            ))));
+        }
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| eyre!(UsageError(format!("cannot read token file {}: {e}", path.display()))))?;
+    let token = text.trim().to_string();
+    if token.is_empty() {
+        return Err(eyre!(UsageError(format!("token file {} is empty", path.display()))));
+    }
+    Ok(token)
 }
 
 /// Connect: --backend, else the control plane advertised in the data dir, else open it here.
@@ -385,7 +414,7 @@ async fn act(cli: &Cli, args: &ActArgs) -> Result<i32> {
         if args.json {
             let mut v = serde_json::to_value(&outcome)?;
             v["idempotency_key"] = serde_json::Value::String(key);
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            println!("{}", crate::sanitize::json_for_terminal(&serde_json::to_string_pretty(&v)?));
         } else {
             match outcome.outcome {
                 OutcomeKind::Applied => println!(
@@ -418,7 +447,7 @@ async fn approvals(cli: &Cli, command: &Option<ApprovalsCommand>, json: bool) ->
             None | Some(ApprovalsCommand::List) => {
                 let list = session.client.approvals().await?;
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&list)?);
+                    println!("{}", crate::sanitize::json_for_terminal(&serde_json::to_string_pretty(&list)?));
                 } else {
                     let pending: Vec<_> = list.approvals.iter().filter(|a| a.state == ApprovalState::Pending).collect();
                     if pending.is_empty() {
@@ -445,7 +474,7 @@ async fn approvals(cli: &Cli, command: &Option<ApprovalsCommand>, json: bool) ->
                 let approve = matches!(command, Some(ApprovalsCommand::Approve { .. }));
                 let outcome = session.client.decide(id, approve, reason).await?;
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&outcome)?);
+                    println!("{}", crate::sanitize::json_for_terminal(&serde_json::to_string_pretty(&outcome)?));
                 } else if approve {
                     println!(
                         "approved and applied: {} (audit #{})\nundo with: {}",
@@ -470,7 +499,7 @@ async fn audit(cli: &Cli, flag: Option<&str>, limit: usize, json: bool) -> Resul
     let result = async {
         let page = session.client.audit(flag, limit).await?;
         if json {
-            println!("{}", serde_json::to_string_pretty(&page)?);
+            println!("{}", crate::sanitize::json_for_terminal(&serde_json::to_string_pretty(&page)?));
         } else {
             for e in &page.events {
                 let what = e.action.as_ref().map_or_else(|| "-".to_string(), Action::describe);
@@ -511,7 +540,7 @@ async fn apply_file(cli: &Cli, file: &PathBuf, json: bool) -> Result<i32> {
             results.push(serde_json::json!({"flag": flag.key, "result": o.result}));
         }
         if json {
-            println!("{}", serde_json::to_string_pretty(&results)?);
+            println!("{}", crate::sanitize::json_for_terminal(&serde_json::to_string_pretty(&results)?));
         } else {
             for r in &results {
                 let what = r.get("flag").or_else(|| r.get("environment")).and_then(|v| v.as_str()).unwrap_or("");

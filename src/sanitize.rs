@@ -50,6 +50,25 @@ pub fn clean(s: &str, max_chars: usize) -> String {
     truncate_display(&sanitized, max_chars).into_owned()
 }
 
+/// Escapes, as `\uXXXX`, what serde_json leaves raw in JSON text but a terminal may act on or
+/// hide (DEL, C1 controls such as 8-bit CSI U+009B, bidi and invisible characters). Outside
+/// strings JSON is ASCII, so this only touches string contents and keeps the same value.
+pub fn json_for_terminal(json: &str) -> Cow<'_, str> {
+    let risky = |c: char| c.is_control() || is_bidi_or_invisible(c);
+    if !json.chars().any(risky) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if risky(c) && c != '\n' {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// What to do with one char: `None` keeps it, `Some(None)` drops it, `Some(Some(c))` replaces it.
 fn replacement(c: char, multiline: bool) -> Option<Option<char>> {
     let code = u32::from(c);
@@ -210,6 +229,16 @@ mod tests {
         let out = truncate_display(&long, 80);
         assert_eq!(out.chars().count(), 80);
         assert!(out.ends_with('…'));
+    }
+
+    #[test]
+    fn json_for_terminal_escapes_what_serde_leaves_raw() {
+        let v = serde_json::json!({"r": "a\x1b[2J\u{9b}1m\u{202e}\u{200b}\x7fz"});
+        let pretty = serde_json::to_string_pretty(&v).unwrap();
+        let out = json_for_terminal(&pretty);
+        assert_inert(&out.replace('\n', ""));
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap(), v);
+        assert!(matches!(json_for_terminal("{\"a\": \"ok ✓\"}"), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -151,7 +151,7 @@ pub async fn run(cli: &Cli, json: bool) -> Result<i32> {
     session.close().await;
     let snap = snap?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&to_json(&snap))?);
+        println!("{}", crate::sanitize::json_for_terminal(&serde_json::to_string_pretty(&to_json(&snap))?));
     } else {
         print!("{}", to_text(&snap, cli.env.as_deref()));
     }

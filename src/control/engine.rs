@@ -141,6 +141,11 @@ pub fn tick(cp: &ControlPlane, sim: Option<&mut Simulator>) -> Result<TickReport
         Ok(())
     })?;
     report.expired = cp.expire()?;
+    // Once an hour (by the engine's clock): forget idempotency records past their TTL.
+    let pruned = cp.with_inner(|inner, _| inner.prune_idempotency(now))?;
+    if pruned > 0 {
+        tracing::info!(pruned, "idempotency records past their TTL removed");
+    }
     Ok(report)
 }
 

@@ -28,6 +28,12 @@ pub const SNAPSHOT_AUDIT: usize = 200;
 /// Decided approvals kept in a snapshot besides the pending ones.
 pub const SNAPSHOT_DECIDED: usize = 50;
 pub const MAX_REASON: usize = 2000;
+/// Open requests at most; beyond this a new request is refused (429) until some are decided.
+pub const MAX_PENDING: usize = 1000;
+/// Decided requests kept in memory (all stay in the store).
+pub const KEEP_DECIDED: usize = 500;
+/// Idempotency records are kept this long; a retry after that is a new request.
+pub const IDEMPOTENCY_TTL_HOURS: i64 = 24;
 
 /// A precise refusal: HTTP status, machine-readable code and a sentence.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,6 +95,7 @@ pub(super) struct Inner {
     /// Evidence checks due: one guardrail window after a change that reduced a guarded cohort.
     pub evidence_due: Vec<EvidenceCheck>,
     external: Option<Arc<dyn FlagStore>>,
+    idem_pruned_at: Option<DateTime<Utc>>,
     /// Breaches (flag, env, cohort) already answered; cleared when the breach ends.
     pub breach_handled: std::collections::HashSet<(String, String, String)>,
 }
@@ -400,6 +407,14 @@ impl Inner {
             self.publish(tx, Change { revision, at: now, flags: vec![], frozen: None, approvals: vec![a], audit: vec![] });
             return Ok(outcome);
         }
+        if self.approvals.values().filter(|a| a.state == ApprovalState::Pending).count() >= MAX_PENDING {
+            return Err(ServiceError::new(
+                429,
+                "too_many_requests",
+                format!("{MAX_PENDING} requests are already waiting for a decision; decide some first"),
+            ));
+        }
+        self.prune_decided();
         let id = ApprovalId(format!("apr-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]));
         let evidence = if evidence.is_empty() { self.evidence_for(action) } else { evidence };
         let req = ApprovalRequest {
@@ -490,6 +505,7 @@ impl ControlPlane {
                 breach_handled: Default::default(),
                 evidence_due: Vec::new(),
                 external: external.clone(),
+                idem_pruned_at: None,
             }),
             clock,
             tx,
@@ -1066,6 +1082,33 @@ impl ControlPlane {
 
 /// Engine helpers that go through the same apply/request path.
 impl Inner {
+    /// Keep memory bounded: only the newest decided requests stay in memory (all are stored).
+    fn prune_decided(&mut self) {
+        let mut decided: Vec<(DateTime<Utc>, ApprovalId)> = self
+            .approvals
+            .values()
+            .filter(|a| a.state != ApprovalState::Pending)
+            .map(|a| (a.decided_at.unwrap_or(a.created_at), a.id.clone()))
+            .collect();
+        if decided.len() <= KEEP_DECIDED {
+            return;
+        }
+        decided.sort();
+        let excess = decided.len() - KEEP_DECIDED;
+        for (_, id) in decided.into_iter().take(excess) {
+            self.approvals.remove(&id);
+        }
+    }
+
+    /// Forget idempotency records older than the TTL (at most once an hour).
+    pub(super) fn prune_idempotency(&mut self, now: DateTime<Utc>) -> Result<usize, ServiceError> {
+        if self.idem_pruned_at.is_some_and(|t| now - t < Duration::hours(1)) {
+            return Ok(0);
+        }
+        self.idem_pruned_at = Some(now);
+        Ok(self.store.prune_idempotency(now - Duration::hours(IDEMPOTENCY_TTL_HOURS))?)
+    }
+
     /// After a change that takes exposure back, check the affected guardrails one window later.
     fn schedule_evidence(&mut self, action: &Action, follows: AuditId, now: DateTime<Utc>) {
         let reduces = matches!(

@@ -243,6 +243,27 @@ impl Store {
         Ok(out)
     }
 
+    /// Delete idempotency records made before `before`; returns how many.
+    pub fn prune_idempotency(&self, before: chrono::DateTime<chrono::Utc>) -> Result<usize, StoreError> {
+        let txn = self.db.begin_write()?;
+        let n = {
+            let mut t = txn.open_table(IDEM)?;
+            let mut old = Vec::new();
+            for row in t.iter()? {
+                let (k, v) = row?;
+                if serde_json::from_slice::<IdemRecord>(v.value()).is_ok_and(|r| r.at < before) {
+                    old.push(k.value().to_string());
+                }
+            }
+            for k in &old {
+                t.remove(k.as_str())?;
+            }
+            old.len()
+        };
+        txn.commit()?;
+        Ok(n)
+    }
+
     pub fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(TOKENS)?;
