@@ -78,6 +78,7 @@ pub async fn run_tui(cli: &Cli) -> Result<i32> {
                 prometheus: cli.prometheus.clone(),
                 expose_metrics: false,
                 flags: cli::flag_source(cli)?,
+                tls: None,
             })
             .await?;
             let client = crate::client::Client::new(&running.url, &running.token, "tui")?;

@@ -102,6 +102,12 @@ pub enum Command {
         /// Do not run the traffic simulator.
         #[arg(long)]
         no_simulate: bool,
+        /// Serve HTTPS: PEM certificate chain (with --tls-key).
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// Serve HTTPS: PEM private key (with --tls-cert).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
         /// Serve the simulator's traffic at /metrics (Prometheus text format, no token needed).
         #[arg(long)]
         expose_metrics: bool,
@@ -325,6 +331,7 @@ pub async fn connect(cli: &Cli, source: &'static str) -> Result<Session> {
         prometheus: cli.prometheus.clone(),
         expose_metrics: false,
         flags: flag_source(cli)?,
+        tls: None,
     })
     .await?;
     let client = Client::new(&running.url, &running.token, source)?;
@@ -564,7 +571,8 @@ async fn token_add(cli: &Cli, name: &str, role: &str) -> Result<i32> {
     Ok(exit::OK)
 }
 
-async fn serve(cli: &Cli, listen: SocketAddr, no_simulate: bool, expose_metrics: bool) -> Result<i32> {
+async fn serve(cli: &Cli, listen: SocketAddr, no_simulate: bool, expose_metrics: bool, tls: Option<runtime::TlsFiles>) -> Result<i32> {
+    let with_tls = tls.is_some();
     let dir = data_dir(cli)?;
     let mut running = runtime::start(StartOptions {
         data_dir: dir.clone(),
@@ -575,9 +583,10 @@ async fn serve(cli: &Cli, listen: SocketAddr, no_simulate: bool, expose_metrics:
         prometheus: cli.prometheus.clone(),
         expose_metrics,
         flags: flag_source(cli)?,
+        tls,
     })
     .await?;
-    if !listen.ip().is_loopback() {
+    if !listen.ip().is_loopback() && !with_tls {
         eprintln!(
             "WARNING: listening on {listen}, reachable from other machines, WITHOUT TLS: tokens and changes cross the network in clear text. Put it behind a TLS proxy or listen on 127.0.0.1."
         );
@@ -603,7 +612,13 @@ async fn serve(cli: &Cli, listen: SocketAddr, no_simulate: bool, expose_metrics:
 pub async fn run(cli: Cli) -> Result<i32> {
     match &cli.command {
         None => crate::app::run_tui(&cli).await,
-        Some(Command::Serve { listen, no_simulate, expose_metrics }) => serve(&cli, *listen, *no_simulate, *expose_metrics).await,
+        Some(Command::Serve { listen, no_simulate, expose_metrics, tls_cert, tls_key }) => {
+            let tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some(runtime::TlsFiles { cert: cert.clone(), key: key.clone() }),
+                _ => None,
+            };
+            serve(&cli, *listen, *no_simulate, *expose_metrics, tls).await
+        }
         Some(Command::Status { json }) => crate::status::run(&cli, *json).await,
         Some(Command::Act(args)) => act(&cli, args).await,
         Some(Command::Approvals { command, json }) => approvals(&cli, command, *json).await,

@@ -55,13 +55,20 @@ pub fn init_tls() {
 impl Client {
     pub fn new(base: &str, token: &str, source: &'static str) -> Result<Client, ClientError> {
         init_tls();
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
             .read_timeout(Duration::from_secs(10))
             .pool_idle_timeout(Duration::from_secs(30))
-            .user_agent(concat!("flagtop/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ClientError::Protocol(format!("cannot build the HTTP client: {e}")))?;
+            .user_agent(concat!("flagtop/", env!("CARGO_PKG_VERSION")));
+        // A private CA for a team server with its own certificate (FLAGTOP_CA_CERT=ca.pem).
+        if let Ok(path) = std::env::var("FLAGTOP_CA_CERT") {
+            let pem = std::fs::read(&path)
+                .map_err(|e| ClientError::Protocol(format!("cannot read FLAGTOP_CA_CERT {path}: {e}")))?;
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .map_err(|e| ClientError::Protocol(format!("FLAGTOP_CA_CERT {path} is not a PEM certificate: {e}")))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let http = builder.build().map_err(|e| ClientError::Protocol(format!("cannot build the HTTP client: {e}")))?;
         Ok(Client { base: base.trim_end_matches('/').to_string(), token: token.to_string(), http, source })
     }
 

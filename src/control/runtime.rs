@@ -30,6 +30,70 @@ pub struct StartOptions {
     pub expose_metrics: bool,
     /// Where flags live.
     pub flags: FlagSource,
+    /// Serve HTTPS with this certificate chain and key (PEM files).
+    pub tls: Option<TlsFiles>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// A TCP listener that completes a TLS handshake (rustls) before handing a connection to axum.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let (stream, addr) = match self.tcp.accept().await {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            // A client that never finishes its handshake must not hold the door for long.
+            match tokio::time::timeout(std::time::Duration::from_secs(5), self.acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => return (tls, addr),
+                Ok(Err(e)) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.tcp.local_addr()
+    }
+}
+
+/// A rustls server configuration from PEM files, with a clear error for each way they can be wrong.
+fn tls_config(files: &TlsFiles) -> color_eyre::Result<tokio_rustls::rustls::ServerConfig> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
+        .map_err(|e| color_eyre::eyre::eyre!("cannot read the TLS certificate {}: {e}", files.cert.display()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| color_eyre::eyre::eyre!("the TLS certificate {} is not valid PEM: {e}", files.cert.display()))?;
+    if certs.is_empty() {
+        return Err(color_eyre::eyre::eyre!("no certificate found in {}", files.cert.display()));
+    }
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .map_err(|e| color_eyre::eyre::eyre!("cannot read the TLS key {}: {e}", files.key.display()))?;
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| color_eyre::eyre::eyre!("TLS set-up failed: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| color_eyre::eyre::eyre!("the TLS certificate and key do not fit together: {e}"))
 }
 
 /// Where a control plane keeps flag state.
@@ -151,19 +215,31 @@ pub async fn start(opts: StartOptions) -> color_eyre::Result<Running> {
         .await
         .map_err(|e| color_eyre::eyre::eyre!("cannot listen on {}: {e}", opts.listen))?;
     let addr = listener.local_addr()?;
-    let url = format!("http://{addr}");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = api::router(cp.clone());
-    let server = tokio::spawn(async move {
-        let r = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
-            .await;
-        if let Err(e) = r {
-            tracing::error!(error = %e, "the API server stopped");
+    let shutdown = async move {
+        let _ = rx.await;
+    };
+    let (url, server) = match &opts.tls {
+        None => {
+            let server = tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+                    tracing::error!(error = %e, "the API server stopped");
+                }
+            });
+            (format!("http://{addr}"), server)
         }
-    });
+        Some(files) => {
+            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls_config(files)?));
+            let tls = TlsListener { tcp: listener, acceptor };
+            let server = tokio::spawn(async move {
+                if let Err(e) = axum::serve(tls, app).with_graceful_shutdown(shutdown).await {
+                    tracing::error!(error = %e, "the API server stopped");
+                }
+            });
+            (format!("https://{addr}"), server)
+        }
+    };
     let endpoint_file = endpoint_path(&opts.data_dir);
     let ep = Endpoint { url: url.clone(), token: token.clone(), pid: std::process::id() };
     write_private(&endpoint_file, &serde_json::to_string(&ep)?)?;
