@@ -243,7 +243,7 @@ pub fn exit_code(e: &color_eyre::Report) -> i32 {
             400 | 413 | 415 | 422 => exit::INVALID,
             _ => exit::SERVER,
         },
-        Some(ClientError::Unreachable { .. } | ClientError::Timeout { .. }) => exit::UNREACHABLE,
+        Some(ClientError::Unreachable { .. } | ClientError::Timeout { .. } | ClientError::Interrupted { .. }) => exit::UNREACHABLE,
         Some(ClientError::Protocol(_)) => exit::SERVER,
         None => exit::FAILURE,
     }
@@ -417,7 +417,17 @@ async fn act(cli: &Cli, args: &ActArgs) -> Result<i32> {
             source: Some("cli".into()),
         };
         let key = args.idempotency_key.clone().unwrap_or_else(crate::client::http::idempotency_key);
-        let outcome = session.client.act(&req, &key).await?;
+        let outcome = match session.client.act(&req, &key).await {
+            Ok(o) => o,
+            // Sent, but no answer: it may or may not have been applied. Never re-send blindly;
+            // the same key makes a retry safe.
+            Err(e @ (ClientError::Timeout { .. } | ClientError::Interrupted { .. } | ClientError::Protocol(_))) => {
+                return Err(eyre!(e).wrap_err(format!(
+                    "no answer to the action: it may or may not have been applied. Retry safely with the same key (--idempotency-key {key} )"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
         if args.json {
             let mut v = serde_json::to_value(&outcome)?;
             v["idempotency_key"] = serde_json::Value::String(key);

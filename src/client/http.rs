@@ -19,6 +19,9 @@ pub enum ClientError {
     Unreachable { url: String, detail: String },
     #[error("the control plane at {url} did not answer in time")]
     Timeout { url: String },
+    /// The connection broke after the request was sent: its outcome is unknown.
+    #[error("the connection to the control plane at {url} broke: {detail}")]
+    Interrupted { url: String, detail: String },
     #[error("unexpected answer from the control plane: {0}")]
     Protocol(String),
 }
@@ -29,6 +32,7 @@ impl ClientError {
             ClientError::Api { code, .. } => code,
             ClientError::Unreachable { .. } => "unreachable",
             ClientError::Timeout { .. } => "timeout",
+            ClientError::Interrupted { .. } => "interrupted",
             ClientError::Protocol(_) => "protocol",
         }
     }
@@ -45,6 +49,13 @@ pub struct Client {
     http: reqwest::Client,
     /// Sent as `X-Flagtop-Source` (tui, cli, api).
     source: &'static str,
+    /// How long one request may take (`FLAGTOP_HTTP_TIMEOUT_SECS`, default 15 s).
+    timeout: Duration,
+}
+
+/// A duration in seconds from an environment variable, or the default.
+pub fn secs_from_env(var: &str, default: u64) -> Duration {
+    Duration::from_secs(std::env::var(var).ok().and_then(|v| v.trim().parse().ok()).filter(|s| *s > 0).unwrap_or(default))
 }
 
 /// Install the ring crypto provider for rustls once (idempotent).
@@ -55,9 +66,10 @@ pub fn init_tls() {
 impl Client {
     pub fn new(base: &str, token: &str, source: &'static str) -> Result<Client, ClientError> {
         init_tls();
+        let timeout = secs_from_env("FLAGTOP_HTTP_TIMEOUT_SECS", 15);
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
-            .read_timeout(Duration::from_secs(10))
+            .read_timeout(timeout)
             .pool_idle_timeout(Duration::from_secs(30))
             .user_agent(concat!("flagtop/", env!("CARGO_PKG_VERSION")));
         // A private CA for a team server with its own certificate (FLAGTOP_CA_CERT=ca.pem).
@@ -69,7 +81,7 @@ impl Client {
             builder = builder.add_root_certificate(cert);
         }
         let http = builder.build().map_err(|e| ClientError::Protocol(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Client { base: base.trim_end_matches('/').to_string(), token: token.to_string(), http, source })
+        Ok(Client { base: base.trim_end_matches('/').to_string(), token: token.to_string(), http, source, timeout })
     }
 
     pub(crate) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
@@ -85,7 +97,7 @@ impl Client {
         } else if e.is_connect() {
             ClientError::Unreachable { url: self.base.clone(), detail: root_cause(&e) }
         } else {
-            ClientError::Unreachable { url: self.base.clone(), detail: root_cause(&e) }
+            ClientError::Interrupted { url: self.base.clone(), detail: root_cause(&e) }
         }
     }
 
@@ -111,11 +123,11 @@ impl Client {
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        self.send(self.request(reqwest::Method::GET, path), Duration::from_secs(15)).await
+        self.send(self.request(reqwest::Method::GET, path), self.timeout).await
     }
 
     async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ClientError> {
-        self.send(self.request(reqwest::Method::POST, path).json(body), Duration::from_secs(15)).await
+        self.send(self.request(reqwest::Method::POST, path).json(body), self.timeout).await
     }
 
     pub async fn healthz(&self) -> Result<(), ClientError> {
@@ -140,7 +152,7 @@ impl Client {
     /// Submit an action; `idempotency_key` makes retries safe (the same key returns the first outcome).
     pub async fn act(&self, req: &ActionRequest, idempotency_key: &str) -> Result<Outcome, ClientError> {
         let rb = self.request(reqwest::Method::POST, "/v1/actions").header("idempotency-key", idempotency_key).json(req);
-        self.send(rb, Duration::from_secs(15)).await
+        self.send(rb, self.timeout).await
     }
 
     pub async fn propose(&self, req: &ProposalRequest) -> Result<Outcome, ClientError> {
@@ -169,12 +181,12 @@ impl Client {
 
     pub async fn put_flag(&self, flag: &Flag) -> Result<DefineOutcome, ClientError> {
         let key: String = flag.key.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).collect();
-        self.send(self.request(reqwest::Method::PUT, &format!("/v1/flags/{key}")).json(flag), Duration::from_secs(15)).await
+        self.send(self.request(reqwest::Method::PUT, &format!("/v1/flags/{key}")).json(flag), self.timeout).await
     }
 
     pub async fn put_environment(&self, env: &Environment) -> Result<DefineOutcome, ClientError> {
         let key: String = env.key.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).collect();
-        self.send(self.request(reqwest::Method::PUT, &format!("/v1/environments/{key}")).json(env), Duration::from_secs(15))
+        self.send(self.request(reqwest::Method::PUT, &format!("/v1/environments/{key}")).json(env), self.timeout)
             .await
     }
 

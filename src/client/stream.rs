@@ -11,8 +11,11 @@ use tokio::sync::mpsc;
 
 pub const MAX_LINE: usize = 1 << 20;
 pub const MAX_EVENT: usize = 8 << 20;
-/// No byte (not even a heartbeat) for this long means the link is dead.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(25);
+/// No byte (not even a heartbeat, sent every 10 s) for this long means the link is dead
+/// (`FLAGTOP_STREAM_IDLE_SECS`, default 25 s).
+pub fn idle_timeout() -> Duration {
+    super::http::secs_from_env("FLAGTOP_STREAM_IDLE_SECS", 25)
+}
 
 #[derive(Debug, Clone)]
 pub enum StreamEvent {
@@ -71,9 +74,10 @@ async fn connect_once(
     let mut body = resp.bytes_stream();
     let mut parser = SseParser::new(MAX_LINE, MAX_EVENT);
     let mut items = Vec::new();
+    let idle = idle_timeout();
     loop {
-        let chunk = match tokio::time::timeout(IDLE_TIMEOUT, body.next()).await {
-            Err(_) => return Err("no data or heartbeat for 25 s".into()),
+        let chunk = match tokio::time::timeout(idle, body.next()).await {
+            Err(_) => return Err(format!("no data or heartbeat for {} s", idle.as_secs())),
             Ok(None) => return Err("the server closed the stream".into()),
             Ok(Some(Err(e))) => return Err(format!("stream read failed: {e}")),
             Ok(Some(Ok(c))) => c,

@@ -1,6 +1,9 @@
 //! Helpers for end-to-end tests: run the real `flagtop` binary as a server and talk HTTP to it.
 #![allow(dead_code)]
 
+pub mod fault;
+pub mod pty;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
