@@ -5,92 +5,9 @@
 
 mod common;
 
+use common::pty::{free_port, Tui};
 use common::{Http, Server};
-use portable_pty::{native_pty_system, CommandBuilder, PtySize};
-use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-struct Tui {
-    screen: Arc<Mutex<vt100::Parser>>,
-    raw: Arc<Mutex<Vec<u8>>>,
-    writer: Box<dyn Write + Send>,
-    child: Box<dyn portable_pty::Child + Send + Sync>,
-}
-
-impl Tui {
-    fn start(url: &str, token: &str, rows: u16, cols: u16) -> Tui {
-        Tui::start_with(url, token, rows, cols, &[("TERM", "xterm-256color")], &[])
-    }
-
-    /// Starts the TUI with extra environment variables and arguments (an empty config dir, so
-    /// only what is given here decides the looks).
-    fn start_with(url: &str, token: &str, rows: u16, cols: u16, env: &[(&str, &str)], args: &[&str]) -> Tui {
-        let pty = native_pty_system();
-        let pair = pty.openpty(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }).expect("openpty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_flagtop"));
-        cmd.args(["--backend", url, "--env", "production"]);
-        cmd.args(args);
-        cmd.env("FLAGTOP_TOKEN", token);
-        cmd.env("FLAGTOP_CONFIG_DIR", tempfile::tempdir().expect("tmp").keep());
-        for k in ["NO_COLOR", "COLORTERM", "FLAGTOP_THEME", "FLAGTOP_ASCII", "LC_ALL", "LC_CTYPE"] {
-            cmd.env_remove(k);
-        }
-        cmd.env("LANG", "C.UTF-8");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let log = tempfile::tempdir().expect("tmp").keep();
-        cmd.env("FLAGTOP_DATA", log);
-        let child = pair.slave.spawn_command(cmd).expect("spawn flagtop");
-        drop(pair.slave);
-        let mut reader = pair.master.try_clone_reader().expect("reader");
-        let writer = pair.master.take_writer().expect("writer");
-        let screen = Arc::new(Mutex::new(vt100::Parser::new(std::num::NonZero::new(rows).expect("rows"), std::num::NonZero::new(cols).expect("cols"), 0)));
-        let raw = Arc::new(Mutex::new(Vec::new()));
-        let (s2, r2) = (screen.clone(), raw.clone());
-        std::thread::spawn(move || {
-            let _master = pair.master; // keep the PTY open while reading
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                s2.lock().expect("lock").process(&buf[..n]);
-                r2.lock().expect("lock").extend_from_slice(&buf[..n]);
-            }
-        });
-        Tui { screen, raw, writer, child }
-    }
-
-    fn contents(&self) -> String {
-        self.screen.lock().expect("lock").screen().contents()
-    }
-
-    fn wait_for(&self, what: &str, secs: u64) -> String {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let c = self.contents();
-            if c.contains(what) {
-                return c;
-            }
-            assert!(Instant::now() < deadline, "screen never showed {what:?}; it shows:\n{c}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn keys(&mut self, keys: &str) {
-        for k in keys.as_bytes() {
-            self.writer.write_all(&[*k]).expect("write key");
-            self.writer.flush().expect("flush");
-            std::thread::sleep(Duration::from_millis(80));
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn narrowed_rollback_by_keys_then_stale_then_recovery() {
