@@ -1167,8 +1167,8 @@ impl Inner {
                     r.metric,
                     r.cohort,
                     e.status.as_deref().unwrap_or(""),
-                    r.cohort_value.map_or("n/a".into(), |v| format!("{v:.4}")),
-                    r.baseline.map_or("n/a".into(), |v| format!("{v:.4}"))
+                    crate::domain::guardrail::fmt_value(r.cohort_value),
+                    crate::domain::guardrail::fmt_value(r.baseline)
                 ));
                 evidence.push(e);
             }

@@ -28,9 +28,9 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, c: &Confirm, t: &Theme) {
         Span::styled(format!("  [{:?}]", p.tier).to_lowercase(), tier_style),
     ]));
     for ch in &p.change {
-        lines.push(Line::from(vec![Span::styled("change:  ", t.muted), Span::raw(clean(ch, inner_w))]));
+        lines.push(Line::from(vec![Span::styled("change:  ", t.muted), Span::raw(clean(ch, 300))]));
     }
-    lines.push(Line::from(vec![Span::styled("blast:   ", t.muted), Span::raw(clean(&p.blast, inner_w))]));
+    lines.push(Line::from(vec![Span::styled("blast:   ", t.muted), Span::raw(clean(&p.blast, 300))]));
     let rev = p.reverse.as_ref().map(|r| clean(&r.describe(), inner_w)).unwrap_or_else(|| "-".into());
     lines.push(Line::from(vec![Span::styled("reverse: ", t.muted), Span::raw(rev)]));
     if let Some(r) = c.expected_revision {
@@ -65,7 +65,9 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, c: &Confirm, t: &Theme) {
         Phase::Failed { msg, .. } => (clean(msg, 300), t.status_err),
     };
     lines.push(Line::from(Span::styled(msg, style)));
-    let h = (lines.len() as u16 + 4).min(area.height);
+    // Long lines wrap: size the dialog for the wrapped height.
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner_w.max(1))).sum();
+    let h = (rows as u16 + 3).min(area.height);
     let r = centered(area, w, h);
     f.render_widget(Clear, r);
     let border = if p.tier == Tier::Global { t.danger } else { t.title_focused };

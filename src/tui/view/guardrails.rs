@@ -83,7 +83,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
             if m.focus == Pane::Guardrails && start + i == m.guard_sel { row.style(t.selection) } else { row }
         })
         .collect();
-    let mut widths = vec![Constraint::Length(if wide { 22 } else { 14 }), Constraint::Length(14), Constraint::Length(if wide { 20 } else { 15 }), Constraint::Length(8)];
+    let mut widths = vec![Constraint::Length(if wide { 22 } else { 14 }), Constraint::Length(14), Constraint::Length(if wide { 20 } else { 18 }), Constraint::Length(8)];
     let mut head = vec!["metric", "cohort", "value vs base", "limit"];
     if wide {
         widths.push(Constraint::Length(8));
