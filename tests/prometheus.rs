@@ -78,6 +78,7 @@ async fn in_process(dir: &std::path::Path) -> Running {
         prometheus: None,
         expose_metrics: false,
         flags: Default::default(),
+        tls: None,
     })
     .await
     .expect("start an in-process control plane")
