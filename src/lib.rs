@@ -21,3 +21,4 @@ pub mod sanitize;
 pub mod tui;
 pub mod config;
 pub mod screenshot;
+pub mod fuzz_checks;

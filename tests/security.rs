@@ -211,10 +211,17 @@ fn a_non_loopback_listener_warns_loudly() {
         .spawn()
         .expect("spawn");
     let mut stderr = child.stderr.take().expect("stderr");
+    // stderr is unbuffered and the warning may arrive in pieces: read until the full line.
     let reader = std::thread::spawn(move || {
+        let mut text = String::new();
         let mut buf = [0u8; 4096];
-        let n = std::io::Read::read(&mut stderr, &mut buf).unwrap_or(0);
-        String::from_utf8_lossy(&buf[..n]).to_string()
+        while !text.contains('\n') {
+            match std::io::Read::read(&mut stderr, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),
+            }
+        }
+        text
     });
     let text = reader.join().expect("read");
     let _ = child.kill();

@@ -43,10 +43,19 @@ pub async fn run(client: Client, opts: TuiOptions) -> color_eyre::Result<()> {
     // previous hook. Drawing goes through our own writer so colours can be filtered.
     drop(ratatui::try_init().wrap_err("cannot set up the terminal")?);
     let result = match Terminal::new(CrosstermBackend::new(SgrFilter::new(std::io::stdout(), opts.color))) {
-        Ok(mut terminal) => event_loop(&mut terminal, client, model, &opts.theme, opts.limits, &mut sigterm, &mut sighup).await,
+        Ok(mut terminal) => {
+            let r = event_loop(&mut terminal, client, model, &opts.theme, opts.limits, &mut sigterm, &mut sighup).await;
+            // When the TTY is gone (SSH drop) showing the cursor fails, and ratatui's Drop would
+            // then `eprintln!` to the dead terminal, which panics: skip that Drop instead.
+            if terminal.show_cursor().is_err() {
+                std::mem::forget(terminal);
+            }
+            r
+        }
         Err(e) => Err(eyre!("cannot set up the terminal: {e}")),
     };
-    ratatui::restore();
+    // Not `ratatui::restore()`: it `eprintln!`s on failure, which panics on a closed TTY.
+    let _ = ratatui::try_restore();
     result
 }
 
@@ -81,6 +90,10 @@ async fn event_loop(
     if let Ok(size) = terminal.size() {
         handle(&mut model, Event::Resize { width: size.width, height: size.height }, &client, &tx);
     }
+    // Test-only (tests/terminal_lifecycle.rs): FLAGTOP_TEST_PANIC_AFTER_MS=N panics N ms after
+    // the first frame, to prove the panic hook gives the terminal back. Inert unless set.
+    let test_panic = std::env::var("FLAGTOP_TEST_PANIC_AFTER_MS").ok().and_then(|v| v.parse::<u64>().ok()).map(Duration::from_millis);
+    let mut panic_at: Option<tokio::time::Instant> = None;
     let result = loop {
         if model.dirty && last_draw.elapsed() >= min_gap {
             if let Err(e) = terminal.draw(|f| view::draw(f, &model, theme)) {
@@ -88,6 +101,7 @@ async fn event_loop(
             }
             model.dirty = false;
             last_draw = tokio::time::Instant::now();
+            panic_at = panic_at.or_else(|| test_panic.map(|d| last_draw + d));
         }
         if model.quit {
             break Ok(());
@@ -95,6 +109,9 @@ async fn event_loop(
         let draw_due = model.dirty.then_some(last_draw + min_gap);
         tokio::select! {
             _ = tokio::time::sleep_until(draw_due.unwrap_or(last_draw)), if draw_due.is_some() => {}
+            _ = tokio::time::sleep_until(panic_at.unwrap_or(last_draw)), if panic_at.is_some() => {
+                panic!("FLAGTOP_TEST_PANIC_AFTER_MS: deliberate test panic");
+            }
             _ = sigterm.recv() => break Ok(()),
             _ = sighup.recv() => break Ok(()),
             ev = keys.next() => match ev {

@@ -11,11 +11,18 @@ pub struct SgrFilter<W: Write> {
     inner: W,
     buf: Vec<u8>,
     mode: ColorMode,
+    /// The last frame written ended with [`NOOP_FRAME`] (attributes reset, cursor hidden).
+    settled: bool,
 }
+
+/// All that ratatui + crossterm write for a frame in which nothing changed: the trailing SGR
+/// resets and hide-cursor. After a frame that ended the same way it changes nothing on screen,
+/// so it is not sent (0 B/s while idle instead of 25 B per redraw).
+const NOOP_FRAME: &[u8] = b"\x1b[39m\x1b[49m\x1b[59m\x1b[0m\x1b[?25l";
 
 impl<W: Write> SgrFilter<W> {
     pub fn new(inner: W, mode: ColorMode) -> Self {
-        SgrFilter { inner, buf: Vec::with_capacity(16 * 1024), mode }
+        SgrFilter { inner, buf: Vec::with_capacity(16 * 1024), mode, settled: false }
     }
 }
 
@@ -26,7 +33,11 @@ impl<W: Write> Write for SgrFilter<W> {
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        if self.settled && self.buf == NOOP_FRAME {
+            self.buf.clear();
+        }
         if !self.buf.is_empty() {
+            self.settled = self.buf.ends_with(NOOP_FRAME);
             let out = rewrite(&self.buf, self.mode);
             self.buf.clear();
             self.inner.write_all(&out)?;
@@ -147,6 +158,26 @@ mod tests {
 
     fn s(b: &[u8], m: ColorMode) -> String {
         String::from_utf8(rewrite(b, m)).unwrap()
+    }
+
+    #[test]
+    fn an_unchanged_frame_after_a_settled_one_writes_nothing() {
+        let mut out = Vec::new();
+        {
+            let mut f = SgrFilter::new(&mut out, ColorMode::Full);
+            for frame in [&b"\x1b[1;1HX"[..], NOOP_FRAME] {
+                f.write_all(frame).unwrap();
+            }
+            f.flush().unwrap(); // a real frame, ending settled
+            f.write_all(NOOP_FRAME).unwrap();
+            f.flush().unwrap(); // nothing changed: skipped
+            f.write_all(b"\x1b[?25h").unwrap();
+            f.flush().unwrap(); // cursor shown: no longer settled
+            f.write_all(NOOP_FRAME).unwrap();
+            f.flush().unwrap(); // must be sent (hides the cursor again)
+        }
+        let want = [&b"\x1b[1;1HX"[..], NOOP_FRAME, b"\x1b[?25h", NOOP_FRAME].concat();
+        assert_eq!(out, want);
     }
 
     #[test]
