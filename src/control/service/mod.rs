@@ -1,0 +1,505 @@
+//! The one path every mutation takes (TUI, CLI, agents, the engine): authorise → check the
+//! expected revision → policy → apply → audit → durable commit → publish. Holds the live state
+//! behind one mutex; never held across an await.
+
+mod decide;
+mod define;
+mod external;
+mod mutate;
+mod upkeep;
+
+use super::auth;
+use super::clock::Clock;
+use super::metrics::Metrics;
+use super::policy::{self, Decision};
+use super::flags::{ExternalEvent, FlagStore, FlagStoreError};
+use super::store::{Commit, IdemRecord, StoreError, TokenRecord, Store};
+use crate::domain::{
+    Action, Actor, ApprovalId, ApprovalRequest, ApprovalState, AuditEvent, AuditId, AuditKind, DomainError,
+    Environment, Evidence, Flag, Revision, Role, State, ENGINE_ACTOR,
+};
+use crate::wire::{
+    ActionRequest, Change, DefineOutcome, GuardrailReading, GuardrailUpdate, Outcome, OutcomeKind, ProposalRequest,
+    Snapshot,
+};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::broadcast;
+
+/// Changes kept in memory for stream resumption with `Last-Event-ID`.
+pub const RESUME_WINDOW: usize = 4096;
+/// Audit events included in a snapshot.
+pub const SNAPSHOT_AUDIT: usize = 200;
+/// Decided approvals kept in a snapshot besides the pending ones.
+pub const SNAPSHOT_DECIDED: usize = 50;
+pub const MAX_REASON: usize = 2000;
+/// Open requests at most; beyond this a new request is refused (429) until some are decided.
+pub const MAX_PENDING: usize = 1000;
+/// Decided requests kept in memory (all stay in the store).
+pub const KEEP_DECIDED: usize = 500;
+/// Idempotency records are kept this long; a retry after that is a new request.
+pub const IDEMPOTENCY_TTL_HOURS: i64 = 24;
+
+/// A precise refusal: HTTP status, machine-readable code and a sentence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+    pub current_revision: Option<Revision>,
+}
+
+impl ServiceError {
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        ServiceError { status, code, message: message.into(), current_revision: None }
+    }
+}
+
+impl std::fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)
+    }
+}
+
+impl From<DomainError> for ServiceError {
+    fn from(e: DomainError) -> Self {
+        let status = match e {
+            DomainError::UnknownFlag(_) | DomainError::UnknownEnv(_) | DomainError::UnknownCohort { .. } => 404,
+            _ => 422,
+        };
+        ServiceError::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store failure");
+        ServiceError::new(500, "store_failed", format!("the change was not saved: {e}"))
+    }
+}
+
+/// What the stream carries.
+#[derive(Debug, Clone)]
+pub enum StreamMsg {
+    Change(Arc<Change>),
+    Guardrails(Arc<GuardrailUpdate>),
+    Store(Arc<crate::wire::StoreStatus>),
+}
+
+pub(super) struct Inner {
+    pub state: State,
+    pub approvals: BTreeMap<ApprovalId, ApprovalRequest>,
+    pub store: Store,
+    next_audit: u64,
+    recent: VecDeque<Arc<Change>>,
+    recent_audit: VecDeque<AuditEvent>,
+    pub metrics: Metrics,
+    pub readings: Vec<GuardrailReading>,
+    /// Since when every guardrail of (flag, env) has been healthy with enough data.
+    pub healthy_since: HashMap<(String, String), DateTime<Utc>>,
+    /// Evidence checks due: one guardrail window after a change that reduced a guarded cohort.
+    pub evidence_due: Vec<EvidenceCheck>,
+    external: Option<Arc<dyn FlagStore>>,
+    idem_pruned_at: Option<DateTime<Utc>>,
+    /// Breaches (flag, env, cohort) already answered; cleared when the breach ends.
+    pub breach_handled: std::collections::HashSet<(String, String, String)>,
+}
+
+pub struct ControlPlane {
+    pub(super) inner: Mutex<Inner>,
+    pub clock: Arc<dyn Clock>,
+    tx: broadcast::Sender<StreamMsg>,
+    /// Ephemeral tokens (the embedded owner's), by hash; never written to disk.
+    local_tokens: Mutex<HashMap<String, Actor>>,
+    /// The external flag store (Unleash), when flags do not live in flagtop's own store.
+    external: Option<Arc<dyn FlagStore>>,
+    /// Last confirmed sync with the external store, and the last sync error.
+    sync_status: Mutex<(Option<DateTime<Utc>>, Option<String>)>,
+    /// How long approval requests stay open.
+    pub approval_ttl: Duration,
+    /// The simulator's traffic as Prometheus text (`--expose-metrics`), once attached.
+    pub(super) exposition: std::sync::OnceLock<Arc<super::exposition::Exposition>>,
+}
+
+/// A pending "did it work?" check after a change.
+#[derive(Debug, Clone)]
+pub struct EvidenceCheck {
+    pub follows: AuditId,
+    pub action: Action,
+    /// Cohorts whose guardrails to report (all guarded cohorts for flag-wide actions).
+    pub cohorts: Vec<String>,
+    pub due: DateTime<Utc>,
+}
+
+/// Where a mutation comes from, for the audit trail.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub actor: Actor,
+    pub source: String,
+}
+
+impl Caller {
+    pub fn engine() -> Caller {
+        Caller { actor: Actor { name: ENGINE_ACTOR.into(), role: Role::Admin }, source: "engine".into() }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A summary of what an action touches, for the audit's before/after.
+fn summarize(state: &State, action: &Action) -> serde_json::Value {
+    let env = action.env();
+    let Some(flag) = action.flag() else {
+        return serde_json::json!({ "frozen": state.is_frozen(env) });
+    };
+    let Some(fe) = state.flags.get(flag).and_then(|f| f.env(env)) else {
+        return serde_json::Value::Null;
+    };
+    match action {
+        Action::SetPercent { cohort, .. } | Action::Rollback { cohort, .. } | Action::Restore { cohort, .. } => {
+            match fe.cohort(cohort) {
+                Some(c) => serde_json::json!({"cohort": c.name, "percent": c.percent, "rolled_back": c.rolled_back}),
+                None => serde_json::Value::Null,
+            }
+        }
+        Action::Kill { .. } | Action::Revive { .. } => serde_json::json!({ "enabled": fe.enabled }),
+        _ => match &fe.ladder {
+            Some(l) => serde_json::json!({
+                "stage": l.current_stage().map(|s| s.name.clone()),
+                "state": l.effective_state(state.is_frozen(env)).as_str(),
+                "exposure": fe.cohorts.iter().map(|c| (c.name.to_string(), c.effective_percent())).collect::<BTreeMap<_,_>>(),
+            }),
+            None => serde_json::Value::Null,
+        },
+    }
+}
+
+fn body_hash(actor: &Actor, req: &ActionRequest) -> String {
+    let body = serde_json::json!({ "actor": actor.name, "req": req });
+    auth::hash(&body.to_string())
+}
+
+fn check_reason(reason: &str) -> Result<(), ServiceError> {
+    if reason.trim().is_empty() {
+        return Err(ServiceError::new(422, "reason_required", "every change needs a reason: say why in a few words"));
+    }
+    if reason.len() > MAX_REASON {
+        return Err(ServiceError::new(422, "reason_too_long", format!("the reason is longer than {MAX_REASON} bytes")));
+    }
+    Ok(())
+}
+
+
+impl ControlPlane {
+    /// Open the store in `dir`; seed it from `seed` when it is new.
+    pub fn open(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        seed: Option<super::scenario::Scenario>,
+    ) -> Result<Arc<ControlPlane>, ServiceError> {
+        Self::open_with(store, clock, seed, None)
+    }
+
+    /// As `open`, with flags held by an external flag store (Unleash).
+    pub fn open_with(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        seed: Option<super::scenario::Scenario>,
+        external: Option<Arc<dyn FlagStore>>,
+    ) -> Result<Arc<ControlPlane>, ServiceError> {
+        let loaded = store.load()?;
+        let recent_audit = store.audit(None, None, SNAPSHOT_AUDIT, SNAPSHOT_AUDIT)?.into();
+        let (tx, _) = broadcast::channel(1024);
+        let cp = Arc::new(ControlPlane {
+            inner: Mutex::new(Inner {
+                state: loaded.state,
+                approvals: loaded.approvals.into_iter().map(|a| (a.id.clone(), a)).collect(),
+                store,
+                next_audit: loaded.last_audit,
+                recent: VecDeque::new(),
+                recent_audit,
+                metrics: Metrics::default(),
+                readings: Vec::new(),
+                healthy_since: HashMap::new(),
+                breach_handled: Default::default(),
+                evidence_due: Vec::new(),
+                external: external.clone(),
+                idem_pruned_at: None,
+            }),
+            clock,
+            tx,
+            local_tokens: Mutex::new(HashMap::new()),
+            external: external.clone(),
+            sync_status: Mutex::new((None, None)),
+            approval_ttl: Duration::hours(4),
+            exposition: std::sync::OnceLock::new(),
+        });
+        if !loaded.initialised
+            && let Some(seed) = seed
+        {
+            cp.seed(seed)?;
+        }
+        Ok(cp)
+    }
+
+    fn seed(&self, seed: super::scenario::Scenario) -> Result<(), ServiceError> {
+        {
+            let mut inner = lock(&self.inner);
+            let mut state = seed.state;
+            state.revision = Revision(1);
+            for f in state.flags.values_mut() {
+                f.revision = Revision(1);
+            }
+            inner.store.commit(Commit { meta: Some(&state), flags: state.flags.values().collect(), ..Default::default() })?;
+            inner.state = state;
+        }
+        for p in seed.proposals {
+            let caller = Caller { actor: p.actor, source: "agent".into() };
+            self.propose(&caller, ProposalRequest { action: p.action, reverse: None, reason: p.reason, evidence: p.evidence, evidence_gap: p.evidence_gap })?;
+        }
+        Ok(())
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<StreamMsg> {
+        self.tx.subscribe()
+    }
+
+    /// Changes after `revision` for a resuming stream, or None when they are no longer kept.
+    pub fn changes_since(&self, revision: Revision) -> Option<Vec<Arc<Change>>> {
+        let inner = lock(&self.inner);
+        if revision >= inner.state.revision {
+            return Some(Vec::new());
+        }
+        let oldest = inner.recent.front().map(|c| c.revision.0)?;
+        if revision.0 + 1 < oldest {
+            return None;
+        }
+        Some(inner.recent.iter().filter(|c| c.revision > revision).cloned().collect())
+    }
+
+    pub fn revision(&self) -> Revision {
+        lock(&self.inner).state.revision
+    }
+
+    pub fn snapshot(&self, identity: &Actor) -> Snapshot {
+        let inner = lock(&self.inner);
+        let mut decided: Vec<&ApprovalRequest> = inner.approvals.values().filter(|a| a.state != ApprovalState::Pending).collect();
+        decided.sort_by_key(|a| std::cmp::Reverse(a.decided_at.unwrap_or(a.created_at)));
+        let approvals = inner
+            .approvals
+            .values()
+            .filter(|a| a.state == ApprovalState::Pending)
+            .chain(decided.into_iter().take(SNAPSHOT_DECIDED))
+            .cloned()
+            .collect();
+        Snapshot {
+            revision: inner.state.revision,
+            server_time: self.clock.now(),
+            identity: identity.clone(),
+            flag_store: self.flag_store_name().to_string(),
+            flag_store_synced_at: self.external.as_ref().and_then(|_| lock(&self.sync_status).0),
+            flag_store_error: self.external.as_ref().and_then(|_| lock(&self.sync_status).1.clone()),
+            propagation_secs: self.external.as_ref().map(|e| e.propagation_secs()),
+            environments: inner.state.environments.clone(),
+            frozen: inner.state.frozen.clone(),
+            flags: inner.state.flags.values().cloned().collect(),
+            guardrails: inner.readings.clone(),
+            approvals,
+            audit: inner.recent_audit.iter().cloned().collect(),
+        }
+    }
+
+    pub fn state(&self) -> State {
+        lock(&self.inner).state.clone()
+    }
+
+    pub fn readings(&self) -> Vec<GuardrailReading> {
+        lock(&self.inner).readings.clone()
+    }
+
+    pub fn approvals(&self) -> Vec<ApprovalRequest> {
+        lock(&self.inner).approvals.values().cloned().collect()
+    }
+
+    pub fn audit(&self, flag: Option<&str>, before: Option<u64>, limit: usize) -> Result<Vec<AuditEvent>, ServiceError> {
+        Ok(lock(&self.inner).store.audit(flag, before, limit.clamp(1, 1000), 100_000)?)
+    }
+
+    /// Submit an action on behalf of `caller` (the path of the TUI, the CLI and the API).
+    pub fn submit(&self, caller: &Caller, req: &ActionRequest, idem_key: Option<&str>) -> Result<Outcome, ServiceError> {
+        check_reason(&req.reason)?;
+        let now = self.clock.now();
+        let mut inner = lock(&self.inner);
+        let hash = body_hash(&caller.actor, req);
+        if let Some(key) = idem_key {
+            if key.is_empty() || key.len() > 200 {
+                return Err(ServiceError::new(422, "invalid_idempotency_key", "an idempotency key is 1–200 characters"));
+            }
+            if let Some(rec) = inner.store.idempotency(key)? {
+                if rec.body_hash != hash {
+                    return Err(ServiceError::new(
+                        422,
+                        "idempotency_key_reused",
+                        "this idempotency key was already used for a different request; use a new key per action",
+                    ));
+                }
+                let mut outcome: Outcome = serde_json::from_value(rec.response)
+                    .map_err(|e| ServiceError::new(500, "store_failed", format!("stored outcome unreadable: {e}")))?;
+                outcome.replayed = true;
+                return Ok(outcome);
+            }
+        }
+        let action = &req.action;
+        let env = inner
+            .state
+            .environment(action.env())
+            .cloned()
+            .ok_or_else(|| DomainError::UnknownEnv(action.env().to_string()))?;
+        if let Some(f) = action.flag()
+            && !inner.state.flags.contains_key(f)
+        {
+            return Err(DomainError::UnknownFlag(f.to_string()).into());
+        }
+        let current = action.target_revision(&inner.state);
+        if let Some(expected) = req.expected_revision
+            && current > expected
+        {
+            let what = action.flag().map_or_else(|| format!("environment {}", action.env()), |f| format!("flag {f}"));
+            return Err(ServiceError {
+                status: 409,
+                code: "conflict",
+                message: format!(
+                    "changed since you looked: {what} is at revision {current}, you decided on {expected}; review the new state and decide again"
+                ),
+                current_revision: Some(current),
+            });
+        }
+        let tier = action.tier(&inner.state);
+        let idem_fn = |o: &Outcome| IdemRecord {
+            body_hash: hash.clone(),
+            status: 200,
+            response: serde_json::to_value(o).unwrap_or_default(),
+            at: now,
+        };
+        let idem = idem_key.map(|k| (k, &idem_fn as &dyn Fn(&Outcome) -> IdemRecord));
+        match policy::decide(caller.actor.role, tier, env.protected, caller.actor.name == ENGINE_ACTOR) {
+            Decision::Deny(why) => Err(ServiceError::new(403, "forbidden", why)),
+            Decision::Apply => inner.apply(&self.tx, caller, action, &req.reason, now, None, idem),
+            Decision::Request => {
+                inner.request(&self.tx, caller, action, &req.reason, Vec::new(), None, now, self.approval_ttl, idem)
+            }
+        }
+    }
+
+    /// A recommendation: always a pending request, whoever posts it.
+    pub fn propose(&self, caller: &Caller, req: ProposalRequest) -> Result<Outcome, ServiceError> {
+        if !caller.actor.role.can_propose() {
+            return Err(ServiceError::new(403, "forbidden", "viewers cannot propose changes"));
+        }
+        check_reason(&req.reason)?;
+        let now = self.clock.now();
+        let mut inner = lock(&self.inner);
+        let mut scratch = inner.scratch(&req.action);
+        let reverse = req.action.apply(&mut scratch, now)?;
+        if let Some(r) = &req.reverse
+            && r != &reverse
+        {
+            return Err(ServiceError::new(
+                422,
+                "reverse_mismatch",
+                format!("the reverse you sent does not undo the action; the control plane computes {}", serde_json::to_string(&reverse).unwrap_or_default()),
+            ));
+        }
+        inner.request(&self.tx, caller, &req.action, &req.reason, req.evidence, req.evidence_gap, now, self.approval_ttl, None)
+    }
+
+    /// Accept pushed or simulated samples.
+    pub fn push_samples(&self, samples: &[crate::wire::MetricSample]) -> Result<usize, ServiceError> {
+        let now = self.clock.now();
+        let mut inner = lock(&self.inner);
+        for (i, s) in samples.iter().enumerate() {
+            if inner.state.flags.get(&s.flag).and_then(|f| f.env(&s.env)).is_none() {
+                return Err(ServiceError::new(404, "unknown_flag", format!("sample {i}: flag `{}` is not configured in `{}`", s.flag, s.env)));
+            }
+        }
+        for (i, s) in samples.iter().enumerate() {
+            inner
+                .metrics
+                .push(s, now)
+                .map_err(|e| ServiceError::new(422, "invalid_sample", format!("sample {i}: {e}")))?;
+        }
+        Ok(samples.len())
+    }
+
+    /// Re-judge every guardrail; publish the readings that changed. Returns the new readings.
+    pub fn evaluate_guardrails(&self, record: bool) -> Vec<GuardrailReading> {
+        let now = self.clock.now();
+        let mut inner = lock(&self.inner);
+        let inner = &mut *inner;
+        let readings = inner.metrics.evaluate(&inner.state, now, record);
+        let changed: Vec<GuardrailReading> = readings
+            .iter()
+            .filter(|r| {
+                !inner.readings.iter().any(|o| {
+                    o.flag == r.flag && o.env == r.env && o.metric == r.metric && o.cohort == r.cohort && o == *r
+                })
+            })
+            .cloned()
+            .collect();
+        inner.readings = readings.clone();
+        if !changed.is_empty() {
+            let _ = self.tx.send(StreamMsg::Guardrails(Arc::new(GuardrailUpdate { at: now, readings: changed })));
+        }
+        readings
+    }
+
+    /// Authenticate a bearer token.
+    pub fn authenticate(&self, token: &str) -> Option<Actor> {
+        let h = auth::hash(token);
+        {
+            let local = lock(&self.local_tokens);
+            for (k, actor) in local.iter() {
+                if auth::constant_time_eq(k.as_bytes(), h.as_bytes()) {
+                    return Some(actor.clone());
+                }
+            }
+        }
+        let inner = lock(&self.inner);
+        match inner.store.token(&h) {
+            Ok(Some(rec)) => Some(Actor { name: rec.name, role: rec.role }),
+            _ => None,
+        }
+    }
+
+    /// An in-memory token for this process's owner; returns the secret.
+    pub fn add_local_token(&self, actor: Actor) -> Result<String, ServiceError> {
+        let t = auth::mint().map_err(|e| ServiceError::new(500, "random_failed", e))?;
+        lock(&self.local_tokens).insert(auth::hash(&t), actor);
+        Ok(t)
+    }
+
+    /// Mint and store a token (shown once).
+    pub fn add_token(&self, name: &str, role: Role) -> Result<String, ServiceError> {
+        if !crate::domain::ids::valid_key(name) {
+            return Err(ServiceError::new(422, "invalid_name", "token names are 1–100 of A–Z a–z 0–9 - _ ."));
+        }
+        let t = auth::mint().map_err(|e| ServiceError::new(500, "random_failed", e))?;
+        let rec = TokenRecord { name: name.to_string(), role, created_at: self.clock.now() };
+        lock(&self.inner).store.add_token(&auth::hash(&t), &rec)?;
+        Ok(t)
+    }
+
+    pub fn has_tokens(&self) -> bool {
+        lock(&self.inner).store.tokens().map(|t| !t.is_empty()).unwrap_or(false)
+    }
+
+    /// Whether every guardrail of (flag, env) is healthy with enough data; engine bookkeeping.
+    pub(super) fn with_inner<R>(&self, f: impl FnOnce(&mut Inner, &broadcast::Sender<StreamMsg>) -> R) -> R {
+        let mut inner = lock(&self.inner);
+        f(&mut inner, &self.tx)
+    }
+}
+

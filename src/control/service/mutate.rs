@@ -1,0 +1,289 @@
+//! The one mutation path inside the lock: scratch apply, external store, durable commit, then
+//! live state and publish; and turning an action into an approval request.
+
+use super::*;
+
+impl Inner {
+    /// A scratch state holding only what `action` touches (cheap even with 10,000 flags).
+    pub(in crate::control) fn scratch(&self, action: &Action) -> State {
+        State {
+            revision: self.state.revision,
+            environments: self.state.environments.clone(),
+            frozen: self.state.frozen.clone(),
+            env_revisions: self.state.env_revisions.clone(),
+            flags: action
+                .flag()
+                .and_then(|k| self.state.flags.get_key_value(k))
+                .map(|(k, f)| (k.clone(), f.clone()))
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    pub(in crate::control) fn evidence_for(&self, action: &Action) -> Vec<Evidence> {
+        let Some(flag) = action.flag() else { return Vec::new() };
+        self.readings
+            .iter()
+            .filter(|r| &r.flag == flag && &r.env == action.env())
+            .filter(|r| action.cohort().is_none_or(|c| c.as_str() == r.cohort))
+            .map(GuardrailReading::evidence)
+            .collect()
+    }
+
+    pub(in crate::control) fn new_audit(&mut self, caller: &Caller, kind: AuditKind, reason: &str, now: DateTime<Utc>, revision: Revision) -> AuditEvent {
+        self.next_audit += 1;
+        AuditEvent {
+            id: AuditId(self.next_audit),
+            at: now,
+            kind,
+            actor: caller.actor.clone(),
+            source: caller.source.clone(),
+            reason: reason.to_string(),
+            flag: None,
+            action: None,
+            reverse: None,
+            before: None,
+            after: None,
+            approval: None,
+            evidence: Vec::new(),
+            revision,
+            follows: None,
+            request_id: None,
+        }
+    }
+
+    pub(in crate::control) fn publish(&mut self, tx: &broadcast::Sender<StreamMsg>, change: Change) {
+        for e in &change.audit {
+            self.recent_audit.push_front(e.clone());
+        }
+        self.recent_audit.truncate(SNAPSHOT_AUDIT);
+        let change = Arc::new(change);
+        self.recent.push_back(change.clone());
+        while self.recent.len() > RESUME_WINDOW {
+            self.recent.pop_front();
+        }
+        let _ = tx.send(StreamMsg::Change(change));
+    }
+
+    /// Apply `action` now: scratch apply, durable commit, then swap into live state.
+    pub(in crate::control) fn apply(
+        &mut self,
+        tx: &broadcast::Sender<StreamMsg>,
+        caller: &Caller,
+        action: &Action,
+        reason: &str,
+        now: DateTime<Utc>,
+        approval: Option<ApprovalRequest>,
+        idem: Option<(&str, &dyn Fn(&Outcome) -> IdemRecord)>,
+    ) -> Result<Outcome, ServiceError> {
+        let mut scratch = self.scratch(action);
+        let before = summarize(&scratch, action);
+        let reverse = action.apply(&mut scratch, now)?;
+        let revision = Revision(self.state.revision.0 + 1);
+        scratch.revision = revision;
+        match action.flag() {
+            Some(k) => {
+                if let Some(f) = scratch.flags.get_mut(k) {
+                    f.revision = revision;
+                }
+            }
+            None => {
+                scratch.env_revisions.insert(action.env().clone(), revision);
+            }
+        }
+        let after = summarize(&scratch, action);
+        // Flags held elsewhere: write there first (compare-and-set on what the operator saw);
+        // a refusal there means nothing is recorded here.
+        if let (Some(ext), Some(k)) = (&self.external, action.flag())
+            && crate::control::flags::touches_store(action)
+            && let (Some(old), Some(new)) = (self.state.flags.get(k), scratch.flags.get(k))
+        {
+            ext.apply(action, old, new).map_err(|e| match e {
+                FlagStoreError::Conflict { .. } => ServiceError {
+                    status: 409,
+                    code: "conflict",
+                    message: format!("{e}; flagtop will pick up the new state within seconds — review it and decide again"),
+                    current_revision: None,
+                },
+                FlagStoreError::Refused { .. } => ServiceError::new(422, "flag_store_refused", e.to_string()),
+                FlagStoreError::Unavailable { .. } => ServiceError::new(503, "flag_store_unavailable", format!("{e}; nothing was changed")),
+            })?;
+        }
+        let kind = if approval.is_some() { AuditKind::Approved } else { AuditKind::Applied };
+        let mut audit = self.new_audit(caller, kind, reason, now, revision);
+        audit.flag = action.flag().cloned();
+        audit.action = Some(action.clone());
+        audit.reverse = Some(reverse.clone());
+        audit.before = Some(before);
+        audit.after = Some(after);
+        audit.evidence = self.evidence_for(action);
+        audit.request_id = idem.map(|(k, _)| k.to_string());
+        let approval = approval.map(|mut a| {
+            a.state = ApprovalState::Applied;
+            a.decided_by = Some(caller.actor.clone());
+            a.decided_at = Some(now);
+            a.decision_reason = Some(reason.to_string());
+            audit.approval = Some(a.id.clone());
+            a
+        });
+        let outcome = Outcome {
+            outcome: OutcomeKind::Applied,
+            revision,
+            action: action.clone(),
+            reverse: reverse.clone(),
+            reverse_command: reverse.command_line(&format!("undo #{}", audit.id)),
+            audit_id: Some(audit.id),
+            approval_id: approval.as_ref().map(|a| a.id.clone()),
+            replayed: false,
+        };
+        let idem_rec = idem.map(|(k, f)| (k, f(&outcome)));
+        let flag = action.flag().and_then(|k| scratch.flags.get(k));
+        let commit = Commit {
+            meta: Some(&scratch),
+            flags: flag.into_iter().collect(),
+            approvals: approval.iter().collect(),
+            audit: vec![&audit],
+            idempotency: idem_rec.as_ref().map(|(k, r)| (*k, r)),
+        };
+        if let Err(e) = self.store.commit(commit) {
+            self.next_audit -= 1;
+            return Err(e.into());
+        }
+        // Durable: now make it live.
+        self.state.revision = revision;
+        self.state.frozen = std::mem::take(&mut scratch.frozen);
+        self.state.env_revisions = std::mem::take(&mut scratch.env_revisions);
+        let mut flags = Vec::new();
+        if let Some(k) = action.flag()
+            && let Some(f) = scratch.flags.remove(k)
+        {
+            self.state.flags.insert(k.clone(), f.clone());
+            flags.push(f);
+        }
+        if let Some(a) = &approval {
+            self.approvals.insert(a.id.clone(), a.clone());
+        }
+        let frozen = action.flag().is_none().then(|| self.state.frozen.clone());
+        let audit_id = audit.id;
+        self.schedule_evidence(action, audit_id, now);
+        let mut approvals: Vec<ApprovalRequest> = approval.into_iter().collect();
+        approvals.extend(self.close_superseded(caller, action, audit_id, now));
+        self.publish(tx, Change { revision, at: now, flags, frozen, approvals, audit: vec![audit] });
+        Ok(outcome)
+    }
+
+    /// File an approval request for `action` (the reverse is computed now).
+    #[allow(clippy::too_many_arguments)]
+    pub(in crate::control) fn request(
+        &mut self,
+        tx: &broadcast::Sender<StreamMsg>,
+        caller: &Caller,
+        action: &Action,
+        reason: &str,
+        evidence: Vec<Evidence>,
+        evidence_gap: Option<String>,
+        now: DateTime<Utc>,
+        ttl: Duration,
+        idem: Option<(&str, &dyn Fn(&Outcome) -> IdemRecord)>,
+    ) -> Result<Outcome, ServiceError> {
+        let mut scratch = self.scratch(action);
+        let target_rev = action.target_revision(&scratch);
+        let reverse = action.apply(&mut scratch, now)?;
+        let revision = Revision(self.state.revision.0 + 1);
+        // Merge duplicates of an open request instead of stacking them.
+        if let Some(existing) = self.approvals.values().find(|a| a.state == ApprovalState::Pending && &a.action == action) {
+            let mut a = existing.clone();
+            a.merged += 1;
+            if !evidence.is_empty() {
+                a.evidence = evidence;
+            }
+            if evidence_gap.is_some() {
+                a.evidence_gap = evidence_gap;
+            }
+            let mut state = self.scratch(action);
+            state.revision = revision;
+            let outcome = Outcome {
+                outcome: OutcomeKind::Requested,
+                revision,
+                action: action.clone(),
+                reverse: a.reverse.clone(),
+                reverse_command: a.reverse.command_line("undo"),
+                audit_id: None,
+                approval_id: Some(a.id.clone()),
+                replayed: false,
+            };
+            let idem_rec = idem.map(|(k, f)| (k, f(&outcome)));
+            self.store.commit(Commit {
+                meta: Some(&state),
+                approvals: vec![&a],
+                idempotency: idem_rec.as_ref().map(|(k, r)| (*k, r)),
+                ..Default::default()
+            })?;
+            self.state.revision = revision;
+            self.approvals.insert(a.id.clone(), a.clone());
+            self.publish(tx, Change { revision, at: now, flags: vec![], frozen: None, approvals: vec![a], audit: vec![] });
+            return Ok(outcome);
+        }
+        if self.approvals.values().filter(|a| a.state == ApprovalState::Pending).count() >= MAX_PENDING {
+            return Err(ServiceError::new(
+                429,
+                "too_many_requests",
+                format!("{MAX_PENDING} requests are already waiting for a decision; decide some first"),
+            ));
+        }
+        self.prune_decided();
+        let id = ApprovalId(format!("apr-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]));
+        let evidence = if evidence.is_empty() { self.evidence_for(action) } else { evidence };
+        let req = ApprovalRequest {
+            id: id.clone(),
+            action: action.clone(),
+            reverse: reverse.clone(),
+            reason: reason.to_string(),
+            evidence,
+            evidence_gap,
+            requested_by: caller.actor.clone(),
+            state: ApprovalState::Pending,
+            created_at: now,
+            expires_at: now + ttl,
+            revision: target_rev,
+            decided_by: None,
+            decided_at: None,
+            decision_reason: None,
+            merged: 0,
+        };
+        let mut audit = self.new_audit(caller, AuditKind::Requested, reason, now, revision);
+        audit.flag = action.flag().cloned();
+        audit.action = Some(action.clone());
+        audit.reverse = Some(reverse.clone());
+        audit.approval = Some(id.clone());
+        audit.evidence = req.evidence.clone();
+        audit.request_id = idem.map(|(k, _)| k.to_string());
+        let outcome = Outcome {
+            outcome: OutcomeKind::Requested,
+            revision,
+            action: action.clone(),
+            reverse: reverse.clone(),
+            reverse_command: reverse.command_line("undo"),
+            audit_id: Some(audit.id),
+            approval_id: Some(id.clone()),
+            replayed: false,
+        };
+        let idem_rec = idem.map(|(k, f)| (k, f(&outcome)));
+        let mut meta = self.scratch(action);
+        meta.revision = revision;
+        if let Err(e) = self.store.commit(Commit {
+            meta: Some(&meta),
+            flags: vec![],
+            approvals: vec![&req],
+            audit: vec![&audit],
+            idempotency: idem_rec.as_ref().map(|(k, r)| (*k, r)),
+        }) {
+            self.next_audit -= 1;
+            return Err(e.into());
+        }
+        self.state.revision = revision;
+        self.approvals.insert(id, req.clone());
+        self.publish(tx, Change { revision, at: now, flags: vec![], frozen: None, approvals: vec![req], audit: vec![audit] });
+        Ok(outcome)
+    }
+}
