@@ -48,36 +48,21 @@ impl ControlPlane {
         check_reason(reason)?;
         let now = self.clock.now();
         let mut inner = lock(&self.inner);
-        let mut a = Self::pending(&inner, id, now)?;
+        let a = Self::pending(&inner, id, now)?;
         if !caller.actor.role.can_approve() && a.requested_by.name != caller.actor.name {
             return Err(ServiceError::new(403, "forbidden", "only approvers (or the requester, to withdraw) can reject"));
         }
-        a.state = ApprovalState::Rejected;
-        a.decided_by = Some(caller.actor.clone());
-        a.decided_at = Some(now);
-        a.decision_reason = Some(reason.to_string());
-        let revision = Revision(inner.state.revision.0 + 1);
-        let mut audit = inner.new_audit(caller, AuditKind::Rejected, reason, now, revision);
-        audit.flag = a.action.flag().cloned();
-        audit.action = Some(a.action.clone());
-        audit.approval = Some(a.id.clone());
-        let mut meta = inner.scratch(&a.action);
-        meta.revision = revision;
-        inner.store.commit(Commit { meta: Some(&meta), approvals: vec![&a], audit: vec![&audit], ..Default::default() })?;
-        inner.state.revision = revision;
-        inner.approvals.insert(a.id.clone(), a.clone());
-        let outcome = Outcome {
+        let (a, audit_id, revision) = inner.close_request(&self.tx, caller, a, ApprovalState::Rejected, reason, now)?;
+        Ok(Outcome {
             outcome: OutcomeKind::Rejected,
             revision,
             action: a.action.clone(),
             reverse: a.reverse.clone(),
             reverse_command: String::new(),
-            audit_id: Some(audit.id),
-            approval_id: Some(a.id.clone()),
+            audit_id: Some(audit_id),
+            approval_id: Some(a.id),
             replayed: false,
-        };
-        inner.publish(&self.tx, Change { revision, at: now, flags: vec![], frozen: None, approvals: vec![a], audit: vec![audit] });
-        Ok(outcome)
+        })
     }
 
     /// Mark overdue requests expired (audited). Returns how many.
@@ -86,21 +71,41 @@ impl ControlPlane {
         let mut inner = lock(&self.inner);
         let overdue: Vec<ApprovalRequest> = inner.approvals.values().filter(|a| a.is_expired(now)).cloned().collect();
         let caller = Caller::engine();
-        for mut a in overdue.iter().cloned() {
-            a.state = ApprovalState::Expired;
-            a.decided_at = Some(now);
-            let revision = Revision(inner.state.revision.0 + 1);
-            let mut audit = inner.new_audit(&caller, AuditKind::Expired, "request expired", now, revision);
-            audit.flag = a.action.flag().cloned();
-            audit.action = Some(a.action.clone());
-            audit.approval = Some(a.id.clone());
-            let mut meta = inner.scratch(&a.action);
-            meta.revision = revision;
-            inner.store.commit(Commit { meta: Some(&meta), approvals: vec![&a], audit: vec![&audit], ..Default::default() })?;
-            inner.state.revision = revision;
-            inner.approvals.insert(a.id.clone(), a.clone());
-            inner.publish(&self.tx, Change { revision, at: now, flags: vec![], frozen: None, approvals: vec![a], audit: vec![audit] });
+        for a in overdue.iter().cloned() {
+            inner.close_request(&self.tx, &caller, a, ApprovalState::Expired, "request expired", now)?;
         }
         Ok(overdue.len())
+    }
+}
+
+impl Inner {
+    /// Close a request without applying it (rejected, expired): audited, durable, published.
+    fn close_request(
+        &mut self,
+        tx: &broadcast::Sender<StreamMsg>,
+        caller: &Caller,
+        mut a: ApprovalRequest,
+        state: ApprovalState,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(ApprovalRequest, AuditId, Revision), ServiceError> {
+        a.state = state;
+        a.decided_by = Some(caller.actor.clone());
+        a.decided_at = Some(now);
+        a.decision_reason = Some(reason.to_string());
+        let kind = if state == ApprovalState::Expired { AuditKind::Expired } else { AuditKind::Rejected };
+        let revision = Revision(self.state.revision.0 + 1);
+        let mut audit = self.new_audit(caller, kind, reason, now, revision);
+        audit.flag = a.action.flag().cloned();
+        audit.action = Some(a.action.clone());
+        audit.approval = Some(a.id.clone());
+        let mut meta = self.scratch(&a.action);
+        meta.revision = revision;
+        self.store.commit(Commit { meta: Some(&meta), approvals: vec![&a], audit: vec![&audit], ..Default::default() })?;
+        self.state.revision = revision;
+        self.approvals.insert(a.id.clone(), a.clone());
+        let audit_id = audit.id;
+        self.publish(tx, Change { revision, at: now, flags: vec![], frozen: None, approvals: vec![a.clone()], audit: vec![audit] });
+        Ok((a, audit_id, revision))
     }
 }
