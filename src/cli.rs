@@ -619,7 +619,37 @@ async fn serve(cli: &Cli, listen: SocketAddr, no_simulate: bool, expose_metrics:
     Ok(exit::OK)
 }
 
+/// `config.toml` for the one-shot client commands: backend, token variable and default
+/// environment, below the command line and the environment (clap has already applied those).
+fn with_config(mut cli: Cli) -> Result<Cli> {
+    let mut problems = crate::config::problem::Problems::default();
+    let s = crate::config::read_settings(crate::config::config_dir().as_deref(), &mut problems);
+    if problems.has_errors() {
+        return Err(eyre!(UsageError(format!(
+            "invalid configuration (run `flagtop check-config`):\n{}",
+            crate::config::render_problems(&problems)
+        ))));
+    }
+    if cli.backend.is_none() {
+        cli.backend = s.backend;
+    }
+    if cli.token_env == "FLAGTOP_TOKEN"
+        && let Some(t) = s.token_env
+    {
+        cli.token_env = t;
+    }
+    if cli.env.is_none() {
+        cli.env = s.env;
+    }
+    Ok(cli)
+}
+
 pub async fn run(cli: Cli) -> Result<i32> {
+    let client_command = matches!(
+        cli.command,
+        Some(Command::Status { .. } | Command::Act(_) | Command::Approvals { .. } | Command::Audit { .. } | Command::Apply { .. } | Command::Token { .. })
+    );
+    let cli = if client_command { with_config(cli)? } else { cli };
     match &cli.command {
         None => crate::app::run_tui(&cli).await,
         Some(Command::Serve { listen, no_simulate, expose_metrics, tls_cert, tls_key }) => {
