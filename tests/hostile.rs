@@ -8,11 +8,9 @@
 
 mod common;
 
+use common::pty::Tui;
 use common::{Http, Server};
-use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 use serde_json::{Value, json};
-use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Every hostile sequence at once; each part has a marker so a leak is easy to spot.
@@ -196,92 +194,6 @@ async fn status_audit_approvals_and_json_are_inert() {
         let v = assert_inert_json(&out.stdout, &format!("{args:?}"));
         // JSON is for programs: the data is kept exactly, only escaped.
         assert!(json_has(&v, PAYLOAD), "{args:?}: the hostile text round-trips through the JSON");
-    }
-}
-
-/// The screen title a terminal would show, recorded from OSC 0/2 (and any OSC at all).
-#[derive(Default)]
-struct Osc {
-    titles: Vec<Vec<u8>>,
-    other: usize,
-}
-
-impl vt100::Callbacks for Osc {
-    fn set_window_title(&mut self, _: &mut vt100::Screen, title: &[u8]) {
-        self.titles.push(title.to_vec());
-    }
-    fn set_window_icon_name(&mut self, _: &mut vt100::Screen, name: &[u8]) {
-        self.titles.push(name.to_vec());
-    }
-    fn unhandled_osc(&mut self, _: &mut vt100::Screen, _: &[&[u8]]) {
-        self.other += 1;
-    }
-}
-
-struct Tui {
-    screen: Arc<Mutex<vt100::Parser<Osc>>>,
-    raw: Arc<Mutex<Vec<u8>>>,
-    writer: Box<dyn Write + Send>,
-    child: Box<dyn portable_pty::Child + Send + Sync>,
-}
-
-impl Tui {
-    fn start(url: &str, token: &str, rows: u16, cols: u16) -> Tui {
-        let pair = native_pty_system().openpty(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }).expect("openpty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_flagtop"));
-        cmd.args(["--backend", url, "--env", "production"]);
-        cmd.env("FLAGTOP_TOKEN", token);
-        cmd.env("FLAGTOP_CONFIG_DIR", tempfile::tempdir().expect("tmp").keep());
-        for k in ["NO_COLOR", "COLORTERM", "FLAGTOP_THEME", "FLAGTOP_ASCII", "LC_ALL", "LC_CTYPE"] {
-            cmd.env_remove(k);
-        }
-        cmd.env("LANG", "C.UTF-8");
-        cmd.env("TERM", "xterm-256color");
-        cmd.env("FLAGTOP_DATA", tempfile::tempdir().expect("tmp").keep());
-        let child = pair.slave.spawn_command(cmd).expect("spawn flagtop");
-        drop(pair.slave);
-        let mut reader = pair.master.try_clone_reader().expect("reader");
-        let writer = pair.master.take_writer().expect("writer");
-        let parser = vt100::Parser::new_with_callbacks(std::num::NonZero::new(rows).expect("rows"), std::num::NonZero::new(cols).expect("cols"), 0, Osc::default());
-        let screen = Arc::new(Mutex::new(parser));
-        let raw = Arc::new(Mutex::new(Vec::new()));
-        let (s2, r2) = (screen.clone(), raw.clone());
-        std::thread::spawn(move || {
-            let _master = pair.master;
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                s2.lock().expect("lock").process(&buf[..n]);
-                r2.lock().expect("lock").extend_from_slice(&buf[..n]);
-            }
-        });
-        Tui { screen, raw, writer, child }
-    }
-
-    fn contents(&self) -> String {
-        self.screen.lock().expect("lock").screen().contents()
-    }
-
-    fn wait_for(&self, what: &str, secs: u64) -> String {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let c = self.contents();
-            if c.contains(what) {
-                return c;
-            }
-            assert!(Instant::now() < deadline, "screen never showed {what:?}; it shows:\n{c}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn keys(&mut self, keys: &str) {
-        for k in keys.as_bytes() {
-            self.writer.write_all(&[*k]).expect("write key");
-            self.writer.flush().expect("flush");
-            std::thread::sleep(Duration::from_millis(80));
-        }
     }
 }
 

@@ -12,8 +12,6 @@ use flagtop::control::runtime::{self, Running, StartOptions};
 use flagtop::domain::GuardrailStatus;
 use flagtop::wire::GuardrailReading;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The fixture's fixed query time (tests/fixtures/prometheus/README.md).
@@ -206,41 +204,12 @@ async fn backfilled_series_judged_at_a_fixed_time() {
     running.shutdown().await;
 }
 
-/// `flagtop serve` with extra environment variables, read like `common::Server::start`.
-fn serve_with_env(data: &std::path::Path, args: &[&str], envs: &[(&str, String)]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flagtop"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .args(args)
-        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start flagtop serve");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let (mut url, mut admin, mut expect_token) = (None, None, false);
-    while url.is_none() {
-        let Some(Ok(line)) = lines.next() else { break };
-        if expect_token {
-            admin = Some(line.trim().to_string());
-            expect_token = false;
-        } else if line.starts_with("first start: minted an admin token") {
-            expect_token = true;
-        } else if let Some(u) = line.strip_prefix("flagtop control plane listening on ") {
-            url = Some(u.trim().to_string());
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, url: url.expect("server printed its URL"), admin, data: data.to_path_buf() }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_breach_pauses_and_proposes_the_narrowed_rollback() {
     let Some((url, at)) = prometheus() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let envs = [("FLAGTOP_PROMETHEUS_TIME", at.timestamp().to_string()), ("FLAGTOP_PROMETHEUS_INTERVAL", "0.5".to_string())];
-    let server = serve_with_env(dir.path(), &["--no-simulate", "--prometheus", &url], &envs);
+    let server = Server::start_env(dir.path(), "127.0.0.1:0", &["--no-simulate", "--prometheus", &url], &envs);
     let admin = server.admin.clone().expect("admin token");
     let http = Http::new(&server.url);
     let stages = json!([

@@ -8,142 +8,24 @@
 mod common;
 
 use common::Server;
-use portable_pty::{CommandBuilder, MasterPty, PtySize, native_pty_system};
-use std::io::{Read, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use common::pty::{Opts, Tui};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 const LEAVE_ALT: &str = "\x1b[?1049l";
 const ENTER_ALT: &str = "\x1b[?1049h";
 const SHOW_CURSOR: &str = "\x1b[?25h";
 
-struct Tui {
-    screen: Arc<Mutex<vt100::Parser>>,
-    raw: Arc<Mutex<Vec<u8>>>,
-    writer: Option<Box<dyn Write + Send>>,
-    child: Box<dyn portable_pty::Child + Send + Sync>,
-    tty: Option<std::path::PathBuf>,
-    /// Set to make the reader thread drop every master descriptor (the PTY closes).
-    hangup: Arc<AtomicBool>,
-    reader_done: Arc<AtomicBool>,
+/// The TUI on `url`, optionally with SIGHUP ignored (as under `nohup`).
+fn start(url: &str, token: &str, env: &[(&str, &str)], ignore_hup: bool) -> Tui {
+    Tui::start_opts(url, token, Opts { env, ignore_hup, ..Opts::default() })
 }
 
-impl Tui {
-    /// `ignore_hup`: start through `sh` with SIGHUP ignored (as under `nohup`).
-    fn start(url: &str, token: &str, env: &[(&str, &str)], ignore_hup: bool) -> Tui {
-        let pair = native_pty_system().openpty(PtySize { rows: 30, cols: 110, pixel_width: 0, pixel_height: 0 }).expect("openpty");
-        let bin = env!("CARGO_BIN_EXE_flagtop");
-        let args = ["--backend", url, "--env", "production"];
-        let mut cmd = if ignore_hup {
-            let mut c = CommandBuilder::new("/bin/sh");
-            c.args(["-c", "trap '' HUP; exec \"$0\" \"$@\"", bin]);
-            c
-        } else {
-            CommandBuilder::new(bin)
-        };
-        cmd.args(args);
-        cmd.env("FLAGTOP_TOKEN", token);
-        cmd.env("FLAGTOP_CONFIG_DIR", tempfile::tempdir().expect("tmp").keep());
-        for k in ["NO_COLOR", "COLORTERM", "FLAGTOP_THEME", "FLAGTOP_ASCII", "LC_ALL", "LC_CTYPE"] {
-            cmd.env_remove(k);
-        }
-        cmd.env("LANG", "C.UTF-8");
-        cmd.env("TERM", "xterm-256color");
-        cmd.env("FLAGTOP_DATA", tempfile::tempdir().expect("tmp").keep());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = pair.slave.spawn_command(cmd).expect("spawn flagtop");
-        drop(pair.slave);
-        let tty = pair.master.tty_name();
-        let mut reader = pair.master.try_clone_reader().expect("reader");
-        let writer = pair.master.take_writer().expect("writer");
-        let screen = Arc::new(Mutex::new(vt100::Parser::new(std::num::NonZero::new(30).expect("rows"), std::num::NonZero::new(110).expect("cols"), 0)));
-        let raw = Arc::new(Mutex::new(Vec::new()));
-        let hangup = Arc::new(AtomicBool::new(false));
-        let reader_done = Arc::new(AtomicBool::new(false));
-        let (s2, r2, h2, d2) = (screen.clone(), raw.clone(), hangup.clone(), reader_done.clone());
-        let master: Box<dyn MasterPty + Send> = pair.master;
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                s2.lock().expect("lock").process(&buf[..n]);
-                r2.lock().expect("lock").extend_from_slice(&buf[..n]);
-                if h2.load(Ordering::SeqCst) {
-                    break;
-                }
-            }
-            drop(reader);
-            drop(master);
-            d2.store(true, Ordering::SeqCst);
-        });
-        Tui { screen, raw, writer: Some(writer), child, tty, hangup, reader_done }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.process_id().expect("pid")
-    }
-
-    fn wait_for(&self, what: &str, secs: u64) {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let c = self.screen.lock().expect("lock").screen().contents();
-            if c.contains(what) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "screen never showed {what:?}; it shows:\n{c}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn keys(&mut self, keys: &str) {
-        if let Some(w) = self.writer.as_mut() {
-            let _ = w.write_all(keys.as_bytes());
-            let _ = w.flush();
-        }
-    }
-
-    /// Waits up to `secs` for the process to exit; its exit status, or None.
-    fn wait_exit(&mut self, secs: u64) -> Option<portable_pty::ExitStatus> {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        while Instant::now() < deadline {
-            if let Ok(Some(s)) = self.child.try_wait() {
-                return Some(s);
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        None
-    }
-
-    /// The PTY's line discipline as `stty -a` prints it.
-    fn stty(&self) -> String {
-        let tty = self.tty.as_ref().expect("tty name");
-        let out = std::process::Command::new("stty").arg("-F").arg(tty).arg("-a").output().expect("run stty");
-        String::from_utf8_lossy(&out.stdout).to_string()
-    }
-
-    /// Raw output after the TUI entered the alternate screen.
-    fn tail(&self) -> String {
-        let raw = self.raw.lock().expect("lock").clone();
-        let text = String::from_utf8_lossy(&raw).to_string();
-        let from = text.find(ENTER_ALT).unwrap_or(0);
-        text[from..].to_string()
-    }
-
-    fn signal(&self, sig: &str) {
-        let ok = std::process::Command::new("kill").args([sig, &self.pid().to_string()]).status().expect("kill").success();
-        assert!(ok, "kill {sig} failed");
-    }
-}
-
-impl Drop for Tui {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
+/// Raw output after the TUI entered the alternate screen.
+fn after_alt(tui: &Tui) -> String {
+    let text = tui.raw_text();
+    let from = text.find(ENTER_ALT).unwrap_or(0);
+    text[from..].to_string()
 }
 
 /// CPU ticks (user + system) the process used, from /proc/PID/stat; None once it is gone.
@@ -165,7 +47,7 @@ fn server() -> (tempfile::TempDir, Server, String) {
 /// The terminal came back: alternate screen left, cursor shown, raw mode off.
 fn assert_restored(tui: &Tui, case: &str) {
     std::thread::sleep(Duration::from_millis(200));
-    let tail = tui.tail();
+    let tail = after_alt(&tui);
     assert!(tail.contains(LEAVE_ALT), "{case}: the alternate screen was not left; output tail {:?}", &tail[tail.len().saturating_sub(300)..]);
     assert!(tail.contains(SHOW_CURSOR), "{case}: the cursor was not shown again; output tail {:?}", &tail[tail.len().saturating_sub(300)..]);
     let stty = tui.stty();
@@ -175,7 +57,7 @@ fn assert_restored(tui: &Tui, case: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_restores_the_terminal() {
     let (_dir, server, admin) = server();
-    let mut tui = Tui::start(&server.url, &admin, &[], false);
+    let mut tui = start(&server.url, &admin, &[], false);
     tui.wait_for("● live", 20);
     assert!(tui.stty().contains("-icanon"), "raw mode while running");
     tui.signal("-TERM");
@@ -187,7 +69,7 @@ async fn sigterm_restores_the_terminal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_restores_the_terminal() {
     let (_dir, server, admin) = server();
-    let mut tui = Tui::start(&server.url, &admin, &[], false);
+    let mut tui = start(&server.url, &admin, &[], false);
     tui.wait_for("● live", 20);
     tui.signal("-HUP");
     let status = tui.wait_exit(5).expect("flagtop exits within 5 s of SIGHUP");
@@ -198,13 +80,13 @@ async fn sighup_restores_the_terminal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_restores_the_terminal() {
     let (_dir, server, admin) = server();
-    let mut tui = Tui::start(&server.url, &admin, &[("FLAGTOP_TEST_PANIC_AFTER_MS", "1500")], false);
+    let mut tui = start(&server.url, &admin, &[("FLAGTOP_TEST_PANIC_AFTER_MS", "1500")], false);
     tui.wait_for("● live", 20);
     let status = tui.wait_exit(10).expect("flagtop exits after the panic");
     assert!(!status.success(), "a panic is a failure exit: {status:?}");
     assert_restored(&tui, "panic");
     // The panic message is printed after the terminal is restored, on the normal screen.
-    let tail = tui.tail();
+    let tail = after_alt(&tui);
     let at = tail.rfind(LEAVE_ALT).unwrap_or(0);
     assert!(tail[at..].contains("FLAGTOP_TEST_PANIC_AFTER_MS"), "panic message after the restore: {:?}", &tail[at..]);
 }
@@ -212,7 +94,7 @@ async fn a_panic_restores_the_terminal() {
 /// Drops every master descriptor while the TUI runs, like sshd when the connection dies.
 fn closed_pty(ignore_hup: bool) {
     let (_dir, server, admin) = server();
-    let mut tui = Tui::start(&server.url, &admin, &[], ignore_hup);
+    let mut tui = start(&server.url, &admin, &[], ignore_hup);
     tui.wait_for("● live", 20);
     let pid = tui.pid();
     // Wake the reader with a redraw, then let it close the master; close the writer too.

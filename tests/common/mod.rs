@@ -25,10 +25,16 @@ impl Server {
 
     /// `flagtop serve` on `listen`.
     pub fn start_on(data: &Path, listen: &str, extra: &[&str]) -> Server {
+        Server::start_env(data, listen, extra, &[])
+    }
+
+    /// `flagtop serve` on `listen` with extra environment variables.
+    pub fn start_env(data: &Path, listen: &str, extra: &[&str], envs: &[(&str, String)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_flagtop"))
             .args(["serve", "--listen", listen, "--data"])
             .arg(data)
             .args(extra)
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
