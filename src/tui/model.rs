@@ -71,6 +71,9 @@ pub struct Model {
     pub filter: String,
     /// How the Flags pane is ordered (`s` cycles).
     pub sort: SortBy,
+    /// Worst guardrail status per flag in the current environment, rebuilt when readings or
+    /// the environment change (not on every frame).
+    worst: std::collections::HashMap<FlagKey, GuardrailStatus>,
     /// Flag keys passing the filter, in `sort` order.
     pub visible: Vec<FlagKey>,
     pub flag_sel: usize,
@@ -125,6 +128,7 @@ impl Model {
             focus: Pane::Flags,
             filter: String::new(),
             sort: SortBy::Key,
+            worst: Default::default(),
             visible: Vec::new(),
             flag_sel: 0,
             cohort_sel: 0,
@@ -170,6 +174,7 @@ impl Model {
             self.env = e.key.clone();
         }
         self.guardrails = snap.guardrails;
+        self.reindex_worst();
         self.approvals = snap.approvals;
         self.audit = snap.audit;
         self.audit.truncate(AUDIT_KEEP);
@@ -225,11 +230,30 @@ impl Model {
             }
         }
         self.data_at = now;
+        self.reindex_worst();
         if self.sort == SortBy::Health {
             let keep = self.selected_flag_key().cloned();
             self.refilter(keep);
         }
         self.dirty = true;
+    }
+
+    /// Switch environment (statuses and, when sorted by health, the order follow it).
+    pub fn set_env(&mut self, env: EnvKey) {
+        self.env = env;
+        self.reindex_worst();
+        let keep = self.selected_flag_key().cloned();
+        self.refilter(keep);
+    }
+
+    pub(crate) fn reindex_worst(&mut self) {
+        self.worst.clear();
+        for r in self.guardrails.iter().filter(|r| r.env == self.env) {
+            let w = self.worst.entry(r.flag.clone()).or_insert(r.status);
+            if r.status.severity() > w.severity() {
+                *w = r.status;
+            }
+        }
     }
 
     /// Recomputes the visible flag list from the filter and sort, keeping `keep` selected if present.
@@ -245,13 +269,8 @@ impl Model {
             SortBy::Key => {}
             SortBy::Recent => flags.sort_by_key(|f| std::cmp::Reverse(f.revision)),
             SortBy::Health => {
-                let mut worst: std::collections::HashMap<&str, u8> = std::collections::HashMap::new();
-                for r in self.guardrails.iter().filter(|r| r.env == self.env) {
-                    let w = worst.entry(r.flag.as_str()).or_insert(0);
-                    *w = (*w).max(r.status.severity() + 1);
-                }
-                // Stable: ties keep key order.
-                flags.sort_by_key(|f| std::cmp::Reverse(worst.get(f.key.as_str()).copied().unwrap_or(0)));
+                // Stable: ties keep key order; flags without guardrails last.
+                flags.sort_by_key(|f| std::cmp::Reverse(self.worst.get(&f.key).map_or(0, |s| s.severity() + 1)));
             }
         }
         self.visible = flags.into_iter().map(|f| f.key.clone()).collect();
@@ -305,7 +324,7 @@ impl Model {
     }
 
     pub fn worst_status(&self, flag: &FlagKey) -> Option<GuardrailStatus> {
-        self.readings_for(flag).iter().map(|r| r.status).max_by_key(|s| s.severity())
+        self.worst.get(flag).copied()
     }
 
     pub fn selected_approval(&self) -> Option<&ApprovalRequest> {

@@ -379,3 +379,30 @@ fn s_cycles_sort_and_worst_first_puts_the_breached_flag_on_top() {
     assert_eq!(m.sort, super::model::SortBy::Key);
     assert_eq!(first(&m), "assistant-pr-creation");
 }
+
+#[test]
+fn worst_status_follows_environment_switches_and_guardrail_updates() {
+    use crate::domain::GuardrailStatus;
+    let mut m = model();
+    let flag = crate::domain::FlagKey::from("checkout-v2");
+    assert_eq!(m.worst_status(&flag), Some(GuardrailStatus::Breached));
+    update(&mut m, key('e'));
+    assert_ne!(m.env.as_str(), "production");
+    assert_eq!(m.worst_status(&flag), None, "no guardrails for it in the other environment");
+    update(&mut m, key('e'));
+    assert_eq!(m.env.as_str(), "production");
+    assert_eq!(m.worst_status(&flag), Some(GuardrailStatus::Breached));
+    // Every reading of the flag turns healthy: the index follows the update.
+    let healed: Vec<_> = m
+        .guardrails
+        .iter()
+        .filter(|r| r.flag == flag)
+        .cloned()
+        .map(|mut r| {
+            r.status = GuardrailStatus::Healthy;
+            r
+        })
+        .collect();
+    update(&mut m, Event::Stream(StreamEvent::Guardrails(crate::wire::GuardrailUpdate { at: t0(), readings: healed })));
+    assert_eq!(m.worst_status(&flag), Some(GuardrailStatus::Healthy));
+}

@@ -204,6 +204,7 @@ fn after_rollback_rows_show_the_cohort_value_and_source_errors_show_as_text() {
         r.status = crate::domain::GuardrailStatus::Insufficient;
         r.source_error = Some("prometheus: bad_data: parse error at char 5".into());
     }
+    m.reindex_worst();
     let b = render(&m, 160, 48);
     let s = text(&b);
     for want in ["cohort 311 vs 310", "no traffic", "⚠ source", "prometheus: bad_data: parse error"] {

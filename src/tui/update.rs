@@ -254,8 +254,8 @@ fn run_command(m: &mut Model, line: &str) -> Vec<Effect> {
         (Some("env"), Some(name)) => {
             match m.state.environments.iter().find(|e| e.key.as_str() == name) {
                 Some(e) => {
-                    m.env = e.key.clone();
-                    m.clamp();
+                    let env = e.key.clone();
+                    m.set_env(env);
                 }
                 None => m.set_status(format!("no environment `{}`", clean(name, 40)), true),
             }
@@ -333,9 +333,9 @@ fn on_cmd_key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
             let envs = &m.state.environments;
             if !envs.is_empty() {
                 let i = envs.iter().position(|e| e.key == m.env).map_or(0, |i| (i + 1) % envs.len());
-                m.env = envs[i].key.clone();
+                let env = envs[i].key.clone();
                 m.cohort_sel = 0;
-                m.clamp();
+                m.set_env(env);
             }
         }
         other => actions::run_cmd(m, other),

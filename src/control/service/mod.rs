@@ -440,15 +440,17 @@ impl ControlPlane {
         let mut inner = lock(&self.inner);
         let inner = &mut *inner;
         let readings = inner.metrics.evaluate(&inner.state, now, record);
+        let before: HashMap<(&str, &str, &str, &str), &GuardrailReading> = inner
+            .readings
+            .iter()
+            .map(|o| ((o.flag.as_str(), o.env.as_str(), o.metric.as_str(), o.cohort.as_str()), o))
+            .collect();
         let changed: Vec<GuardrailReading> = readings
             .iter()
-            .filter(|r| {
-                !inner.readings.iter().any(|o| {
-                    o.flag == r.flag && o.env == r.env && o.metric == r.metric && o.cohort == r.cohort && o == *r
-                })
-            })
+            .filter(|r| before.get(&(r.flag.as_str(), r.env.as_str(), r.metric.as_str(), r.cohort.as_str())) != Some(r))
             .cloned()
             .collect();
+        drop(before);
         inner.readings = readings.clone();
         if !changed.is_empty() {
             let _ = self.tx.send(StreamMsg::Guardrails(Arc::new(GuardrailUpdate { at: now, readings: changed })));
