@@ -370,12 +370,11 @@ async fn build_action(cli: &Cli, session: &Session, verb: &Verb) -> Result<Actio
     let f = |s: &String| FlagKey::from(s.as_str());
     let c = |s: &String| CohortName::from(s.as_str());
     if let Verb::Undo { audit_id } = verb {
-        let page = session.client.audit(None, 1000).await?;
-        let event = page
-            .events
-            .into_iter()
-            .find(|e| e.id.0 == *audit_id)
-            .ok_or_else(|| eyre!(UsageError(format!("no audit entry #{audit_id} among the last 1000"))))?;
+        let event = session
+            .client
+            .audit_event(*audit_id)
+            .await?
+            .ok_or_else(|| eyre!(UsageError(format!("no audit entry #{audit_id}"))))?;
         return event.reverse.ok_or_else(|| eyre!(UsageError(format!("audit entry #{audit_id} has no reverse to apply"))));
     }
     let env = need_env(cli)?;

@@ -270,6 +270,15 @@ async fn status_json_carries_the_contract_fields() {
     assert_eq!(v["outcome"], "applied");
     assert!(v["audit_id"].is_u64());
     assert_eq!(v["reverse_command"].as_str().map(|s| s.starts_with("flagtop act restore checkout-v2 eu-west --env production --reason")), Some(true));
+    // Undo by audit id applies the stored reverse (a restore in protected production: a request).
+    let id = v["audit_id"].as_u64().expect("audit id").to_string();
+    let out = run(&["act", "undo", &id, "--reason", "recovered", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let u: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!((u["outcome"].as_str(), u["action"]["type"].as_str()), (Some("requested"), Some("restore")));
+    assert_eq!(u["action"]["cohort"], "eu-west");
+    let out = run(&["act", "undo", "999999", "--reason", "x"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     let out = run(&["act", "rollback", "checkout-v2", "eu-west", "--env", "production", "--reason", "again"]);
     assert_eq!(out.status.code(), Some(6), "invalid state → exit 6: {}", String::from_utf8_lossy(&out.stderr));
     let out = run(&["act", "set-percent", "checkout-v2", "us-east", "150", "--env", "production", "--reason", "x"]);

@@ -179,6 +179,12 @@ impl Client {
         self.get(&path).await
     }
 
+    /// One audit event by id (None when there is no such event).
+    pub async fn audit_event(&self, id: u64) -> Result<Option<crate::domain::AuditEvent>, ClientError> {
+        let page: AuditPage = self.get(&format!("/v1/audit?limit=1&before={}", id.saturating_add(1))).await?;
+        Ok(page.events.into_iter().find(|e| e.id.0 == id))
+    }
+
     pub async fn put_flag(&self, flag: &Flag) -> Result<DefineOutcome, ClientError> {
         let key: String = flag.key.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).collect();
         self.send(self.request(reqwest::Method::PUT, &format!("/v1/flags/{key}")).json(flag), self.timeout).await
