@@ -1,7 +1,7 @@
 //! Guardrail samples in bounded per-second buckets, windowed aggregates, and the readings they
 //! yield. Owns no policy: judging is `GuardrailSpec::judge`, acting on it is the engine's job.
 
-use crate::domain::{EnvKey, FlagKey, GuardrailStatus, State, WindowStat};
+use crate::domain::{EnvKey, FlagKey, GuardrailSpec, GuardrailStatus, SampleSource, State, WindowStat};
 use crate::wire::{Arm, GuardrailReading, MetricSample};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, VecDeque};
@@ -60,7 +60,23 @@ pub struct ExternalStat {
 pub struct Metrics {
     series: HashMap<SeriesKey, Series>,
     external: HashMap<SeriesKey, ExternalStat>,
+    /// Evaluation counts per (flag, environment) from Unleash's client metrics; `None` while
+    /// the control plane does not follow Unleash.
+    exposures: Option<HashMap<(FlagKey, EnvKey), Exposures>>,
+    /// Why the last fetch of a flag's client metrics failed.
+    exposure_errors: HashMap<FlagKey, String>,
 }
+
+/// How often SDKs evaluated a flag: `yes` (candidate) and `no` (baseline), bucketed per second
+/// of arrival.
+#[derive(Debug, Default)]
+struct Exposures {
+    yes: VecDeque<Bucket>,
+    no: VecDeque<Bucket>,
+}
+
+const NOT_FOLLOWING_UNLEASH: &str =
+    "sample counts come from Unleash client metrics, but this control plane does not follow Unleash (start it with --flags unleash)";
 
 fn add(buckets: &mut VecDeque<Bucket>, sec: i64, value: f64, count: u64, now_sec: i64) {
     match buckets.iter_mut().rev().find(|b| b.sec == sec) {
@@ -116,6 +132,52 @@ impl Metrics {
         self.external.insert(key, stat);
     }
 
+    /// From now on, guardrails with `samples_from = "unleash"` take their counts from
+    /// `record_exposures` (called by the Unleash follower).
+    pub fn follow_unleash_counts(&mut self) {
+        self.exposures.get_or_insert_with(HashMap::new);
+    }
+
+    /// New evaluations of `flag` in `env` seen in Unleash's client metrics since the last poll.
+    pub fn record_exposures(&mut self, flag: &FlagKey, env: &EnvKey, yes: u64, no: u64, now: DateTime<Utc>) {
+        let Some(map) = self.exposures.as_mut() else { return };
+        let e = map.entry((flag.clone(), env.clone())).or_default();
+        let sec = now.timestamp();
+        for (buckets, n) in [(&mut e.yes, yes), (&mut e.no, no)] {
+            if n > 0 {
+                add(buckets, sec, 0.0, n, sec);
+            }
+        }
+        self.exposure_errors.remove(flag);
+    }
+
+    /// The last fetch of `flag`'s client metrics failed (`None`: it worked again).
+    pub fn set_exposure_error(&mut self, flag: &FlagKey, error: Option<String>) {
+        match error {
+            Some(e) => self.exposure_errors.insert(flag.clone(), e),
+            None => self.exposure_errors.remove(flag),
+        };
+    }
+
+    /// Replace a reading's sample counts with Unleash's `yes`/`no` over its window and judge it
+    /// again; a missing or failing source makes it `insufficient` with the reason.
+    fn use_unleash_counts(&self, r: &mut GuardrailReading, spec: &GuardrailSpec, now: DateTime<Utc>) {
+        let error = match &self.exposures {
+            None => Some(NOT_FOLLOWING_UNLEASH.to_string()),
+            Some(_) => self.exposure_errors.get(&r.flag).map(|e| format!("Unleash client metrics: {e}")),
+        };
+        let counts = self.exposures.as_ref().and_then(|m| m.get(&(r.flag.clone(), r.env.clone())));
+        let (yes, no) = counts.map_or((0, 0), |c| {
+            (window(&c.yes, spec.window_secs, now.timestamp()).samples, window(&c.no, spec.window_secs, now.timestamp()).samples)
+        });
+        let judgement = spec.judge(WindowStat { value: r.value, samples: yes }, WindowStat { value: r.baseline, samples: no });
+        r.samples = yes;
+        r.baseline_samples = no;
+        r.threshold = judgement.limit;
+        r.source_error = r.source_error.take().or(error);
+        r.status = if r.source_error.is_some() { GuardrailStatus::Insufficient } else { judgement.status };
+    }
+
     pub fn window(&self, key: &SeriesKey, arm: Arm, window_secs: u64, now: DateTime<Utc>) -> WindowStat {
         self.series.get(key).map_or_else(WindowStat::default, |s| {
             let b = match arm {
@@ -139,52 +201,60 @@ impl Metrics {
                         metric: spec.metric.clone(),
                         cohort: spec.cohort.to_string(),
                     };
-                    if spec.promql.is_some() {
-                        out.push(external_reading(&key, spec, self.external.get(&key)));
-                        continue;
-                    }
-                    let cand = self.window(&key, Arm::Candidate, spec.window_secs, now);
-                    let base = self.window(&key, Arm::Baseline, spec.window_secs, now);
-                    let judgement = spec.judge(cand, base);
-                    let both = cand.samples + base.samples;
-                    let cohort_value = (both > 0).then(|| {
-                        (cand.value.unwrap_or(0.0) * cand.samples as f64 + base.value.unwrap_or(0.0) * base.samples as f64)
-                            / both as f64
-                    });
-                    let history = match self.series.get_mut(&key) {
-                        Some(s) => {
-                            if record && let Some(v) = cand.value {
-                                s.history.push_back(v);
-                                while s.history.len() > HISTORY_LEN {
-                                    s.history.pop_front();
-                                }
-                            }
-                            s.history.iter().copied().collect()
-                        }
-                        None => Vec::new(),
+                    let mut reading = if spec.promql.is_some() {
+                        external_reading(&key, spec, self.external.get(&key))
+                    } else {
+                        self.local_reading(key, spec, now, record)
                     };
-                    out.push(GuardrailReading {
-                        flag: flag.key.clone(),
-                        env: env.clone(),
-                        metric: spec.metric.clone(),
-                        cohort: spec.cohort.to_string(),
-                        value: cand.value,
-                        baseline: base.value,
-                        threshold: judgement.limit,
-                        rule: spec.describe_threshold(),
-                        samples: cand.samples,
-                        baseline_samples: base.samples,
-                        min_samples: spec.min_samples,
-                        window_secs: spec.window_secs,
-                        status: judgement.status,
-                        history,
-                        cohort_value,
-                        source_error: None,
-                    });
+                    if spec.samples_from == SampleSource::Unleash {
+                        self.use_unleash_counts(&mut reading, spec, now);
+                    }
+                    out.push(reading);
                 }
             }
         }
         out
+    }
+
+    /// A reading from pushed (or simulated) samples.
+    fn local_reading(&mut self, key: SeriesKey, spec: &GuardrailSpec, now: DateTime<Utc>, record: bool) -> GuardrailReading {
+        let cand = self.window(&key, Arm::Candidate, spec.window_secs, now);
+        let base = self.window(&key, Arm::Baseline, spec.window_secs, now);
+        let judgement = spec.judge(cand, base);
+        let both = cand.samples + base.samples;
+        let cohort_value = (both > 0).then(|| {
+            (cand.value.unwrap_or(0.0) * cand.samples as f64 + base.value.unwrap_or(0.0) * base.samples as f64) / both as f64
+        });
+        let history = match self.series.get_mut(&key) {
+            Some(s) => {
+                if record && let Some(v) = cand.value {
+                    s.history.push_back(v);
+                    while s.history.len() > HISTORY_LEN {
+                        s.history.pop_front();
+                    }
+                }
+                s.history.iter().copied().collect()
+            }
+            None => Vec::new(),
+        };
+        GuardrailReading {
+            flag: key.flag,
+            env: key.env,
+            metric: key.metric,
+            cohort: key.cohort,
+            value: cand.value,
+            baseline: base.value,
+            threshold: judgement.limit,
+            rule: spec.describe_threshold(),
+            samples: cand.samples,
+            baseline_samples: base.samples,
+            min_samples: spec.min_samples,
+            window_secs: spec.window_secs,
+            status: judgement.status,
+            history,
+            cohort_value,
+            source_error: None,
+        }
     }
 
     pub fn series_count(&self) -> usize {
@@ -194,7 +264,7 @@ impl Metrics {
 
 /// A reading for a Prometheus-backed guardrail: judged like any other, but a source error (or
 /// no answer yet) makes it `insufficient` with the error shown, never `healthy`.
-fn external_reading(key: &SeriesKey, spec: &crate::domain::GuardrailSpec, stat: Option<&ExternalStat>) -> GuardrailReading {
+fn external_reading(key: &SeriesKey, spec: &GuardrailSpec, stat: Option<&ExternalStat>) -> GuardrailReading {
     let none = ExternalStat {
         error: Some("no answer from Prometheus yet (is the control plane started with --prometheus URL?)".into()),
         ..Default::default()
@@ -268,6 +338,63 @@ mod tests {
             m.push(&sample(Arm::Baseline, 1.0, 1, t + chrono::Duration::seconds(3600)), t),
             Err(SampleError::Future)
         );
+    }
+
+    /// One guardrail of the demo, switched to Unleash counts: (state, flag, env, min_samples).
+    fn unleash_counted(now: DateTime<Utc>) -> (State, FlagKey, EnvKey) {
+        let mut state = crate::control::scenario::build("demo", now).map(|s| s.state).unwrap_or_default();
+        let mut target = None;
+        for flag in state.flags.values_mut() {
+            for (env, fe) in flag.environments.iter_mut() {
+                if target.is_none() && !fe.guardrails.is_empty() {
+                    fe.guardrails.truncate(1);
+                    fe.guardrails[0].samples_from = SampleSource::Unleash;
+                    fe.guardrails[0].threshold = crate::domain::Threshold::Absolute { max: 0.05 };
+                    fe.guardrails[0].min_samples = 100;
+                    target = Some((flag.key.clone(), env.clone()));
+                } else {
+                    fe.guardrails.clear();
+                }
+            }
+        }
+        let (flag, env) = target.unwrap_or_else(|| ("none".into(), "none".into()));
+        (state, flag, env)
+    }
+
+    #[test]
+    fn unleash_counts_replace_the_sample_counts() {
+        let t = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap_or_default();
+        let (state, flag, env) = unleash_counted(t);
+        let spec = state.flags[&flag].environments[&env].guardrails[0].clone();
+        let mut m = Metrics::default();
+        // Values arrive by push (few samples); counts are Unleash's.
+        for arm in [Arm::Candidate, Arm::Baseline] {
+            let s = MetricSample { flag: flag.clone(), env: env.clone(), metric: spec.metric.clone(), cohort: spec.cohort.to_string(), arm, value: 0.01, count: 3, at: Some(t) };
+            m.push(&s, t).ok();
+        }
+        // Not following Unleash: insufficient, and it says why.
+        let r = m.evaluate(&state, t, false).remove(0);
+        assert_eq!(r.status, GuardrailStatus::Insufficient);
+        assert!(r.source_error.as_deref().is_some_and(|e| e.contains("--flags unleash")), "{r:?}");
+        // Following, but too few evaluations yet.
+        m.follow_unleash_counts();
+        m.record_exposures(&flag, &env, 40, 10, t);
+        let r = m.evaluate(&state, t, false).remove(0);
+        assert_eq!((r.samples, r.baseline_samples, r.status, r.source_error.clone()), (40, 10, GuardrailStatus::Insufficient, None));
+        // Enough evaluations: judged on the pushed value.
+        m.record_exposures(&flag, &env, 80, 30, t + chrono::Duration::seconds(1));
+        let r = m.evaluate(&state, t + chrono::Duration::seconds(1), false).remove(0);
+        assert_eq!((r.samples, r.baseline_samples, r.status), (120, 40, GuardrailStatus::Healthy));
+        // A failed read of the client metrics: insufficient with the reason, never healthy.
+        m.set_exposure_error(&flag, Some("HTTP 503".into()));
+        let r = m.evaluate(&state, t + chrono::Duration::seconds(1), false).remove(0);
+        assert_eq!(r.status, GuardrailStatus::Insufficient);
+        assert_eq!(r.source_error.as_deref(), Some("Unleash client metrics: HTTP 503"));
+        // Recovered; once the window has passed the counts are gone again.
+        m.set_exposure_error(&flag, None);
+        let later = t + chrono::Duration::seconds(spec.window_secs as i64 + 2);
+        let r = m.evaluate(&state, later, false).remove(0);
+        assert_eq!((r.samples, r.baseline_samples, r.source_error), (0, 0, None));
     }
 
     #[test]

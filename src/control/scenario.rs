@@ -103,6 +103,7 @@ fn guard(metric: &str, cohort: &str, threshold: Threshold) -> GuardrailSpec {
         window_secs: 30,
         source: None,
         promql: None,
+        samples_from: crate::domain::SampleSource::Metric,
     }
 }
 

@@ -25,6 +25,28 @@ pub struct GuardrailSpec {
     /// Read this guardrail from Prometheus instead of pushed samples.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promql: Option<PromQl>,
+    /// Where the sample counts (`min_samples` is checked against them) come from: the metric's
+    /// own source (default) or Unleash's client metrics — evaluations of the flag in that
+    /// environment, `yes` counting as candidate and `no` as baseline.
+    #[serde(default, skip_serializing_if = "SampleSource::is_metric")]
+    pub samples_from: SampleSource,
+}
+
+/// Where a guardrail's sample counts come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SampleSource {
+    /// The same source as the values (pushed samples, the simulator, or the PromQL `samples`).
+    #[default]
+    Metric,
+    /// Unleash client metrics: how often SDKs evaluated the flag to `yes` / `no` in the window.
+    Unleash,
+}
+
+impl SampleSource {
+    pub fn is_metric(&self) -> bool {
+        *self == SampleSource::Metric
+    }
 }
 
 /// PromQL templates of a Prometheus-backed guardrail. Templates may use `$flag`, `$env`,
@@ -181,6 +203,7 @@ mod tests {
             window_secs: 60,
             source: None,
             promql: None,
+            samples_from: SampleSource::Metric,
         }
     }
     fn w(value: f64, samples: u64) -> WindowStat {

@@ -17,7 +17,7 @@ pub use action::{Action, DomainError, Tier};
 pub use approval::{Actor, ApprovalRequest, ApprovalState, Evidence, Role};
 pub use audit::{AuditEvent, AuditKind};
 pub use flag::{Cohort, Environment, Flag, FlagEnv, FlagKind, Lifecycle, Selector, State};
-pub use guardrail::{GuardrailSpec, GuardrailStatus, PromQl, Threshold, WindowStat};
+pub use guardrail::{GuardrailSpec, GuardrailStatus, PromQl, SampleSource, Threshold, WindowStat};
 pub use ids::{ApprovalId, AuditId, CohortName, EnvKey, FlagKey, Revision};
 pub use ladder::{AdvancePolicy, Ladder, LadderState, Stage};
 

@@ -4,6 +4,7 @@
 
 pub mod sync;
 pub mod unleash;
+pub mod usage;
 
 use crate::domain::{Action, Environment, Flag};
 

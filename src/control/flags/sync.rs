@@ -1,9 +1,13 @@
 //! Follows an external flag store: polls Unleash's event log (and the feature list with an
 //! ETag, so an unchanged list costs a 304) and hands changed flags and new events to the
-//! control plane, which merges them through its usual commit-and-publish path.
+//! control plane, which merges them through its usual commit-and-publish path. It also reads
+//! Unleash's client metrics for flags whose guardrails take their sample counts from there.
 
 use super::unleash::Unleash;
+use super::usage::Counter;
 use crate::control::service::ControlPlane;
+use crate::domain::{FlagKey, SampleSource};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -13,11 +17,15 @@ pub struct Follower {
     etag: Option<String>,
     last_event: u64,
     known: Vec<String>,
+    usage: Counter,
 }
+
+/// At most this many flags' client metrics are read per poll (one request each).
+const MAX_USAGE_FLAGS: usize = 200;
 
 impl Follower {
     pub fn new(unleash: Unleash) -> Follower {
-        Follower { unleash, etag: None, last_event: 0, known: Vec::new() }
+        Follower { unleash, etag: None, last_event: 0, known: Vec::new(), usage: Counter::default() }
     }
 
     /// Load everything once (at start); remembers where the event log stands.
@@ -29,6 +37,7 @@ impl Follower {
         }
         let events = self.unleash.events_since(0)?;
         self.last_event = events.last().map_or(0, |e| e.id);
+        cp.with_inner(|inner, _| inner.metrics.follow_unleash_counts());
         cp.sync_external(Some(state.environments.clone()), state.flags, Vec::new())
             .map_err(|e| super::FlagStoreError::Unavailable { store: "Unleash", detail: e.to_string() })?;
         Ok(())
@@ -66,6 +75,44 @@ impl Follower {
     }
 }
 
+impl Follower {
+    /// Read the client metrics of every flag with a guardrail counting samples from Unleash and
+    /// file the new evaluations; a failed read shows on that flag's guardrails.
+    pub fn poll_usage(&mut self, cp: &ControlPlane) {
+        let watched: Vec<FlagKey> = cp.with_inner(|inner, _| {
+            inner
+                .state
+                .flags
+                .values()
+                .filter(|f| f.environments.values().any(|fe| fe.guardrails.iter().any(|g| g.samples_from == SampleSource::Unleash)))
+                .map(|f| f.key.clone())
+                .take(MAX_USAGE_FLAGS)
+                .collect()
+        });
+        for flag in &watched {
+            let read = self.unleash.client_metrics(flag.as_str());
+            let now = cp.clock.now();
+            match read {
+                Ok(read) => {
+                    let delta = self.usage.delta(flag.as_str(), read);
+                    cp.with_inner(|inner, _| {
+                        for (env, (yes, no)) in delta {
+                            inner.metrics.record_exposures(flag, &env.as_str().into(), yes, no, now);
+                        }
+                        inner.metrics.set_exposure_error(flag, None);
+                    });
+                }
+                Err(e) => {
+                    tracing::debug!(flag = %flag, error = %e, "reading Unleash client metrics failed");
+                    cp.with_inner(|inner, _| inner.metrics.set_exposure_error(flag, Some(e.to_string())));
+                }
+            }
+        }
+        let watched: HashSet<String> = watched.iter().map(|f| f.to_string()).collect();
+        self.usage.retain(&watched);
+    }
+}
+
 /// Poll every `every` on its own thread until `stop` is set.
 pub fn spawn(cp: Arc<ControlPlane>, mut follower: Follower, every: Duration, stop: Arc<AtomicBool>) {
     let r = std::thread::Builder::new().name("flagtop-unleash-sync".into()).spawn(move || {
@@ -75,6 +122,7 @@ pub fn spawn(cp: Arc<ControlPlane>, mut follower: Follower, every: Duration, sto
                 tracing::warn!(error = %e, "unleash sync failed; will retry");
                 cp.mark_sync_error(&e.to_string());
             }
+            follower.poll_usage(&cp);
         }
     });
     if let Err(e) = r {

@@ -150,6 +150,13 @@ impl Unleash {
         Ok(ExternalState { environments, flags })
     }
 
+    /// Running totals of `flag`'s evaluations (yes/no) per environment, application and hour,
+    /// for the current and the previous hour (so an hour's last increments are not lost).
+    pub fn client_metrics(&self, flag: &str) -> Result<Vec<super::usage::Usage>, FlagStoreError> {
+        let v = self.get(&format!("{}/api/admin/client-metrics/features/{}/raw?hoursBack=2", self.base, seg(flag)))?;
+        Ok(super::usage::parse(&v))
+    }
+
     /// Events newer than `after`, oldest first (at most 100 per call).
     pub fn events_since(&self, after: u64) -> Result<Vec<ExternalEvent>, FlagStoreError> {
         let v = self.get(&format!("{}/api/admin/search/events?limit=100&offset=0", self.base))?;
