@@ -728,7 +728,7 @@ fn unleash(out: &mut Out, rt: &tokio::runtime::Runtime, n: usize) {
 
 fn binary(out: &mut Out) {
     let size = std::fs::metadata(BIN).map(|m| m.len() as f64 / 1e6).unwrap_or(f64::NAN);
-    out.put("binary_mb", size, None, "MB", &[size], "target/release/flagtop (stripped, thin LTO)");
+    out.put("binary_mb", size, None, "MB", &[size], "target/release/flagtop (stripped, thin LTO, cold crates at opt-level s)");
 }
 
 

@@ -6,6 +6,10 @@ use crate::control::runtime::{self, StartOptions};
 use color_eyre::eyre::Result;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
 
 /// Where logs go: `flagtop.log` in the state dir (or the data dir given with --data).
 pub fn log_dir(cli: &Cli) -> Option<PathBuf> {
@@ -22,10 +26,14 @@ pub fn init_logging(cli: &Cli) -> Option<(PathBuf, tracing_appender::non_blockin
     crate::control::store::ensure_private_dir(&dir).ok()?;
     let appender = tracing_appender::rolling::never(&dir, "flagtop.log");
     let (writer, guard) = tracing_appender::non_blocking(appender);
-    let filter = tracing_subscriber::EnvFilter::try_from_env("FLAGTOP_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // `FLAGTOP_LOG`: a level (`debug`) or per-target levels (`info,flagtop::control=debug`).
+    let filter = std::env::var("FLAGTOP_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
     let make = move || InertLog(writer.clone());
-    let ok = tracing_subscriber::fmt().with_writer(make).with_ansi(false).with_env_filter(filter).try_init().is_ok();
+    let fmt = tracing_subscriber::fmt::layer().with_writer(make).with_ansi(false);
+    let ok = tracing_subscriber::registry().with(fmt.with_filter(filter)).try_init().is_ok();
     ok.then(|| (dir.join("flagtop.log"), guard))
 }
 
