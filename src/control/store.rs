@@ -89,6 +89,10 @@ pub struct Commit<'a> {
     pub idempotency: Option<(&'a str, &'a IdemRecord)>,
 }
 
+/// redb's page cache. Its default (1 GiB) grows with every page read and stays resident; the
+/// hot set (meta, a few flag rows, the newest audit pages) is far smaller than this.
+const CACHE_BYTES: usize = 24 << 20;
+
 pub struct Store {
     db: Database,
     _lock: File,
@@ -131,7 +135,7 @@ impl Store {
             Err(std::fs::TryLockError::Error(e)) => return Err(StoreError::Io { path: lock_path, source: e }),
         }
         let db_path = dir.join("flagtop.redb");
-        let db = Database::create(&db_path)?;
+        let db = Database::builder().set_cache_size(CACHE_BYTES).create(&db_path)?;
         let store = Store { db, _lock: lock, dir: dir.to_path_buf() };
         let txn = store.db.begin_write()?;
         for t in [META, FLAGS, APPROVALS, IDEM, TOKENS] {
