@@ -1,7 +1,7 @@
 //! The HTTP API (axum): routes, bearer auth, JSON errors, and the server-sent event stream.
 //! Handlers only translate; all rules live in the service.
 
-use super::service::{Caller, ControlPlane, ServiceError, StreamMsg};
+use super::service::{Caller, ControlPlane, Published, ServiceError, StreamMsg};
 use crate::domain::{Actor, Environment, Flag, Revision, Role};
 use crate::wire::{
     ActionRequest, ApprovalList, AuditPage, DecisionRequest, ErrorBody, ErrorDetail, MetricAck, MetricBatch,
@@ -264,8 +264,8 @@ async fn add_token(
     Ok(Json(TokenCreated { name: req.name, role: req.role, token }))
 }
 
-fn change_event(c: &crate::wire::Change) -> Event {
-    Event::default().event("change").id(c.revision.to_string()).data(serde_json::to_string(c).unwrap_or_default())
+fn change_event(c: &Published) -> Event {
+    Event::default().event("change").id(c.revision.to_string()).data(c.json())
 }
 
 /// `GET /v1/stream`: `hello`, then every change in order (`id` = revision), guardrail updates,

@@ -85,9 +85,35 @@ impl From<StoreError> for ServiceError {
 /// What the stream carries.
 #[derive(Debug, Clone)]
 pub enum StreamMsg {
-    Change(Arc<Change>),
+    Change(Arc<Published>),
     Guardrails(Arc<GuardrailUpdate>),
     Store(Arc<crate::wire::StoreStatus>),
+}
+
+/// A published change, with its JSON made once for all the streams that send it (200 streams
+/// used to serialise every change 200 times).
+#[derive(Debug)]
+pub struct Published {
+    pub change: Change,
+    json: std::sync::OnceLock<String>,
+}
+
+impl Published {
+    pub fn new(change: Change) -> Published {
+        Published { change, json: std::sync::OnceLock::new() }
+    }
+
+    /// The change as JSON, serialised by the first stream that asks.
+    pub fn json(&self) -> &str {
+        self.json.get_or_init(|| serde_json::to_string(&self.change).unwrap_or_default())
+    }
+}
+
+impl std::ops::Deref for Published {
+    type Target = Change;
+    fn deref(&self) -> &Change {
+        &self.change
+    }
 }
 
 pub(super) struct Inner {
@@ -97,7 +123,7 @@ pub(super) struct Inner {
     /// Changes staged but not yet durable (empty whenever the lock is free).
     pending: batch::Pending,
     next_audit: u64,
-    recent: VecDeque<Arc<Change>>,
+    recent: VecDeque<Arc<Published>>,
     recent_audit: VecDeque<AuditEvent>,
     pub metrics: Metrics,
     pub readings: Vec<GuardrailReading>,
@@ -281,7 +307,7 @@ impl ControlPlane {
     }
 
     /// Changes after `revision` for a resuming stream, or None when they are no longer kept.
-    pub fn changes_since(&self, revision: Revision) -> Option<Vec<Arc<Change>>> {
+    pub fn changes_since(&self, revision: Revision) -> Option<Vec<Arc<Published>>> {
         let inner = lock(&self.inner);
         if revision >= inner.state.revision {
             return Some(Vec::new());

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::control::flags::{FlagStore, FlagStoreError};
-use crate::control::service::{ServiceError, StreamMsg};
+use crate::control::service::{Published, ServiceError, StreamMsg};
 use crate::wire::Outcome;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -56,7 +56,7 @@ fn submit_as_one_group(cp: &ControlPlane, subs: Vec<(ActionRequest, Option<&str>
     })
 }
 
-fn changes(rx: &mut tokio::sync::broadcast::Receiver<StreamMsg>) -> Vec<Arc<crate::wire::Change>> {
+fn changes(rx: &mut tokio::sync::broadcast::Receiver<StreamMsg>) -> Vec<Arc<Published>> {
     let mut out = Vec::new();
     while let Ok(m) = rx.try_recv() {
         if let StreamMsg::Change(c) = m {
