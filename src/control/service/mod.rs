@@ -90,29 +90,22 @@ pub enum StreamMsg {
     Store(Arc<crate::wire::StoreStatus>),
 }
 
-/// A published change, with its JSON made once for all the streams that send it (200 streams
-/// used to serialise every change 200 times).
+/// A published change as streams send it: its revision and its JSON, made once for all of them
+/// (200 streams used to serialise every change 200 times). The resume window keeps these too,
+/// which is smaller than keeping the `Change` itself.
 #[derive(Debug)]
 pub struct Published {
-    pub change: Change,
-    json: std::sync::OnceLock<String>,
+    pub revision: Revision,
+    json: String,
 }
 
 impl Published {
-    pub fn new(change: Change) -> Published {
-        Published { change, json: std::sync::OnceLock::new() }
+    pub fn new(change: &Change) -> Published {
+        Published { revision: change.revision, json: serde_json::to_string(change).unwrap_or_default() }
     }
 
-    /// The change as JSON, serialised by the first stream that asks.
     pub fn json(&self) -> &str {
-        self.json.get_or_init(|| serde_json::to_string(&self.change).unwrap_or_default())
-    }
-}
-
-impl std::ops::Deref for Published {
-    type Target = Change;
-    fn deref(&self) -> &Change {
-        &self.change
+        &self.json
     }
 }
 

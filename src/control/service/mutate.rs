@@ -58,7 +58,7 @@ impl Inner {
             self.recent_audit.push_front(e.clone());
         }
         self.recent_audit.truncate(SNAPSHOT_AUDIT);
-        let change = Arc::new(Published::new(change));
+        let change = Arc::new(Published::new(&change));
         self.recent.push_back(change.clone());
         while self.recent.len() > RESUME_WINDOW {
             self.recent.pop_front();

@@ -4,8 +4,8 @@
 
 use super::*;
 use crate::control::flags::{FlagStore, FlagStoreError};
-use crate::control::service::{Published, ServiceError, StreamMsg};
-use crate::wire::Outcome;
+use crate::control::service::{ServiceError, StreamMsg};
+use crate::wire::{Change, Outcome};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
@@ -56,11 +56,13 @@ fn submit_as_one_group(cp: &ControlPlane, subs: Vec<(ActionRequest, Option<&str>
     })
 }
 
-fn changes(rx: &mut tokio::sync::broadcast::Receiver<StreamMsg>) -> Vec<Arc<Published>> {
+fn changes(rx: &mut tokio::sync::broadcast::Receiver<StreamMsg>) -> Vec<Change> {
     let mut out = Vec::new();
     while let Ok(m) = rx.try_recv() {
         if let StreamMsg::Change(c) = m {
-            out.push(c);
+            let change: Change = serde_json::from_str(c.json()).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(change.revision, c.revision);
+            out.push(change);
         }
     }
     out
