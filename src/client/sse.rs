@@ -65,6 +65,17 @@ pub struct SseParser {
     retry: Option<u64>,
 }
 
+/// The index of the first CR or LF. Event lines are kilobytes of JSON: the scan looks at 32
+/// bytes at a time with no early exit inside a block, which compiles to SIMD compares (a
+/// byte-at-a-time scan was most of a client's CPU with many busy streams).
+fn line_end(bytes: &[u8]) -> Option<usize> {
+    const BLOCK: usize = 32;
+    let is_end = |b: u8| u8::from(b == b'\n') | u8::from(b == b'\r');
+    let clean = bytes.chunks_exact(BLOCK).take_while(|block| block.iter().fold(0, |hit, &b| hit | is_end(b)) == 0).count();
+    let start = clean * BLOCK;
+    bytes[start..].iter().position(|&b| is_end(b) != 0).map(|i| start + i)
+}
+
 impl SseParser {
     /// `max_line`: longest line accepted, in bytes, excluding its terminator.
     /// `max_event`: largest accumulated data of one event, in bytes (including '\n' joins).
@@ -114,13 +125,22 @@ impl SseParser {
                 bytes = rest;
                 continue;
             }
-            let Some(pos) = bytes.iter().position(|&b| b == b'\n' || b == b'\r') else {
+            let Some(pos) = line_end(bytes) else {
                 self.extend_line(bytes)?;
                 return Ok(());
             };
-            self.extend_line(&bytes[..pos])?;
+            let (head, rest) = (&bytes[..pos], &bytes[pos + 1..]);
             self.pending_cr = bytes[pos] == b'\r';
-            bytes = &bytes[pos + 1..];
+            bytes = rest;
+            if self.line.is_empty() {
+                // The whole line is in this chunk: parse it where it is.
+                if head.len() > self.max_line {
+                    return Err(SseError::LineTooLong { limit: self.max_line });
+                }
+                self.process_line(head, out)?;
+                continue;
+            }
+            self.extend_line(head)?;
             let line = std::mem::take(&mut self.line);
             let result = self.process_line(&line, out);
             self.line = line; // reuse the allocation

@@ -1,7 +1,7 @@
 //! The HTTP API (axum): routes, bearer auth, JSON errors, and the server-sent event stream.
 //! Handlers only translate; all rules live in the service.
 
-use super::service::{Caller, ControlPlane, ServiceError, StreamMsg};
+use super::service::{Caller, ControlPlane, Published, ServiceError, StreamMsg};
 use crate::domain::{Actor, Environment, Flag, Revision, Role};
 use crate::wire::{
     ActionRequest, ApprovalList, AuditPage, DecisionRequest, ErrorBody, ErrorDetail, MetricAck, MetricBatch,
@@ -9,15 +9,15 @@ use crate::wire::{
 };
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
-use futures::Stream;
 use serde::Deserialize;
 use std::convert::Infallible;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 /// Largest request body accepted.
@@ -264,21 +264,39 @@ async fn add_token(
     Ok(Json(TokenCreated { name: req.name, role: req.role, token }))
 }
 
-fn change_event(c: &crate::wire::Change) -> Event {
-    Event::default().event("change").id(c.revision.to_string()).data(serde_json::to_string(c).unwrap_or_default())
+/// Silence longer than this on a stream gets a heartbeat comment.
+const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// One SSE frame, built in one buffer. `data` is compact JSON (one line); a newline in it would
+/// still become its own `data:` line.
+fn frame(event: &str, id: Option<Revision>, data: &str) -> Bytes {
+    let mut f = String::with_capacity(data.len() + event.len() + 40);
+    let _ = writeln!(f, "event: {event}");
+    if let Some(id) = id {
+        let _ = writeln!(f, "id: {id}");
+    }
+    for line in data.split('\n') {
+        let _ = writeln!(f, "data: {line}");
+    }
+    f.push('\n');
+    Bytes::from(f)
+}
+
+fn change_event(c: &Published) -> Bytes {
+    frame("change", Some(c.revision), c.json())
 }
 
 /// `GET /v1/stream`: `hello`, then every change in order (`id` = revision), guardrail updates,
 /// heartbeats; resumable with `Last-Event-ID`; `reset` when the gap is too old to replay.
-async fn stream(State(cp): State<Arc<ControlPlane>>, headers: HeaderMap) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+/// Frames are written by hand: with 200 streams, axum's `Event` builder (growing buffers, a
+/// newline scan of every payload, per-event timer resets) cost more than the change itself.
+async fn stream(State(cp): State<Arc<ControlPlane>>, headers: HeaderMap) -> Response {
     let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
     // Subscribe before reading the backlog so nothing falls between the two.
     let mut sub = cp.subscribe();
-    let (tx, rx) = tokio::sync::mpsc::channel::<Event>(256);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(256);
     tokio::spawn(async move {
-        let hello = |rev: Revision, kind: &str| {
-            Event::default().event(kind).data(serde_json::to_string(&StreamHello { revision: rev }).unwrap_or_default())
-        };
+        let hello = |rev: Revision, kind: &str| frame(kind, None, &serde_json::to_string(&StreamHello { revision: rev }).unwrap_or_default());
         let current = cp.revision();
         let mut last = current.0;
         let mut opening = vec![hello(current, "hello")];
@@ -299,10 +317,27 @@ async fn stream(State(cp): State<Arc<ControlPlane>>, headers: HeaderMap) -> Sse<
                 return;
             }
         }
+        // The heartbeat timer is re-armed only when it fires, not on every event.
+        let mut sent = tokio::time::Instant::now();
+        let beat = tokio::time::sleep(HEARTBEAT);
+        tokio::pin!(beat);
         loop {
             let msg = tokio::select! {
                 _ = tx.closed() => return,
                 m = sub.recv() => m,
+                () = &mut beat => {
+                    let now = tokio::time::Instant::now();
+                    if now < sent + HEARTBEAT {
+                        beat.as_mut().reset(sent + HEARTBEAT);
+                        continue;
+                    }
+                    beat.as_mut().reset(now + HEARTBEAT);
+                    sent = now;
+                    if tx.send(Bytes::from_static(b":heartbeat\n\n")).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
             };
             let event = match msg {
                 Ok(StreamMsg::Change(c)) if c.revision.0 > last => {
@@ -310,10 +345,8 @@ async fn stream(State(cp): State<Arc<ControlPlane>>, headers: HeaderMap) -> Sse<
                     change_event(&c)
                 }
                 Ok(StreamMsg::Change(_)) => continue,
-                Ok(StreamMsg::Guardrails(g)) => {
-                    Event::default().event("guardrails").data(serde_json::to_string(&*g).unwrap_or_default())
-                }
-                Ok(StreamMsg::Store(s)) => Event::default().event("store").data(serde_json::to_string(&*s).unwrap_or_default()),
+                Ok(StreamMsg::Guardrails(g)) => frame("guardrails", None, &serde_json::to_string(&*g).unwrap_or_default()),
+                Ok(StreamMsg::Store(s)) => frame("store", None, &serde_json::to_string(&*s).unwrap_or_default()),
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                     // Too slow to keep up: tell the client to fetch a fresh snapshot.
                     let rev = cp.revision();
@@ -322,13 +355,15 @@ async fn stream(State(cp): State<Arc<ControlPlane>>, headers: HeaderMap) -> Sse<
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             };
+            sent = tokio::time::Instant::now();
             if tx.send(event).await.is_err() {
                 return;
             }
         }
     });
-    let events = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) });
-    Sse::new(events).keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(10)).text("heartbeat"))
+    let frames = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (Ok::<_, Infallible>(f), rx)) });
+    let headers = [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")];
+    (headers, Body::from_stream(frames)).into_response()
 }
 
 async fn not_found() -> ApiError {
@@ -359,4 +394,25 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(cp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::sse::{SseEvent, SseItem, SseParser};
+
+    #[test]
+    fn frames_parse_back_to_the_same_event() {
+        let f = frame("change", Some(Revision(7)), r#"{"a":1}"#);
+        assert_eq!(&f[..], b"event: change\nid: 7\ndata: {\"a\":1}\n\n");
+        let mut out = Vec::new();
+        let mut p = SseParser::new(1 << 20, 1 << 20);
+        p.push(&f, &mut out).unwrap_or_else(|e| panic!("{e}"));
+        p.push(&frame("odd", None, "two\nlines"), &mut out).unwrap_or_else(|e| panic!("{e}"));
+        let event = |id: Option<&str>, event: &str, data: &str| {
+            SseItem::Event(SseEvent { id: id.map(str::to_string), event: event.into(), data: data.into(), retry: None })
+        };
+        // The id stays in force until the stream sets another (SSE rules).
+        assert_eq!(out, vec![event(Some("7"), "change", r#"{"a":1}"#), event(Some("7"), "odd", "two\nlines")]);
+    }
 }

@@ -86,13 +86,20 @@ pub struct Commit<'a> {
     pub flags: Vec<&'a Flag>,
     pub approvals: Vec<&'a ApprovalRequest>,
     pub audit: Vec<&'a AuditEvent>,
-    pub idempotency: Option<(&'a str, &'a IdemRecord)>,
+    pub idempotency: Vec<(&'a str, &'a IdemRecord)>,
 }
+
+/// redb's page cache. Its default (1 GiB) grows with every page read and stays resident; the
+/// hot set (meta, a few flag rows, the newest audit pages) is far smaller than this.
+const CACHE_BYTES: usize = 24 << 20;
 
 pub struct Store {
     db: Database,
     _lock: File,
     pub dir: PathBuf,
+    /// Tests: make the next commit fail as a full disk would.
+    #[cfg(test)]
+    pub(crate) fail_next_commit: std::sync::atomic::AtomicBool,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -131,8 +138,14 @@ impl Store {
             Err(std::fs::TryLockError::Error(e)) => return Err(StoreError::Io { path: lock_path, source: e }),
         }
         let db_path = dir.join("flagtop.redb");
-        let db = Database::create(&db_path)?;
-        let store = Store { db, _lock: lock, dir: dir.to_path_buf() };
+        let db = Database::builder().set_cache_size(CACHE_BYTES).create(&db_path)?;
+        let store = Store {
+            db,
+            _lock: lock,
+            dir: dir.to_path_buf(),
+            #[cfg(test)]
+            fail_next_commit: Default::default(),
+        };
         let txn = store.db.begin_write()?;
         for t in [META, FLAGS, APPROVALS, IDEM, TOKENS] {
             txn.open_table(t)?;
@@ -179,6 +192,11 @@ impl Store {
 
     /// Write atomically and durably (fsync before returning).
     pub fn commit(&self, c: Commit<'_>) -> Result<(), StoreError> {
+        #[cfg(test)]
+        if self.fail_next_commit.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            let source = std::io::Error::new(std::io::ErrorKind::StorageFull, "no space left (injected by a test)");
+            return Err(StoreError::Io { path: self.dir.clone(), source });
+        }
         let txn = self.db.begin_write()?;
         {
             if let Some(s) = c.meta {
@@ -202,8 +220,9 @@ impl Store {
             for e in &c.audit {
                 t.insert(e.id.0, to_json(e).as_slice())?;
             }
-            if let Some((k, r)) = c.idempotency {
-                txn.open_table(IDEM)?.insert(k, to_json(r).as_slice())?;
+            let mut t = txn.open_table(IDEM)?;
+            for (k, r) in &c.idempotency {
+                t.insert(*k, to_json(r).as_slice())?;
             }
         }
         txn.commit()?;

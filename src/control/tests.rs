@@ -272,3 +272,5 @@ fn define_flag_is_idempotent_and_survives_reopen() {
     let got = cp.state().flags.get("checkout-v3").cloned().unwrap_or_else(|| panic!("lost"));
     assert_eq!(got.environments, flag.environments);
 }
+
+mod group_commit;

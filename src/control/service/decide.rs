@@ -41,7 +41,8 @@ impl ControlPlane {
             });
         }
         let action = a.action.clone();
-        inner.apply(&self.tx, caller, &action, reason, now, Some(a), None)
+        let staged = inner.stage_apply(caller, &action, reason, now, Some(a), None);
+        inner.commit_one(&self.tx, staged)
     }
 
     pub fn reject(&self, caller: &Caller, id: &str, reason: &str) -> Result<Outcome, ServiceError> {

@@ -1,10 +1,13 @@
 //! The one path every mutation takes (TUI, CLI, agents, the engine): authorise → check the
 //! expected revision → policy → apply → audit → durable commit → publish. Holds the live state
-//! behind one mutex; never held across an await.
+//! behind one mutex; never held across an await. Submitted actions are committed in groups
+//! (`group`, `batch`): one fsync for all the actions queued while the previous one ran.
 
+mod batch;
 mod decide;
 mod define;
 mod external;
+mod group;
 mod mutate;
 mod upkeep;
 
@@ -82,17 +85,38 @@ impl From<StoreError> for ServiceError {
 /// What the stream carries.
 #[derive(Debug, Clone)]
 pub enum StreamMsg {
-    Change(Arc<Change>),
+    Change(Arc<Published>),
     Guardrails(Arc<GuardrailUpdate>),
     Store(Arc<crate::wire::StoreStatus>),
+}
+
+/// A published change as streams send it: its revision and its JSON, made once for all of them
+/// (200 streams used to serialise every change 200 times). The resume window keeps these too,
+/// which is smaller than keeping the `Change` itself.
+#[derive(Debug)]
+pub struct Published {
+    pub revision: Revision,
+    json: String,
+}
+
+impl Published {
+    pub fn new(change: &Change) -> Published {
+        Published { revision: change.revision, json: serde_json::to_string(change).unwrap_or_default() }
+    }
+
+    pub fn json(&self) -> &str {
+        &self.json
+    }
 }
 
 pub(super) struct Inner {
     pub state: State,
     pub approvals: BTreeMap<ApprovalId, ApprovalRequest>,
-    pub store: Store,
+    pub store: Arc<Store>,
+    /// Changes staged but not yet durable (empty whenever the lock is free).
+    pending: batch::Pending,
     next_audit: u64,
-    recent: VecDeque<Arc<Change>>,
+    recent: VecDeque<Arc<Published>>,
     recent_audit: VecDeque<AuditEvent>,
     pub metrics: Metrics,
     pub readings: Vec<GuardrailReading>,
@@ -108,6 +132,10 @@ pub(super) struct Inner {
 
 pub struct ControlPlane {
     pub(super) inner: Mutex<Inner>,
+    /// Submissions waiting for their group commit.
+    group: group::Queue,
+    /// The store, for reads that need not wait for the lock (token look-ups on every request).
+    store: Arc<Store>,
     pub clock: Arc<dyn Clock>,
     tx: broadcast::Sender<StreamMsg>,
     /// Ephemeral tokens (the embedded owner's), by hash; never written to disk.
@@ -213,11 +241,15 @@ impl ControlPlane {
         let loaded = store.load()?;
         let recent_audit = store.audit(None, None, SNAPSHOT_AUDIT, SNAPSHOT_AUDIT)?.into();
         let (tx, _) = broadcast::channel(1024);
+        let store = Arc::new(store);
         let cp = Arc::new(ControlPlane {
+            group: Default::default(),
+            store: store.clone(),
             inner: Mutex::new(Inner {
                 state: loaded.state,
                 approvals: loaded.approvals.into_iter().map(|a| (a.id.clone(), a)).collect(),
                 store,
+                pending: Default::default(),
                 next_audit: loaded.last_audit,
                 recent: VecDeque::new(),
                 recent_audit,
@@ -268,7 +300,7 @@ impl ControlPlane {
     }
 
     /// Changes after `revision` for a resuming stream, or None when they are no longer kept.
-    pub fn changes_since(&self, revision: Revision) -> Option<Vec<Arc<Change>>> {
+    pub fn changes_since(&self, revision: Revision) -> Option<Vec<Arc<Published>>> {
         let inner = lock(&self.inner);
         if revision >= inner.state.revision {
             return Some(Vec::new());
@@ -325,73 +357,7 @@ impl ControlPlane {
     }
 
     pub fn audit(&self, flag: Option<&str>, before: Option<u64>, limit: usize) -> Result<Vec<AuditEvent>, ServiceError> {
-        Ok(lock(&self.inner).store.audit(flag, before, limit.clamp(1, 1000), 100_000)?)
-    }
-
-    /// Submit an action on behalf of `caller` (the path of the TUI, the CLI and the API).
-    pub fn submit(&self, caller: &Caller, req: &ActionRequest, idem_key: Option<&str>) -> Result<Outcome, ServiceError> {
-        check_reason(&req.reason)?;
-        let now = self.clock.now();
-        let mut inner = lock(&self.inner);
-        let hash = body_hash(&caller.actor, req);
-        if let Some(key) = idem_key {
-            if key.is_empty() || key.len() > 200 {
-                return Err(ServiceError::new(422, "invalid_idempotency_key", "an idempotency key is 1–200 characters"));
-            }
-            if let Some(rec) = inner.store.idempotency(key)? {
-                if rec.body_hash != hash {
-                    return Err(ServiceError::new(
-                        422,
-                        "idempotency_key_reused",
-                        "this idempotency key was already used for a different request; use a new key per action",
-                    ));
-                }
-                let mut outcome: Outcome = serde_json::from_value(rec.response)
-                    .map_err(|e| ServiceError::new(500, "store_failed", format!("stored outcome unreadable: {e}")))?;
-                outcome.replayed = true;
-                return Ok(outcome);
-            }
-        }
-        let action = &req.action;
-        let env = inner
-            .state
-            .environment(action.env())
-            .cloned()
-            .ok_or_else(|| DomainError::UnknownEnv(action.env().to_string()))?;
-        if let Some(f) = action.flag()
-            && !inner.state.flags.contains_key(f)
-        {
-            return Err(DomainError::UnknownFlag(f.to_string()).into());
-        }
-        let current = action.target_revision(&inner.state);
-        if let Some(expected) = req.expected_revision
-            && current > expected
-        {
-            let what = action.flag().map_or_else(|| format!("environment {}", action.env()), |f| format!("flag {f}"));
-            return Err(ServiceError {
-                status: 409,
-                code: "conflict",
-                message: format!(
-                    "changed since you looked: {what} is at revision {current}, you decided on {expected}; review the new state and decide again"
-                ),
-                current_revision: Some(current),
-            });
-        }
-        let tier = action.tier(&inner.state);
-        let idem_fn = |o: &Outcome| IdemRecord {
-            body_hash: hash.clone(),
-            status: 200,
-            response: serde_json::to_value(o).unwrap_or_default(),
-            at: now,
-        };
-        let idem = idem_key.map(|k| (k, &idem_fn as &dyn Fn(&Outcome) -> IdemRecord));
-        match policy::decide(caller.actor.role, tier, env.protected, caller.actor.name == ENGINE_ACTOR) {
-            Decision::Deny(why) => Err(ServiceError::new(403, "forbidden", why)),
-            Decision::Apply => inner.apply(&self.tx, caller, action, &req.reason, now, None, idem),
-            Decision::Request => {
-                inner.request(&self.tx, caller, action, &req.reason, Vec::new(), None, now, self.approval_ttl, idem)
-            }
-        }
+        Ok(self.store.audit(flag, before, limit.clamp(1, 1000), 100_000)?)
     }
 
     /// A recommendation: always a pending request, whoever posts it.
@@ -413,7 +379,8 @@ impl ControlPlane {
                 format!("the reverse you sent does not undo the action; the control plane computes {}", serde_json::to_string(&reverse).unwrap_or_default()),
             ));
         }
-        inner.request(&self.tx, caller, &req.action, &req.reason, req.evidence, req.evidence_gap, now, self.approval_ttl, None)
+        let staged = inner.stage_request(caller, &req.action, &req.reason, req.evidence, req.evidence_gap, now, self.approval_ttl, None);
+        inner.commit_one(&self.tx, staged)
     }
 
     /// Accept pushed or simulated samples.
@@ -469,8 +436,7 @@ impl ControlPlane {
                 }
             }
         }
-        let inner = lock(&self.inner);
-        match inner.store.token(&h) {
+        match self.store.token(&h) {
             Ok(Some(rec)) => Some(Actor { name: rec.name, role: rec.role }),
             _ => None,
         }
@@ -490,12 +456,12 @@ impl ControlPlane {
         }
         let t = auth::mint().map_err(|e| ServiceError::new(500, "random_failed", e))?;
         let rec = TokenRecord { name: name.to_string(), role, created_at: self.clock.now() };
-        lock(&self.inner).store.add_token(&auth::hash(&t), &rec)?;
+        self.store.add_token(&auth::hash(&t), &rec)?;
         Ok(t)
     }
 
     pub fn has_tokens(&self) -> bool {
-        lock(&self.inner).store.tokens().map(|t| !t.is_empty()).unwrap_or(false)
+        self.store.tokens().map(|t| !t.is_empty()).unwrap_or(false)
     }
 
     /// Whether every guardrail of (flag, env) is healthy with enough data; engine bookkeeping.

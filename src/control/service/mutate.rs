@@ -1,5 +1,6 @@
-//! The one mutation path inside the lock: scratch apply, external store, durable commit, then
-//! live state and publish; and turning an action into an approval request.
+//! The one mutation path inside the lock: scratch apply, external store, then staged on the
+//! live state (see `batch`: durable commit, then publish); and turning an action into an
+//! approval request.
 
 use super::*;
 
@@ -57,7 +58,7 @@ impl Inner {
             self.recent_audit.push_front(e.clone());
         }
         self.recent_audit.truncate(SNAPSHOT_AUDIT);
-        let change = Arc::new(change);
+        let change = Arc::new(Published::new(&change));
         self.recent.push_back(change.clone());
         while self.recent.len() > RESUME_WINDOW {
             self.recent.pop_front();
@@ -65,10 +66,11 @@ impl Inner {
         let _ = tx.send(StreamMsg::Change(change));
     }
 
-    /// Apply `action` now: scratch apply, durable commit, then swap into live state.
-    pub(in crate::control) fn apply(
+    /// Validate `action` on the live state (with whatever is staged before it) and stage it:
+    /// scratch apply, the external store, then live state, audit and the change to publish.
+    /// A refusal stages nothing.
+    pub(in crate::control) fn stage_apply(
         &mut self,
-        tx: &broadcast::Sender<StreamMsg>,
         caller: &Caller,
         action: &Action,
         reason: &str,
@@ -93,7 +95,12 @@ impl Inner {
         }
         let after = summarize(&scratch, action);
         // Flags held elsewhere: write there first (compare-and-set on what the operator saw);
-        // a refusal there means nothing is recorded here.
+        // a refusal there means nothing is recorded here. In a group the calls happen one by
+        // one in queue order, each against the state that includes the actions staged before
+        // it, which is what the external store holds by then: exactly the calls one-at-a-time
+        // commits would make. If the group's commit then fails, the external store is ahead of
+        // flagtop for those actions, as it was when a single commit failed after the call; the
+        // sync follower brings flagtop back in step and no client was told "applied".
         if let (Some(ext), Some(k)) = (&self.external, action.flag())
             && crate::control::flags::touches_store(action)
             && let (Some(old), Some(new)) = (self.state.flags.get(k), scratch.flags.get(k))
@@ -109,6 +116,8 @@ impl Inner {
                 FlagStoreError::Unavailable { .. } => ServiceError::new(503, "flag_store_unavailable", format!("{e}; nothing was changed")),
             })?;
         }
+        // Nothing below fails: from here on the action is staged.
+        self.begin_staging();
         let kind = if approval.is_some() { AuditKind::Approved } else { AuditKind::Applied };
         let mut audit = self.new_audit(caller, kind, reason, now, revision);
         audit.flag = action.flag().cloned();
@@ -136,20 +145,7 @@ impl Inner {
             approval_id: approval.as_ref().map(|a| a.id.clone()),
             replayed: false,
         };
-        let idem_rec = idem.map(|(k, f)| (k, f(&outcome)));
-        let flag = action.flag().and_then(|k| scratch.flags.get(k));
-        let commit = Commit {
-            meta: Some(&scratch),
-            flags: flag.into_iter().collect(),
-            approvals: approval.iter().collect(),
-            audit: vec![&audit],
-            idempotency: idem_rec.as_ref().map(|(k, r)| (*k, r)),
-        };
-        if let Err(e) = self.store.commit(commit) {
-            self.next_audit -= 1;
-            return Err(e.into());
-        }
-        // Durable: now make it live.
+        let idem_rec = idem.map(|(k, f)| (k.to_string(), f(&outcome)));
         self.state.revision = revision;
         self.state.frozen = std::mem::take(&mut scratch.frozen);
         self.state.env_revisions = std::mem::take(&mut scratch.env_revisions);
@@ -157,26 +153,26 @@ impl Inner {
         if let Some(k) = action.flag()
             && let Some(f) = scratch.flags.remove(k)
         {
-            self.state.flags.insert(k.clone(), f.clone());
+            self.stage_flag(f.clone());
             flags.push(f);
         }
         if let Some(a) = &approval {
-            self.approvals.insert(a.id.clone(), a.clone());
+            self.stage_approval(a.clone());
         }
         let frozen = action.flag().is_none().then(|| self.state.frozen.clone());
         let audit_id = audit.id;
         self.schedule_evidence(action, audit_id, now);
         let mut approvals: Vec<ApprovalRequest> = approval.into_iter().collect();
         approvals.extend(self.close_superseded(caller, action, audit_id, now));
-        self.publish(tx, Change { revision, at: now, flags, frozen, approvals, audit: vec![audit] });
+        self.stage_change(Change { revision, at: now, flags, frozen, approvals, audit: vec![audit] }, idem_rec);
         Ok(outcome)
     }
 
-    /// File an approval request for `action` (the reverse is computed now).
+    /// Stage an approval request for `action` (the reverse is computed now), or merge it into
+    /// the open one for the same action. A refusal stages nothing.
     #[allow(clippy::too_many_arguments)]
-    pub(in crate::control) fn request(
+    pub(in crate::control) fn stage_request(
         &mut self,
-        tx: &broadcast::Sender<StreamMsg>,
         caller: &Caller,
         action: &Action,
         reason: &str,
@@ -200,8 +196,6 @@ impl Inner {
             if evidence_gap.is_some() {
                 a.evidence_gap = evidence_gap;
             }
-            let mut state = self.scratch(action);
-            state.revision = revision;
             let outcome = Outcome {
                 outcome: OutcomeKind::Requested,
                 revision,
@@ -212,16 +206,11 @@ impl Inner {
                 approval_id: Some(a.id.clone()),
                 replayed: false,
             };
-            let idem_rec = idem.map(|(k, f)| (k, f(&outcome)));
-            self.store.commit(Commit {
-                meta: Some(&state),
-                approvals: vec![&a],
-                idempotency: idem_rec.as_ref().map(|(k, r)| (*k, r)),
-                ..Default::default()
-            })?;
+            let idem_rec = idem.map(|(k, f)| (k.to_string(), f(&outcome)));
+            self.begin_staging();
             self.state.revision = revision;
-            self.approvals.insert(a.id.clone(), a.clone());
-            self.publish(tx, Change { revision, at: now, flags: vec![], frozen: None, approvals: vec![a], audit: vec![] });
+            self.stage_approval(a.clone());
+            self.stage_change(Change { revision, at: now, flags: vec![], frozen: None, approvals: vec![a], audit: vec![] }, idem_rec);
             return Ok(outcome);
         }
         if self.approvals.values().filter(|a| a.state == ApprovalState::Pending).count() >= MAX_PENDING {
@@ -251,6 +240,7 @@ impl Inner {
             decision_reason: None,
             merged: 0,
         };
+        self.begin_staging();
         let mut audit = self.new_audit(caller, AuditKind::Requested, reason, now, revision);
         audit.flag = action.flag().cloned();
         audit.action = Some(action.clone());
@@ -268,22 +258,10 @@ impl Inner {
             approval_id: Some(id.clone()),
             replayed: false,
         };
-        let idem_rec = idem.map(|(k, f)| (k, f(&outcome)));
-        let mut meta = self.scratch(action);
-        meta.revision = revision;
-        if let Err(e) = self.store.commit(Commit {
-            meta: Some(&meta),
-            flags: vec![],
-            approvals: vec![&req],
-            audit: vec![&audit],
-            idempotency: idem_rec.as_ref().map(|(k, r)| (*k, r)),
-        }) {
-            self.next_audit -= 1;
-            return Err(e.into());
-        }
+        let idem_rec = idem.map(|(k, f)| (k.to_string(), f(&outcome)));
         self.state.revision = revision;
-        self.approvals.insert(id, req.clone());
-        self.publish(tx, Change { revision, at: now, flags: vec![], frozen: None, approvals: vec![req], audit: vec![audit] });
+        self.stage_approval(req.clone());
+        self.stage_change(Change { revision, at: now, flags: vec![], frozen: None, approvals: vec![req], audit: vec![audit] }, idem_rec);
         Ok(outcome)
     }
 }

@@ -110,8 +110,8 @@ impl Inner {
         Ok(n)
     }
 
-    /// Pending requests for exactly `action` are moot once it was applied directly: close them
-    /// (best effort; they are closed again on the next load if this write fails).
+    /// Pending requests for exactly `action` are moot once it was applied directly: close them,
+    /// staged with the action (committed, published or undone together with it).
     pub(in crate::control) fn close_superseded(&mut self, caller: &Caller, action: &Action, by: AuditId, now: DateTime<Utc>) -> Vec<ApprovalRequest> {
         let moot: Vec<ApprovalRequest> = self
             .approvals
@@ -125,10 +125,8 @@ impl Inner {
             a.decided_by = Some(caller.actor.clone());
             a.decided_at = Some(now);
             a.decision_reason = Some(format!("superseded: the same change was applied directly (audit #{by})"));
-            if self.store.commit(Commit { approvals: vec![&a], ..Default::default() }).is_ok() {
-                self.approvals.insert(a.id.clone(), a.clone());
-                closed.push(a);
-            }
+            self.stage_approval(a.clone());
+            closed.push(a);
         }
         closed
     }
@@ -140,7 +138,8 @@ impl Inner {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Outcome, ServiceError> {
-        self.apply(tx, &Caller::engine(), action, reason, now, None, None)
+        let staged = self.stage_apply(&Caller::engine(), action, reason, now, None, None);
+        self.commit_one(tx, staged)
     }
 
     pub(in crate::control) fn engine_request(
@@ -153,7 +152,8 @@ impl Inner {
         now: DateTime<Utc>,
         ttl: Duration,
     ) -> Result<Outcome, ServiceError> {
-        self.request(tx, &Caller::engine(), action, reason, evidence, evidence_gap, now, ttl, None)
+        let staged = self.stage_request(&Caller::engine(), action, reason, evidence, evidence_gap, now, ttl, None);
+        self.commit_one(tx, staged)
     }
 
     pub(in crate::control) fn has_pending(&self, action: &Action) -> bool {

@@ -1,0 +1,165 @@
+//! Changes staged under the service lock but not yet durable. Staging applies each change to
+//! the live state in order, so the next one is validated against it, and remembers what it
+//! replaced; `flush` writes everything staged in ONE redb transaction (one fsync) and then
+//! publishes each change in revision order, or, when the write fails, puts the live state back
+//! as it was and publishes nothing. The lock is held from the first staged change to the end of
+//! `flush`, so no other thread ever sees a change that is not durable.
+
+use super::*;
+use crate::domain::{EnvKey, FlagKey};
+use std::collections::BTreeSet;
+
+/// Staged changes, in order, and how to take them back.
+#[derive(Default)]
+pub(in crate::control) struct Pending {
+    undo: Option<Undo>,
+    changes: Vec<Change>,
+    idempotency: HashMap<String, IdemRecord>,
+}
+
+/// The live state as it was before the first staged change.
+struct Undo {
+    revision: Revision,
+    frozen: BTreeSet<EnvKey>,
+    env_revisions: BTreeMap<EnvKey, Revision>,
+    next_audit: u64,
+    evidence_due: usize,
+    flags: HashMap<FlagKey, Option<Flag>>,
+    approvals: HashMap<ApprovalId, Option<ApprovalRequest>>,
+}
+
+impl Pending {
+    /// The record staged for an idempotency key in this group, if any.
+    pub(super) fn idempotency(&self, key: &str) -> Option<&IdemRecord> {
+        self.idempotency.get(key)
+    }
+}
+
+impl Inner {
+    /// Remember the live state before the first change of a group is staged. Call before any
+    /// write to the live state (revision, audit counter, flags, requests).
+    pub(super) fn begin_staging(&mut self) {
+        if self.pending.undo.is_none() {
+            self.pending.undo = Some(Undo {
+                revision: self.state.revision,
+                frozen: self.state.frozen.clone(),
+                env_revisions: self.state.env_revisions.clone(),
+                next_audit: self.next_audit,
+                evidence_due: self.evidence_due.len(),
+                flags: HashMap::new(),
+                approvals: HashMap::new(),
+            });
+        }
+    }
+
+    /// Make `flag` live, remembering the version it replaces.
+    pub(super) fn stage_flag(&mut self, flag: Flag) {
+        self.begin_staging();
+        let key = flag.key.clone();
+        let old = self.state.flags.insert(key.clone(), flag);
+        if let Some(undo) = &mut self.pending.undo {
+            undo.flags.entry(key).or_insert(old);
+        }
+    }
+
+    /// Make `request` live, remembering the version it replaces.
+    pub(super) fn stage_approval(&mut self, request: ApprovalRequest) {
+        self.begin_staging();
+        let id = request.id.clone();
+        let old = self.approvals.insert(id.clone(), request);
+        if let Some(undo) = &mut self.pending.undo {
+            undo.approvals.entry(id).or_insert(old);
+        }
+    }
+
+    /// Queue `change` for the group's commit and, once durable, for the streams. The flags,
+    /// requests and audit events it carries are what the commit writes.
+    pub(super) fn stage_change(&mut self, change: Change, idempotency: Option<(String, IdemRecord)>) {
+        self.begin_staging();
+        self.pending.changes.push(change);
+        if let Some((key, rec)) = idempotency {
+            self.pending.idempotency.insert(key, rec);
+        }
+    }
+
+    /// Commit everything staged in one transaction, then publish each change in order. On a
+    /// failed commit nothing staged stays live and nothing is published.
+    pub(in crate::control) fn flush(&mut self, tx: &broadcast::Sender<StreamMsg>) -> Result<(), ServiceError> {
+        let pending = std::mem::take(&mut self.pending);
+        let Some(undo) = pending.undo else { return Ok(()) };
+        if pending.changes.is_empty() {
+            self.undo(undo);
+            return Ok(());
+        }
+        let written = {
+            // A flag or request changed twice in the group: its newest version is the one kept.
+            let mut flags = BTreeMap::new();
+            let mut approvals = BTreeMap::new();
+            for c in &pending.changes {
+                flags.extend(c.flags.iter().map(|f| (&f.key, f)));
+                approvals.extend(c.approvals.iter().map(|a| (&a.id, a)));
+            }
+            self.store.commit(Commit {
+                meta: Some(&self.state),
+                flags: flags.into_values().collect(),
+                approvals: approvals.into_values().collect(),
+                audit: pending.changes.iter().flat_map(|c| &c.audit).collect(),
+                idempotency: pending.idempotency.iter().map(|(k, r)| (k.as_str(), r)).collect(),
+            })
+        };
+        match written {
+            Ok(()) => {
+                for change in pending.changes {
+                    self.publish(tx, change);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.undo(undo);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Drop whatever is staged (after a refusal in a one-change path).
+    pub(in crate::control) fn discard(&mut self) {
+        if let Some(undo) = std::mem::take(&mut self.pending).undo {
+            self.undo(undo);
+        }
+    }
+
+    /// Commit what `staged` staged at once: the one-change path (engine, approvals, proposals).
+    pub(super) fn commit_one(
+        &mut self,
+        tx: &broadcast::Sender<StreamMsg>,
+        staged: Result<Outcome, ServiceError>,
+    ) -> Result<Outcome, ServiceError> {
+        match staged {
+            Ok(outcome) => self.flush(tx).map(|()| outcome),
+            Err(e) => {
+                self.discard();
+                Err(e)
+            }
+        }
+    }
+
+    fn undo(&mut self, u: Undo) {
+        self.state.revision = u.revision;
+        self.state.frozen = u.frozen;
+        self.state.env_revisions = u.env_revisions;
+        self.next_audit = u.next_audit;
+        self.evidence_due.truncate(u.evidence_due);
+        for (key, old) in u.flags {
+            match old {
+                Some(f) => self.state.flags.insert(key, f),
+                None => self.state.flags.remove(&key),
+            };
+        }
+        for (id, old) in u.approvals {
+            match old {
+                Some(a) => self.approvals.insert(id, a),
+                None => self.approvals.remove(&id),
+            };
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! Group commit for submitted actions. A submission queues a ticket; the first submitter to find
+//! no group in progress leads: it takes the service lock, takes every ticket queued by then
+//! (in order), stages each on the live state, commits them in one redb transaction (one fsync)
+//! and answers all of them. Tickets that arrive meanwhile wait for the next leader, so while one
+//! group is being fsynced the next one fills. Acknowledged still means durable: every answer is
+//! given after the group's commit, and a failed commit fails every action staged in it.
+
+use super::*;
+use std::sync::Condvar;
+
+/// At most this many actions in one transaction (and published at once: well inside the
+/// broadcast channel's capacity, so no stream lags because of a burst).
+const MAX_GROUP: usize = 256;
+
+/// One submitted action waiting for its group.
+pub(super) struct Ticket {
+    id: u64,
+    caller: Caller,
+    req: ActionRequest,
+    key: Option<String>,
+}
+
+#[derive(Default)]
+pub(super) struct Queue {
+    state: Mutex<Waiting>,
+    answered: Condvar,
+}
+
+#[derive(Default)]
+struct Waiting {
+    tickets: VecDeque<Ticket>,
+    answers: HashMap<u64, Result<Outcome, ServiceError>>,
+    /// A leader is staging or committing a group.
+    leading: bool,
+    next_id: u64,
+    /// Groups committed and the largest so far (for tests and benchmarks).
+    groups: u64,
+    largest: usize,
+}
+
+/// What staging one ticket gave.
+enum Staged {
+    /// Staged in this group: the answer once the group is durable.
+    Pending(Outcome),
+    /// Final now: a refusal, or the stored outcome of an earlier, durable request.
+    Final(Result<Outcome, ServiceError>),
+}
+
+impl ControlPlane {
+    /// Submit an action on behalf of `caller` (the path of the TUI, the CLI and the API).
+    /// Returns once the action is durable (or refused).
+    pub fn submit(&self, caller: &Caller, req: &ActionRequest, idem_key: Option<&str>) -> Result<Outcome, ServiceError> {
+        check_reason(&req.reason)?;
+        if let Some(key) = idem_key
+            && (key.is_empty() || key.len() > 200)
+        {
+            return Err(ServiceError::new(422, "invalid_idempotency_key", "an idempotency key is 1–200 characters"));
+        }
+        let mut w = lock(&self.group.state);
+        let id = w.next_id;
+        w.next_id += 1;
+        w.tickets.push_back(Ticket { id, caller: caller.clone(), req: req.clone(), key: idem_key.map(str::to_string) });
+        loop {
+            if let Some(answer) = w.answers.remove(&id) {
+                return answer;
+            }
+            if w.leading {
+                w = self.group.answered.wait(w).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            w.leading = true;
+            drop(w);
+            let answers = self.lead_group();
+            w = lock(&self.group.state);
+            w.answers.extend(answers);
+            w.leading = false;
+            self.group.answered.notify_all();
+        }
+    }
+
+    /// Groups committed so far and the largest one.
+    pub fn group_stats(&self) -> (u64, usize) {
+        let w = lock(&self.group.state);
+        (w.groups, w.largest)
+    }
+
+    /// Submissions queued for the next group (tests).
+    #[cfg(test)]
+    pub(in crate::control) fn queued(&self) -> usize {
+        lock(&self.group.state).tickets.len()
+    }
+
+    /// Stage every queued ticket in order, commit them together, and say what each gets.
+    fn lead_group(&self) -> Vec<(u64, Result<Outcome, ServiceError>)> {
+        // Take the lock first: tickets queued while it is busy (an fsync, an engine tick) join.
+        let mut inner = lock(&self.inner);
+        let tickets: Vec<Ticket> = {
+            let mut w = lock(&self.group.state);
+            let n = w.tickets.len().min(MAX_GROUP);
+            w.tickets.drain(..n).collect()
+        };
+        let staged: Vec<(u64, Staged)> = tickets
+            .iter()
+            .map(|t| (t.id, inner.stage_ticket(t, self.clock.now(), self.approval_ttl)))
+            .collect();
+        let durable = inner.flush(&self.tx);
+        drop(inner);
+        let in_group = staged.iter().filter(|(_, s)| matches!(s, Staged::Pending(_))).count();
+        if in_group > 0 && durable.is_ok() {
+            let mut w = lock(&self.group.state);
+            w.groups += 1;
+            w.largest = w.largest.max(in_group);
+        }
+        staged
+            .into_iter()
+            .map(|(id, s)| {
+                let answer = match s {
+                    Staged::Final(answer) => answer,
+                    Staged::Pending(outcome) => durable.clone().map(|()| outcome),
+                };
+                (id, answer)
+            })
+            .collect()
+    }
+}
+
+fn replay(rec: &IdemRecord, hash: &str) -> Result<Outcome, ServiceError> {
+    if rec.body_hash != hash {
+        return Err(ServiceError::new(
+            422,
+            "idempotency_key_reused",
+            "this idempotency key was already used for a different request; use a new key per action",
+        ));
+    }
+    let mut outcome: Outcome = serde_json::from_value(rec.response.clone())
+        .map_err(|e| ServiceError::new(500, "store_failed", format!("stored outcome unreadable: {e}")))?;
+    outcome.replayed = true;
+    Ok(outcome)
+}
+
+impl Inner {
+    /// A retry (same idempotency key) gets the first answer: the stored one when that request
+    /// is durable, the one staged in this group otherwise (given, like the first, only once
+    /// the group is durable). Anything else is validated and staged.
+    fn stage_ticket(&mut self, t: &Ticket, now: DateTime<Utc>, ttl: Duration) -> Staged {
+        let hash = body_hash(&t.caller.actor, &t.req);
+        if let Some(key) = t.key.as_deref() {
+            if let Some(rec) = self.pending.idempotency(key) {
+                return match replay(rec, &hash) {
+                    Ok(outcome) => Staged::Pending(outcome),
+                    Err(e) => Staged::Final(Err(e)),
+                };
+            }
+            match self.store.idempotency(key) {
+                Ok(Some(rec)) => return Staged::Final(replay(&rec, &hash)),
+                Ok(None) => {}
+                Err(e) => return Staged::Final(Err(e.into())),
+            }
+        }
+        match self.stage_submit(t, hash, now, ttl) {
+            Ok(outcome) => Staged::Pending(outcome),
+            Err(e) => Staged::Final(Err(e)),
+        }
+    }
+
+    /// Check the target, the expected revision and policy against the live state (including
+    /// the actions staged before this one), then stage the action or an approval request.
+    fn stage_submit(&mut self, t: &Ticket, hash: String, now: DateTime<Utc>, ttl: Duration) -> Result<Outcome, ServiceError> {
+        let (caller, req) = (&t.caller, &t.req);
+        let action = &req.action;
+        let env = self
+            .state
+            .environment(action.env())
+            .cloned()
+            .ok_or_else(|| DomainError::UnknownEnv(action.env().to_string()))?;
+        if let Some(f) = action.flag()
+            && !self.state.flags.contains_key(f)
+        {
+            return Err(DomainError::UnknownFlag(f.to_string()).into());
+        }
+        let current = action.target_revision(&self.state);
+        if let Some(expected) = req.expected_revision
+            && current > expected
+        {
+            let what = action.flag().map_or_else(|| format!("environment {}", action.env()), |f| format!("flag {f}"));
+            return Err(ServiceError {
+                status: 409,
+                code: "conflict",
+                message: format!(
+                    "changed since you looked: {what} is at revision {current}, you decided on {expected}; review the new state and decide again"
+                ),
+                current_revision: Some(current),
+            });
+        }
+        let tier = action.tier(&self.state);
+        let idem_fn = |o: &Outcome| IdemRecord {
+            body_hash: hash.clone(),
+            status: 200,
+            response: serde_json::to_value(o).unwrap_or_default(),
+            at: now,
+        };
+        let idem = t.key.as_deref().map(|k| (k, &idem_fn as &dyn Fn(&Outcome) -> IdemRecord));
+        match policy::decide(caller.actor.role, tier, env.protected, caller.actor.name == ENGINE_ACTOR) {
+            Decision::Deny(why) => Err(ServiceError::new(403, "forbidden", why)),
+            Decision::Apply => self.stage_apply(caller, action, &req.reason, now, None, idem),
+            Decision::Request => self.stage_request(caller, action, &req.reason, Vec::new(), None, now, ttl, idem),
+        }
+    }
+}
