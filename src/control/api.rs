@@ -11,7 +11,7 @@ use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
@@ -268,8 +268,13 @@ fn change_event(c: &crate::wire::Change) -> Event {
     Event::default().event("change").id(c.revision.to_string()).data(serde_json::to_string(c).unwrap_or_default())
 }
 
+/// After this long without an event, a stream gets a `: heartbeat` comment (clients treat a
+/// silence of 25 s as a dead link).
+const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// `GET /v1/stream`: `hello`, then every change in order (`id` = revision), guardrail updates,
-/// heartbeats; resumable with `Last-Event-ID`; `reset` when the gap is too old to replay.
+/// heartbeats after 10 s of silence; resumable with `Last-Event-ID`; `reset` when the gap is too
+/// old to replay.
 async fn stream(State(cp): State<Arc<ControlPlane>>, headers: HeaderMap) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
     // Subscribe before reading the backlog so nothing falls between the two.
@@ -299,9 +304,20 @@ async fn stream(State(cp): State<Arc<ControlPlane>>, headers: HeaderMap) -> Sse<
                 return;
             }
         }
+        let mut sent = tokio::time::Instant::now();
         loop {
+            // A fresh timer each turn rather than one reset after every event: tokio defers a
+            // reset to a later deadline until the old one comes round, which wakes the runtime
+            // every few seconds while events flow. A dropped timer costs nothing.
             let msg = tokio::select! {
                 _ = tx.closed() => return,
+                _ = tokio::time::sleep_until(sent + HEARTBEAT) => {
+                    if tx.send(Event::default().comment("heartbeat")).await.is_err() {
+                        return;
+                    }
+                    sent = tokio::time::Instant::now();
+                    continue;
+                }
                 m = sub.recv() => m,
             };
             let event = match msg {
@@ -325,10 +341,11 @@ async fn stream(State(cp): State<Arc<ControlPlane>>, headers: HeaderMap) -> Sse<
             if tx.send(event).await.is_err() {
                 return;
             }
+            sent = tokio::time::Instant::now();
         }
     });
     let events = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) });
-    Sse::new(events).keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(10)).text("heartbeat"))
+    Sse::new(events)
 }
 
 async fn not_found() -> ApiError {
