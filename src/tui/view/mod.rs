@@ -22,6 +22,7 @@ use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders};
+use chrono::{DateTime, Duration, Utc};
 
 /// Width from which the wide layout (flags left, details right, approvals+activity below) is used.
 pub const WIDE: u16 = 120;
@@ -148,6 +149,66 @@ pub(crate) fn human_secs(s: i64) -> String {
         3600..86400 => format!("{}h", s / 3600),
         _ => format!("{}d", s / 86400),
     }
+}
+
+/// When a time shown on screen next changes its text: the time at the selected ladder's stage
+/// and the countdown to its next step, the age and expiry of approval requests, the external
+/// store's sync age. The loop redraws then, instead of ticking every second. Conservative: it may
+/// name an instant at which nothing visible changes, never one after a change.
+pub fn next_clock_change(m: &Model) -> Option<DateTime<Utc>> {
+    let now = m.now;
+    let mut due: Vec<DateTime<Utc>> = Vec::new();
+    if let Some(l) = m.flag_env().and_then(|e| e.ladder.as_ref()) {
+        due.extend(age_changes(l.entered_at, now));
+        let dwell = l.current_stage().map_or(0, |s| s.min_dwell_secs) as i64;
+        due.extend(countdown_from_changes(l.entered_at, dwell, now));
+    }
+    for a in &m.approvals {
+        due.extend(age_changes(a.created_at, now));
+        if a.state == crate::domain::ApprovalState::Pending {
+            due.extend(countdown_to_changes(a.expires_at, now));
+        }
+    }
+    if m.flag_store != "embedded"
+        && !m.flag_store.is_empty()
+        && m.store.error.is_none()
+        && let Some(at) = m.store.synced_at
+    {
+        // "in sync" until the age passes a minute, then `human_secs` steps.
+        let a = (now - at).num_seconds();
+        due.extend(if a <= 60 { Some(at + Duration::seconds(61)) } else { age_changes(at, now) });
+    }
+    due.into_iter().min()
+}
+
+/// How many seconds one step of `human_secs(s)` is.
+fn human_step(s: i64) -> i64 {
+    match s {
+        ..60 => 1,
+        60..3600 => 60,
+        3600..86400 => 3600,
+        _ => 86400,
+    }
+}
+
+/// `human_secs((now - t0).num_seconds())` changes next at this instant.
+fn age_changes(t0: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let x = (now - t0).num_seconds().max(0);
+    let g = human_step(x);
+    Some(t0 + Duration::seconds(x - x % g + g))
+}
+
+/// `human_secs(total - (now - t0).num_seconds())`, shown while positive, changes next at this instant.
+fn countdown_from_changes(t0: DateTime<Utc>, total: i64, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let e = (now - t0).num_seconds().max(0);
+    let x = total - e;
+    (x > 0).then(|| t0 + Duration::seconds(e + x % human_step(x) + 1))
+}
+
+/// `human_secs((t1 - now).num_seconds())`, shown while positive, changes next at this instant.
+fn countdown_to_changes(t1: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let x = (t1 - now).num_seconds();
+    (x > 0).then(|| t1 - Duration::seconds(x - x % human_step(x)) + Duration::milliseconds(1))
 }
 
 /// Windowed slice bounds: the first visible row for `sel` in a list of `len` rows that
