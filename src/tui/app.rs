@@ -7,6 +7,7 @@
 use super::effect::{Effect, Event};
 use super::model::Model;
 use super::readings::Readings;
+use super::screen::Screen;
 use super::terminal::SgrFilter;
 use super::theme::Theme;
 use super::{TuiOptions, update, view};
@@ -100,6 +101,7 @@ async fn event_loop(
     let mut ticker = tokio::time::interval(Duration::from_millis(limits.stale_tick_ms.max(100)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut batch = Vec::with_capacity(batch_max);
+    let mut screen = Screen::new();
     if let Ok(size) = terminal.size() {
         handle(&mut model, Event::Resize { width: size.width, height: size.height }, &client, &tx);
     }
@@ -112,7 +114,7 @@ async fn event_loop(
             handle(&mut model, Event::Readings(u, arrived), &client, &tx);
         }
         if model.dirty && last_draw.elapsed() >= min_gap {
-            if let Err(e) = terminal.draw(|f| view::draw(f, &model, theme)) {
+            if let Err(e) = screen.draw(terminal, |f| view::frame(f, &model, theme)) {
                 break Err(eyre!("drawing failed: {e}"));
             }
             model.dirty = false;
@@ -146,6 +148,7 @@ async fn event_loop(
                 }
                 Some(Ok(CtEvent::Resize(width, height))) => {
                     terminal.autoresize().ok();
+                    screen.invalidate();
                     handle(&mut model, Event::Resize { width, height }, &client, &tx);
                 }
                 Some(Ok(_)) => {}

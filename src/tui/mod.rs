@@ -11,6 +11,7 @@ pub mod terminal;
 pub mod keys;
 pub mod model;
 pub mod readings;
+pub mod screen;
 pub mod theme;
 pub mod update;
 pub mod view;

@@ -16,6 +16,7 @@ mod prompt;
 
 use super::dialog::Dialog;
 use super::model::{Model, Pane};
+use super::screen::Drawn;
 use super::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
@@ -27,62 +28,77 @@ use chrono::{DateTime, Duration, Utc};
 /// Width from which the wide layout (flags left, details right, approvals+activity below) is used.
 pub const WIDE: u16 = 120;
 
-/// Draws the whole screen.
+/// Draws the whole screen (tests, screenshots: the cursor goes into the frame).
 pub fn draw(f: &mut Frame, m: &Model, t: &Theme) {
+    if let Some(p) = frame(f, m, t).cursor {
+        f.set_cursor_position(p);
+    }
+}
+
+/// Draws the whole screen; says where the cursor goes and which rows scroll as a whole.
+pub fn frame(f: &mut Frame, m: &Model, t: &Theme) -> Drawn {
     let area = f.area();
     let rows = Layout::default()
         .direction(Direction::Vertical)
         .constraints([Constraint::Length(1), Constraint::Min(3), Constraint::Length(2)])
         .split(area);
     header::render(f, rows[0], m, t);
-    if m.zoom {
+    let mut scroll = if m.zoom {
         // `z`: the focused pane alone, with all the room there is.
-        render_pane(f, rows[1], m.focus, m, t);
+        vec![render_pane(f, rows[1], m.focus, m, t)]
     } else if area.width >= WIDE && area.height >= 30 {
-        wide(f, rows[1], m, t);
+        wide(f, rows[1], m, t)
     } else {
-        narrow(f, rows[1], m, t);
-    }
-    footer::render(f, rows[2], m, t);
+        narrow(f, rows[1], m, t)
+    };
+    let mut cursor = footer::render(f, rows[2], m, t);
     match &m.dialog {
         None => {}
         Some(Dialog::Help) => help::render(f, area, m, t),
         Some(Dialog::Details { title, lines }) => help::details(f, area, title, lines, t),
-        Some(Dialog::Confirm(c)) => confirm::render(f, area, m, c, t),
+        Some(Dialog::Confirm(c)) => cursor = confirm::render(f, area, m, c, t),
         Some(Dialog::Percent { input, action_base, current }) => prompt::percent(f, area, action_base, *current, input, t),
         Some(Dialog::Filter(_) | Dialog::Command(_)) => {} // drawn by the footer
     }
     if t.ascii {
         ascii::asciify(f.buffer_mut());
     }
+    // A dialog drawn over a list would scroll with it.
+    if !matches!(m.dialog, None | Some(Dialog::Filter(_) | Dialog::Command(_))) {
+        scroll.clear();
+    }
+    Drawn { cursor, scroll: scroll.into_iter().flatten().collect() }
 }
 
-fn render_pane(f: &mut Frame, area: Rect, pane: Pane, m: &Model, t: &Theme) {
+/// Draws one pane; returns the rows of a list that moves as a whole (Flags, Activity).
+fn render_pane(f: &mut Frame, area: Rect, pane: Pane, m: &Model, t: &Theme) -> Option<Rect> {
     match pane {
-        Pane::Flags => flags::render(f, area, m, t),
+        Pane::Flags => return Some(flags::render(f, area, m, t)),
         Pane::Ladder => ladder::render(f, area, m, t),
         Pane::Guardrails => guardrails::render(f, area, m, t),
         Pane::Approvals => approvals::render(f, area, m, t),
-        Pane::Activity => activity::render(f, area, m, t),
+        Pane::Activity => return Some(activity::render(f, area, m, t)),
     }
+    None
 }
 
 /// 80×24: flags on top, the focused pane (or the ladder while Flags is focused) below.
-fn narrow(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
+fn narrow(f: &mut Frame, area: Rect, m: &Model, t: &Theme) -> Vec<Option<Rect>> {
     let parts = Layout::default()
         .direction(Direction::Vertical)
         .constraints([Constraint::Percentage(40), Constraint::Percentage(60)])
         .split(area);
-    flags::render(f, parts[0], m, t);
+    let list = flags::render(f, parts[0], m, t);
     let below = if m.focus == Pane::Flags { Pane::Ladder } else { m.focus };
-    render_pane(f, parts[1], below, m, t);
+    vec![Some(list), render_pane(f, parts[1], below, m, t)]
 }
 
-/// 160×48: flags left, ladder + guardrails right, approvals + activity along the bottom.
-fn wide(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
+/// 160×48: flags left; ladder, guardrails and approvals right; the activity log along the
+/// bottom, full width, so the terminal can scroll it when an entry arrives.
+fn wide(f: &mut Frame, area: Rect, m: &Model, t: &Theme) -> Vec<Option<Rect>> {
     let rows = Layout::default()
         .direction(Direction::Vertical)
-        .constraints([Constraint::Percentage(65), Constraint::Percentage(35)])
+        .constraints([Constraint::Percentage(75), Constraint::Percentage(25)])
         .split(area);
     let top = Layout::default()
         .direction(Direction::Horizontal)
@@ -90,17 +106,13 @@ fn wide(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
         .split(rows[0]);
     let right = Layout::default()
         .direction(Direction::Vertical)
-        .constraints([Constraint::Percentage(50), Constraint::Percentage(50)])
+        .constraints([Constraint::Percentage(40), Constraint::Percentage(36), Constraint::Percentage(24)])
         .split(top[1]);
-    let bottom = Layout::default()
-        .direction(Direction::Horizontal)
-        .constraints([Constraint::Percentage(50), Constraint::Percentage(50)])
-        .split(rows[1]);
     flags::render(f, top[0], m, t);
     ladder::render(f, right[0], m, t);
     guardrails::render(f, right[1], m, t);
-    approvals::render(f, bottom[0], m, t);
-    activity::render(f, bottom[1], m, t);
+    approvals::render(f, right[2], m, t);
+    vec![Some(activity::render(f, rows[1], m, t))]
 }
 
 /// A pane's frame: title, focus marker, and the data age when it is old or stale.
