@@ -13,11 +13,12 @@
 
 mod common;
 
-use common::{large_model, metrics_for, t0, terminal};
+use common::{draw, large_model, metrics_for, t0, terminal};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use flagtop::client::sse::{SseItem, SseParser};
 use flagtop::domain::Action;
-use flagtop::tui::{Theme, view};
+use flagtop::tui::Theme;
+use flagtop::tui::screen::Screen;
 use std::hint::black_box;
 
 fn render(c: &mut Criterion) {
@@ -26,12 +27,13 @@ fn render(c: &mut Criterion) {
     for flags in [1_000usize, 10_000] {
         let (mut m, _) = large_model(flags);
         let (mut term, written) = terminal();
-        term.draw(|f| view::draw(f, &m, &theme)).expect("draw");
+        let mut screen = Screen::new();
+        draw(&mut term, &mut screen, &m, &theme);
         // Nothing changed: the view is built, diffed, and (almost) nothing is written.
         g.bench_with_input(BenchmarkId::new("unchanged", flags), &flags, |b, _| {
             b.iter(|| {
                 written.store(0, std::sync::atomic::Ordering::Relaxed);
-                term.draw(|f| view::draw(f, &m, &theme)).expect("draw");
+                draw(&mut term, &mut screen, &m, &theme);
                 black_box(written.load(std::sync::atomic::Ordering::Relaxed))
             })
         });
@@ -43,7 +45,7 @@ fn render(c: &mut Criterion) {
                 k += 1;
                 m.flag_sel = base + (k & 1);
                 written.store(0, std::sync::atomic::Ordering::Relaxed);
-                term.draw(|f| view::draw(f, &m, &theme)).expect("draw");
+                draw(&mut term, &mut screen, &m, &theme);
                 black_box(written.load(std::sync::atomic::Ordering::Relaxed))
             })
         });

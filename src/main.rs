@@ -6,7 +6,11 @@ fn main() {
     let _ = color_eyre::install();
     let cli = flagtop::cli::Cli::parse();
     let _log = flagtop::app::init_logging(&cli);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().worker_threads(2).build() {
+    // The TUI (with its embedded control plane) needs one worker: its work is a few sockets on
+    // loopback, and each extra worker is one more thread woken per stream event. Blocking work
+    // goes to tokio's blocking pool either way. `serve` and the one-shot commands keep two.
+    let workers = if cli.command.is_none() { 1 } else { 2 };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().worker_threads(workers).build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("flagtop: cannot start the async runtime: {e}");

@@ -78,6 +78,12 @@ impl std::io::Write for Count {
 
 pub type Term = Terminal<CrosstermBackend<Count>>;
 
+/// One frame of the TUI the way the app sends it: `view::frame` into ratatui's buffer, then
+/// `Screen` (diff against what the terminal shows, scroll regions, cursor only when it changes).
+pub fn draw(term: &mut Term, screen: &mut flagtop::tui::screen::Screen, m: &Model, theme: &flagtop::tui::Theme) {
+    screen.draw(term, |f| flagtop::tui::view::frame(f, m, theme)).expect("draw");
+}
+
 /// A 200×50 terminal whose real escape sequences are counted (the counter is returned too).
 pub fn terminal() -> (Term, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let n = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));

@@ -67,9 +67,11 @@ impl Client {
     pub fn new(base: &str, token: &str, source: &'static str) -> Result<Client, ClientError> {
         init_tls();
         let timeout = secs_from_env("FLAGTOP_HTTP_TIMEOUT_SECS", 15);
+        // No client-wide read timeout: every request has its own total timeout, and the stream
+        // has its idle timeout (a read timeout re-armed on every chunk would keep waking the
+        // runtime while events flow).
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
-            .read_timeout(timeout)
             .pool_idle_timeout(Duration::from_secs(30))
             .user_agent(concat!("flagtop/", env!("CARGO_PKG_VERSION")));
         // A private CA for a team server with its own certificate (FLAGTOP_CA_CERT=ca.pem).

@@ -67,15 +67,20 @@ async fn connect_once(
     if let Some(r) = last_revision {
         rb = rb.header("last-event-id", r.to_string());
     }
-    let resp = rb.send().await.map_err(|e| client.map_send_error(e).to_string())?;
+    let idle = idle_timeout();
+    let resp = match tokio::time::timeout(idle, rb.send()).await {
+        Err(_) => return Err(format!("no answer to the stream request for {} s", idle.as_secs())),
+        Ok(r) => r.map_err(|e| client.map_send_error(e).to_string())?,
+    };
     if !resp.status().is_success() {
         return Err(format!("stream answered HTTP {}", resp.status()));
     }
     let mut body = resp.bytes_stream();
     let mut parser = SseParser::new(MAX_LINE, MAX_EVENT);
     let mut items = Vec::new();
-    let idle = idle_timeout();
     loop {
+        // A fresh timer per chunk (dropped when the chunk comes): no timer left behind to wake
+        // the runtime while data flows.
         let chunk = match tokio::time::timeout(idle, body.next()).await {
             Err(_) => return Err(format!("no data or heartbeat for {} s", idle.as_secs())),
             Ok(None) => return Err("the server closed the stream".into()),

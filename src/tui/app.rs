@@ -1,10 +1,13 @@
 //! Owns the terminal and the event loop: init/restore (panic hook, SIGTERM, SIGHUP, closed TTY),
 //! one bounded inbox drained in batches, effects run on tokio tasks, redraw only when the model
-//! is dirty, a 1 s tick only while the data is stale. Must not hold model logic or print to
+//! is dirty; no periodic tick while live (a timer only for when a time on screen changes its
+//! text, and a 1 s tick while the data is stale). Must not hold model logic or print to
 //! stdout/stderr while the TUI owns the screen.
 
 use super::effect::{Effect, Event};
 use super::model::Model;
+use super::readings::Readings;
+use super::screen::Screen;
 use super::terminal::SgrFilter;
 use super::theme::Theme;
 use super::{TuiOptions, update, view};
@@ -17,6 +20,7 @@ use chrono::Utc;
 use color_eyre::eyre::{WrapErr, eyre};
 use crossterm::event::{Event as CtEvent, EventStream};
 use futures::StreamExt;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
@@ -75,10 +79,20 @@ async fn event_loop(
     let (tx, mut rx) = mpsc::channel::<Event>(INBOX);
     let (stx, mut srx) = mpsc::channel::<StreamEvent>(64);
     let stream_task = tokio::spawn(follow(client.clone(), Some(model.revision.0), stx));
-    let fwd_tx = tx.clone();
+    // Guardrail readings wait in `readings` (merged by series) instead of the inbox: only those
+    // for the environment on screen wake the loop.
+    let readings = Arc::new(Readings::new(model.env.clone()));
+    let (fwd_tx, fwd_readings) = (tx.clone(), readings.clone());
     let fwd_task = tokio::spawn(async move {
         while let Some(ev) = srx.recv().await {
-            if fwd_tx.send(Event::Stream(ev)).await.is_err() {
+            let ev = match ev {
+                StreamEvent::Guardrails(u) => {
+                    fwd_readings.put(u, Utc::now());
+                    continue;
+                }
+                ev => Event::Stream(ev),
+            };
+            if fwd_tx.send(ev).await.is_err() {
                 break;
             }
         }
@@ -87,6 +101,7 @@ async fn event_loop(
     let mut ticker = tokio::time::interval(Duration::from_millis(limits.stale_tick_ms.max(100)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut batch = Vec::with_capacity(batch_max);
+    let mut screen = Screen::new();
     if let Ok(size) = terminal.size() {
         handle(&mut model, Event::Resize { width: size.width, height: size.height }, &client, &tx);
     }
@@ -95,8 +110,11 @@ async fn event_loop(
     let test_panic = std::env::var("FLAGTOP_TEST_PANIC_AFTER_MS").ok().and_then(|v| v.parse::<u64>().ok()).map(Duration::from_millis);
     let mut panic_at: Option<tokio::time::Instant> = None;
     let result = loop {
+        if let Some((u, arrived)) = readings.take(&model.env) {
+            handle(&mut model, Event::Readings(u, arrived), &client, &tx);
+        }
         if model.dirty && last_draw.elapsed() >= min_gap {
-            if let Err(e) = terminal.draw(|f| view::draw(f, &model, theme)) {
+            if let Err(e) = screen.draw(terminal, |f| view::frame(f, &model, theme)) {
                 break Err(eyre!("drawing failed: {e}"));
             }
             model.dirty = false;
@@ -107,8 +125,17 @@ async fn event_loop(
             break Ok(());
         }
         let draw_due = model.dirty.then_some(last_draw + min_gap);
+        // A time on screen (an age, a countdown) changes its text then: redraw without a tick.
+        let clock_due = view::next_clock_change(&model).map(instant_at);
         tokio::select! {
             _ = tokio::time::sleep_until(draw_due.unwrap_or(last_draw)), if draw_due.is_some() => {}
+            _ = tokio::time::sleep_until(clock_due.unwrap_or(last_draw)), if clock_due.is_some() => {
+                handle(&mut model, Event::Tick(Utc::now()), &client, &tx);
+                model.dirty = true;
+            }
+            _ = readings.shown_arrived() => {
+                handle(&mut model, Event::Tick(Utc::now()), &client, &tx);
+            }
             _ = tokio::time::sleep_until(panic_at.unwrap_or(last_draw)), if panic_at.is_some() => {
                 panic!("FLAGTOP_TEST_PANIC_AFTER_MS: deliberate test panic");
             }
@@ -121,6 +148,7 @@ async fn event_loop(
                 }
                 Some(Ok(CtEvent::Resize(width, height))) => {
                     terminal.autoresize().ok();
+                    screen.invalidate();
                     handle(&mut model, Event::Resize { width, height }, &client, &tx);
                 }
                 Some(Ok(_)) => {}
@@ -144,6 +172,13 @@ async fn event_loop(
     stream_task.abort();
     fwd_task.abort();
     result
+}
+
+/// The monotonic instant at which the wall clock reads `at` (a few ms late, never early: the
+/// label due then has changed when the frame is drawn).
+fn instant_at(at: chrono::DateTime<Utc>) -> tokio::time::Instant {
+    let ahead = (at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+    tokio::time::Instant::now() + ahead + Duration::from_millis(5)
 }
 
 /// Runs `update` and starts the effects it asks for; their results come back through `tx`.

@@ -15,8 +15,12 @@ pub enum Event {
     Stream(StreamEvent),
     /// The answer to a Submit or Decide, matched by its idempotency key.
     Outcome { idem: String, result: Result<Box<Outcome>, ClientError> },
-    /// The wall clock moved (the app sends one before each batch and every second while stale).
+    /// The wall clock moved (the app sends one before each batch, every second while stale, and
+    /// when a time shown on screen is due to change).
     Tick(DateTime<Utc>),
+    /// Guardrail readings that waited for the loop (see `tui::readings`), and when the newest of
+    /// them arrived.
+    Readings(crate::wire::GuardrailUpdate, DateTime<Utc>),
     Resize { width: u16, height: u16 },
 }
 

@@ -10,6 +10,8 @@ pub mod keymap;
 pub mod terminal;
 pub mod keys;
 pub mod model;
+pub mod readings;
+pub mod screen;
 pub mod theme;
 pub mod update;
 pub mod view;

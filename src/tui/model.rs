@@ -221,7 +221,10 @@ impl Model {
         self.dirty = true;
     }
 
-    pub fn apply_guardrails(&mut self, u: GuardrailUpdate, now: DateTime<Utc>) {
+    /// Merges readings that arrived at `arrived`; redraws only when one is for the environment
+    /// on screen (the others are kept for when the operator switches to theirs).
+    pub fn apply_guardrails(&mut self, u: GuardrailUpdate, arrived: DateTime<Utc>) {
+        let shown = u.readings.iter().any(|r| r.env == self.env);
         for r in u.readings {
             let same = |x: &GuardrailReading| x.flag == r.flag && x.env == r.env && x.metric == r.metric && x.cohort == r.cohort;
             match self.guardrails.iter_mut().find(|x| same(x)) {
@@ -229,7 +232,10 @@ impl Model {
                 None => self.guardrails.push(r),
             }
         }
-        self.data_at = now;
+        self.data_at = self.data_at.max(arrived);
+        if !shown {
+            return;
+        }
         self.reindex_worst();
         if self.sort == SortBy::Health {
             let keep = self.selected_flag_key().cloned();

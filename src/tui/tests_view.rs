@@ -236,3 +236,19 @@ fn header_shows_the_external_store_sync_and_propagation_bound() {
     let s = text(&render(&m, 200, 30));
     assert!(s.contains("unleash sync failing: Unleash is unreachable"), "{s}");
 }
+
+#[test]
+fn the_clock_redraw_comes_exactly_when_a_time_on_screen_changes() {
+    // Ladder time at stage, the countdown to its next step, approval ages and expiries: nothing
+    // on screen changes before the instant `next_clock_change` names, and something does at it.
+    let mut m = on_eu_west();
+    for _ in 0..8 {
+        let before = text(&render(&m, 160, 48));
+        let Some(due) = view::next_clock_change(&m) else { panic!("the demo shows times") };
+        assert!(due > m.now, "{due} after {}", m.now);
+        m.now = due - chrono::Duration::milliseconds(1);
+        assert_eq!(text(&render(&m, 160, 48)), before, "changed before {due}");
+        m.now = due;
+        assert_ne!(text(&render(&m, 160, 48)), before, "nothing changed at {due}");
+    }
+}

@@ -30,6 +30,10 @@ pub fn update(m: &mut Model, ev: Event) -> Vec<Effect> {
             Vec::new()
         }
         Event::Stream(s) => on_stream(m, s),
+        Event::Readings(u, arrived) => {
+            m.apply_guardrails(u, arrived);
+            Vec::new()
+        }
         Event::Outcome { idem, result } => {
             on_outcome(m, &idem, result);
             std::mem::take(&mut m.pending_effects)

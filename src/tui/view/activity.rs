@@ -1,5 +1,6 @@
-//! Owns the Activity pane: the audit trail, newest first, each entry with its reverse. Must not
-//! mutate the model or hard-code colours.
+//! Owns the Activity pane: the audit trail, newest first, each entry with its reverse; a new
+//! entry moves the lines below it down as a whole (the terminal scrolls them, see
+//! `tui::screen`). Must not mutate the model or hard-code colours.
 
 use super::super::model::{Model, Pane};
 use super::super::theme::Theme;
@@ -10,7 +11,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
+/// Returns the rows that move together when an entry arrives (the pane without its top and
+/// bottom border), for the terminal to scroll.
+pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) -> Rect {
     let block = pane_block(Pane::Activity, String::new(), m, t);
     let w = usize::from(area.width.saturating_sub(2));
     let room = usize::from(area.height.saturating_sub(2));
@@ -36,4 +39,5 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
         lines.push(Line::from(Span::styled("no activity yet", t.muted)));
     }
     f.render_widget(Paragraph::new(lines).block(block), area);
+    Rect { y: area.y.saturating_add(1), height: area.height.saturating_sub(2), ..area }
 }

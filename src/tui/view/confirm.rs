@@ -13,7 +13,8 @@ use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-pub fn render(f: &mut Frame, area: Rect, m: &Model, c: &Confirm, t: &Theme) {
+/// Returns where the cursor goes (the field being typed in).
+pub fn render(f: &mut Frame, area: Rect, m: &Model, c: &Confirm, t: &Theme) -> Option<Position> {
     let p = &c.preview;
     let w = area.width.saturating_sub(4).min(90);
     let inner_w = usize::from(w.saturating_sub(2));
@@ -73,10 +74,10 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, c: &Confirm, t: &Theme) {
     let border = if p.tier == Tier::Global { t.danger } else { t.title_focused };
     let block = Block::default().borders(Borders::ALL).border_style(border).title(Span::styled(" confirm ", t.title));
     f.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), r);
-    if let Some((row, col)) = cursor {
-        let _ = m;
+    let _ = m;
+    cursor.map(|(row, col)| {
         let x = (r.x + 3 + col as u16).min(r.right().saturating_sub(2));
         let y = (r.y + 1 + row as u16).min(r.bottom().saturating_sub(2));
-        f.set_cursor_position(Position { x, y });
-    }
+        Position { x, y }
+    })
 }

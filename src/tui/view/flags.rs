@@ -11,7 +11,8 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table};
 
-pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
+/// Returns the rows of the list (below its header row), which move as a whole when it scrolls.
+pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) -> Rect {
     let extra = format!("{}/{} · {}", m.visible.len(), m.state.flags.len(), m.sort.label());
     let block = pane_block(Pane::Flags, extra, m, t);
     let inner_h = usize::from(area.height.saturating_sub(3)); // borders + header row
@@ -32,6 +33,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
         Constraint::Length(2),
     ];
     f.render_widget(Table::new(rows, widths).header(header).block(block).column_spacing(1), area);
+    Rect { y: area.y.saturating_add(2), height: area.height.saturating_sub(3), ..area }
 }
 
 fn row<'a>(fl: &'a Flag, selected: bool, m: &Model, t: &Theme) -> Row<'a> {

@@ -10,13 +10,15 @@ use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
+/// Returns where the cursor goes while `/` or `:` input is open.
+pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) -> Option<Position> {
     let top = Rect { height: 1.min(area.height), ..area };
+    let mut cursor = None;
     let status = match &m.dialog {
         Some(Dialog::Filter(input)) | Some(Dialog::Command(input)) => {
             let prefix = if matches!(m.dialog, Some(Dialog::Filter(_))) { "/" } else { ":" };
             let x = top.x + 1 + input.visual_cursor() as u16;
-            f.set_cursor_position(Position { x: x.min(top.right().saturating_sub(1)), y: top.y });
+            cursor = Some(Position { x: x.min(top.right().saturating_sub(1)), y: top.y });
             Line::from(vec![Span::styled(prefix, t.key_hint), Span::raw(clean(input.value(), 200))])
         }
         _ => match &m.status {
@@ -27,7 +29,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
     };
     f.render_widget(Paragraph::new(status), top);
     if area.height < 2 {
-        return;
+        return cursor;
     }
     let mut hints = Vec::new();
     if !m.pending_keys.is_empty() {
@@ -42,4 +44,5 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
     }
     let bottom = Rect { y: area.y + 1, height: 1, ..area };
     f.render_widget(Paragraph::new(Line::from(hints)), bottom);
+    cursor
 }

@@ -1,0 +1,308 @@
+//! Owns getting frames onto the terminal: ratatui renders into its buffer, and this sends the
+//! difference from what the terminal already shows. Where the view marks a band of rows that
+//! moves as a whole (the Activity log gaining an entry, a list scrolling) and the band spans the
+//! full width, the terminal scrolls it (a scroll region, DECSTBM, then reverse index or line
+//! feed, all VT100) and only what is new is written, instead of every line of the band. The cursor is
+//! shown, moved or hidden only when that changes, and a frame that changes nothing writes
+//! nothing. Must not know about the model.
+
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use ratatui::buffer::{Buffer, Cell};
+use ratatui::layout::{Position, Rect};
+use ratatui::Frame;
+use std::io::{self, Write};
+
+/// What a view reports about the frame it rendered.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Drawn {
+    /// Where the terminal cursor goes (an input line); hidden when None.
+    pub cursor: Option<Position>,
+    /// Bands of rows whose content moves up or down as a whole between frames (a log, a list).
+    pub scroll: Vec<Rect>,
+}
+
+/// The frames sent so far.
+#[derive(Debug, Default)]
+pub struct Screen {
+    /// What the terminal shows now.
+    shown: Buffer,
+    /// The cursor as last sent; None when unknown (first frame, after a resize).
+    cursor: Option<Option<Position>>,
+}
+
+impl Screen {
+    pub fn new() -> Screen {
+        Screen::default()
+    }
+
+    /// The terminal was cleared (a resize): the next frame is sent whole.
+    pub fn invalidate(&mut self) {
+        self.shown = Buffer::default();
+        self.cursor = None;
+    }
+
+    /// Renders one frame with `render` and sends what changed.
+    pub fn draw<B>(&mut self, term: &mut Terminal<B>, render: impl FnOnce(&mut Frame) -> Drawn) -> io::Result<()>
+    where
+        B: Backend<Error = io::Error> + Write,
+    {
+        term.autoresize()?;
+        let mut frame = term.get_frame();
+        let area = frame.area();
+        let drawn = render(&mut frame);
+        if self.shown.area != area {
+            // A new size: ratatui cleared the screen.
+            self.shown = Buffer::empty(area);
+            self.cursor = None;
+        }
+        // Take the rendered frame out of the terminal and leave the previous one in its place
+        // (same size; ratatui resets it before rendering into it again).
+        let next = std::mem::take(term.current_buffer_mut());
+        let mut out: Vec<u8> = Vec::new();
+        for band in &drawn.scroll {
+            scroll_band(&mut self.shown, &next, *band, &mut out);
+        }
+        if !out.is_empty() {
+            term.backend_mut().write_all(&out)?;
+        }
+        let updates = bridge_gaps(self.shown.diff(&next), &next);
+        if !updates.is_empty() {
+            term.backend_mut().draw(updates.into_iter())?;
+        }
+        let previous = std::mem::replace(&mut self.shown, next);
+        *term.current_buffer_mut() = previous;
+        if self.cursor != Some(drawn.cursor) {
+            match drawn.cursor {
+                None => term.hide_cursor()?,
+                Some(p) => {
+                    term.show_cursor()?;
+                    term.set_cursor_position(p)?;
+                }
+            }
+            self.cursor = Some(drawn.cursor);
+        } else if let Some(p) = drawn.cursor {
+            // Writing cells moved the terminal's cursor: put it back.
+            term.set_cursor_position(p)?;
+        }
+        term.swap_buffers();
+        Backend::flush(term.backend_mut())
+    }
+}
+
+/// If the rows of `band` in `next` are those of `shown` moved down or up by whole lines (and
+/// the band spans the full width, so the terminal can scroll it), appends the escape sequences
+/// that scroll the terminal's copy, and scrolls `shown` the same way.
+fn scroll_band(shown: &mut Buffer, next: &Buffer, band: Rect, out: &mut Vec<u8>) {
+    let area = shown.area;
+    let band = band.intersection(area);
+    if band.x != area.x || band.width != area.width || band.height < 3 || next.area != area {
+        return;
+    }
+    let (top, bottom) = (band.y, band.bottom());
+    let same = |a: u16, b: u16| row(shown, a) == row(next, b);
+    // The common case: the band did not move.
+    if same(top, top) && same(bottom - 1, bottom - 1) {
+        return;
+    }
+    // The shift that keeps the most rows (each comparison stops at the first differing cell, so
+    // rows that do not match cost little): down by k (new lines at the top) or up by k.
+    let h = band.height;
+    let kept = |k: u16, down: bool| -> usize {
+        if down { (top..bottom - k).filter(|&y| same(y, y + k)).count() } else { (top + k..bottom).filter(|&y| same(y, y - k)).count() }
+    };
+    let in_place = (top..bottom).filter(|&y| same(y, y)).count();
+    let Some((kept, k, is_down)) = (1..h - 1).flat_map(|k| [(kept(k, true), k, true), (kept(k, false), k, false)]).max_by_key(|c| c.0) else {
+        return;
+    };
+    // Worth it only when it saves rewriting at least two lines more than staying put.
+    if kept < in_place + 2 {
+        return;
+    }
+    let w = usize::from(area.width);
+    let start = usize::from(top - area.y) * w;
+    let end = usize::from(bottom - area.y) * w;
+    let rows = &mut shown.content[start..end];
+    let moved = usize::from(k) * w;
+    // Scroll region = the band (1-based rows); the cursor to its edge; reverse index (ESC M) or
+    // line feed k times; then the whole screen again (which homes the cursor; the cells that
+    // follow position themselves). All VT100; a line feed at the bottom margin scrolls the
+    // region whether or not the tty turns it into CR LF.
+    let _ = write!(out, "\x1b[{};{}r", top + 1, bottom);
+    if is_down {
+        let _ = write!(out, "\x1b[{};1H", top + 1);
+        out.extend(std::iter::repeat_n(b"\x1bM".as_slice(), usize::from(k)).flatten());
+        rows.rotate_right(moved);
+        rows[..moved].fill(Cell::EMPTY);
+    } else {
+        let _ = write!(out, "\x1b[{};1H", bottom);
+        out.extend(std::iter::repeat_n(b'\n', usize::from(k)));
+        rows.rotate_left(moved);
+        let n = rows.len();
+        rows[n - moved..].fill(Cell::EMPTY);
+    }
+    out.extend_from_slice(b"\x1b[r");
+}
+
+/// Short runs of unchanged cells between two changed ones on a row are cheaper to write again
+/// than to jump over (a cursor move is 6–8 bytes): adds them when they are plain ASCII in the
+/// style of the cell before them (so no colour change either), and that cell is one column wide
+/// (so the terminal's cursor stands right where the gap starts).
+fn bridge_gaps<'a>(updates: Vec<(u16, u16, &'a Cell)>, next: &'a Buffer) -> Vec<(u16, u16, &'a Cell)> {
+    const MAX_GAP: u16 = 5;
+    let plain = |c: &Cell| matches!(c.symbol().as_bytes(), [b' '..=b'~']);
+    let narrow = |c: &Cell| plain(c) || ratatui::text::Span::raw(c.symbol()).width() == 1;
+    let styled_as = |a: &Cell, b: &Cell| a.fg == b.fg && a.bg == b.bg && a.modifier == b.modifier && a.underline_color == b.underline_color;
+    let mut out = Vec::with_capacity(updates.len());
+    let mut last: Option<(u16, u16, &Cell)> = None;
+    for (x, y, cell) in updates {
+        if let Some((lx, ly, lc)) = last
+            && ly == y
+            && x > lx + 1
+            && x - lx - 1 <= MAX_GAP
+            && narrow(lc)
+        {
+            let gap: Option<Vec<&Cell>> = (lx + 1..x).map(|gx| next.cell((gx, y))).collect();
+            if let Some(gap) = gap.filter(|g| g.iter().all(|g| plain(g) && styled_as(g, lc))) {
+                out.extend((lx + 1..x).zip(gap).map(|(gx, g)| (gx, y, g)));
+            }
+        }
+        out.push((x, y, cell));
+        last = Some((x, y, cell));
+    }
+    out
+}
+
+/// One full row of `b`.
+fn row(b: &Buffer, y: u16) -> &[Cell] {
+    let w = usize::from(b.area.width);
+    let i = usize::from(y - b.area.y) * w;
+    &b.content[i..i + w]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::backend::CrosstermBackend;
+    use ratatui::text::Line;
+    use ratatui::widgets::Paragraph;
+    use std::sync::{Arc, Mutex};
+
+    /// A writer the test can read back.
+    #[derive(Clone, Default)]
+    struct Tape(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Tape {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Tape {
+        fn take(&self) -> Vec<u8> {
+            std::mem::take(&mut *self.0.lock().unwrap())
+        }
+    }
+
+    fn term(w: u16, h: u16) -> (Terminal<CrosstermBackend<Tape>>, Tape) {
+        let tape = Tape::default();
+        let opts = ratatui::TerminalOptions { viewport: ratatui::Viewport::Fixed(Rect::new(0, 0, w, h)) };
+        (Terminal::with_options(CrosstermBackend::new(tape.clone()), opts).unwrap(), tape)
+    }
+
+    /// A header line, then a log of `entries` newest first in rows 1..h.
+    fn log(entries: &[String], band: bool) -> impl FnOnce(&mut Frame) -> Drawn + '_ {
+        move |f: &mut Frame| {
+            let a = f.area();
+            f.render_widget(Paragraph::new("header"), Rect { height: 1, ..a });
+            let body = Rect { y: 1, height: a.height - 1, ..a };
+            let lines: Vec<Line> = entries.iter().rev().map(|e| Line::from(e.as_str())).collect();
+            f.render_widget(Paragraph::new(lines), body);
+            Drawn { cursor: None, scroll: band.then_some(body).into_iter().collect() }
+        }
+    }
+
+    fn screen_of(bytes: &[u8], w: u16, h: u16) -> String {
+        let mut p = vt100::Parser::new(std::num::NonZero::new(h).unwrap(), std::num::NonZero::new(w).unwrap(), 0);
+        p.process(bytes);
+        p.screen().contents()
+    }
+
+    #[test]
+    fn a_new_log_line_scrolls_the_band_and_writes_only_that_line() {
+        let (w, h) = (40, 8);
+        let mut entries: Vec<String> = (1..=7).map(|i| format!("#{i} operator set checkout to {i}0%")).collect();
+        let (mut t, tape) = term(w, h);
+        let mut s = Screen::new();
+        s.draw(&mut t, log(&entries, true)).unwrap();
+        let mut all = tape.take();
+        entries.push("#8 operator set checkout to 80%".into());
+        s.draw(&mut t, log(&entries, true)).unwrap();
+        let step = tape.take();
+        all.extend_from_slice(&step);
+        // The whole result is right on a VT100 emulator …
+        let (mut want_t, want_tape) = term(w, h);
+        Screen::new().draw(&mut want_t, log(&entries, false)).unwrap();
+        assert_eq!(screen_of(&all, w, h), screen_of(&want_tape.take(), w, h));
+        // … and the step scrolled instead of rewriting six moved lines.
+        let text = String::from_utf8_lossy(&step);
+        assert!(text.contains("\x1b[2;8r") && text.contains("\x1bM"), "{text:?}");
+        assert!(!text.contains("#7 operator") && text.contains("#8 operator"), "{text:?}");
+        assert!(step.len() < 100, "{} bytes: {text:?}", step.len());
+    }
+
+    #[test]
+    fn without_a_band_or_short_of_full_width_nothing_scrolls() {
+        let mut entries: Vec<String> = (1..=7).map(|i| format!("#{i} entry")).collect();
+        let (mut t, tape) = term(30, 8);
+        let mut s = Screen::new();
+        s.draw(&mut t, log(&entries, false)).unwrap();
+        tape.take();
+        entries.push("#8 entry".into());
+        s.draw(&mut t, log(&entries, false)).unwrap();
+        assert!(!String::from_utf8_lossy(&tape.take()).contains("\x1bM"));
+    }
+
+    #[test]
+    fn at_80x24_moving_down_the_flag_list_scrolls_it_and_the_screen_stays_right() {
+        let Ok(mut m) = crate::tui::demo::model("large") else { panic!("large scenario") };
+        let theme = crate::tui::Theme::dark();
+        let (w, h) = (80, 24);
+        let (mut t, tape) = term(w, h);
+        let mut s = Screen::new();
+        let mut all = Vec::new();
+        let mut steps = Vec::new();
+        for _ in 0..20 {
+            s.draw(&mut t, |f| crate::tui::view::frame(f, &m, &theme)).unwrap();
+            let b = tape.take();
+            steps.push(b.len());
+            all.extend_from_slice(&b);
+            crate::tui::update(&mut m, crate::tui::fixture::key('j'));
+        }
+        let (mut fresh, fresh_tape) = term(w, h);
+        Screen::new().draw(&mut fresh, |f| crate::tui::view::frame(f, &m, &theme)).unwrap();
+        s.draw(&mut t, |f| crate::tui::view::frame(f, &m, &theme)).unwrap();
+        all.extend_from_slice(&tape.take());
+        assert_eq!(screen_of(&all, w, h), screen_of(&fresh_tape.take(), w, h));
+        // The list's rows (4 to 8 of 24) scrolled up by a line feed at the bottom of the region.
+        assert!(String::from_utf8_lossy(&all).contains("\x1b[4;8r\x1b[8;1H\n"), "the list scrolled up");
+        // Once the cursor is at the bottom of the window, a step costs far less than the rows.
+        let late = steps[steps.len() - 1];
+        assert!(late < 800, "{steps:?}");
+    }
+
+    #[test]
+    fn an_unchanged_frame_writes_nothing() {
+        let entries: Vec<String> = (1..=3).map(|i| format!("#{i} entry")).collect();
+        let (mut t, tape) = term(30, 8);
+        let mut s = Screen::new();
+        s.draw(&mut t, log(&entries, true)).unwrap();
+        assert!(!tape.take().is_empty());
+        s.draw(&mut t, log(&entries, true)).unwrap();
+        assert_eq!(tape.take(), Vec::<u8>::new());
+    }
+}
