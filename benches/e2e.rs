@@ -557,28 +557,30 @@ fn memory(out: &mut Out, runs: usize) {
     out.put("start_large_cold_ms", median(&first), None, "ms", &first, "first start on `large`: seed 10,000 flags, snapshot, first live frame");
 }
 
+/// One load phase: its flags (flag, cohort, starting percent), writers, offered rate (None:
+/// back to back), length, and a tag for idempotency keys.
+struct Phase<'a> {
+    targets: &'a [(String, String, u8)],
+    writers: usize,
+    rate: Option<f64>,
+    window: Duration,
+    tag: String,
+}
+
 /// One load phase's writers. With `rate`, a sustained stream: action `i` is due at
 /// `t0 + i / rate`, taken by whichever writer is free, and its latency counts from when it was
 /// due (so a server that falls behind shows as latency, not as a lower offered rate). Without,
 /// each writer sends its next action as soon as the previous one is acknowledged (saturation).
 /// Each writer owns its flags and alternates their percents. Returns (latencies ms, revisions).
-async fn write_for(
-    c: &reqwest::Client,
-    url: &str,
-    token: &str,
-    targets: &[(String, String, u8)],
-    writers: usize,
-    rate: Option<f64>,
-    window: Duration,
-    tag: &str,
-) -> (Vec<f64>, Vec<u64>) {
+async fn write_for(c: &reqwest::Client, url: &str, token: &str, phase: Phase<'_>) -> (Vec<f64>, Vec<u64>) {
+    let Phase { targets, writers, rate, window, tag } = phase;
     let t0 = Instant::now();
     let end = t0 + window;
     let slot = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for w in 0..writers {
         let mine: Vec<_> = targets.iter().skip(w).step_by(writers).cloned().collect();
-        let (c, url, token, slot, tag) = (c.clone(), url.to_string(), token.to_string(), slot.clone(), tag.to_string());
+        let (c, url, token, slot, tag) = (c.clone(), url.to_string(), token.to_string(), slot.clone(), tag.clone());
         tasks.push(tokio::spawn(async move {
             let (mut lat, mut revs) = (Vec::new(), Vec::new());
             let mut i = 0usize;
@@ -592,7 +594,7 @@ async fn write_for(
                 }
                 tokio::time::sleep_until(due.into()).await;
                 let (flag, cohort, p0) = &mine[i % mine.len()];
-                let p = if (i / mine.len()) % 2 == 0 { if *p0 == 50 { 51 } else { 50 } } else { *p0 };
+                let p = if (i / mine.len()).is_multiple_of(2) { if *p0 == 50 { 51 } else { 50 } } else { *p0 };
                 let action = json!({"type": "set_percent", "flag": flag, "env": "staging", "cohort": cohort, "percent": p});
                 let (st, body) = act(&c, &url, &token, action, &format!("{tag}-{w}-{i}")).await;
                 lat.push(due.elapsed().as_secs_f64() * 1e3);
@@ -684,10 +686,10 @@ fn load(out: &mut Out, rt: &tokio::runtime::Runtime, runs: usize, window: Durati
             }
             // The sustained stream: 64 writers are enough to keep `rate` flowing while some wait.
             let t0 = Instant::now();
-            let (lat, mut revs) = write_for(&c, &url, &token, sustained, 64, Some(rate), window, &format!("load-{run}")).await;
+            let (lat, mut revs) = write_for(&c, &url, &token, Phase { targets: sustained, writers: 64, rate: Some(rate), window, tag: format!("load-{run}") }).await;
             let rate = revs.len() as f64 / t0.elapsed().as_secs_f64();
             let t1 = Instant::now();
-            let (cap_lat, cap_revs) = write_for(&c, &url, &token, saturated, writers, None, window, &format!("cap-{run}")).await;
+            let (cap_lat, cap_revs) = write_for(&c, &url, &token, Phase { targets: saturated, writers, rate: None, window, tag: format!("cap-{run}") }).await;
             let cap = cap_revs.len() as f64 / t1.elapsed().as_secs_f64();
             revs.extend(cap_revs);
             revs.sort_unstable();

@@ -1,24 +1,23 @@
-//! The HTTP API (axum): routes, bearer auth, JSON errors, and the server-sent event stream.
+//! The HTTP API (axum): routes, bearer auth, JSON errors; the event stream is in `stream`.
 //! Handlers only translate; all rules live in the service.
 
-use super::service::{Caller, ControlPlane, Published, ServiceError, StreamMsg};
-use crate::domain::{Actor, Environment, Flag, Revision, Role};
+use super::service::{Caller, ControlPlane, ServiceError};
+use crate::domain::{Actor, Environment, Flag, Role};
 use crate::wire::{
     ActionRequest, ApprovalList, AuditPage, DecisionRequest, ErrorBody, ErrorDetail, MetricAck, MetricBatch,
-    ProposalRequest, StreamHello, TokenCreated, TokenRequest,
+    ProposalRequest, TokenCreated, TokenRequest,
 };
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
-use std::convert::Infallible;
-use std::fmt::Write as _;
 use std::sync::Arc;
+
+mod stream;
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 256 * 1024;
@@ -264,108 +263,6 @@ async fn add_token(
     Ok(Json(TokenCreated { name: req.name, role: req.role, token }))
 }
 
-/// Silence longer than this on a stream gets a heartbeat comment.
-const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// One SSE frame, built in one buffer. `data` is compact JSON (one line); a newline in it would
-/// still become its own `data:` line.
-fn frame(event: &str, id: Option<Revision>, data: &str) -> Bytes {
-    let mut f = String::with_capacity(data.len() + event.len() + 40);
-    let _ = writeln!(f, "event: {event}");
-    if let Some(id) = id {
-        let _ = writeln!(f, "id: {id}");
-    }
-    for line in data.split('\n') {
-        let _ = writeln!(f, "data: {line}");
-    }
-    f.push('\n');
-    Bytes::from(f)
-}
-
-fn change_event(c: &Published) -> Bytes {
-    frame("change", Some(c.revision), c.json())
-}
-
-/// `GET /v1/stream`: `hello`, then every change in order (`id` = revision), guardrail updates,
-/// heartbeats; resumable with `Last-Event-ID`; `reset` when the gap is too old to replay.
-/// Frames are written by hand: with 200 streams, axum's `Event` builder (growing buffers, a
-/// newline scan of every payload, per-event timer resets) cost more than the change itself.
-async fn stream(State(cp): State<Arc<ControlPlane>>, headers: HeaderMap) -> Response {
-    let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
-    // Subscribe before reading the backlog so nothing falls between the two.
-    let mut sub = cp.subscribe();
-    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(256);
-    tokio::spawn(async move {
-        let hello = |rev: Revision, kind: &str| frame(kind, None, &serde_json::to_string(&StreamHello { revision: rev }).unwrap_or_default());
-        let current = cp.revision();
-        let mut last = current.0;
-        let mut opening = vec![hello(current, "hello")];
-        if let Some(r) = resume {
-            match cp.changes_since(Revision(r)) {
-                Some(backlog) => {
-                    last = r;
-                    for c in backlog {
-                        last = last.max(c.revision.0);
-                        opening.push(change_event(&c));
-                    }
-                }
-                None => opening.push(hello(current, "reset")),
-            }
-        }
-        for e in opening {
-            if tx.send(e).await.is_err() {
-                return;
-            }
-        }
-        // The heartbeat timer is re-armed only when it fires, not on every event.
-        let mut sent = tokio::time::Instant::now();
-        let beat = tokio::time::sleep(HEARTBEAT);
-        tokio::pin!(beat);
-        loop {
-            let msg = tokio::select! {
-                _ = tx.closed() => return,
-                m = sub.recv() => m,
-                () = &mut beat => {
-                    let now = tokio::time::Instant::now();
-                    if now < sent + HEARTBEAT {
-                        beat.as_mut().reset(sent + HEARTBEAT);
-                        continue;
-                    }
-                    beat.as_mut().reset(now + HEARTBEAT);
-                    sent = now;
-                    if tx.send(Bytes::from_static(b":heartbeat\n\n")).await.is_err() {
-                        return;
-                    }
-                    continue;
-                }
-            };
-            let event = match msg {
-                Ok(StreamMsg::Change(c)) if c.revision.0 > last => {
-                    last = c.revision.0;
-                    change_event(&c)
-                }
-                Ok(StreamMsg::Change(_)) => continue,
-                Ok(StreamMsg::Guardrails(g)) => frame("guardrails", None, &serde_json::to_string(&*g).unwrap_or_default()),
-                Ok(StreamMsg::Store(s)) => frame("store", None, &serde_json::to_string(&*s).unwrap_or_default()),
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    // Too slow to keep up: tell the client to fetch a fresh snapshot.
-                    let rev = cp.revision();
-                    last = rev.0;
-                    hello(rev, "reset")
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            };
-            sent = tokio::time::Instant::now();
-            if tx.send(event).await.is_err() {
-                return;
-            }
-        }
-    });
-    let frames = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (Ok::<_, Infallible>(f), rx)) });
-    let headers = [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")];
-    (headers, Body::from_stream(frames)).into_response()
-}
-
 async fn not_found() -> ApiError {
     err(404, "not_found", "no such endpoint; see docs/api.md")
 }
@@ -375,7 +272,7 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
     let authed = Router::new()
         .route("/v1/whoami", get(whoami))
         .route("/v1/snapshot", get(snapshot))
-        .route("/v1/stream", get(stream))
+        .route("/v1/stream", get(stream::stream))
         .route("/v1/actions", post(act))
         .route("/v1/proposals", post(propose))
         .route("/v1/approvals", get(approvals))
@@ -394,25 +291,4 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(cp)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::client::sse::{SseEvent, SseItem, SseParser};
-
-    #[test]
-    fn frames_parse_back_to_the_same_event() {
-        let f = frame("change", Some(Revision(7)), r#"{"a":1}"#);
-        assert_eq!(&f[..], b"event: change\nid: 7\ndata: {\"a\":1}\n\n");
-        let mut out = Vec::new();
-        let mut p = SseParser::new(1 << 20, 1 << 20);
-        p.push(&f, &mut out).unwrap_or_else(|e| panic!("{e}"));
-        p.push(&frame("odd", None, "two\nlines"), &mut out).unwrap_or_else(|e| panic!("{e}"));
-        let event = |id: Option<&str>, event: &str, data: &str| {
-            SseItem::Event(SseEvent { id: id.map(str::to_string), event: event.into(), data: data.into(), retry: None })
-        };
-        // The id stays in force until the stream sets another (SSE rules).
-        assert_eq!(out, vec![event(Some("7"), "change", r#"{"a":1}"#), event(Some("7"), "odd", "two\nlines")]);
-    }
 }

@@ -33,7 +33,7 @@ struct Waiting {
     /// A leader is staging or committing a group.
     leading: bool,
     next_id: u64,
-    /// Groups committed and the largest so far (for tests and benchmarks).
+    /// Groups committed and the largest so far (tests; cheap enough to keep for a metric).
     groups: u64,
     largest: usize,
 }
