@@ -202,15 +202,16 @@ impl Tui {
 
 // ---------- /proc ----------
 
-/// (CPU time of all threads in ns from schedstat, context switches of all threads).
-fn proc_cpu_switches(pid: u32) -> (u64, u64) {
-    let (mut cpu, mut sw) = (0u64, 0u64);
+/// Per thread: (CPU time in ns from schedstat, context switches).
+type Tasks = std::collections::HashMap<String, (u64, u64)>;
+
+fn proc_tasks(pid: u32) -> Tasks {
+    let mut out = Tasks::new();
     if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
         for t in tasks.flatten() {
             let p = t.path();
-            if let Ok(s) = std::fs::read_to_string(p.join("schedstat")) {
-                cpu += s.split_whitespace().next().and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
-            }
+            let cpu = std::fs::read_to_string(p.join("schedstat")).ok().and_then(|s| s.split_whitespace().next().and_then(|x| x.parse::<u64>().ok())).unwrap_or(0);
+            let mut sw = 0;
             if let Ok(s) = std::fs::read_to_string(p.join("status")) {
                 for l in s.lines() {
                     if l.starts_with("voluntary_ctxt_switches") || l.starts_with("nonvoluntary_ctxt_switches") {
@@ -218,9 +219,20 @@ fn proc_cpu_switches(pid: u32) -> (u64, u64) {
                     }
                 }
             }
+            out.insert(t.file_name().to_string_lossy().into_owned(), (cpu, sw));
         }
     }
-    (cpu, sw)
+    out
+}
+
+/// CPU ns and context switches between two samples, summed over threads: a thread born in
+/// between counts in full; one that exited in between drops out (threads come and go, e.g.
+/// tokio's blocking pool, so whole-process sums can go backwards).
+fn task_delta(before: &Tasks, after: &Tasks) -> (u64, u64) {
+    after.iter().fold((0, 0), |(c, s), (tid, (c1, s1))| {
+        let (c0, s0) = before.get(tid).copied().unwrap_or((0, 0));
+        (c + c1.saturating_sub(c0), s + s1.saturating_sub(s0))
+    })
 }
 
 /// utime+stime in clock ticks from /proc/PID/stat (a cross-check of schedstat).
@@ -408,14 +420,14 @@ fn idle(out: &mut Out, runs: usize, window: Duration) {
         t.wait_for("● live", 30);
         t.settle(Duration::from_millis(1500), Duration::from_secs(10));
         let pid = t.pid();
-        let (b0, (c0, s0), k0, at) = (t.bytes(), proc_cpu_switches(pid), proc_ticks(pid), Instant::now());
+        let (b0, tasks0, k0, at) = (t.bytes(), proc_tasks(pid), proc_ticks(pid), Instant::now());
         std::thread::sleep(window);
-        let (b1, (c1, s1), k1) = (t.bytes(), proc_cpu_switches(pid), proc_ticks(pid));
+        let (b1, (dc, ds), k1) = (t.bytes(), task_delta(&tasks0, &proc_tasks(pid)), proc_ticks(pid));
         let secs = at.elapsed().as_secs_f64();
         bps.push((b1 - b0) as f64 / secs);
-        cpu.push((c1 - c0) as f64 / 1e9 / secs * 100.0);
-        ticks_cpu.push((k1 - k0) as f64 / 100.0 / secs * 100.0);
-        wake.push((s1 - s0) as f64 / secs);
+        cpu.push(dc as f64 / 1e9 / secs * 100.0);
+        ticks_cpu.push(k1.saturating_sub(k0) as f64 / 100.0 / secs * 100.0);
+        wake.push(ds as f64 / secs);
         t.quit();
     }
     out.put("idle_bytes_per_s", median(&bps), None, "B/s", &bps, "calm scenario, nothing changing on screen");
@@ -436,12 +448,12 @@ fn steady(out: &mut Out, runs: usize, window: Duration) {
         t.wait_for("checkout-v2", 10);
         std::thread::sleep(Duration::from_secs(2));
         let pid = t.pid();
-        let (b0, (c0, _), at) = (t.bytes(), proc_cpu_switches(pid), Instant::now());
+        let (b0, tasks0, at) = (t.bytes(), proc_tasks(pid), Instant::now());
         std::thread::sleep(window);
-        let (b1, (c1, _)) = (t.bytes(), proc_cpu_switches(pid));
+        let (b1, (dc, _)) = (t.bytes(), task_delta(&tasks0, &proc_tasks(pid)));
         let secs = at.elapsed().as_secs_f64();
         bps.push((b1 - b0) as f64 / secs);
-        cpu.push((c1 - c0) as f64 / 1e9 / secs * 100.0);
+        cpu.push(dc as f64 / 1e9 / secs * 100.0);
         t.quit();
     }
     out.put("steady_bytes_per_s", median(&bps), None, "B/s", &bps, "demo scenario, simulator on, guardrails updating every second");
@@ -1037,7 +1049,14 @@ fn main() {
     if let Some(p) = path.parent() {
         std::fs::create_dir_all(p).expect("output dir");
     }
-    let mut out = Out { file: std::fs::File::create(&path).expect("output file") };
+    // A full run starts the results afresh; a run of some sections adds to them (the report
+    // takes the last line of each key).
+    let file = if filter.is_empty() {
+        std::fs::File::create(&path)
+    } else {
+        std::fs::OpenOptions::new().create(true).append(true).open(&path)
+    };
+    let mut out = Out { file: file.expect("output file") };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     eprintln!("flagtop e2e bench: {BIN}, {runs} runs → {}", path.display());
     if on("binary") {
