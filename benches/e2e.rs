@@ -316,12 +316,13 @@ impl Drop for Server {
 
 // ---------- the figures ----------
 
-/// CPU time this thread has run, in ns (`/proc/thread-self/schedstat`): unlike wall time, not
-/// inflated when the scheduler hands the core to another process mid-frame.
-fn thread_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
+/// Involuntary context switches of this thread so far (`/proc/thread-self/status`): a frame
+/// during which it grew was cut by the scheduler, and its wall time says more about the
+/// machine's load than about the frame.
+fn preemptions() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/status")
         .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|x| x.parse().ok()))
+        .and_then(|s| s.lines().find(|l| l.starts_with("nonvoluntary_ctxt_switches")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
         .unwrap_or(0)
 }
 
@@ -331,19 +332,8 @@ fn render(out: &mut Out, runs: usize) {
     let theme = Theme::dark();
     let frames = 2000;
     let (mut p50s, mut p99s, mut small_p50) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut cpu_p50s, mut cpu_p99s) = (Vec::new(), Vec::new());
+    let (mut calm_p99s, mut cut) = (Vec::new(), Vec::new());
     let (mut idle_bytes, mut move_bytes) = (0usize, 0usize);
-    // The cost of reading schedstat itself, subtracted from the CPU figures.
-    let probe = {
-        let mut v: Vec<f64> = (0..200)
-            .map(|_| {
-                let c = thread_cpu_ns();
-                (thread_cpu_ns() - c) as f64
-            })
-            .collect();
-        v.sort_by(|a, b| a.total_cmp(b));
-        v[v.len() / 2]
-    };
     for _ in 0..runs {
         for flags in [1_000usize, 10_000] {
             let (mut m, _) = common::large_model(flags);
@@ -352,16 +342,22 @@ fn render(out: &mut Out, runs: usize) {
             common::draw(&mut term, &mut screen, &m, &theme);
             let base = m.flag_sel;
             let mut times = Vec::with_capacity(frames);
-            let mut cpu = Vec::with_capacity(frames);
+            let mut calm = Vec::with_capacity(frames);
+            let mut preempted = 0usize;
             for k in 0..frames {
                 // Alternate: an unchanged frame, then one with the cursor moved.
                 m.flag_sel = base + ((k / 2) & 1);
                 written.store(0, std::sync::atomic::Ordering::Relaxed);
-                let c = thread_cpu_ns();
+                let p = preemptions();
                 let t = Instant::now();
                 common::draw(&mut term, &mut screen, &m, &theme);
-                times.push(t.elapsed().as_secs_f64() * 1e3);
-                cpu.push(((thread_cpu_ns() - c) as f64 - probe).max(0.0) / 1e6);
+                let ms = t.elapsed().as_secs_f64() * 1e3;
+                times.push(ms);
+                if preemptions() == p {
+                    calm.push(ms);
+                } else {
+                    preempted += 1;
+                }
                 let n = written.load(Ordering::Relaxed);
                 if flags == 10_000 {
                     if k % 2 == 1 {
@@ -374,15 +370,16 @@ fn render(out: &mut Out, runs: usize) {
             if flags == 10_000 {
                 p50s.push(median(&times));
                 p99s.push(pct(&times, 99.0));
-                cpu_p50s.push(median(&cpu));
-                cpu_p99s.push(pct(&cpu, 99.0));
+                calm_p99s.push(pct(&calm, 99.0));
+                cut.push(preempted as f64);
             } else {
                 small_p50.push(median(&times));
             }
         }
     }
     out.put("render_large_ms", median(&p50s), Some(median(&p99s)), "ms", &p50s, "10,000 flags, 300 series; p99 over 2,000 frames per run");
-    out.put("render_large_cpu_ms", median(&cpu_p50s), Some(median(&cpu_p99s)), "ms", &cpu_p50s, "the same frames, CPU time of the drawing thread (schedstat): what the frame costs without preemption");
+    out.put("render_large_unpreempted_p99_ms", median(&calm_p99s), None, "ms", &calm_p99s, "p99 of the same frames, leaving out those during which the scheduler preempted the thread");
+    out.put("render_large_preempted_frames", median(&cut), None, "frames", &cut, "of 2,000 per run: frames during which the thread was preempted (machine load)");
     out.put("render_1k_ms", median(&small_p50), None, "ms", &small_p50, "first 1,000 flags of the same scenario");
     out.put("render_bytes_unchanged", idle_bytes as f64, None, "B", &[idle_bytes as f64], "an unchanged frame through ratatui+crossterm (in memory)");
     out.put("render_bytes_cursor", move_bytes as f64, None, "B", &[move_bytes as f64], "cursor moved one row");

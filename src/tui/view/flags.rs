@@ -3,80 +3,104 @@
 
 use super::super::model::{Model, Pane};
 use super::super::theme::Theme;
-use super::{live, pane_block, window};
+use super::{live, pane_block, put, window};
 use crate::domain::{Flag, GuardrailStatus};
 use crate::sanitize::clean;
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Row, Table};
 
 /// Returns the rows of the list (below its header row), which move as a whole when it scrolls.
+/// The columns: flag, environments, exposure, stage, guard, pending-request marker.
+const WIDTHS: [Constraint; 6] = [
+    Constraint::Min(14),
+    Constraint::Length(9),
+    Constraint::Length(9),
+    Constraint::Length(9),
+    Constraint::Length(12),
+    Constraint::Length(2),
+];
+const HEAD: [&str; 6] = ["flag", "envs", "exposure", "stage", "guard", ""];
+
+/// Returns the rows of the list (below its header row), which move as a whole when it scrolls.
+/// Rows are written straight into the buffer, only for the visible window: one pass over the
+/// cells they cover (a Table widget costs several passes and allocations per cell).
 pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) -> Rect {
     let extra = format!("{}/{} · {}", m.visible.len(), m.state.flags.len(), m.sort.label());
     let block = pane_block(Pane::Flags, extra, m, t);
-    let inner_h = usize::from(area.height.saturating_sub(3)); // borders + header row
-    let (start, end) = window(m.flag_sel, m.visible.len(), inner_h);
-    let rows: Vec<Row> = m.visible[start..end]
-        .iter()
-        .enumerate()
-        .filter_map(|(i, key)| m.state.flags.get(key).map(|fl| (start + i, fl)))
-        .map(|(idx, fl)| row(fl, idx == m.flag_sel, m, t))
-        .collect();
-    let header = Row::new(["flag", "envs", "exposure", "stage", "guard", ""]).style(t.muted);
-    let widths = [
-        Constraint::Min(14),
-        Constraint::Length(9),
-        Constraint::Length(9),
-        Constraint::Length(9),
-        Constraint::Length(12),
-        Constraint::Length(2),
-    ];
-    f.render_widget(Table::new(rows, widths).header(header).block(block).column_spacing(1), area);
-    Rect { y: area.y.saturating_add(2), height: area.height.saturating_sub(3), ..area }
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let band = Rect { y: area.y.saturating_add(2), height: area.height.saturating_sub(3), ..area };
+    if inner.height == 0 || inner.width == 0 {
+        return band;
+    }
+    let cols = Layout::horizontal(WIDTHS).flex(Flex::Start).spacing(1).split(Rect { height: 1, ..inner });
+    let buf = f.buffer_mut();
+    buf.set_style(Rect { height: 1, ..inner }, t.muted);
+    for (c, h) in cols.iter().zip(HEAD) {
+        put(buf, c.x, inner.y, h, c.width, Style::default());
+    }
+    let room = usize::from(inner.height - 1);
+    let (start, end) = window(m.flag_sel, m.visible.len(), room);
+    let flags = m.visible[start..end].iter().enumerate().filter_map(|(i, key)| m.state.flags.get(key).map(|fl| (start + i, fl)));
+    for (y, (idx, fl)) in (inner.y + 1..inner.bottom()).zip(flags) {
+        row(buf, Rect { y, height: 1, ..inner }, &cols, fl, idx == m.flag_sel, m, t);
+    }
+    band
 }
 
-fn row<'a>(fl: &'a Flag, selected: bool, m: &Model, t: &Theme) -> Row<'a> {
-    let mut envs = Vec::new();
-    for e in &m.state.environments {
-        let on = fl.env(&e.key).is_some_and(|x| x.enabled);
-        let first: String = clean(&e.key, 3).chars().take(1).collect();
-        let style = if e.key == m.env { if on { t.flag_on } else { t.danger } } else { t.muted };
-        envs.push(Span::styled(format!("{first}{} ", if on { "●" } else { "○" }), live(style, m, t)));
+/// One flag's row on `line`, cell by cell into `cols`.
+fn row(buf: &mut Buffer, line: Rect, cols: &[Rect], fl: &Flag, selected: bool, m: &Model, t: &Theme) {
+    let y = line.y;
+    if selected {
+        buf.set_style(line, t.selection);
+    }
+    let cell = |buf: &mut Buffer, col: usize, text: &str, style: Style| {
+        if let Some(c) = cols.get(col) {
+            put(buf, c.x, y, text, c.width, style);
+        }
+    };
+    let base = live(t.base, m, t);
+    cell(buf, 0, &clean(&fl.key, 60), base);
+    if let Some(c) = cols.get(1) {
+        let mut envs = Vec::with_capacity(m.state.environments.len());
+        for e in &m.state.environments {
+            let on = fl.env(&e.key).is_some_and(|x| x.enabled);
+            let first: String = clean(&e.key, 3).chars().take(1).collect();
+            let style = if e.key == m.env { if on { t.flag_on } else { t.danger } } else { t.muted };
+            envs.push(Span::styled(format!("{first}{} ", if on { "●" } else { "○" }), live(style, m, t)));
+        }
+        buf.set_line(c.x, y, &Line::from(envs), c.width);
     }
     let fe = fl.env(&m.env);
     let exposure = match fe {
         None => "-".to_string(),
         Some(e) if !e.enabled => "KILLED".to_string(),
         Some(e) => {
-            let ps: Vec<u8> = e.cohorts.iter().map(|c| c.effective_percent()).collect();
-            match (ps.iter().min(), ps.iter().max()) {
+            let ps = e.cohorts.iter().map(|c| c.effective_percent());
+            match (ps.clone().min(), ps.max()) {
                 (Some(a), Some(b)) if a == b => format!("{a}%"),
                 (Some(a), Some(b)) => format!("{a}-{b}%"),
                 _ => "-".into(),
             }
         }
     };
+    cell(buf, 2, &exposure, base);
     let stage = fe
         .and_then(|e| e.ladder.as_ref())
         .and_then(|l| l.current_stage())
         .map(|s| clean(&s.name, 9))
         .unwrap_or_else(|| "-".into());
-    let worst = m.worst_status(&fl.key);
-    let (word, style) = match worst {
+    cell(buf, 3, &stage, base);
+    let (word, style) = match m.worst_status(&fl.key) {
         Some(GuardrailStatus::Breached) => ("✗ BREACH", t.breached),
         Some(s) => (s.as_str(), t.status(s)),
         None => ("-", t.muted),
     };
-    let pending = if m.pending_for(&fl.key) { "⚑" } else { "" };
-    let base = live(t.base, m, t);
-    let r = Row::new(vec![
-        Cell::from(Span::styled(clean(&fl.key, 60), base)),
-        Cell::from(Line::from(envs)),
-        Cell::from(Span::styled(exposure, base)),
-        Cell::from(Span::styled(stage, base)),
-        Cell::from(Span::styled(word, live(style, m, t))),
-        Cell::from(Span::styled(pending, live(t.warning, m, t))),
-    ]);
-    if selected { r.style(t.selection) } else { r }
+    cell(buf, 4, word, live(style, m, t));
+    if m.pending_for(&fl.key) {
+        cell(buf, 5, "⚑", live(t.warning, m, t));
+    }
 }

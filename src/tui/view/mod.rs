@@ -19,6 +19,7 @@ use super::model::{Model, Pane};
 use super::screen::Drawn;
 use super::theme::Theme;
 use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -132,6 +133,27 @@ pub(crate) fn pane_block<'a>(pane: Pane, extra: String, m: &Model, t: &Theme) ->
     }
     let border = if focused { t.title_focused } else { t.border };
     Block::default().borders(Borders::ALL).border_style(border).title(Line::from(spans))
+}
+
+/// Writes `s` at (x, y), at most `max` columns, patching `style` over the cells; returns the
+/// column after it. Plain ASCII (most of what lists show) goes cell by cell without grapheme
+/// segmentation; anything else through `Buffer::set_stringn`.
+pub(crate) fn put(buf: &mut Buffer, x: u16, y: u16, s: &str, max: u16, style: Style) -> u16 {
+    if !s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return buf.set_stringn(x, y, s, usize::from(max), style).0;
+    }
+    let end = x.saturating_add(max).min(buf.area.right());
+    let mut cx = x;
+    for &b in s.as_bytes() {
+        if cx >= end {
+            break;
+        }
+        if let Some(c) = buf.cell_mut((cx, y)) {
+            c.set_char(char::from(b)).set_style(style);
+        }
+        cx += 1;
+    }
+    cx
 }
 
 /// `style`, greyed when the data is stale.
