@@ -33,9 +33,12 @@ type Term = Terminal<CrosstermBackend<SgrFilter<std::io::Stdout>>>;
 
 /// Runs the TUI until the user quits. Owns the terminal: restores it on exit, error, panic,
 /// SIGTERM, SIGHUP.
-pub async fn run(client: Client, opts: TuiOptions) -> color_eyre::Result<()> {
+pub async fn run(client: Client, mut opts: TuiOptions) -> color_eyre::Result<()> {
     // Fetch before taking the screen so a failure prints normally.
-    let snap = client.snapshot().await.map_err(|e| eyre!("{e}")).wrap_err("cannot load the first snapshot")?;
+    let snap = match opts.first_snapshot.take() {
+        Some(s) => *s,
+        None => client.snapshot().await.map_err(|e| eyre!("{e}")).wrap_err("cannot load the first snapshot")?,
+    };
     let mut model = Model::from_snapshot(snap, opts.backend_label, opts.initial_env.as_deref(), Utc::now());
     model.keymap = opts.keymap;
     if let Some(n) = opts.notice {
