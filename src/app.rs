@@ -93,6 +93,16 @@ pub async fn run_tui(cli: &Cli) -> Result<i32> {
             (client, format!("embedded {}", running.url), Some(running))
         }
     };
+    // The embedded control plane hands the TUI its first state directly: the same snapshot the
+    // API would serve, without serialising 10,000 flags to JSON and parsing them back (tens of
+    // MB of transient buffers that stay in the allocator). Reconnects still fetch over HTTP.
+    let first_snapshot = match &embedded {
+        Some(r) => {
+            let (cp, token) = (r.cp.clone(), r.token.clone());
+            tokio::task::spawn_blocking(move || cp.authenticate(&token).map(|who| Box::new(cp.snapshot(&who)))).await.ok().flatten()
+        }
+        None => None,
+    };
     let notice = ui.warnings.first().map(|w| format!("config warning: {}:{}:{}: {}", w.file, w.line, w.col, w.msg));
     let opts = crate::tui::TuiOptions {
         backend_label: label,
@@ -102,6 +112,7 @@ pub async fn run_tui(cli: &Cli) -> Result<i32> {
         color: ui.color,
         limits: ui.limits,
         notice,
+        first_snapshot,
     };
     let result = crate::tui::run(client, opts).await;
     if let Some(r) = embedded {

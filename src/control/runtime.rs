@@ -174,10 +174,15 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 pub async fn start(opts: StartOptions) -> color_eyre::Result<Running> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let now = clock.now();
-    let seed = scenario::build(&opts.scenario, now).map_err(|e| color_eyre::eyre::eyre!(e))?;
     let dir = opts.data_dir.clone();
     let source = opts.flags.clone();
+    let name = opts.scenario.clone();
     let (cp, follower) = tokio::task::spawn_blocking(move || -> color_eyre::Result<_> {
+        // The seed is built (and, on a data dir that has state already, dropped) on this one
+        // thread: for `large` that is tens of MB of short-lived allocations, which would
+        // otherwise be made on the caller's thread and freed on this one, and stay in its
+        // allocator arena.
+        let seed = scenario::build(&name, now).map_err(|e| color_eyre::eyre::eyre!(e))?;
         let store = Store::open(&dir)?;
         match source {
             FlagSource::Embedded => {

@@ -33,9 +33,12 @@ type Term = Terminal<CrosstermBackend<SgrFilter<std::io::Stdout>>>;
 
 /// Runs the TUI until the user quits. Owns the terminal: restores it on exit, error, panic,
 /// SIGTERM, SIGHUP.
-pub async fn run(client: Client, opts: TuiOptions) -> color_eyre::Result<()> {
+pub async fn run(client: Client, mut opts: TuiOptions) -> color_eyre::Result<()> {
     // Fetch before taking the screen so a failure prints normally.
-    let snap = client.snapshot().await.map_err(|e| eyre!("{e}")).wrap_err("cannot load the first snapshot")?;
+    let snap = match opts.first_snapshot.take() {
+        Some(s) => *s,
+        None => client.snapshot().await.map_err(|e| eyre!("{e}")).wrap_err("cannot load the first snapshot")?,
+    };
     let mut model = Model::from_snapshot(snap, opts.backend_label, opts.initial_env.as_deref(), Utc::now());
     model.keymap = opts.keymap;
     if let Some(n) = opts.notice {
@@ -73,9 +76,9 @@ async fn event_loop(
     sighup: &mut tokio::signal::unix::Signal,
 ) -> color_eyre::Result<()> {
     let batch_max = limits.batch.max(1);
-    // Redraws are capped at `max_fps`: a burst of changes becomes one frame.
-    let min_gap = Duration::from_secs(1) / limits.max_fps.max(1);
-    let mut last_draw = tokio::time::Instant::now() - min_gap;
+    // Redraws: a few at once, then at most `max_fps` a second: a burst of changes becomes one frame.
+    let mut pace = Pace::new(limits.max_fps);
+    let mut last_draw = tokio::time::Instant::now();
     let (tx, mut rx) = mpsc::channel::<Event>(INBOX);
     let (stx, mut srx) = mpsc::channel::<StreamEvent>(64);
     let stream_task = tokio::spawn(follow(client.clone(), Some(model.revision.0), stx));
@@ -109,22 +112,26 @@ async fn event_loop(
     // the first frame, to prove the panic hook gives the terminal back. Inert unless set.
     let test_panic = std::env::var("FLAGTOP_TEST_PANIC_AFTER_MS").ok().and_then(|v| v.parse::<u64>().ok()).map(Duration::from_millis);
     let mut panic_at: Option<tokio::time::Instant> = None;
+    // The answer to the operator's own action is drawn at once, whatever the pacing says.
+    let mut answer = false;
     let result = loop {
         if let Some((u, arrived)) = readings.take(&model.env) {
             handle(&mut model, Event::Readings(u, arrived), &client, &tx);
         }
-        if model.dirty && last_draw.elapsed() >= min_gap {
+        if model.dirty && (answer || pace.ready_at(tokio::time::Instant::now()) <= tokio::time::Instant::now()) {
             if let Err(e) = screen.draw(terminal, |f| view::frame(f, &model, theme)) {
                 break Err(eyre!("drawing failed: {e}"));
             }
             model.dirty = false;
+            answer = false;
             last_draw = tokio::time::Instant::now();
+            pace.spend(last_draw);
             panic_at = panic_at.or_else(|| test_panic.map(|d| last_draw + d));
         }
         if model.quit {
             break Ok(());
         }
-        let draw_due = model.dirty.then_some(last_draw + min_gap);
+        let draw_due = model.dirty.then(|| pace.ready_at(tokio::time::Instant::now()));
         // A time on screen (an age, a countdown) changes its text then: redraw without a tick.
         let clock_due = view::next_clock_change(&model).map(instant_at);
         tokio::select! {
@@ -160,6 +167,7 @@ async fn event_loop(
                     break Ok(());
                 }
                 handle(&mut model, Event::Tick(Utc::now()), &client, &tx);
+                answer |= batch.iter().any(|ev| matches!(ev, Event::Outcome { .. }));
                 for ev in batch.drain(..) {
                     handle(&mut model, ev, &client, &tx);
                 }
@@ -172,6 +180,41 @@ async fn event_loop(
     stream_task.abort();
     fwd_task.abort();
     result
+}
+
+/// Redraw pacing: a few frames at once (a key, the dialog it opens, the answer that comes back a
+/// few ms later must not wait for a frame slot), and at most `max_fps` frames a second beyond
+/// that, so a flood of changes becomes one frame per slot. A token bucket.
+struct Pace {
+    tokens: f64,
+    at: tokio::time::Instant,
+    per_frame: Duration,
+}
+
+impl Pace {
+    /// Frames that may be drawn back to back.
+    const BURST: f64 = 4.0;
+
+    fn new(max_fps: u32) -> Pace {
+        Pace { tokens: Self::BURST, at: tokio::time::Instant::now(), per_frame: Duration::from_secs(1) / max_fps.max(1) }
+    }
+
+    fn refill(&mut self, now: tokio::time::Instant) {
+        let gained = now.saturating_duration_since(self.at).as_secs_f64() / self.per_frame.as_secs_f64();
+        self.tokens = (self.tokens + gained).min(Self::BURST);
+        self.at = now;
+    }
+
+    /// When the next frame may be drawn (`now` when it may be drawn now).
+    fn ready_at(&mut self, now: tokio::time::Instant) -> tokio::time::Instant {
+        self.refill(now);
+        if self.tokens >= 1.0 - 1e-6 { now } else { now + self.per_frame.mul_f64(1.0 - self.tokens) }
+    }
+
+    fn spend(&mut self, now: tokio::time::Instant) {
+        self.refill(now);
+        self.tokens = (self.tokens - 1.0).max(0.0);
+    }
 }
 
 /// The monotonic instant at which the wall clock reads `at` (a few ms late, never early: the
@@ -208,5 +251,30 @@ fn handle(model: &mut Model, ev: Event, client: &Client, tx: &mpsc::Sender<Event
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pace;
+    use std::time::Duration;
+
+    #[test]
+    fn pacing_allows_a_burst_then_holds_to_the_frame_rate() {
+        let t0 = tokio::time::Instant::now();
+        let mut p = Pace::new(25); // 40 ms a frame
+        for _ in 0..4 {
+            assert_eq!(p.ready_at(t0), t0, "a burst of four frames draws at once");
+            p.spend(t0);
+        }
+        let next = p.ready_at(t0);
+        assert!(next >= t0 + Duration::from_millis(39) && next <= t0 + Duration::from_millis(41), "{:?}", next - t0);
+        // A second later the burst is back, never more than four.
+        let t1 = t0 + Duration::from_secs(1);
+        for _ in 0..4 {
+            assert_eq!(p.ready_at(t1), t1);
+            p.spend(t1);
+        }
+        assert!(p.ready_at(t1) > t1);
     }
 }

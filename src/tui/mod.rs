@@ -47,4 +47,7 @@ pub struct TuiOptions {
     pub limits: crate::config::settings::Limits,
     /// Shown in the status line at start (e.g. a keymap warning).
     pub notice: Option<String>,
+    /// The first state, when the caller has it already (the embedded control plane); else it
+    /// is fetched with `GET /v1/snapshot`.
+    pub first_snapshot: Option<Box<crate::wire::Snapshot>>,
 }
