@@ -22,6 +22,8 @@ mod fixture;
 #[cfg(test)]
 mod tests_keymap;
 #[cfg(test)]
+mod tests_screen;
+#[cfg(test)]
 mod tests_update;
 #[cfg(test)]
 mod tests_view;
