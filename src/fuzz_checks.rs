@@ -77,7 +77,7 @@ pub mod api_json_check {
     /// Ladder entry times move on every step; everything else must match.
     fn without_clock(mut s: State) -> State {
         for f in s.flags.values_mut() {
-            for e in f.environments.values_mut() {
+            for (_, e) in std::sync::Arc::make_mut(f).environments.iter_mut() {
                 if let Some(l) = e.ladder.as_mut() {
                     l.entered_at = t0();
                 }
@@ -152,7 +152,7 @@ pub mod api_json_check {
                     if definitions::validate(&flag, &state).is_ok() {
                         let key = flag.key.clone();
                         let envs: Vec<_> = flag.environments.keys().cloned().collect();
-                        state.flags.insert(key.clone(), flag);
+                        state.flags.insert(key.clone(), std::sync::Arc::new(flag));
                         for env in envs {
                             let before = state.clone();
                             let kill = Action::Kill { flag: key.clone(), env };

@@ -8,6 +8,7 @@ use crate::domain::{
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// `GET /v1/snapshot`: the full state at one revision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,7 +30,7 @@ pub struct Snapshot {
     pub propagation_secs: Option<u32>,
     pub environments: Vec<Environment>,
     pub frozen: BTreeSet<EnvKey>,
-    pub flags: Vec<Flag>,
+    pub flags: Vec<Arc<Flag>>,
     pub guardrails: Vec<GuardrailReading>,
     /// Pending requests and the most recently decided ones.
     pub approvals: Vec<ApprovalRequest>,
@@ -90,7 +91,7 @@ pub struct Change {
     pub at: DateTime<Utc>,
     /// Flags as they are after this change (whole flags).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub flags: Vec<Flag>,
+    pub flags: Vec<Arc<Flag>>,
     /// The full set of frozen environments, when it changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frozen: Option<BTreeSet<EnvKey>>,

@@ -253,6 +253,7 @@ fn screenshots_of_hostile_state_hold_no_control_characters() {
     let mut snap = flagtop::tui::demo::snapshot("demo").expect("demo snapshot");
     let huge = format!("{PAYLOAD}{}", "y".repeat(100 * 1024));
     for f in &mut snap.flags {
+        let f = std::sync::Arc::make_mut(f);
         f.description = huge.clone();
         f.owner = PAYLOAD.to_string();
     }

@@ -211,11 +211,11 @@ async fn metrics(
     Ok(Json(MetricAck { accepted }))
 }
 
-async fn list_flags(State(cp): State<Arc<ControlPlane>>) -> Json<Vec<Flag>> {
+async fn list_flags(State(cp): State<Arc<ControlPlane>>) -> Json<Vec<Arc<Flag>>> {
     Json(cp.state().flags.into_values().collect())
 }
 
-async fn get_flag(State(cp): State<Arc<ControlPlane>>, Path(key): Path<String>) -> Result<Json<Flag>, ApiError> {
+async fn get_flag(State(cp): State<Arc<ControlPlane>>, Path(key): Path<String>) -> Result<Json<Arc<Flag>>, ApiError> {
     cp.state().flags.remove(key.as_str()).map(Json).ok_or_else(|| err(404, "unknown_flag", format!("unknown flag `{key}`")))
 }
 

@@ -129,7 +129,7 @@ cohorts = [
 stages = [ { name = "internal", targets = { internal = 100 } } ]
 "#;
         let f = parse("f.toml", text).unwrap_or_else(|e| panic!("{e}"));
-        let fe = &f.flags[0].environments["production"];
+        let fe = &f.flags[0].environments[&crate::domain::EnvKey::from("production")];
         assert!(fe.enabled);
         assert_eq!(fe.ladder.as_ref().map(|l| l.stages[0].min_dwell_secs), Some(300));
         let state = State { environments: f.environments.clone(), ..Default::default() };

@@ -222,7 +222,7 @@ mod tests {
         let now = Utc.timestamp_opt(1_780_000_000, 0).single().unwrap_or_default();
         let mut state = crate::control::scenario::build("demo", now).map(|s| s.state).unwrap_or_default();
         // Label values from flag data are escaped.
-        if let Some(fe) = state.flags.get_mut("checkout-v2").and_then(|f| f.environments.get_mut("production")) {
+        if let Some(fe) = state.flags.get_mut("checkout-v2").and_then(|f| std::sync::Arc::make_mut(f).environments.get_mut("production")) {
             fe.fallthrough = "of\"f\\\n".into();
         }
         let e = Exposition::default();

@@ -345,6 +345,7 @@ mod tests {
         let mut state = crate::control::scenario::build("demo", now).map(|s| s.state).unwrap_or_default();
         let mut target = None;
         for flag in state.flags.values_mut() {
+            let flag = std::sync::Arc::make_mut(flag);
             for (env, fe) in flag.environments.iter_mut() {
                 if target.is_none() && !fe.guardrails.is_empty() {
                     fe.guardrails.truncate(1);

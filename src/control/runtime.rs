@@ -178,15 +178,21 @@ pub async fn start(opts: StartOptions) -> color_eyre::Result<Running> {
     let source = opts.flags.clone();
     let name = opts.scenario.clone();
     let (cp, follower) = tokio::task::spawn_blocking(move || -> color_eyre::Result<_> {
-        // The seed is built (and, on a data dir that has state already, dropped) on this one
-        // thread: for `large` that is tens of MB of short-lived allocations, which would
-        // otherwise be made on the caller's thread and freed on this one, and stay in its
-        // allocator arena.
-        let seed = scenario::build(&name, now).map_err(|e| color_eyre::eyre::eyre!(e))?;
+        // The seed is built only for a new data dir, and on this thread, where the control
+        // plane's state is then made from it: for `large` it is tens of MB, and one built
+        // before loading a saved state and then dropped would leave that much free memory
+        // under the loaded state, in the allocator, for the life of the process.
         let store = Store::open(&dir)?;
         match source {
             FlagSource::Embedded => {
-                let cp = ControlPlane::open(store, clock, Some(seed)).map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
+                let seed = if store.initialised()? {
+                    // Still check the name, as a new data dir would.
+                    scenario::check(&name).map_err(|e| color_eyre::eyre::eyre!(e))?;
+                    None
+                } else {
+                    Some(scenario::build(&name, now).map_err(|e| color_eyre::eyre::eyre!(e))?)
+                };
+                let cp = ControlPlane::open(store, clock, seed).map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
                 Ok((cp, None))
             }
             FlagSource::Unleash { url, token, poll } => {

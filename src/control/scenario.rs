@@ -44,8 +44,17 @@ pub fn build(name: &str, now: DateTime<Utc>) -> Result<Scenario, String> {
         "demo" => Ok(Scenario { state: demo_state(now), proposals: vec![ops_assistant_proposal()] }),
         "calm" => Ok(Scenario { state: demo_state(now), proposals: Vec::new() }),
         "large" => Ok(Scenario { state: large::state(now), proposals: Vec::new() }),
-        other => Err(format!("unknown scenario `{}`; known scenarios: {}", other.escape_debug(), NAMES.join(", "))),
+        other => Err(unknown(other)),
     }
+}
+
+/// Is `name` a scenario? Err: the same message as `build` (for a data dir that needs no seed).
+pub fn check(name: &str) -> Result<(), String> {
+    if NAMES.contains(&name) { Ok(()) } else { Err(unknown(name)) }
+}
+
+fn unknown(name: &str) -> String {
+    format!("unknown scenario `{}`; known scenarios: {}", name.escape_debug(), NAMES.join(", "))
 }
 
 // ---- small builders (shared with `large`) ----
@@ -63,7 +72,7 @@ fn empty_state(flags: BTreeMap<crate::domain::FlagKey, Flag>) -> State {
         environments: environments(),
         frozen: Default::default(),
         env_revisions: BTreeMap::new(),
-        flags,
+        flags: flags.into_iter().map(|(k, f)| (k, std::sync::Arc::new(f))).collect(),
     }
 }
 
@@ -126,7 +135,7 @@ struct FlagHead<'a> {
 }
 
 fn flag(head: FlagHead<'_>, staging: FlagEnv, production: FlagEnv) -> Flag {
-    let mut environments = BTreeMap::new();
+    let mut environments = crate::domain::SmallMap::new();
     environments.insert(EnvKey::from(STAGING), staging);
     environments.insert(EnvKey::from(PRODUCTION), production);
     Flag {

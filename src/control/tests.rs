@@ -33,7 +33,7 @@ fn req(action: Action) -> ActionRequest {
 }
 
 fn ladder(cp: &ControlPlane, flag: &str, env: &str) -> Ladder {
-    cp.state().flags[flag].environments[env].ladder.clone().unwrap_or_else(|| panic!("no ladder"))
+    cp.state().flags[flag].environments[&crate::domain::EnvKey::from(env)].ladder.clone().unwrap_or_else(|| panic!("no ladder"))
 }
 
 fn push(cp: &ControlPlane, flag: &str, env: &str, metric: &str, cohort: &str, cand: f64, base: f64, n: u64) {
@@ -81,7 +81,7 @@ fn demo_breach_pauses_and_proposes_the_narrowed_rollback_within_half_a_minute() 
     assert_eq!(p.reverse, Action::Restore { flag: "checkout-v2".into(), env: "production".into(), cohort: "eu-west".into() });
     assert!(p.evidence.iter().any(|e| e.status.as_deref() == Some("breached") && e.samples > 0));
     // Never a global kill, and us-east untouched.
-    let fe = cp.state().flags["checkout-v2"].environments["production"].clone();
+    let fe = cp.state().flags["checkout-v2"].environments[&crate::domain::EnvKey::from("production")].clone();
     assert!(fe.enabled);
     assert!(!fe.cohort("us-east").is_some_and(|c| c.rolled_back));
     // Another tick does not stack a second proposal.
@@ -130,15 +130,15 @@ fn breach_in_unprotected_env_applies_the_rollback_by_policy() {
         push(&cp, "checkout-v2", "staging", "error_rate", "eu-west", 0.09, 0.005, 500);
     }
     // The calm scenario guards production only; give staging a guardrail via a definition.
-    let mut flag = cp.state().flags["checkout-v2"].clone();
-    let spec = flag.environments["production"].guardrails[0].clone();
+    let mut flag = cp.state().flags["checkout-v2"].as_ref().clone();
+    let spec = flag.environments[&crate::domain::EnvKey::from("production")].guardrails[0].clone();
     if let Some(fe) = flag.environments.get_mut("staging") {
         fe.guardrails = vec![GuardrailSpec { cohort: "eu-west".into(), ..spec }];
     }
     cp.define_flag(&person("root", Role::Admin), flag).unwrap_or_else(|e| panic!("{e}"));
     let report = tick(&cp, None).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.rolled_back, vec!["rollback checkout-v2/eu-west in staging".to_string()]);
-    assert!(cp.state().flags["checkout-v2"].environments["staging"].cohort("eu-west").is_some_and(|c| c.rolled_back));
+    assert!(cp.state().flags["checkout-v2"].environments[&crate::domain::EnvKey::from("staging")].cohort("eu-west").is_some_and(|c| c.rolled_back));
 }
 
 #[test]
@@ -146,8 +146,8 @@ fn healthy_dwell_advances_insufficient_does_not_and_freeze_blocks() {
     let (_d, cp, clock) = plane("calm");
     let admin = person("root", Role::Admin);
     // Make staging's checkout-v2 ladder short and guarded, at stage 0.
-    let mut flag = cp.state().flags["checkout-v2"].clone();
-    let spec = flag.environments["production"].guardrails[0].clone();
+    let mut flag = cp.state().flags["checkout-v2"].as_ref().clone();
+    let spec = flag.environments[&crate::domain::EnvKey::from("production")].guardrails[0].clone();
     if let Some(fe) = flag.environments.get_mut("staging")
         && let Some(l) = fe.ladder.as_mut()
     {
@@ -199,7 +199,7 @@ fn healthy_dwell_advances_insufficient_does_not_and_freeze_blocks() {
 #[test]
 fn protected_advance_becomes_an_engine_request() {
     let (_d, cp, clock) = plane("calm");
-    let mut flag = cp.state().flags["checkout-v2"].clone();
+    let mut flag = cp.state().flags["checkout-v2"].as_ref().clone();
     if let Some(fe) = flag.environments.get_mut("production")
         && let Some(l) = fe.ladder.as_mut()
     {
@@ -256,7 +256,7 @@ fn define_flag_is_idempotent_and_survives_reopen() {
     let flag = {
         let cp = ControlPlane::open(Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}")), clock.clone(), scenario::build("demo", t0()).ok())
             .unwrap_or_else(|e| panic!("{e}"));
-        let mut f = cp.state().flags["checkout-v2"].clone();
+        let mut f = cp.state().flags["checkout-v2"].as_ref().clone();
         f.key = "checkout-v3".into();
         f.revision = Revision(0);
         assert_eq!(cp.define_flag(&admin, f.clone()).map(|o| o.result).ok().as_deref(), Some("created"));
@@ -274,3 +274,25 @@ fn define_flag_is_idempotent_and_survives_reopen() {
 }
 
 mod group_commit;
+
+/// The embedded TUI holds the control plane's flags, not a copy: a snapshot shares every flag;
+/// an action replaces only the flag it changed, and leaves the snapshot's version as it was.
+#[test]
+fn snapshots_share_flags_with_the_live_state_and_an_action_copies_only_its_flag() {
+    let (_d, cp, _clock) = plane("calm");
+    let op = person("ic", Role::Operator);
+    let snap = cp.snapshot(&op.actor);
+    let shared = |cp: &ControlPlane| {
+        let live = cp.state();
+        snap.flags.iter().filter(|f| live.flags.get(&f.key).is_some_and(|l| Arc::ptr_eq(l, f))).count()
+    };
+    assert_eq!(shared(&cp), snap.flags.len());
+    let before = snap.flags.iter().find(|f| f.key.as_str() == "checkout-v2").map(|f| f.as_ref().clone());
+    let action = Action::SetPercent { flag: "checkout-v2".into(), env: "staging".into(), cohort: "eu-west".into(), percent: 7 };
+    cp.submit(&op, &req(action), None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(shared(&cp), snap.flags.len() - 1);
+    let after = snap.flags.iter().find(|f| f.key.as_str() == "checkout-v2").map(|f| f.as_ref().clone());
+    assert_eq!(before, after, "the snapshot's flag must not change under it");
+    let live = cp.state().flags["checkout-v2"].env("staging").and_then(|e| e.cohort("eu-west")).map(|c| c.percent);
+    assert_eq!(live, Some(7));
+}

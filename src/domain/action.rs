@@ -243,6 +243,7 @@ impl Action {
         let flag = state
             .flags
             .get_mut(&flag_key)
+            .map(std::sync::Arc::make_mut)
             .ok_or_else(|| DomainError::UnknownFlag(flag_key.to_string()))?;
         let fe = flag
             .environments
@@ -295,8 +296,8 @@ impl Action {
                     }
                     ladder.current - 1
                 };
-                let targets = match exposure {
-                    Some(x) => x.clone(),
+                let targets: crate::domain::SmallMap<CohortName, u8> = match exposure {
+                    Some(x) => x.iter().map(|(c, p)| (c.clone(), *p)).collect(),
                     None => ladder.stages[target].targets.clone(),
                 };
                 for (c, p) in &targets {

@@ -3,8 +3,10 @@
 use super::guardrail::GuardrailSpec;
 use super::ids::{CohortName, EnvKey, FlagKey, Revision};
 use super::ladder::Ladder;
+use super::small_map::SmallMap;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Environment {
@@ -122,7 +124,8 @@ pub struct Flag {
     pub lifecycle: Lifecycle,
     /// Variation names; for a boolean flag `["off", "on"]`.
     pub variations: Vec<String>,
-    pub environments: BTreeMap<EnvKey, FlagEnv>,
+    #[serde(serialize_with = "super::small_map::as_object")]
+    pub environments: SmallMap<EnvKey, FlagEnv>,
     /// The revision at which this flag last changed (set by the control plane).
     #[serde(default)]
     pub revision: Revision,
@@ -145,7 +148,9 @@ pub struct State {
     /// Revision at which each environment's freeze state last changed.
     #[serde(default)]
     pub env_revisions: BTreeMap<EnvKey, Revision>,
-    pub flags: BTreeMap<FlagKey, Flag>,
+    /// Shared, copy-on-write (`Arc::make_mut`): a snapshot, the embedded TUI's model and a
+    /// group commit's undo log hold the same flags instead of copies of 10,000 of them.
+    pub flags: BTreeMap<FlagKey, Arc<Flag>>,
 }
 
 impl State {

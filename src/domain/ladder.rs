@@ -1,15 +1,16 @@
 //! Rollout ladders: ordered stages of target exposure per cohort. Pure data and rules; no I/O.
 
 use super::ids::CohortName;
+use super::small_map::SmallMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stage {
     pub name: String,
     /// Target exposure per cohort at this stage; cohorts not named keep their exposure.
-    pub targets: BTreeMap<CohortName, u8>,
+    #[serde(serialize_with = "super::small_map::as_object")]
+    pub targets: SmallMap<CohortName, u8>,
     /// Minimum time at this stage before an automatic advance, in seconds.
     #[serde(default = "default_dwell")]
     pub min_dwell_secs: u64,

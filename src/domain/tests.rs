@@ -42,7 +42,7 @@ fn state_with(percents: [u8; 3], rolled: [bool; 3], stage: usize, paused: bool, 
         pause_note: paused.then(|| "breach".to_string()),
         policy: AdvancePolicy::RequestApproval,
     };
-    let mut environments = BTreeMap::new();
+    let mut environments = crate::domain::SmallMap::new();
     environments.insert(
         EnvKey::from("production"),
         FlagEnv { enabled, cohorts, fallthrough: "off".into(), ladder: Some(ladder), guardrails: vec![] },
@@ -62,7 +62,7 @@ fn state_with(percents: [u8; 3], rolled: [bool; 3], stage: usize, paused: bool, 
         environments: vec![Environment { key: "production".into(), protected: true }],
         frozen: if frozen { [EnvKey::from("production")].into_iter().collect() } else { Default::default() },
         env_revisions: BTreeMap::new(),
-        flags: [(flag.key.clone(), flag)].into_iter().collect(),
+        flags: [(flag.key.clone(), std::sync::Arc::new(flag))].into_iter().collect(),
     }
 }
 
@@ -100,7 +100,7 @@ fn arb_action() -> impl Strategy<Value = Action> {
 /// Timestamps of ladder entry move forward on every step; everything else must match.
 fn without_clock(mut s: State) -> State {
     for f in s.flags.values_mut() {
-        for e in f.environments.values_mut() {
+        for (_, e) in std::sync::Arc::make_mut(f).environments.iter_mut() {
             if let Some(l) = e.ladder.as_mut() {
                 l.entered_at = t0();
             }
@@ -185,14 +185,14 @@ fn bucketing_is_proportional() {
 fn evaluation_serves_fallthrough_when_rolled_back_or_killed() {
     let user = User { id: "u1".into(), ..Default::default() };
     let s = state_with([100, 100, 100], [false, false, false], 3, false, true, false);
-    let fe = &s.flags["checkout-v2"].environments["production"];
+    let fe = &s.flags["checkout-v2"].environments[&crate::domain::EnvKey::from("production")];
     let ev = evaluate("checkout-v2", fe, &user);
     assert_eq!((ev.cohort, ev.exposed, ev.variation), (Some("internal"), true, "on"));
     let s = state_with([100, 100, 100], [true, false, false], 3, false, true, false);
-    let ev = evaluate("checkout-v2", &s.flags["checkout-v2"].environments["production"], &user);
+    let ev = evaluate("checkout-v2", &s.flags["checkout-v2"].environments[&crate::domain::EnvKey::from("production")], &user);
     assert_eq!((ev.exposed, ev.variation), (false, "off"));
     let s = state_with([100, 100, 100], [false, false, false], 3, false, false, false);
-    let ev = evaluate("checkout-v2", &s.flags["checkout-v2"].environments["production"], &user);
+    let ev = evaluate("checkout-v2", &s.flags["checkout-v2"].environments[&crate::domain::EnvKey::from("production")], &user);
     assert_eq!((ev.exposed, ev.variation), (false, "off"));
 }
 
@@ -201,7 +201,7 @@ fn advance_sets_stage_targets_and_reverse_restores_manual_exposure() {
     let mut s = state_with([100, 30, 20], [false, false, false], 1, false, true, false);
     let a = Action::Advance { flag: "checkout-v2".into(), env: "production".into(), exposure: None };
     let rev = a.apply(&mut s, t0()).unwrap_or_else(|e| panic!("{e}"));
-    let fe = &s.flags["checkout-v2"].environments["production"];
+    let fe = &s.flags["checkout-v2"].environments[&crate::domain::EnvKey::from("production")];
     assert_eq!(fe.cohort("eu-west").map(|c| c.percent), Some(50));
     assert_eq!(fe.ladder.as_ref().map(|l| l.current), Some(2));
     assert_eq!(
@@ -213,10 +213,10 @@ fn advance_sets_stage_targets_and_reverse_restores_manual_exposure() {
 #[test]
 fn derived_ladder_states() {
     let s = state_with([100, 100, 100], [false; 3], 3, false, true, true);
-    let l = s.flags["checkout-v2"].environments["production"].ladder.clone().unwrap_or_else(|| panic!());
+    let l = s.flags["checkout-v2"].environments[&crate::domain::EnvKey::from("production")].ladder.clone().unwrap_or_else(|| panic!());
     assert_eq!(l.effective_state(true), LadderState::Completed);
     let s = state_with([100, 10, 10], [false; 3], 0, false, true, true);
-    let l = s.flags["checkout-v2"].environments["production"].ladder.clone().unwrap_or_else(|| panic!());
+    let l = s.flags["checkout-v2"].environments[&crate::domain::EnvKey::from("production")].ladder.clone().unwrap_or_else(|| panic!());
     assert_eq!(l.effective_state(true), LadderState::Frozen);
     assert_eq!(l.effective_state(false), LadderState::Progressing);
 }

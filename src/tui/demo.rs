@@ -68,7 +68,7 @@ pub fn snapshot(name: &str) -> Result<Snapshot, String> {
     let mut probe = sc.state.clone();
     let mut flags: Vec<_> = sc.state.flags.into_values().collect();
     for f in &mut flags {
-        f.revision = Revision(FLAG_REV);
+        std::sync::Arc::make_mut(f).revision = Revision(FLAG_REV);
     }
     let mut approvals = Vec::new();
     for (i, p) in sc.proposals.iter().enumerate() {
@@ -158,7 +158,7 @@ pub fn incident(name: &str) -> Result<Model, String> {
     a.evidence_gap = None;
     m.approvals.insert(0, a);
     if let Some(f) = m.state.flags.get_mut(&crate::domain::FlagKey::from("checkout-v2"))
-        && let Some(fe) = f.environments.get_mut("production")
+        && let Some(fe) = std::sync::Arc::make_mut(f).environments.get_mut("production")
         && let Some(l) = fe.ladder.as_mut()
     {
         l.state = crate::domain::LadderState::Paused;

@@ -269,6 +269,7 @@ impl Model {
             .state
             .flags
             .values()
+            .map(|f| &**f)
             .filter(|f| needle.is_empty() || f.key.to_lowercase().contains(&needle) || f.owner.to_lowercase().contains(&needle))
             .collect();
         match self.sort {
@@ -301,7 +302,7 @@ impl Model {
     }
 
     pub fn selected_flag(&self) -> Option<&Flag> {
-        self.selected_flag_key().and_then(|k| self.state.flags.get(k))
+        self.selected_flag_key().and_then(|k| self.state.flags.get(k)).map(|f| &**f)
     }
 
     /// The selected flag's state in the current environment.

@@ -62,7 +62,7 @@ fn r_on_a_rolled_back_cohort_offers_restore() {
     let mut f = m.selected_flag().unwrap().clone();
     f.environments.get_mut("production").unwrap().cohort_mut("eu-west").unwrap().rolled_back = true;
     f.revision = Revision(50);
-    let change = Change { revision: Revision(50), at: t0(), flags: vec![f], frozen: None, approvals: vec![], audit: vec![] };
+    let change = Change { revision: Revision(50), at: t0(), flags: vec![f.into()], frozen: None, approvals: vec![], audit: vec![] };
     update(&mut m, Event::Stream(StreamEvent::Change(Box::new(change))));
     update(&mut m, key('r'));
     let fx = update(&mut m, code(KeyCode::Enter));
@@ -96,7 +96,7 @@ fn timeout_retry_reuses_the_key_and_conflict_uses_a_new_key_and_revision() {
     assert!(matches!(confirm_of(&m).phase, Phase::Conflict(_)));
     let mut snap = snapshot();
     for f in &mut snap.flags {
-        f.revision = Revision(60);
+        std::sync::Arc::make_mut(f).revision = Revision(60);
     }
     snap.revision = Revision(60);
     update(&mut m, Event::Snapshot(Ok(Box::new(snap))));

@@ -140,6 +140,7 @@ fn hostile_strings_reach_the_buffer_inert() {
     let evil = "\x1b[2J\x1b]0;x\x07";
     let mut snap = snapshot();
     for f in &mut snap.flags {
+        let f = std::sync::Arc::make_mut(f);
         if f.key.as_str() == "checkout-v2" {
             f.description = format!("desc {evil}");
             f.owner = evil.into();
@@ -175,11 +176,11 @@ fn hostile_strings_reach_the_buffer_inert() {
 #[test]
 fn ten_thousand_flags_render_only_the_window() {
     let mut m = on_eu_west();
-    let proto = m.state.flags.values().next().unwrap().clone();
+    let proto = m.state.flags.values().next().unwrap().as_ref().clone();
     for i in 0..10_000 {
         let mut f = proto.clone();
         f.key = format!("bulk-{i:05}").as_str().into();
-        m.state.flags.insert(f.key.clone(), f);
+        m.state.flags.insert(f.key.clone(), f.into());
     }
     m.refilter(None);
     m.focus = Pane::Flags;

@@ -9,7 +9,7 @@ use crate::domain::flag::{Constraint, ConstraintOp};
 use crate::domain::ids::valid_key;
 use crate::domain::{Action, Cohort, CohortName, EnvKey, Environment, Flag, FlagEnv, FlagKind, Lifecycle, Selector};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 const STORE: &str = "Unleash";
@@ -362,7 +362,7 @@ pub fn to_flag(v: &Value, envs: &[Environment]) -> Option<Flag> {
         return None;
     }
     let mut variations = vec!["off".to_string(), "on".to_string()];
-    let mut environments = BTreeMap::new();
+    let mut environments = crate::domain::SmallMap::new();
     for e in v["environments"].as_array().into_iter().flatten() {
         let Some(name) = e["name"].as_str().filter(|n| envs.iter().any(|x| x.key.as_str() == *n)) else { continue };
         for var in e["variants"].as_array().into_iter().flatten() {
@@ -437,7 +437,7 @@ mod tests {
         ]});
         let envs = vec![Environment { key: "production".into(), protected: true }];
         let f = to_flag(&v, &envs).unwrap_or_else(|| panic!("mapped"));
-        let fe = &f.environments["production"];
+        let fe = &f.environments[&crate::domain::EnvKey::from("production")];
         let names: Vec<&str> = fe.cohorts.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["eu-west", "us-east", "default"]);
         assert!(fe.cohorts[0].rolled_back && fe.cohorts[0].percent == 25);

@@ -8,6 +8,7 @@
 use super::*;
 use crate::domain::{EnvKey, FlagKey};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// Staged changes, in order, and how to take them back.
 #[derive(Default)]
@@ -24,7 +25,7 @@ struct Undo {
     env_revisions: BTreeMap<EnvKey, Revision>,
     next_audit: u64,
     evidence_due: usize,
-    flags: HashMap<FlagKey, Option<Flag>>,
+    flags: HashMap<FlagKey, Option<Arc<Flag>>>,
     approvals: HashMap<ApprovalId, Option<ApprovalRequest>>,
 }
 
@@ -53,7 +54,7 @@ impl Inner {
     }
 
     /// Make `flag` live, remembering the version it replaces.
-    pub(super) fn stage_flag(&mut self, flag: Flag) {
+    pub(super) fn stage_flag(&mut self, flag: Arc<Flag>) {
         self.begin_staging();
         let key = flag.key.clone();
         let old = self.state.flags.insert(key.clone(), flag);
@@ -101,7 +102,7 @@ impl Inner {
             }
             self.store.commit(Commit {
                 meta: Some(&self.state),
-                flags: flags.into_values().collect(),
+                flags: flags.into_values().map(|f| &**f).collect(),
                 approvals: approvals.into_values().collect(),
                 audit: pending.changes.iter().flat_map(|c| &c.audit).collect(),
                 idempotency: pending.idempotency.iter().map(|(k, r)| (k.as_str(), r)).collect(),

@@ -50,7 +50,7 @@ impl ControlPlane {
                     format!("`{}` does not exist in {}; create it there first", flag.key, self.flag_store_name()),
                 ));
             };
-            let mut merged = current;
+            let mut merged = Arc::unwrap_or_clone(current);
             merged.owner = flag.owner.clone();
             if !flag.description.is_empty() {
                 merged.description = flag.description.clone();
@@ -76,7 +76,7 @@ impl ControlPlane {
         let result = match inner.state.flags.get(&flag.key) {
             Some(old) => {
                 flag.revision = old.revision;
-                if old == &flag {
+                if **old == flag {
                     return Ok(DefineOutcome { result: "unchanged".into(), revision: inner.state.revision });
                 }
                 "updated"
@@ -92,7 +92,8 @@ impl ControlPlane {
         audit.before = inner.state.flags.get(&flag.key).map(|f| serde_json::to_value(f).unwrap_or_default());
         inner.store.commit(Commit { meta: Some(&meta), flags: vec![&flag], audit: vec![&audit], ..Default::default() })?;
         inner.state.revision = revision;
-        inner.state.flags.insert(flag.key.clone(), flag.clone());
+        let flag = Arc::new(flag);
+        inner.state.flags.insert(flag.key.clone(), Arc::clone(&flag));
         inner.publish(&self.tx, Change { revision, at: now, flags: vec![flag], frozen: None, approvals: vec![], audit: vec![audit] });
         Ok(DefineOutcome { result: result.into(), revision })
     }

@@ -70,7 +70,7 @@ impl ControlPlane {
                 }
                 f.owner = old.owner.clone();
                 f.revision = old.revision;
-                if *old == f {
+                if **old == f {
                     continue;
                 }
             }
@@ -98,8 +98,9 @@ impl ControlPlane {
         inner.store.commit(Commit { meta: Some(&state), flags: changed_flags.iter().collect(), audit: audit.iter().collect(), ..Default::default() })?;
         inner.state.revision = revision;
         inner.state.environments = state.environments;
+        let changed_flags: Vec<Arc<Flag>> = changed_flags.into_iter().map(Arc::new).collect();
         for f in &changed_flags {
-            inner.state.flags.insert(f.key.clone(), f.clone());
+            inner.state.flags.insert(f.key.clone(), Arc::clone(f));
         }
         inner.publish(&self.tx, Change { revision, at: now, flags: changed_flags, frozen: None, approvals: vec![], audit });
         drop(inner);

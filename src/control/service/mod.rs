@@ -283,9 +283,9 @@ impl ControlPlane {
             let mut state = seed.state;
             state.revision = Revision(1);
             for f in state.flags.values_mut() {
-                f.revision = Revision(1);
+                Arc::make_mut(f).revision = Revision(1);
             }
-            inner.store.commit(Commit { meta: Some(&state), flags: state.flags.values().collect(), ..Default::default() })?;
+            inner.store.commit(Commit { meta: Some(&state), flags: state.flags.values().map(|f| &**f).collect(), ..Default::default() })?;
             inner.state = state;
         }
         for p in seed.proposals {

@@ -86,7 +86,7 @@ impl Inner {
         match action.flag() {
             Some(k) => {
                 if let Some(f) = scratch.flags.get_mut(k) {
-                    f.revision = revision;
+                    Arc::make_mut(f).revision = revision;
                 }
             }
             None => {
@@ -153,7 +153,7 @@ impl Inner {
         if let Some(k) = action.flag()
             && let Some(f) = scratch.flags.remove(k)
         {
-            self.stage_flag(f.clone());
+            self.stage_flag(Arc::clone(&f));
             flags.push(f);
         }
         if let Some(a) = &approval {
@@ -221,7 +221,7 @@ impl Inner {
             ));
         }
         self.prune_decided();
-        let id = ApprovalId(format!("apr-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]));
+        let id = ApprovalId::new(format!("apr-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]));
         let evidence = if evidence.is_empty() { self.evidence_for(action) } else { evidence };
         let req = ApprovalRequest {
             id: id.clone(),

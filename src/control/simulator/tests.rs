@@ -82,7 +82,7 @@ fn rolled_back_eu_west_has_no_candidate_traffic() {
     if let Some(c) = st
         .flags
         .get_mut("checkout-v2")
-        .and_then(|f| f.environments.get_mut("production"))
+        .and_then(|f| std::sync::Arc::make_mut(f).environments.get_mut("production"))
         .and_then(|e| e.cohort_mut("eu-west"))
     {
         c.rolled_back = true;
@@ -95,7 +95,7 @@ fn rolled_back_eu_west_has_no_candidate_traffic() {
     assert_eq!(base.map(|s| s.count), Some(USERS_PER_TICK as u64));
     // A killed flag likewise serves everyone the baseline.
     let mut killed = state("demo");
-    if let Some(e) = killed.flags.get_mut("checkout-v2").and_then(|f| f.environments.get_mut("production")) {
+    if let Some(e) = killed.flags.get_mut("checkout-v2").and_then(|f| std::sync::Arc::make_mut(f).environments.get_mut("production")) {
         e.enabled = false;
     }
     let out = run_to(&mut Simulator::new("demo", t0()), &killed, 3);

@@ -19,7 +19,7 @@ fn set(cohort: &str, percent: u8) -> Action {
 }
 
 fn percent(cp: &ControlPlane, cohort: &str) -> u8 {
-    cp.state().flags[FLAG].environments["staging"].cohort(cohort).map_or(255, |c| c.percent)
+    cp.state().flags[FLAG].environments[&crate::domain::EnvKey::from("staging")].cohort(cohort).map_or(255, |c| c.percent)
 }
 
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
@@ -226,11 +226,11 @@ fn the_external_store_sees_each_action_of_a_group_in_order_and_a_refusal_drops_o
     let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
     let cp = ControlPlane::open_with(store, Arc::new(ManualClock::new(t0())), Some(seed), Some(cas.clone()))
         .unwrap_or_else(|e| panic!("{e}"));
-    *cas.flags.lock().unwrap_or_else(|p| p.into_inner()) = cp.state().flags.into_iter().map(|(k, f)| (k.to_string(), f)).collect();
+    *cas.flags.lock().unwrap_or_else(|p| p.into_inner()) = cp.state().flags.into_iter().map(|(k, f)| (k.to_string(), std::sync::Arc::unwrap_or_clone(f))).collect();
     let r0 = cp.revision().0;
     let answers = submit_as_one_group(&cp, [10, 20, 13, 30, 40].map(|p| (req(set("eu-west", p)), None)).into());
     let got: Vec<_> = answers.iter().map(|a| a.as_ref().map(|o| o.revision.0).map_err(|e| e.code)).collect();
     assert_eq!(got, vec![Ok(r0 + 1), Ok(r0 + 2), Err("flag_store_refused"), Ok(r0 + 3), Ok(r0 + 4)]);
     assert_eq!(percent(&cp, "eu-west"), 40);
-    assert_eq!(cas.flags.lock().unwrap_or_else(|p| p.into_inner()).get(FLAG), cp.state().flags.get(FLAG));
+    assert_eq!(cas.flags.lock().unwrap_or_else(|p| p.into_inner()).get(FLAG), cp.state().flags.get(FLAG).map(|f| &**f));
 }
