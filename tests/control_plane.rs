@@ -30,7 +30,7 @@ async fn whole_flow_over_http_survives_kill_9() {
     let start_rev = snap.body["revision"].as_u64().expect("revision");
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
     let sse_client = Client::new(&server.url, &alice, "api").expect("client");
-    let follower = tokio::spawn(follow(sse_client, Some(start_rev), tx));
+    let follower = tokio::spawn(follow(sse_client, Some(start_rev), None, tx));
 
     // Status: the demo's production state.
     assert_eq!(cohort(&snap.body, "checkout-v2", "production", "eu-west")["percent"], 25);
@@ -182,7 +182,7 @@ async fn whole_flow_over_http_survives_kill_9() {
 
     // Resume with Last-Event-ID: a new client resuming from the first change gets the rest.
     let (tx2, mut rx2) = tokio::sync::mpsc::channel(1024);
-    let resumed = tokio::spawn(follow(Client::new(&server.url, &alice, "api").expect("client"), Some(acked[0]), tx2));
+    let resumed = tokio::spawn(follow(Client::new(&server.url, &alice, "api").expect("client"), Some(acked[0]), None, tx2));
     let mut replay = Vec::new();
     while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_secs(5), rx2.recv()).await {
         if let StreamEvent::Change(c) = ev {
@@ -294,4 +294,62 @@ async fn status_json_carries_the_contract_fields() {
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(7), "unreachable → exit 7");
+}
+
+/// A dashboard's stream carries guardrail readings for the environment on screen only. Switching
+/// environment reconnects at once, resuming: the new environment's current readings arrive
+/// first, no change is lost or repeated, and the switch is not reported as a reconnect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_follows_the_readings_of_the_environment_on_screen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The simulator changes production's readings every second (the demo guards production).
+    let server = Server::start(dir.path(), &["--scenario", "calm"]);
+    let admin = server.admin.clone().expect("admin token");
+    let http = Http::new(&server.url);
+    let alice = http.token(&admin, "alice", "operator").await;
+    let start_rev = http.get("/v1/snapshot", &alice).await.body["revision"].as_u64().expect("revision");
+    let (env_tx, env_rx) = tokio::sync::watch::channel(flagtop::domain::EnvKey::from("staging"));
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    let follower = tokio::spawn(follow(Client::new(&server.url, &alice, "tui").expect("client"), Some(start_rev), Some(env_rx), tx));
+    // Events for `secs` seconds (or until `until` says stop).
+    async fn collect(rx: &mut tokio::sync::mpsc::Receiver<StreamEvent>, secs: u64, until: impl Fn(&StreamEvent) -> bool) -> Vec<StreamEvent> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        let mut out = Vec::new();
+        while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+            let stop = until(&ev);
+            out.push(ev);
+            if stop {
+                break;
+            }
+        }
+        out
+    }
+    let envs = |evs: &[StreamEvent]| -> Vec<String> {
+        let mut e: Vec<String> = evs
+            .iter()
+            .filter_map(|ev| if let StreamEvent::Guardrails(g) = ev { Some(g) } else { None })
+            .flat_map(|g| g.readings.iter().map(|r| r.env.to_string()))
+            .collect();
+        e.dedup();
+        e
+    };
+    let first = collect(&mut rx, 3, |_| false).await;
+    assert!(matches!(first.first(), Some(StreamEvent::Connected { .. })), "{first:?}");
+    assert_eq!(envs(&first), Vec::<String>::new(), "production's readings must not reach a stream for staging");
+
+    env_tx.send(flagtop::domain::EnvKey::from("production")).expect("follower alive");
+    let r = http.post("/v1/actions", &alice, json!({"action": {"type": "set_percent", "flag": "checkout-v2", "env": "staging", "cohort": "eu-west", "percent": 3}, "reason": "t"})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let rev = r.body["revision"].as_u64().expect("rev");
+    let after = collect(&mut rx, 10, |_| false).await;
+    let first_readings = after.iter().position(|ev| matches!(ev, StreamEvent::Guardrails(_)));
+    assert!(first_readings.is_some(), "production's readings after the switch: {after:?}");
+    assert_eq!(envs(&after), vec!["production".to_string()]);
+    let changes: Vec<u64> = after.iter().filter_map(|ev| if let StreamEvent::Change(c) = ev { Some(c.revision.0) } else { None }).collect();
+    assert_eq!(changes, vec![rev], "the change made during the switch arrives once");
+    assert!(
+        !after.iter().any(|ev| matches!(ev, StreamEvent::Connected { .. } | StreamEvent::Disconnected { .. } | StreamEvent::Reset { .. })),
+        "a switch is not a reconnect: {after:?}"
+    );
+    follower.abort();
 }

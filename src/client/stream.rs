@@ -4,10 +4,11 @@
 
 use super::http::Client;
 use super::sse::{SseItem, SseParser};
+use crate::domain::EnvKey;
 use crate::wire::{Change, GuardrailUpdate, StreamHello};
 use futures::StreamExt;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 pub const MAX_LINE: usize = 1 << 20;
 pub const MAX_EVENT: usize = 8 << 20;
@@ -38,15 +39,37 @@ fn jitter(base: Duration) -> Duration {
     base.mul_f64(0.5 + frac * 0.5)
 }
 
+/// How one connection ended.
+enum End {
+    /// The receiver is gone: stop.
+    Gone,
+    /// The environment whose readings we want changed: reconnect at once (resuming).
+    Switch,
+}
+
 /// Follow the stream until the receiver is dropped. `last_revision` is the revision of the
-/// snapshot the caller already holds.
-pub async fn follow(client: Client, mut last_revision: Option<u64>, tx: mpsc::Sender<StreamEvent>) {
+/// snapshot the caller already holds. With `readings`, guardrail readings come for the
+/// environment it holds only; when it changes, the stream reconnects (resuming, so no change is
+/// lost or repeated) and opens with that environment's current readings.
+pub async fn follow(
+    client: Client,
+    mut last_revision: Option<u64>,
+    mut readings: Option<watch::Receiver<EnvKey>>,
+    tx: mpsc::Sender<StreamEvent>,
+) {
     let mut backoff = Duration::from_millis(250);
+    // After a switch the link never went down: its new `hello` is not news to the receiver.
+    let mut switching = false;
     loop {
-        let reason = match connect_once(&client, &mut last_revision, &tx, &mut backoff).await {
-            Ok(()) => return, // receiver gone
+        let reason = match connection(&client, &mut last_revision, readings.as_mut(), switching, &tx, &mut backoff).await {
+            Ok(End::Gone) => return,
+            Ok(End::Switch) => {
+                switching = true;
+                continue;
+            }
             Err(reason) => reason,
         };
+        switching = false;
         let wait = jitter(backoff);
         if tx.send(StreamEvent::Disconnected { reason, retry_in: wait }).await.is_err() {
             return;
@@ -56,14 +79,21 @@ pub async fn follow(client: Client, mut last_revision: Option<u64>, tx: mpsc::Se
     }
 }
 
-/// One connection; Ok(()) only when the receiver is gone.
-async fn connect_once(
+/// One connection: Ok when it ended on purpose, Err(reason) when it failed.
+async fn connection(
     client: &Client,
     last_revision: &mut Option<u64>,
+    mut readings: Option<&mut watch::Receiver<EnvKey>>,
+    switching: bool,
     tx: &mpsc::Sender<StreamEvent>,
     backoff: &mut Duration,
-) -> Result<(), String> {
-    let mut rb = client.request(reqwest::Method::GET, "/v1/stream").header("accept", "text/event-stream");
+) -> Result<End, String> {
+    // Keys are checked to be URL-safe; one that is not gets every environment's readings.
+    let path = match readings.as_deref_mut().map(|r| r.borrow_and_update().clone()) {
+        Some(env) if crate::domain::ids::valid_key(&env) => format!("/v1/stream?readings={env}"),
+        _ => "/v1/stream".to_string(),
+    };
+    let mut rb = client.request(reqwest::Method::GET, &path).header("accept", "text/event-stream");
     if let Some(r) = last_revision {
         rb = rb.header("last-event-id", r.to_string());
     }
@@ -81,7 +111,18 @@ async fn connect_once(
     loop {
         // A fresh timer per chunk (dropped when the chunk comes): no timer left behind to wake
         // the runtime while data flows.
-        let chunk = match tokio::time::timeout(idle, body.next()).await {
+        let next = async {
+            match readings.as_deref_mut() {
+                Some(r) => tokio::select! {
+                    c = tokio::time::timeout(idle, body.next()) => Some(c),
+                    // A closed sender (the TUI is going) ends the stream through `tx`, not here.
+                    Ok(()) = r.changed() => None,
+                },
+                None => Some(tokio::time::timeout(idle, body.next()).await),
+            }
+        };
+        let Some(chunk) = next.await else { return Ok(End::Switch) };
+        let chunk = match chunk {
             Err(_) => return Err(format!("no data or heartbeat for {} s", idle.as_secs())),
             Ok(None) => return Err("the server closed the stream".into()),
             Ok(Some(Err(e))) => return Err(format!("stream read failed: {e}")),
@@ -94,6 +135,9 @@ async fn connect_once(
                 "hello" => {
                     *backoff = Duration::from_millis(250);
                     let h: StreamHello = serde_json::from_str(&ev.data).map_err(|e| format!("bad hello: {e}"))?;
+                    if switching {
+                        continue;
+                    }
                     StreamEvent::Connected { revision: h.revision.0 }
                 }
                 "reset" => {
@@ -113,7 +157,7 @@ async fn connect_once(
                 _ => continue,
             };
             if tx.send(out).await.is_err() {
-                return Ok(());
+                return Ok(End::Gone);
             }
         }
     }

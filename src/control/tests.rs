@@ -296,3 +296,39 @@ fn snapshots_share_flags_with_the_live_state_and_an_action_copies_only_its_flag(
     let live = cp.state().flags["checkout-v2"].env("staging").and_then(|e| e.cohort("eu-west")).map(|c| c.percent);
     assert_eq!(live, Some(7));
 }
+
+/// Guardrail readings reach the streams only for environments an open stream asked for (or
+/// all, when one asked for all); nobody asking means nothing is published, so a dashboard on
+/// staging is not woken by production's readings every second.
+#[test]
+fn readings_are_published_only_for_environments_a_stream_wants() {
+    let (_d, cp, clock) = plane("calm");
+    let mut sim = Simulator::new("calm", t0());
+    let mut rx = cp.subscribe();
+    let mut published = |cp: &ControlPlane, clock: &ManualClock| -> Vec<String> {
+        for _ in 0..3 {
+            clock.advance(1);
+            tick(cp, Some(&mut sim)).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let mut envs = Vec::new();
+        while let Ok(m) = rx.try_recv() {
+            if let super::service::StreamMsg::Guardrails(g) = m {
+                envs.extend(g.readings.iter().map(|r| r.env.to_string()));
+            }
+        }
+        envs.sort();
+        envs.dedup();
+        envs
+    };
+    assert_eq!(published(&cp, &clock), Vec::<String>::new(), "no stream wants readings");
+    let staging = cp.want_readings(Some("staging".into()));
+    assert_eq!(published(&cp, &clock), Vec::<String>::new(), "calm guards production only");
+    let production = cp.want_readings(Some("production".into()));
+    assert_eq!(published(&cp, &clock), vec!["production".to_string()]);
+    drop((staging, production));
+    assert_eq!(published(&cp, &clock), Vec::<String>::new());
+    let all = cp.want_readings(None);
+    assert_eq!(published(&cp, &clock), vec!["production".to_string()]);
+    drop(all);
+    assert_eq!(published(&cp, &clock), Vec::<String>::new());
+}

@@ -81,7 +81,9 @@ async fn event_loop(
     let mut last_draw = tokio::time::Instant::now();
     let (tx, mut rx) = mpsc::channel::<Event>(INBOX);
     let (stx, mut srx) = mpsc::channel::<StreamEvent>(64);
-    let stream_task = tokio::spawn(follow(client.clone(), Some(model.revision.0), stx));
+    // The stream brings guardrail readings for the environment on screen only (`env_tx`).
+    let (env_tx, env_rx) = tokio::sync::watch::channel(model.env.clone());
+    let stream_task = tokio::spawn(follow(client.clone(), Some(model.revision.0), Some(env_rx), stx));
     // Guardrail readings wait in `readings` (merged by series) instead of the inbox: only those
     // for the environment on screen wake the loop.
     let readings = Arc::new(Readings::new(model.env.clone()));
@@ -115,6 +117,13 @@ async fn event_loop(
     // The answer to the operator's own action is drawn at once, whatever the pacing says.
     let mut answer = false;
     let result = loop {
+        env_tx.send_if_modified(|e| {
+            let switched = *e != model.env;
+            if switched {
+                e.clone_from(&model.env);
+            }
+            switched
+        });
         if let Some((u, arrived)) = readings.take(&model.env) {
             handle(&mut model, Event::Readings(u, arrived), &client, &tx);
         }

@@ -5,9 +5,9 @@
 
 use crate::control::service::{ControlPlane, Published, StreamMsg};
 use crate::domain::Revision;
-use crate::wire::StreamHello;
+use crate::wire::{GuardrailReading, GuardrailUpdate, StreamHello};
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use std::convert::Infallible;
@@ -36,14 +36,48 @@ fn change_event(c: &Published) -> Bytes {
     frame("change", Some(c.revision), c.json())
 }
 
+#[derive(Debug, Default, serde::Deserialize)]
+pub(super) struct StreamQuery {
+    /// Send guardrail readings for this environment only (a dashboard showing one environment
+    /// need not wake for the others); absent: every environment.
+    readings: Option<String>,
+}
+
+/// A `GuardrailUpdate` as JSON, borrowing the readings it keeps.
+#[derive(serde::Serialize)]
+struct Filtered<'a> {
+    at: chrono::DateTime<chrono::Utc>,
+    readings: Vec<&'a GuardrailReading>,
+}
+
+/// A `guardrails` frame with the readings `env` lets through; None when none is left.
+fn guardrails_event(g: &GuardrailUpdate, env: Option<&str>) -> Option<Bytes> {
+    let json = match env {
+        None => serde_json::to_string(g),
+        Some(env) => {
+            let readings: Vec<&GuardrailReading> = g.readings.iter().filter(|r| r.env.as_str() == env).collect();
+            if readings.is_empty() {
+                return None;
+            }
+            serde_json::to_string(&Filtered { at: g.at, readings })
+        }
+    };
+    Some(frame("guardrails", None, &json.unwrap_or_default()))
+}
+
 /// `hello`, then every change in order (`id` = revision), guardrail updates, heartbeats;
-/// resumable with `Last-Event-ID`; `reset` when the gap is too old to replay.
-pub(super) async fn stream(State(cp): State<Arc<ControlPlane>>, headers: HeaderMap) -> Response {
+/// resumable with `Last-Event-ID`; `reset` when the gap is too old to replay. With
+/// `?readings=ENV`, guardrail updates for that environment only, opening with its current ones.
+pub(super) async fn stream(State(cp): State<Arc<ControlPlane>>, Query(q): Query<StreamQuery>, headers: HeaderMap) -> Response {
     let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
-    // Subscribe before reading the backlog so nothing falls between the two.
+    let env = q.readings.map(crate::domain::EnvKey::new);
+    // Register what we want and subscribe before reading the backlog and the current readings,
+    // so nothing falls between them.
+    let interest = cp.want_readings(env.clone());
     let mut sub = cp.subscribe();
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(256);
     tokio::spawn(async move {
+        let _interest = interest;
         let hello = |rev: Revision, kind: &str| frame(kind, None, &serde_json::to_string(&StreamHello { revision: rev }).unwrap_or_default());
         let current = cp.revision();
         let mut last = current.0;
@@ -59,6 +93,11 @@ pub(super) async fn stream(State(cp): State<Arc<ControlPlane>>, headers: HeaderM
                 }
                 None => opening.push(hello(current, "reset")),
             }
+        }
+        if let Some(env) = &env {
+            // What a client switching to this environment has not been sent yet.
+            let now = GuardrailUpdate { at: chrono::Utc::now(), readings: cp.readings() };
+            opening.extend(guardrails_event(&now, Some(env)));
         }
         for e in opening {
             if tx.send(e).await.is_err() {
@@ -93,7 +132,10 @@ pub(super) async fn stream(State(cp): State<Arc<ControlPlane>>, headers: HeaderM
                     change_event(&c)
                 }
                 Ok(StreamMsg::Change(_)) => continue,
-                Ok(StreamMsg::Guardrails(g)) => frame("guardrails", None, &serde_json::to_string(&*g).unwrap_or_default()),
+                Ok(StreamMsg::Guardrails(g)) => match guardrails_event(&g, env.as_deref()) {
+                    Some(e) => e,
+                    None => continue,
+                },
                 Ok(StreamMsg::Store(s)) => frame("store", None, &serde_json::to_string(&*s).unwrap_or_default()),
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                     // Too slow to keep up: tell the client to fetch a fresh snapshot.

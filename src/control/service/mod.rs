@@ -8,6 +8,7 @@ mod decide;
 mod define;
 mod external;
 mod group;
+mod interest;
 mod mutate;
 mod upkeep;
 
@@ -148,6 +149,8 @@ pub struct ControlPlane {
     pub approval_ttl: Duration,
     /// The simulator's traffic as Prometheus text (`--expose-metrics`), once attached.
     pub(super) exposition: std::sync::OnceLock<Arc<super::exposition::Exposition>>,
+    /// Which environments' readings the open streams want.
+    interests: interest::Interests,
 }
 
 /// A pending "did it work?" check after a change.
@@ -268,6 +271,7 @@ impl ControlPlane {
             sync_status: Mutex::new((None, None)),
             approval_ttl: Duration::hours(4),
             exposition: std::sync::OnceLock::new(),
+            interests: Default::default(),
         });
         if !loaded.initialised
             && let Some(seed) = seed
@@ -419,6 +423,7 @@ impl ControlPlane {
             .collect();
         drop(before);
         inner.readings = readings.clone();
+        let changed = self.interests.wanted(changed);
         if !changed.is_empty() {
             let _ = self.tx.send(StreamMsg::Guardrails(Arc::new(GuardrailUpdate { at: now, readings: changed })));
         }
