@@ -13,14 +13,20 @@ use axum::response::{IntoResponse, Response};
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::sync::Arc;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 /// Silence longer than this on a stream gets a heartbeat comment.
 const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// One SSE frame, built in one buffer. `data` is compact JSON (one line); a newline in it would
-/// still become its own `data:` line.
-fn frame(event: &str, id: Option<Revision>, data: &str) -> Bytes {
-    let mut f = String::with_capacity(data.len() + event.len() + 40);
+/// Frames that are ready together go out as one chunk (one write, one wake-up of the reader):
+/// a group commit publishes its changes back to back. Bounded so one chunk stays small.
+const BATCH_FRAMES: usize = 64;
+const BATCH_BYTES: usize = 256 << 10;
+
+/// Appends one SSE frame to `f`. `data` is compact JSON (one line); a newline in it would still
+/// become its own `data:` line.
+fn push_frame(f: &mut String, event: &str, id: Option<Revision>, data: &str) {
+    f.reserve(data.len() + event.len() + 40);
     let _ = writeln!(f, "event: {event}");
     if let Some(id) = id {
         let _ = writeln!(f, "id: {id}");
@@ -29,6 +35,12 @@ fn frame(event: &str, id: Option<Revision>, data: &str) -> Bytes {
         let _ = writeln!(f, "data: {line}");
     }
     f.push('\n');
+}
+
+/// One SSE frame, built in one buffer.
+fn frame(event: &str, id: Option<Revision>, data: &str) -> Bytes {
+    let mut f = String::new();
+    push_frame(&mut f, event, id, data);
     Bytes::from(f)
 }
 
@@ -50,8 +62,8 @@ struct Filtered<'a> {
     readings: Vec<&'a GuardrailReading>,
 }
 
-/// A `guardrails` frame with the readings `env` lets through; None when none is left.
-fn guardrails_event(g: &GuardrailUpdate, env: Option<&str>) -> Option<Bytes> {
+/// The `guardrails` data with the readings `env` lets through; None when none is left.
+fn guardrails_json(g: &GuardrailUpdate, env: Option<&str>) -> Option<String> {
     let json = match env {
         None => serde_json::to_string(g),
         Some(env) => {
@@ -62,7 +74,43 @@ fn guardrails_event(g: &GuardrailUpdate, env: Option<&str>) -> Option<Bytes> {
             serde_json::to_string(&Filtered { at: g.at, readings })
         }
     };
-    Some(frame("guardrails", None, &json.unwrap_or_default()))
+    Some(json.unwrap_or_default())
+}
+
+fn guardrails_event(g: &GuardrailUpdate, env: Option<&str>) -> Option<Bytes> {
+    guardrails_json(g, env).map(|json| frame("guardrails", None, &json))
+}
+
+/// A broadcast message as this stream sends it: appended to `out`, or Err(()) when the stream
+/// is over. `last` is the newest change revision sent (older ones are skipped).
+fn push_msg(
+    out: &mut String,
+    msg: Result<StreamMsg, RecvError>,
+    last: &mut u64,
+    env: Option<&str>,
+    cp: &ControlPlane,
+) -> Result<(), ()> {
+    match msg {
+        Ok(StreamMsg::Change(c)) if c.revision.0 > *last => {
+            *last = c.revision.0;
+            push_frame(out, "change", Some(c.revision), c.json());
+        }
+        Ok(StreamMsg::Change(_)) => {}
+        Ok(StreamMsg::Guardrails(g)) => {
+            if let Some(json) = guardrails_json(&g, env) {
+                push_frame(out, "guardrails", None, &json);
+            }
+        }
+        Ok(StreamMsg::Store(s)) => push_frame(out, "store", None, &serde_json::to_string(&*s).unwrap_or_default()),
+        Err(RecvError::Lagged(_)) => {
+            // Too slow to keep up: tell the client to fetch a fresh snapshot.
+            let rev = cp.revision();
+            *last = rev.0;
+            push_frame(out, "reset", None, &serde_json::to_string(&StreamHello { revision: rev }).unwrap_or_default());
+        }
+        Err(RecvError::Closed) => return Err(()),
+    }
+    Ok(())
 }
 
 /// `hello`, then every change in order (`id` = revision), guardrail updates, heartbeats;
@@ -126,27 +174,29 @@ pub(super) async fn stream(State(cp): State<Arc<ControlPlane>>, Query(q): Query<
                     continue;
                 }
             };
-            let event = match msg {
-                Ok(StreamMsg::Change(c)) if c.revision.0 > last => {
-                    last = c.revision.0;
-                    change_event(&c)
+            // This message and whatever else is ready now, as one chunk.
+            let mut chunk = String::new();
+            let (mut next, mut frames) = (Some(msg), 0);
+            while let Some(m) = next.take() {
+                if push_msg(&mut chunk, m, &mut last, env.as_deref(), &cp).is_err() {
+                    return;
                 }
-                Ok(StreamMsg::Change(_)) => continue,
-                Ok(StreamMsg::Guardrails(g)) => match guardrails_event(&g, env.as_deref()) {
-                    Some(e) => e,
-                    None => continue,
-                },
-                Ok(StreamMsg::Store(s)) => frame("store", None, &serde_json::to_string(&*s).unwrap_or_default()),
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    // Too slow to keep up: tell the client to fetch a fresh snapshot.
-                    let rev = cp.revision();
-                    last = rev.0;
-                    hello(rev, "reset")
+                frames += 1;
+                if frames >= BATCH_FRAMES || chunk.len() >= BATCH_BYTES {
+                    break;
                 }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            };
+                next = match sub.try_recv() {
+                    Ok(m) => Some(Ok(m)),
+                    Err(TryRecvError::Empty) => None,
+                    Err(TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
+                    Err(TryRecvError::Closed) => Some(Err(RecvError::Closed)),
+                };
+            }
+            if chunk.is_empty() {
+                continue;
+            }
             sent = tokio::time::Instant::now();
-            if tx.send(event).await.is_err() {
+            if tx.send(Bytes::from(chunk)).await.is_err() {
                 return;
             }
         }
@@ -174,5 +224,30 @@ mod tests {
         };
         // The id stays in force until the stream sets another (SSE rules).
         assert_eq!(out, vec![event(Some("7"), "change", r#"{"a":1}"#), event(Some("7"), "odd", "two\nlines")]);
+    }
+
+    /// Messages batched into one chunk parse back as separate events, in order; a change at or
+    /// below the last revision sent is skipped; a closed channel ends the stream.
+    #[test]
+    fn a_batch_of_messages_is_one_chunk_of_frames_in_order() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = crate::control::store::Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let clock = Arc::new(crate::control::clock::ManualClock::new(chrono::Utc::now()));
+        let cp = ControlPlane::open(store, clock, None).unwrap_or_else(|e| panic!("{e}"));
+        let change = |rev: u64| {
+            let c = crate::wire::Change { revision: Revision(rev), at: chrono::Utc::now(), flags: vec![], frozen: None, approvals: vec![], audit: vec![] };
+            Ok(StreamMsg::Change(Arc::new(Published::new(&c))))
+        };
+        let (mut chunk, mut last) = (String::new(), 2);
+        for m in [change(3), change(2), change(5), change(4)] {
+            assert_eq!(push_msg(&mut chunk, m, &mut last, None, &cp), Ok(()));
+        }
+        assert_eq!(push_msg(&mut chunk, Err(RecvError::Closed), &mut last, None, &cp), Err(()));
+        let mut out = Vec::new();
+        let mut p = SseParser::new(1 << 20, 1 << 20);
+        p.push(chunk.as_bytes(), &mut out).unwrap_or_else(|e| panic!("{e}"));
+        let ids: Vec<Option<String>> = out.iter().map(|i| if let SseItem::Event(e) = i { e.id.clone() } else { None }).collect();
+        assert_eq!(ids, vec![Some("3".to_string()), Some("5".to_string())]);
+        assert_eq!(last, 5);
     }
 }
