@@ -3,7 +3,7 @@
 //! `Event` builder (a growing buffer per event, a newline scan of every payload, a keep-alive
 //! timer reset on every event) cost more server CPU than the changes themselves.
 
-use crate::control::service::{ControlPlane, Published, StreamMsg};
+use crate::control::service::{ControlPlane, StreamMsg};
 use crate::domain::Revision;
 use crate::wire::{GuardrailReading, GuardrailUpdate, StreamHello};
 use axum::body::{Body, Bytes};
@@ -37,15 +37,9 @@ fn push_frame(f: &mut String, event: &str, id: Option<Revision>, data: &str) {
     f.push('\n');
 }
 
-/// One SSE frame, built in one buffer.
-fn frame(event: &str, id: Option<Revision>, data: &str) -> Bytes {
-    let mut f = String::new();
-    push_frame(&mut f, event, id, data);
-    Bytes::from(f)
-}
-
-fn change_event(c: &Published) -> Bytes {
-    frame("change", Some(c.revision), c.json())
+/// A `hello` or `reset` frame: the revision the server is at.
+fn push_hello(f: &mut String, kind: &str, revision: Revision) {
+    push_frame(f, kind, None, &serde_json::to_string(&StreamHello { revision }).unwrap_or_default());
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -77,10 +71,6 @@ fn guardrails_json(g: &GuardrailUpdate, env: Option<&str>) -> Option<String> {
     Some(json.unwrap_or_default())
 }
 
-fn guardrails_event(g: &GuardrailUpdate, env: Option<&str>) -> Option<Bytes> {
-    guardrails_json(g, env).map(|json| frame("guardrails", None, &json))
-}
-
 /// A broadcast message as this stream sends it: appended to `out`, or Err(()) when the stream
 /// is over. `last` is the newest change revision sent (older ones are skipped).
 fn push_msg(
@@ -106,7 +96,7 @@ fn push_msg(
             // Too slow to keep up: tell the client to fetch a fresh snapshot.
             let rev = cp.revision();
             *last = rev.0;
-            push_frame(out, "reset", None, &serde_json::to_string(&StreamHello { revision: rev }).unwrap_or_default());
+            push_hello(out, "reset", rev);
         }
         Err(RecvError::Closed) => return Err(()),
     }
@@ -126,31 +116,32 @@ pub(super) async fn stream(State(cp): State<Arc<ControlPlane>>, Query(q): Query<
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(256);
     tokio::spawn(async move {
         let _interest = interest;
-        let hello = |rev: Revision, kind: &str| frame(kind, None, &serde_json::to_string(&StreamHello { revision: rev }).unwrap_or_default());
+        // The opening, as one chunk: hello, the changes missed (or a reset), the current readings.
         let current = cp.revision();
         let mut last = current.0;
-        let mut opening = vec![hello(current, "hello")];
+        let mut opening = String::new();
+        push_hello(&mut opening, "hello", current);
         if let Some(r) = resume {
             match cp.changes_since(Revision(r)) {
                 Some(backlog) => {
                     last = r;
                     for c in backlog {
                         last = last.max(c.revision.0);
-                        opening.push(change_event(&c));
+                        push_frame(&mut opening, "change", Some(c.revision), c.json());
                     }
                 }
-                None => opening.push(hello(current, "reset")),
+                None => push_hello(&mut opening, "reset", current),
             }
         }
-        if let Some(env) = &env {
+        if env.is_some() {
             // What a client switching to this environment has not been sent yet.
             let now = GuardrailUpdate { at: chrono::Utc::now(), readings: cp.readings() };
-            opening.extend(guardrails_event(&now, Some(env)));
-        }
-        for e in opening {
-            if tx.send(e).await.is_err() {
-                return;
+            if let Some(json) = guardrails_json(&now, env.as_deref()) {
+                push_frame(&mut opening, "guardrails", None, &json);
             }
+        }
+        if tx.send(Bytes::from(opening)).await.is_err() {
+            return;
         }
         // The heartbeat timer is re-armed only when it fires, not on every event.
         let mut sent = tokio::time::Instant::now();
@@ -213,12 +204,13 @@ mod tests {
 
     #[test]
     fn frames_parse_back_to_the_same_event() {
-        let f = frame("change", Some(Revision(7)), r#"{"a":1}"#);
-        assert_eq!(&f[..], b"event: change\nid: 7\ndata: {\"a\":1}\n\n");
+        let mut f = String::new();
+        push_frame(&mut f, "change", Some(Revision(7)), r#"{"a":1}"#);
+        assert_eq!(f, "event: change\nid: 7\ndata: {\"a\":1}\n\n");
+        push_frame(&mut f, "odd", None, "two\nlines");
         let mut out = Vec::new();
         let mut p = SseParser::new(1 << 20, 1 << 20);
-        p.push(&f, &mut out).unwrap_or_else(|e| panic!("{e}"));
-        p.push(&frame("odd", None, "two\nlines"), &mut out).unwrap_or_else(|e| panic!("{e}"));
+        p.push(f.as_bytes(), &mut out).unwrap_or_else(|e| panic!("{e}"));
         let event = |id: Option<&str>, event: &str, data: &str| {
             SseItem::Event(SseEvent { id: id.map(str::to_string), event: event.into(), data: data.into(), retry: None })
         };
@@ -236,7 +228,7 @@ mod tests {
         let cp = ControlPlane::open(store, clock, None).unwrap_or_else(|e| panic!("{e}"));
         let change = |rev: u64| {
             let c = crate::wire::Change { revision: Revision(rev), at: chrono::Utc::now(), flags: vec![], frozen: None, approvals: vec![], audit: vec![] };
-            Ok(StreamMsg::Change(Arc::new(Published::new(&c))))
+            Ok(StreamMsg::Change(Arc::new(crate::control::service::Published::new(&c))))
         };
         let (mut chunk, mut last) = (String::new(), 2);
         for m in [change(3), change(2), change(5), change(4)] {
