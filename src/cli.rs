@@ -601,7 +601,7 @@ async fn serve(cli: &Cli, listen: SocketAddr, no_simulate: bool, expose_metrics:
         );
     }
     if !running.cp.has_tokens() {
-        let t = running.cp.add_token("admin", Role::Admin).map_err(|e| eyre!("{e}"))?;
+        let t = running.cp.add_token(&crate::control::service::Caller::system(), "admin", Role::Admin).map_err(|e| eyre!("{e}"))?;
         println!("first start: minted an admin token (shown once, stored hashed):\n{t}");
     }
     println!("flagtop control plane listening on {}", running.url);

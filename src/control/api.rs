@@ -1,13 +1,15 @@
 //! The HTTP API (axum): routes, bearer auth, JSON errors; the event stream is in `stream`.
 //! Handlers only translate; all rules live in the service.
 
-use super::service::{Caller, ControlPlane, ServiceError};
+use super::policy::{self, Op};
+use super::service::{Caller, ControlPlane, ErrorKind, ServiceError};
 use crate::domain::{Actor, Environment, Flag, Role};
 use crate::wire::{
     ActionRequest, ApprovalList, AuditPage, DecisionRequest, ErrorBody, ErrorDetail, MetricAck, MetricBatch,
     ProposalRequest, TokenCreated, TokenRequest,
 };
-use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
@@ -15,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
 mod stream;
@@ -32,41 +35,92 @@ impl From<ServiceError> for ApiError {
     }
 }
 
+/// The one place a kind of refusal becomes an HTTP status.
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::UnsupportedMedia => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorKind::TooMany => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::OutcomeUnknown => StatusCode::BAD_GATEWAY,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let e = self.0;
-        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = ErrorBody {
             error: ErrorDetail { code: e.code.to_string(), message: e.message, current_revision: e.current_revision },
         };
-        (status, Json(body)).into_response()
+        (status_of(e.kind), Json(body)).into_response()
     }
 }
 
-fn err(status: u16, code: &'static str, msg: impl Into<String>) -> ApiError {
-    ApiError(ServiceError::new(status, code, msg))
+fn err(kind: ErrorKind, code: &'static str, msg: impl Into<String>) -> ApiError {
+    ApiError(ServiceError::new(kind, code, msg))
 }
 
-fn body<T>(r: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    match r {
-        Ok(Json(v)) => Ok(v),
-        Err(JsonRejection::BytesRejection(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            Err(err(413, "body_too_large", format!("request bodies are limited to {MAX_BODY} bytes")))
+/// A request body, strictly: JSON by content type, within the size limit, and every field
+/// known — an unknown field anywhere in it is refused, naming it (`422 unknown_field`).
+fn body<T: DeserializeOwned>(headers: &HeaderMap, bytes: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    let bytes = match bytes {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Err(err(ErrorKind::TooLarge, "body_too_large", format!("request bodies are limited to {MAX_BODY} bytes")));
         }
-        Err(JsonRejection::MissingJsonContentType(_)) => {
-            Err(err(415, "unsupported_media_type", "send the body as JSON with `Content-Type: application/json`"))
-        }
-        Err(JsonRejection::JsonSyntaxError(e)) => Err(err(400, "invalid_json", format!("the body is not valid JSON: {}", e.body_text()))),
-        Err(JsonRejection::JsonDataError(e)) => Err(err(422, "invalid_request", e.body_text())),
-        Err(e) => Err(err(400, "invalid_request", e.body_text())),
+        Err(e) => return Err(err(ErrorKind::BadRequest, "invalid_request", e.body_text())),
+    };
+    let json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| {
+            let t = t.trim().to_ascii_lowercase();
+            t == "application/json" || (t.starts_with("application/") && t.ends_with("+json"))
+        });
+    if !json {
+        return Err(err(ErrorKind::UnsupportedMedia, "unsupported_media_type", "send the body as JSON with `Content-Type: application/json`"));
     }
+    let mut unknown: Option<String> = None;
+    let mut de = serde_json::Deserializer::from_slice(&bytes);
+    let parsed: Result<T, _> = serde_ignored::deserialize(&mut de, |path| {
+        unknown.get_or_insert_with(|| path.to_string());
+    });
+    let value = parsed.and_then(|v| de.end().map(|()| v)).map_err(|e| match e.classify() {
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof | serde_json::error::Category::Io => {
+            err(ErrorKind::BadRequest, "invalid_json", format!("the body is not valid JSON: {e}"))
+        }
+        serde_json::error::Category::Data if e.to_string().starts_with("unknown field") => {
+            err(ErrorKind::Invalid, "unknown_field", format!("{e}; remove it (a misspelled field is never silently dropped)"))
+        }
+        serde_json::error::Category::Data => err(ErrorKind::Invalid, "invalid_request", e.to_string()),
+    })?;
+    if let Some(path) = unknown {
+        return Err(err(ErrorKind::Invalid, "unknown_field", format!("unknown field `{path}`; remove it (a misspelled field is never silently dropped)")));
+    }
+    Ok(value)
 }
+
+/// Which token a request came with (a short hash): idempotency keys are scoped to it.
+#[derive(Clone)]
+struct TokenScope(String);
 
 /// Bearer-token authentication for every route but `/healthz`.
 async fn authenticate(State(cp): State<Arc<ControlPlane>>, mut req: Request, next: Next) -> Response {
     if req.uri().query().is_some_and(|q| q.split('&').any(|kv| kv.starts_with("token=") || kv.starts_with("access_token="))) {
-        return err(400, "token_in_url", "tokens never go in a URL (they end up in logs); send `Authorization: Bearer <token>`")
-            .into_response();
+        return err(
+            ErrorKind::BadRequest,
+            "token_in_url",
+            "tokens never go in a URL (they end up in logs); send `Authorization: Bearer <token>`",
+        )
+        .into_response();
     }
     let token = req
         .headers()
@@ -75,36 +129,54 @@ async fn authenticate(State(cp): State<Arc<ControlPlane>>, mut req: Request, nex
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     let Some(token) = token.filter(|t| !t.is_empty()) else {
-        return err(401, "unauthenticated", "send `Authorization: Bearer <token>`; mint one with `flagtop token add NAME --role ROLE`")
-            .into_response();
+        return err(
+            ErrorKind::Unauthenticated,
+            "unauthenticated",
+            "send `Authorization: Bearer <token>`; mint one with `flagtop token add NAME --role ROLE`",
+        )
+        .into_response();
     };
     let cp2 = cp.clone();
     let token = token.to_string();
+    let scope = super::auth::hash(&token)[..16].to_string();
     let actor = tokio::task::spawn_blocking(move || cp2.authenticate(&token)).await.ok().flatten();
     match actor {
         Some(actor) => {
             req.extensions_mut().insert(actor);
+            req.extensions_mut().insert(TokenScope(scope));
             next.run(req).await
         }
-        None => err(401, "unauthenticated", "the token is not valid (revoked, mistyped, or for another control plane)").into_response(),
+        None => err(
+            ErrorKind::Unauthenticated,
+            "unauthenticated",
+            "the token is not valid (revoked, mistyped, disabled, or for another control plane)",
+        )
+        .into_response(),
     }
 }
 
-fn caller(actor: Actor, headers: &HeaderMap, default_source: &str) -> Caller {
+/// The typed caller of a request: always a person or an agent (a token cannot be anything else).
+fn caller(actor: Actor, scope: &TokenScope, headers: &HeaderMap, default_source: &str) -> Caller {
     let source = headers
         .get("x-flagtop-source")
         .and_then(|v| v.to_str().ok())
-        .filter(|s| matches!(*s, "tui" | "cli" | "api"))
+        .filter(|s| matches!(*s, "tui" | "cli" | "api" | "mcp"))
         .unwrap_or(if actor.role == Role::Agent { "agent" } else { default_source })
         .to_string();
-    Caller { actor, source }
+    Caller::token(actor, source, scope.0.clone())
+}
+
+/// Authorise first: a caller that may not make this request at all gets 403 before anything
+/// about the request (its body, its target) is looked at.
+fn allowed(actor: &Actor, op: Op) -> Result<(), ApiError> {
+    policy::may(actor.kind, actor.role, op).map_err(|why| ApiError(ServiceError::forbidden(why)))
 }
 
 /// Run blocking service work (it fsyncs) off the async workers.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ServiceError> + Send + 'static) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| err(500, "internal", format!("the request failed inside the server: {e}")))?
+        .map_err(|e| err(ErrorKind::Internal, "internal", format!("the request failed inside the server: {e}")))?
         .map_err(ApiError)
 }
 
@@ -120,24 +192,28 @@ async fn snapshot(State(cp): State<Arc<ControlPlane>>, Extension(actor): Extensi
     let snap = tokio::task::spawn_blocking(move || cp.snapshot(&actor)).await;
     match snap {
         Ok(s) => Json(s).into_response(),
-        Err(e) => err(500, "internal", e.to_string()).into_response(),
+        Err(e) => err(ErrorKind::Internal, "internal", e.to_string()).into_response(),
     }
 }
 
 async fn act(
     State(cp): State<Arc<ControlPlane>>,
     Extension(actor): Extension<Actor>,
+    Extension(scope): Extension<TokenScope>,
     headers: HeaderMap,
-    req: Result<Json<ActionRequest>, JsonRejection>,
+    req: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let req = body(req)?;
+    allowed(&actor, Op::Act)?;
+    let req: ActionRequest = body(&headers, req)?;
     let key = headers.get("idempotency-key").map(|v| v.to_str().map(str::to_string));
     let key = match key {
         Some(Ok(k)) => Some(k),
-        Some(Err(_)) => return Err(err(422, "invalid_idempotency_key", "the Idempotency-Key header must be visible ASCII")),
+        Some(Err(_)) => {
+            return Err(err(ErrorKind::Invalid, "invalid_idempotency_key", "the Idempotency-Key header must be visible ASCII"));
+        }
         None => None,
     };
-    let caller = caller(actor, &headers, "api");
+    let caller = caller(actor, &scope, &headers, "api");
     let outcome = blocking(move || cp.submit(&caller, &req, key.as_deref())).await?;
     let status = match outcome.outcome {
         crate::wire::OutcomeKind::Requested => StatusCode::ACCEPTED,
@@ -149,11 +225,13 @@ async fn act(
 async fn propose(
     State(cp): State<Arc<ControlPlane>>,
     Extension(actor): Extension<Actor>,
+    Extension(scope): Extension<TokenScope>,
     headers: HeaderMap,
-    req: Result<Json<ProposalRequest>, JsonRejection>,
+    req: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let req = body(req)?;
-    let caller = caller(actor, &headers, "api");
+    allowed(&actor, Op::Propose)?;
+    let req: ProposalRequest = body(&headers, req)?;
+    let caller = caller(actor, &scope, &headers, "api");
     let outcome = blocking(move || cp.propose(&caller, req)).await?;
     Ok((StatusCode::ACCEPTED, Json(outcome)).into_response())
 }
@@ -167,17 +245,24 @@ async fn approvals(State(cp): State<Arc<ControlPlane>>) -> Json<ApprovalList> {
 async fn decide(
     State(cp): State<Arc<ControlPlane>>,
     Extension(actor): Extension<Actor>,
+    Extension(scope): Extension<TokenScope>,
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
-    req: Result<Json<DecisionRequest>, JsonRejection>,
+    req: Result<Bytes, BytesRejection>,
 ) -> Result<Json<crate::wire::Outcome>, ApiError> {
-    let Path((id, verb)) = path.map_err(|e| err(404, "not_found", e.body_text()))?;
-    let req = body(req)?;
-    let caller = caller(actor, &headers, "api");
-    let outcome = match verb.as_str() {
-        "approve" => blocking(move || cp.approve(&caller, &id, &req.reason)).await?,
-        "reject" => blocking(move || cp.reject(&caller, &id, &req.reason)).await?,
-        _ => return Err(err(404, "not_found", "use /v1/approvals/{id}/approve or /v1/approvals/{id}/reject")),
+    let Path((id, verb)) = path.map_err(|e| err(ErrorKind::NotFound, "not_found", e.body_text()))?;
+    let approve = match verb.as_str() {
+        "approve" => true,
+        "reject" => false,
+        _ => return Err(err(ErrorKind::NotFound, "not_found", "use /v1/approvals/{id}/approve or /v1/approvals/{id}/reject")),
+    };
+    allowed(&actor, if approve { Op::Approve } else { Op::Reject })?;
+    let req: DecisionRequest = body(&headers, req)?;
+    let caller = caller(actor, &scope, &headers, "api");
+    let outcome = if approve {
+        blocking(move || cp.approve(&caller, &id, &req.reason)).await?
+    } else {
+        blocking(move || cp.reject(&caller, &id, &req.reason)).await?
     };
     Ok(Json(outcome))
 }
@@ -190,7 +275,7 @@ struct AuditQuery {
 }
 
 async fn audit(State(cp): State<Arc<ControlPlane>>, q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<AuditPage>, ApiError> {
-    let Query(q) = q.map_err(|e| err(400, "invalid_query", e.body_text()))?;
+    let Query(q) = q.map_err(|e| err(ErrorKind::BadRequest, "invalid_query", e.body_text()))?;
     let events = blocking(move || cp.audit(q.flag.as_deref(), q.before, q.limit.unwrap_or(100))).await?;
     Ok(Json(AuditPage { events }))
 }
@@ -198,14 +283,13 @@ async fn audit(State(cp): State<Arc<ControlPlane>>, q: Result<Query<AuditQuery>,
 async fn metrics(
     State(cp): State<Arc<ControlPlane>>,
     Extension(actor): Extension<Actor>,
-    req: Result<Json<MetricBatch>, JsonRejection>,
+    headers: HeaderMap,
+    req: Result<Bytes, BytesRejection>,
 ) -> Result<Json<MetricAck>, ApiError> {
-    if actor.role == Role::Viewer {
-        return Err(err(403, "forbidden", "viewers cannot push metrics"));
-    }
-    let req = body(req)?;
+    allowed(&actor, Op::PushMetrics)?;
+    let req: MetricBatch = body(&headers, req)?;
     if req.samples.len() > MAX_SAMPLES {
-        return Err(err(413, "too_many_samples", format!("at most {MAX_SAMPLES} samples per request")));
+        return Err(err(ErrorKind::TooLarge, "too_many_samples", format!("at most {MAX_SAMPLES} samples per request")));
     }
     let accepted = blocking(move || cp.push_samples(&req.samples)).await?;
     Ok(Json(MetricAck { accepted }))
@@ -216,55 +300,64 @@ async fn list_flags(State(cp): State<Arc<ControlPlane>>) -> Json<Vec<Arc<Flag>>>
 }
 
 async fn get_flag(State(cp): State<Arc<ControlPlane>>, Path(key): Path<String>) -> Result<Json<Arc<Flag>>, ApiError> {
-    cp.state().flags.remove(key.as_str()).map(Json).ok_or_else(|| err(404, "unknown_flag", format!("unknown flag `{key}`")))
+    cp.state()
+        .flags
+        .remove(key.as_str())
+        .map(Json)
+        .ok_or_else(|| err(ErrorKind::NotFound, "unknown_flag", format!("unknown flag `{key}`")))
 }
 
 async fn put_flag(
     State(cp): State<Arc<ControlPlane>>,
     Extension(actor): Extension<Actor>,
+    Extension(scope): Extension<TokenScope>,
     headers: HeaderMap,
     Path(key): Path<String>,
-    req: Result<Json<Flag>, JsonRejection>,
+    req: Result<Bytes, BytesRejection>,
 ) -> Result<Json<crate::wire::DefineOutcome>, ApiError> {
-    let flag = body(req)?;
+    allowed(&actor, Op::Define)?;
+    let flag: Flag = body(&headers, req)?;
     if flag.key.as_str() != key {
-        return Err(err(422, "key_mismatch", format!("the body defines `{}` but the path says `{key}`", flag.key)));
+        return Err(err(ErrorKind::Invalid, "key_mismatch", format!("the body defines `{}` but the path says `{key}`", flag.key)));
     }
-    let caller = caller(actor, &headers, "api");
+    let caller = caller(actor, &scope, &headers, "api");
     Ok(Json(blocking(move || cp.define_flag(&caller, flag)).await?))
 }
 
 async fn put_env(
     State(cp): State<Arc<ControlPlane>>,
     Extension(actor): Extension<Actor>,
+    Extension(scope): Extension<TokenScope>,
     headers: HeaderMap,
     Path(key): Path<String>,
-    req: Result<Json<Environment>, JsonRejection>,
+    req: Result<Bytes, BytesRejection>,
 ) -> Result<Json<crate::wire::DefineOutcome>, ApiError> {
-    let env = body(req)?;
+    allowed(&actor, Op::Define)?;
+    let env: Environment = body(&headers, req)?;
     if env.key.as_str() != key {
-        return Err(err(422, "key_mismatch", format!("the body defines `{}` but the path says `{key}`", env.key)));
+        return Err(err(ErrorKind::Invalid, "key_mismatch", format!("the body defines `{}` but the path says `{key}`", env.key)));
     }
-    let caller = caller(actor, &headers, "api");
+    let caller = caller(actor, &scope, &headers, "api");
     Ok(Json(blocking(move || cp.define_environment(&caller, env)).await?))
 }
 
 async fn add_token(
     State(cp): State<Arc<ControlPlane>>,
     Extension(actor): Extension<Actor>,
-    req: Result<Json<TokenRequest>, JsonRejection>,
+    Extension(scope): Extension<TokenScope>,
+    headers: HeaderMap,
+    req: Result<Bytes, BytesRejection>,
 ) -> Result<Json<TokenCreated>, ApiError> {
-    if actor.role != Role::Admin {
-        return Err(err(403, "forbidden", "only admins mint tokens"));
-    }
-    let req = body(req)?;
+    allowed(&actor, Op::MintToken)?;
+    let req: TokenRequest = body(&headers, req)?;
+    let caller = caller(actor, &scope, &headers, "api");
     let (name, role) = (req.name.clone(), req.role);
-    let token = blocking(move || cp.add_token(&name, role)).await?;
+    let token = blocking(move || cp.add_token(&caller, &name, role)).await?;
     Ok(Json(TokenCreated { name: req.name, role: req.role, token }))
 }
 
 async fn not_found() -> ApiError {
-    err(404, "not_found", "no such endpoint; see docs/api.md")
+    err(ErrorKind::NotFound, "not_found", "no such endpoint; see docs/api.md")
 }
 
 /// The whole API.

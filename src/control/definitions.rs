@@ -1,7 +1,7 @@
 //! Flag definitions: validation of a flag against the environments, and the declarative
 //! `flags.toml` file read by `flagtop apply -f`. No I/O beyond parsing text handed in.
 
-use super::service::ServiceError;
+use super::service::{ErrorKind, ServiceError};
 use crate::domain::ids::valid_key;
 use crate::domain::{Environment, Flag, State};
 use serde::{Deserialize, Serialize};
@@ -34,14 +34,14 @@ pub fn parse(file_name: &str, text: &str) -> Result<FlagsFile, String> {
 }
 
 fn invalid(msg: String) -> ServiceError {
-    ServiceError::new(422, "invalid_definition", msg)
+    ServiceError::new(ErrorKind::Invalid, "invalid_definition", msg)
 }
 
 /// Check a flag definition for shape and consistency with the known environments.
 pub fn validate(flag: &Flag, state: &State) -> Result<(), ServiceError> {
     let key = &flag.key;
     if !valid_key(key) {
-        return Err(ServiceError::new(422, "invalid_key", "flag keys are 1–100 of A–Z a–z 0–9 - _ ."));
+        return Err(ServiceError::new(ErrorKind::Invalid, "invalid_key", "flag keys are 1–100 of A–Z a–z 0–9 - _ ."));
     }
     if flag.variations.len() < 2 {
         return Err(invalid(format!("flag {key}: at least two variations are needed (e.g. [\"off\", \"on\"])")));
@@ -55,7 +55,7 @@ pub fn validate(flag: &Flag, state: &State) -> Result<(), ServiceError> {
     }
     for (env, fe) in &flag.environments {
         if state.environment(env).is_none() {
-            return Err(ServiceError::new(404, "unknown_environment", format!("flag {key}: unknown environment `{env}`")));
+            return Err(ServiceError::new(ErrorKind::NotFound, "unknown_environment", format!("flag {key}: unknown environment `{env}`")));
         }
         if !variations.contains(fe.fallthrough.as_str()) {
             return Err(invalid(format!("flag {key} in {env}: fallthrough `{}` is not a variation", fe.fallthrough)));
@@ -69,7 +69,7 @@ pub fn validate(flag: &Flag, state: &State) -> Result<(), ServiceError> {
                 return Err(invalid(format!("flag {key} in {env}: cohort `{}` appears twice", c.name)));
             }
             if c.percent > 100 {
-                return Err(ServiceError::new(422, "percent_out_of_range", format!("flag {key} in {env}: cohort `{}` percent must be 0–100", c.name)));
+                return Err(ServiceError::new(ErrorKind::Invalid, "percent_out_of_range", format!("flag {key} in {env}: cohort `{}` percent must be 0–100", c.name)));
             }
             if !variations.contains(c.variation.as_str()) {
                 return Err(invalid(format!("flag {key} in {env}: cohort `{}` serves unknown variation `{}`", c.name, c.variation)));

@@ -3,12 +3,12 @@
 //! that dwelt long enough on healthy evidence, expire requests. Every change goes through the
 //! service's apply/request path (audited, durable, published).
 
-use super::service::{ControlPlane, ServiceError};
+use super::service::{Caller, ControlPlane, ErrorKind, ServiceError};
 use super::simulator::Simulator;
-use crate::domain::{Action, AdvancePolicy, GuardrailStatus, LadderState};
-use crate::wire::GuardrailReading;
-use chrono::Duration;
-use std::collections::HashMap;
+use crate::domain::{Action, AdvancePolicy, EnvKey, FlagKey, GuardrailStatus, LadderState, Revision};
+use crate::wire::{ActionRequest, GuardrailReading, OutcomeKind};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -26,127 +26,162 @@ pub struct TickReport {
 
 use crate::domain::guardrail::fmt_value as fmt_num;
 
-/// One evaluation step.
-pub fn tick(cp: &ControlPlane, sim: Option<&mut Simulator>) -> Result<TickReport, ServiceError> {
-    let now = cp.clock.now();
-    if let Some(sim) = sim {
-        cp.with_inner(|inner, _| {
-            let samples = sim.tick(&inner.state, now);
-            for s in &samples {
-                let _ = inner.metrics.push(s, now);
-            }
-            super::exposition::record(cp, &inner.state, &samples);
-        });
+/// The engine's own memory (not the control plane's): what it has answered and what it has
+/// seen. Evidence still due is the control plane's (it is durable with the change).
+#[derive(Debug, Default)]
+pub struct Engine {
+    /// Since when every guardrail of (flag, env) has been healthy with enough data.
+    healthy_since: HashMap<(FlagKey, EnvKey), DateTime<Utc>>,
+    /// Breaches (flag, env, cohort) already answered; forgotten when the breach ends.
+    breach_handled: HashSet<(FlagKey, EnvKey, String)>,
+}
+
+/// What the engine does with a refusal: a store failure ends the tick; anything else (the flag
+/// changed meanwhile, a write in flight) is logged and tried again on a later tick.
+fn tolerate(e: ServiceError, what: &str) -> Result<(), ServiceError> {
+    if e.kind == ErrorKind::Internal {
+        return Err(e);
     }
-    let readings = cp.evaluate_guardrails(true);
-    let mut by_target: HashMap<(&str, &str), Vec<&GuardrailReading>> = HashMap::new();
-    for r in &readings {
-        by_target.entry((r.flag.as_str(), r.env.as_str())).or_default().push(r);
+    tracing::info!(error = %e, what, "engine step not taken; will look again");
+    Ok(())
+}
+
+impl Engine {
+    /// One evaluation step. Every change goes through the control plane's front door as the
+    /// engine caller; policy says whether it is applied or becomes a request.
+    pub fn tick(&mut self, cp: &ControlPlane, sim: Option<&mut Simulator>) -> Result<TickReport, ServiceError> {
+        let now = cp.clock.now();
+        if let Some(sim) = sim {
+            cp.with_metrics(|metrics, state| {
+                let samples = sim.tick(state, now);
+                for s in &samples {
+                    let _ = metrics.push(s, now);
+                }
+                super::exposition::record(cp, state, &samples);
+            });
+        }
+        let readings = cp.evaluate_guardrails(true);
+        let mut report = TickReport::default();
+        self.answer_breaches(cp, &readings, &mut report)?;
+        report.evidence = cp.record_due_evidence(&Caller::engine(), &readings)?;
+        self.advance_ladders(cp, &readings, now, &mut report)?;
+        report.expired = cp.expire()?;
+        // Once an hour (by the engine's clock): forget idempotency records past their TTL.
+        if cp.prune_idempotency()? {
+            tracing::debug!("idempotency records past their TTL pruned");
+        }
+        Ok(report)
     }
-    let ttl = cp.approval_ttl;
-    let mut report = TickReport::default();
-    cp.with_inner(|inner, tx| -> Result<(), ServiceError> {
-        // 1. Breach response: pause at once, then the narrowed rollback of exactly that cohort.
+
+    /// Breach response: pause at once, then the narrowed rollback of exactly that cohort.
+    fn answer_breaches(&mut self, cp: &ControlPlane, readings: &[GuardrailReading], report: &mut TickReport) -> Result<(), ServiceError> {
+        let engine = Caller::engine();
         let breached: Vec<&GuardrailReading> = readings.iter().filter(|r| r.status == GuardrailStatus::Breached).collect();
-        inner.breach_handled.retain(|(f, e, c)| {
-            breached.iter().any(|r| r.flag.as_str() == f && r.env.as_str() == e && &r.cohort == c)
-        });
+        self.breach_handled
+            .retain(|(f, e, c)| breached.iter().any(|r| &r.flag == f && &r.env == e && &r.cohort == c));
         for r in &breached {
-            let key = (r.flag.to_string(), r.env.to_string(), r.cohort.clone());
-            if inner.breach_handled.contains(&key) {
+            let key = (r.flag.clone(), r.env.clone(), r.cohort.clone());
+            if self.breach_handled.contains(&key) {
                 continue;
             }
-            inner.breach_handled.insert(key);
             let what = format!(
                 "{} of {} breached: {} vs limit {} ({}; {} samples over {}s)",
                 r.metric, r.cohort, fmt_num(r.value), fmt_num(r.threshold), r.rule, r.samples, r.window_secs
             );
-            let Some(fe) = inner.state.flags.get(&r.flag).and_then(|f| f.env(&r.env)).cloned() else { continue };
+            let state = cp.state();
+            let Some(flag) = state.flags.get(&r.flag) else { continue };
+            let Some(fe) = flag.env(&r.env) else { continue };
+            let mut answered = true;
             if fe.ladder.as_ref().is_some_and(|l| l.state == LadderState::Progressing) {
                 let pause = Action::Pause { flag: r.flag.clone(), env: r.env.clone(), note: Some(what.clone()) };
-                inner.engine_apply(tx, &pause, &format!("safeguard: {what}"), now)?;
-                report.paused.push(format!("{}/{}", r.flag, r.env));
+                match cp.submit(&engine, &request(pause, format!("safeguard: {what}"), Some(flag.revision)), None) {
+                    Ok(_) => report.paused.push(format!("{}/{}", r.flag, r.env)),
+                    Err(e) => {
+                        answered = false;
+                        tolerate(e, "pause on breach")?;
+                    }
+                }
             }
-            let Some(cohort) = fe.cohort(&r.cohort) else { continue };
-            if cohort.rolled_back || cohort.percent == 0 {
-                continue;
+            if let Some(cohort) = fe.cohort(&r.cohort)
+                && !cohort.rolled_back
+                && cohort.percent > 0
+            {
+                let rollback = Action::Rollback { flag: r.flag.clone(), env: r.env.clone(), cohort: cohort.name.clone() };
+                if !cp.has_pending(&rollback) {
+                    let gaps: Vec<String> = readings
+                        .iter()
+                        .filter(|x| x.flag == r.flag && x.env == r.env && x.cohort == r.cohort)
+                        .filter(|x| x.status == GuardrailStatus::Insufficient)
+                        .map(|x| format!("{} has too few samples ({} of {})", x.metric, x.samples, x.min_samples))
+                        .collect();
+                    let gap = (!gaps.is_empty()).then(|| gaps.join("; "));
+                    let described = rollback.describe();
+                    match cp.submit_with_gap(&engine, &request(rollback, format!("narrowed rollback: {what}"), None), None, gap) {
+                        Ok(o) if o.outcome == OutcomeKind::Requested => report.requested.push(described),
+                        Ok(_) => report.rolled_back.push(described),
+                        Err(e) => {
+                            answered = false;
+                            tolerate(e, "narrowed rollback on breach")?;
+                        }
+                    }
+                }
             }
-            let rollback = Action::Rollback { flag: r.flag.clone(), env: r.env.clone(), cohort: cohort.name.clone() };
-            if inner.has_pending(&rollback) {
-                continue;
-            }
-            let evidence: Vec<_> = readings
-                .iter()
-                .filter(|x| x.flag == r.flag && x.env == r.env && x.cohort == r.cohort)
-                .map(GuardrailReading::evidence)
-                .collect();
-            let gaps: Vec<String> = readings
-                .iter()
-                .filter(|x| x.flag == r.flag && x.env == r.env && x.cohort == r.cohort)
-                .filter(|x| x.status == GuardrailStatus::Insufficient)
-                .map(|x| format!("{} has too few samples ({} of {})", x.metric, x.samples, x.min_samples))
-                .collect();
-            let gap = (!gaps.is_empty()).then(|| gaps.join("; "));
-            let reason = format!("narrowed rollback: {what}");
-            let protected = inner.state.environment(&r.env).is_some_and(|e| e.protected);
-            if protected {
-                inner.engine_request(tx, &rollback, &reason, evidence, gap, now, ttl)?;
-                report.requested.push(rollback.describe());
-            } else {
-                inner.engine_apply(tx, &rollback, &reason, now)?;
-                report.rolled_back.push(rollback.describe());
+            if answered {
+                self.breach_handled.insert(key);
             }
         }
-        // 2. Evidence after earlier changes.
-        report.evidence = inner.record_due_evidence(tx, &readings, now)?;
-        // 3. Evidence-gated advances.
+        Ok(())
+    }
+
+    /// Evidence-gated advances: a ladder that dwelt long enough with every guardrail healthy
+    /// takes its next step (applied or requested, as policy says).
+    fn advance_ladders(&mut self, cp: &ControlPlane, readings: &[GuardrailReading], now: DateTime<Utc>, report: &mut TickReport) -> Result<(), ServiceError> {
+        let mut by_target: HashMap<(&FlagKey, &EnvKey), Vec<&GuardrailReading>> = HashMap::new();
+        for r in readings {
+            by_target.entry((&r.flag, &r.env)).or_default().push(r);
+        }
+        let state = cp.state();
         let mut advance = Vec::new();
-        for flag in inner.state.flags.values() {
+        for flag in state.flags.values() {
             for (env, fe) in &flag.environments {
                 let Some(l) = &fe.ladder else { continue };
-                let key = (flag.key.to_string(), env.to_string());
-                let rs = by_target.get(&(flag.key.as_str(), env.as_str()));
-                let healthy = rs.is_none_or(|rs| rs.iter().all(|r| r.status == GuardrailStatus::Healthy));
+                let key = (flag.key.clone(), env.clone());
+                let healthy = by_target
+                    .get(&(&flag.key, env))
+                    .is_none_or(|rs| rs.iter().all(|r| r.status == GuardrailStatus::Healthy));
                 if !healthy {
-                    inner.healthy_since.remove(&key);
+                    self.healthy_since.remove(&key);
                     continue;
                 }
-                let since = *inner.healthy_since.entry(key).or_insert(now);
-                if l.state != LadderState::Progressing || l.is_last() || inner.state.is_frozen(env) || !fe.enabled {
+                let since = *self.healthy_since.entry(key).or_insert(now);
+                if l.state != LadderState::Progressing || l.is_last() || state.is_frozen(env) || !fe.enabled || l.policy == AdvancePolicy::Manual {
                     continue;
                 }
                 let dwell = Duration::seconds(l.current_stage().map_or(0, |s| s.min_dwell_secs) as i64);
                 if now - since.max(l.entered_at) >= dwell {
-                    let protected = inner.state.environment(env).is_some_and(|e| e.protected);
-                    advance.push((Action::Advance { flag: flag.key.clone(), env: env.clone(), exposure: None }, protected, l.policy));
+                    advance.push((Action::Advance { flag: flag.key.clone(), env: env.clone(), exposure: None }, flag.revision));
                 }
             }
         }
-        for (action, protected, policy) in advance {
-            let reason = "ladder: dwelt the minimum time with every guardrail healthy";
-            match (protected, policy) {
-                (_, AdvancePolicy::Manual) => {}
-                (true, AdvancePolicy::RequestApproval) => {
-                    if !inner.has_pending(&action) {
-                        inner.engine_request(tx, &action, reason, Vec::new(), None, now, ttl)?;
-                        report.requested.push(action.describe());
-                    }
-                }
-                _ => {
-                    inner.engine_apply(tx, &action, reason, now)?;
-                    report.advanced.push(action.describe());
-                }
+        let engine = Caller::engine();
+        for (action, seen) in advance {
+            if cp.has_pending(&action) {
+                continue;
+            }
+            let described = action.describe();
+            let reason = "ladder: dwelt the minimum time with every guardrail healthy".to_string();
+            match cp.submit(&engine, &request(action, reason, Some(seen)), None) {
+                Ok(o) if o.outcome == OutcomeKind::Requested => report.requested.push(described),
+                Ok(_) => report.advanced.push(described),
+                Err(e) => tolerate(e, "ladder advance")?,
             }
         }
         Ok(())
-    })?;
-    report.expired = cp.expire()?;
-    // Once an hour (by the engine's clock): forget idempotency records past their TTL.
-    let pruned = cp.with_inner(|inner, _| inner.prune_idempotency(now))?;
-    if pruned > 0 {
-        tracing::info!(pruned, "idempotency records past their TTL removed");
     }
-    Ok(report)
+}
+
+fn request(action: Action, reason: String, expected_revision: Option<Revision>) -> ActionRequest {
+    ActionRequest { action, reason, expected_revision, source: None }
 }
 
 /// Run `tick` every `period` on its own thread until `stop` is set.
@@ -154,9 +189,10 @@ pub fn spawn(cp: Arc<ControlPlane>, mut sim: Option<Simulator>, period: std::tim
     std::thread::Builder::new()
         .name("flagtop-engine".into())
         .spawn(move || {
+            let mut engine = Engine::default();
             while !stop.load(Ordering::Relaxed) {
                 let started = std::time::Instant::now();
-                if let Err(e) = tick(&cp, sim.as_mut()) {
+                if let Err(e) = engine.tick(&cp, sim.as_mut()) {
                     tracing::warn!(error = %e, "engine tick failed");
                 }
                 std::thread::sleep(period.saturating_sub(started.elapsed()));

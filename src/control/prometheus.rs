@@ -202,9 +202,9 @@ async fn read(s: &mut Session<'_>, job: &Job) -> ExternalStat {
 }
 
 fn jobs(cp: &ControlPlane) -> Vec<Job> {
-    cp.with_inner(|inner, _| {
+    cp.with_metrics(|_, state| {
         let mut out = Vec::new();
-        for flag in inner.state.flags.values() {
+        for flag in state.flags.values() {
             for (env, fe) in &flag.environments {
                 for spec in &fe.guardrails {
                     let Some(promql) = &spec.promql else { continue };
@@ -243,9 +243,9 @@ pub async fn poll_once(cp: &ControlPlane, prom: &PromClient, at: Option<DateTime
         queries: session.queries,
         errors: stats.iter().filter(|(_, s)| s.error.is_some()).count(),
     };
-    cp.with_inner(|inner, _| {
+    cp.with_metrics(|metrics, _| {
         for (key, stat) in stats {
-            inner.metrics.set_external(key, stat);
+            metrics.set_external(key, stat);
         }
     });
     report

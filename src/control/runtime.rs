@@ -208,7 +208,7 @@ pub async fn start(opts: StartOptions) -> color_eyre::Result<Running> {
     })
     .await??;
     let token = cp
-        .add_local_token(Actor { name: owner_name(), role: Role::Admin })
+        .add_local_token(Actor::from_token(owner_name(), Role::Admin))
         .map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
     let stop = Arc::new(AtomicBool::new(false));
     if let Some((follower, poll)) = follower {

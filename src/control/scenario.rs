@@ -348,7 +348,7 @@ fn ops_assistant_proposal() -> ProposalSeed {
         },
     ];
     ProposalSeed {
-        actor: Actor { name: DEMO_AGENT.into(), role: Role::Agent },
+        actor: Actor::from_token(DEMO_AGENT, Role::Agent),
         action: Action::SetPercent {
             flag: "support-answer-profile".into(),
             env: PRODUCTION.into(),

@@ -6,7 +6,7 @@
 //! key-value model that fits "one row per flag / approval / audit event" exactly. SQL would only
 //! pay off for ad-hoc audit queries, which the audit scan below covers.
 
-use crate::domain::{ApprovalRequest, AuditEvent, EnvKey, Environment, Flag, Revision, Role, State};
+use crate::domain::{ApprovalRequest, AuditEvent, AuditId, EnvKey, Environment, EvidenceDue, Flag, Revision, Role, State};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,6 +19,8 @@ const APPROVALS: TableDefinition<&str, &[u8]> = TableDefinition::new("approvals"
 const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 const IDEM: TableDefinition<&str, &[u8]> = TableDefinition::new("idempotency");
 const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
+/// Evidence checks still due, by the audit id of the change they follow.
+const EVIDENCE: TableDefinition<u64, &[u8]> = TableDefinition::new("evidence_due");
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -74,11 +76,13 @@ pub struct Loaded {
     pub state: State,
     pub approvals: Vec<ApprovalRequest>,
     pub last_audit: u64,
+    /// Evidence checks scheduled and not yet recorded, oldest first.
+    pub evidence_due: Vec<EvidenceDue>,
     /// False when the store was empty (a new data dir).
     pub initialised: bool,
 }
 
-/// One atomic, durable write.
+/// One atomic, durable write: everything one commit of the service's pipeline changes.
 #[derive(Default)]
 pub struct Commit<'a> {
     /// Write revision, environments and freezes from this state.
@@ -87,6 +91,14 @@ pub struct Commit<'a> {
     pub approvals: Vec<&'a ApprovalRequest>,
     pub audit: Vec<&'a AuditEvent>,
     pub idempotency: Vec<(&'a str, &'a IdemRecord)>,
+    /// Tokens minted, by the hash of their secret.
+    pub tokens: Vec<(&'a str, &'a TokenRecord)>,
+    /// Evidence checks scheduled by this commit.
+    pub evidence_due: Vec<&'a EvidenceDue>,
+    /// Evidence checks this commit recorded (removed).
+    pub evidence_done: Vec<AuditId>,
+    /// Forget idempotency records made before this time.
+    pub prune_idempotency_before: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// redb's page cache. Its default (1 GiB) grows with every page read and stays resident; the
@@ -153,6 +165,7 @@ impl Store {
             txn.open_table(t)?;
         }
         txn.open_table(AUDIT)?;
+        txn.open_table(EVIDENCE)?;
         txn.commit()?;
         Ok(store)
     }
@@ -186,7 +199,13 @@ impl Store {
             approvals.push(serde_json::from_slice(v.value()).map_err(corrupt("approvals"))?);
         }
         let last_audit = txn.open_table(AUDIT)?.last()?.map(|(k, _)| k.value()).unwrap_or(0);
+        let mut evidence_due = Vec::new();
+        for row in txn.open_table(EVIDENCE)?.iter()? {
+            let (_, v) = row?;
+            evidence_due.push(serde_json::from_slice(v.value()).map_err(corrupt("evidence_due"))?);
+        }
         Ok(Loaded {
+            evidence_due,
             state: State {
                 revision: meta.revision,
                 environments: meta.environments,
@@ -231,8 +250,31 @@ impl Store {
                 t.insert(e.id.0, to_json(e).as_slice())?;
             }
             let mut t = txn.open_table(IDEM)?;
+            if let Some(before) = c.prune_idempotency_before {
+                let mut old = Vec::new();
+                for row in t.iter()? {
+                    let (k, v) = row?;
+                    if serde_json::from_slice::<IdemRecord>(v.value()).is_ok_and(|r| r.at < before) {
+                        old.push(k.value().to_string());
+                    }
+                }
+                for k in &old {
+                    t.remove(k.as_str())?;
+                }
+            }
             for (k, r) in &c.idempotency {
                 t.insert(*k, to_json(r).as_slice())?;
+            }
+            let mut t = txn.open_table(TOKENS)?;
+            for (hash, rec) in &c.tokens {
+                t.insert(*hash, to_json(rec).as_slice())?;
+            }
+            let mut t = txn.open_table(EVIDENCE)?;
+            for id in &c.evidence_done {
+                t.remove(id.0)?;
+            }
+            for e in &c.evidence_due {
+                t.insert(e.follows.0, to_json(e).as_slice())?;
             }
         }
         txn.commit()?;
@@ -272,27 +314,6 @@ impl Store {
         Ok(out)
     }
 
-    /// Delete idempotency records made before `before`; returns how many.
-    pub fn prune_idempotency(&self, before: chrono::DateTime<chrono::Utc>) -> Result<usize, StoreError> {
-        let txn = self.db.begin_write()?;
-        let n = {
-            let mut t = txn.open_table(IDEM)?;
-            let mut old = Vec::new();
-            for row in t.iter()? {
-                let (k, v) = row?;
-                if serde_json::from_slice::<IdemRecord>(v.value()).is_ok_and(|r| r.at < before) {
-                    old.push(k.value().to_string());
-                }
-            }
-            for k in &old {
-                t.remove(k.as_str())?;
-            }
-            old.len()
-        };
-        txn.commit()?;
-        Ok(n)
-    }
-
     pub fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(TOKENS)?;
@@ -308,12 +329,5 @@ impl Store {
             out.push(serde_json::from_slice(v.value()).map_err(corrupt("tokens"))?);
         }
         Ok(out)
-    }
-
-    pub fn add_token(&self, hash: &str, rec: &TokenRecord) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
-        txn.open_table(TOKENS)?.insert(hash, to_json(rec).as_slice())?;
-        txn.commit()?;
-        Ok(())
     }
 }

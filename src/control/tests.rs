@@ -1,9 +1,9 @@
 //! Deterministic tests of the service and engine on a manual clock with scripted samples.
 
 use super::clock::ManualClock;
-use super::engine::tick;
+use super::engine::Engine;
 use super::scenario;
-use super::service::{Caller, ControlPlane};
+use super::service::{Caller, ControlPlane, ErrorKind};
 use super::simulator::Simulator;
 use super::store::Store;
 use crate::domain::*;
@@ -25,7 +25,7 @@ fn plane(name: &str) -> (tempfile::TempDir, Arc<ControlPlane>, Arc<ManualClock>)
 }
 
 fn person(name: &str, role: Role) -> Caller {
-    Caller { actor: Actor { name: name.into(), role }, source: "test".into() }
+    Caller::token(Actor::from_token(name, role), "test", name)
 }
 
 fn req(action: Action) -> ActionRequest {
@@ -53,11 +53,12 @@ fn push(cp: &ControlPlane, flag: &str, env: &str, metric: &str, cohort: &str, ca
 #[test]
 fn demo_breach_pauses_and_proposes_the_narrowed_rollback_within_half_a_minute() {
     let (_d, cp, clock) = plane("demo");
+    let mut engine = Engine::default();
     let mut sim = Simulator::new("demo", t0());
     let mut when = None;
     for s in 1..=40 {
         clock.advance(1);
-        let report = tick(&cp, Some(&mut sim)).unwrap_or_else(|e| panic!("{e}"));
+        let report = engine.tick(&cp, Some(&mut sim)).unwrap_or_else(|e| panic!("{e}"));
         if !report.paused.is_empty() {
             when = Some(s);
             assert_eq!(report.paused, vec!["checkout-v2/production".to_string()]);
@@ -86,7 +87,7 @@ fn demo_breach_pauses_and_proposes_the_narrowed_rollback_within_half_a_minute() 
     assert!(!fe.cohort("us-east").is_some_and(|c| c.rolled_back));
     // Another tick does not stack a second proposal.
     clock.advance(1);
-    tick(&cp, Some(&mut sim)).unwrap_or_else(|e| panic!("{e}"));
+    engine.tick(&cp, Some(&mut sim)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(cp.approvals().iter().filter(|a| a.state == ApprovalState::Pending && a.requested_by.name == ENGINE_ACTOR).count(), 1);
     // Approving it rolls back eu-west; its candidate traffic stops.
     let o = cp.approve(&person("ic", Role::Approver), &p.id, "take eu-west back").unwrap_or_else(|e| panic!("{e}"));
@@ -94,7 +95,7 @@ fn demo_breach_pauses_and_proposes_the_narrowed_rollback_within_half_a_minute() 
     assert_eq!(cp.approvals().iter().find(|a| a.id == p.id).map(|a| a.state), Some(ApprovalState::Applied));
     for _ in 0..40 {
         clock.advance(1);
-        tick(&cp, Some(&mut sim)).unwrap_or_else(|e| panic!("{e}"));
+        engine.tick(&cp, Some(&mut sim)).unwrap_or_else(|e| panic!("{e}"));
     }
     let eu: Vec<_> = cp.readings().into_iter().filter(|r| r.flag.as_str() == "checkout-v2" && r.cohort == "eu-west" && r.env.as_str() == "production").collect();
     assert!(eu.iter().all(|r| r.status != GuardrailStatus::Breached && r.samples == 0), "{eu:?}");
@@ -125,6 +126,7 @@ fn applying_a_change_directly_closes_the_matching_request() {
 #[test]
 fn breach_in_unprotected_env_applies_the_rollback_by_policy() {
     let (_d, cp, clock) = plane("calm");
+    let mut engine = Engine::default();
     for _ in 0..3 {
         clock.advance(1);
         push(&cp, "checkout-v2", "staging", "error_rate", "eu-west", 0.09, 0.005, 500);
@@ -136,7 +138,7 @@ fn breach_in_unprotected_env_applies_the_rollback_by_policy() {
         fe.guardrails = vec![GuardrailSpec { cohort: "eu-west".into(), ..spec }];
     }
     cp.define_flag(&person("root", Role::Admin), flag).unwrap_or_else(|e| panic!("{e}"));
-    let report = tick(&cp, None).unwrap_or_else(|e| panic!("{e}"));
+    let report = engine.tick(&cp, None).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.rolled_back, vec!["rollback checkout-v2/eu-west in staging".to_string()]);
     assert!(cp.state().flags["checkout-v2"].environments[&crate::domain::EnvKey::from("staging")].cohort("eu-west").is_some_and(|c| c.rolled_back));
 }
@@ -144,6 +146,7 @@ fn breach_in_unprotected_env_applies_the_rollback_by_policy() {
 #[test]
 fn healthy_dwell_advances_insufficient_does_not_and_freeze_blocks() {
     let (_d, cp, clock) = plane("calm");
+    let mut engine = Engine::default();
     let admin = person("root", Role::Admin);
     // Make staging's checkout-v2 ladder short and guarded, at stage 0.
     let mut flag = cp.state().flags["checkout-v2"].as_ref().clone();
@@ -163,7 +166,7 @@ fn healthy_dwell_advances_insufficient_does_not_and_freeze_blocks() {
     for _ in 0..15 {
         clock.advance(1);
         push(&cp, "checkout-v2", "staging", "error_rate", "eu-west", 0.005, 0.005, 2);
-        let r = tick(&cp, None).unwrap_or_else(|e| panic!("{e}"));
+        let r = engine.tick(&cp, None).unwrap_or_else(|e| panic!("{e}"));
         assert!(r.advanced.is_empty());
     }
     assert_eq!(ladder(&cp, "checkout-v2", "staging").current, 2);
@@ -172,7 +175,7 @@ fn healthy_dwell_advances_insufficient_does_not_and_freeze_blocks() {
     for s in 1..=15 {
         clock.advance(1);
         push(&cp, "checkout-v2", "staging", "error_rate", "eu-west", 0.005, 0.005, 500);
-        if !tick(&cp, None).unwrap_or_else(|e| panic!("{e}")).advanced.is_empty() {
+        if !engine.tick(&cp, None).unwrap_or_else(|e| panic!("{e}")).advanced.is_empty() {
             advanced_at = Some(s);
             break;
         }
@@ -184,7 +187,7 @@ fn healthy_dwell_advances_insufficient_does_not_and_freeze_blocks() {
     for _ in 0..30 {
         clock.advance(1);
         push(&cp, "checkout-v2", "staging", "error_rate", "eu-west", 0.005, 0.005, 500);
-        assert!(tick(&cp, None).unwrap_or_else(|e| panic!("{e}")).advanced.is_empty());
+        assert!(engine.tick(&cp, None).unwrap_or_else(|e| panic!("{e}")).advanced.is_empty());
     }
     assert_eq!(ladder(&cp, "checkout-v2", "staging").current, 3);
     assert_eq!(ladder(&cp, "checkout-v2", "staging").effective_state(true), LadderState::Frozen);
@@ -192,13 +195,14 @@ fn healthy_dwell_advances_insufficient_does_not_and_freeze_blocks() {
     cp.submit(&admin, &req(Action::Unfreeze { env: "staging".into() }), None).unwrap_or_else(|e| panic!("{e}"));
     clock.advance(1);
     push(&cp, "checkout-v2", "staging", "error_rate", "eu-west", 0.005, 0.005, 500);
-    assert_eq!(tick(&cp, None).unwrap_or_else(|e| panic!("{e}")).advanced.len(), 1);
+    assert_eq!(engine.tick(&cp, None).unwrap_or_else(|e| panic!("{e}")).advanced.len(), 1);
     assert_eq!(ladder(&cp, "checkout-v2", "staging").current, 4);
 }
 
 #[test]
 fn protected_advance_becomes_an_engine_request() {
     let (_d, cp, clock) = plane("calm");
+    let mut engine = Engine::default();
     let mut flag = cp.state().flags["checkout-v2"].as_ref().clone();
     if let Some(fe) = flag.environments.get_mut("production")
         && let Some(l) = fe.ladder.as_mut()
@@ -212,7 +216,7 @@ fn protected_advance_becomes_an_engine_request() {
     let mut requested = Vec::new();
     for _ in 0..400 {
         clock.advance(1);
-        requested.extend(tick(&cp, None).unwrap_or_else(|e| panic!("{e}")).requested);
+        requested.extend(engine.tick(&cp, None).unwrap_or_else(|e| panic!("{e}")).requested);
         if !requested.is_empty() {
             break;
         }
@@ -239,8 +243,8 @@ fn agents_only_propose_duplicates_merge_and_requests_expire() {
     let bad = ProposalRequest { action: action.clone(), reverse: Some(action.clone()), reason: "x".into(), evidence: vec![], evidence_gap: None };
     assert_eq!(cp.propose(&agent, bad).map_err(|e| e.code), Err("reverse_mismatch"));
     // Agents cannot act or approve.
-    assert_eq!(cp.submit(&agent, &req(action.clone()), None).map_err(|e| e.status), Err(403));
-    assert_eq!(cp.approve(&agent, &a.id, "ok").map_err(|e| e.status), Err(403));
+    assert_eq!(cp.submit(&agent, &req(action.clone()), None).map_err(|e| e.kind), Err(ErrorKind::Forbidden));
+    assert_eq!(cp.approve(&agent, &a.id, "ok").map_err(|e| e.kind), Err(ErrorKind::Forbidden));
     // Expired requests cannot be approved.
     clock.advance(5 * 3600);
     assert_eq!(cp.approve(&person("ic", Role::Approver), &a.id, "late").map_err(|e| e.code), Err("approval_expired"));
@@ -263,7 +267,7 @@ fn define_flag_is_idempotent_and_survives_reopen() {
         let rev = cp.revision();
         assert_eq!(cp.define_flag(&admin, f.clone()).map(|o| o.result).ok().as_deref(), Some("unchanged"));
         assert_eq!(cp.revision(), rev);
-        assert_eq!(cp.define_flag(&person("op", Role::Operator), f.clone()).map_err(|e| e.status), Err(403));
+        assert_eq!(cp.define_flag(&person("op", Role::Operator), f.clone()).map_err(|e| e.kind), Err(ErrorKind::Forbidden));
         // A second control plane cannot open the same data dir.
         assert!(matches!(Store::open(dir.path()), Err(super::store::StoreError::Locked(_))));
         f
@@ -303,12 +307,13 @@ fn snapshots_share_flags_with_the_live_state_and_an_action_copies_only_its_flag(
 #[test]
 fn readings_are_published_only_for_environments_a_stream_wants() {
     let (_d, cp, clock) = plane("calm");
+    let mut engine = Engine::default();
     let mut sim = Simulator::new("calm", t0());
     let mut rx = cp.subscribe();
     let mut published = |cp: &ControlPlane, clock: &ManualClock| -> Vec<String> {
         for _ in 0..3 {
             clock.advance(1);
-            tick(cp, Some(&mut sim)).unwrap_or_else(|e| panic!("{e}"));
+            engine.tick(cp, Some(&mut sim)).unwrap_or_else(|e| panic!("{e}"));
         }
         let mut envs = Vec::new();
         while let Ok(m) = rx.try_recv() {

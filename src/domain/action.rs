@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 /// Every change an operator, agent or the engine can make to flag state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "type")]
+#[serde(rename_all = "snake_case", tag = "type", deny_unknown_fields)]
 pub enum Action {
     SetPercent { flag: FlagKey, env: EnvKey, cohort: CohortName, percent: u8 },
     /// Narrowed rollback: take one cohort back to the fallthrough, keeping its percent.
@@ -48,10 +48,25 @@ pub enum Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
+    /// Stops automatic steps without changing who gets the candidate (pause, freeze).
+    Hold,
     Reduce,
     Expand,
     /// The kill switch: reduces, for everybody at once.
     Global,
+}
+
+impl Tier {
+    pub const ALL: [Tier; 4] = [Tier::Hold, Tier::Reduce, Tier::Expand, Tier::Global];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Hold => "hold",
+            Tier::Reduce => "reduce",
+            Tier::Expand => "expand",
+            Tier::Global => "global",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -153,9 +168,8 @@ impl Action {
                     .unwrap_or(0);
                 if *percent > current { Tier::Expand } else { Tier::Reduce }
             }
-            Action::Rollback { .. } | Action::Retreat { .. } | Action::Pause { .. } | Action::Freeze { .. } => {
-                Tier::Reduce
-            }
+            Action::Rollback { .. } | Action::Retreat { .. } => Tier::Reduce,
+            Action::Pause { .. } | Action::Freeze { .. } => Tier::Hold,
             Action::Restore { .. }
             | Action::Advance { .. }
             | Action::Resume { .. }

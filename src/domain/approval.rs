@@ -22,6 +22,8 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Role; 5] = [Role::Viewer, Role::Operator, Role::Approver, Role::Agent, Role::Admin];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Viewer => "viewer",
@@ -52,21 +54,75 @@ impl Role {
     }
 }
 
+/// What kind of caller something came from. Only `Person` and `Agent` can come from a token;
+/// the others are built by the control plane itself, so no token can claim them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    /// Someone with a token (TUI, CLI, API).
+    #[default]
+    Person,
+    /// An AI agent or automation with an agent token: proposes only.
+    Agent,
+    /// The control plane's ladder engine and safeguards.
+    Engine,
+    /// The follower of an external flag store (changes made there, recorded here).
+    Follower,
+    /// The control plane itself: seeding, migrations, housekeeping.
+    System,
+}
+
+impl ActorKind {
+    pub const ALL: [ActorKind; 5] = [ActorKind::Person, ActorKind::Agent, ActorKind::Engine, ActorKind::Follower, ActorKind::System];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::Person => "person",
+            ActorKind::Agent => "agent",
+            ActorKind::Engine => "engine",
+            ActorKind::Follower => "follower",
+            ActorKind::System => "system",
+        }
+    }
+}
+
 /// Who did something.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
     pub name: String,
     pub role: Role,
+    /// Records written before kinds existed read as `person` (agents are still told by role).
+    #[serde(default)]
+    pub kind: ActorKind,
 }
 
 impl Actor {
+    /// A token holder: an agent when the token's role is `agent`, else a person.
+    pub fn from_token(name: impl Into<String>, role: Role) -> Actor {
+        let kind = if role == Role::Agent { ActorKind::Agent } else { ActorKind::Person };
+        Actor { name: name.into(), role, kind }
+    }
+
+    /// The label people read: from the kind, never from the name.
     pub fn kind(&self) -> &'static str {
-        match self.role {
-            Role::Agent => "agent",
-            _ if self.name == super::ENGINE_ACTOR => "automation",
-            _ => "person",
+        match self.kind {
+            ActorKind::Person if self.role == Role::Agent => "agent",
+            ActorKind::Person => "person",
+            ActorKind::Agent => "agent",
+            ActorKind::Engine => "automation",
+            ActorKind::Follower => "flag store",
+            ActorKind::System => "system",
         }
     }
+}
+
+/// Names the control plane acts under itself; no token may carry one.
+pub const RESERVED_NAMES: [&str; 7] = ["flagtop", "flagtop-engine", "flagtop-system", "flagtop-follower", "engine", "system", "automation"];
+
+/// Whether `name` is reserved for the control plane's own callers (any `flagtop-…` name too).
+pub fn is_reserved_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    RESERVED_NAMES.contains(&n.as_str()) || n.starts_with("flagtop-") || n.starts_with("flagtop_") || n.starts_with("flagtop.")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,6 +22,25 @@ pub enum AuditKind {
     Evidence,
     /// An event from the external flag store's own log (e.g. a change made in Unleash's UI).
     External,
+    /// A token was minted (its name and role; never the secret).
+    TokenAdded,
+    /// The external flag store got a change but did not answer; flagtop is reading back what
+    /// it did. A later `applied`/`approved` (or `not_applied`) event settles it.
+    OutcomeUnknown,
+    /// A change flagtop sent was confirmed NOT to have been applied by the external store.
+    NotApplied,
+}
+
+/// A "did it work?" check one guardrail window after a change that reduced a guarded cohort.
+/// Persisted with the change that schedules it, so a restart does not lose it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvidenceDue {
+    /// The audit event of the change.
+    pub follows: AuditId,
+    pub action: Action,
+    /// Cohorts whose guardrails to report (all guarded cohorts for flag-wide actions).
+    pub cohorts: Vec<String>,
+    pub due: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -10,18 +10,22 @@ pub mod guardrail;
 pub mod ids;
 pub mod ladder;
 pub mod small_map;
+pub mod text;
 
 #[cfg(test)]
 mod tests;
 
 pub use action::{Action, DomainError, Tier};
-pub use approval::{Actor, ApprovalRequest, ApprovalState, Evidence, Role};
-pub use audit::{AuditEvent, AuditKind};
+pub use approval::{is_reserved_name, Actor, ActorKind, ApprovalRequest, ApprovalState, Evidence, Role, RESERVED_NAMES};
+pub use audit::{AuditEvent, AuditKind, EvidenceDue};
 pub use flag::{Cohort, Environment, Flag, FlagEnv, FlagKind, Lifecycle, Selector, State};
 pub use guardrail::{GuardrailSpec, GuardrailStatus, PromQl, SampleSource, Threshold, WindowStat};
 pub use ids::{ApprovalId, AuditId, CohortName, EnvKey, FlagKey, Revision};
 pub use ladder::{AdvancePolicy, Ladder, LadderState, Stage};
 pub use small_map::SmallMap;
 
-/// The name the control plane's own automation (ladder engine, safeguards) acts under.
+/// The name the control plane's own automation (ladder engine, safeguards) acts under. A name
+/// only: the engine is recognised by its kind (`ActorKind::Engine`), which no token can claim.
 pub const ENGINE_ACTOR: &str = "flagtop-engine";
+/// The name the control plane acts under for seeding, expiry and other housekeeping.
+pub const SYSTEM_ACTOR: &str = "flagtop-system";

@@ -83,7 +83,7 @@ pub fn snapshot(name: &str) -> Result<Snapshot, String> {
         id: AuditId(7),
         at: t0() - chrono::Duration::minutes(1),
         kind: AuditKind::Applied,
-        actor: Actor { name: "bob".into(), role: Role::Operator },
+        actor: Actor::from_token("bob", Role::Operator),
         source: "tui".into(),
         reason: "widen us-east".into(),
         flag: Some("checkout-v2".into()),
@@ -100,7 +100,7 @@ pub fn snapshot(name: &str) -> Result<Snapshot, String> {
     Ok(Snapshot {
         revision: Revision(STATE_REV),
         server_time: t0(),
-        identity: Actor { name: "alice".into(), role: Role::Approver },
+        identity: Actor::from_token("alice", Role::Approver),
         flag_store: "embedded".into(),
         flag_store_synced_at: None,
         flag_store_error: None,
@@ -153,7 +153,7 @@ pub fn incident(name: &str) -> Result<Model, String> {
     }
     let rollback = Action::Rollback { flag: "checkout-v2".into(), env: "production".into(), cohort: "eu-west".into() };
     let restore = Action::Restore { flag: "checkout-v2".into(), env: "production".into(), cohort: "eu-west".into() };
-    let engine = Actor { name: "flagtop-safeguard".into(), role: Role::Agent };
+    let engine = Actor::from_token("flagtop-safeguard", Role::Agent);
     let mut a = approval("apr-9", rollback, restore, "p95_latency_ms breached in eu-west (455 vs limit 372)".into(), engine, 0);
     a.evidence_gap = None;
     m.approvals.insert(0, a);

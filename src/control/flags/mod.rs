@@ -1,6 +1,7 @@
 //! Where flag state lives when it is not in flagtop's own store: the `FlagStore` seam and its
-//! adapters (Unleash). The service calls `apply` inside its one mutation path, before it commits
-//! its own audit, so a change the external store refuses is never recorded as applied.
+//! adapters (Unleash). The service calls `apply` outside its lock, before it commits its own
+//! audit, so a change the external store refuses is never recorded as applied; an answer that
+//! never came is `Unknown`, and the service reads the flag back (`read`) to learn the truth.
 
 pub mod sync;
 pub mod unleash;
@@ -15,8 +16,13 @@ pub enum FlagStoreError {
     Conflict { store: &'static str, detail: String },
     #[error("{store} refused the change: {detail}")]
     Refused { store: &'static str, detail: String },
+    /// The request never reached the store (connection refused, DNS): nothing changed there.
     #[error("{store} is unreachable or failed: {detail}")]
     Unavailable { store: &'static str, detail: String },
+    /// The request was sent but no answer came (timeout, connection dropped, a 5xx): the store
+    /// may or may not have applied it.
+    #[error("{store} did not answer after the change was sent: {detail}")]
+    Unknown { store: &'static str, detail: String },
 }
 
 /// What an external flag store holds, as flagtop's domain sees it.
@@ -43,6 +49,8 @@ pub trait FlagStore: Send + Sync {
     /// Write the effect of `action`; `before` is the flag as the operator saw it, `after` as it
     /// should be. Must fail with `Conflict` when the store no longer holds `before`'s values.
     fn apply(&self, action: &Action, before: &Flag, after: &Flag) -> Result<(), FlagStoreError>;
+    /// The flag as the store holds it now (None: it no longer exists there).
+    fn read(&self, flag: &crate::domain::FlagKey) -> Result<Option<Flag>, FlagStoreError>;
 }
 
 /// Whether an action changes state held by the flag store (the rest is flagtop's own:

@@ -37,7 +37,7 @@ impl Follower {
         }
         let events = self.unleash.events_since(0)?;
         self.last_event = events.last().map_or(0, |e| e.id);
-        cp.with_inner(|inner, _| inner.metrics.follow_unleash_counts());
+        cp.with_metrics(|metrics, _| metrics.follow_unleash_counts());
         cp.sync_external(Some(state.environments.clone()), state.flags, Vec::new())
             .map_err(|e| super::FlagStoreError::Unavailable { store: "Unleash", detail: e.to_string() })?;
         Ok(())
@@ -79,9 +79,8 @@ impl Follower {
     /// Read the client metrics of every flag with a guardrail counting samples from Unleash and
     /// file the new evaluations; a failed read shows on that flag's guardrails.
     pub fn poll_usage(&mut self, cp: &ControlPlane) {
-        let watched: Vec<FlagKey> = cp.with_inner(|inner, _| {
-            inner
-                .state
+        let watched: Vec<FlagKey> = cp.with_metrics(|_, state| {
+            state
                 .flags
                 .values()
                 .filter(|f| f.environments.values().any(|fe| fe.guardrails.iter().any(|g| g.samples_from == SampleSource::Unleash)))
@@ -95,16 +94,16 @@ impl Follower {
             match read {
                 Ok(read) => {
                     let delta = self.usage.delta(flag.as_str(), read);
-                    cp.with_inner(|inner, _| {
+                    cp.with_metrics(|metrics, _| {
                         for (env, (yes, no)) in delta {
-                            inner.metrics.record_exposures(flag, &env.as_str().into(), yes, no, now);
+                            metrics.record_exposures(flag, &env.as_str().into(), yes, no, now);
                         }
-                        inner.metrics.set_exposure_error(flag, None);
+                        metrics.set_exposure_error(flag, None);
                     });
                 }
                 Err(e) => {
                     tracing::debug!(flag = %flag, error = %e, "reading Unleash client metrics failed");
-                    cp.with_inner(|inner, _| inner.metrics.set_exposure_error(flag, Some(e.to_string())));
+                    cp.with_metrics(|metrics, _| metrics.set_exposure_error(flag, Some(e.to_string())));
                 }
             }
         }
@@ -118,6 +117,11 @@ pub fn spawn(cp: Arc<ControlPlane>, mut follower: Follower, every: Duration, sto
     let r = std::thread::Builder::new().name("flagtop-unleash-sync".into()).spawn(move || {
         while !stop.load(Ordering::Relaxed) {
             std::thread::sleep(every);
+            // Writes whose outcome was unknown are settled first: what the store holds now.
+            let settled = cp.settle_unknown();
+            if settled > 0 {
+                tracing::info!(settled, "external writes with an unknown outcome settled");
+            }
             if let Err(e) = follower.poll(&cp) {
                 tracing::warn!(error = %e, "unleash sync failed; will retry");
                 cp.mark_sync_error(&e.to_string());

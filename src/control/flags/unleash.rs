@@ -23,6 +23,15 @@ pub struct Unleash {
     http: reqwest::blocking::Client,
 }
 
+/// A write's transport error: `Unavailable` when it never connected, `Unknown` once sent.
+fn write_failed(e: reqwest::Error) -> FlagStoreError {
+    if e.is_connect() || e.is_builder() {
+        unavailable(e)
+    } else {
+        FlagStoreError::Unknown { store: "Unleash", detail: e.to_string() }
+    }
+}
+
 fn unavailable(e: impl std::fmt::Display) -> FlagStoreError {
     FlagStoreError::Unavailable { store: STORE, detail: e.to_string() }
 }
@@ -71,7 +80,7 @@ impl Unleash {
 
     /// Send a write; map Unleash's answers to ours.
     fn send(&self, rb: reqwest::blocking::RequestBuilder, what: &str) -> Result<(), FlagStoreError> {
-        let resp = rb.header("authorization", &self.token).send().map_err(unavailable)?;
+        let resp = rb.header("authorization", &self.token).send().map_err(write_failed)?;
         let status = resp.status().as_u16();
         if (200..300).contains(&status) {
             return Ok(());
@@ -85,7 +94,8 @@ impl Unleash {
             404 => conflict(format!("{what}: it no longer exists in Unleash")),
             401 | 403 => refused(format!("{what}: the admin token was not accepted (HTTP {status})")),
             400..=499 => refused(format!("{what}: HTTP {status}: {}", crate::sanitize::clean(&body, 200))),
-            _ => unavailable(format!("{what}: HTTP {status}")),
+            // A 5xx after the request arrived: it may have been applied.
+            _ => FlagStoreError::Unknown { store: "Unleash", detail: format!("{what}: HTTP {status}") },
         })
     }
 
@@ -231,6 +241,11 @@ impl FlagStore for Unleash {
         SDK_POLL_SECS
     }
 
+    fn read(&self, flag: &crate::domain::FlagKey) -> Result<Option<Flag>, FlagStoreError> {
+        let envs = self.environments()?;
+        self.feature(flag.as_str(), &envs)
+    }
+
     fn apply(&self, action: &Action, before: &Flag, after: &Flag) -> Result<(), FlagStoreError> {
         let env = action.env().as_str();
         let (Some(b), Some(a)) = (before.env(env), after.env(env)) else {
@@ -244,7 +259,15 @@ impl FlagStore for Unleash {
             }
             Action::Revive { .. } => self.revive(flag, env),
             _ => {
-                // Cohort changes: one compare-and-set patch per changed strategy.
+                // Cohort changes: one compare-and-set patch per changed strategy. Once one patch
+                // went through, any later failure leaves the outcome unknown (partly applied):
+                // the service reads the flag back.
+                let mut sent = false;
+                let after_first = |sent: bool, e: FlagStoreError| match e {
+                    FlagStoreError::Unknown { .. } => e,
+                    e if sent => FlagStoreError::Unknown { store: "Unleash", detail: format!("after a first change went through: {e}") },
+                    e => e,
+                };
                 for (cb, ca) in b.cohorts.iter().zip(&a.cohorts) {
                     if cb == ca {
                         continue;
@@ -266,11 +289,12 @@ impl FlagStore for Unleash {
                         ops.push(json!({"op": "replace", "path": "/disabled", "value": ca.rolled_back}));
                     }
                     let what = format!("change cohort {} of {flag} in {env}", cb.name);
-                    self.patch_strategy(flag, env, id, Value::Array(ops), &what)?;
+                    self.patch_strategy(flag, env, id, Value::Array(ops), &what).map_err(|e| after_first(sent, e))?;
+                    sent = true;
                 }
                 let restored = b.cohorts.iter().zip(&a.cohorts).any(|(cb, ca)| cb.rolled_back && !ca.rolled_back);
                 if a.enabled && restored {
-                    self.ensure_on(flag, env)?;
+                    self.ensure_on(flag, env).map_err(|e| after_first(sent, e))?;
                 }
                 Ok(())
             }

@@ -1,59 +1,100 @@
-//! Deciding approval requests: approve (applies), reject, expire.
+//! Deciding approval requests: approve (applies, through the external store when flags live
+//! there), reject or withdraw, expire. Each is staged and committed by the one pipeline.
 
 use super::*;
 
-impl ControlPlane {
-    pub(in crate::control) fn pending(inner: &Inner, id: &str, now: DateTime<Utc>) -> Result<ApprovalRequest, ServiceError> {
-        let a = inner
+impl Inner {
+    /// The open request `id`, or why it cannot be decided.
+    pub(super) fn pending_request(&self, id: &str, now: DateTime<Utc>) -> Result<ApprovalRequest, ServiceError> {
+        let a = self
             .approvals
             .get(id)
-            .ok_or_else(|| ServiceError::new(404, "unknown_approval", format!("no approval request `{id}`")))?;
+            .ok_or_else(|| ServiceError::new(ErrorKind::NotFound, "unknown_approval", format!("no approval request `{id}`")))?;
         if a.is_expired(now) {
-            return Err(ServiceError::new(409, "approval_expired", format!("request {id} expired at {}; ask for a new one", a.expires_at)));
+            return Err(ServiceError::new(
+                ErrorKind::Conflict,
+                "approval_expired",
+                format!("request {id} expired at {}; ask for a new one", a.expires_at),
+            ));
         }
         if a.state != ApprovalState::Pending {
-            return Err(ServiceError::new(409, "approval_not_pending", format!("request {id} is already {}", a.state.as_str())));
+            return Err(ServiceError::new(
+                ErrorKind::Conflict,
+                "approval_not_pending",
+                format!("request {id} is already {}", a.state.as_str()),
+            ));
         }
         Ok(a.clone())
     }
 
-    pub fn approve(&self, caller: &Caller, id: &str, reason: &str) -> Result<Outcome, ServiceError> {
-        check_reason(reason)?;
-        if !caller.actor.role.can_approve() {
-            return Err(ServiceError::new(403, "forbidden", format!("the {} role cannot approve requests", caller.actor.role.as_str())));
-        }
-        let now = self.clock.now();
-        let mut inner = lock(&self.inner);
-        let a = Self::pending(&inner, id, now)?;
+    /// Everything that must hold for `caller` to approve `id` now.
+    pub(super) fn approvable(&self, caller: &Caller, id: &str, now: DateTime<Utc>) -> Result<ApprovalRequest, ServiceError> {
+        let a = self.pending_request(id, now)?;
         if a.requested_by.name == caller.actor.name {
-            return Err(ServiceError::new(403, "self_approval", "nobody approves their own request: ask another approver"));
+            return Err(ServiceError::new(ErrorKind::Forbidden, "self_approval", "nobody approves their own request: ask another approver"));
         }
-        let current = a.action.target_revision(&inner.state);
+        let current = a.action.target_revision(&self.state);
         if current > a.revision {
-            return Err(ServiceError {
-                status: 409,
-                code: "conflict",
-                message: format!(
+            return Err(ServiceError::conflict(
+                format!(
                     "changed since the request was made (revision {} → {current}); reject it and ask again on the current state",
                     a.revision
                 ),
-                current_revision: Some(current),
-            });
+                Some(current),
+            ));
+        }
+        Ok(a)
+    }
+
+    /// Stage the close of a request without applying it (rejected, expired).
+    fn stage_close(&mut self, caller: &Caller, mut a: ApprovalRequest, state: ApprovalState, reason: &str, now: DateTime<Utc>) -> (ApprovalRequest, AuditId, Revision) {
+        a.state = state;
+        a.decided_by = Some(caller.actor.clone());
+        a.decided_at = Some(now);
+        a.decision_reason = Some(reason.to_string());
+        let kind = if state == ApprovalState::Expired { AuditKind::Expired } else { AuditKind::Rejected };
+        self.begin_staging();
+        let revision = Revision(self.state.revision.0 + 1);
+        let mut audit = self.new_audit(caller, kind, reason, now, revision);
+        audit.flag = a.action.flag().cloned();
+        audit.action = Some(a.action.clone());
+        audit.approval = Some(a.id.clone());
+        self.state.revision = revision;
+        self.stage_approval(a.clone());
+        let audit_id = audit.id;
+        self.stage_change(Change { revision, at: now, flags: vec![], frozen: None, approvals: vec![a.clone()], audit: vec![audit] }, None);
+        (a, audit_id, revision)
+    }
+}
+
+impl ControlPlane {
+    pub fn approve(&self, caller: &Caller, id: &str, reason: &str) -> Result<Outcome, ServiceError> {
+        authorise(caller, Op::Approve)?;
+        check_reason(reason)?;
+        let now = self.clock.now();
+        let mut inner = lock(&self.inner);
+        let a = inner.approvable(caller, id, now)?;
+        if self.external.is_some() && crate::control::flags::touches_store(&a.action) {
+            drop(inner);
+            return self.approve_external(caller, a, reason);
         }
         let action = a.action.clone();
         let staged = inner.stage_apply(caller, &action, reason, now, Some(a), None);
         inner.commit_one(&self.tx, staged)
     }
 
+    /// Reject (approvers) or withdraw (the requester) an open request.
     pub fn reject(&self, caller: &Caller, id: &str, reason: &str) -> Result<Outcome, ServiceError> {
+        authorise(caller, Op::Reject)?;
         check_reason(reason)?;
         let now = self.clock.now();
         let mut inner = lock(&self.inner);
-        let a = Self::pending(&inner, id, now)?;
+        let a = inner.pending_request(id, now)?;
         if !caller.actor.role.can_approve() && a.requested_by.name != caller.actor.name {
-            return Err(ServiceError::new(403, "forbidden", "only approvers (or the requester, to withdraw) can reject"));
+            return Err(ServiceError::forbidden("only approvers (or the requester, to withdraw) can reject"));
         }
-        let (a, audit_id, revision) = inner.close_request(&self.tx, caller, a, ApprovalState::Rejected, reason, now)?;
+        let (a, audit_id, revision) = inner.stage_close(caller, a, ApprovalState::Rejected, reason, now);
+        inner.commit(&self.tx)?;
         Ok(Outcome {
             outcome: OutcomeKind::Rejected,
             revision,
@@ -66,47 +107,17 @@ impl ControlPlane {
         })
     }
 
-    /// Mark overdue requests expired (audited). Returns how many.
+    /// Mark overdue requests expired (audited, one commit). Returns how many.
     pub fn expire(&self) -> Result<usize, ServiceError> {
+        let caller = Caller::system();
+        authorise(&caller, Op::Expire)?;
         let now = self.clock.now();
         let mut inner = lock(&self.inner);
         let overdue: Vec<ApprovalRequest> = inner.approvals.values().filter(|a| a.is_expired(now)).cloned().collect();
-        let caller = Caller::engine();
         for a in overdue.iter().cloned() {
-            inner.close_request(&self.tx, &caller, a, ApprovalState::Expired, "request expired", now)?;
+            inner.stage_close(&caller, a, ApprovalState::Expired, "request expired", now);
         }
+        inner.commit(&self.tx)?;
         Ok(overdue.len())
-    }
-}
-
-impl Inner {
-    /// Close a request without applying it (rejected, expired): audited, durable, published.
-    fn close_request(
-        &mut self,
-        tx: &broadcast::Sender<StreamMsg>,
-        caller: &Caller,
-        mut a: ApprovalRequest,
-        state: ApprovalState,
-        reason: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(ApprovalRequest, AuditId, Revision), ServiceError> {
-        a.state = state;
-        a.decided_by = Some(caller.actor.clone());
-        a.decided_at = Some(now);
-        a.decision_reason = Some(reason.to_string());
-        let kind = if state == ApprovalState::Expired { AuditKind::Expired } else { AuditKind::Rejected };
-        let revision = Revision(self.state.revision.0 + 1);
-        let mut audit = self.new_audit(caller, kind, reason, now, revision);
-        audit.flag = a.action.flag().cloned();
-        audit.action = Some(a.action.clone());
-        audit.approval = Some(a.id.clone());
-        let mut meta = self.scratch(&a.action);
-        meta.revision = revision;
-        self.store.commit(Commit { meta: Some(&meta), approvals: vec![&a], audit: vec![&audit], ..Default::default() })?;
-        self.state.revision = revision;
-        self.approvals.insert(a.id.clone(), a.clone());
-        let audit_id = audit.id;
-        self.publish(tx, Change { revision, at: now, flags: vec![], frozen: None, approvals: vec![a.clone()], audit: vec![audit] });
-        Ok((a, audit_id, revision))
     }
 }

@@ -1,15 +1,14 @@
-//! Definitions: environments and flags, created or replaced by admins (idempotent).
+//! Definitions: environments and flags, created or replaced by admins (idempotent), and tokens.
+//! Each is staged and committed by the one pipeline.
 
 use super::*;
 
 impl ControlPlane {
     /// Create or replace an environment (admin).
     pub fn define_environment(&self, caller: &Caller, env: Environment) -> Result<DefineOutcome, ServiceError> {
-        if caller.actor.role != Role::Admin {
-            return Err(ServiceError::new(403, "forbidden", "only admins define environments"));
-        }
+        authorise(caller, Op::Define)?;
         if !crate::domain::ids::valid_key(&env.key) {
-            return Err(ServiceError::new(422, "invalid_key", "environment keys are 1–100 of A–Z a–z 0–9 - _ ."));
+            return Err(ServiceError::new(ErrorKind::Invalid, "invalid_key", "environment keys are 1–100 of A–Z a–z 0–9 - _ ."));
         }
         let now = self.clock.now();
         let mut inner = lock(&self.inner);
@@ -18,34 +17,35 @@ impl ControlPlane {
             Some(_) => "updated",
             None => "created",
         };
+        inner.begin_staging();
         let revision = Revision(inner.state.revision.0 + 1);
-        let mut state = inner.scratch(&Action::Freeze { env: env.key.clone() });
-        state.environments.retain(|e| e.key != env.key);
-        state.environments.push(env.clone());
-        state.revision = revision;
         let mut audit = inner.new_audit(caller, AuditKind::Defined, &format!("environment {} {result}", env.key), now, revision);
         audit.after = Some(serde_json::to_value(&env).unwrap_or_default());
-        inner.store.commit(Commit { meta: Some(&state), audit: vec![&audit], ..Default::default() })?;
-        inner.state.environments = state.environments;
+        inner.state.environments.retain(|e| e.key != env.key);
+        inner.state.environments.push(env);
         inner.state.revision = revision;
-        inner.publish(&self.tx, Change { revision, at: now, flags: vec![], frozen: None, approvals: vec![], audit: vec![audit] });
+        inner.stage_change(Change { revision, at: now, flags: vec![], frozen: None, approvals: vec![], audit: vec![audit] }, None);
+        inner.commit(&self.tx)?;
         Ok(DefineOutcome { result: result.into(), revision })
     }
 
     /// Create or replace a flag definition (admin). Idempotent: an identical definition is
     /// `unchanged` and bumps nothing.
     pub fn define_flag(&self, caller: &Caller, mut flag: Flag) -> Result<DefineOutcome, ServiceError> {
-        if caller.actor.role != Role::Admin {
-            return Err(ServiceError::new(403, "forbidden", "only admins define flags"));
-        }
+        authorise(caller, Op::Define)?;
         let now = self.clock.now();
         let mut inner = lock(&self.inner);
+        if inner.in_flight.contains(&flag.key) {
+            return Err(ServiceError::conflict(
+                format!("a change to {} is being written to {} right now; look again in a moment", flag.key, self.flag_store_name()),
+                None,
+            ));
+        }
         if self.external.is_some() {
             // Flags live in the external store: a definition adds flagtop's parts (ladder,
             // guardrails, owner, description) to a flag that exists there.
             let Some(current) = inner.state.flags.get(&flag.key).cloned() else {
-                return Err(ServiceError::new(
-                    404,
+                return Err(ServiceError::new(ErrorKind::NotFound,
                     "unknown_flag",
                     format!("`{}` does not exist in {}; create it there first", flag.key, self.flag_store_name()),
                 ));
@@ -83,18 +83,46 @@ impl ControlPlane {
             }
             None => "created",
         };
+        inner.begin_staging();
         let revision = Revision(inner.state.revision.0 + 1);
         flag.revision = revision;
-        let mut meta = inner.scratch(&Action::Freeze { env: "".into() });
-        meta.revision = revision;
         let mut audit = inner.new_audit(caller, AuditKind::Defined, &format!("flag {} {result}", flag.key), now, revision);
         audit.flag = Some(flag.key.clone());
         audit.before = inner.state.flags.get(&flag.key).map(|f| serde_json::to_value(f).unwrap_or_default());
-        inner.store.commit(Commit { meta: Some(&meta), flags: vec![&flag], audit: vec![&audit], ..Default::default() })?;
         inner.state.revision = revision;
         let flag = Arc::new(flag);
-        inner.state.flags.insert(flag.key.clone(), Arc::clone(&flag));
-        inner.publish(&self.tx, Change { revision, at: now, flags: vec![flag], frozen: None, approvals: vec![], audit: vec![audit] });
+        inner.stage_flag(Arc::clone(&flag));
+        inner.stage_change(Change { revision, at: now, flags: vec![flag], frozen: None, approvals: vec![], audit: vec![audit] }, None);
+        inner.commit(&self.tx)?;
         Ok(DefineOutcome { result: result.into(), revision })
+    }
+
+    /// Mint and store a token (the secret is shown once, only its hash is kept). Names the
+    /// control plane acts under itself are reserved.
+    pub fn add_token(&self, caller: &Caller, name: &str, role: Role) -> Result<String, ServiceError> {
+        authorise(caller, Op::MintToken)?;
+        if !crate::domain::ids::valid_key(name) {
+            return Err(ServiceError::new(ErrorKind::Invalid, "invalid_name", "token names are 1–100 of A–Z a–z 0–9 - _ ."));
+        }
+        if crate::domain::is_reserved_name(name) {
+            return Err(ServiceError::new(
+                ErrorKind::BadRequest,
+                "reserved_name",
+                format!("`{name}` is reserved for the control plane's own callers (flagtop-…, engine, system, automation); choose another name"),
+            ));
+        }
+        let t = auth::mint().map_err(|e| ServiceError::new(ErrorKind::Internal, "random_failed", e))?;
+        let now = self.clock.now();
+        let rec = TokenRecord { name: name.to_string(), role, created_at: now };
+        let mut inner = lock(&self.inner);
+        inner.begin_staging();
+        let revision = Revision(inner.state.revision.0 + 1);
+        let mut audit = inner.new_audit(caller, AuditKind::TokenAdded, &format!("token {name} minted for role {}", role.as_str()), now, revision);
+        audit.after = Some(serde_json::json!({ "name": name, "role": role.as_str() }));
+        inner.state.revision = revision;
+        inner.stage_token(auth::hash(&t), rec);
+        inner.stage_change(Change { revision, at: now, flags: vec![], frozen: None, approvals: vec![], audit: vec![audit] }, None);
+        inner.commit(&self.tx)?;
+        Ok(t)
     }
 }

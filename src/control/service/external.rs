@@ -1,6 +1,277 @@
-//! Keeping in step with an external flag store (Unleash): merge its flags and events.
+//! Flags held by an external flag store (Unleash): writing to it OUTSIDE the service lock and
+//! committing what really happened, and merging what the follower read from it.
+//!
+//! A write: under the lock, validate and decide; mark the flag in flight (no other write to the
+//! store for it, and the follower does not merge it); release the lock; call the store; take
+//! the lock again and commit the truth. A refusal or a connection that never reached the store
+//! changes nothing. A timeout, a dropped connection or a 5xx after the request was sent is an
+//! *unknown* outcome: flagtop reads the flag back and records what the store really holds
+//! (applied, or not applied); when even that fails, it records "outcome unknown", keeps the flag
+//! in flight and settles it on the follower's next poll (`settle_unknown`). An approval request
+//! follows the truth: applied with the change, still pending when the change did not happen.
 
+use super::group::Idem;
 use super::*;
+
+/// A write sent to the external store whose outcome is not known yet.
+pub(in crate::control) struct Unsettled {
+    write: Write,
+}
+
+/// Everything needed to commit an external write once its outcome is known.
+#[derive(Clone)]
+struct Write {
+    caller: Caller,
+    action: Action,
+    reason: String,
+    approval: Option<ApprovalRequest>,
+    /// The idempotency key (scoped, as sent) and the request's hash.
+    idem: Option<(String, String, String)>,
+    before: Arc<Flag>,
+    after: Flag,
+}
+
+/// What the external store did with a write.
+enum Truth {
+    Applied { confirmed_by_reading: bool },
+    /// Definitely not applied: the store refused it, or it never reached the store.
+    Refused(FlagStoreError),
+    /// Sent, no answer, and the read-back shows the old values (or someone else's).
+    NotApplied(String),
+    Unknown(String),
+}
+
+/// Whether the store's copy of `flag` in `env` serves what `want` says (cohorts and on/off).
+fn holds(store: &Flag, want: &Flag, env: &crate::domain::EnvKey) -> bool {
+    match (store.env(env), want.env(env)) {
+        (Some(s), Some(w)) => {
+            s.enabled == w.enabled
+                && s.cohorts.len() == w.cohorts.len()
+                && s.cohorts.iter().zip(&w.cohorts).all(|(a, b)| a.percent == b.percent && a.rolled_back == b.rolled_back)
+        }
+        _ => false,
+    }
+}
+
+fn store_error(e: FlagStoreError) -> ServiceError {
+    match e {
+        FlagStoreError::Conflict { .. } => ServiceError::conflict(
+            format!("{e}; flagtop will pick up the new state within seconds — review it and decide again"),
+            None,
+        ),
+        FlagStoreError::Refused { .. } => ServiceError::new(ErrorKind::Invalid, "flag_store_refused", e.to_string()),
+        FlagStoreError::Unavailable { .. } => {
+            ServiceError::new(ErrorKind::Unavailable, "flag_store_unavailable", format!("{e}; nothing was changed"))
+        }
+        FlagStoreError::Unknown { .. } => ServiceError::new(ErrorKind::OutcomeUnknown, "outcome_unknown", e.to_string()),
+    }
+}
+
+impl ControlPlane {
+    /// `submit` for an action that changes state held by the external store.
+    pub(super) fn submit_external(
+        &self,
+        caller: &Caller,
+        req: &ActionRequest,
+        key: Option<(String, String)>,
+        gap: Option<String>,
+    ) -> Result<Outcome, ServiceError> {
+        let now = self.clock.now();
+        let hash = body_hash(&caller.actor, req);
+        let write = {
+            let mut inner = lock(&self.inner);
+            if let Some((scoped, _)) = &key
+                && let Some(answer) = inner.replayed(scoped, &hash)
+            {
+                return answer;
+            }
+            let idem_fn = |o: &Outcome| IdemRecord { body_hash: hash.clone(), status: 200, response: serde_json::to_value(o).unwrap_or_default(), at: now };
+            let idem = key.as_ref().map(|(scoped, sent)| Idem { scoped, sent, record: &idem_fn });
+            match inner.check_submission(caller, req)? {
+                Decision::Deny(why) => return Err(ServiceError::forbidden(why)),
+                Decision::Request => {
+                    let staged = inner.stage_request(caller, &req.action, &req.reason, Vec::new(), gap, now, self.approval_ttl, idem);
+                    return inner.commit_one(&self.tx, staged);
+                }
+                Decision::Apply => {}
+            }
+            inner.begin_write(caller, &req.action, &req.reason, None, key.map(|(s, k)| (s, k, hash.clone())), now)?
+        };
+        self.write_external(write)
+    }
+
+    /// `approve` for a request whose action changes state held by the external store.
+    pub(super) fn approve_external(&self, caller: &Caller, a: ApprovalRequest, reason: &str) -> Result<Outcome, ServiceError> {
+        let now = self.clock.now();
+        let write = {
+            let mut inner = lock(&self.inner);
+            // Decided again under this lock: the request may have changed since it was read.
+            let a = inner.approvable(caller, a.id.as_str(), now)?;
+            let action = a.action.clone();
+            inner.begin_write(caller, &action, reason, Some(a), None, now)?
+        };
+        self.write_external(write)
+    }
+
+    /// Call the store without the lock, find out what happened, commit the truth.
+    fn write_external(&self, w: Write) -> Result<Outcome, ServiceError> {
+        let Some(ext) = self.external.clone() else {
+            return Err(ServiceError::new(ErrorKind::Internal, "no_flag_store", "no external flag store is configured"));
+        };
+        let truth = match ext.apply(&w.action, &w.before, &w.after) {
+            Ok(()) => Truth::Applied { confirmed_by_reading: false },
+            Err(e @ FlagStoreError::Unknown { .. }) => {
+                tracing::warn!(error = %e, action = %w.action.describe(), "external write outcome unknown; reading it back");
+                read_back(ext.as_ref(), &w, e.to_string())
+            }
+            Err(e) => Truth::Refused(e),
+        };
+        let mut inner = lock(&self.inner);
+        inner.settle(&self.tx, w, truth, self.clock.now())
+    }
+
+    /// Settle writes whose outcome was unknown: read each flag back; commit what the store
+    /// holds. Called by the follower on every poll. Returns how many were settled.
+    pub fn settle_unknown(&self) -> usize {
+        let Some(ext) = self.external.clone() else { return 0 };
+        let waiting: Vec<Write> = lock(&self.inner).unsettled.iter().map(|u| u.write.clone()).collect();
+        let mut settled = 0;
+        for w in waiting {
+            let truth = read_back(ext.as_ref(), &w, String::new());
+            if matches!(truth, Truth::Unknown(_)) {
+                continue;
+            }
+            let mut inner = lock(&self.inner);
+            let Some(i) = inner.unsettled.iter().position(|u| u.write.action == w.action && u.write.before.revision == w.before.revision) else { continue };
+            inner.unsettled.remove(i);
+            let r = inner.settle(&self.tx, w, truth, self.clock.now());
+            if let Err(e) = r {
+                tracing::warn!(error = %e, "settling an external write");
+            }
+            settled += 1;
+        }
+        settled
+    }
+
+    /// Writes to the external store whose outcome is not known yet (for status and tests).
+    pub fn unsettled(&self) -> usize {
+        lock(&self.inner).unsettled.len()
+    }
+}
+
+/// Read the flag back and compare with what was sent.
+fn read_back(ext: &dyn FlagStore, w: &Write, why: String) -> Truth {
+    let env = w.action.env();
+    match ext.read(&w.before.key) {
+        Ok(Some(now)) if holds(&now, &w.after, env) => Truth::Applied { confirmed_by_reading: true },
+        Ok(Some(now)) if holds(&now, &w.before, env) => {
+            Truth::NotApplied(format!("{why}; reading {} back shows the old values", ext.name()))
+        }
+        Ok(Some(_)) => Truth::NotApplied(format!("{why}; reading {} back shows values set by someone else", ext.name())),
+        Ok(None) => Truth::NotApplied(format!("{why}; the flag no longer exists in {}", ext.name())),
+        Err(e) => Truth::Unknown(format!("{why}; reading it back failed too: {e}")),
+    }
+}
+
+impl Inner {
+    /// Under the lock: compute what the store should hold after `action` and mark the flag in
+    /// flight. A flag with a write in flight or unsettled refuses a second one.
+    fn begin_write(
+        &mut self,
+        caller: &Caller,
+        action: &Action,
+        reason: &str,
+        approval: Option<ApprovalRequest>,
+        idem: Option<(String, String, String)>,
+        now: DateTime<Utc>,
+    ) -> Result<Write, ServiceError> {
+        let Some(key) = action.flag().cloned() else {
+            return Err(ServiceError::new(ErrorKind::Internal, "no_flag", "only flag actions reach the external store"));
+        };
+        let mut scratch = self.scratch(action);
+        action.apply(&mut scratch, now)?;
+        let (Some(before), Some(after)) = (self.state.flags.get(&key).cloned(), scratch.flags.remove(&key)) else {
+            return Err(DomainError::UnknownFlag(key.to_string()).into());
+        };
+        if !self.in_flight.insert(key.clone()) {
+            return Err(ServiceError::conflict(
+                format!("another change to {key} is being written to the flag store (or its outcome is still being settled); look again in a moment"),
+                None,
+            ));
+        }
+        Ok(Write { caller: caller.clone(), action: action.clone(), reason: reason.to_string(), approval, idem, before, after: Arc::unwrap_or_clone(after) })
+    }
+
+    /// Commit what the store did with `w` and release its flag (unless still unknown).
+    fn settle(&mut self, tx: &broadcast::Sender<StreamMsg>, w: Write, truth: Truth, now: DateTime<Utc>) -> Result<Outcome, ServiceError> {
+        let key = w.before.key.clone();
+        match truth {
+            Truth::Applied { confirmed_by_reading } => {
+                self.in_flight.remove(&key);
+                let reason = if confirmed_by_reading {
+                    format!("{} (the flag store did not answer; reading it back confirmed the change)", w.reason)
+                } else {
+                    w.reason.clone()
+                };
+                let idem_fn = |o: &Outcome| IdemRecord {
+                    body_hash: w.idem.as_ref().map(|i| i.2.clone()).unwrap_or_default(),
+                    status: 200,
+                    response: serde_json::to_value(o).unwrap_or_default(),
+                    at: now,
+                };
+                let idem = w.idem.as_ref().map(|(scoped, sent, _)| Idem { scoped, sent, record: &idem_fn });
+                let staged = self.stage_apply(&w.caller, &w.action, &reason, now, w.approval.clone(), idem);
+                if let Err(e) = &staged {
+                    // The store has it but flagtop could not record it: the follower brings it in.
+                    tracing::error!(error = %e, action = %w.action.describe(), "applied in the flag store but not recorded here");
+                }
+                self.commit_one(tx, staged)
+            }
+            Truth::Refused(e) => {
+                self.in_flight.remove(&key);
+                Err(store_error(e))
+            }
+            Truth::NotApplied(why) => {
+                self.in_flight.remove(&key);
+                self.stage_note(&w, AuditKind::NotApplied, &format!("not applied: {why}"), now);
+                self.commit(tx)?;
+                Err(ServiceError::new(
+                    ErrorKind::Unavailable,
+                    "flag_store_unavailable",
+                    format!("nothing was changed: {why}; the request is unchanged — decide again when the flag store answers"),
+                ))
+            }
+            Truth::Unknown(why) => {
+                let first = !self.unsettled.iter().any(|u| u.write.action == w.action && u.write.before.revision == w.before.revision);
+                if first {
+                    self.stage_note(&w, AuditKind::OutcomeUnknown, &format!("outcome unknown: {why}"), now);
+                    self.commit(tx)?;
+                    self.unsettled.push(Unsettled { write: w });
+                }
+                Err(ServiceError::new(
+                    ErrorKind::OutcomeUnknown,
+                    "outcome_unknown",
+                    format!(
+                        "the flag store got the change but did not answer, and could not be read back ({why}); flagtop will record \
+                         what it did as soon as it answers — do not repeat the change, watch the flag"
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// Stage an audit note about an external write (not applied, outcome unknown).
+    fn stage_note(&mut self, w: &Write, kind: AuditKind, note: &str, now: DateTime<Utc>) {
+        self.begin_staging();
+        let revision = Revision(self.state.revision.0 + 1);
+        let mut audit = self.new_audit(&w.caller, kind, &format!("{} — {note}", w.reason), now, revision);
+        audit.flag = Some(w.before.key.clone());
+        audit.action = Some(w.action.clone());
+        audit.approval = w.approval.as_ref().map(|a| a.id.clone());
+        self.state.revision = revision;
+        self.stage_change(Change { revision, at: now, flags: vec![], frozen: None, approvals: vec![], audit: vec![audit] }, None);
+    }
+}
 
 impl ControlPlane {
     pub fn flag_store_name(&self) -> &'static str {
@@ -35,25 +306,30 @@ impl ControlPlane {
 
     /// Merge what the external flag store holds: cohorts, kill switch and variations come from
     /// there; ladders, guardrails and approvals stay flagtop's. Changed flags and the store's own
-    /// events are committed and published like any change.
+    /// events are committed and published like any change (the follower's entry into the door).
+    /// A flag with a write of flagtop's in flight is not merged: the write settles it.
     pub fn sync_external(
         &self,
         environments: Option<Vec<Environment>>,
         flags: Vec<Flag>,
         events: Vec<ExternalEvent>,
     ) -> Result<(), ServiceError> {
+        authorise(&Caller::follower("", self.flag_store_name()), Op::RecordExternal)?;
         let now = self.clock.now();
         let mut inner = lock(&self.inner);
         let mut changed_flags = Vec::new();
-        let mut state = inner.scratch(&Action::Freeze { env: "".into() });
+        let mut new_envs = Vec::new();
         if let Some(envs) = environments {
             for e in envs {
-                if state.environment(&e.key).is_none() {
-                    state.environments.push(e);
+                if inner.state.environment(&e.key).is_none() && !new_envs.iter().any(|n: &Environment| n.key == e.key) {
+                    new_envs.push(e);
                 }
             }
         }
         for mut f in flags {
+            if inner.in_flight.contains(&f.key) {
+                continue;
+            }
             if let Some(old) = inner.state.flags.get(&f.key) {
                 for (env, fe) in f.environments.iter_mut() {
                     if let Some(o) = old.env(env) {
@@ -76,33 +352,31 @@ impl ControlPlane {
             }
             changed_flags.push(f);
         }
-        let envs_changed = state.environments != inner.state.environments;
-        if changed_flags.is_empty() && events.is_empty() && !envs_changed {
+        if changed_flags.is_empty() && events.is_empty() && new_envs.is_empty() {
             drop(inner);
             self.mark_synced();
             return Ok(());
         }
+        inner.begin_staging();
         let revision = Revision(inner.state.revision.0 + 1);
-        state.revision = revision;
-        for f in &mut changed_flags {
-            f.revision = revision;
-        }
         let mut audit = Vec::new();
         for e in &events {
-            let actor = Actor { name: crate::sanitize::clean(&e.actor, 60), role: Role::Viewer };
-            let caller = Caller { actor, source: "unleash".into() };
+            let caller = Caller::follower(&e.actor, self.flag_store_name());
             let mut ev = inner.new_audit(&caller, AuditKind::External, &e.summary, e.at, revision);
             ev.flag = e.flag.as_deref().filter(|f| crate::domain::ids::valid_key(f)).map(crate::domain::FlagKey::from);
             audit.push(ev);
         }
-        inner.store.commit(Commit { meta: Some(&state), flags: changed_flags.iter().collect(), audit: audit.iter().collect(), ..Default::default() })?;
         inner.state.revision = revision;
-        inner.state.environments = state.environments;
-        let changed_flags: Vec<Arc<Flag>> = changed_flags.into_iter().map(Arc::new).collect();
-        for f in &changed_flags {
-            inner.state.flags.insert(f.key.clone(), Arc::clone(f));
+        inner.state.environments.extend(new_envs);
+        let mut flags = Vec::new();
+        for mut f in changed_flags {
+            f.revision = revision;
+            let f = Arc::new(f);
+            inner.stage_flag(Arc::clone(&f));
+            flags.push(f);
         }
-        inner.publish(&self.tx, Change { revision, at: now, flags: changed_flags, frozen: None, approvals: vec![], audit });
+        inner.stage_change(Change { revision, at: now, flags, frozen: None, approvals: vec![], audit }, None);
+        inner.commit(&self.tx)?;
         drop(inner);
         self.mark_synced();
         Ok(())

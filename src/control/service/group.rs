@@ -17,7 +17,10 @@ pub(super) struct Ticket {
     id: u64,
     caller: Caller,
     req: ActionRequest,
-    key: Option<String>,
+    /// The idempotency key as stored (scoped to the caller's token) and as sent.
+    key: Option<(String, String)>,
+    /// What the evidence does not cover, for a request this action may become.
+    gap: Option<String>,
 }
 
 #[derive(Default)]
@@ -47,19 +50,38 @@ enum Staged {
 }
 
 impl ControlPlane {
-    /// Submit an action on behalf of `caller` (the path of the TUI, the CLI and the API).
-    /// Returns once the action is durable (or refused).
+    /// Submit an action on behalf of `caller` (the path of the TUI, the CLI, the API and the
+    /// engine). Returns once the action is durable (or refused).
     pub fn submit(&self, caller: &Caller, req: &ActionRequest, idem_key: Option<&str>) -> Result<Outcome, ServiceError> {
+        self.submit_with_gap(caller, req, idem_key, None)
+    }
+
+    /// As `submit`; should policy turn the action into a request, `gap` says what its
+    /// evidence does not cover (the engine's drafts).
+    pub fn submit_with_gap(
+        &self,
+        caller: &Caller,
+        req: &ActionRequest,
+        idem_key: Option<&str>,
+        gap: Option<String>,
+    ) -> Result<Outcome, ServiceError> {
+        authorise(caller, Op::Act)?;
         check_reason(&req.reason)?;
         if let Some(key) = idem_key
             && (key.is_empty() || key.len() > 200)
         {
-            return Err(ServiceError::new(422, "invalid_idempotency_key", "an idempotency key is 1–200 characters"));
+            return Err(ServiceError::new(ErrorKind::Invalid, "invalid_idempotency_key", "an idempotency key is 1–200 characters"));
+        }
+        let key = idem_key.map(|k| (caller.scoped_key(k), k.to_string()));
+        if self.external.is_some() && crate::control::flags::touches_store(&req.action) {
+            // Flags held elsewhere: the external call happens outside the lock, one at a time
+            // per flag, never inside a group.
+            return self.submit_external(caller, req, key, gap);
         }
         let mut w = lock(&self.group.state);
         let id = w.next_id;
         w.next_id += 1;
-        w.tickets.push_back(Ticket { id, caller: caller.clone(), req: req.clone(), key: idem_key.map(str::to_string) });
+        w.tickets.push_back(Ticket { id, caller: caller.clone(), req: req.clone(), key, gap });
         loop {
             if let Some(answer) = w.answers.remove(&id) {
                 return answer;
@@ -103,7 +125,7 @@ impl ControlPlane {
             .iter()
             .map(|t| (t.id, inner.stage_ticket(t, self.clock.now(), self.approval_ttl)))
             .collect();
-        let durable = inner.flush(&self.tx);
+        let durable = inner.commit(&self.tx);
         drop(inner);
         let in_group = staged.iter().filter(|(_, s)| matches!(s, Staged::Pending(_))).count();
         if in_group > 0 && durable.is_ok() {
@@ -126,14 +148,13 @@ impl ControlPlane {
 
 fn replay(rec: &IdemRecord, hash: &str) -> Result<Outcome, ServiceError> {
     if rec.body_hash != hash {
-        return Err(ServiceError::new(
-            422,
+        return Err(ServiceError::new(ErrorKind::Invalid,
             "idempotency_key_reused",
             "this idempotency key was already used for a different request; use a new key per action",
         ));
     }
     let mut outcome: Outcome = serde_json::from_value(rec.response.clone())
-        .map_err(|e| ServiceError::new(500, "store_failed", format!("stored outcome unreadable: {e}")))?;
+        .map_err(|e| ServiceError::new(ErrorKind::Internal, "store_failed", format!("stored outcome unreadable: {e}")))?;
     outcome.replayed = true;
     Ok(outcome)
 }
@@ -144,7 +165,7 @@ impl Inner {
     /// the group is durable). Anything else is validated and staged.
     fn stage_ticket(&mut self, t: &Ticket, now: DateTime<Utc>, ttl: Duration) -> Staged {
         let hash = body_hash(&t.caller.actor, &t.req);
-        if let Some(key) = t.key.as_deref() {
+        if let Some((key, _)) = &t.key {
             if let Some(rec) = self.pending.idempotency(key) {
                 return match replay(rec, &hash) {
                     Ok(outcome) => Staged::Pending(outcome),
@@ -163,47 +184,81 @@ impl Inner {
         }
     }
 
-    /// Check the target, the expected revision and policy against the live state (including
-    /// the actions staged before this one), then stage the action or an approval request.
-    fn stage_submit(&mut self, t: &Ticket, hash: String, now: DateTime<Utc>, ttl: Duration) -> Result<Outcome, ServiceError> {
-        let (caller, req) = (&t.caller, &t.req);
+    /// A durable or staged answer for this scoped idempotency key, if there is one.
+    pub(super) fn replayed(&self, key: &str, hash: &str) -> Option<Result<Outcome, ServiceError>> {
+        if let Some(rec) = self.pending.idempotency(key) {
+            return Some(replay(rec, hash));
+        }
+        match self.store.idempotency(key) {
+            Ok(Some(rec)) => Some(replay(&rec, hash)),
+            Ok(None) => None,
+            Err(e) => Some(Err(e.into())),
+        }
+    }
+
+    /// Validate a submission against the live state and say what policy makes of it.
+    pub(super) fn check_submission(&self, caller: &Caller, req: &ActionRequest) -> Result<Decision, ServiceError> {
         let action = &req.action;
         let env = self
             .state
             .environment(action.env())
             .cloned()
             .ok_or_else(|| DomainError::UnknownEnv(action.env().to_string()))?;
-        if let Some(f) = action.flag()
-            && !self.state.flags.contains_key(f)
-        {
-            return Err(DomainError::UnknownFlag(f.to_string()).into());
-        }
+        let flag = match action.flag() {
+            Some(f) => Some(self.state.flags.get(f).ok_or_else(|| DomainError::UnknownFlag(f.to_string()))?),
+            None => None,
+        };
         let current = action.target_revision(&self.state);
         if let Some(expected) = req.expected_revision
             && current > expected
         {
             let what = action.flag().map_or_else(|| format!("environment {}", action.env()), |f| format!("flag {f}"));
-            return Err(ServiceError {
-                status: 409,
-                code: "conflict",
-                message: format!(
+            return Err(ServiceError::conflict(
+                format!(
                     "changed since you looked: {what} is at revision {current}, you decided on {expected}; review the new state and decide again"
                 ),
-                current_revision: Some(current),
-            });
+                Some(current),
+            ));
         }
-        let tier = action.tier(&self.state);
+        let automatic_ladder = matches!(action, Action::Advance { .. })
+            && flag
+                .and_then(|f| f.env(action.env()))
+                .and_then(|fe| fe.ladder.as_ref())
+                .is_some_and(|l| l.policy == crate::domain::AdvancePolicy::Automatic);
+        Ok(policy::decide(policy::Ask {
+            kind: caller.actor.kind,
+            role: caller.actor.role,
+            tier: action.tier(&self.state),
+            protected: env.protected,
+            automatic_ladder,
+        }))
+    }
+
+    /// Check the target, the expected revision and policy against the live state (including
+    /// the actions staged before this one), then stage the action or an approval request.
+    fn stage_submit(&mut self, t: &Ticket, hash: String, now: DateTime<Utc>, ttl: Duration) -> Result<Outcome, ServiceError> {
+        let decision = self.check_submission(&t.caller, &t.req)?;
         let idem_fn = |o: &Outcome| IdemRecord {
             body_hash: hash.clone(),
             status: 200,
             response: serde_json::to_value(o).unwrap_or_default(),
             at: now,
         };
-        let idem = t.key.as_deref().map(|k| (k, &idem_fn as &dyn Fn(&Outcome) -> IdemRecord));
-        match policy::decide(caller.actor.role, tier, env.protected, caller.actor.name == ENGINE_ACTOR) {
-            Decision::Deny(why) => Err(ServiceError::new(403, "forbidden", why)),
-            Decision::Apply => self.stage_apply(caller, action, &req.reason, now, None, idem),
-            Decision::Request => self.stage_request(caller, action, &req.reason, Vec::new(), None, now, ttl, idem),
+        let idem = t.key.as_ref().map(|(scoped, sent)| Idem { scoped, sent, record: &idem_fn });
+        let (caller, req) = (&t.caller, &t.req);
+        match decision {
+            Decision::Deny(why) => Err(ServiceError::forbidden(why)),
+            Decision::Apply => self.stage_apply(caller, &req.action, &req.reason, now, None, idem),
+            Decision::Request => self.stage_request(caller, &req.action, &req.reason, Vec::new(), t.gap.clone(), now, ttl, idem),
         }
     }
+}
+
+/// An idempotency key on its way to the store: scoped as stored, as sent (the audit's request
+/// id), and how to make its record from the outcome.
+#[derive(Clone, Copy)]
+pub(super) struct Idem<'a> {
+    pub scoped: &'a str,
+    pub sent: &'a str,
+    pub record: &'a dyn Fn(&Outcome) -> IdemRecord,
 }

@@ -1,26 +1,35 @@
-//! The one path every mutation takes (TUI, CLI, agents, the engine): authorise → check the
-//! expected revision → policy → apply → audit → durable commit → publish. Holds the live state
-//! behind one mutex; never held across an await. Submitted actions are committed in groups
-//! (`group`, `batch`): one fsync for all the actions queued while the previous one ran.
+//! The door: the one path every change takes, whoever makes it (a key, the CLI, an agent, the
+//! engine, an approval, a definition, the flag-store follower, evidence, seeding, tokens).
+//! Authorise (`policy::may`) → validate → check the expected revision → decide (`policy::decide`)
+//! → stage → (an external flag store call, outside the lock: `external`) → ONE commit
+//! (`commit`: revision, audit, one store transaction, publish; everything undone on failure).
+//! Holds the live state behind one mutex, never across an await or an external call.
+//! Submitted actions are committed in groups (`group`): one fsync for all actions queued
+//! while the previous group was written.
 
-mod batch;
+mod caller;
+mod commit;
 mod decide;
 mod define;
+mod error;
 mod external;
 mod group;
 mod interest;
 mod mutate;
 mod upkeep;
 
+pub use caller::Caller;
+pub use error::{ErrorKind, ServiceError};
+
 use super::auth;
 use super::clock::Clock;
 use super::metrics::Metrics;
-use super::policy::{self, Decision};
+use super::policy::{self, Decision, Op};
 use super::flags::{ExternalEvent, FlagStore, FlagStoreError};
-use super::store::{Commit, IdemRecord, StoreError, TokenRecord, Store};
+use super::store::{Commit, IdemRecord, TokenRecord, Store};
 use crate::domain::{
     Action, Actor, ApprovalId, ApprovalRequest, ApprovalState, AuditEvent, AuditId, AuditKind, DomainError,
-    Environment, Evidence, Flag, Revision, Role, State, ENGINE_ACTOR,
+    Environment, Evidence, EvidenceDue, Flag, FlagKey, Revision, Role, State,
 };
 use crate::wire::{
     ActionRequest, Change, DefineOutcome, GuardrailReading, GuardrailUpdate, Outcome, OutcomeKind, ProposalRequest,
@@ -44,44 +53,6 @@ pub const MAX_PENDING: usize = 1000;
 pub const KEEP_DECIDED: usize = 500;
 /// Idempotency records are kept this long; a retry after that is a new request.
 pub const IDEMPOTENCY_TTL_HOURS: i64 = 24;
-
-/// A precise refusal: HTTP status, machine-readable code and a sentence.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServiceError {
-    pub status: u16,
-    pub code: &'static str,
-    pub message: String,
-    pub current_revision: Option<Revision>,
-}
-
-impl ServiceError {
-    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        ServiceError { status, code, message: message.into(), current_revision: None }
-    }
-}
-
-impl std::fmt::Display for ServiceError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", self.message, self.code)
-    }
-}
-
-impl From<DomainError> for ServiceError {
-    fn from(e: DomainError) -> Self {
-        let status = match e {
-            DomainError::UnknownFlag(_) | DomainError::UnknownEnv(_) | DomainError::UnknownCohort { .. } => 404,
-            _ => 422,
-        };
-        ServiceError::new(status, e.code(), e.to_string())
-    }
-}
-
-impl From<StoreError> for ServiceError {
-    fn from(e: StoreError) -> Self {
-        tracing::error!(error = %e, "store failure");
-        ServiceError::new(500, "store_failed", format!("the change was not saved: {e}"))
-    }
-}
 
 /// What the stream carries.
 #[derive(Debug, Clone)]
@@ -115,20 +86,21 @@ pub(super) struct Inner {
     pub approvals: BTreeMap<ApprovalId, ApprovalRequest>,
     pub store: Arc<Store>,
     /// Changes staged but not yet durable (empty whenever the lock is free).
-    pending: batch::Pending,
+    pending: commit::Pending,
     next_audit: u64,
     recent: VecDeque<Arc<Published>>,
     recent_audit: VecDeque<AuditEvent>,
     pub metrics: Metrics,
     pub readings: Vec<GuardrailReading>,
-    /// Since when every guardrail of (flag, env) has been healthy with enough data.
-    pub healthy_since: HashMap<(String, String), DateTime<Utc>>,
     /// Evidence checks due: one guardrail window after a change that reduced a guarded cohort.
-    pub evidence_due: Vec<EvidenceCheck>,
-    external: Option<Arc<dyn FlagStore>>,
+    /// Persisted by the commit that schedules them (and removed by the one that records them).
+    evidence_due: Vec<EvidenceDue>,
     idem_pruned_at: Option<DateTime<Utc>>,
-    /// Breaches (flag, env, cohort) already answered; cleared when the breach ends.
-    pub breach_handled: std::collections::HashSet<(String, String, String)>,
+    /// Flags with a write to the external flag store in flight (or unsettled): no other write
+    /// to the store for them until it is settled, and the follower does not merge them.
+    in_flight: std::collections::HashSet<FlagKey>,
+    /// External writes whose outcome is not known yet (sent, no answer, read-back failed).
+    unsettled: Vec<external::Unsettled>,
 }
 
 pub struct ControlPlane {
@@ -151,29 +123,8 @@ pub struct ControlPlane {
     pub(super) exposition: std::sync::OnceLock<Arc<super::exposition::Exposition>>,
     /// Which environments' readings the open streams want.
     interests: interest::Interests,
-}
-
-/// A pending "did it work?" check after a change.
-#[derive(Debug, Clone)]
-pub struct EvidenceCheck {
-    pub follows: AuditId,
-    pub action: Action,
-    /// Cohorts whose guardrails to report (all guarded cohorts for flag-wide actions).
-    pub cohorts: Vec<String>,
-    pub due: DateTime<Utc>,
-}
-
-/// Where a mutation comes from, for the audit trail.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub actor: Actor,
-    pub source: String,
-}
-
-impl Caller {
-    pub fn engine() -> Caller {
-        Caller { actor: Actor { name: ENGINE_ACTOR.into(), role: Role::Admin }, source: "engine".into() }
-    }
+    /// Why some stored tokens are disabled (reserved names), for `status`.
+    disabled_tokens: Vec<String>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -213,12 +164,21 @@ fn body_hash(actor: &Actor, req: &ActionRequest) -> String {
     auth::hash(&body.to_string())
 }
 
+/// Refuse a caller that may not make this kind of request, before any other check.
+fn authorise(caller: &Caller, op: Op) -> Result<(), ServiceError> {
+    policy::may(caller.actor.kind, caller.actor.role, op).map_err(ServiceError::forbidden)
+}
+
 fn check_reason(reason: &str) -> Result<(), ServiceError> {
-    if reason.trim().is_empty() {
-        return Err(ServiceError::new(422, "reason_required", "every change needs a reason: say why in a few words"));
+    if !crate::domain::text::has_visible(reason) {
+        return Err(ServiceError::new(
+            ErrorKind::Invalid,
+            "reason_required",
+            "every change needs a reason with at least one visible character: say why in a few words",
+        ));
     }
     if reason.len() > MAX_REASON {
-        return Err(ServiceError::new(422, "reason_too_long", format!("the reason is longer than {MAX_REASON} bytes")));
+        return Err(ServiceError::new(ErrorKind::Invalid, "reason_too_long", format!("the reason is longer than {MAX_REASON} bytes")));
     }
     Ok(())
 }
@@ -258,10 +218,9 @@ impl ControlPlane {
                 recent_audit,
                 metrics: Metrics::default(),
                 readings: Vec::new(),
-                healthy_since: HashMap::new(),
-                breach_handled: Default::default(),
-                evidence_due: Vec::new(),
-                external: external.clone(),
+                evidence_due: loaded.evidence_due,
+                in_flight: Default::default(),
+                unsettled: Vec::new(),
                 idem_pruned_at: None,
             }),
             clock,
@@ -272,7 +231,9 @@ impl ControlPlane {
             approval_ttl: Duration::hours(4),
             exposition: std::sync::OnceLock::new(),
             interests: Default::default(),
+            disabled_tokens: Vec::new(),
         });
+        let cp = cp.disable_reserved_tokens();
         if !loaded.initialised
             && let Some(seed) = seed
         {
@@ -281,20 +242,32 @@ impl ControlPlane {
         Ok(cp)
     }
 
+    /// Seed a new store from a scenario: the system defines its state, its agents propose.
     fn seed(&self, seed: super::scenario::Scenario) -> Result<(), ServiceError> {
+        let system = Caller::system();
+        authorise(&system, Op::Define)?;
         {
             let mut inner = lock(&self.inner);
-            let mut state = seed.state;
-            state.revision = Revision(1);
-            for f in state.flags.values_mut() {
-                Arc::make_mut(f).revision = Revision(1);
+            let state = seed.state;
+            inner.begin_staging();
+            inner.state.environments = state.environments;
+            inner.state.frozen = state.frozen;
+            inner.state.env_revisions = state.env_revisions;
+            inner.state.revision = Revision(1);
+            let mut flags = Vec::new();
+            for (_, mut f) in state.flags {
+                Arc::make_mut(&mut f).revision = Revision(1);
+                inner.stage_flag(Arc::clone(&f));
+                flags.push(f);
             }
-            inner.store.commit(Commit { meta: Some(&state), flags: state.flags.values().map(|f| &**f).collect(), ..Default::default() })?;
-            inner.state = state;
+            let now = self.clock.now();
+            inner.stage_change(Change { revision: Revision(1), at: now, flags, frozen: None, approvals: vec![], audit: vec![] }, None);
+            inner.commit(&self.tx)?;
         }
         for p in seed.proposals {
-            let caller = Caller { actor: p.actor, source: "agent".into() };
-            self.propose(&caller, ProposalRequest { action: p.action, reverse: None, reason: p.reason, evidence: p.evidence, evidence_gap: p.evidence_gap })?;
+            let caller = Caller::token(p.actor, "agent", "scenario");
+            let req = ProposalRequest { action: p.action, reverse: None, reason: p.reason, evidence: p.evidence, evidence_gap: p.evidence_gap };
+            self.propose(&caller, req)?;
         }
         Ok(())
     }
@@ -366,9 +339,7 @@ impl ControlPlane {
 
     /// A recommendation: always a pending request, whoever posts it.
     pub fn propose(&self, caller: &Caller, req: ProposalRequest) -> Result<Outcome, ServiceError> {
-        if !caller.actor.role.can_propose() {
-            return Err(ServiceError::new(403, "forbidden", "viewers cannot propose changes"));
-        }
+        authorise(caller, Op::Propose)?;
         check_reason(&req.reason)?;
         let now = self.clock.now();
         let mut inner = lock(&self.inner);
@@ -377,8 +348,7 @@ impl ControlPlane {
         if let Some(r) = &req.reverse
             && r != &reverse
         {
-            return Err(ServiceError::new(
-                422,
+            return Err(ServiceError::new(ErrorKind::Invalid,
                 "reverse_mismatch",
                 format!("the reverse you sent does not undo the action; the control plane computes {}", serde_json::to_string(&reverse).unwrap_or_default()),
             ));
@@ -387,20 +357,25 @@ impl ControlPlane {
         inner.commit_one(&self.tx, staged)
     }
 
+    /// Whether a request for exactly `action` is open.
+    pub fn has_pending(&self, action: &Action) -> bool {
+        lock(&self.inner).approvals.values().any(|a| a.state == ApprovalState::Pending && &a.action == action)
+    }
+
     /// Accept pushed or simulated samples.
     pub fn push_samples(&self, samples: &[crate::wire::MetricSample]) -> Result<usize, ServiceError> {
         let now = self.clock.now();
         let mut inner = lock(&self.inner);
         for (i, s) in samples.iter().enumerate() {
             if inner.state.flags.get(&s.flag).and_then(|f| f.env(&s.env)).is_none() {
-                return Err(ServiceError::new(404, "unknown_flag", format!("sample {i}: flag `{}` is not configured in `{}`", s.flag, s.env)));
+                return Err(ServiceError::new(ErrorKind::NotFound, "unknown_flag", format!("sample {i}: flag `{}` is not configured in `{}`", s.flag, s.env)));
             }
         }
         for (i, s) in samples.iter().enumerate() {
             inner
                 .metrics
                 .push(s, now)
-                .map_err(|e| ServiceError::new(422, "invalid_sample", format!("sample {i}: {e}")))?;
+                .map_err(|e| ServiceError::new(ErrorKind::Invalid, "invalid_sample", format!("sample {i}: {e}")))?;
         }
         Ok(samples.len())
     }
@@ -442,26 +417,52 @@ impl ControlPlane {
             }
         }
         match self.store.token(&h) {
-            Ok(Some(rec)) => Some(Actor { name: rec.name, role: rec.role }),
+            // A token carrying a reserved name (minted before names were reserved) is disabled.
+            Ok(Some(rec)) if crate::domain::is_reserved_name(&rec.name) => None,
+            Ok(Some(rec)) => Some(Actor::from_token(rec.name, rec.role)),
             _ => None,
         }
     }
 
-    /// An in-memory token for this process's owner; returns the secret.
-    pub fn add_local_token(&self, actor: Actor) -> Result<String, ServiceError> {
-        let t = auth::mint().map_err(|e| ServiceError::new(500, "random_failed", e))?;
-        lock(&self.local_tokens).insert(auth::hash(&t), actor);
-        Ok(t)
+    /// Disable stored tokens that carry a reserved name (an impostor planted in an older data
+    /// dir): they authenticate nothing, the log says so once and `status` lists them.
+    fn disable_reserved_tokens(self: Arc<Self>) -> Arc<Self> {
+        let names: Vec<String> = match self.store.tokens() {
+            Ok(tokens) => tokens.into_iter().map(|t| t.name).filter(|n| crate::domain::is_reserved_name(n)).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read tokens to check for reserved names");
+                Vec::new()
+            }
+        };
+        if names.is_empty() {
+            return self;
+        }
+        let warnings: Vec<String> = names
+            .iter()
+            .map(|n| {
+                let n = crate::sanitize::clean(n, 100);
+                tracing::warn!(token = %n, "token disabled: its name is reserved for the control plane");
+                format!("token `{n}` is disabled: its name is reserved for the control plane; mint a new one under another name")
+            })
+            .collect();
+        match Arc::try_unwrap(self) {
+            Ok(mut cp) => {
+                cp.disabled_tokens = warnings;
+                Arc::new(cp)
+            }
+            Err(cp) => cp,
+        }
     }
 
-    /// Mint and store a token (shown once).
-    pub fn add_token(&self, name: &str, role: Role) -> Result<String, ServiceError> {
-        if !crate::domain::ids::valid_key(name) {
-            return Err(ServiceError::new(422, "invalid_name", "token names are 1–100 of A–Z a–z 0–9 - _ ."));
-        }
-        let t = auth::mint().map_err(|e| ServiceError::new(500, "random_failed", e))?;
-        let rec = TokenRecord { name: name.to_string(), role, created_at: self.clock.now() };
-        self.store.add_token(&auth::hash(&t), &rec)?;
+    /// Problems the operator should know about (disabled tokens), for `status` and the TUI.
+    pub fn warnings(&self) -> Vec<String> {
+        self.disabled_tokens.clone()
+    }
+
+    /// An in-memory token for this process's owner; returns the secret.
+    pub fn add_local_token(&self, actor: Actor) -> Result<String, ServiceError> {
+        let t = auth::mint().map_err(|e| ServiceError::new(ErrorKind::Internal, "random_failed", e))?;
+        lock(&self.local_tokens).insert(auth::hash(&t), actor);
         Ok(t)
     }
 
@@ -469,10 +470,18 @@ impl ControlPlane {
         self.store.tokens().map(|t| !t.is_empty()).unwrap_or(false)
     }
 
-    /// Whether every guardrail of (flag, env) is healthy with enough data; engine bookkeeping.
-    pub(super) fn with_inner<R>(&self, f: impl FnOnce(&mut Inner, &broadcast::Sender<StreamMsg>) -> R) -> R {
+    /// The guardrail samples and the state they are judged against (simulator, Prometheus,
+    /// Unleash usage). Samples are readings, not changes: they do not pass the door.
+    pub(in crate::control) fn with_metrics<R>(&self, f: impl FnOnce(&mut Metrics, &State) -> R) -> R {
         let mut inner = lock(&self.inner);
-        f(&mut inner, &self.tx)
+        let inner = &mut *inner;
+        f(&mut inner.metrics, &inner.state)
+    }
+
+    /// Tests: hold the service lock (to line submissions up into one group) or reach the store.
+    #[cfg(test)]
+    pub(in crate::control) fn with_inner<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
+        f(&mut lock(&self.inner))
     }
 }
 

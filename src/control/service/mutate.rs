@@ -1,7 +1,8 @@
-//! The one mutation path inside the lock: scratch apply, external store, then staged on the
-//! live state (see `batch`: durable commit, then publish); and turning an action into an
-//! approval request.
+//! Staging an action inside the lock: scratch apply, then staged on the live state with its
+//! audit and reverse (see `commit`: durable, then published); and turning an action into an
+//! approval request. No external call happens here (see `external`).
 
+use super::group::Idem;
 use super::*;
 
 impl Inner {
@@ -67,16 +68,16 @@ impl Inner {
     }
 
     /// Validate `action` on the live state (with whatever is staged before it) and stage it:
-    /// scratch apply, the external store, then live state, audit and the change to publish.
+    /// scratch apply, then live state, audit and the change to publish.
     /// A refusal stages nothing.
-    pub(in crate::control) fn stage_apply(
+    pub(super) fn stage_apply(
         &mut self,
         caller: &Caller,
         action: &Action,
         reason: &str,
         now: DateTime<Utc>,
         approval: Option<ApprovalRequest>,
-        idem: Option<(&str, &dyn Fn(&Outcome) -> IdemRecord)>,
+        idem: Option<Idem<'_>>,
     ) -> Result<Outcome, ServiceError> {
         let mut scratch = self.scratch(action);
         let before = summarize(&scratch, action);
@@ -94,28 +95,6 @@ impl Inner {
             }
         }
         let after = summarize(&scratch, action);
-        // Flags held elsewhere: write there first (compare-and-set on what the operator saw);
-        // a refusal there means nothing is recorded here. In a group the calls happen one by
-        // one in queue order, each against the state that includes the actions staged before
-        // it, which is what the external store holds by then: exactly the calls one-at-a-time
-        // commits would make. If the group's commit then fails, the external store is ahead of
-        // flagtop for those actions, as it was when a single commit failed after the call; the
-        // sync follower brings flagtop back in step and no client was told "applied".
-        if let (Some(ext), Some(k)) = (&self.external, action.flag())
-            && crate::control::flags::touches_store(action)
-            && let (Some(old), Some(new)) = (self.state.flags.get(k), scratch.flags.get(k))
-        {
-            ext.apply(action, old, new).map_err(|e| match e {
-                FlagStoreError::Conflict { .. } => ServiceError {
-                    status: 409,
-                    code: "conflict",
-                    message: format!("{e}; flagtop will pick up the new state within seconds — review it and decide again"),
-                    current_revision: None,
-                },
-                FlagStoreError::Refused { .. } => ServiceError::new(422, "flag_store_refused", e.to_string()),
-                FlagStoreError::Unavailable { .. } => ServiceError::new(503, "flag_store_unavailable", format!("{e}; nothing was changed")),
-            })?;
-        }
         // Nothing below fails: from here on the action is staged.
         self.begin_staging();
         let kind = if approval.is_some() { AuditKind::Approved } else { AuditKind::Applied };
@@ -126,7 +105,7 @@ impl Inner {
         audit.before = Some(before);
         audit.after = Some(after);
         audit.evidence = self.evidence_for(action);
-        audit.request_id = idem.map(|(k, _)| k.to_string());
+        audit.request_id = idem.map(|i| i.sent.to_string());
         let approval = approval.map(|mut a| {
             a.state = ApprovalState::Applied;
             a.decided_by = Some(caller.actor.clone());
@@ -145,7 +124,7 @@ impl Inner {
             approval_id: approval.as_ref().map(|a| a.id.clone()),
             replayed: false,
         };
-        let idem_rec = idem.map(|(k, f)| (k.to_string(), f(&outcome)));
+        let idem_rec = idem.map(|i| (i.scoped.to_string(), (i.record)(&outcome)));
         self.state.revision = revision;
         self.state.frozen = std::mem::take(&mut scratch.frozen);
         self.state.env_revisions = std::mem::take(&mut scratch.env_revisions);
@@ -171,7 +150,7 @@ impl Inner {
     /// Stage an approval request for `action` (the reverse is computed now), or merge it into
     /// the open one for the same action. A refusal stages nothing.
     #[allow(clippy::too_many_arguments)]
-    pub(in crate::control) fn stage_request(
+    pub(super) fn stage_request(
         &mut self,
         caller: &Caller,
         action: &Action,
@@ -180,7 +159,7 @@ impl Inner {
         evidence_gap: Option<String>,
         now: DateTime<Utc>,
         ttl: Duration,
-        idem: Option<(&str, &dyn Fn(&Outcome) -> IdemRecord)>,
+        idem: Option<Idem<'_>>,
     ) -> Result<Outcome, ServiceError> {
         let mut scratch = self.scratch(action);
         let target_rev = action.target_revision(&scratch);
@@ -206,7 +185,7 @@ impl Inner {
                 approval_id: Some(a.id.clone()),
                 replayed: false,
             };
-            let idem_rec = idem.map(|(k, f)| (k.to_string(), f(&outcome)));
+            let idem_rec = idem.map(|i| (i.scoped.to_string(), (i.record)(&outcome)));
             self.begin_staging();
             self.state.revision = revision;
             self.stage_approval(a.clone());
@@ -214,8 +193,7 @@ impl Inner {
             return Ok(outcome);
         }
         if self.approvals.values().filter(|a| a.state == ApprovalState::Pending).count() >= MAX_PENDING {
-            return Err(ServiceError::new(
-                429,
+            return Err(ServiceError::new(ErrorKind::TooMany,
                 "too_many_requests",
                 format!("{MAX_PENDING} requests are already waiting for a decision; decide some first"),
             ));
@@ -247,7 +225,7 @@ impl Inner {
         audit.reverse = Some(reverse.clone());
         audit.approval = Some(id.clone());
         audit.evidence = req.evidence.clone();
-        audit.request_id = idem.map(|(k, _)| k.to_string());
+        audit.request_id = idem.map(|i| i.sent.to_string());
         let outcome = Outcome {
             outcome: OutcomeKind::Requested,
             revision,
@@ -258,7 +236,7 @@ impl Inner {
             approval_id: Some(id.clone()),
             replayed: false,
         };
-        let idem_rec = idem.map(|(k, f)| (k.to_string(), f(&outcome)));
+        let idem_rec = idem.map(|i| (i.scoped.to_string(), (i.record)(&outcome)));
         self.state.revision = revision;
         self.stage_approval(req.clone());
         self.stage_change(Change { revision, at: now, flags: vec![], frozen: None, approvals: vec![req], audit: vec![audit] }, idem_rec);

@@ -1,5 +1,5 @@
-//! Upkeep under the lock: superseded and decided requests, idempotency expiry, evidence after
-//! a change, and the engine's entry points into the mutation path.
+//! Upkeep: superseded and decided requests, idempotency expiry, and evidence after a change
+//! (scheduled durably with the change, recorded through the one pipeline).
 
 use super::*;
 
@@ -22,15 +22,6 @@ impl Inner {
         }
     }
 
-    /// Forget idempotency records older than the TTL (at most once an hour).
-    pub(in crate::control) fn prune_idempotency(&mut self, now: DateTime<Utc>) -> Result<usize, ServiceError> {
-        if self.idem_pruned_at.is_some_and(|t| now - t < Duration::hours(1)) {
-            return Ok(0);
-        }
-        self.idem_pruned_at = Some(now);
-        Ok(self.store.prune_idempotency(now - Duration::hours(IDEMPOTENCY_TTL_HOURS))?)
-    }
-
     /// After a change that takes exposure back, check the affected guardrails one window later.
     pub(in crate::control) fn schedule_evidence(&mut self, action: &Action, follows: AuditId, now: DateTime<Utc>) {
         let reduces = matches!(
@@ -49,7 +40,7 @@ impl Inner {
         let window = specs.iter().map(|g| g.window_secs).max().unwrap_or(60);
         let mut cohorts: Vec<String> = specs.iter().map(|g| g.cohort.to_string()).collect();
         cohorts.dedup();
-        self.evidence_due.push(EvidenceCheck {
+        self.stage_evidence_due(EvidenceDue {
             follows,
             action: action.clone(),
             cohorts,
@@ -57,19 +48,13 @@ impl Inner {
         });
     }
 
-    /// Record the evidence of every check that is due: an `evidence` audit event linked to the
+    /// Stage the evidence of every check that is due: an `evidence` audit event linked to the
     /// change, with each affected guardrail's value for the cohort as a whole now.
-    pub(in crate::control) fn record_due_evidence(
-        &mut self,
-        tx: &broadcast::Sender<StreamMsg>,
-        readings: &[GuardrailReading],
-        now: DateTime<Utc>,
-    ) -> Result<usize, ServiceError> {
-        let (due, later): (Vec<EvidenceCheck>, Vec<EvidenceCheck>) =
-            std::mem::take(&mut self.evidence_due).into_iter().partition(|c| c.due <= now);
-        self.evidence_due = later;
+    fn stage_due_evidence(&mut self, caller: &Caller, readings: &[GuardrailReading], now: DateTime<Utc>) -> usize {
+        let due: Vec<EvidenceDue> = self.evidence_due.iter().filter(|c| c.due <= now).cloned().collect();
         let n = due.len();
         for check in due {
+            self.stage_evidence_done(check.follows);
             let Some(flag) = check.action.flag() else { continue };
             let rs: Vec<&GuardrailReading> = readings
                 .iter()
@@ -96,18 +81,15 @@ impl Inner {
             }
             let revision = Revision(self.state.revision.0 + 1);
             let reason = format!("evidence after #{}: {}", check.follows, parts.join("; "));
-            let mut audit = self.new_audit(&Caller::engine(), AuditKind::Evidence, &reason, now, revision);
+            let mut audit = self.new_audit(caller, AuditKind::Evidence, &reason, now, revision);
             audit.flag = Some(flag.clone());
             audit.action = Some(check.action.clone());
             audit.evidence = evidence;
             audit.follows = Some(check.follows);
-            let mut meta = self.scratch(&check.action);
-            meta.revision = revision;
-            self.store.commit(Commit { meta: Some(&meta), audit: vec![&audit], ..Default::default() })?;
             self.state.revision = revision;
-            self.publish(tx, Change { revision, at: now, flags: vec![], frozen: None, approvals: vec![], audit: vec![audit] });
+            self.stage_change(Change { revision, at: now, flags: vec![], frozen: None, approvals: vec![], audit: vec![audit] }, None);
         }
-        Ok(n)
+        n
     }
 
     /// Pending requests for exactly `action` are moot once it was applied directly: close them,
@@ -130,33 +112,34 @@ impl Inner {
         }
         closed
     }
+}
 
-    pub(in crate::control) fn engine_apply(
-        &mut self,
-        tx: &broadcast::Sender<StreamMsg>,
-        action: &Action,
-        reason: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Outcome, ServiceError> {
-        let staged = self.stage_apply(&Caller::engine(), action, reason, now, None, None);
-        self.commit_one(tx, staged)
+impl ControlPlane {
+    /// Record the evidence of every check that is due (the engine's entry; one commit).
+    pub fn record_due_evidence(&self, caller: &Caller, readings: &[GuardrailReading]) -> Result<usize, ServiceError> {
+        authorise(caller, Op::RecordEvidence)?;
+        let now = self.clock.now();
+        let mut inner = lock(&self.inner);
+        let n = inner.stage_due_evidence(caller, readings, now);
+        inner.commit(&self.tx)?;
+        Ok(n)
     }
 
-    pub(in crate::control) fn engine_request(
-        &mut self,
-        tx: &broadcast::Sender<StreamMsg>,
-        action: &Action,
-        reason: &str,
-        evidence: Vec<Evidence>,
-        evidence_gap: Option<String>,
-        now: DateTime<Utc>,
-        ttl: Duration,
-    ) -> Result<Outcome, ServiceError> {
-        let staged = self.stage_request(&Caller::engine(), action, reason, evidence, evidence_gap, now, ttl, None);
-        self.commit_one(tx, staged)
+    /// Evidence checks not yet recorded (durable: they survive a restart).
+    pub fn evidence_due(&self) -> Vec<EvidenceDue> {
+        lock(&self.inner).evidence_due.clone()
     }
 
-    pub(in crate::control) fn has_pending(&self, action: &Action) -> bool {
-        self.approvals.values().any(|a| a.state == ApprovalState::Pending && &a.action == action)
+    /// Forget idempotency records older than the TTL (at most once an hour), through the pipeline.
+    pub fn prune_idempotency(&self) -> Result<bool, ServiceError> {
+        let now = self.clock.now();
+        let mut inner = lock(&self.inner);
+        if inner.idem_pruned_at.is_some_and(|t| now - t < Duration::hours(1)) {
+            return Ok(false);
+        }
+        inner.idem_pruned_at = Some(now);
+        inner.stage_prune_idempotency(now - Duration::hours(IDEMPOTENCY_TTL_HOURS));
+        inner.commit(&self.tx)?;
+        Ok(true)
     }
 }

@@ -20,7 +20,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, c: &Confirm, t: &Theme) -> O
     let inner_w = usize::from(w.saturating_sub(2));
     let mut lines: Vec<Line> = Vec::new();
     let tier_style = match p.tier {
-        Tier::Reduce => t.healthy,
+        Tier::Hold | Tier::Reduce => t.healthy,
         Tier::Expand => t.warning,
         Tier::Global => t.danger,
     };

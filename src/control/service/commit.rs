@@ -1,12 +1,13 @@
-//! Changes staged under the service lock but not yet durable. Staging applies each change to
-//! the live state in order, so the next one is validated against it, and remembers what it
-//! replaced; `flush` writes everything staged in ONE redb transaction (one fsync) and then
-//! publishes each change in revision order, or, when the write fails, puts the live state back
-//! as it was and publishes nothing. The lock is held from the first staged change to the end of
-//! `flush`, so no other thread ever sees a change that is not durable.
+//! The one commit pipeline. Every writer stages its change under the service lock (live state,
+//! audit, requests, tokens, evidence checks), remembering what it replaced; `commit` — the only
+//! call into the store's write path in the whole service — writes everything staged in ONE
+//! transaction (one fsync) and then publishes each change in revision order, or, when the write
+//! fails, puts the live state back as it was and publishes nothing. The lock is held from the
+//! first staged change to the end of `commit`, so no other thread sees a change that is not
+//! durable.
 
 use super::*;
-use crate::domain::{EnvKey, FlagKey};
+use crate::domain::EnvKey;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -16,15 +17,20 @@ pub(in crate::control) struct Pending {
     undo: Option<Undo>,
     changes: Vec<Change>,
     idempotency: HashMap<String, IdemRecord>,
+    tokens: Vec<(String, TokenRecord)>,
+    evidence_new: Vec<EvidenceDue>,
+    evidence_done: Vec<AuditId>,
+    prune_idempotency_before: Option<DateTime<Utc>>,
 }
 
 /// The live state as it was before the first staged change.
 struct Undo {
     revision: Revision,
+    environments: Vec<Environment>,
     frozen: BTreeSet<EnvKey>,
     env_revisions: BTreeMap<EnvKey, Revision>,
     next_audit: u64,
-    evidence_due: usize,
+    evidence_due: Vec<EvidenceDue>,
     flags: HashMap<FlagKey, Option<Arc<Flag>>>,
     approvals: HashMap<ApprovalId, Option<ApprovalRequest>>,
 }
@@ -43,10 +49,11 @@ impl Inner {
         if self.pending.undo.is_none() {
             self.pending.undo = Some(Undo {
                 revision: self.state.revision,
+                environments: self.state.environments.clone(),
                 frozen: self.state.frozen.clone(),
                 env_revisions: self.state.env_revisions.clone(),
                 next_audit: self.next_audit,
-                evidence_due: self.evidence_due.len(),
+                evidence_due: self.evidence_due.clone(),
                 flags: HashMap::new(),
                 approvals: HashMap::new(),
             });
@@ -83,12 +90,39 @@ impl Inner {
         }
     }
 
-    /// Commit everything staged in one transaction, then publish each change in order. On a
-    /// failed commit nothing staged stays live and nothing is published.
-    pub(in crate::control) fn flush(&mut self, tx: &broadcast::Sender<StreamMsg>) -> Result<(), ServiceError> {
+    /// Stage a minted token (its record; the secret is never stored).
+    pub(super) fn stage_token(&mut self, hash: String, rec: TokenRecord) {
+        self.begin_staging();
+        self.pending.tokens.push((hash, rec));
+    }
+
+    /// Schedule an evidence check, durable with the change that causes it.
+    pub(super) fn stage_evidence_due(&mut self, check: EvidenceDue) {
+        self.begin_staging();
+        self.evidence_due.push(check.clone());
+        self.pending.evidence_new.push(check);
+    }
+
+    /// Mark an evidence check recorded (it leaves the store with the evidence event's commit).
+    pub(super) fn stage_evidence_done(&mut self, follows: AuditId) {
+        self.begin_staging();
+        self.evidence_due.retain(|c| c.follows != follows);
+        self.pending.evidence_new.retain(|c| c.follows != follows);
+        self.pending.evidence_done.push(follows);
+    }
+
+    /// Forget idempotency records made before `before` with the next commit.
+    pub(super) fn stage_prune_idempotency(&mut self, before: DateTime<Utc>) {
+        self.begin_staging();
+        self.pending.prune_idempotency_before = Some(before);
+    }
+
+    /// THE commit: everything staged in one transaction, then each change published in order.
+    /// On a failed commit nothing staged stays live and nothing is published.
+    pub(in crate::control) fn commit(&mut self, tx: &broadcast::Sender<StreamMsg>) -> Result<(), ServiceError> {
         let pending = std::mem::take(&mut self.pending);
         let Some(undo) = pending.undo else { return Ok(()) };
-        if pending.changes.is_empty() {
+        if pending.changes.is_empty() && pending.prune_idempotency_before.is_none() {
             self.undo(undo);
             return Ok(());
         }
@@ -106,6 +140,10 @@ impl Inner {
                 approvals: approvals.into_values().collect(),
                 audit: pending.changes.iter().flat_map(|c| &c.audit).collect(),
                 idempotency: pending.idempotency.iter().map(|(k, r)| (k.as_str(), r)).collect(),
+                tokens: pending.tokens.iter().map(|(h, r)| (h.as_str(), r)).collect(),
+                evidence_due: pending.evidence_new.iter().collect(),
+                evidence_done: pending.evidence_done.clone(),
+                prune_idempotency_before: pending.prune_idempotency_before,
             })
         };
         match written {
@@ -136,7 +174,7 @@ impl Inner {
         staged: Result<Outcome, ServiceError>,
     ) -> Result<Outcome, ServiceError> {
         match staged {
-            Ok(outcome) => self.flush(tx).map(|()| outcome),
+            Ok(outcome) => self.commit(tx).map(|()| outcome),
             Err(e) => {
                 self.discard();
                 Err(e)
@@ -146,10 +184,11 @@ impl Inner {
 
     fn undo(&mut self, u: Undo) {
         self.state.revision = u.revision;
+        self.state.environments = u.environments;
         self.state.frozen = u.frozen;
         self.state.env_revisions = u.env_revisions;
         self.next_audit = u.next_audit;
-        self.evidence_due.truncate(u.evidence_due);
+        self.evidence_due = u.evidence_due;
         for (key, old) in u.flags {
             match old {
                 Some(f) => self.state.flags.insert(key, f),

@@ -1,0 +1,78 @@
+//! The service's refusals: a kind (what went wrong, for the API to map to a status), a
+//! machine-readable code and a sentence that says what to do. No HTTP here: `api` maps kinds.
+
+use crate::domain::{DomainError, Revision};
+use crate::control::store::StoreError;
+
+/// What kind of refusal; the API turns each into one HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The request is malformed (syntax, a token in the URL, a bad query).
+    BadRequest,
+    Unauthenticated,
+    /// The caller may not make this request at all (checked before anything else).
+    Forbidden,
+    NotFound,
+    /// The state changed since the caller looked, or the request is no longer open.
+    Conflict,
+    /// The request is well-formed but invalid (unknown field, bad value, missing reason).
+    Invalid,
+    TooLarge,
+    UnsupportedMedia,
+    /// A bound was reached (open requests); try again later.
+    TooMany,
+    /// A dependency (the external flag store) is unreachable and nothing was changed.
+    Unavailable,
+    /// A dependency got the change but did not answer; flagtop could not read back what it did.
+    /// Nothing is reported as "unchanged": the outcome is reconciled and recorded later.
+    OutcomeUnknown,
+    /// A failure inside flagtop (the store could not save).
+    Internal,
+}
+
+/// A precise refusal: kind, machine-readable code and a sentence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceError {
+    pub kind: ErrorKind,
+    pub code: &'static str,
+    pub message: String,
+    pub current_revision: Option<Revision>,
+}
+
+impl ServiceError {
+    pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> Self {
+        ServiceError { kind, code, message: message.into(), current_revision: None }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Forbidden, "forbidden", message)
+    }
+
+    /// "Changed since you looked", with the revision the target is at now.
+    pub fn conflict(message: impl Into<String>, current: Option<Revision>) -> Self {
+        ServiceError { kind: ErrorKind::Conflict, code: "conflict", message: message.into(), current_revision: current }
+    }
+}
+
+impl std::fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)
+    }
+}
+
+impl From<DomainError> for ServiceError {
+    fn from(e: DomainError) -> Self {
+        let kind = match e {
+            DomainError::UnknownFlag(_) | DomainError::UnknownEnv(_) | DomainError::UnknownCohort { .. } => ErrorKind::NotFound,
+            _ => ErrorKind::Invalid,
+        };
+        ServiceError::new(kind, e.code(), e.to_string())
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store failure");
+        ServiceError::new(ErrorKind::Internal, "store_failed", format!("the change was not saved: {e}"))
+    }
+}
