@@ -277,6 +277,7 @@ fn define_flag_is_idempotent_and_survives_reopen() {
     assert_eq!(got.environments, flag.environments);
 }
 
+mod door;
 mod group_commit;
 
 /// The embedded TUI holds the control plane's flags, not a copy: a snapshot shares every flag;
