@@ -65,6 +65,8 @@ pub fn to_json(s: &Snapshot) -> Value {
         "revision": s.revision,
         "server_time": s.server_time,
         "flag_store": s.flag_store,
+        "warnings": s.warnings,
+        "unsettled_writes": s.unsettled,
         "environments": s.environments.iter().map(|e| json!({"key": e.key, "protected": e.protected, "frozen": s.frozen.contains(&e.key)})).collect::<Vec<_>>(),
         "flags": flags,
         "approvals": s.approvals.iter().map(|a| json!({
@@ -79,6 +81,12 @@ pub fn to_json(s: &Snapshot) -> Value {
 pub fn to_text(s: &Snapshot, only_env: Option<&str>) -> String {
     let mut out = String::new();
     out.push_str(&format!("revision {}  ·  flag store {}\n", s.revision, clean(&s.flag_store, 20)));
+    for w in &s.warnings {
+        out.push_str(&format!("WARNING: {}\n", clean(w, 300)));
+    }
+    if s.unsettled > 0 {
+        out.push_str(&format!("WARNING: {} write(s) to the flag store with an outcome not known yet; flagtop is reading them back\n", s.unsettled));
+    }
     for env in &s.environments {
         if only_env.is_some_and(|e| e != env.key.as_str()) {
             continue;

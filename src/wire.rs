@@ -36,6 +36,16 @@ pub struct Snapshot {
     pub approvals: Vec<ApprovalRequest>,
     /// The newest audit events, newest first.
     pub audit: Vec<AuditEvent>,
+    /// Problems the operator should know about (e.g. a stored token disabled for its reserved name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// Writes to the external flag store whose outcome flagtop is still finding out.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unsettled: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The current judgement of one guardrail.

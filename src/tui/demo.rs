@@ -98,6 +98,8 @@ pub fn snapshot(name: &str) -> Result<Snapshot, String> {
         request_id: None,
     };
     Ok(Snapshot {
+        warnings: Vec::new(),
+        unsettled: 0,
         revision: Revision(STATE_REV),
         server_time: t0(),
         identity: Actor::from_token("alice", Role::Approver),

@@ -318,6 +318,8 @@ impl ControlPlane {
             guardrails: inner.readings.clone(),
             approvals,
             audit: inner.recent_audit.iter().cloned().collect(),
+            warnings: self.disabled_tokens.clone(),
+            unsettled: inner.unsettled.len(),
         }
     }
 
