@@ -10,6 +10,7 @@
 //! - `sse/parse`: the bounded SSE parser on a realistic stream of `change` events.
 //!
 //! Run: `cargo bench --bench core` (or `./scripts/bench`, which also records the figures).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
 
 mod common;
 

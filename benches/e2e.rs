@@ -9,6 +9,7 @@
 //! `BENCH_LOAD_WRITERS` (the `load` section's offered 600 actions/s, 200 streams and 32
 //! saturating writers), Unleash via
 //! `FLAGTOP_TEST_UNLEASH_URL` + `UNLEASH_ADMIN_TOKEN` (as written by `scripts/unleash start`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
 
 mod common;
 

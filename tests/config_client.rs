@@ -1,5 +1,6 @@
 //! `config.toml` reaches the one-shot commands too: its backend, token variable and default
 //! environment are used by `status`/`act`, below the command line; a broken file stops them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
 
 mod common;
 

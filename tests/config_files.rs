@@ -3,6 +3,7 @@
 //! message by message (file, line, column, hint), and exit non-zero when there is an error.
 //! Starting the TUI with the same broken files must fail with the same messages (no silent
 //! fallback). `tests/valid/` is clean and exits 0.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

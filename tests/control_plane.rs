@@ -1,5 +1,6 @@
 //! End to end: a real `flagtop serve` process driven over HTTP through the whole flow of the
 //! control-plane issue, including an SSE client and kill -9 + restart.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! grown and minimised by `scripts/fuzz`) goes through the same checks as the cargo-fuzz
 //! targets. Coverage-guided fuzzing itself is `scripts/fuzz SECS` (see
 //! docs/reliability-terminal.md).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
 
 use flagtop::fuzz_checks::*;
 use std::path::PathBuf;

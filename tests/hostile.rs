@@ -5,6 +5,7 @@
 //! text are shown neutralised by the real TUI in a pseudo-terminal, `flagtop status`, `audit`,
 //! `approvals list`, their `--json` forms, screenshots and log lines. Hostile *keys* (flags,
 //! cohorts, environments, token names) are refused with a precise error.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
 
 mod common;
 

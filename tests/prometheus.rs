@@ -2,6 +2,7 @@
 //! scripts/test) with the deterministic data of tests/fixtures/prometheus/shop.om backfilled
 //! and queried at its fixed time; plus one live scrape of `flagtop serve --expose-metrics`.
 //! Without `FLAGTOP_TEST_PROMETHEUS_URL` the tests are skipped loudly — or fail under CI=true.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Screenshots are a build artefact: every README image in `screenshots/` must equal a fresh
 //! render of its fixture state (`flagtop::screenshot::GALLERY`). Regenerate with
 //! `./scripts/screenshots`. Also runs the real `flagtop screenshot` command once.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
 
 use std::path::Path;
 

@@ -4,6 +4,7 @@
 //! ignored). Each case must leave the alternate screen (`ESC[?1049l`), show the cursor
 //! (`ESC[?25h`) and leave raw mode (checked with `stty` on the PTY) — or, when the terminal is
 //! gone, exit within a few seconds without spinning on the CPU (crossterm #793).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! `flagtop serve` over TLS (rustls): a client that trusts the CA works end to end, one that does
 //! not is refused with a clear error, plain HTTP gets nowhere, and a non-loopback listener with
 //! TLS does not raise the clear-text warning.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! `eu-west` by keys, checked on screen and in the audit; then the control plane is killed (the
 //! TUI must show stale state) and restarted (the TUI must recover on its own); `q` restores the
 //! terminal.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
 
 mod common;
 

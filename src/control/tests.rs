@@ -36,6 +36,7 @@ fn ladder(cp: &ControlPlane, flag: &str, env: &str) -> Ladder {
     cp.state().flags[flag].environments[&crate::domain::EnvKey::from(env)].ladder.clone().unwrap_or_else(|| panic!("no ladder"))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn push(cp: &ControlPlane, flag: &str, env: &str, metric: &str, cohort: &str, cand: f64, base: f64, n: u64) {
     let s = |arm, value| MetricSample {
         flag: flag.into(),

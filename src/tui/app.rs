@@ -153,7 +153,10 @@ async fn event_loop(
                 handle(&mut model, Event::Tick(Utc::now()), &client, &tx);
             }
             _ = tokio::time::sleep_until(panic_at.unwrap_or(last_draw)), if panic_at.is_some() => {
-                panic!("FLAGTOP_TEST_PANIC_AFTER_MS: deliberate test panic");
+                #[allow(clippy::panic)]
+                {
+                    panic!("FLAGTOP_TEST_PANIC_AFTER_MS: deliberate test panic");
+                }
             }
             _ = sigterm.recv() => break Ok(()),
             _ = sighup.recv() => break Ok(()),

@@ -131,10 +131,10 @@ fn the_diff_is_ratatuis() {
             let k = seed.wrapping_mul(31).wrapping_add(usize::from(y) * 7);
             b.set_stringn(usize::from(y % 3) as u16, y, texts[k % texts.len()], 12, styles[k % styles.len()]);
         }
-        if seed % 5 == 0 {
+        if seed.is_multiple_of(5) {
             b[(3, 1)].set_diff_option(CellDiffOption::Skip);
         }
-        if seed % 7 == 0 {
+        if seed.is_multiple_of(7) {
             b[(5, 2)].set_diff_option(CellDiffOption::AlwaysUpdate);
         }
         b

@@ -49,6 +49,9 @@ fn seg(s: &str) -> String {
     s.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.~".contains(*c)).collect()
 }
 
+/// Feature names and the ETag they came with.
+pub type FeatureList = (Vec<String>, Option<String>);
+
 impl Unleash {
     /// `base` like `http://127.0.0.1:4242`; `token` an admin API token (never logged).
     pub fn new(base: &str, token: &str) -> Result<Unleash, FlagStoreError> {
@@ -123,7 +126,7 @@ impl Unleash {
     }
 
     /// Feature names, or None when unchanged since `etag` (HTTP 304 — cheap to poll).
-    pub fn feature_names(&self, etag: Option<&str>) -> Result<Option<(Vec<String>, Option<String>)>, FlagStoreError> {
+    pub fn feature_names(&self, etag: Option<&str>) -> Result<Option<FeatureList>, FlagStoreError> {
         let url = format!("{}/api/admin/projects/{}/features", self.base, seg(&self.project));
         let mut rb = self.http.get(url).header("authorization", &self.token);
         if let Some(e) = etag {

@@ -119,7 +119,8 @@ fn a_failed_store_commit_takes_back_every_kind_of_writer() {
     assert!(cp.define_flag(&admin(), flag).is_err());
     assert_untouched(&cp, &before, &mut rx, "define flag");
     fail_next_commit(&cp);
-    let env = Environment { key: "qa".into(), protected: false, ..cp.state().environments[0].clone() };
+    let mut env = cp.state().environments[0].clone();
+    env.key = "qa".into();
     assert!(cp.define_environment(&admin(), env).is_err());
     assert_untouched(&cp, &before, &mut rx, "define environment");
     // the flag-store follower
