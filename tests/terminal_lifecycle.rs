@@ -48,7 +48,7 @@ fn server() -> (tempfile::TempDir, Server, String) {
 /// The terminal came back: alternate screen left, cursor shown, raw mode off.
 fn assert_restored(tui: &Tui, case: &str) {
     std::thread::sleep(Duration::from_millis(200));
-    let tail = after_alt(&tui);
+    let tail = after_alt(tui);
     assert!(tail.contains(LEAVE_ALT), "{case}: the alternate screen was not left; output tail {:?}", &tail[tail.len().saturating_sub(300)..]);
     assert!(tail.contains(SHOW_CURSOR), "{case}: the cursor was not shown again; output tail {:?}", &tail[tail.len().saturating_sub(300)..]);
     let stty = tui.stty();
