@@ -129,6 +129,10 @@ pub struct StoreStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StreamHello {
     pub revision: Revision,
+    /// The data dir's identity; event ids are `REVISION@EPOCH`, so a resume from another data
+    /// dir is recognised and answered with a reset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
 }
 
 /// `POST /v1/actions`

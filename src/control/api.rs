@@ -20,18 +20,24 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
+pub mod limits;
 mod stream;
+
+use limits::{Class, Limits};
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 256 * 1024;
+/// A request body must arrive whole within this (at least `MAX_BODY` / 10 s ≈ 26 KB/s).
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Most samples in one `POST /v1/metrics`.
 pub const MAX_SAMPLES: usize = 5_000;
 
-pub struct ApiError(ServiceError);
+/// A refusal as the API sends it; `retry_after` (seconds) for the bounds that lift by themselves.
+pub struct ApiError(ServiceError, Option<u64>);
 
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
-        ApiError(e)
+        ApiError(e, None)
     }
 }
 
@@ -45,6 +51,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::Timeout => StatusCode::REQUEST_TIMEOUT,
         ErrorKind::UnsupportedMedia => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ErrorKind::TooMany => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -55,16 +62,20 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let e = self.0;
+        let ApiError(e, retry_after) = self;
         let body = ErrorBody {
             error: ErrorDetail { code: e.code.to_string(), message: e.message, current_revision: e.current_revision },
         };
-        (status_of(e.kind), Json(body)).into_response()
+        let mut r = (status_of(e.kind), Json(body)).into_response();
+        if let Some(v) = retry_after.and_then(|s| axum::http::HeaderValue::from_str(&s.to_string()).ok()) {
+            r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+        }
+        r
     }
 }
 
 fn err(kind: ErrorKind, code: &'static str, msg: impl Into<String>) -> ApiError {
-    ApiError(ServiceError::new(kind, code, msg))
+    ApiError(ServiceError::new(kind, code, msg), None)
 }
 
 /// A request body, strictly: JSON by content type, within the size limit, and every field
@@ -108,9 +119,28 @@ fn body<T: DeserializeOwned>(headers: &HeaderMap, bytes: Result<Bytes, BytesReje
     Ok(value)
 }
 
-/// Which token a request came with (a short hash): idempotency keys are scoped to it.
+/// Read the whole request body within `BODY_READ_TIMEOUT` and `MAX_BODY`, before anything else:
+/// a body trickled in slowly or announced larger than allowed holds nothing open.
+async fn bounded_body(req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let read = tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await;
+    let bytes = match read {
+        Err(_) => {
+            return err(ErrorKind::Timeout, "body_too_slow", format!("the request body did not arrive within {} s", BODY_READ_TIMEOUT.as_secs()))
+                .into_response();
+        }
+        Ok(Err(_)) => {
+            return err(ErrorKind::TooLarge, "body_too_large", format!("request bodies are limited to {MAX_BODY} bytes")).into_response();
+        }
+        Ok(Ok(b)) => b,
+    };
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
+}
+
+/// Which token a request came with (a short hash): idempotency keys, rate limits and stream
+/// caps are scoped to it.
 #[derive(Clone)]
-struct TokenScope(String);
+pub(crate) struct TokenScope(pub(crate) String);
 
 /// Bearer-token authentication for every route but `/healthz`.
 async fn authenticate(State(cp): State<Arc<ControlPlane>>, mut req: Request, next: Next) -> Response {
@@ -169,7 +199,7 @@ fn caller(actor: Actor, scope: &TokenScope, headers: &HeaderMap, default_source:
 /// Authorise first: a caller that may not make this request at all gets 403 before anything
 /// about the request (its body, its target) is looked at.
 fn allowed(actor: &Actor, op: Op) -> Result<(), ApiError> {
-    policy::may(actor.kind, actor.role, op).map_err(|why| ApiError(ServiceError::forbidden(why)))
+    policy::may(actor.kind, actor.role, op).map_err(|why| ApiError(ServiceError::forbidden(why), None))
 }
 
 /// Run blocking service work (it fsyncs) off the async workers.
@@ -177,7 +207,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ServiceError>
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| err(ErrorKind::Internal, "internal", format!("the request failed inside the server: {e}")))?
-        .map_err(ApiError)
+        .map_err(ApiError::from)
 }
 
 async fn healthz() -> &'static str {
@@ -198,12 +228,14 @@ async fn snapshot(State(cp): State<Arc<ControlPlane>>, Extension(actor): Extensi
 
 async fn act(
     State(cp): State<Arc<ControlPlane>>,
+    Extension(limits): Extension<Arc<Limits>>,
     Extension(actor): Extension<Actor>,
     Extension(scope): Extension<TokenScope>,
     headers: HeaderMap,
     req: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     allowed(&actor, Op::Act)?;
+    limits.check(Class::Write, &scope.0)?;
     let req: ActionRequest = body(&headers, req)?;
     let key = headers.get("idempotency-key").map(|v| v.to_str().map(str::to_string));
     let key = match key {
@@ -224,12 +256,14 @@ async fn act(
 
 async fn propose(
     State(cp): State<Arc<ControlPlane>>,
+    Extension(limits): Extension<Arc<Limits>>,
     Extension(actor): Extension<Actor>,
     Extension(scope): Extension<TokenScope>,
     headers: HeaderMap,
     req: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     allowed(&actor, Op::Propose)?;
+    limits.check(Class::Proposal, &scope.0)?;
     let req: ProposalRequest = body(&headers, req)?;
     let caller = caller(actor, &scope, &headers, "api");
     let outcome = blocking(move || cp.propose(&caller, req)).await?;
@@ -244,6 +278,7 @@ async fn approvals(State(cp): State<Arc<ControlPlane>>) -> Json<ApprovalList> {
 
 async fn decide(
     State(cp): State<Arc<ControlPlane>>,
+    Extension(limits): Extension<Arc<Limits>>,
     Extension(actor): Extension<Actor>,
     Extension(scope): Extension<TokenScope>,
     headers: HeaderMap,
@@ -257,6 +292,7 @@ async fn decide(
         _ => return Err(err(ErrorKind::NotFound, "not_found", "use /v1/approvals/{id}/approve or /v1/approvals/{id}/reject")),
     };
     allowed(&actor, if approve { Op::Approve } else { Op::Reject })?;
+    limits.check(Class::Write, &scope.0)?;
     let req: DecisionRequest = body(&headers, req)?;
     let caller = caller(actor, &scope, &headers, "api");
     let outcome = if approve {
@@ -282,11 +318,14 @@ async fn audit(State(cp): State<Arc<ControlPlane>>, q: Result<Query<AuditQuery>,
 
 async fn metrics(
     State(cp): State<Arc<ControlPlane>>,
+    Extension(limits): Extension<Arc<Limits>>,
     Extension(actor): Extension<Actor>,
+    Extension(scope): Extension<TokenScope>,
     headers: HeaderMap,
     req: Result<Bytes, BytesRejection>,
 ) -> Result<Json<MetricAck>, ApiError> {
     allowed(&actor, Op::PushMetrics)?;
+    limits.check(Class::Metrics, &scope.0)?;
     let req: MetricBatch = body(&headers, req)?;
     if req.samples.len() > MAX_SAMPLES {
         return Err(err(ErrorKind::TooLarge, "too_many_samples", format!("at most {MAX_SAMPLES} samples per request")));
@@ -360,8 +399,15 @@ async fn not_found() -> ApiError {
     err(ErrorKind::NotFound, "not_found", "no such endpoint; see docs/api.md")
 }
 
-/// The whole API.
+/// The whole API, with fresh bounds.
 pub fn router(cp: Arc<ControlPlane>) -> Router {
+    let (_, closing) = tokio::sync::watch::channel(false);
+    router_with(cp, Arc::new(Limits::default()), closing)
+}
+
+/// The whole API, with these bounds (shared with whoever watches them); streams end when
+/// `closing` turns true.
+pub fn router_with(cp: Arc<ControlPlane>, limits: Arc<Limits>, closing: tokio::sync::watch::Receiver<bool>) -> Router {
     let authed = Router::new()
         .route("/v1/whoami", get(whoami))
         .route("/v1/snapshot", get(snapshot))
@@ -382,6 +428,9 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
         .route("/metrics", get(super::exposition::serve))
         .merge(authed)
         .fallback(not_found)
+        .layer(Extension(limits))
+        .layer(Extension(stream::Closing(closing)))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn(bounded_body))
         .with_state(cp)
 }

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod flags;
 pub mod api;
 pub mod runtime;
+pub mod server;
 pub mod prometheus;
 pub mod exposition;
 

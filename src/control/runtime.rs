@@ -7,7 +7,7 @@ use super::store::Store;
 use super::flags::sync::{self, Follower};
 use super::flags::unleash::Unleash;
 use super::flags::FlagStore;
-use super::{api, engine, scenario, simulator::Simulator};
+use super::{api, engine, scenario, server, simulator::Simulator};
 use crate::domain::{Actor, Role};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -38,40 +38,6 @@ pub struct StartOptions {
 pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
-}
-
-/// A TCP listener that completes a TLS handshake (rustls) before handing a connection to axum.
-struct TlsListener {
-    tcp: tokio::net::TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            let (stream, addr) = match self.tcp.accept().await {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
-            // A client that never finishes its handshake must not hold the door for long.
-            match tokio::time::timeout(std::time::Duration::from_secs(5), self.acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => return (tls, addr),
-                Ok(Err(e)) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),
-                Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.tcp.local_addr()
-    }
 }
 
 /// A rustls server configuration from PEM files, with a clear error for each way they can be wrong.
@@ -131,7 +97,8 @@ impl Running {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(3), &mut self.server).await;
+        // The server closes its streams and gives connections `server::SHUTDOWN_GRACE`.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), &mut self.server).await;
         let _ = std::fs::remove_file(&self.endpoint_file);
     }
 
@@ -227,30 +194,31 @@ pub async fn start(opts: StartOptions) -> color_eyre::Result<Running> {
         .map_err(|e| color_eyre::eyre::eyre!("cannot listen on {}: {e}", opts.listen))?;
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let app = api::router(cp.clone());
+    let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
+    let limits = Arc::new(api::limits::Limits::default());
+    let app = api::router_with(cp.clone(), limits.clone(), closing_rx);
     let shutdown = async move {
         let _ = rx.await;
     };
-    let (url, server) = match &opts.tls {
-        None => {
-            let server = tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
-                    tracing::error!(error = %e, "the API server stopped");
-                }
-            });
-            (format!("http://{addr}"), server)
-        }
+    let (url, listener) = match &opts.tls {
+        None => (format!("http://{addr}"), server::Listener::Tcp(listener)),
         Some(files) => {
             let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls_config(files)?));
-            let tls = TlsListener { tcp: listener, acceptor };
-            let server = tokio::spawn(async move {
-                if let Err(e) = axum::serve(tls, app).with_graceful_shutdown(shutdown).await {
-                    tracing::error!(error = %e, "the API server stopped");
-                }
-            });
-            (format!("https://{addr}"), server)
+            (format!("https://{addr}"), server::Listener::Tls(listener, acceptor))
         }
     };
+    let registry = Arc::new(server::Registry::default());
+    let server = tokio::spawn(server::serve(listener, app, registry, closing_tx, shutdown));
+    {
+        // Rate-limit state of tokens not seen lately is forgotten once a minute.
+        let (limits, stop) = (limits.clone(), stop.clone());
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                limits.prune();
+            }
+        });
+    }
     let endpoint_file = endpoint_path(&opts.data_dir);
     let ep = Endpoint { url: url.clone(), token: token.clone(), pid: std::process::id() };
     write_private(&endpoint_file, &serde_json::to_string(&ep)?)?;

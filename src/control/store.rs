@@ -109,6 +109,9 @@ const CACHE_BYTES: usize = 4 << 20;
 
 pub struct Store {
     db: Database,
+    /// This data dir's identity: a stream resumed from another data dir (a restore, another
+    /// server) is told to reset instead of silently missing changes.
+    epoch: String,
     _lock: File,
     pub dir: PathBuf,
     /// Tests: make the next commit fail as a full disk would.
@@ -155,6 +158,7 @@ impl Store {
         let db = Database::builder().set_cache_size(CACHE_BYTES).create(&db_path)?;
         let store = Store {
             db,
+            epoch: String::new(),
             _lock: lock,
             dir: dir.to_path_buf(),
             #[cfg(test)]
@@ -166,8 +170,25 @@ impl Store {
         }
         txn.open_table(AUDIT)?;
         txn.open_table(EVIDENCE)?;
+        let epoch = {
+            let mut meta = txn.open_table(META)?;
+            let existing = meta.get("epoch")?.map(|v| String::from_utf8_lossy(v.value()).into_owned());
+            match existing {
+                Some(e) => e,
+                None => {
+                    let e = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+                    meta.insert("epoch", e.as_bytes())?;
+                    e
+                }
+            }
+        };
         txn.commit()?;
-        Ok(store)
+        Ok(Store { epoch, ..store })
+    }
+
+    /// This data dir's identity (made once, when the store was created).
+    pub fn epoch(&self) -> &str {
+        &self.epoch
     }
 
     /// Whether this store holds a state already (so a scenario seed would not be used).

@@ -3,17 +3,29 @@
 //! `Event` builder (a growing buffer per event, a newline scan of every payload, a keep-alive
 //! timer reset on every event) cost more server CPU than the changes themselves.
 
+use super::limits::{Limits, STREAM_BUDGET_BYTES, STREAMS_TOTAL_BUDGET_BYTES};
+use super::{ApiError, TokenScope};
+use crate::control::server::{ConnHandle, until_closing};
 use crate::control::service::{ControlPlane, StreamMsg};
 use crate::domain::Revision;
 use crate::wire::{GuardrailReading, GuardrailUpdate, StreamHello};
 use axum::body::{Body, Bytes};
+use axum::Extension;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+
+/// Told to every stream when the server shuts down: streams end at once.
+#[derive(Clone)]
+pub struct Closing(pub tokio::sync::watch::Receiver<bool>);
+
+/// Chunks a stream may have queued (besides its byte budget).
+const STREAM_CHUNKS: usize = 256;
 
 /// Silence longer than this on a stream gets a heartbeat comment.
 const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -24,12 +36,12 @@ const BATCH_FRAMES: usize = 64;
 const BATCH_BYTES: usize = 256 << 10;
 
 /// Appends one SSE frame to `f`. `data` is compact JSON (one line); a newline in it would still
-/// become its own `data:` line.
-fn push_frame(f: &mut String, event: &str, id: Option<Revision>, data: &str) {
+/// become its own `data:` line. The id is `REVISION@EPOCH`.
+fn push_frame(f: &mut String, event: &str, id: Option<(Revision, &str)>, data: &str) {
     f.reserve(data.len() + event.len() + 40);
     let _ = writeln!(f, "event: {event}");
-    if let Some(id) = id {
-        let _ = writeln!(f, "id: {id}");
+    if let Some((rev, epoch)) = id {
+        let _ = writeln!(f, "id: {rev}@{epoch}");
     }
     for line in data.split('\n') {
         let _ = writeln!(f, "data: {line}");
@@ -37,9 +49,24 @@ fn push_frame(f: &mut String, event: &str, id: Option<Revision>, data: &str) {
     f.push('\n');
 }
 
-/// A `hello` or `reset` frame: the revision the server is at.
-fn push_hello(f: &mut String, kind: &str, revision: Revision) {
-    push_frame(f, kind, None, &serde_json::to_string(&StreamHello { revision }).unwrap_or_default());
+/// A `hello` or `reset` frame: the revision the server is at, and its epoch.
+fn push_hello(f: &mut String, kind: &str, revision: Revision, epoch: &str) {
+    let hello = StreamHello { revision, epoch: Some(epoch.to_string()) };
+    push_frame(f, kind, None, &serde_json::to_string(&hello).unwrap_or_default());
+}
+
+/// Where a `Last-Event-ID` asks to resume: Some(revision) to replay from, None for a reset
+/// (malformed, from another data dir, or ahead of this server).
+fn resume_point(last_event_id: &str, epoch: &str, current: Revision) -> Option<u64> {
+    let (rev, their_epoch) = match last_event_id.trim().split_once('@') {
+        Some((r, e)) => (r, Some(e)),
+        None => (last_event_id.trim(), None),
+    };
+    let rev: u64 = rev.parse().ok()?;
+    if their_epoch.is_some_and(|e| e != epoch) || rev > current.0 {
+        return None;
+    }
+    Some(rev)
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -83,7 +110,7 @@ fn push_msg(
     match msg {
         Ok(StreamMsg::Change(c)) if c.revision.0 > *last => {
             *last = c.revision.0;
-            push_frame(out, "change", Some(c.revision), c.json());
+            push_frame(out, "change", Some((c.revision, cp.epoch())), c.json());
         }
         Ok(StreamMsg::Change(_)) => {}
         Ok(StreamMsg::Guardrails(g)) => {
@@ -96,41 +123,61 @@ fn push_msg(
             // Too slow to keep up: tell the client to fetch a fresh snapshot.
             let rev = cp.revision();
             *last = rev.0;
-            push_hello(out, "reset", rev);
+            push_hello(out, "reset", rev, cp.epoch());
         }
         Err(RecvError::Closed) => return Err(()),
     }
     Ok(())
 }
 
-/// `hello`, then every change in order (`id` = revision), guardrail updates, heartbeats;
-/// resumable with `Last-Event-ID`; `reset` when the gap is too old to replay. With
-/// `?readings=ENV`, guardrail updates for that environment only, opening with its current ones.
-pub(super) async fn stream(State(cp): State<Arc<ControlPlane>>, Query(q): Query<StreamQuery>, headers: HeaderMap) -> Response {
-    let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+/// `hello`, then every change in order (`id` = `revision@epoch`), guardrail updates,
+/// heartbeats; resumable with `Last-Event-ID`; `reset` when the gap is too old to replay, or the
+/// id is malformed, from another data dir or ahead of this server. With `?readings=ENV`,
+/// guardrail updates for that environment only, opening with its current ones. Bounded: a
+/// token's and the server's number of streams, and the bytes a stream (and all of them) may
+/// have queued for a client that does not read — past that the stream is closed and the client
+/// resyncs.
+pub(super) async fn stream(
+    State(cp): State<Arc<ControlPlane>>,
+    Extension(limits): Extension<Arc<Limits>>,
+    Extension(scope): Extension<TokenScope>,
+    Extension(Closing(mut closing)): Extension<Closing>,
+    conn: Option<Extension<ConnHandle>>,
+    Query(q): Query<StreamQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let slot = limits.open_stream(&scope.0)?;
+    // A stream keeps its connection from being evicted for as long as it is open.
+    let busy = conn.map(|Extension(c)| c.busy());
+    let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_string);
     let env = q.readings.map(crate::domain::EnvKey::new);
     // Register what we want and subscribe before reading the backlog and the current readings,
     // so nothing falls between them.
     let interest = cp.want_readings(env.clone());
     let mut sub = cp.subscribe();
-    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(256);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(STREAM_CHUNKS);
+    let queued = Arc::new(AtomicUsize::new(0));
+    let total = limits.queued.clone();
+    let sender = Budgeted { tx, queued: queued.clone(), total: total.clone() };
     tokio::spawn(async move {
-        let _interest = interest;
+        let (_interest, _slot, _busy) = (interest, slot, busy);
+        let tx = sender;
+        let epoch = cp.epoch().to_string();
         // The opening, as one chunk: hello, the changes missed (or a reset), the current readings.
         let current = cp.revision();
         let mut last = current.0;
         let mut opening = String::new();
-        push_hello(&mut opening, "hello", current);
-        if let Some(r) = resume {
-            match cp.changes_since(Revision(r)) {
-                Some(backlog) => {
+        push_hello(&mut opening, "hello", current, &epoch);
+        if let Some(id) = &last_event_id {
+            match resume_point(id, &epoch, current).and_then(|r| cp.changes_since(Revision(r)).map(|b| (r, b))) {
+                Some((r, backlog)) => {
                     last = r;
                     for c in backlog {
                         last = last.max(c.revision.0);
-                        push_frame(&mut opening, "change", Some(c.revision), c.json());
+                        push_frame(&mut opening, "change", Some((c.revision, &epoch)), c.json());
                     }
                 }
-                None => push_hello(&mut opening, "reset", current),
+                None => push_hello(&mut opening, "reset", current, &epoch),
             }
         }
         if env.is_some() {
@@ -140,7 +187,7 @@ pub(super) async fn stream(State(cp): State<Arc<ControlPlane>>, Query(q): Query<
                 push_frame(&mut opening, "guardrails", None, &json);
             }
         }
-        if tx.send(Bytes::from(opening)).await.is_err() {
+        if tx.send(Bytes::from(opening)).is_err() {
             return;
         }
         // The heartbeat timer is re-armed only when it fires, not on every event.
@@ -149,7 +196,8 @@ pub(super) async fn stream(State(cp): State<Arc<ControlPlane>>, Query(q): Query<
         tokio::pin!(beat);
         loop {
             let msg = tokio::select! {
-                _ = tx.closed() => return,
+                _ = tx.tx.closed() => return,
+                () = until_closing(&mut closing) => return,
                 m = sub.recv() => m,
                 () = &mut beat => {
                     let now = tokio::time::Instant::now();
@@ -159,7 +207,7 @@ pub(super) async fn stream(State(cp): State<Arc<ControlPlane>>, Query(q): Query<
                     }
                     beat.as_mut().reset(now + HEARTBEAT);
                     sent = now;
-                    if tx.send(Bytes::from_static(b":heartbeat\n\n")).await.is_err() {
+                    if tx.send(Bytes::from_static(b":heartbeat\n\n")).is_err() {
                         return;
                     }
                     continue;
@@ -187,14 +235,67 @@ pub(super) async fn stream(State(cp): State<Arc<ControlPlane>>, Query(q): Query<
                 continue;
             }
             sent = tokio::time::Instant::now();
-            if tx.send(Bytes::from(chunk)).await.is_err() {
+            if tx.send(Bytes::from(chunk)).is_err() {
                 return;
             }
         }
     });
-    let frames = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (Ok::<_, Infallible>(f), rx)) });
+    let frames = futures::stream::unfold(Drain { rx, queued, total }, |mut d| async move {
+        let f = d.rx.recv().await?;
+        sub_sat(&d.queued, f.len());
+        sub_sat(&d.total, f.len());
+        Some((Ok::<_, Infallible>(f), d))
+    });
     let headers = [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")];
-    (headers, Body::from_stream(frames)).into_response()
+    Ok((headers, Body::from_stream(frames)).into_response())
+}
+
+/// The sending side of a stream, within its byte budget and the server's: a chunk that does
+/// not fit ends the stream (`Err`), it is never queued without bound.
+struct Budgeted {
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+    queued: Arc<AtomicUsize>,
+    total: Arc<AtomicUsize>,
+}
+
+impl Budgeted {
+    fn send(&self, chunk: Bytes) -> Result<(), ()> {
+        let n = chunk.len();
+        let mine = self.queued.load(Ordering::SeqCst);
+        let all = self.total.load(Ordering::SeqCst);
+        // The first chunk always fits (a stream must be able to open); after that the budgets.
+        if mine > 0 && (mine + n > STREAM_BUDGET_BYTES || all + n > STREAMS_TOTAL_BUDGET_BYTES) {
+            tracing::info!(queued = mine, "closing a stream whose client does not read (over its budget)");
+            return Err(());
+        }
+        self.queued.fetch_add(n, Ordering::SeqCst);
+        self.total.fetch_add(n, Ordering::SeqCst);
+        if self.tx.try_send(chunk).is_err() {
+            sub_sat(&self.queued, n);
+            sub_sat(&self.total, n);
+            return Err(());
+        }
+        Ok(())
+    }
+}
+
+/// The receiving side (the response body): what is still queued when the client goes leaves
+/// the server's total with it.
+struct Drain {
+    rx: tokio::sync::mpsc::Receiver<Bytes>,
+    queued: Arc<AtomicUsize>,
+    total: Arc<AtomicUsize>,
+}
+
+impl Drop for Drain {
+    fn drop(&mut self) {
+        let left = self.queued.swap(0, Ordering::SeqCst);
+        sub_sat(&self.total, left);
+    }
+}
+
+fn sub_sat(a: &AtomicUsize, n: usize) {
+    let _ = a.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| Some(v.saturating_sub(n)));
 }
 
 #[cfg(test)]
@@ -205,8 +306,8 @@ mod tests {
     #[test]
     fn frames_parse_back_to_the_same_event() {
         let mut f = String::new();
-        push_frame(&mut f, "change", Some(Revision(7)), r#"{"a":1}"#);
-        assert_eq!(f, "event: change\nid: 7\ndata: {\"a\":1}\n\n");
+        push_frame(&mut f, "change", Some((Revision(7), "e1")), r#"{"a":1}"#);
+        assert_eq!(f, "event: change\nid: 7@e1\ndata: {\"a\":1}\n\n");
         push_frame(&mut f, "odd", None, "two\nlines");
         let mut out = Vec::new();
         let mut p = SseParser::new(1 << 20, 1 << 20);
@@ -215,7 +316,7 @@ mod tests {
             SseItem::Event(SseEvent { id: id.map(str::to_string), event: event.into(), data: data.into(), retry: None })
         };
         // The id stays in force until the stream sets another (SSE rules).
-        assert_eq!(out, vec![event(Some("7"), "change", r#"{"a":1}"#), event(Some("7"), "odd", "two\nlines")]);
+        assert_eq!(out, vec![event(Some("7@e1"), "change", r#"{"a":1}"#), event(Some("7@e1"), "odd", "two\nlines")]);
     }
 
     /// Messages batched into one chunk parse back as separate events, in order; a change at or
@@ -239,7 +340,8 @@ mod tests {
         let mut p = SseParser::new(1 << 20, 1 << 20);
         p.push(chunk.as_bytes(), &mut out).unwrap_or_else(|e| panic!("{e}"));
         let ids: Vec<Option<String>> = out.iter().map(|i| if let SseItem::Event(e) = i { e.id.clone() } else { None }).collect();
-        assert_eq!(ids, vec![Some("3".to_string()), Some("5".to_string())]);
+        let at = |r: u64| Some(format!("{r}@{}", cp.epoch()));
+        assert_eq!(ids, vec![at(3), at(5)]);
         assert_eq!(last, 5);
     }
 }

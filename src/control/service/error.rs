@@ -18,6 +18,8 @@ pub enum ErrorKind {
     /// The request is well-formed but invalid (unknown field, bad value, missing reason).
     Invalid,
     TooLarge,
+    /// The client was too slow to send its request.
+    Timeout,
     UnsupportedMedia,
     /// A bound was reached (open requests); try again later.
     TooMany,

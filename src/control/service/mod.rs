@@ -289,6 +289,11 @@ impl ControlPlane {
         Some(inner.recent.iter().filter(|c| c.revision > revision).cloned().collect())
     }
 
+    /// The data dir's identity (see `Store::epoch`).
+    pub fn epoch(&self) -> &str {
+        self.store.epoch()
+    }
+
     pub fn revision(&self) -> Revision {
         lock(&self.inner).state.revision
     }
