@@ -261,6 +261,10 @@ pub struct MetricAck {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditPage {
     pub events: Vec<AuditEvent>,
+    /// Set when the search stopped at its scan limit before finding `limit` events: older
+    /// events (ids below this) were not searched; ask again with `before=` this id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub searched_back_to: Option<u64>,
 }
 
 /// `GET /v1/approvals` answer.

@@ -122,6 +122,10 @@ fn body<T: DeserializeOwned>(headers: &HeaderMap, bytes: Result<Bytes, BytesReje
 /// Read the whole request body within `BODY_READ_TIMEOUT` and `MAX_BODY`, before anything else:
 /// a body trickled in slowly or announced larger than allowed holds nothing open.
 async fn bounded_body(req: Request, next: Next) -> Response {
+    let announced = req.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_BODY as u64) {
+        return err(ErrorKind::TooLarge, "body_too_large", format!("request bodies are limited to {MAX_BODY} bytes")).into_response();
+    }
     let (parts, body) = req.into_parts();
     let read = tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await;
     let bytes = match read {
@@ -312,8 +316,8 @@ struct AuditQuery {
 
 async fn audit(State(cp): State<Arc<ControlPlane>>, q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<AuditPage>, ApiError> {
     let Query(q) = q.map_err(|e| err(ErrorKind::BadRequest, "invalid_query", e.body_text()))?;
-    let events = blocking(move || cp.audit(q.flag.as_deref(), q.before, q.limit.unwrap_or(100))).await?;
-    Ok(Json(AuditPage { events }))
+    let (events, searched_back_to) = blocking(move || cp.audit_page(q.flag.as_deref(), q.before, q.limit.unwrap_or(100))).await?;
+    Ok(Json(AuditPage { events, searched_back_to }))
 }
 
 async fn metrics(

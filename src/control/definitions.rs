@@ -33,6 +33,15 @@ pub fn parse(file_name: &str, text: &str) -> Result<FlagsFile, String> {
     })
 }
 
+/// Bounds on a definition (every one named in `docs/reliability.md`).
+pub const MAX_VARIATIONS: usize = 20;
+pub const MAX_VARIATION_NAME: usize = 100;
+pub const MAX_COHORTS: usize = 100;
+pub const MAX_STAGES: usize = 20;
+pub const MAX_GUARDRAILS: usize = 20;
+pub const MAX_DESCRIPTION: usize = 4000;
+pub const MAX_OWNER: usize = 200;
+
 fn invalid(msg: String) -> ServiceError {
     ServiceError::new(ErrorKind::Invalid, "invalid_definition", msg)
 }
@@ -50,8 +59,22 @@ pub fn validate(flag: &Flag, state: &State) -> Result<(), ServiceError> {
     if variations.len() != flag.variations.len() {
         return Err(invalid(format!("flag {key}: variation names must be unique")));
     }
-    if flag.description.len() > 4000 || flag.owner.len() > 200 {
-        return Err(invalid(format!("flag {key}: description or owner is too long")));
+    if flag.description.len() > MAX_DESCRIPTION {
+        return Err(invalid(format!("flag {key}: `description` is longer than {MAX_DESCRIPTION} bytes")));
+    }
+    if flag.owner.len() > MAX_OWNER {
+        return Err(invalid(format!("flag {key}: `owner` is longer than {MAX_OWNER} bytes")));
+    }
+    if flag.variations.len() > MAX_VARIATIONS || flag.variations.iter().any(|v| v.is_empty() || v.len() > MAX_VARIATION_NAME) {
+        return Err(invalid(format!("flag {key}: at most {MAX_VARIATIONS} `variations`, each 1–{MAX_VARIATION_NAME} bytes")));
+    }
+    for (env, fe) in &flag.environments {
+        let stages = fe.ladder.as_ref().map_or(0, |l| l.stages.len());
+        if fe.cohorts.len() > MAX_COHORTS || stages > MAX_STAGES || fe.guardrails.len() > MAX_GUARDRAILS {
+            return Err(invalid(format!(
+                "flag {key} in {env}: at most {MAX_COHORTS} `cohorts`, {MAX_STAGES} ladder `stages` and {MAX_GUARDRAILS} `guardrails`"
+            )));
+        }
     }
     for (env, fe) in &flag.environments {
         if state.environment(env).is_none() {

@@ -106,6 +106,17 @@ fn window(buckets: &VecDeque<Bucket>, window_secs: u64, now_sec: i64) -> WindowS
 }
 
 impl Metrics {
+    /// Whether a series for this sample exists already.
+    pub fn has_series(&self, s: &MetricSample) -> bool {
+        let key = SeriesKey { flag: s.flag.clone(), env: s.env.clone(), metric: s.metric.clone(), cohort: s.cohort.clone() };
+        self.series.contains_key(&key)
+    }
+
+    /// How many series satisfy `pred`.
+    pub fn count_series(&self, pred: impl Fn(&SeriesKey) -> bool) -> usize {
+        self.series.keys().filter(|k| pred(k)).count()
+    }
+
     pub fn push(&mut self, s: &MetricSample, now: DateTime<Utc>) -> Result<(), SampleError> {
         if !s.value.is_finite() {
             return Err(SampleError::NotFinite);

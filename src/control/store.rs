@@ -318,21 +318,40 @@ impl Store {
         limit: usize,
         scan_limit: usize,
     ) -> Result<Vec<AuditEvent>, StoreError> {
+        Ok(self.audit_scan(flag, before, limit, scan_limit)?.0)
+    }
+
+    /// As `audit`, and the id the scan stopped at when it hit `scan_limit` with rows left.
+    pub fn audit_scan(
+        &self,
+        flag: Option<&str>,
+        before: Option<u64>,
+        limit: usize,
+        scan_limit: usize,
+    ) -> Result<(Vec<AuditEvent>, Option<u64>), StoreError> {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(AUDIT)?;
         let mut out = Vec::new();
+        let (mut scanned, mut last_id) = (0usize, None);
         let range = t.range(..before.unwrap_or(u64::MAX))?;
-        for row in range.rev().take(scan_limit) {
-            let (_, v) = row?;
+        let mut rows = range.rev();
+        for row in rows.by_ref() {
+            let (k, v) = row?;
+            scanned += 1;
+            last_id = Some(k.value());
             let e: AuditEvent = serde_json::from_slice(v.value()).map_err(corrupt("audit"))?;
             if flag.is_none_or(|f| e.flag.as_ref().is_some_and(|k| k.as_str() == f)) {
                 out.push(e);
                 if out.len() >= limit {
-                    break;
+                    return Ok((out, None));
                 }
             }
+            if scanned >= scan_limit {
+                break;
+            }
         }
-        Ok(out)
+        let more = rows.next().is_some();
+        Ok((out, if scanned >= scan_limit && more { last_id } else { None }))
     }
 
     pub fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {

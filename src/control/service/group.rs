@@ -67,6 +67,10 @@ impl ControlPlane {
     ) -> Result<Outcome, ServiceError> {
         authorise(caller, Op::Act)?;
         check_reason(&req.reason)?;
+        bounds::check_action(&req.action)?;
+        if let Some(g) = &gap {
+            bounds::check_evidence(&[], Some(g))?;
+        }
         if let Some(key) = idem_key
             && (key.is_empty() || key.len() > 200)
         {

@@ -7,6 +7,7 @@
 //! Submitted actions are committed in groups (`group`): one fsync for all actions queued
 //! while the previous group was written.
 
+pub mod bounds;
 mod caller;
 mod commit;
 mod decide;
@@ -44,6 +45,8 @@ use tokio::sync::broadcast;
 pub const RESUME_WINDOW: usize = 4096;
 /// Audit events included in a snapshot.
 pub const SNAPSHOT_AUDIT: usize = 200;
+/// Audit rows one search reads at most (a flag's events older than that need `before=`).
+pub const AUDIT_SCAN_LIMIT: usize = 100_000;
 /// Decided approvals kept in a snapshot besides the pending ones.
 pub const SNAPSHOT_DECIDED: usize = 50;
 pub const MAX_REASON: usize = 2000;
@@ -341,13 +344,20 @@ impl ControlPlane {
     }
 
     pub fn audit(&self, flag: Option<&str>, before: Option<u64>, limit: usize) -> Result<Vec<AuditEvent>, ServiceError> {
-        Ok(self.store.audit(flag, before, limit.clamp(1, 1000), 100_000)?)
+        Ok(self.audit_page(flag, before, limit)?.0)
+    }
+
+    /// As `audit`, and where the search stopped if it hit `AUDIT_SCAN_LIMIT` first.
+    pub fn audit_page(&self, flag: Option<&str>, before: Option<u64>, limit: usize) -> Result<(Vec<AuditEvent>, Option<u64>), ServiceError> {
+        Ok(self.store.audit_scan(flag, before, limit.clamp(1, 1000), AUDIT_SCAN_LIMIT)?)
     }
 
     /// A recommendation: always a pending request, whoever posts it.
     pub fn propose(&self, caller: &Caller, req: ProposalRequest) -> Result<Outcome, ServiceError> {
         authorise(caller, Op::Propose)?;
         check_reason(&req.reason)?;
+        bounds::check_action(&req.action)?;
+        bounds::check_evidence(&req.evidence, req.evidence_gap.as_deref())?;
         let now = self.clock.now();
         let mut inner = lock(&self.inner);
         let mut scratch = inner.scratch(&req.action);
@@ -373,9 +383,27 @@ impl ControlPlane {
     pub fn push_samples(&self, samples: &[crate::wire::MetricSample]) -> Result<usize, ServiceError> {
         let now = self.clock.now();
         let mut inner = lock(&self.inner);
+        let mut unguarded_new = 0;
         for (i, s) in samples.iter().enumerate() {
-            if inner.state.flags.get(&s.flag).and_then(|f| f.env(&s.env)).is_none() {
-                return Err(ServiceError::new(ErrorKind::NotFound, "unknown_flag", format!("sample {i}: flag `{}` is not configured in `{}`", s.flag, s.env)));
+            if !bounds::check_sample(i, s, &inner.state)? && !inner.metrics.has_series(s) {
+                unguarded_new += 1;
+            }
+        }
+        if unguarded_new > 0 {
+            let state = &inner.state;
+            let guarded = |f: &FlagKey, e: &crate::domain::EnvKey, m: &str| {
+                state.flags.get(f).and_then(|f| f.env(e)).is_some_and(|fe| fe.guardrails.iter().any(|g| g.metric == m))
+            };
+            let unguarded = inner.metrics.count_series(|k| !guarded(&k.flag, &k.env, &k.metric));
+            if unguarded + unguarded_new > bounds::MAX_UNGUARDED_SERIES {
+                return Err(ServiceError::new(
+                    ErrorKind::TooMany,
+                    "too_many_series",
+                    format!(
+                        "{unguarded} series of metrics no guardrail reads are kept already (at most {}); define the guardrail first",
+                        bounds::MAX_UNGUARDED_SERIES
+                    ),
+                ));
             }
         }
         for (i, s) in samples.iter().enumerate() {

@@ -192,6 +192,14 @@ impl Inner {
             self.stage_change(Change { revision, at: now, flags: vec![], frozen: None, approvals: vec![a], audit: vec![] }, idem_rec);
             return Ok(outcome);
         }
+        let mine = self.approvals.values().filter(|a| a.state == ApprovalState::Pending && a.requested_by.name == caller.actor.name).count();
+        if mine >= bounds::MAX_PENDING_PER_REQUESTER && caller.actor.kind != crate::domain::ActorKind::Engine {
+            return Err(ServiceError::new(
+                ErrorKind::TooMany,
+                "too_many_requests",
+                format!("{} already has {} requests waiting for a decision (at most {}); withdraw or wait for some", caller.actor.name, mine, bounds::MAX_PENDING_PER_REQUESTER),
+            ));
+        }
         if self.approvals.values().filter(|a| a.state == ApprovalState::Pending).count() >= MAX_PENDING {
             return Err(ServiceError::new(ErrorKind::TooMany,
                 "too_many_requests",
