@@ -122,7 +122,7 @@ async fn unread_streams(secs: u64) -> (f64, f64, usize) {
             accepted += 1;
         }
         i += 1;
-        if i % 20 == 0 {
+        if i.is_multiple_of(20) {
             peak = peak.max(s.rss_mb());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
