@@ -61,7 +61,11 @@ pub fn json_for_terminal(json: &str) -> Cow<'_, str> {
     let mut out = String::with_capacity(json.len() + 16);
     for c in json.chars() {
         if risky(c) && c != '\n' {
-            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+            // JSON escapes are UTF-16 units: a code point above U+FFFF is a surrogate pair.
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
         } else {
             out.push(c);
         }
@@ -89,20 +93,11 @@ fn replacement(c: char, multiline: bool) -> Option<Option<char>> {
     }
 }
 
-/// Bidi controls and zero-width / invisible characters that can disguise text.
+/// Bidi controls, format characters (Cf: zero-width, invisible operators, tags), line and
+/// paragraph separators and other invisible code points that can disguise or carry text — by
+/// Unicode category (`domain::text::is_invisible`), not by a hand-kept list.
 fn is_bidi_or_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{202A}'..='\u{202E}'
-            | '\u{2066}'..='\u{2069}'
-            | '\u{200E}'
-            | '\u{200F}'
-            | '\u{061C}'
-            | '\u{200B}'..='\u{200D}'
-            | '\u{2060}'
-            | '\u{FEFF}'
-            | '\u{00AD}'
-    )
+    crate::domain::text::is_invisible(c)
 }
 
 fn neutralise(s: &str, multiline: bool) -> Cow<'_, str> {
@@ -250,5 +245,20 @@ mod tests {
         assert!(out.ends_with('…'));
         assert_inert(&out);
         assert_eq!(clean("ok", 20), "ok");
+    }
+
+    /// Every code point of the invisible categories (Cc, Cf, Zl, Zp) and the other invisibles:
+    /// neutralised on a terminal, escaped in JSON.
+    #[test]
+    fn every_invisible_code_point_is_neutralised_and_escaped() {
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32).filter(|&c| crate::domain::text::is_invisible(c)) {
+            let text = format!("a{c}b");
+            let shown = sanitize(&text);
+            assert!(!shown.contains(c), "U+{:04X} reached the terminal", u32::from(c));
+            let json = serde_json::to_string(&text).unwrap_or_default();
+            let escaped = json_for_terminal(&json);
+            assert!(!escaped.contains(c), "U+{:04X} stayed raw in JSON", u32::from(c));
+            assert_eq!(serde_json::from_str::<String>(&escaped).ok().as_deref(), Some(text.as_str()), "U+{:04X}", u32::from(c));
+        }
     }
 }
