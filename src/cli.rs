@@ -316,11 +316,14 @@ pub async fn connect(cli: &Cli, source: &'static str) -> Result<Session> {
         return Ok(Session { client: Client::new(url, &token, source)?, embedded: None });
     }
     let dir = data_dir(cli)?;
-    if let Some(ep) = runtime::read_endpoint(&dir) {
-        let client = Client::new(&ep.url, &ep.token, source)?;
-        if client.healthz().await.is_ok() {
-            return Ok(Session { client, embedded: None });
+    if let Some(ep) = runtime::live_endpoint(&dir) {
+        // Before the token goes anywhere: the server must prove it holds this start's key.
+        let probe = Client::new(&ep.url, "", source)?;
+        let key = ep.proof_key.clone().unwrap_or_default();
+        if probe.proves(&key).await {
+            return Ok(Session { client: Client::new(&ep.url, &ep.token, source)?, embedded: None });
         }
+        tracing::warn!(url = %ep.url, "the endpoint file's address did not prove it is this data dir's control plane; not sending the token");
     }
     let running = runtime::start(StartOptions {
         data_dir: dir,

@@ -296,3 +296,17 @@ pub struct TokenCreated {
     /// Shown once; stored hashed.
     pub token: String,
 }
+
+/// `GET /v1/hello?nonce=N`: the proof that a server holds the per-start key of its endpoint
+/// file — HMAC-SHA256 of the client's nonce under that key, hex. A client checks it before it
+/// sends its token, so a local user squatting a dead server's port never receives one.
+pub fn endpoint_proof(key: &str, nonce: &str) -> String {
+    let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key.as_bytes());
+    ring::hmac::sign(&k, nonce.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `proof` answers `nonce` under `key` (constant time).
+pub fn verify_endpoint_proof(key: &str, nonce: &str, proof: &str) -> bool {
+    let want = endpoint_proof(key, nonce);
+    want.len() == proof.len() && want.bytes().zip(proof.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}

@@ -143,6 +143,22 @@ impl Client {
         if resp.status().is_success() { Ok(()) } else { Err(ClientError::Protocol(format!("healthz answered {}", resp.status()))) }
     }
 
+    /// Whether the server at this address holds `key` (its endpoint file's per-start key):
+    /// asked with a fresh nonce and no token, so a squatter learns nothing.
+    pub async fn proves(&self, key: &str) -> bool {
+        let nonce = uuid::Uuid::new_v4().simple().to_string();
+        let resp = self.http.get(format!("{}/v1/hello?nonce={nonce}", self.base)).timeout(Duration::from_secs(2)).send().await;
+        let Ok(resp) = resp else { return false };
+        if !resp.status().is_success() {
+            return false;
+        }
+        let body: serde_json::Value = match resp.json().await {
+            Ok(b) => b,
+            Err(_) => return false,
+        };
+        body["proof"].as_str().is_some_and(|p| crate::wire::verify_endpoint_proof(key, &nonce, p))
+    }
+
     pub async fn whoami(&self) -> Result<Actor, ClientError> {
         self.get("/v1/whoami").await
     }

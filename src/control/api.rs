@@ -218,6 +218,26 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// The per-start key of this control plane's endpoint file (None for a server that has none).
+#[derive(Clone, Default)]
+pub struct EndpointKey(pub Option<Arc<String>>);
+
+#[derive(Deserialize)]
+struct HelloQuery {
+    nonce: String,
+}
+
+/// `GET /v1/hello?nonce=N` (no token): proves this server holds its endpoint file's key, so a
+/// client checks whom it talks to before it sends a token.
+async fn hello(Extension(key): Extension<EndpointKey>, q: Result<Query<HelloQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(q) = q.map_err(|e| err(ErrorKind::BadRequest, "invalid_query", e.body_text()))?;
+    if q.nonce.len() < 16 || q.nonce.len() > 128 || !q.nonce.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(err(ErrorKind::BadRequest, "invalid_nonce", "the nonce is 16–128 letters and digits"));
+    }
+    let proof = key.0.as_deref().map(|k| crate::wire::endpoint_proof(k, &q.nonce));
+    Ok(Json(serde_json::json!({ "proof": proof })))
+}
+
 async fn whoami(Extension(actor): Extension<Actor>) -> Json<Actor> {
     Json(actor)
 }
@@ -406,12 +426,12 @@ async fn not_found() -> ApiError {
 /// The whole API, with fresh bounds.
 pub fn router(cp: Arc<ControlPlane>) -> Router {
     let (_, closing) = tokio::sync::watch::channel(false);
-    router_with(cp, Arc::new(Limits::default()), closing)
+    router_with(cp, Arc::new(Limits::default()), closing, EndpointKey::default())
 }
 
 /// The whole API, with these bounds (shared with whoever watches them); streams end when
 /// `closing` turns true.
-pub fn router_with(cp: Arc<ControlPlane>, limits: Arc<Limits>, closing: tokio::sync::watch::Receiver<bool>) -> Router {
+pub fn router_with(cp: Arc<ControlPlane>, limits: Arc<Limits>, closing: tokio::sync::watch::Receiver<bool>, key: EndpointKey) -> Router {
     let authed = Router::new()
         .route("/v1/whoami", get(whoami))
         .route("/v1/snapshot", get(snapshot))
@@ -429,10 +449,12 @@ pub fn router_with(cp: Arc<ControlPlane>, limits: Arc<Limits>, closing: tokio::s
         .route_layer(middleware::from_fn_with_state(cp.clone(), authenticate));
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/v1/hello", get(hello))
         .route("/metrics", get(super::exposition::serve))
         .merge(authed)
         .fallback(not_found)
         .layer(Extension(limits))
+        .layer(Extension(key))
         .layer(Extension(stream::Closing(closing)))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn(bounded_body))

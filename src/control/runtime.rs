@@ -78,6 +78,11 @@ pub struct Endpoint {
     pub url: String,
     pub token: String,
     pub pid: u32,
+    /// A key made at start: the server proves it holds it (`GET /v1/hello`) before a client
+    /// sends the token, so whoever binds a dead server's port gets no token. Files written by
+    /// older versions have none and are not trusted.
+    #[serde(default)]
+    pub proof_key: Option<String>,
 }
 
 pub struct Running {
@@ -122,6 +127,22 @@ pub fn endpoint_path(data_dir: &Path) -> PathBuf {
 pub fn read_endpoint(data_dir: &Path) -> Option<Endpoint> {
     let text = std::fs::read_to_string(endpoint_path(data_dir)).ok()?;
     serde_json::from_str(&text).ok()
+}
+
+/// The endpoint file if the process that wrote it still runs; a stale one (its process gone,
+/// after `kill -9`) is removed and ignored, so a client never offers its token to whoever
+/// binds that port next. Files from older versions (no proof key) are ignored too.
+pub fn live_endpoint(data_dir: &Path) -> Option<Endpoint> {
+    let ep = read_endpoint(data_dir)?;
+    let alive = Path::new(&format!("/proc/{}", ep.pid)).exists();
+    if !alive || ep.proof_key.is_none() {
+        if !alive {
+            tracing::info!(pid = ep.pid, "removing a stale endpoint file (its control plane is gone)");
+            let _ = std::fs::remove_file(endpoint_path(data_dir));
+        }
+        return None;
+    }
+    Some(ep)
 }
 
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
@@ -196,7 +217,8 @@ pub async fn start(opts: StartOptions) -> color_eyre::Result<Running> {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
     let limits = Arc::new(api::limits::Limits::default());
-    let app = api::router_with(cp.clone(), limits.clone(), closing_rx);
+    let proof_key = super::auth::mint().map_err(|e| color_eyre::eyre::eyre!(e))?;
+    let app = api::router_with(cp.clone(), limits.clone(), closing_rx, api::EndpointKey(Some(Arc::new(proof_key.clone()))));
     let shutdown = async move {
         let _ = rx.await;
     };
@@ -220,7 +242,7 @@ pub async fn start(opts: StartOptions) -> color_eyre::Result<Running> {
         });
     }
     let endpoint_file = endpoint_path(&opts.data_dir);
-    let ep = Endpoint { url: url.clone(), token: token.clone(), pid: std::process::id() };
+    let ep = Endpoint { url: url.clone(), token: token.clone(), pid: std::process::id(), proof_key: Some(proof_key) };
     write_private(&endpoint_file, &serde_json::to_string(&ep)?)?;
     tracing::info!(%url, data = %opts.data_dir.display(), "control plane listening");
     Ok(Running { url, token, cp, stop, shutdown: Some(tx), server, endpoint_file })
