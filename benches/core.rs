@@ -38,12 +38,12 @@ fn render(c: &mut Criterion) {
             })
         });
         // The cursor moves one row each frame: a small diff is written.
-        let base = m.flag_sel;
+        let base = m.flags.sel.row();
         let mut k = 0usize;
         g.bench_with_input(BenchmarkId::new("cursor_move", flags), &flags, |b, _| {
             b.iter(|| {
                 k += 1;
-                m.flag_sel = base + (k & 1);
+                m.flags.sel.select_row(base + (k & 1), &m.flags.visible);
                 written.store(0, std::sync::atomic::Ordering::Relaxed);
                 draw(&mut term, &mut screen, &m, &theme);
                 black_box(written.load(std::sync::atomic::Ordering::Relaxed))

@@ -340,13 +340,13 @@ fn render(out: &mut Out, runs: usize) {
             let (mut term, written) = common::terminal();
             let mut screen = Screen::new();
             common::draw(&mut term, &mut screen, &m, &theme);
-            let base = m.flag_sel;
+            let base = m.flags.sel.row();
             let mut times = Vec::with_capacity(frames);
             let mut calm = Vec::with_capacity(frames);
             let mut preempted = 0usize;
             for k in 0..frames {
                 // Alternate: an unchanged frame, then one with the cursor moved.
-                m.flag_sel = base + ((k / 2) & 1);
+                m.flags.sel.select_row(base + ((k / 2) & 1), &m.flags.visible);
                 written.store(0, std::sync::atomic::Ordering::Relaxed);
                 let p = preemptions();
                 let t = Instant::now();

@@ -69,7 +69,8 @@ pub fn state(scenario: &str, name: &str) -> Result<Model> {
         "incident" | "zoom" => demo::incident(scenario).map_err(e)?,
         "confirm" => {
             let mut m = demo::on_eu_west(scenario).map_err(e)?;
-            update(&mut m, crate::tui::Event::Key(crossterm::event::KeyEvent::new(crossterm::event::KeyCode::Char('r'), crossterm::event::KeyModifiers::NONE)));
+            let key = crossterm::event::KeyEvent::new(crossterm::event::KeyCode::Char('r'), crossterm::event::KeyModifiers::NONE);
+            let _ = update(&mut m, crate::tui::Event::Key { key, new_idem_key: "screenshot".into() });
             m
         }
         other => return Err(e(format!("unknown state `{}`; known: {}", other.escape_debug(), STATES.join(", ")))),

@@ -279,7 +279,8 @@ fn screenshots_of_hostile_state_hold_no_control_characters() {
     let mut shots = vec![flagtop::screenshot::render(&m, &theme, 160, 50).expect("render")];
     for key in ["j", "\r"] {
         let code = if key == "\r" { crossterm::event::KeyCode::Enter } else { crossterm::event::KeyCode::Char('j') };
-        flagtop::tui::update::update(&mut m, flagtop::tui::effect::Event::Key(crossterm::event::KeyEvent::new(code, crossterm::event::KeyModifiers::NONE)));
+        let key = crossterm::event::KeyEvent::new(code, crossterm::event::KeyModifiers::NONE);
+        let _ = flagtop::tui::update::update(&mut m, flagtop::tui::effect::Event::Key { key, new_idem_key: format!("k-{key:?}") });
     }
     shots.push(flagtop::screenshot::render(&m, &theme, 160, 50).expect("render details"));
     for svg in shots {

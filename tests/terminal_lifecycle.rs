@@ -1,5 +1,6 @@
 //! The terminal is always given back: the real TUI in a pseudo-terminal against a real
-//! `flagtop serve`, ended by a panic (the test-only `FLAGTOP_TEST_PANIC_AFTER_MS` trigger),
+//! `flagtop serve`, ended by a panic (the `FLAGTOP_TEST_PANIC_AFTER_MS` trigger, built only with
+//! the `test-hooks` feature, which scripts/test turns on),
 //! SIGTERM, SIGHUP, and a closed PTY (the SSH connection dropped, with SIGHUP handled or
 //! ignored). Each case must leave the alternate screen (`ESC[?1049l`), show the cursor
 //! (`ESC[?25h`) and leave raw mode (checked with `stty` on the PTY) — or, when the terminal is
@@ -78,6 +79,7 @@ async fn sighup_restores_the_terminal() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "test-hooks"), ignore = "the panic trigger needs `--features test-hooks` (scripts/test passes it)")]
 async fn a_panic_restores_the_terminal() {
     let (_dir, server, admin) = server();
     let mut tui = start(&server.url, &admin, &[("FLAGTOP_TEST_PANIC_AFTER_MS", "1500")], false);

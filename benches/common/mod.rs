@@ -54,10 +54,11 @@ pub fn large_model(flags: usize) -> (Model, usize) {
     let series = readings.len();
     snap.guardrails = readings;
     let mut m = Model::from_snapshot(snap, "embedded (bench)".into(), Some("production"), t0());
-    flagtop::tui::update(&mut m, flagtop::tui::Event::Stream(flagtop::client::stream::StreamEvent::Connected { revision: 42 }));
+    let _ = flagtop::tui::update(&mut m, flagtop::tui::Event::Stream(flagtop::client::stream::StreamEvent::Connected { revision: 42 }));
     // Put a guarded flag under the cursor so the Guardrails pane has rows and sparklines.
-    if let Some(i) = m.visible.iter().position(|k| m.guardrails.iter().any(|r| r.flag == *k && r.env.as_str() == "production")) {
-        m.flag_sel = i;
+    let guarded = m.flags.visible.iter().find(|k| m.data.guardrails.iter().any(|r| r.flag == **k && r.env.as_str() == "production")).cloned();
+    if let Some(k) = guarded {
+        m.select_flag(&k);
     }
     (m, series)
 }

@@ -5,7 +5,6 @@ use super::dialog::{self, Confirm, Dialog, Intent, Phase};
 use super::effect::Effect;
 use super::keys::Cmd;
 use super::model::{Model, Pane};
-use crate::client::http::idempotency_key;
 use crate::domain::{Action, ApprovalState, AuditKind, LadderState, Revision};
 use crate::sanitize::clean;
 use crate::wire::ActionRequest;
@@ -20,8 +19,8 @@ pub const STEPS: [u8; 7] = [0, 1, 5, 10, 25, 50, 100];
 /// freeze/unfreeze the state revision (an environment's revision never exceeds it).
 pub fn target_revision(m: &Model, action: &Action) -> Revision {
     match action.flag() {
-        Some(_) => action.target_revision(&m.state),
-        None => m.revision,
+        Some(_) => action.target_revision(&m.data.state),
+        None => m.data.revision,
     }
 }
 
@@ -32,14 +31,14 @@ fn refuse_if_not_writable(m: &mut Model) -> bool {
         return true;
     }
     if !m.can_act() {
-        m.set_status(format!("refused: the {} role cannot change flags", m.identity.role.as_str()), true);
+        m.set_status(format!("refused: the {} role cannot change flags", m.data.identity.role.as_str()), true);
         return true;
     }
     false
 }
 
 /// Handles a mutating command (outside dialogs).
-pub fn run_cmd(m: &mut Model, cmd: Cmd) {
+pub fn run_cmd(m: &mut Model, cmd: Cmd, new_idem_key: &str) {
     if refuse_if_not_writable(m) {
         return;
     }
@@ -62,7 +61,7 @@ pub fn run_cmd(m: &mut Model, cmd: Cmd) {
                     let (flag, env, cohort) = (flag.clone(), env.clone(), c.name.clone());
                     let a = if c.rolled_back { Action::Restore { flag, env, cohort } } else { Action::Rollback { flag, env, cohort } };
                     let reason = dialog::default_reason(&a, &m.flag_guardrails());
-                    open_confirm(m, a, reason);
+                    open_confirm(m, a, reason, new_idem_key);
                 }
                 _ if c.rolled_back => m.set_status(format!("{} is rolled back; `r` restores it first", clean(&c.name, 40)), true),
                 Cmd::Percent => {
@@ -75,7 +74,7 @@ pub fn run_cmd(m: &mut Model, cmd: Cmd) {
                         STEPS.iter().rev().copied().find(|s| *s < c.percent)
                     };
                     match next {
-                        Some(p) => open_confirm(m, base(p), String::new()),
+                        Some(p) => open_confirm(m, base(p), String::new(), new_idem_key),
                         None => m.set_status(format!("{} is already at {}%", clean(&c.name, 40), c.percent), true),
                     }
                 }
@@ -99,26 +98,26 @@ pub fn run_cmd(m: &mut Model, cmd: Cmd) {
                     }
                 }
             };
-            open_confirm(m, a, String::new());
+            open_confirm(m, a, String::new(), new_idem_key);
         }
         Cmd::Freeze => {
             let a = if m.is_frozen() { Action::Unfreeze { env } } else { Action::Freeze { env } };
-            open_confirm(m, a, String::new());
+            open_confirm(m, a, String::new(), new_idem_key);
         }
-        Cmd::Undo => undo(m),
-        Cmd::Approve | Cmd::Reject => decide(m, cmd == Cmd::Approve),
+        Cmd::Undo => undo(m, new_idem_key),
+        Cmd::Approve | Cmd::Reject => decide(m, cmd == Cmd::Approve, new_idem_key),
         _ => {}
     }
 }
 
-fn undo(m: &mut Model) {
-    let own = m.identity.name.clone();
+fn undo(m: &mut Model, new_idem_key: &str) {
+    let own = m.data.identity.name.clone();
     let pick = if m.focus == Pane::Activity {
-        m.audit.get(m.audit_sel)
+        m.selected_audit()
     } else {
         m.own_last
-            .and_then(|id| m.audit.iter().find(|e| e.id == id))
-            .or_else(|| m.audit.iter().find(|e| e.actor.name == own && e.kind == AuditKind::Applied && e.reverse.is_some()))
+            .and_then(|id| m.data.audit.iter().find(|e| e.id == id))
+            .or_else(|| m.data.audit.iter().find(|e| e.actor.name == own && e.kind == AuditKind::Applied && e.reverse.is_some()))
     };
     let Some(ev) = pick else {
         return m.set_status("nothing to undo (select an entry in Activity)", true);
@@ -127,37 +126,37 @@ fn undo(m: &mut Model) {
         return m.set_status(format!("audit #{} has no stored reverse", ev.id), true);
     };
     let reason = format!("undo #{}", ev.id);
-    open_confirm(m, rev, reason);
+    open_confirm(m, rev, reason, new_idem_key);
 }
 
-fn decide(m: &mut Model, approve: bool) {
+fn decide(m: &mut Model, approve: bool, new_idem_key: &str) {
     let Some(req) = m.selected_approval() else {
         return m.set_status("no request selected (Approvals pane)", true);
     };
     if req.state != ApprovalState::Pending {
         return m.set_status(format!("request {} is {}", clean(&req.id, 40), req.state.as_str()), true);
     }
-    if approve && req.requested_by.name == m.identity.name {
+    if approve && req.requested_by.name == m.data.identity.name {
         return m.set_status("you cannot approve your own request", true);
     }
     let intent = Intent::Decide { id: req.id.clone(), approve, action: req.action.clone() };
     let expected = Some(req.revision);
-    let mut preview = dialog::preview(&req.action, &m.state, m.now);
+    let mut preview = dialog::preview(&req.action, &m.data.state, m.now);
     let verb = if approve { "approve" } else { "reject" };
     preview.title = format!("{verb} {}: {}", clean(&req.id, 40), preview.title);
     // Applying someone else's request may fail locally if state moved; the server decides.
     preview.error = None;
     let reason = if approve { String::new() } else { "rejected".to_string() };
-    m.dialog = Some(Dialog::Confirm(Box::new(new_confirm(intent, preview, expected, reason, None))));
+    m.dialog = Some(Dialog::Confirm(Box::new(new_confirm(intent, preview, expected, reason, None, new_idem_key))));
 }
 
-fn new_confirm(intent: Intent, preview: dialog::Preview, expected: Option<Revision>, reason: String, typed: Option<String>) -> Confirm {
+fn new_confirm(intent: Intent, preview: dialog::Preview, expected: Option<Revision>, reason: String, typed: Option<String>, idem_key: &str) -> Confirm {
     let typing_focus = typed.is_some();
     Confirm {
         intent,
         preview,
         expected_revision: expected,
-        idem_key: idempotency_key(),
+        idem_key: idem_key.to_string(),
         reason: Input::new(reason),
         typed: typed.map(|t| (t, Input::default())),
         typing_focus,
@@ -166,8 +165,8 @@ fn new_confirm(intent: Intent, preview: dialog::Preview, expected: Option<Revisi
 }
 
 /// Opens the confirm dialog for `action`, checking locally that it applies.
-pub fn open_confirm(m: &mut Model, action: Action, reason: String) {
-    let p = dialog::preview(&action, &m.state, m.now);
+pub fn open_confirm(m: &mut Model, action: Action, reason: String, new_idem_key: &str) {
+    let p = dialog::preview(&action, &m.data.state, m.now);
     if let Some(e) = &p.error {
         return m.set_status(format!("cannot {}: {e}", action.verb()), true);
     }
@@ -176,7 +175,7 @@ pub fn open_confirm(m: &mut Model, action: Action, reason: String) {
         _ => None,
     };
     let expected = Some(target_revision(m, &action));
-    m.dialog = Some(Dialog::Confirm(Box::new(new_confirm(Intent::Act(action), p, expected, reason, typed))));
+    m.dialog = Some(Dialog::Confirm(Box::new(new_confirm(Intent::Act(action), p, expected, reason, typed, new_idem_key))));
 }
 
 /// After a conflict, show the new state in the open dialog.
@@ -186,11 +185,11 @@ pub fn refresh_conflict_preview(m: &mut Model) {
         && matches!(c.phase, Phase::Conflict(_))
         && let Intent::Act(a) = &c.intent
     {
-        c.preview = dialog::preview(a, &m.state, now);
+        c.preview = dialog::preview(a, &m.data.state, now);
     }
 }
 
-pub fn confirm_key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
+pub fn confirm_key(m: &mut Model, k: KeyEvent, new_idem_key: &str) -> Vec<Effect> {
     let dcmd = super::update::dialog_cmd(m, &k);
     let Some(Dialog::Confirm(c)) = m.dialog.as_mut() else { return Vec::new() };
     match dcmd {
@@ -204,7 +203,7 @@ pub fn confirm_key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
             }
             Vec::new()
         }
-        Some(Cmd::Confirm) => send(m),
+        Some(Cmd::Confirm) => send(m, new_idem_key),
         _ => {
             if let Some(req) = to_input_request(&CtEvent::Key(k)) {
                 match (&mut c.typed, c.typing_focus) {
@@ -217,7 +216,7 @@ pub fn confirm_key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
     }
 }
 
-fn send(m: &mut Model) -> Vec<Effect> {
+fn send(m: &mut Model, new_idem_key: &str) -> Vec<Effect> {
     if refuse_if_not_writable(m) {
         return Vec::new();
     }
@@ -240,7 +239,7 @@ fn send(m: &mut Model) -> Vec<Effect> {
     match &c.phase {
         Phase::Conflict(_) | Phase::Failed { retry_same_key: false, .. } => {
             // A new decision: new key, and the revision now on screen.
-            c.idem_key = idempotency_key();
+            c.idem_key = new_idem_key.to_string();
             if let Intent::Act(_) = c.intent {
                 c.expected_revision = Some(new_rev);
             }
@@ -248,13 +247,13 @@ fn send(m: &mut Model) -> Vec<Effect> {
         _ => {}
     }
     c.phase = Phase::Sending;
-    let idem = c.idem_key.clone();
+    let idem_key = c.idem_key.clone();
     let fx = match &c.intent {
         Intent::Act(a) => Effect::Submit {
             req: ActionRequest { action: a.clone(), reason, expected_revision: c.expected_revision, source: Some("tui".into()) },
-            idem_key: idem,
+            idem_key,
         },
-        Intent::Decide { id, approve, .. } => Effect::Decide { id: id.clone(), approve: *approve, reason, idem },
+        Intent::Decide { id, approve, .. } => Effect::Decide { id: id.clone(), approve: *approve, reason, idem_key },
     };
     m.set_status("sending…", false);
     vec![fx]
@@ -275,7 +274,7 @@ pub fn open_details(m: &mut Model) {
             ),
             None => return,
         },
-        Pane::Guardrails => match m.flag_guardrails().get(m.guard_sel) {
+        Pane::Guardrails => match m.selected_reading() {
             Some(r) => (
                 format!("guardrail {} / {}", clean(&r.metric, 40), clean(&r.cohort, 40)),
                 vec![
@@ -312,7 +311,7 @@ pub fn open_details(m: &mut Model) {
             }
             None => return,
         },
-        Pane::Activity => match m.audit.get(m.audit_sel) {
+        Pane::Activity => match m.selected_audit() {
             Some(e) => (
                 format!("audit #{}", e.id),
                 vec![

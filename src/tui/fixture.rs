@@ -13,18 +13,37 @@ pub fn snapshot() -> Snapshot {
     super::demo::snapshot("demo").unwrap()
 }
 
+/// A key event as the loop sends it, with a fresh idempotency key (`key-1`, `key-2`, …: distinct
+/// and deterministic within a test thread).
+pub fn press(k: KeyEvent) -> Event {
+    thread_local!(static N: std::cell::Cell<u64> = const { std::cell::Cell::new(0) });
+    let n = N.with(|n| {
+        n.set(n.get() + 1);
+        n.get()
+    });
+    Event::Key { key: k, new_idem_key: format!("key-{n}") }
+}
+
 pub fn key(c: char) -> Event {
-    Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+    press(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
 }
 
 pub fn code(c: KeyCode) -> Event {
-    Event::Key(KeyEvent::new(c, KeyModifiers::NONE))
+    press(KeyEvent::new(c, KeyModifiers::NONE))
 }
 
 pub fn type_str(m: &mut Model, s: &str) {
     for c in s.chars() {
         update(m, key(c));
     }
+}
+
+/// Selects the row `i` of the flags list (as `j`/`k` would).
+pub fn flag_row(m: &mut Model, i: usize) {
+    m.flags.sel.select_row(i, &m.flags.visible);
+    m.ladder.sel.reset();
+    m.guardrails.sel.reset();
+    m.follow();
 }
 
 /// A live model on the demo snapshot.

@@ -1,4 +1,4 @@
-//! The operator TUI: an Elm-style loop (Event → update(&mut Model) → Vec<Effect>) with views
+//! The operator TUI: an Elm-style loop (Event → update(&mut Model) → Step { effects, redraw }) with views
 //! that only borrow. Owns everything under `src/tui`; must not speak HTTP except through
 //! `crate::client`, and must not print to stdout/stderr while it owns the terminal.
 
@@ -15,6 +15,7 @@ pub mod screen;
 pub mod theme;
 pub mod update;
 pub mod view;
+mod test_hooks;
 
 pub mod demo;
 #[cfg(test)]
@@ -29,7 +30,7 @@ mod tests_update;
 mod tests_view;
 
 pub use app::run;
-pub use effect::{Effect, Event};
+pub use effect::{Effect, Event, Step};
 pub use model::Model;
 pub use theme::Theme;
 pub use update::update;

@@ -11,7 +11,26 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use tokio::sync::Notify;
 
-type Series = (FlagKey, EnvKey, String, String);
+/// One guardrail series: a metric of one cohort of one flag in one environment. A newer
+/// reading of a series replaces the older one (here, in the model, in a pane's selection).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Series {
+    pub flag: FlagKey,
+    pub env: EnvKey,
+    pub metric: String,
+    pub cohort: String,
+}
+
+impl Series {
+    pub fn of(r: &GuardrailReading) -> Series {
+        Series { flag: r.flag.clone(), env: r.env.clone(), metric: r.metric.clone(), cohort: r.cohort.clone() }
+    }
+
+    /// Whether `r` is a reading of this series (without building its key).
+    pub fn is(&self, r: &GuardrailReading) -> bool {
+        r.flag == self.flag && r.env == self.env && r.metric == self.metric && r.cohort == self.cohort
+    }
+}
 
 #[derive(Debug)]
 struct Waiting {
@@ -44,7 +63,7 @@ impl Readings {
         let mut shown = false;
         for r in u.readings {
             shown |= r.env == w.shown;
-            let key = (r.flag.clone(), r.env.clone(), r.metric.clone(), r.cohort.clone());
+            let key = Series::of(&r);
             match w.index.get(&key) {
                 Some(&i) => w.readings[i] = r,
                 None => {

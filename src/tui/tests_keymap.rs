@@ -2,7 +2,7 @@
 //! per-pane contexts, user overrides and unbinds, zoom, footer/help from the keymap, ASCII
 //! mode, and the README key table generated from `keymaps/default.toml`.
 
-use super::effect::Event;
+use super::effect::Effect;
 use super::fixture::*;
 use super::keymap::{Context, Lookup};
 use super::keys::{Cmd, KeyPress, parse_seq};
@@ -69,20 +69,20 @@ fn vim_g_g_is_a_sequence_shown_in_the_footer() {
     let mut p = Problems::default();
     m.keymap = keymap::resolve(None, "vim", &mut p);
     m.focus = Pane::Flags;
-    m.flag_sel = 3;
+    flag_row(&mut m, 3);
     update(&mut m, key('g'));
-    assert_eq!(m.flag_sel, 3, "a prefix waits");
+    assert_eq!(m.flags.sel.row(), 3, "a prefix waits");
     assert_eq!(m.pending_keys.len(), 1);
     let s = screen(&m, &super::theme::Theme::dark(), 160, 48);
     assert!(s.contains("g …"), "{s}");
     update(&mut m, key('g'));
-    assert_eq!(m.flag_sel, 0);
+    assert_eq!(m.flags.sel.row(), 0);
     assert!(m.pending_keys.is_empty());
     // An unbound second key drops the sequence and does nothing else.
-    m.flag_sel = 2;
+    flag_row(&mut m, 2);
     update(&mut m, key('g'));
-    update(&mut m, key('q'));
-    assert!(!m.quit && m.pending_keys.is_empty() && m.flag_sel == 2);
+    let step = update(&mut m, key('q'));
+    assert!(!step.effects.contains(&Effect::Quit) && m.pending_keys.is_empty() && m.flags.sel.row() == 2);
     update(&mut m, key('l'));
     assert_eq!(m.focus, Pane::Ladder);
 }
@@ -121,7 +121,7 @@ fn dialog_keys_come_from_the_keymap() {
     m.keymap = keymap::load(Some(dir.path()), "default", "keymap", &mut p);
     update(&mut m, key('r'));
     assert!(m.dialog.is_some());
-    update(&mut m, Event::Key(crossterm::event::KeyEvent::new(crossterm::event::KeyCode::Char('c'), crossterm::event::KeyModifiers::CONTROL)));
+    update(&mut m, press(crossterm::event::KeyEvent::new(crossterm::event::KeyCode::Char('c'), crossterm::event::KeyModifiers::CONTROL)));
     assert!(m.dialog.is_none());
 }
 

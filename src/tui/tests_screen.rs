@@ -104,7 +104,7 @@ fn at_80x24_moving_down_the_flag_list_scrolls_it_and_the_screen_stays_right() {
         let b = tape.take();
         steps.push(b.len());
         all.extend_from_slice(&b);
-        crate::tui::update(&mut m, crate::tui::fixture::key('j'));
+        let _ = crate::tui::update(&mut m, crate::tui::fixture::key('j'));
     }
     let (mut fresh, fresh_tape) = term(w, h);
     Screen::new().draw(&mut fresh, |f| crate::tui::view::frame(f, &m, &theme)).unwrap();
@@ -131,10 +131,10 @@ fn the_diff_is_ratatuis() {
             let k = seed.wrapping_mul(31).wrapping_add(usize::from(y) * 7);
             b.set_stringn(usize::from(y % 3) as u16, y, texts[k % texts.len()], 12, styles[k % styles.len()]);
         }
-        if seed % 5 == 0 {
+        if seed.is_multiple_of(5) {
             b[(3, 1)].set_diff_option(CellDiffOption::Skip);
         }
-        if seed % 7 == 0 {
+        if seed.is_multiple_of(7) {
             b[(5, 2)].set_diff_option(CellDiffOption::AlwaysUpdate);
         }
         b

@@ -39,13 +39,13 @@ fn rollback(cohort: &str) -> Action {
 #[test]
 fn r_enter_rolls_back_the_selected_cohort_in_two_keys() {
     let mut m = on_eu_west();
-    assert!(update(&mut m, key('r')).is_empty());
+    assert!(update(&mut m, key('r')).effects.is_empty());
     let c = confirm_of(&m);
     assert_eq!(c.intent, Intent::Act(rollback("eu-west")));
     assert!(c.reason.value().contains("eu-west") && c.reason.value().contains("breach"), "{}", c.reason.value());
     assert!(c.preview.change[0].contains("25% exposed → rolled back"), "{:?}", c.preview.change);
     assert_eq!(c.preview.reverse, Some(Action::Restore { flag: "checkout-v2".into(), env: "production".into(), cohort: "eu-west".into() }));
-    let fx = update(&mut m, code(KeyCode::Enter));
+    let fx = update(&mut m, code(KeyCode::Enter)).effects;
     let (req, key) = submit(&fx);
     assert_eq!(req.action, rollback("eu-west"));
     assert_eq!(req.expected_revision, Some(Revision(FLAG_REV)));
@@ -53,7 +53,7 @@ fn r_enter_rolls_back_the_selected_cohort_in_two_keys() {
     assert!(!key.is_empty());
     assert_eq!(confirm_of(&m).phase, Phase::Sending);
     // A second Enter while sending sends nothing.
-    assert!(update(&mut m, code(KeyCode::Enter)).is_empty());
+    assert!(update(&mut m, code(KeyCode::Enter)).effects.is_empty());
 }
 
 #[test]
@@ -65,7 +65,7 @@ fn r_on_a_rolled_back_cohort_offers_restore() {
     let change = Change { revision: Revision(50), at: t0(), flags: vec![f.into()], frozen: None, approvals: vec![], audit: vec![] };
     update(&mut m, Event::Stream(StreamEvent::Change(Box::new(change))));
     update(&mut m, key('r'));
-    let fx = update(&mut m, code(KeyCode::Enter));
+    let fx = update(&mut m, code(KeyCode::Enter)).effects;
     let (req, _) = submit(&fx);
     assert_eq!(req.action, Action::Restore { flag: "checkout-v2".into(), env: "production".into(), cohort: "eu-west".into() });
     assert_eq!(req.expected_revision, Some(Revision(50)));
@@ -75,12 +75,12 @@ fn r_on_a_rolled_back_cohort_offers_restore() {
 fn timeout_retry_reuses_the_key_and_conflict_uses_a_new_key_and_revision() {
     let mut m = on_eu_west();
     update(&mut m, key('r'));
-    let fx = update(&mut m, code(KeyCode::Enter));
+    let fx = update(&mut m, code(KeyCode::Enter)).effects;
     let first = submit(&fx).1.to_string();
-    let out = Event::Outcome { idem: first.clone(), result: Err(ClientError::Timeout { url: "x".into() }) };
+    let out = Event::Outcome { idem_key: first.clone(), result: Err(ClientError::Timeout { url: "x".into() }) };
     update(&mut m, out);
     assert!(matches!(confirm_of(&m).phase, Phase::Failed { retry_same_key: true, .. }));
-    let fx = update(&mut m, code(KeyCode::Enter));
+    let fx = update(&mut m, code(KeyCode::Enter)).effects;
     let (req, again) = submit(&fx);
     assert_eq!(again, first, "a retry must reuse the idempotency key");
     assert_eq!(req.expected_revision, Some(Revision(FLAG_REV)));
@@ -91,7 +91,7 @@ fn timeout_retry_reuses_the_key_and_conflict_uses_a_new_key_and_revision() {
         message: "changed since you looked".into(),
         current_revision: Some(Revision(60)),
     };
-    let fx = update(&mut m, Event::Outcome { idem: first.clone(), result: Err(conflict) });
+    let fx = update(&mut m, Event::Outcome { idem_key: first.clone(), result: Err(conflict) }).effects;
     assert_eq!(fx, vec![Effect::FetchSnapshot]);
     assert!(matches!(confirm_of(&m).phase, Phase::Conflict(_)));
     let mut snap = snapshot();
@@ -100,7 +100,7 @@ fn timeout_retry_reuses_the_key_and_conflict_uses_a_new_key_and_revision() {
     }
     snap.revision = Revision(60);
     update(&mut m, Event::Snapshot(Ok(Box::new(snap))));
-    let fx = update(&mut m, code(KeyCode::Enter));
+    let fx = update(&mut m, code(KeyCode::Enter)).effects;
     let (req, third) = submit(&fx);
     assert_ne!(third, first, "a re-decision after a conflict uses a new key");
     assert_eq!(req.expected_revision, Some(Revision(60)));
@@ -110,7 +110,7 @@ fn timeout_retry_reuses_the_key_and_conflict_uses_a_new_key_and_revision() {
 fn applied_outcome_closes_the_dialog_and_shows_the_audit_id() {
     let mut m = on_eu_west();
     update(&mut m, key('r'));
-    let fx = update(&mut m, code(KeyCode::Enter));
+    let fx = update(&mut m, code(KeyCode::Enter)).effects;
     let idem = submit(&fx).1.to_string();
     let o = Outcome {
         outcome: OutcomeKind::Applied,
@@ -122,7 +122,7 @@ fn applied_outcome_closes_the_dialog_and_shows_the_audit_id() {
         approval_id: None,
         replayed: false,
     };
-    update(&mut m, Event::Outcome { idem, result: Ok(Box::new(o)) });
+    update(&mut m, Event::Outcome { idem_key: idem, result: Ok(Box::new(o)) });
     assert!(m.dialog.is_none());
     assert!(m.status.as_ref().unwrap().text.contains("audit #8"));
     assert_eq!(m.own_last, Some(AuditId(8)));
@@ -132,12 +132,12 @@ fn applied_outcome_closes_the_dialog_and_shows_the_audit_id() {
 fn denied_keeps_the_dialog_with_the_answer() {
     let mut m = on_eu_west();
     update(&mut m, key('r'));
-    let fx = update(&mut m, code(KeyCode::Enter));
+    let fx = update(&mut m, code(KeyCode::Enter)).effects;
     let idem = submit(&fx).1.to_string();
     let denied = ClientError::Api { status: 403, code: "forbidden".into(), message: "no".into(), current_revision: None };
-    update(&mut m, Event::Outcome { idem: idem.clone(), result: Err(denied) });
+    update(&mut m, Event::Outcome { idem_key: idem.clone(), result: Err(denied) });
     assert!(matches!(&confirm_of(&m).phase, Phase::Failed { msg, retry_same_key: false } if msg.starts_with("denied")));
-    let fx = update(&mut m, code(KeyCode::Enter));
+    let fx = update(&mut m, code(KeyCode::Enter)).effects;
     assert_ne!(submit(&fx).1, idem);
 }
 
@@ -146,13 +146,13 @@ fn mutations_are_refused_while_stale_and_reconnect_fetches_a_snapshot() {
     let mut m = on_eu_west();
     let down = StreamEvent::Disconnected { reason: "gone".into(), retry_in: std::time::Duration::from_secs(1) };
     update(&mut m, Event::Stream(down));
-    assert!(matches!(m.conn, Conn::Reconnecting { .. }));
+    assert!(matches!(m.data.conn, Conn::Reconnecting { .. }));
     for c in ['r', '+', '-', '%', ']', '[', ' ', 'u', 'F', 'K', 'a', 'x'] {
-        assert!(update(&mut m, key(c)).is_empty());
+        assert!(update(&mut m, key(c)).effects.is_empty());
         assert!(m.dialog.is_none(), "{c} opened a dialog while stale");
         assert!(m.status.as_ref().unwrap().text.contains("refused"), "{c}");
     }
-    let fx = update(&mut m, Event::Stream(StreamEvent::Connected { revision: STATE_REV }));
+    let fx = update(&mut m, Event::Stream(StreamEvent::Connected { revision: STATE_REV })).effects;
     assert_eq!(fx, vec![Effect::FetchSnapshot]);
     assert!(m.is_live());
 }
@@ -163,7 +163,7 @@ fn an_open_dialog_does_not_send_while_stale() {
     update(&mut m, key('r'));
     let down = StreamEvent::Disconnected { reason: "gone".into(), retry_in: std::time::Duration::from_secs(1) };
     update(&mut m, Event::Stream(down));
-    assert!(update(&mut m, code(KeyCode::Enter)).is_empty());
+    assert!(update(&mut m, code(KeyCode::Enter)).effects.is_empty());
     assert!(m.status.as_ref().unwrap().text.contains("refused"));
 }
 
@@ -175,9 +175,9 @@ fn plus_minus_step_the_selected_cohort() {
     assert!(c.preview.needs_approval, "expanding in production becomes a request");
     assert!(c.reason.value().is_empty());
     // Enter with an empty reason sends nothing.
-    assert!(update(&mut m, code(KeyCode::Enter)).is_empty());
+    assert!(update(&mut m, code(KeyCode::Enter)).effects.is_empty());
     type_str(&mut m, "go on");
-    let fx = update(&mut m, code(KeyCode::Enter));
+    let fx = update(&mut m, code(KeyCode::Enter)).effects;
     let (req, _) = submit(&fx);
     assert_eq!(
         req.action,
@@ -200,7 +200,7 @@ fn percent_prompt_then_confirm() {
     type_str(&mut m, "40");
     update(&mut m, code(KeyCode::Enter));
     type_str(&mut m, "exact");
-    let fx = update(&mut m, code(KeyCode::Enter));
+    let fx = update(&mut m, code(KeyCode::Enter)).effects;
     assert!(matches!(&submit(&fx).0.action, Action::SetPercent { percent: 40, .. }));
 }
 
@@ -210,7 +210,7 @@ fn ladder_keys_advance_retreat_pause() {
         let mut m = on_eu_west();
         update(&mut m, key(k));
         type_str(&mut m, "why");
-        let fx = update(&mut m, code(KeyCode::Enter));
+        let fx = update(&mut m, code(KeyCode::Enter)).effects;
         let (req, _) = submit(&fx);
         assert_eq!(req.action.verb(), want);
         assert_eq!(req.expected_revision, Some(Revision(FLAG_REV)));
@@ -222,7 +222,7 @@ fn freeze_uses_the_state_revision() {
     let mut m = model();
     update(&mut m, key('F'));
     type_str(&mut m, "incident");
-    let fx = update(&mut m, code(KeyCode::Enter));
+    let fx = update(&mut m, code(KeyCode::Enter)).effects;
     let (req, _) = submit(&fx);
     assert_eq!(req.action, Action::Freeze { env: "production".into() });
     assert_eq!(req.expected_revision, Some(Revision(STATE_REV)));
@@ -235,13 +235,13 @@ fn kill_requires_typing_the_flag_key() {
     assert!(confirm_of(&m).typing_focus);
     update(&mut m, code(KeyCode::Tab));
     type_str(&mut m, "sev1");
-    assert!(update(&mut m, code(KeyCode::Enter)).is_empty(), "sent without typed confirmation");
+    assert!(update(&mut m, code(KeyCode::Enter)).effects.is_empty(), "sent without typed confirmation");
     assert!(m.status.as_ref().unwrap().text.contains("type `checkout-v2`"));
     update(&mut m, code(KeyCode::Tab));
     type_str(&mut m, "checkout-v");
-    assert!(update(&mut m, code(KeyCode::Enter)).is_empty());
+    assert!(update(&mut m, code(KeyCode::Enter)).effects.is_empty());
     type_str(&mut m, "2");
-    let fx = update(&mut m, code(KeyCode::Enter));
+    let fx = update(&mut m, code(KeyCode::Enter)).effects;
     assert_eq!(submit(&fx).0.action, Action::Kill { flag: "checkout-v2".into(), env: "production".into() });
 }
 
@@ -251,7 +251,7 @@ fn undo_applies_the_selected_activity_reverse() {
     m.focus = Pane::Activity;
     update(&mut m, key('u'));
     assert_eq!(confirm_of(&m).reason.value(), "undo #7");
-    let fx = update(&mut m, code(KeyCode::Enter));
+    let fx = update(&mut m, code(KeyCode::Enter)).effects;
     assert!(matches!(&submit(&fx).0.action, Action::SetPercent { percent: 10, .. }));
 }
 
@@ -261,7 +261,7 @@ fn approve_and_reject_the_selected_request() {
     m.focus = Pane::Approvals;
     update(&mut m, key('a'));
     type_str(&mut m, "looks right");
-    let fx = update(&mut m, code(KeyCode::Enter));
+    let fx = update(&mut m, code(KeyCode::Enter)).effects;
     match fx.as_slice() {
         [Effect::Decide { id, approve: true, reason, .. }] => {
             assert_eq!(id.as_str(), "apr-1");
@@ -271,7 +271,7 @@ fn approve_and_reject_the_selected_request() {
     }
     let mut m = model();
     update(&mut m, key('x'));
-    let fx = update(&mut m, code(KeyCode::Enter));
+    let fx = update(&mut m, code(KeyCode::Enter)).effects;
     assert!(matches!(fx.as_slice(), [Effect::Decide { approve: false, .. }]));
 }
 
@@ -302,7 +302,7 @@ fn navigation_command_line_filter_env_and_quit() {
     update(&mut m, key('/'));
     type_str(&mut m, "support");
     update(&mut m, code(KeyCode::Enter));
-    assert_eq!(m.visible.len(), 1);
+    assert_eq!(m.flags.visible.len(), 1);
     update(&mut m, code(KeyCode::Tab));
     assert_eq!(m.focus, Pane::Ladder);
     update(&mut m, code(KeyCode::BackTab));
@@ -316,20 +316,20 @@ fn navigation_command_line_filter_env_and_quit() {
     update(&mut m, code(KeyCode::Enter));
     assert!(matches!(confirm_of(&m).intent.action(), Action::Freeze { .. }));
     update(&mut m, code(KeyCode::Esc));
-    assert_eq!(update(&mut m, key('q')), vec![Effect::Quit]);
+    assert_eq!(update(&mut m, key('q')).effects, vec![Effect::Quit]);
 }
 
 #[test]
 fn moves_and_details() {
     let mut m = model();
     update(&mut m, key('G'));
-    assert_eq!(m.flag_sel, m.visible.len() - 1);
+    assert_eq!(m.flags.sel.row(), m.flags.visible.len() - 1);
     update(&mut m, key('g'));
-    assert_eq!(m.flag_sel, 0);
+    assert_eq!(m.flags.sel.row(), 0);
     update(&mut m, key('j'));
-    assert_eq!(m.flag_sel, 1);
+    assert_eq!(m.flags.sel.row(), 1);
     update(&mut m, code(KeyCode::PageDown));
-    assert_eq!(m.flag_sel, m.visible.len() - 1);
+    assert_eq!(m.flags.sel.row(), m.flags.visible.len() - 1);
     update(&mut m, code(KeyCode::Up));
     update(&mut m, code(KeyCode::Enter));
     assert!(matches!(m.dialog, Some(Dialog::Details { .. })));
@@ -359,7 +359,7 @@ fn stream_changes_and_guardrails_patch_the_model() {
     };
     update(&mut m, Event::Stream(StreamEvent::Change(Box::new(frozen))));
     assert!(m.is_frozen());
-    assert_eq!(m.revision, Revision(44));
+    assert_eq!(m.data.revision, Revision(44));
     // Unfreeze is offered now.
     update(&mut m, key('F'));
     assert_eq!(confirm_of(&m).intent.action(), &Action::Unfreeze { env: "production".into() });
@@ -368,15 +368,15 @@ fn stream_changes_and_guardrails_patch_the_model() {
 #[test]
 fn s_cycles_sort_and_worst_first_puts_the_breached_flag_on_top() {
     let mut m = model();
-    let first = |m: &super::model::Model| m.visible.first().map(|k| k.to_string()).unwrap_or_default();
+    let first = |m: &super::model::Model| m.flags.visible.first().map(|k| k.to_string()).unwrap_or_default();
     assert_eq!(first(&m), "assistant-pr-creation", "by key");
     update(&mut m, key('s'));
-    assert_eq!(m.sort, super::model::SortBy::Health);
+    assert_eq!(m.flags.sort, super::model::SortBy::Health);
     assert_eq!(first(&m), "checkout-v2", "the fixture's breached flag comes first");
     update(&mut m, key('s'));
-    assert_eq!(m.sort, super::model::SortBy::Recent);
+    assert_eq!(m.flags.sort, super::model::SortBy::Recent);
     update(&mut m, key('s'));
-    assert_eq!(m.sort, super::model::SortBy::Key);
+    assert_eq!(m.flags.sort, super::model::SortBy::Key);
     assert_eq!(first(&m), "assistant-pr-creation");
 }
 
@@ -394,6 +394,7 @@ fn worst_status_follows_environment_switches_and_guardrail_updates() {
     assert_eq!(m.worst_status(&flag), Some(GuardrailStatus::Breached));
     // Every reading of the flag turns healthy: the index follows the update.
     let healed: Vec<_> = m
+        .data
         .guardrails
         .iter()
         .filter(|r| r.flag == flag)
@@ -405,4 +406,29 @@ fn worst_status_follows_environment_switches_and_guardrail_updates() {
         .collect();
     update(&mut m, Event::Stream(StreamEvent::Guardrails(crate::wire::GuardrailUpdate { at: t0(), readings: healed })));
     assert_eq!(m.worst_status(&flag), Some(GuardrailStatus::Healthy));
+}
+
+#[test]
+fn update_is_deterministic_and_says_when_to_redraw() {
+    use crossterm::event::{KeyEvent, KeyModifiers};
+    let with_id = |c: KeyCode, id: &str| Event::Key { key: KeyEvent::new(c, KeyModifiers::NONE), new_idem_key: id.to_string() };
+    // The same events give the same effects: the idempotency key is the one the event brought.
+    let run = || {
+        let mut m = on_eu_west();
+        update(&mut m, with_id(KeyCode::Char('r'), "id-1"));
+        update(&mut m, with_id(KeyCode::Enter, "id-2")).effects
+    };
+    let (a, b) = (run(), run());
+    assert_eq!(a, b);
+    assert_eq!(submit(&a).1, "id-1", "the key the dialog opened with");
+    let mut m = on_eu_west();
+    assert!(update(&mut m, key('j')).redraw, "a key redraws");
+    let now = m.now;
+    assert!(!update(&mut m, Event::Tick(now)).redraw, "a tick that changes nothing on screen does not");
+    update(&mut m, key('r'));
+    let step = update(&mut m, Event::Outcome { idem_key: "not-ours".into(), result: Err(ClientError::Timeout { url: "x".into() }) });
+    assert_eq!(step, super::effect::Step::default(), "an answer for another dialog changes nothing");
+    assert_eq!(confirm_of(&m).phase, Phase::Editing);
+    update(&mut m, code(KeyCode::Esc));
+    assert_eq!(update(&mut m, key('q')).effects, vec![Effect::Quit], "quit is one effect, signalled once");
 }

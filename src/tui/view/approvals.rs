@@ -13,15 +13,15 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
-    let pending = m.approvals.iter().filter(|a| a.state == ApprovalState::Pending).count();
+    let pending = m.data.approvals.iter().filter(|a| a.state == ApprovalState::Pending).count();
     let block = pane_block(Pane::Approvals, format!("{pending} pending"), m, t);
     let w = usize::from(area.width.saturating_sub(4));
     // Two lines per request.
     let room = usize::from(area.height.saturating_sub(2)) / 2;
-    let (start, end) = window(m.approval_sel, m.approvals.len(), room);
+    let (start, end) = window(m.approvals.sel.row(), m.data.approvals.len(), room);
     let mut lines = Vec::new();
-    for (i, a) in m.approvals.iter().enumerate().take(end).skip(start) {
-        let sel = i == m.approval_sel && m.focus == Pane::Approvals;
+    for (i, a) in m.data.approvals.iter().enumerate().take(end).skip(start) {
+        let sel = i == m.approvals.sel.row() && m.focus == Pane::Approvals;
         let state_style = match a.state {
             ApprovalState::Pending => t.warning,
             ApprovalState::Applied => t.healthy,

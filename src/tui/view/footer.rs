@@ -23,7 +23,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) -> Option<Positio
         }
         _ => match &m.status {
             Some(s) => Line::from(Span::styled(clean(&s.text, 300), if s.error { t.status_err } else { t.status_ok })),
-            None if !m.filter.is_empty() => Line::from(Span::styled(format!("filter: {}", clean(&m.filter, 60)), t.muted)),
+            None if !m.flags.filter.is_empty() => Line::from(Span::styled(format!("filter: {}", clean(&m.flags.filter, 60)), t.muted)),
             None => Line::from(""),
         },
     };

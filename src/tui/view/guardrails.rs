@@ -45,7 +45,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
     let block = pane_block(Pane::Guardrails, extra, m, t);
     let wide = area.width >= 90;
     let room = usize::from(area.height.saturating_sub(3));
-    let (start, end) = window(m.guard_sel, readings.len(), room);
+    let (start, end) = window(m.guardrails.sel.row(), readings.len(), room);
     let rows: Vec<Row> = readings[start..end]
         .iter()
         .enumerate()
@@ -80,7 +80,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
                 None => cells.push(Cell::from(Span::styled(sparkline(&r.history, if wide { 16 } else { 8 }), live(t.sparkline, m, t)))),
             }
             let row = Row::new(cells).style(style);
-            if m.focus == Pane::Guardrails && start + i == m.guard_sel { row.style(t.selection) } else { row }
+            if m.focus == Pane::Guardrails && start + i == m.guardrails.sel.row() { row.style(t.selection) } else { row }
         })
         .collect();
     let mut widths = vec![Constraint::Length(if wide { 22 } else { 14 }), Constraint::Length(14), Constraint::Length(if wide { 20 } else { 18 }), Constraint::Length(8)];

@@ -62,10 +62,10 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
     }
     let used = lines.len();
     let room = usize::from(area.height.saturating_sub(2)).saturating_sub(used);
-    let (start, end) = window(m.cohort_sel, fe.cohorts.len(), room);
+    let (start, end) = window(m.ladder.sel.row(), fe.cohorts.len(), room);
     let gauge_w = if area.width > 70 { 20 } else { 10 };
     for (i, c) in fe.cohorts.iter().enumerate().take(end).skip(start) {
-        let sel = i == m.cohort_sel;
+        let sel = i == m.ladder.sel.row();
         let cursor = if sel { "▶ " } else { "  " };
         let name = format!("{cursor}{:<14}", clean(&c.name, 14));
         let mut row = vec![
@@ -94,7 +94,7 @@ fn next_step(l: &crate::domain::Ladder, enabled: bool, m: &Model) -> String {
     if !enabled {
         return "killed: no automatic advance".into();
     }
-    let protected = m.state.environment(&m.env).is_some_and(|e| e.protected);
+    let protected = m.data.state.environment(&m.env).is_some_and(|e| e.protected);
     let how = match (l.policy, protected) {
         (AdvancePolicy::Manual, _) => return format!("next: {next_name} — manual only (])"),
         (AdvancePolicy::RequestApproval, true) => "then asks for approval",

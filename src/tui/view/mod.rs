@@ -197,16 +197,16 @@ pub fn next_clock_change(m: &Model) -> Option<DateTime<Utc>> {
         let dwell = l.current_stage().map_or(0, |s| s.min_dwell_secs) as i64;
         due.extend(countdown_from_changes(l.entered_at, dwell, now));
     }
-    for a in &m.approvals {
+    for a in &m.data.approvals {
         due.extend(age_changes(a.created_at, now));
         if a.state == crate::domain::ApprovalState::Pending {
             due.extend(countdown_to_changes(a.expires_at, now));
         }
     }
-    if m.flag_store != "embedded"
-        && !m.flag_store.is_empty()
-        && m.store.error.is_none()
-        && let Some(at) = m.store.synced_at
+    if m.data.flag_store != "embedded"
+        && !m.data.flag_store.is_empty()
+        && m.data.store.error.is_none()
+        && let Some(at) = m.data.store.synced_at
     {
         // "in sync" until the age passes a minute, then `human_secs` steps.
         let a = (now - at).num_seconds();
