@@ -2,7 +2,8 @@
 //! that only borrow. Owns everything under `src/tui`; must not speak HTTP except through
 //! `crate::client`, and must not print to stdout/stderr while it owns the terminal.
 
-mod actions;
+mod commands;
+pub mod confirm;
 mod app;
 pub mod dialog;
 pub mod effect;
@@ -12,6 +13,7 @@ pub mod keys;
 pub mod model;
 pub mod readings;
 pub mod screen;
+pub mod text;
 pub mod theme;
 pub mod update;
 pub mod view;

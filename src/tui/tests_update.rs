@@ -1,7 +1,8 @@
 //! Unit tests of `update`: every action key → the right dialog → the right Effect, retries,
 //! conflicts, refusal while stale. Tests only; no terminal, no network.
 
-use super::dialog::{Dialog, Intent, Phase};
+use super::confirm::{Intent, Phase};
+use super::dialog::Dialog;
 use super::effect::{Effect, Event};
 use super::fixture::*;
 use super::model::{Conn, Pane};
@@ -12,7 +13,7 @@ use crate::domain::{Action, AuditId, Revision};
 use crate::wire::{Change, Outcome, OutcomeKind};
 use crossterm::event::KeyCode;
 
-fn confirm_of(m: &super::model::Model) -> &super::dialog::Confirm {
+fn confirm_of(m: &super::model::Model) -> &super::confirm::Confirm {
     match &m.dialog {
         Some(Dialog::Confirm(c)) => c,
         other => panic!("expected a confirm dialog, got {other:?}"),

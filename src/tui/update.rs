@@ -2,16 +2,15 @@
 //! Pure, deterministic and quick: it must not await, block, do I/O, read clocks, draw random
 //! numbers (ids come in with the events) or draw.
 
-use super::actions;
-use super::dialog::{Dialog, Phase};
+use super::commands;
+use super::confirm;
+use super::dialog::Dialog;
 use super::effect::{Effect, Event, Step};
 use super::keymap::Lookup;
 use super::keys::{Cmd, KeyPress};
 use super::model::{Conn, Model, Pane, StatusLine};
-use crate::client::ClientError;
 use crate::client::stream::StreamEvent;
 use crate::sanitize::clean;
-use crate::wire::{Outcome, OutcomeKind};
 use crossterm::event::{Event as CtEvent, KeyCode, KeyEvent, KeyEventKind};
 use tui_input::Input;
 use tui_input::backend::crossterm::to_input_request;
@@ -24,7 +23,7 @@ pub fn update(m: &mut Model, ev: Event) -> Step {
             let now = m.now;
             m.data.load_snapshot(*s, now);
             m.data_changed(true);
-            actions::refresh_conflict_preview(m);
+            confirm::refresh_conflict_preview(m);
             Step::redraw(true)
         }
         Event::Snapshot(Err(e)) => {
@@ -33,7 +32,7 @@ pub fn update(m: &mut Model, ev: Event) -> Step {
         }
         Event::Stream(s) => on_stream(m, s),
         Event::Readings(u, arrived) => Step::redraw(apply_guardrails(m, u, arrived)),
-        Event::Outcome { idem_key, result } => on_outcome(m, &idem_key, result),
+        Event::Outcome { idem_key, result } => confirm::on_outcome(m, &idem_key, result),
         Event::Tick(now) => {
             let shown_before = age_label(m);
             m.now = now;
@@ -78,7 +77,7 @@ fn on_stream(m: &mut Model, s: StreamEvent) -> Step {
         StreamEvent::Change(c) => {
             let new_keys = m.data.apply_change(*c, now);
             m.data_changed(new_keys);
-            actions::refresh_conflict_preview(m);
+            confirm::refresh_conflict_preview(m);
             Step::redraw(true)
         }
         StreamEvent::Guardrails(g) => Step::redraw(apply_guardrails(m, g, now)),
@@ -96,67 +95,6 @@ fn on_stream(m: &mut Model, s: StreamEvent) -> Step {
             Step::redraw(true)
         }
     }
-}
-
-fn on_outcome(m: &mut Model, idem_key: &str, result: Result<Box<Outcome>, ClientError>) -> Step {
-    let Some(Dialog::Confirm(c)) = m.dialog.as_mut() else {
-        // The dialog was closed meanwhile: still report the outcome.
-        match result {
-            Ok(o) => report_success(m, &o),
-            Err(e) => m.set_status(format!("failed: {}", clean(&e.to_string(), 160)), true),
-        }
-        return Step::redraw(true);
-    };
-    if c.idem_key != idem_key {
-        return Step::redraw(false);
-    }
-    let mut effects = Vec::new();
-    match result {
-        Ok(o) => {
-            m.dialog = None;
-            report_success(m, &o);
-        }
-        Err(e) => {
-            let msg = clean(&e.to_string(), 200);
-            match &e {
-                ClientError::Api { code, .. } if code == "conflict" => {
-                    c.phase = Phase::Conflict(format!("changed since you looked — {msg}"));
-                    m.set_status("conflict: changed since you looked; review the new state", true);
-                    // The dialog stays open; the fresh snapshot updates its preview.
-                    effects.push(Effect::FetchSnapshot);
-                }
-                ClientError::Api { code, .. } => {
-                    let what = if code == "forbidden" { "denied" } else { "invalid" };
-                    c.phase = Phase::Failed { msg: format!("{what}: {msg}"), retry_same_key: false };
-                    m.set_status(format!("{what}: {msg}"), true);
-                }
-                _ => {
-                    c.phase = Phase::Failed { msg: format!("not confirmed: {msg} — Enter retries safely"), retry_same_key: true };
-                    m.set_status(format!("not confirmed: {msg}"), true);
-                }
-            }
-        }
-    }
-    Step::run(effects)
-}
-
-fn report_success(m: &mut Model, o: &Outcome) {
-    let what = clean(&o.action.describe(), 80);
-    let text = match o.outcome {
-        OutcomeKind::Applied => {
-            if let Some(id) = o.audit_id {
-                m.own_last = Some(id);
-            }
-            let id = o.audit_id.map(|i| format!(" (audit #{i})")).unwrap_or_default();
-            format!("applied: {what}{id} — reverse: {}", clean(&o.reverse.describe(), 60))
-        }
-        OutcomeKind::Requested => {
-            let id = o.approval_id.as_ref().map(|i| clean(i, 40)).unwrap_or_default();
-            format!("requested: {what} needs approval ({id})")
-        }
-        OutcomeKind::Rejected => format!("rejected: {what}"),
-    };
-    m.set_status(text, false);
 }
 
 fn on_key(m: &mut Model, k: KeyEvent, new_idem_key: &str) -> Vec<Effect> {
@@ -227,7 +165,7 @@ fn on_dialog_key(m: &mut Model, k: KeyEvent, new_idem_key: &str) -> Vec<Effect> 
                             *percent = p;
                         }
                         m.dialog = None;
-                        actions::open_confirm(m, a, String::new(), new_idem_key);
+                        confirm::open(m, a, String::new(), new_idem_key);
                     }
                     Ok(p) if p == *current => m.set_status(format!("already at {p}%"), true),
                     _ => m.set_status("enter a whole percent 0–100", true),
@@ -239,7 +177,7 @@ fn on_dialog_key(m: &mut Model, k: KeyEvent, new_idem_key: &str) -> Vec<Effect> 
                 Vec::new()
             }
         },
-        Dialog::Confirm(_) => actions::confirm_key(m, k, new_idem_key),
+        Dialog::Confirm(_) => confirm::on_key(m, k, new_idem_key),
     }
 }
 
@@ -261,7 +199,7 @@ fn run_command(m: &mut Model, line: &str, new_idem_key: &str) -> Vec<Effect> {
                 m.set_status(format!("no flag `{}`", clean(key, 60)), true);
             }
         }
-        (Some("freeze"), _) => actions::run_cmd(m, Cmd::Freeze, new_idem_key),
+        (Some("freeze"), _) => commands::run_cmd(m, Cmd::Freeze, new_idem_key),
         _ => m.set_status(format!("unknown command `{}` (try :env NAME, :flag KEY, :freeze, :quit)", clean(line, 40)), true),
     }
     Vec::new()
@@ -297,7 +235,7 @@ fn on_cmd_key(m: &mut Model, k: KeyEvent, new_idem_key: &str) -> Vec<Effect> {
             let j = if cmd == Cmd::NextPane { (i + 1) % n } else { (i + n - 1) % n };
             m.focus = Pane::ALL[j];
         }
-        Cmd::Details => actions::open_details(m),
+        Cmd::Details => commands::open_details(m),
         Cmd::Filter => m.dialog = Some(Dialog::Filter(Input::new(m.flags.filter.clone()))),
         Cmd::Sort => {
             m.flags.sort = m.flags.sort.next();
@@ -315,7 +253,7 @@ fn on_cmd_key(m: &mut Model, k: KeyEvent, new_idem_key: &str) -> Vec<Effect> {
                 m.set_env(env);
             }
         }
-        other => actions::run_cmd(m, other, new_idem_key),
+        other => commands::run_cmd(m, other, new_idem_key),
     }
     Vec::new()
 }

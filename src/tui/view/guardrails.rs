@@ -2,7 +2,7 @@
 //! samples, status word + colour, sparkline; breached rows get a text marker too. Must not
 //! mutate the model or hard-code colours.
 
-use super::super::actions::num;
+use super::super::text::num;
 use super::super::model::{Model, Pane};
 use super::super::theme::Theme;
 use super::{live, pane_block, window};

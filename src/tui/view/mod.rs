@@ -5,7 +5,6 @@
 mod activity;
 mod approvals;
 pub mod ascii;
-mod confirm;
 mod flags;
 mod footer;
 mod guardrails;
@@ -57,7 +56,7 @@ pub fn frame(f: &mut Frame, m: &Model, t: &Theme) -> Drawn {
         None => {}
         Some(Dialog::Help) => help::render(f, area, m, t),
         Some(Dialog::Details { title, lines }) => help::details(f, area, title, lines, t),
-        Some(Dialog::Confirm(c)) => cursor = confirm::render(f, area, m, c, t),
+        Some(Dialog::Confirm(c)) => cursor = super::confirm::view::render(f, area, m, c, t),
         Some(Dialog::Percent { input, action_base, current }) => prompt::percent(f, area, action_base, *current, input, t),
         Some(Dialog::Filter(_) | Dialog::Command(_)) => {} // drawn by the footer
     }

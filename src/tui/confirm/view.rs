@@ -2,10 +2,10 @@
 //! note, typed confirmation for the kill switch, the reason input and the outcome in place.
 //! Must not mutate the model or hard-code colours.
 
-use super::super::dialog::{Confirm, Phase};
-use super::super::model::Model;
-use super::super::theme::Theme;
-use super::centered;
+use super::state::{Confirm, Phase};
+use crate::tui::model::Model;
+use crate::tui::theme::Theme;
+use crate::tui::view::centered;
 use crate::domain::Tier;
 use crate::sanitize::clean;
 use ratatui::Frame;
