@@ -17,12 +17,11 @@ use common::{draw, large_model, metrics_for, t0, terminal};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use flagtop::client::sse::{SseItem, SseParser};
 use flagtop::domain::Action;
-use flagtop::tui::Theme;
 use flagtop::tui::screen::Screen;
 use std::hint::black_box;
 
 fn render(c: &mut Criterion) {
-    let theme = Theme::dark();
+    let theme = flagtop::config::theme::builtin("dark");
     let mut g = c.benchmark_group("render_200x50");
     for flags in [1_000usize, 10_000] {
         let (mut m, _) = large_model(flags);
@@ -92,7 +91,7 @@ fn guardrails(c: &mut Criterion) {
 
 fn sse(c: &mut Criterion) {
     // A realistic stream: 1,000 `change` events as the control plane writes them, plus heartbeats.
-    let snap = flagtop::tui::demo::snapshot("demo").expect("demo");
+    let snap = flagtop::screenshot::fixture::snapshot("demo").expect("demo");
     let change = flagtop::wire::Change {
         revision: flagtop::domain::Revision(43),
         at: t0(),

@@ -13,7 +13,6 @@
 mod common;
 
 use flagtop::client::sse::{SseItem, SseParser};
-use flagtop::tui::Theme;
 use flagtop::tui::screen::Screen;
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 use serde_json::{Value, json};
@@ -329,7 +328,7 @@ fn preemptions() -> u64 {
 /// In-process render of the `large` scenario at 200×50: per-frame time and bytes.
 fn render(out: &mut Out, runs: usize) {
     eprintln!("render (in-process, 200×50, large)");
-    let theme = Theme::dark();
+    let theme = flagtop::config::theme::builtin("dark");
     let frames = 2000;
     let (mut p50s, mut p99s, mut small_p50) = (Vec::new(), Vec::new(), Vec::new());
     let (mut calm_p99s, mut cut) = (Vec::new(), Vec::new());

@@ -13,6 +13,7 @@
 pub mod app;
 pub mod cli;
 pub mod domain;
+pub mod exit;
 pub mod status;
 pub mod wire;
 pub mod client;

@@ -250,7 +250,7 @@ async fn the_tui_shows_hostile_text_neutralised() {
 #[test]
 fn screenshots_of_hostile_state_hold_no_control_characters() {
     use flagtop::tui::model::Model;
-    let mut snap = flagtop::tui::demo::snapshot("demo").expect("demo snapshot");
+    let mut snap = flagtop::screenshot::fixture::snapshot("demo").expect("demo snapshot");
     let huge = format!("{PAYLOAD}{}", "y".repeat(100 * 1024));
     for f in &mut snap.flags {
         let f = std::sync::Arc::make_mut(f);
@@ -273,8 +273,8 @@ fn screenshots_of_hostile_state_hold_no_control_characters() {
         g.source_error = Some(huge.clone());
         g.rule = PAYLOAD.to_string();
     }
-    let now = flagtop::tui::demo::t0();
-    let mut m = Model::from_snapshot(snap, format!("backend {PAYLOAD}"), Some("production"), now);
+    let now = flagtop::screenshot::fixture::t0();
+    let mut m = Model::new(snap, format!("backend {PAYLOAD}"), Some("production"), flagtop::config::keymap::builtin_default(), now);
     let theme = flagtop::config::theme::builtin("default");
     let mut shots = vec![flagtop::screenshot::render(&m, &theme, 160, 50).expect("render")];
     for key in ["j", "\r"] {

@@ -43,7 +43,7 @@ pub fn metrics_for(state: &State, now: DateTime<Utc>) -> Metrics {
 /// The `large` scenario as a live TUI model with readings (and sparkline history) for every
 /// guardrail series; `flags` keeps only the first N flags.
 pub fn large_model(flags: usize) -> (Model, usize) {
-    let mut snap = flagtop::tui::demo::snapshot("large").expect("large scenario");
+    let mut snap = flagtop::screenshot::fixture::snapshot("large").expect("large scenario");
     snap.flags.truncate(flags);
     let state = State { flags: snap.flags.iter().map(|f| (f.key.clone(), f.clone())).collect(), ..State::default() };
     let mut metrics = metrics_for(&state, t0());
@@ -53,7 +53,7 @@ pub fn large_model(flags: usize) -> (Model, usize) {
     }
     let series = readings.len();
     snap.guardrails = readings;
-    let mut m = Model::from_snapshot(snap, "embedded (bench)".into(), Some("production"), t0());
+    let mut m = Model::new(snap, "embedded (bench)".into(), Some("production"), flagtop::config::keymap::builtin_default(), t0());
     let _ = flagtop::tui::update(&mut m, flagtop::tui::Event::Stream(flagtop::client::stream::StreamEvent::Connected { revision: 42 }));
     // Put a guarded flag under the cursor so the Guardrails pane has rows and sparklines.
     let guarded = m.flags.visible.iter().find(|k| m.data.guardrails.iter().any(|r| r.flag == **k && r.env.as_str() == "production")).cloned();

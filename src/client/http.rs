@@ -58,14 +58,9 @@ pub fn secs_from_env(var: &str, default: u64) -> Duration {
     Duration::from_secs(std::env::var(var).ok().and_then(|v| v.trim().parse().ok()).filter(|s| *s > 0).unwrap_or(default))
 }
 
-/// Install the ring crypto provider for rustls once (idempotent).
-pub fn init_tls() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 impl Client {
+    /// Needs the process's TLS set-up (`app::init_tls`, done once at start).
     pub fn new(base: &str, token: &str, source: &'static str) -> Result<Client, ClientError> {
-        init_tls();
         let timeout = secs_from_env("FLAGTOP_HTTP_TIMEOUT_SECS", 15);
         // No client-wide read timeout: every request has its own total timeout, and the stream
         // has its idle timeout (a read timeout re-armed on every chunk would keep waking the

@@ -7,10 +7,10 @@ use super::update::update;
 use crate::wire::Snapshot;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-pub use super::demo::{FLAG_REV, STATE_REV, reading, select_flag, t0};
+pub use crate::screenshot::fixture::{FLAG_REV, STATE_REV, reading, select_flag, t0};
 
 pub fn snapshot() -> Snapshot {
-    super::demo::snapshot("demo").unwrap()
+    crate::screenshot::fixture::snapshot("demo").unwrap()
 }
 
 /// A key event as the loop sends it, with a fresh idempotency key (`key-1`, `key-2`, …: distinct
@@ -48,10 +48,10 @@ pub fn flag_row(m: &mut Model, i: usize) {
 
 /// A live model on the demo snapshot.
 pub fn model() -> Model {
-    super::demo::model("demo").unwrap()
+    crate::screenshot::fixture::model("demo").unwrap()
 }
 
 /// Live model with checkout-v2 selected and the eu-west cohort under the Ladder cursor.
 pub fn on_eu_west() -> Model {
-    super::demo::on_eu_west("demo").unwrap()
+    crate::screenshot::fixture::on_eu_west("demo").unwrap()
 }

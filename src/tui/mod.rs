@@ -4,22 +4,23 @@
 
 mod commands;
 pub mod confirm;
-mod app;
+mod event_loop;
 pub mod dialog;
 pub mod effect;
 pub mod keymap;
-pub mod terminal;
+pub mod color_filter;
 pub mod keys;
 pub mod model;
+pub mod pane;
 pub mod readings;
 pub mod screen;
+pub mod layout;
 pub mod text;
 pub mod theme;
 pub mod update;
 pub mod view;
 mod test_hooks;
 
-pub mod demo;
 #[cfg(test)]
 mod fixture;
 #[cfg(test)]
@@ -31,14 +32,14 @@ mod tests_update;
 #[cfg(test)]
 mod tests_view;
 
-pub use app::run;
+pub use event_loop::run;
 pub use effect::{Effect, Event, Step};
 pub use model::Model;
 pub use theme::Theme;
 pub use update::update;
 
 /// Options the CLI passes to [`run`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TuiOptions {
     /// Shown in the header, e.g. `embedded (demo)` or the backend URL.
     pub backend_label: String,
@@ -48,11 +49,28 @@ pub struct TuiOptions {
     pub theme: Theme,
     pub keymap: keymap::Keymap,
     /// How much colour reaches the terminal (NO_COLOR strips it all).
-    pub color: crate::config::ColorMode,
-    pub limits: crate::config::settings::Limits,
+    pub color: color_filter::ColorMode,
+    pub limits: Limits,
     /// Shown in the status line at start (e.g. a keymap warning).
     pub notice: Option<String>,
     /// The first state, when the caller has it already (the embedded control plane); else it
     /// is fetched with `GET /v1/snapshot`.
     pub first_snapshot: Option<Box<crate::wire::Snapshot>>,
+}
+
+/// Redraw and coalescing limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// At most this many redraws per second (bursts coalesce into one frame).
+    pub max_fps: u32,
+    /// At most this many events handled before one redraw.
+    pub batch: usize,
+    /// While stale, how often the age labels tick (ms).
+    pub stale_tick_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_fps: 30, batch: 256, stale_tick_ms: 1000 }
+    }
 }

@@ -49,7 +49,7 @@ fn ansi16_uses_only_the_16_colours_and_mono_none() {
 
 #[test]
 fn default_keymap_is_the_product_table() {
-    let k = super::keymap::Keymap::builtin();
+    let k = crate::config::keymap::builtin_default();
     let at = |s: &str| k.lookup(Pane::Flags, &parse_seq(s).unwrap());
     for (key, cmd) in [
         ("r", Cmd::Rollback), ("K", Cmd::Kill), ("F", Cmd::Freeze), ("u", Cmd::Undo), ("a", Cmd::Approve), ("x", Cmd::Reject),
@@ -73,7 +73,7 @@ fn vim_g_g_is_a_sequence_shown_in_the_footer() {
     update(&mut m, key('g'));
     assert_eq!(m.flags.sel.row(), 3, "a prefix waits");
     assert_eq!(m.pending_keys.len(), 1);
-    let s = screen(&m, &super::theme::Theme::dark(), 160, 48);
+    let s = screen(&m, &crate::config::theme::builtin("dark"), 160, 48);
     assert!(s.contains("g …"), "{s}");
     update(&mut m, key('g'));
     assert_eq!(m.flags.sel.row(), 0);
@@ -131,7 +131,7 @@ fn zoom_maximises_the_focused_pane() {
     m.focus = Pane::Guardrails;
     update(&mut m, key('z'));
     assert!(m.zoom);
-    let s = screen(&m, &super::theme::Theme::dark(), 80, 24);
+    let s = screen(&m, &crate::config::theme::builtin("dark"), 80, 24);
     assert!(s.contains("Guardrails") && s.contains("[zoom: z]") && !s.contains(" Flags "), "{s}");
     update(&mut m, key('z'));
     assert!(!m.zoom);
@@ -141,9 +141,9 @@ fn zoom_maximises_the_focused_pane() {
 fn help_and_footer_come_from_the_loaded_keymap() {
     let mut m = on_eu_west();
     update(&mut m, key('?'));
-    let s = screen(&m, &super::theme::Theme::dark(), 160, 48);
+    let s = screen(&m, &crate::config::theme::builtin("dark"), 160, 48);
     assert!(s.contains("rollback cohort") && s.contains("keymap: default") && s.contains("in dialog:"), "{s}");
-    let s80 = screen(&m, &super::theme::Theme::dark(), 80, 24);
+    let s80 = screen(&m, &crate::config::theme::builtin("dark"), 80, 24);
     assert!(s80.contains("help") && s80.contains("quit"), "{s80}");
 }
 
@@ -166,7 +166,7 @@ fn ascii_mode_leaves_no_non_ascii_cell() {
 
 #[test]
 fn readme_key_table_matches_default_toml() {
-    let table = super::keymap::Keymap::builtin().markdown_table();
+    let table = crate::config::keymap::builtin_default().markdown_table();
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let start = readme.find("<!-- keys:start -->").expect("README has <!-- keys:start -->");
     let end = readme.find("<!-- keys:end -->").expect("README has <!-- keys:end -->");

@@ -280,7 +280,7 @@ fn approve_and_reject_the_selected_request() {
 fn nobody_approves_their_own_request() {
     let mut snap = snapshot();
     snap.identity.name = "ops-assistant".into();
-    let mut m = super::model::Model::from_snapshot(snap, "x".into(), None, t0());
+    let mut m = super::model::Model::new(snap, "x".into(), None, crate::config::keymap::builtin_default(), t0());
     update(&mut m, Event::Stream(StreamEvent::Connected { revision: STATE_REV }));
     update(&mut m, key('a'));
     assert!(m.dialog.is_none());

@@ -4,7 +4,6 @@
 use super::effect::Event;
 use super::fixture::*;
 use super::model::{Model, Pane};
-use super::theme::Theme;
 use super::update::update;
 use super::view;
 use crate::client::stream::StreamEvent;
@@ -14,7 +13,7 @@ use ratatui::buffer::Buffer;
 
 fn render(m: &Model, w: u16, h: u16) -> Buffer {
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    let theme = Theme::dark();
+    let theme = crate::config::theme::builtin("dark");
     term.draw(|f| view::draw(f, m, &theme)).unwrap();
     term.backend().buffer().clone()
 }
@@ -70,7 +69,7 @@ fn full_screen_160x48_shows_every_pane_and_the_breach() {
     ] {
         assert!(s.contains(want), "missing {want:?} in\n{s}");
     }
-    let t = Theme::dark();
+    let t = crate::config::theme::builtin("dark");
     let hits = find(&b, "✗ BREACHED");
     assert_eq!(hits.len(), 1, "{s}");
     assert_style(&b, hits[0], 10, t.breached);
@@ -95,7 +94,7 @@ fn small_screen_80x24_stacks_flags_over_the_focused_pane() {
     let s = text(&b);
     assert!(s.contains("Guardrails") && s.contains("✗ BREACHED"), "{s}");
     let hits = find(&b, "✗ BREACHED");
-    assert_style(&b, hits[0], 10, Theme::dark().breached);
+    assert_style(&b, hits[0], 10, crate::config::theme::builtin("dark").breached);
     for p in [Pane::Approvals, Pane::Activity] {
         m.focus = p;
         let s = text(&render(&m, 80, 24));
@@ -128,7 +127,7 @@ fn stale_view_says_so_and_greys_panes() {
     let s = text(&b);
     assert!(s.contains("reconnecting (stale 12s)"), "{s}");
     assert!(s.contains("data 12s old"), "{s}");
-    let t = Theme::dark();
+    let t = crate::config::theme::builtin("dark");
     let hits = find(&b, "✗ BREACHED");
     assert_style(&b, hits[0], 10, t.stale);
     let flag = find(&b, "support-answer-profile")[0];
@@ -156,7 +155,7 @@ fn hostile_strings_reach_the_buffer_inert() {
     snap.approvals[0].reason = evil.into();
     snap.audit[0].reason = evil.into();
     snap.identity.name = evil.into();
-    let mut m = Model::from_snapshot(snap, format!("be{evil}"), None, t0());
+    let mut m = Model::new(snap, format!("be{evil}"), None, crate::config::keymap::builtin_default(), t0());
     update(&mut m, Event::Stream(StreamEvent::Connected { revision: STATE_REV }));
     select_flag(&mut m, "checkout-v2");
     let mut screens = vec![render(&m, 160, 48), render(&m, 80, 24)];

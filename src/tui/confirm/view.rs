@@ -5,7 +5,7 @@
 use super::state::{Confirm, Phase};
 use crate::tui::model::Model;
 use crate::tui::theme::Theme;
-use crate::tui::view::centered;
+use crate::tui::layout::centered;
 use crate::domain::Tier;
 use crate::sanitize::clean;
 use ratatui::Frame;

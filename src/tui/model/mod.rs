@@ -7,6 +7,7 @@ mod data;
 mod panes;
 
 pub use data::{AUDIT_KEEP, Conn, Data};
+pub use super::pane::Pane;
 pub use panes::{ActivityPane, ApprovalsPane, FlagsPane, GuardrailsPane, LadderPane, Selection, SortBy};
 
 use super::dialog::Dialog;
@@ -19,28 +20,6 @@ use chrono::{DateTime, Utc};
 
 /// Data older than this shows its age in pane titles.
 pub const AGE_SHOWN_AFTER_SECS: i64 = 5;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pane {
-    Flags,
-    Ladder,
-    Guardrails,
-    Approvals,
-    Activity,
-}
-
-impl Pane {
-    pub const ALL: [Pane; 5] = [Pane::Flags, Pane::Ladder, Pane::Guardrails, Pane::Approvals, Pane::Activity];
-    pub fn title(self) -> &'static str {
-        match self {
-            Pane::Flags => "Flags",
-            Pane::Ladder => "Ladder",
-            Pane::Guardrails => "Guardrails",
-            Pane::Approvals => "Approvals",
-            Pane::Activity => "Activity",
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatusLine {
@@ -75,10 +54,6 @@ pub struct Model {
 }
 
 impl Model {
-    pub fn from_snapshot(snap: Snapshot, backend_label: String, initial_env: Option<&str>, now: DateTime<Utc>) -> Model {
-        Model::new(snap, backend_label, initial_env, Keymap::builtin(), now)
-    }
-
     pub fn new(snap: Snapshot, backend_label: String, initial_env: Option<&str>, keymap: Keymap, now: DateTime<Utc>) -> Model {
         let env = initial_env
             .and_then(|e| snap.environments.iter().find(|x| x.key.as_str() == e))

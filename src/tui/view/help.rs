@@ -4,7 +4,7 @@
 use super::super::keymap::Context;
 use super::super::model::Model;
 use super::super::theme::Theme;
-use super::centered;
+use crate::tui::layout::centered;
 use crate::sanitize::clean;
 use ratatui::Frame;
 use ratatui::layout::Rect;

@@ -160,13 +160,6 @@ pub(crate) fn live(style: Style, m: &Model, t: &Theme) -> Style {
     if m.stale_secs().is_some() { t.stale } else { style }
 }
 
-/// A rectangle of `w`×`h` centred in `area` (clamped to it).
-pub(crate) fn centered(area: Rect, w: u16, h: u16) -> Rect {
-    let w = w.min(area.width);
-    let h = h.min(area.height);
-    Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
-}
-
 /// A text bar of `width` cells for `percent`.
 pub(crate) fn bar(percent: u8, width: usize) -> String {
     let filled = (usize::from(percent.min(100)) * width + 50) / 100;

@@ -1,7 +1,7 @@
 //! Owns the `%` exact-percent prompt. Must not mutate the model or hard-code colours.
 
 use super::super::theme::Theme;
-use super::centered;
+use crate::tui::layout::centered;
 use crate::domain::Action;
 use crate::sanitize::clean;
 use ratatui::Frame;

@@ -1,11 +1,11 @@
-//! Owns deterministic fixture state for screenshots and tests: the demo scenario as a wire
+//! Owns deterministic fixture state for screenshots, tests and benchmarks: the demo scenario as a wire
 //! Snapshot at a fixed clock, with guardrail readings (a breached `eu-west`), the ops-assistant
 //! proposal, the engine's narrowed-rollback proposal for the incident, and one audit entry. It
 //! must not do I/O or read the clock.
 
-use super::effect::Event;
-use super::model::{Model, Pane};
-use super::update::update;
+use crate::tui::effect::Event;
+use crate::tui::model::{Model, Pane};
+use crate::tui::update::update;
 use crate::client::stream::StreamEvent;
 use crate::domain::{
     Action, Actor, ApprovalId, ApprovalRequest, ApprovalState, AuditEvent, AuditId, AuditKind, GuardrailStatus, Revision, Role,
@@ -119,7 +119,7 @@ pub fn snapshot(name: &str) -> Result<Snapshot, String> {
 
 /// A live model on the snapshot.
 pub fn model(name: &str) -> Result<Model, String> {
-    let mut m = Model::from_snapshot(snapshot(name)?, "embedded (demo)".into(), None, t0());
+    let mut m = Model::new(snapshot(name)?, "embedded (demo)".into(), None, crate::config::keymap::builtin_default(), t0());
     let _ = update(&mut m, Event::Stream(StreamEvent::Connected { revision: STATE_REV }));
     Ok(m)
 }
@@ -165,7 +165,7 @@ pub fn incident(name: &str) -> Result<Model, String> {
         l.state = crate::domain::LadderState::Paused;
         l.pause_note = Some("guardrail p95_latency_ms breached in eu-west".into());
     }
-    m.flags.sort = super::model::SortBy::Health;
+    m.flags.sort = crate::tui::model::SortBy::Health;
     m.data_changed(true);
     Ok(m)
 }
