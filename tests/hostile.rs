@@ -274,7 +274,7 @@ fn screenshots_of_hostile_state_hold_no_control_characters() {
         g.rule = PAYLOAD.to_string();
     }
     let now = flagtop::screenshot::fixture::t0();
-    let mut m = Model::new(snap, format!("backend {PAYLOAD}"), Some("production"), flagtop::config::keymap::builtin_default(), now);
+    let mut m = Model::new(flagtop::client::Clean::new(snap), &format!("backend {PAYLOAD}"), Some("production"), flagtop::config::keymap::builtin_default(), now);
     let theme = flagtop::config::theme::builtin("default");
     let mut shots = vec![flagtop::screenshot::render(&m, &theme, 160, 50).expect("render")];
     for key in ["j", "\r"] {

@@ -53,7 +53,7 @@ pub fn large_model(flags: usize) -> (Model, usize) {
     }
     let series = readings.len();
     snap.guardrails = readings;
-    let mut m = Model::new(snap, "embedded (bench)".into(), Some("production"), flagtop::config::keymap::builtin_default(), t0());
+    let mut m = Model::new(flagtop::client::Clean::new(snap), "embedded (bench)", Some("production"), flagtop::config::keymap::builtin_default(), t0());
     let _ = flagtop::tui::update(&mut m, flagtop::tui::Event::Stream(flagtop::client::stream::StreamEvent::Connected { revision: 42 }));
     // Put a guarded flag under the cursor so the Guardrails pane has rows and sparklines.
     let guarded = m.flags.visible.iter().find(|k| m.data.guardrails.iter().any(|r| r.flag == **k && r.env.as_str() == "production")).cloned();

@@ -42,7 +42,10 @@ pub async fn run(cli: &Cli) -> Result<i32> {
     let first_snapshot = match &embedded {
         Some(r) => {
             let (cp, token) = (r.cp.clone(), r.token.clone());
-            tokio::task::spawn_blocking(move || cp.authenticate(&token).map(|who| Box::new(cp.snapshot(&who)))).await.ok().flatten()
+            tokio::task::spawn_blocking(move || cp.authenticate(&token).map(|who| Box::new(crate::client::Clean::new(cp.snapshot(&who)))))
+                .await
+                .ok()
+                .flatten()
         }
         None => None,
     };

@@ -119,7 +119,7 @@ pub fn snapshot(name: &str) -> Result<Snapshot, String> {
 
 /// A live model on the snapshot.
 pub fn model(name: &str) -> Result<Model, String> {
-    let mut m = Model::new(snapshot(name)?, "embedded (demo)".into(), None, crate::config::keymap::builtin_default(), t0());
+    let mut m = Model::new(crate::client::Clean::new(snapshot(name)?), "embedded (demo)", None, crate::config::keymap::builtin_default(), t0());
     let _ = update(&mut m, Event::Stream(StreamEvent::Connected { revision: STATE_REV }));
     Ok(m)
 }

@@ -8,7 +8,7 @@ use super::keys::Cmd;
 use super::model::{Model, Pane};
 use super::text::num;
 use crate::domain::{Action, ApprovalState, AuditKind, LadderState};
-use crate::sanitize::clean;
+use crate::tui::text::fit;
 use tui_input::Input;
 
 /// Exposure steps for `+` / `-`.
@@ -40,7 +40,7 @@ pub fn run_cmd(m: &mut Model, cmd: Cmd, new_idem_key: &str) {
                     let reason = confirm::default_reason(&a, &m.flag_guardrails());
                     confirm::open(m, a, reason, new_idem_key);
                 }
-                _ if c.rolled_back => m.set_status(format!("{} is rolled back; `r` restores it first", clean(&c.name, 40)), true),
+                _ if c.rolled_back => m.set_status(format!("{} is rolled back; `r` restores it first", fit(&c.name, 40)), true),
                 Cmd::Percent => {
                     m.dialog = Some(Dialog::Percent { input: Input::new(c.percent.to_string()), action_base: base(c.percent), current: c.percent })
                 }
@@ -52,7 +52,7 @@ pub fn run_cmd(m: &mut Model, cmd: Cmd, new_idem_key: &str) {
                     };
                     match next {
                         Some(p) => confirm::open(m, base(p), String::new(), new_idem_key),
-                        None => m.set_status(format!("{} is already at {}%", clean(&c.name, 40), c.percent), true),
+                        None => m.set_status(format!("{} is already at {}%", fit(&c.name, 40), c.percent), true),
                     }
                 }
             }
@@ -111,7 +111,7 @@ fn decide(m: &mut Model, approve: bool, new_idem_key: &str) {
         return m.set_status("no request selected (Approvals pane)", true);
     };
     if req.state != ApprovalState::Pending {
-        return m.set_status(format!("request {} is {}", clean(&req.id, 40), req.state.as_str()), true);
+        return m.set_status(format!("request {} is {}", fit(&req.id, 40), req.state.as_str()), true);
     }
     if approve && req.requested_by.name == m.data.identity.name {
         return m.set_status("you cannot approve your own request", true);
@@ -125,11 +125,11 @@ pub fn open_details(m: &mut Model) {
     let (title, lines) = match m.focus {
         Pane::Flags | Pane::Ladder => match m.selected_flag() {
             Some(f) => (
-                format!("flag {}", clean(&f.key, 60)),
+                format!("flag {}", fit(&f.key, 60)),
                 vec![
-                    format!("description: {}", clean(&f.description, 200)),
-                    format!("owner: {}   lifecycle: {:?}   kind: {:?}", clean(&f.owner, 40), f.lifecycle, f.kind),
-                    format!("variations: {}", f.variations.iter().map(|v| clean(v, 30)).collect::<Vec<_>>().join(", ")),
+                    format!("description: {}", fit(&f.description, 200)),
+                    format!("owner: {}   lifecycle: {:?}   kind: {:?}", fit(&f.owner, 40), f.lifecycle, f.kind),
+                    format!("variations: {}", f.variations.iter().map(|v| fit(v, 30)).collect::<Vec<_>>().join(", ")),
                     format!("revision: {}", f.revision),
                 ],
             ),
@@ -137,11 +137,11 @@ pub fn open_details(m: &mut Model) {
         },
         Pane::Guardrails => match m.selected_reading() {
             Some(r) => (
-                format!("guardrail {} / {}", clean(&r.metric, 40), clean(&r.cohort, 40)),
+                format!("guardrail {} / {}", fit(&r.metric, 40), fit(&r.cohort, 40)),
                 vec![
-                    format!("rule: {}", clean(&r.rule, 80)),
+                    format!("rule: {}", fit(&r.rule, 80)),
                     format!("samples: {} (baseline {}, min {}) over {}s", r.samples, r.baseline_samples, r.min_samples, r.window_secs),
-                    format!("source error: {}", r.source_error.as_deref().map(|s| clean(s, 120)).unwrap_or_else(|| "-".into())),
+                    format!("source error: {}", r.source_error.as_deref().map(|s| fit(s, 120)).unwrap_or_else(|| "-".into())),
                 ],
             ),
             None => return,
@@ -149,26 +149,26 @@ pub fn open_details(m: &mut Model) {
         Pane::Approvals => match m.selected_approval() {
             Some(a) => {
                 let mut lines = vec![
-                    format!("action:  {}", clean(&a.action.describe(), 100)),
-                    format!("reverse: {}", clean(&a.reverse.describe(), 100)),
-                    format!("reason:  {}", clean(&a.reason, 200)),
-                    format!("by: {} ({})   state: {}", clean(&a.requested_by.name, 40), a.requested_by.kind(), a.state.as_str()),
+                    format!("action:  {}", fit(&a.action.describe(), 100)),
+                    format!("reverse: {}", fit(&a.reverse.describe(), 100)),
+                    format!("reason:  {}", fit(&a.reason, 200)),
+                    format!("by: {} ({})   state: {}", fit(&a.requested_by.name, 40), a.requested_by.kind(), a.state.as_str()),
                     format!("created {}   expires {}", a.created_at.format("%H:%M:%S"), a.expires_at.format("%H:%M:%S")),
                 ];
                 for e in &a.evidence {
                     lines.push(format!(
                         "evidence: {} {} value {} vs {} (n={})",
-                        clean(&e.metric, 30),
-                        clean(&e.cohort, 30),
+                        fit(&e.metric, 30),
+                        fit(&e.cohort, 30),
                         num(e.candidate),
                         num(e.baseline),
                         e.samples
                     ));
                 }
                 if let Some(g) = &a.evidence_gap {
-                    lines.push(format!("evidence gap: {}", clean(g, 200)));
+                    lines.push(format!("evidence gap: {}", fit(g, 200)));
                 }
-                (format!("request {}", clean(&a.id, 40)), lines)
+                (format!("request {}", fit(&a.id, 40)), lines)
             }
             None => return,
         },
@@ -176,10 +176,10 @@ pub fn open_details(m: &mut Model) {
             Some(e) => (
                 format!("audit #{}", e.id),
                 vec![
-                    format!("{} by {} via {}", e.at.format("%Y-%m-%d %H:%M:%S"), clean(&e.actor.name, 40), clean(&e.source, 20)),
-                    format!("action:  {}", e.action.as_ref().map(|a| clean(&a.describe(), 100)).unwrap_or_default()),
-                    format!("reverse: {}", e.reverse.as_ref().map(|a| clean(&a.describe(), 100)).unwrap_or_default()),
-                    format!("reason:  {}", clean(&e.reason, 200)),
+                    format!("{} by {} via {}", e.at.format("%Y-%m-%d %H:%M:%S"), fit(&e.actor.name, 40), fit(&e.source, 20)),
+                    format!("action:  {}", e.action.as_ref().map(|a| fit(&a.describe(), 100)).unwrap_or_default()),
+                    format!("reverse: {}", e.reverse.as_ref().map(|a| fit(&a.describe(), 100)).unwrap_or_default()),
+                    format!("reason:  {}", fit(&e.reason, 200)),
                 ],
             ),
             None => return,

@@ -2,7 +2,7 @@
 //! update hands back to the loop. Plain data: it must not execute anything (the app loop does,
 //! via tokio::spawn).
 
-use crate::client::ClientError;
+use crate::client::{Clean, ClientError};
 use crate::client::stream::StreamEvent;
 use crate::domain::ApprovalId;
 use crate::wire::{ActionRequest, Outcome, Snapshot};
@@ -14,16 +14,16 @@ pub enum Event {
     /// A key, with a fresh idempotency key from the loop: a confirm dialog that opens or sends a
     /// new decision on this key uses it, so `update` itself never draws a random number.
     Key { key: KeyEvent, new_idem_key: String },
-    Snapshot(Result<Box<Snapshot>, ClientError>),
+    Snapshot(Result<Box<Clean<Snapshot>>, ClientError>),
     Stream(StreamEvent),
     /// The answer to a Submit or Decide, matched by its idempotency key.
-    Outcome { idem_key: String, result: Result<Box<Outcome>, ClientError> },
+    Outcome { idem_key: String, result: Result<Box<Clean<Outcome>>, ClientError> },
     /// The wall clock moved (the app sends one before each batch, every second while stale, and
     /// when a time shown on screen is due to change).
     Tick(DateTime<Utc>),
     /// Guardrail readings that waited for the loop (see `tui::readings`), and when the newest of
     /// them arrived.
-    Readings(crate::wire::GuardrailUpdate, DateTime<Utc>),
+    Readings(Clean<crate::wire::GuardrailUpdate>, DateTime<Utc>),
     Resize { width: u16, height: u16 },
 }
 

@@ -13,7 +13,7 @@ use super::theme::Theme;
 use super::{Limits, TuiOptions, update, view};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
-use crate::client::Client;
+use crate::client::{Clean, Client};
 use crate::client::http::idempotency_key;
 use crate::client::stream::{StreamEvent, follow};
 use chrono::Utc;
@@ -37,12 +37,12 @@ pub async fn run(client: Client, mut opts: TuiOptions) -> color_eyre::Result<()>
     // Fetch before taking the screen so a failure prints normally.
     let snap = match opts.first_snapshot.take() {
         Some(s) => *s,
-        None => client.snapshot().await.map_err(|e| eyre!("{e}")).wrap_err("cannot load the first snapshot")?,
+        None => client.snapshot_clean().await.map_err(|e| eyre!("{e}")).wrap_err("cannot load the first snapshot")?,
     };
-    let mut model = Model::new(snap, opts.backend_label, opts.initial_env.as_deref(), opts.keymap, Utc::now());
+    let mut model = Model::new(snap, &opts.backend_label, opts.initial_env.as_deref(), opts.keymap, Utc::now());
     if let Some(n) = opts.notice {
         // Before the loop starts: part of the first state, like the snapshot.
-        model.set_status(n, true);
+        model.set_status(crate::sanitize::sanitize(&n), true);
     }
     let mut sigterm = signal(SignalKind::terminate()).wrap_err("cannot watch SIGTERM")?;
     let mut sighup = signal(SignalKind::hangup()).wrap_err("cannot watch SIGHUP")?;
@@ -209,19 +209,19 @@ impl Loop {
                 Effect::Quit => self.quit = true,
                 Effect::FetchSnapshot => {
                     tokio::spawn(async move {
-                        let r = c.snapshot().await.map(Box::new);
+                        let r = c.snapshot_clean().await.map(Box::new);
                         let _ = tx.send(Event::Snapshot(r)).await;
                     });
                 }
                 Effect::Submit { req, idem_key } => {
                     tokio::spawn(async move {
-                        let r = c.act(&req, &idem_key).await.map(Box::new);
+                        let r = c.act(&req, &idem_key).await.map(|o| Box::new(Clean::new(o)));
                         let _ = tx.send(Event::Outcome { idem_key, result: r }).await;
                     });
                 }
                 Effect::Decide { id, approve, reason, idem_key } => {
                     tokio::spawn(async move {
-                        let r = c.decide(&id, approve, &reason).await.map(Box::new);
+                        let r = c.decide(&id, approve, &reason).await.map(|o| Box::new(Clean::new(o)));
                         let _ = tx.send(Event::Outcome { idem_key, result: r }).await;
                     });
                 }

@@ -55,7 +55,7 @@ pub struct TuiOptions {
     pub notice: Option<String>,
     /// The first state, when the caller has it already (the embedded control plane); else it
     /// is fetched with `GET /v1/snapshot`.
-    pub first_snapshot: Option<Box<crate::wire::Snapshot>>,
+    pub first_snapshot: Option<Box<crate::client::Clean<crate::wire::Snapshot>>>,
 }
 
 /// Redraw and coalescing limits.

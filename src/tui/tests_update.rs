@@ -7,7 +7,7 @@ use super::effect::{Effect, Event};
 use super::fixture::*;
 use super::model::{Conn, Pane};
 use super::update::update;
-use crate::client::ClientError;
+use crate::client::{Clean, ClientError};
 use crate::client::stream::StreamEvent;
 use crate::domain::{Action, AuditId, Revision};
 use crate::wire::{Change, Outcome, OutcomeKind};
@@ -64,7 +64,7 @@ fn r_on_a_rolled_back_cohort_offers_restore() {
     f.environments.get_mut("production").unwrap().cohort_mut("eu-west").unwrap().rolled_back = true;
     f.revision = Revision(50);
     let change = Change { revision: Revision(50), at: t0(), flags: vec![f.into()], frozen: None, approvals: vec![], audit: vec![] };
-    update(&mut m, Event::Stream(StreamEvent::Change(Box::new(change))));
+    update(&mut m, Event::Stream(StreamEvent::Change(Box::new(Clean::new(change)))));
     update(&mut m, key('r'));
     let fx = update(&mut m, code(KeyCode::Enter)).effects;
     let (req, _) = submit(&fx);
@@ -100,7 +100,7 @@ fn timeout_retry_reuses_the_key_and_conflict_uses_a_new_key_and_revision() {
         std::sync::Arc::make_mut(f).revision = Revision(60);
     }
     snap.revision = Revision(60);
-    update(&mut m, Event::Snapshot(Ok(Box::new(snap))));
+    update(&mut m, Event::Snapshot(Ok(Box::new(Clean::new(snap)))));
     let fx = update(&mut m, code(KeyCode::Enter)).effects;
     let (req, third) = submit(&fx);
     assert_ne!(third, first, "a re-decision after a conflict uses a new key");
@@ -123,7 +123,7 @@ fn applied_outcome_closes_the_dialog_and_shows_the_audit_id() {
         approval_id: None,
         replayed: false,
     };
-    update(&mut m, Event::Outcome { idem_key: idem, result: Ok(Box::new(o)) });
+    update(&mut m, Event::Outcome { idem_key: idem, result: Ok(Box::new(Clean::new(o))) });
     assert!(m.dialog.is_none());
     assert!(m.status.as_ref().unwrap().text.contains("audit #8"));
     assert_eq!(m.own_last, Some(AuditId(8)));
@@ -280,7 +280,7 @@ fn approve_and_reject_the_selected_request() {
 fn nobody_approves_their_own_request() {
     let mut snap = snapshot();
     snap.identity.name = "ops-assistant".into();
-    let mut m = super::model::Model::new(snap, "x".into(), None, crate::config::keymap::builtin_default(), t0());
+    let mut m = super::model::Model::new(Clean::new(snap), "x", None, crate::config::keymap::builtin_default(), t0());
     update(&mut m, Event::Stream(StreamEvent::Connected { revision: STATE_REV }));
     update(&mut m, key('a'));
     assert!(m.dialog.is_none());
@@ -348,7 +348,7 @@ fn stream_changes_and_guardrails_patch_the_model() {
     let mut m = model();
     let mut g = reading("eu-west", "p95_latency_ms", crate::domain::GuardrailStatus::Healthy, 300.0);
     g.history.push(300.0);
-    update(&mut m, Event::Stream(StreamEvent::Guardrails(crate::wire::GuardrailUpdate { at: t0(), readings: vec![g] })));
+    update(&mut m, Event::Stream(StreamEvent::Guardrails(Clean::new(crate::wire::GuardrailUpdate { at: t0(), readings: vec![g] }))));
     assert_eq!(m.worst_status(&"checkout-v2".into()), Some(crate::domain::GuardrailStatus::Healthy));
     let frozen = Change {
         revision: Revision(44),
@@ -358,7 +358,7 @@ fn stream_changes_and_guardrails_patch_the_model() {
         approvals: vec![],
         audit: vec![],
     };
-    update(&mut m, Event::Stream(StreamEvent::Change(Box::new(frozen))));
+    update(&mut m, Event::Stream(StreamEvent::Change(Box::new(Clean::new(frozen)))));
     assert!(m.is_frozen());
     assert_eq!(m.data.revision, Revision(44));
     // Unfreeze is offered now.
@@ -405,7 +405,7 @@ fn worst_status_follows_environment_switches_and_guardrail_updates() {
             r
         })
         .collect();
-    update(&mut m, Event::Stream(StreamEvent::Guardrails(crate::wire::GuardrailUpdate { at: t0(), readings: healed })));
+    update(&mut m, Event::Stream(StreamEvent::Guardrails(Clean::new(crate::wire::GuardrailUpdate { at: t0(), readings: healed }))));
     assert_eq!(m.worst_status(&flag), Some(GuardrailStatus::Healthy));
 }
 

@@ -155,7 +155,7 @@ fn hostile_strings_reach_the_buffer_inert() {
     snap.approvals[0].reason = evil.into();
     snap.audit[0].reason = evil.into();
     snap.identity.name = evil.into();
-    let mut m = Model::new(snap, format!("be{evil}"), None, crate::config::keymap::builtin_default(), t0());
+    let mut m = Model::new(crate::client::Clean::new(snap), &format!("be{evil}"), None, crate::config::keymap::builtin_default(), t0());
     update(&mut m, Event::Stream(StreamEvent::Connected { revision: STATE_REV }));
     select_flag(&mut m, "checkout-v2");
     let mut screens = vec![render(&m, 160, 48), render(&m, 80, 24)];

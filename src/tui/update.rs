@@ -10,7 +10,7 @@ use super::keymap::Lookup;
 use super::keys::{Cmd, KeyPress};
 use super::model::{Conn, Model, Pane, StatusLine};
 use crate::client::stream::StreamEvent;
-use crate::sanitize::clean;
+use crate::tui::text::{fit, typed};
 use crossterm::event::{Event as CtEvent, KeyCode, KeyEvent, KeyEventKind};
 use tui_input::Input;
 use tui_input::backend::crossterm::to_input_request;
@@ -27,7 +27,7 @@ pub fn update(m: &mut Model, ev: Event) -> Step {
             Step::redraw(true)
         }
         Event::Snapshot(Err(e)) => {
-            m.set_status(format!("snapshot failed: {}", clean(&e.to_string(), 120)), true);
+            m.set_status(format!("snapshot failed: {}", fit(&e.to_string(), 120)), true);
             Step::redraw(true)
         }
         Event::Stream(s) => on_stream(m, s),
@@ -53,7 +53,7 @@ fn age_label(m: &Model) -> (Option<i64>, i64) {
 
 /// Merges readings; true when one is for the environment on screen (the others are kept for
 /// when the operator switches to theirs, and cost no redraw).
-fn apply_guardrails(m: &mut Model, u: crate::wire::GuardrailUpdate, arrived: chrono::DateTime<chrono::Utc>) -> bool {
+fn apply_guardrails(m: &mut Model, u: crate::client::Clean<crate::wire::GuardrailUpdate>, arrived: chrono::DateTime<chrono::Utc>) -> bool {
     if !m.data.apply_guardrails(u, arrived, &m.env) {
         return false;
     }
@@ -82,7 +82,7 @@ fn on_stream(m: &mut Model, s: StreamEvent) -> Step {
         }
         StreamEvent::Guardrails(g) => Step::redraw(apply_guardrails(m, g, now)),
         StreamEvent::Store(st) => {
-            m.data.store = st;
+            m.data.store = st.into_inner();
             Step::redraw(true)
         }
         StreamEvent::Reset { .. } => Step { effects: vec![Effect::FetchSnapshot], redraw: false },
@@ -91,7 +91,7 @@ fn on_stream(m: &mut Model, s: StreamEvent) -> Step {
                 Conn::Reconnecting { since, .. } => *since,
                 _ => now,
             };
-            m.data.conn = Conn::Reconnecting { since, reason: clean(&reason, 120) };
+            m.data.conn = Conn::Reconnecting { since, reason: fit(&reason, 120) };
             Step::redraw(true)
         }
     }
@@ -190,17 +190,17 @@ fn run_command(m: &mut Model, line: &str, new_idem_key: &str) -> Vec<Effect> {
                 let env = e.key.clone();
                 m.set_env(env);
             }
-            None => m.set_status(format!("no environment `{}`", clean(name, 40)), true),
+            None => m.set_status(format!("no environment `{}`", fit(&typed(name), 40)), true),
         },
         (Some("flag"), Some(key)) => {
             m.flags.filter.clear();
             m.refilter();
             if !m.select_flag(key) {
-                m.set_status(format!("no flag `{}`", clean(key, 60)), true);
+                m.set_status(format!("no flag `{}`", fit(&typed(key), 60)), true);
             }
         }
         (Some("freeze"), _) => commands::run_cmd(m, Cmd::Freeze, new_idem_key),
-        _ => m.set_status(format!("unknown command `{}` (try :env NAME, :flag KEY, :freeze, :quit)", clean(line, 40)), true),
+        _ => m.set_status(format!("unknown command `{}` (try :env NAME, :flag KEY, :freeze, :quit)", fit(&typed(line), 40)), true),
     }
     Vec::new()
 }

@@ -3,7 +3,7 @@
 //! state it is given, do I/O or draw.
 
 use crate::domain::{Action, FlagKey, LadderState, State, Tier};
-use crate::sanitize::clean;
+use crate::tui::text::fit;
 use chrono::{DateTime, Utc};
 
 /// What an action would do, computed against the state the operator is looking at.
@@ -38,12 +38,12 @@ pub fn preview(action: &Action, state: &State, now: DateTime<Utc>) -> Preview {
     let tier = action.tier(state);
     let (reverse, error) = match action.apply(&mut mini, now) {
         Ok(r) => (Some(r), None),
-        Err(e) => (None, Some(clean(&e.to_string(), 200))),
+        Err(e) => (None, Some(fit(&e.to_string(), 200))),
     };
     let protected = state.environment(env).is_some_and(|e| e.protected);
     let fe_before = flag.and_then(|f| f.env(env));
     let fe_after = action.flag().and_then(|k| mini.flags.get(k)).and_then(|f| f.env(env));
-    let envs = clean(env, 40);
+    let envs = fit(env, 40);
     let mut change = Vec::new();
     let blast = match action {
         Action::SetPercent { cohort, .. } | Action::Rollback { cohort, .. } | Action::Restore { cohort, .. } => {
@@ -52,22 +52,22 @@ pub fn preview(action: &Action, state: &State, now: DateTime<Utc>) -> Preview {
                 Some(c) => format!("{}% exposed", c.percent),
                 None => "?".into(),
             };
-            let name = clean(cohort, 40);
+            let name = fit(cohort, 40);
             change.push(format!("{name}: {} → {}", show(fe_before), show(fe_after)));
             let share = fe_before.and_then(|e| e.cohort(cohort)).map(|c| c.effective_percent()).unwrap_or(0);
             format!("cohort {name} in {envs} only (now {share}% of it exposed); other cohorts unchanged")
         }
         Action::Advance { .. } | Action::Retreat { .. } => {
             let stage = |fe: Option<&crate::domain::FlagEnv>| {
-                fe.and_then(|e| e.ladder.as_ref()).and_then(|l| l.current_stage()).map(|s| clean(&s.name, 30)).unwrap_or_default()
+                fe.and_then(|e| e.ladder.as_ref()).and_then(|l| l.current_stage()).map(|s| fit(&s.name, 30)).unwrap_or_default()
             };
             change.push(format!("stage: {} → {}", stage(fe_before), stage(fe_after)));
             let mut touched = Vec::new();
             if let (Some(b), Some(a)) = (fe_before, fe_after) {
                 for (cb, ca) in b.cohorts.iter().zip(&a.cohorts) {
                     if cb.percent != ca.percent {
-                        touched.push(clean(&cb.name, 30));
-                        change.push(format!("{}: {}% → {}%", clean(&cb.name, 30), cb.percent, ca.percent));
+                        touched.push(fit(&cb.name, 30));
+                        change.push(format!("{}: {}% → {}%", fit(&cb.name, 30), cb.percent, ca.percent));
                     }
                 }
             }
@@ -88,12 +88,12 @@ pub fn preview(action: &Action, state: &State, now: DateTime<Utc>) -> Preview {
         Action::Kill { .. } | Action::Revive { .. } => {
             let on = |fe: Option<&crate::domain::FlagEnv>| if fe.is_some_and(|e| e.enabled) { "on" } else { "OFF (killed)" };
             change.push(format!("flag: {} → {}", on(fe_before), on(fe_after)));
-            let fall = fe_before.map(|e| clean(&e.fallthrough, 30)).unwrap_or_default();
+            let fall = fe_before.map(|e| fit(&e.fallthrough, 30)).unwrap_or_default();
             format!("EVERY user in {envs} (all cohorts get `{fall}`)")
         }
     };
     Preview {
-        title: clean(&action.describe(), 80),
+        title: fit(&action.describe(), 80),
         change,
         blast,
         reverse,
@@ -111,9 +111,9 @@ pub fn default_reason(action: &Action, readings: &[&crate::wire::GuardrailReadin
         .iter()
         .filter(|r| r.cohort == cohort.as_str())
         .filter(|r| r.status == crate::domain::GuardrailStatus::Breached)
-        .map(|r| clean(&r.metric, 30))
+        .map(|r| fit(&r.metric, 30))
         .collect::<Vec<_>>();
-    let c = clean(cohort, 40);
+    let c = fit(cohort, 40);
     if bad.is_empty() { format!("{verb} {c}") } else { format!("{verb} {c}: {} breach", bad.join("+")) }
 }
 

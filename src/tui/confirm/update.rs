@@ -7,7 +7,7 @@ use super::preview::{Preview, kill_word, preview};
 use super::state::{Confirm, Intent, Phase};
 use crate::client::ClientError;
 use crate::domain::{Action, ApprovalRequest, Revision};
-use crate::sanitize::clean;
+use crate::tui::text::fit;
 use crate::tui::dialog::Dialog;
 use crate::tui::effect::{Effect, Step};
 use crate::tui::keys::{Cmd, KeyPress};
@@ -74,7 +74,7 @@ pub fn open_decision(m: &mut Model, req: &ApprovalRequest, approve: bool, new_id
     let intent = Intent::Decide { id: req.id.clone(), approve, action: req.action.clone() };
     let mut p = preview(&req.action, &m.data.state, m.now);
     let verb = if approve { "approve" } else { "reject" };
-    p.title = format!("{verb} {}: {}", clean(&req.id, 40), p.title);
+    p.title = format!("{verb} {}: {}", fit(&req.id, 40), p.title);
     // Applying someone else's request may fail locally if state moved; the server decides.
     p.error = None;
     let reason = if approve { String::new() } else { "rejected".to_string() };
@@ -164,12 +164,12 @@ fn send(m: &mut Model, new_idem_key: &str) -> Vec<Effect> {
 }
 
 /// The control plane's answer to what the dialog sent (matched by its idempotency key).
-pub fn on_outcome(m: &mut Model, idem_key: &str, result: Result<Box<Outcome>, ClientError>) -> Step {
+pub fn on_outcome(m: &mut Model, idem_key: &str, result: Result<Box<crate::client::Clean<Outcome>>, ClientError>) -> Step {
     let Some(Dialog::Confirm(c)) = m.dialog.as_mut() else {
         // The dialog was closed meanwhile: still report the outcome.
         match result {
             Ok(o) => report_success(m, &o),
-            Err(e) => m.set_status(format!("failed: {}", clean(&e.to_string(), 160)), true),
+            Err(e) => m.set_status(format!("failed: {}", fit(&e.to_string(), 160)), true),
         }
         return Step::redraw(true);
     };
@@ -183,7 +183,7 @@ pub fn on_outcome(m: &mut Model, idem_key: &str, result: Result<Box<Outcome>, Cl
             report_success(m, &o);
         }
         Err(e) => {
-            let msg = clean(&e.to_string(), 200);
+            let msg = fit(&e.to_string(), 200);
             match &e {
                 ClientError::Api { code, .. } if code == "conflict" => {
                     c.phase = Phase::Conflict(format!("changed since you looked — {msg}"));
@@ -207,17 +207,17 @@ pub fn on_outcome(m: &mut Model, idem_key: &str, result: Result<Box<Outcome>, Cl
 }
 
 fn report_success(m: &mut Model, o: &Outcome) {
-    let what = clean(&o.action.describe(), 80);
+    let what = fit(&o.action.describe(), 80);
     let text = match o.outcome {
         OutcomeKind::Applied => {
             if let Some(id) = o.audit_id {
                 m.own_last = Some(id);
             }
             let id = o.audit_id.map(|i| format!(" (audit #{i})")).unwrap_or_default();
-            format!("applied: {what}{id} — reverse: {}", clean(&o.reverse.describe(), 60))
+            format!("applied: {what}{id} — reverse: {}", fit(&o.reverse.describe(), 60))
         }
         OutcomeKind::Requested => {
-            let id = o.approval_id.as_ref().map(|i| clean(i, 40)).unwrap_or_default();
+            let id = o.approval_id.as_ref().map(|i| fit(i, 40)).unwrap_or_default();
             format!("requested: {what} needs approval ({id})")
         }
         OutcomeKind::Rejected => format!("rejected: {what}"),

@@ -1,9 +1,12 @@
 //! Owns `Data`: what the control plane said — the state from the last snapshot patched by stream
 //! changes, guardrail readings, approvals, audit, who we are, and the connection with its age.
-//! Merging only; it must not know about panes, selection or the screen, do I/O or read clocks.
+//! Only `Clean` data comes in (every string already inert, see `client::clean`), so what the
+//! views print from here needs no cleaning. Merging only; it must not know about panes, selection
+//! or the screen, do I/O or read clocks.
 
 use crate::domain::{Actor, ApprovalRequest, AuditEvent, EnvKey, Revision, State};
 use crate::tui::readings::Series;
+use crate::client::Clean;
 use crate::wire::{Change, GuardrailReading, GuardrailUpdate, Snapshot, StoreStatus};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -42,7 +45,7 @@ pub struct Data {
 }
 
 impl Data {
-    pub fn new(snap: Snapshot, backend_label: String, now: DateTime<Utc>) -> Data {
+    pub fn new(snap: Clean<Snapshot>, backend_label: String, now: DateTime<Utc>) -> Data {
         let mut d = Data {
             backend_label,
             identity: snap.identity.clone(),
@@ -62,7 +65,8 @@ impl Data {
     }
 
     /// Replaces everything with a snapshot.
-    pub fn load_snapshot(&mut self, snap: Snapshot, now: DateTime<Utc>) {
+    pub fn load_snapshot(&mut self, snap: Clean<Snapshot>, now: DateTime<Utc>) {
+        let snap = snap.into_inner();
         self.identity = snap.identity;
         self.flag_store = snap.flag_store;
         self.store = StoreStatus { synced_at: snap.flag_store_synced_at, error: snap.flag_store_error };
@@ -83,7 +87,8 @@ impl Data {
     }
 
     /// Merges a stream change; says whether it brought a flag not seen before.
-    pub fn apply_change(&mut self, c: Change, now: DateTime<Utc>) -> bool {
+    pub fn apply_change(&mut self, c: Clean<Change>, now: DateTime<Utc>) -> bool {
+        let c = c.into_inner();
         let new_keys = c.flags.iter().any(|f| !self.state.flags.contains_key(&f.key));
         for f in c.flags {
             self.state.flags.insert(f.key.clone(), f);
@@ -111,7 +116,8 @@ impl Data {
     }
 
     /// Merges readings that arrived at `arrived` (by series); says whether one is for `shown`.
-    pub fn apply_guardrails(&mut self, u: GuardrailUpdate, arrived: DateTime<Utc>, shown: &EnvKey) -> bool {
+    pub fn apply_guardrails(&mut self, u: Clean<GuardrailUpdate>, arrived: DateTime<Utc>, shown: &EnvKey) -> bool {
+        let u: GuardrailUpdate = u.into_inner();
         let on_screen = u.readings.iter().any(|r| r.env == *shown);
         for r in u.readings {
             let series = Series::of(&r);

@@ -15,6 +15,7 @@ use super::keymap::Keymap;
 use super::keys::KeyPress;
 use crate::domain::{ApprovalRequest, ApprovalState, AuditEvent, AuditId, Cohort, EnvKey, Flag, FlagEnv, FlagKey, GuardrailStatus, Role};
 use crate::tui::readings::Series;
+use crate::client::Clean;
 use crate::wire::{GuardrailReading, Snapshot};
 use chrono::{DateTime, Utc};
 
@@ -54,7 +55,7 @@ pub struct Model {
 }
 
 impl Model {
-    pub fn new(snap: Snapshot, backend_label: String, initial_env: Option<&str>, keymap: Keymap, now: DateTime<Utc>) -> Model {
+    pub fn new(snap: Clean<Snapshot>, backend_label: &str, initial_env: Option<&str>, keymap: Keymap, now: DateTime<Utc>) -> Model {
         let env = initial_env
             .and_then(|e| snap.environments.iter().find(|x| x.key.as_str() == e))
             .or_else(|| snap.environments.iter().find(|x| x.protected))
@@ -62,7 +63,8 @@ impl Model {
             .map(|e| e.key.clone())
             .unwrap_or_else(|| EnvKey::from(""));
         let mut m = Model {
-            data: Data::new(snap, backend_label, now),
+            // The label comes from the command line or config: inert like the data.
+            data: Data::new(snap, crate::sanitize::sanitize(backend_label).into_owned(), now),
             env,
             focus: Pane::Flags,
             zoom: false,

@@ -5,7 +5,7 @@
 use super::super::model::{Model, Pane};
 use super::super::theme::Theme;
 use super::{live, pane_block, put, window};
-use crate::sanitize::clean;
+use crate::tui::text::fit;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
@@ -28,13 +28,13 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) -> Rect {
             "#{} {} {} {}: {}{rev} — {}",
             e.id,
             e.at.format("%H:%M:%S"),
-            clean(&e.actor.name, 20),
+            fit(&e.actor.name, 20),
             format!("{:?}", e.kind).to_lowercase(),
-            clean(&what, 60),
-            clean(&e.reason, 60)
+            fit(&what, 60),
+            fit(&e.reason, 60)
         );
         let style = if sel { t.selection } else { live(t.base, m, t) };
-        put(buf, inner.x, y, &clean(&text, w), inner.width, style);
+        put(buf, inner.x, y, &fit(&text, w), inner.width, style);
     }
     if m.data.audit.is_empty() && inner.height > 0 {
         put(buf, inner.x, inner.y, "no activity yet", inner.width, t.muted);

@@ -5,7 +5,7 @@ use super::super::model::{Model, Pane};
 use super::super::theme::Theme;
 use super::{live, pane_block, put, window};
 use crate::domain::{Flag, GuardrailStatus};
-use crate::sanitize::clean;
+use crate::tui::text::fit;
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
@@ -63,12 +63,12 @@ fn row(buf: &mut Buffer, line: Rect, cols: &[Rect], fl: &Flag, selected: bool, m
         }
     };
     let base = live(t.base, m, t);
-    cell(buf, 0, &clean(&fl.key, 60), base);
+    cell(buf, 0, &fit(&fl.key, 60), base);
     if let Some(c) = cols.get(1) {
         let mut envs = Vec::with_capacity(m.data.state.environments.len());
         for e in &m.data.state.environments {
             let on = fl.env(&e.key).is_some_and(|x| x.enabled);
-            let first: String = clean(&e.key, 3).chars().take(1).collect();
+            let first: String = fit(&e.key, 3).chars().take(1).collect();
             let style = if e.key == m.env { if on { t.flag_on } else { t.danger } } else { t.muted };
             envs.push(Span::styled(format!("{first}{} ", if on { "●" } else { "○" }), live(style, m, t)));
         }
@@ -91,7 +91,7 @@ fn row(buf: &mut Buffer, line: Rect, cols: &[Rect], fl: &Flag, selected: bool, m
     let stage = fe
         .and_then(|e| e.ladder.as_ref())
         .and_then(|l| l.current_stage())
-        .map(|s| clean(&s.name, 9))
+        .map(|s| fit(&s.name, 9))
         .unwrap_or_else(|| "-".into());
     cell(buf, 3, &stage, base);
     let (word, style) = match m.worst_status(&fl.key) {

@@ -1,6 +1,7 @@
 //! Owns the screen layout and shared view helpers; each pane and dialog lives in its own file.
 //! Views only borrow the model: they must not mutate it, do I/O, or hard-code colours (the
-//! `Theme` has them), and every backend string they show goes through `sanitize::clean`.
+//! `Theme` has them). Backend text is inert already (it came in `client::Clean`); every width is
+//! cut with `text::fit`, operator input made inert with `text::typed`.
 
 mod activity;
 mod approvals;
