@@ -22,4 +22,5 @@ pub mod sanitize;
 pub mod tui;
 pub mod config;
 pub mod screenshot;
+pub mod testkit;
 pub mod fuzz_checks;

@@ -116,9 +116,7 @@ async fn hostile_server(dir: &std::path::Path) -> (Server, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_keys_and_oversized_text_are_refused_precisely() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path(), &["--no-simulate"]);
-    let admin = server.admin.clone().expect("admin token");
+    let (_dir, server, admin) = Server::fresh(&["--no-simulate"]);
     let http = Http::new(&server.url);
     let flag = http.get("/v1/flags/checkout-v2", &admin).await.body;
 

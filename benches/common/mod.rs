@@ -1,7 +1,7 @@
 //! Shared by the benches: the `large` scenario as a live TUI model with 300 guardrail series.
 #![allow(dead_code)]
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use flagtop::control::metrics::Metrics;
 use flagtop::domain::State;
 use flagtop::tui::Model;
@@ -9,9 +9,7 @@ use flagtop::wire::{Arm, GuardrailReading, MetricSample};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
-pub fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 3, 12, 0, 0).single().unwrap_or_default()
-}
+pub use flagtop::testkit::t0;
 
 /// 60 s of samples on both arms of every guardrail of `state`, candidate slightly worse.
 pub fn metrics_for(state: &State, now: DateTime<Utc>) -> Metrics {

@@ -11,15 +11,11 @@ use crate::domain::{
     Action, Actor, ApprovalId, ApprovalRequest, ApprovalState, AuditEvent, AuditId, AuditKind, GuardrailStatus, Revision, Role,
 };
 use crate::wire::{GuardrailReading, Snapshot};
-use chrono::{DateTime, TimeZone, Utc};
 
 pub const FLAG_REV: u64 = 40;
 pub const STATE_REV: u64 = 42;
 
-/// The fixed clock: 2026-11-03 12:00:00 UTC.
-pub fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 3, 12, 0, 0).single().unwrap_or_default()
-}
+pub use crate::testkit::t0;
 
 pub fn reading(cohort: &str, metric: &str, status: GuardrailStatus, value: f64) -> GuardrailReading {
     GuardrailReading {

@@ -55,3 +55,26 @@ pub fn model() -> Model {
 pub fn on_eu_west() -> Model {
     crate::screenshot::fixture::on_eu_west("demo").unwrap()
 }
+
+/// The open confirm dialog (the test fails when there is none).
+pub fn confirm_of(m: &Model) -> &super::confirm::Confirm {
+    match &m.dialog {
+        Some(super::dialog::Dialog::Confirm(c)) => c,
+        other => panic!("expected a confirm dialog, got {other:?}"),
+    }
+}
+
+/// The one Submit among `fx` (the test fails otherwise).
+pub fn submit(fx: &[super::effect::Effect]) -> (&crate::wire::ActionRequest, &str) {
+    match fx {
+        [super::effect::Effect::Submit { req, idem_key }] => (req, idem_key.as_str()),
+        other => panic!("expected one Submit, got {other:?}"),
+    }
+}
+
+/// Empties the confirm dialog's reason.
+pub fn clear_reason(m: &mut Model) {
+    for _ in 0..80 {
+        update(m, code(KeyCode::Backspace));
+    }
+}

@@ -24,6 +24,8 @@ mod test_hooks;
 #[cfg(test)]
 mod fixture;
 #[cfg(test)]
+mod tests_confirm;
+#[cfg(test)]
 mod tests_keymap;
 #[cfg(test)]
 mod tests_screen;

@@ -28,6 +28,15 @@ impl Server {
         Server::start_env(data, listen, extra, &[])
     }
 
+    /// `flagtop serve` on a new data dir (kept while the `TempDir` lives), with the admin token
+    /// it mints on first start: the set-up most tests begin with.
+    pub fn fresh(extra: &[&str]) -> (tempfile::TempDir, Server, String) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let server = Server::start(dir.path(), extra);
+        let admin = server.admin.clone().expect("admin token on first start");
+        (dir, server, admin)
+    }
+
     /// `flagtop serve` on `listen` with extra environment variables.
     pub fn start_env(data: &Path, listen: &str, extra: &[&str], envs: &[(&str, String)]) -> Server {
         // Tests build clients (ours, Prometheus') once a server runs: TLS set up, as `main` does.
