@@ -5,32 +5,22 @@
 //! model or the terminal; one lock, held only to merge or take.
 
 use crate::client::Clean;
-use crate::domain::{EnvKey, FlagKey};
+use crate::domain::{CohortName, EnvKey};
+use crate::domain::guardrail::SeriesKey;
 use crate::wire::{GuardrailReading, GuardrailUpdate};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use tokio::sync::Notify;
 
-/// One guardrail series: a metric of one cohort of one flag in one environment. A newer
-/// reading of a series replaces the older one (here, in the model, in a pane's selection).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Series {
-    pub flag: FlagKey,
-    pub env: EnvKey,
-    pub metric: String,
-    pub cohort: String,
+/// The series `r` is a reading of.
+pub fn series(r: &GuardrailReading) -> SeriesKey {
+    SeriesKey { flag: r.flag.clone(), env: r.env.clone(), metric: r.metric.clone(), cohort: CohortName::from(r.cohort.as_str()) }
 }
 
-impl Series {
-    pub fn of(r: &GuardrailReading) -> Series {
-        Series { flag: r.flag.clone(), env: r.env.clone(), metric: r.metric.clone(), cohort: r.cohort.clone() }
-    }
-
-    /// Whether `r` is a reading of this series (without building its key).
-    pub fn is(&self, r: &GuardrailReading) -> bool {
-        r.flag == self.flag && r.env == self.env && r.metric == self.metric && r.cohort == self.cohort
-    }
+/// Whether `r` is a reading of the series `k` (without building a key).
+pub fn is_of(r: &GuardrailReading, k: &SeriesKey) -> bool {
+    r.flag == k.flag && r.env == k.env && r.metric == k.metric && r.cohort == k.cohort.as_str()
 }
 
 #[derive(Debug)]
@@ -39,7 +29,7 @@ struct Waiting {
     shown: EnvKey,
     /// In arrival order of their series, so new series keep a stable place in the model.
     readings: Vec<GuardrailReading>,
-    index: HashMap<Series, usize>,
+    index: HashMap<SeriesKey, usize>,
     /// When the newest of them arrived.
     arrived: Option<DateTime<Utc>>,
 }
@@ -65,7 +55,7 @@ impl Readings {
         let mut shown = false;
         for r in u.readings {
             shown |= r.env == w.shown;
-            let key = Series::of(&r);
+            let key = series(&r);
             match w.index.get(&key) {
                 Some(&i) => w.readings[i] = r,
                 None => {

@@ -5,7 +5,7 @@
 //! or the screen, do I/O or read clocks.
 
 use crate::domain::{Actor, ApprovalRequest, AuditEvent, EnvKey, Revision, State};
-use crate::tui::readings::Series;
+use crate::tui::readings::{is_of, series};
 use crate::client::Clean;
 use crate::wire::{Change, GuardrailReading, GuardrailUpdate, Snapshot, StoreStatus};
 use chrono::{DateTime, Utc};
@@ -120,8 +120,8 @@ impl Data {
         let u: GuardrailUpdate = u.into_inner();
         let on_screen = u.readings.iter().any(|r| r.env == *shown);
         for r in u.readings {
-            let series = Series::of(&r);
-            match self.guardrails.iter_mut().find(|x| series.is(x)) {
+            let key = series(&r);
+            match self.guardrails.iter_mut().find(|x| is_of(x, &key)) {
                 Some(x) => *x = r,
                 None => self.guardrails.push(r),
             }

@@ -14,7 +14,8 @@ use super::dialog::Dialog;
 use super::keymap::Keymap;
 use super::keys::KeyPress;
 use crate::domain::{ApprovalRequest, ApprovalState, AuditEvent, AuditId, Cohort, EnvKey, Flag, FlagEnv, FlagKey, GuardrailStatus, Role};
-use crate::tui::readings::Series;
+use crate::domain::guardrail::SeriesKey;
+use crate::tui::readings::series;
 use crate::client::Clean;
 use crate::wire::{GuardrailReading, Snapshot};
 use chrono::{DateTime, Utc};
@@ -153,8 +154,8 @@ impl Model {
         }
         let cohorts: Vec<_> = self.cohorts().iter().map(|c| c.name.clone()).collect();
         self.ladder.sel.follow(&cohorts);
-        let series: Vec<Series> = self.flag_guardrails().into_iter().map(Series::of).collect();
-        self.guardrails.sel.follow(&series);
+        let keys: Vec<SeriesKey> = self.flag_guardrails().into_iter().map(series).collect();
+        self.guardrails.sel.follow(&keys);
         let ids: Vec<_> = self.data.approvals.iter().map(|a| a.id.clone()).collect();
         self.approvals.sel.follow(&ids);
         let ids: Vec<_> = self.data.audit.iter().map(|e| e.id).collect();
@@ -276,9 +277,9 @@ impl Model {
                 self.ladder.sel.select_row(row, &cohorts);
             }
             Pane::Guardrails => {
-                let series: Vec<Series> = self.flag_guardrails().into_iter().map(Series::of).collect();
-                let row = step(self.guardrails.sel.row(), series.len());
-                self.guardrails.sel.select_row(row, &series);
+                let keys: Vec<SeriesKey> = self.flag_guardrails().into_iter().map(series).collect();
+                let row = step(self.guardrails.sel.row(), keys.len());
+                self.guardrails.sel.select_row(row, &keys);
             }
             Pane::Approvals => {
                 let ids: Vec<_> = self.data.approvals.iter().map(|a| a.id.clone()).collect();

@@ -3,7 +3,7 @@
 //! data on its own or draw.
 
 use crate::domain::{ApprovalId, AuditId, CohortName, FlagKey, GuardrailStatus};
-use crate::tui::readings::Series;
+use crate::domain::guardrail::SeriesKey;
 use std::collections::HashMap;
 
 /// A selection by key. `row` is where the key sits in the pane's list; `update` keeps it in
@@ -113,7 +113,7 @@ pub struct LadderPane {
 /// The Guardrails pane: the selected series of the selected flag.
 #[derive(Debug, Default)]
 pub struct GuardrailsPane {
-    pub sel: Selection<Series>,
+    pub sel: Selection<SeriesKey>,
 }
 
 /// The Approvals pane: the selected request.
