@@ -18,12 +18,11 @@ use common::{draw, large_model, metrics_for, t0, terminal};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use flagtop::client::sse::{SseItem, SseParser};
 use flagtop::domain::Action;
-use flagtop::tui::Theme;
 use flagtop::tui::screen::Screen;
 use std::hint::black_box;
 
 fn render(c: &mut Criterion) {
-    let theme = Theme::dark();
+    let theme = flagtop::config::theme::builtin("dark");
     let mut g = c.benchmark_group("render_200x50");
     for flags in [1_000usize, 10_000] {
         let (mut m, _) = large_model(flags);
@@ -39,12 +38,12 @@ fn render(c: &mut Criterion) {
             })
         });
         // The cursor moves one row each frame: a small diff is written.
-        let base = m.flag_sel;
+        let base = m.flags.sel.row();
         let mut k = 0usize;
         g.bench_with_input(BenchmarkId::new("cursor_move", flags), &flags, |b, _| {
             b.iter(|| {
                 k += 1;
-                m.flag_sel = base + (k & 1);
+                m.flags.sel.select_row(base + (k & 1), &m.flags.visible);
                 written.store(0, std::sync::atomic::Ordering::Relaxed);
                 draw(&mut term, &mut screen, &m, &theme);
                 black_box(written.load(std::sync::atomic::Ordering::Relaxed))
@@ -93,7 +92,7 @@ fn guardrails(c: &mut Criterion) {
 
 fn sse(c: &mut Criterion) {
     // A realistic stream: 1,000 `change` events as the control plane writes them, plus heartbeats.
-    let snap = flagtop::tui::demo::snapshot("demo").expect("demo");
+    let snap = flagtop::screenshot::fixture::snapshot("demo").expect("demo");
     let change = flagtop::wire::Change {
         revision: flagtop::domain::Revision(43),
         at: t0(),

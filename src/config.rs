@@ -268,5 +268,5 @@ pub fn check_command() -> i32 {
     let p = check_all(dir.as_deref());
     print!("{}", render_problems(&p));
     println!("config dir: {}", dir.as_deref().map_or_else(|| "(none)".to_string(), |d| d.display().to_string()));
-    if p.has_errors() { crate::cli::exit::USAGE } else { crate::cli::exit::OK }
+    if p.has_errors() { crate::exit::USAGE } else { crate::exit::OK }
 }

@@ -55,16 +55,13 @@ pub mod api_json_check {
     //! See `fuzz/fuzz_targets/api_json.rs`.
     #[allow(unused_imports)]
     use super::scratch_dir;
-    use chrono::{DateTime, TimeZone, Utc};
     use crate::control::{definitions, scenario};
     use crate::domain::{Action, Flag, State};
     use crate::sanitize::{clean, sanitize};
     use crate::wire::{ActionRequest, MetricBatch, ProposalRequest};
     use std::sync::OnceLock;
 
-    fn t0() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).single().unwrap_or_default()
-    }
+    use crate::testkit::t0;
 
     fn demo() -> &'static State {
         static S: OnceLock<State> = OnceLock::new();

@@ -13,6 +13,7 @@
 pub mod app;
 pub mod cli;
 pub mod domain;
+pub mod exit;
 pub mod status;
 pub mod wire;
 pub mod client;
@@ -21,4 +22,5 @@ pub mod sanitize;
 pub mod tui;
 pub mod config;
 pub mod screenshot;
+pub mod testkit;
 pub mod fuzz_checks;

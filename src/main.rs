@@ -4,8 +4,9 @@ use clap::Parser;
 
 fn main() {
     let _ = color_eyre::install();
+    flagtop::app::init_tls();
     let cli = flagtop::cli::Cli::parse();
-    let _log = flagtop::app::init_logging(&cli);
+    let _log = flagtop::app::init_logging(cli.data.as_deref());
     // The TUI (with its embedded control plane) needs one worker: its work is a few sockets on
     // loopback, and each extra worker is one more thread woken per stream event. Blocking work
     // goes to tokio's blocking pool either way. `serve` and the one-shot commands keep two.
@@ -14,7 +15,7 @@ fn main() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("flagtop: cannot start the async runtime: {e}");
-            std::process::exit(flagtop::cli::exit::FAILURE);
+            std::process::exit(flagtop::exit::FAILURE);
         }
     };
     let code = runtime.block_on(async {

@@ -1,11 +1,10 @@
-//! `flagtop status`: a one-shot text or JSON view for scripts and runbooks. The JSON shape is a
-//! contract (PRODUCT.md): fields may be added, never removed.
+//! The one-shot status view for scripts and runbooks (`flagtop status`, see `cli::status`): a
+//! snapshot as text or JSON. The JSON shape is a contract (PRODUCT.md): fields may be added, never
+//! removed. Pure rendering; it must not connect or print.
 
-use crate::cli::{connect, exit, Cli};
 use crate::domain::{ApprovalState, GuardrailStatus};
 use crate::sanitize::clean;
 use crate::wire::Snapshot;
-use color_eyre::eyre::Result;
 use serde_json::{json, Value};
 
 pub fn to_json(s: &Snapshot) -> Value {
@@ -152,16 +151,3 @@ pub fn to_text(s: &Snapshot, only_env: Option<&str>) -> String {
 }
 
 use crate::domain::guardrail::fmt_value as num;
-
-pub async fn run(cli: &Cli, json: bool) -> Result<i32> {
-    let session = connect(cli, "cli").await?;
-    let snap = session.client.snapshot().await;
-    session.close().await;
-    let snap = snap?;
-    if json {
-        println!("{}", crate::sanitize::json_for_terminal(&serde_json::to_string_pretty(&to_json(&snap))?));
-    } else {
-        print!("{}", to_text(&snap, cli.env.as_deref()));
-    }
-    Ok(exit::OK)
-}

@@ -9,9 +9,7 @@ use std::process::Command;
 
 #[test]
 fn status_and_act_use_the_configured_backend_token_variable_and_environment() {
-    let data = tempfile::tempdir().expect("tmp");
-    let server = Server::start(data.path(), &["--no-simulate"]);
-    let admin = server.admin.clone().expect("admin");
+    let (_data, server, admin) = Server::fresh(&["--no-simulate"]);
     let conf = tempfile::tempdir().expect("tmp");
     std::fs::write(
         conf.path().join("config.toml"),

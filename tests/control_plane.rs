@@ -16,9 +16,7 @@ fn rollback(cohort: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whole_flow_over_http_survives_kill_9() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path(), &["--no-simulate"]);
-    let admin = server.admin.clone().expect("admin token on first start");
+    let (_dir, server, admin) = Server::fresh(&["--no-simulate"]);
     let http = Http::new(&server.url);
     let alice = http.token(&admin, "alice", "operator").await;
     let bob = http.token(&admin, "bob", "approver").await;
@@ -221,9 +219,7 @@ async fn whole_flow_over_http_survives_kill_9() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_json_carries_the_contract_fields() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path(), &["--no-simulate"]);
-    let admin = server.admin.clone().expect("admin");
+    let (_dir, server, admin) = Server::fresh(&["--no-simulate"]);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_flagtop"))
         .args(["status", "--json", "--backend", &server.url])
         .env("FLAGTOP_TOKEN", &admin)

@@ -117,9 +117,7 @@ async fn hostile_server(dir: &std::path::Path) -> (Server, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_keys_and_oversized_text_are_refused_precisely() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path(), &["--no-simulate"]);
-    let admin = server.admin.clone().expect("admin token");
+    let (_dir, server, admin) = Server::fresh(&["--no-simulate"]);
     let http = Http::new(&server.url);
     let flag = http.get("/v1/flags/checkout-v2", &admin).await.body;
 
@@ -251,7 +249,7 @@ async fn the_tui_shows_hostile_text_neutralised() {
 #[test]
 fn screenshots_of_hostile_state_hold_no_control_characters() {
     use flagtop::tui::model::Model;
-    let mut snap = flagtop::tui::demo::snapshot("demo").expect("demo snapshot");
+    let mut snap = flagtop::screenshot::fixture::snapshot("demo").expect("demo snapshot");
     let huge = format!("{PAYLOAD}{}", "y".repeat(100 * 1024));
     for f in &mut snap.flags {
         let f = std::sync::Arc::make_mut(f);
@@ -274,13 +272,14 @@ fn screenshots_of_hostile_state_hold_no_control_characters() {
         g.source_error = Some(huge.clone());
         g.rule = PAYLOAD.to_string();
     }
-    let now = flagtop::tui::demo::t0();
-    let mut m = Model::from_snapshot(snap, format!("backend {PAYLOAD}"), Some("production"), now);
+    let now = flagtop::screenshot::fixture::t0();
+    let mut m = Model::new(flagtop::client::Clean::new(snap), &format!("backend {PAYLOAD}"), Some("production"), flagtop::config::keymap::builtin_default(), now);
     let theme = flagtop::config::theme::builtin("default");
     let mut shots = vec![flagtop::screenshot::render(&m, &theme, 160, 50).expect("render")];
     for key in ["j", "\r"] {
         let code = if key == "\r" { crossterm::event::KeyCode::Enter } else { crossterm::event::KeyCode::Char('j') };
-        flagtop::tui::update::update(&mut m, flagtop::tui::effect::Event::Key(crossterm::event::KeyEvent::new(code, crossterm::event::KeyModifiers::NONE)));
+        let key = crossterm::event::KeyEvent::new(code, crossterm::event::KeyModifiers::NONE);
+        let _ = flagtop::tui::update::update(&mut m, flagtop::tui::effect::Event::Key { key, new_idem_key: format!("k-{key:?}") });
     }
     shots.push(flagtop::screenshot::render(&m, &theme, 160, 50).expect("render details"));
     for svg in shots {

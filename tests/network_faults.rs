@@ -31,9 +31,7 @@ fn cli(proxy: &FaultProxy, token: &str, args: &[&str]) -> (Option<i32>, String, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_fails_clearly_and_never_applies_twice() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let server = Server::start(dir.path(), &["--no-simulate"]);
-    let token = server.admin.clone().expect("admin");
+    let (_dir, server, token) = Server::fresh(&["--no-simulate"]);
     let proxy = FaultProxy::start(addr(&server.url)).await;
 
     proxy.set(Mode::Pass);
@@ -83,9 +81,7 @@ async fn the_cli_fails_clearly_and_never_applies_twice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tui_shows_stale_within_bounds_and_recovers_by_itself() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let server = Server::start(dir.path(), &["--no-simulate"]);
-    let token = server.admin.clone().expect("admin");
+    let (_dir, server, token) = Server::fresh(&["--no-simulate"]);
     let proxy = FaultProxy::start(addr(&server.url)).await;
     let mut tui = Tui::start_with(&proxy.url, &token, 30, 110, &[("FLAGTOP_STREAM_IDLE_SECS", "3"), ("FLAGTOP_HTTP_TIMEOUT_SECS", "2")], &[]);
     tui.wait_for("● live", 20);

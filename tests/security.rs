@@ -21,9 +21,7 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("tmp");
-    let server = Server::start(dir.path(), &["--no-simulate"]);
-    let admin = server.admin.clone().expect("admin");
+    let (dir, server, admin) = Server::fresh(&["--no-simulate"]);
     let http = Http::new(&server.url);
     let mut tokens = BTreeMap::new();
     for r in ROLES {

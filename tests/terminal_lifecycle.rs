@@ -1,5 +1,6 @@
 //! The terminal is always given back: the real TUI in a pseudo-terminal against a real
-//! `flagtop serve`, ended by a panic (the test-only `FLAGTOP_TEST_PANIC_AFTER_MS` trigger),
+//! `flagtop serve`, ended by a panic (the `FLAGTOP_TEST_PANIC_AFTER_MS` trigger, built only with
+//! the `test-hooks` feature, which scripts/test turns on),
 //! SIGTERM, SIGHUP, and a closed PTY (the SSH connection dropped, with SIGHUP handled or
 //! ignored). Each case must leave the alternate screen (`ESC[?1049l`), show the cursor
 //! (`ESC[?25h`) and leave raw mode (checked with `stty` on the PTY) — or, when the terminal is
@@ -38,12 +39,6 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
     Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
 }
 
-fn server() -> (tempfile::TempDir, Server, String) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path(), &["--no-simulate"]);
-    let admin = server.admin.clone().expect("admin token");
-    (dir, server, admin)
-}
 
 /// The terminal came back: alternate screen left, cursor shown, raw mode off.
 fn assert_restored(tui: &Tui, case: &str) {
@@ -57,7 +52,7 @@ fn assert_restored(tui: &Tui, case: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_restores_the_terminal() {
-    let (_dir, server, admin) = server();
+    let (_dir, server, admin) = Server::fresh(&["--no-simulate"]);
     let mut tui = start(&server.url, &admin, &[], false);
     tui.wait_for("● live", 20);
     assert!(tui.stty().contains("-icanon"), "raw mode while running");
@@ -69,7 +64,7 @@ async fn sigterm_restores_the_terminal() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_restores_the_terminal() {
-    let (_dir, server, admin) = server();
+    let (_dir, server, admin) = Server::fresh(&["--no-simulate"]);
     let mut tui = start(&server.url, &admin, &[], false);
     tui.wait_for("● live", 20);
     tui.signal("-HUP");
@@ -79,8 +74,9 @@ async fn sighup_restores_the_terminal() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "test-hooks"), ignore = "the panic trigger needs `--features test-hooks` (scripts/test passes it)")]
 async fn a_panic_restores_the_terminal() {
-    let (_dir, server, admin) = server();
+    let (_dir, server, admin) = Server::fresh(&["--no-simulate"]);
     let mut tui = start(&server.url, &admin, &[("FLAGTOP_TEST_PANIC_AFTER_MS", "1500")], false);
     tui.wait_for("● live", 20);
     let status = tui.wait_exit(10).expect("flagtop exits after the panic");
@@ -94,7 +90,7 @@ async fn a_panic_restores_the_terminal() {
 
 /// Drops every master descriptor while the TUI runs, like sshd when the connection dies.
 fn closed_pty(ignore_hup: bool) {
-    let (_dir, server, admin) = server();
+    let (_dir, server, admin) = Server::fresh(&["--no-simulate"]);
     let mut tui = start(&server.url, &admin, &[], ignore_hup);
     tui.wait_for("● live", 20);
     let pid = tui.pid();

@@ -116,9 +116,7 @@ fn quit(mut tui: Tui) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_color_sixteen_colours_and_ascii_terminals() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path(), &["--no-simulate"]);
-    let admin = server.admin.clone().expect("admin token");
+    let (_dir, server, admin) = Server::fresh(&["--no-simulate"]);
 
     // NO_COLOR: not one colour escape, statuses still readable as words, selection reversed.
     let tui = Tui::start_with(&server.url, &admin, 24, 80, &[("TERM", "xterm-256color"), ("NO_COLOR", "1")], &[]);

@@ -346,9 +346,7 @@ async fn guardrail_sample_counts_come_from_unleash_client_metrics() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unleash_sample_counts_without_unleash_say_so() {
     // No Unleash needed: the embedded store cannot supply Unleash counts, and the reading says why.
-    let dir = tempfile::tempdir().expect("tmp");
-    let server = Server::start(dir.path(), &["--no-simulate"]);
-    let admin = server.admin.clone().expect("admin");
+    let (_dir, server, admin) = Server::fresh(&["--no-simulate"]);
     let http = Http::new(&server.url);
     let snap = http.get("/v1/snapshot", &admin).await.body;
     let mut flag = snap["flags"].as_array().and_then(|f| f.first()).cloned().expect("a flag");

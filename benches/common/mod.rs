@@ -1,7 +1,7 @@
 //! Shared by the benches: the `large` scenario as a live TUI model with 300 guardrail series.
 #![allow(dead_code)]
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use flagtop::control::metrics::Metrics;
 use flagtop::domain::State;
 use flagtop::tui::Model;
@@ -9,9 +9,7 @@ use flagtop::wire::{Arm, GuardrailReading, MetricSample};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
-pub fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 3, 12, 0, 0).single().unwrap_or_default()
-}
+pub use flagtop::testkit::t0;
 
 /// 60 s of samples on both arms of every guardrail of `state`, candidate slightly worse.
 pub fn metrics_for(state: &State, now: DateTime<Utc>) -> Metrics {
@@ -43,7 +41,7 @@ pub fn metrics_for(state: &State, now: DateTime<Utc>) -> Metrics {
 /// The `large` scenario as a live TUI model with readings (and sparkline history) for every
 /// guardrail series; `flags` keeps only the first N flags.
 pub fn large_model(flags: usize) -> (Model, usize) {
-    let mut snap = flagtop::tui::demo::snapshot("large").expect("large scenario");
+    let mut snap = flagtop::screenshot::fixture::snapshot("large").expect("large scenario");
     snap.flags.truncate(flags);
     let state = State { flags: snap.flags.iter().map(|f| (f.key.clone(), f.clone())).collect(), ..State::default() };
     let mut metrics = metrics_for(&state, t0());
@@ -53,11 +51,12 @@ pub fn large_model(flags: usize) -> (Model, usize) {
     }
     let series = readings.len();
     snap.guardrails = readings;
-    let mut m = Model::from_snapshot(snap, "embedded (bench)".into(), Some("production"), t0());
-    flagtop::tui::update(&mut m, flagtop::tui::Event::Stream(flagtop::client::stream::StreamEvent::Connected { revision: 42 }));
+    let mut m = Model::new(flagtop::client::Clean::new(snap), "embedded (bench)", Some("production"), flagtop::config::keymap::builtin_default(), t0());
+    let _ = flagtop::tui::update(&mut m, flagtop::tui::Event::Stream(flagtop::client::stream::StreamEvent::Connected { revision: 42 }));
     // Put a guarded flag under the cursor so the Guardrails pane has rows and sparklines.
-    if let Some(i) = m.visible.iter().position(|k| m.guardrails.iter().any(|r| r.flag == *k && r.env.as_str() == "production")) {
-        m.flag_sel = i;
+    let guarded = m.flags.visible.iter().find(|k| m.data.guardrails.iter().any(|r| r.flag == **k && r.env.as_str() == "production")).cloned();
+    if let Some(k) = guarded {
+        m.select_flag(&k);
     }
     (m, series)
 }

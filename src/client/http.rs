@@ -1,6 +1,7 @@
 //! HTTP requests to a control plane (reqwest, rustls): snapshot, actions, approvals, audit,
 //! definitions. Every request has timeouts; errors keep the server's code and sentence.
 
+use super::clean::Clean;
 use crate::domain::{Actor, Environment, Flag, Revision};
 use crate::wire::{
     ActionRequest, ApprovalList, AuditPage, DecisionRequest, DefineOutcome, ErrorBody, MetricAck, MetricBatch,
@@ -24,6 +25,12 @@ pub enum ClientError {
     Interrupted { url: String, detail: String },
     #[error("unexpected answer from the control plane: {0}")]
     Protocol(String),
+}
+
+/// Error text from the other side (a server's message, a decoder's complaint about its bytes),
+/// neutralised where it enters: `ClientError` prints only inert text.
+fn inert(s: String) -> String {
+    crate::sanitize::sanitize(&s).into_owned()
 }
 
 impl ClientError {
@@ -58,14 +65,9 @@ pub fn secs_from_env(var: &str, default: u64) -> Duration {
     Duration::from_secs(std::env::var(var).ok().and_then(|v| v.trim().parse().ok()).filter(|s| *s > 0).unwrap_or(default))
 }
 
-/// Install the ring crypto provider for rustls once (idempotent).
-pub fn init_tls() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 impl Client {
+    /// Needs the process's TLS set-up (`app::init_tls`, done once at start).
     pub fn new(base: &str, token: &str, source: &'static str) -> Result<Client, ClientError> {
-        init_tls();
         let timeout = secs_from_env("FLAGTOP_HTTP_TIMEOUT_SECS", 15);
         // No client-wide read timeout: every request has its own total timeout, and the stream
         // has its idle timeout (a read timeout re-armed on every chunk would keep waking the
@@ -97,9 +99,9 @@ impl Client {
         if e.is_timeout() {
             ClientError::Timeout { url: self.base.clone() }
         } else if e.is_connect() {
-            ClientError::Unreachable { url: self.base.clone(), detail: root_cause(&e) }
+            ClientError::Unreachable { url: self.base.clone(), detail: inert(root_cause(&e)) }
         } else {
-            ClientError::Interrupted { url: self.base.clone(), detail: root_cause(&e) }
+            ClientError::Interrupted { url: self.base.clone(), detail: inert(root_cause(&e)) }
         }
     }
 
@@ -108,13 +110,13 @@ impl Client {
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(|e| self.map_send_error(e))?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(format!("{e} in a {status} answer")));
+            return serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(inert(format!("{e} in a {status} answer"))));
         }
         match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(b) => Err(ClientError::Api {
                 status: status.as_u16(),
-                code: b.error.code,
-                message: b.error.message,
+                code: inert(b.error.code),
+                message: inert(b.error.message),
                 current_revision: b.error.current_revision,
             }),
             Err(_) => Err(ClientError::Protocol(format!(
@@ -163,8 +165,14 @@ impl Client {
         self.get("/v1/whoami").await
     }
 
+    /// The whole state, exactly as the server sent it (for programs: `status --json`).
     pub async fn snapshot(&self) -> Result<Snapshot, ClientError> {
         self.get("/v1/snapshot").await
+    }
+
+    /// The whole state for a screen: every string neutralised.
+    pub async fn snapshot_clean(&self) -> Result<Clean<Snapshot>, ClientError> {
+        self.snapshot().await.map(Clean::new)
     }
 
     /// Submit an action; `idempotency_key` makes retries safe (the same key returns the first outcome).

@@ -1,7 +1,9 @@
 //! The only code that speaks HTTP to a control plane: requests, the event stream, reconnects.
 
+pub mod clean;
 pub mod http;
 pub mod sse;
 pub mod stream;
 
+pub use clean::Clean;
 pub use http::{Client, ClientError};

@@ -2,6 +2,7 @@
 //! resumes with `Last-Event-ID`, and reconnects with jittered exponential backoff. Emits
 //! `StreamEvent`s into a channel; never blocks the receiver.
 
+use super::clean::Clean;
 use super::http::Client;
 use super::sse::{SseItem, SseParser};
 use crate::domain::EnvKey;
@@ -22,13 +23,13 @@ pub fn idle_timeout() -> Duration {
 pub enum StreamEvent {
     /// Connected (or reconnected); `revision` is the server's current revision.
     Connected { revision: u64 },
-    Change(Box<Change>),
-    Guardrails(GuardrailUpdate),
+    Change(Box<Clean<Change>>),
+    Guardrails(Clean<GuardrailUpdate>),
     /// The external flag store's sync state changed.
-    Store(crate::wire::StoreStatus),
+    Store(Clean<crate::wire::StoreStatus>),
     /// The server cannot replay what we missed: fetch a new snapshot.
     Reset { revision: u64 },
-    /// The stream is down; it will retry after `retry_in`.
+    /// The stream is down; it will retry after `retry_in`. `reason` is inert text.
     Disconnected { reason: String, retry_in: Duration },
 }
 
@@ -71,6 +72,7 @@ pub async fn follow(
         };
         switching = false;
         let wait = jitter(backoff);
+        let reason = crate::sanitize::sanitize(&reason).into_owned();
         if tx.send(StreamEvent::Disconnected { reason, retry_in: wait }).await.is_err() {
             return;
         }
@@ -148,12 +150,12 @@ async fn connection(
                 "change" => {
                     let c: Change = serde_json::from_str(&ev.data).map_err(|e| format!("bad change: {e}"))?;
                     *last_revision = Some(c.revision.0);
-                    StreamEvent::Change(Box::new(c))
+                    StreamEvent::Change(Box::new(Clean::new(c)))
                 }
-                "store" => StreamEvent::Store(serde_json::from_str(&ev.data).map_err(|e| format!("bad store: {e}"))?),
-                "guardrails" => {
-                    StreamEvent::Guardrails(serde_json::from_str(&ev.data).map_err(|e| format!("bad guardrails: {e}"))?)
-                }
+                "store" => StreamEvent::Store(Clean::new(serde_json::from_str(&ev.data).map_err(|e| format!("bad store: {e}"))?)),
+                "guardrails" => StreamEvent::Guardrails(Clean::new(
+                    serde_json::from_str(&ev.data).map_err(|e| format!("bad guardrails: {e}"))?,
+                )),
                 _ => continue,
             };
             if tx.send(out).await.is_err() {

@@ -220,7 +220,8 @@ fn entry(src: &Source, ctx: Context, e: &DeTable<'_>, v: &Value<'_>, p: &mut Pro
             Some("inside tmux or screen the key may never arrive, or arrive when you meant the multiplexer; bind it to a plain key".into()),
         );
     }
-    let desc = desc.map(|d| d.0.to_string()).unwrap_or_else(|| cmd.name().replace('_', " "));
+    // Shown in help and the footer: inert, like any text from outside.
+    let desc = desc.map(|d| crate::sanitize::sanitize(d.0).into_owned()).unwrap_or_else(|| cmd.name().replace('_', " "));
     Some(Binding { ctx, on: seq, run: cmd, desc, hint })
 }
 

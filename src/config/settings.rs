@@ -8,22 +8,7 @@ use super::problem::{Problems, Source};
 const KEYS: &[&str] = &["backend", "token_env", "env", "theme", "keymap", "ascii", "refresh"];
 const REFRESH_KEYS: &[&str] = &["max_fps", "batch", "stale_tick_ms"];
 
-/// Redraw and coalescing limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// At most this many redraws per second (bursts coalesce into one frame).
-    pub max_fps: u32,
-    /// At most this many events handled before one redraw.
-    pub batch: usize,
-    /// While stale, how often the age labels tick (ms).
-    pub stale_tick_ms: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits { max_fps: 30, batch: 256, stale_tick_ms: 1000 }
-    }
-}
+pub use crate::tui::Limits;
 
 /// A name and where it was written (byte offset in `config.toml`).
 #[derive(Debug, Clone, PartialEq, Eq)]

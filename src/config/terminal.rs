@@ -2,17 +2,7 @@
 //! NO_COLOR, and whether the locale is UTF-8 (LC_ALL, LC_CTYPE, LANG). It must not query the
 //! terminal or read files.
 
-/// How much colour to send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ColorMode {
-    /// Whatever the theme asks for (256 colours, RGB).
-    #[default]
-    Full,
-    /// Only the 16 terminal colours (SGR 30–37, 90–97); anything richer is mapped down.
-    Ansi16,
-    /// No colour escapes at all (NO_COLOR, --no-color).
-    None,
-}
+pub use crate::tui::color_filter::ColorMode;
 
 /// `NO_COLOR` set to any non-empty value (no-color.org).
 pub fn no_color(env: &dyn Fn(&str) -> Option<String>) -> bool {

@@ -426,12 +426,23 @@ async fn not_found() -> ApiError {
 /// The whole API, with fresh bounds.
 pub fn router(cp: Arc<ControlPlane>) -> Router {
     let (_, closing) = tokio::sync::watch::channel(false);
-    router_with(cp, Arc::new(Limits::default()), closing, EndpointKey::default())
+    let extras = Extras { limits: Arc::new(Limits::default()), closing, key: EndpointKey::default(), exposed: Default::default() };
+    router_with(cp, extras)
+}
+
+/// What the API needs besides the control plane: its bounds, the shutdown signal for streams,
+/// the endpoint file's key, and the simulator's exposition.
+pub struct Extras {
+    pub limits: Arc<Limits>,
+    pub closing: tokio::sync::watch::Receiver<bool>,
+    pub key: EndpointKey,
+    pub exposed: super::exposition::Exposed,
 }
 
 /// The whole API, with these bounds (shared with whoever watches them); streams end when
 /// `closing` turns true.
-pub fn router_with(cp: Arc<ControlPlane>, limits: Arc<Limits>, closing: tokio::sync::watch::Receiver<bool>, key: EndpointKey) -> Router {
+pub fn router_with(cp: Arc<ControlPlane>, extras: Extras) -> Router {
+    let Extras { limits, closing, key, exposed } = extras;
     let authed = Router::new()
         .route("/v1/whoami", get(whoami))
         .route("/v1/snapshot", get(snapshot))
@@ -455,6 +466,7 @@ pub fn router_with(cp: Arc<ControlPlane>, limits: Arc<Limits>, closing: tokio::s
         .fallback(not_found)
         .layer(Extension(limits))
         .layer(Extension(key))
+        .layer(Extension(exposed))
         .layer(Extension(stream::Closing(closing)))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn(bounded_body))

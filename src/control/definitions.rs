@@ -1,7 +1,7 @@
 //! Flag definitions: validation of a flag against the environments, and the declarative
 //! `flags.toml` file read by `flagtop apply -f`. No I/O beyond parsing text handed in.
 
-use super::service::{ErrorKind, ServiceError};
+use super::error::{ErrorKind, ServiceError};
 use crate::domain::ids::valid_key;
 use crate::domain::{Environment, Flag, State};
 use serde::{Deserialize, Serialize};
@@ -60,10 +60,10 @@ pub fn validate(flag: &Flag, state: &State) -> Result<(), ServiceError> {
         return Err(invalid(format!("flag {key}: variation names must be unique")));
     }
     if flag.description.len() > MAX_DESCRIPTION {
-        return Err(invalid(format!("flag {key}: `description` is longer than {MAX_DESCRIPTION} bytes")));
+        return Err(invalid(format!("flag {key}: `description` is too long (at most {MAX_DESCRIPTION} bytes)")));
     }
     if flag.owner.len() > MAX_OWNER {
-        return Err(invalid(format!("flag {key}: `owner` is longer than {MAX_OWNER} bytes")));
+        return Err(invalid(format!("flag {key}: `owner` is too long (at most {MAX_OWNER} bytes)")));
     }
     if flag.variations.len() > MAX_VARIATIONS || flag.variations.iter().any(|v| v.is_empty() || v.len() > MAX_VARIATION_NAME) {
         return Err(invalid(format!("flag {key}: at most {MAX_VARIATIONS} `variations`, each 1–{MAX_VARIATION_NAME} bytes")));

@@ -30,6 +30,8 @@ use crate::domain::guardrail::fmt_value as fmt_num;
 /// seen. Evidence still due is the control plane's (it is durable with the change).
 #[derive(Debug, Default)]
 pub struct Engine {
+    /// Where the simulator's samples are also counted for `/metrics` (`--expose-metrics`).
+    pub exposition: Option<Arc<super::exposition::Exposition>>,
     /// Since when every guardrail of (flag, env) has been healthy with enough data.
     healthy_since: HashMap<(FlagKey, EnvKey), DateTime<Utc>>,
     /// Breaches (flag, env, cohort) already answered; forgotten when the breach ends.
@@ -52,12 +54,15 @@ impl Engine {
     pub fn tick(&mut self, cp: &ControlPlane, sim: Option<&mut Simulator>) -> Result<TickReport, ServiceError> {
         let now = cp.clock.now();
         if let Some(sim) = sim {
+            let exposition = self.exposition.clone();
             cp.with_metrics(|metrics, state| {
                 let samples = sim.tick(state, now);
                 for s in &samples {
                     let _ = metrics.push(s, now);
                 }
-                super::exposition::record(cp, state, &samples);
+                if let Some(e) = &exposition {
+                    e.record(state, &samples);
+                }
             });
         }
         let readings = cp.evaluate_guardrails(true);
@@ -185,11 +190,17 @@ fn request(action: Action, reason: String, expected_revision: Option<Revision>) 
 }
 
 /// Run `tick` every `period` on its own thread until `stop` is set.
-pub fn spawn(cp: Arc<ControlPlane>, mut sim: Option<Simulator>, period: std::time::Duration, stop: Arc<AtomicBool>) {
+pub fn spawn(
+    cp: Arc<ControlPlane>,
+    mut sim: Option<Simulator>,
+    exposition: Option<Arc<super::exposition::Exposition>>,
+    period: std::time::Duration,
+    stop: Arc<AtomicBool>,
+) {
     std::thread::Builder::new()
         .name("flagtop-engine".into())
         .spawn(move || {
-            let mut engine = Engine::default();
+            let mut engine = Engine { exposition, ..Engine::default() };
             while !stop.load(Ordering::Relaxed) {
                 let started = std::time::Instant::now();
                 if let Err(e) = engine.tick(&cp, sim.as_mut()) {

@@ -9,7 +9,6 @@
 //! the mean recovered as `p95 / P95_OVER_MEAN`. A `histogram_quantile(0.95, …)` over it is
 //! therefore ≈ 1.08 × mean, not the simulator's reported p95 — relative thresholds compare fine.
 
-use super::service::ControlPlane;
 use super::simulator::P95_OVER_MEAN;
 use crate::domain::State;
 use crate::wire::{Arm, MetricSample};
@@ -161,31 +160,18 @@ fn labels(l: &Labels, le: Option<&str>) -> String {
     s
 }
 
-/// Start exposing `cp`'s simulated traffic (idempotent).
-pub fn attach(cp: &Arc<ControlPlane>) -> Arc<Exposition> {
-    cp.exposition.get_or_init(|| Arc::new(Exposition::default())).clone()
-}
-
-/// The exposition of `cp`, if `--expose-metrics` attached one.
-pub fn attached(cp: &ControlPlane) -> Option<Arc<Exposition>> {
-    cp.exposition.get().cloned()
-}
-
-/// The engine's hook: count a tick's simulated samples if `cp` exposes metrics.
-pub fn record(cp: &ControlPlane, state: &State, samples: &[MetricSample]) {
-    if let Some(e) = attached(cp) {
-        e.record(state, samples);
-    }
-}
-
 /// `GET /metrics` (unauthenticated; 404 unless metrics are exposed).
-pub async fn serve(axum::extract::State(cp): axum::extract::State<Arc<ControlPlane>>) -> axum::response::Response {
+pub async fn serve(axum::Extension(exposed): axum::Extension<Exposed>) -> axum::response::Response {
     use axum::response::IntoResponse;
-    match attached(&cp) {
+    match exposed.0 {
         Some(e) => ([(axum::http::header::CONTENT_TYPE, CONTENT_TYPE)], e.render()).into_response(),
         None => (axum::http::StatusCode::NOT_FOUND, "metrics are not exposed; start with `flagtop serve --expose-metrics`\n").into_response(),
     }
 }
+
+/// The simulator's traffic as exposed at `/metrics`, when `--expose-metrics` asked for it.
+#[derive(Clone, Default)]
+pub struct Exposed(pub Option<Arc<Exposition>>);
 
 #[cfg(test)]
 mod tests {

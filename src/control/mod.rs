@@ -9,6 +9,7 @@ pub mod clock;
 pub mod policy;
 pub mod service;
 pub mod definitions;
+pub mod error;
 pub mod engine;
 pub mod flags;
 pub mod api;

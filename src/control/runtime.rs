@@ -203,13 +203,11 @@ pub async fn start(opts: StartOptions) -> color_eyre::Result<Running> {
         sync::spawn(cp.clone(), follower, poll, stop.clone());
     }
     let sim = opts.simulate.then(|| Simulator::new(&opts.scenario, now));
-    if opts.expose_metrics {
-        super::exposition::attach(&cp);
-    }
+    let exposition = opts.expose_metrics.then(|| Arc::new(super::exposition::Exposition::default()));
     if let Some(url) = &opts.prometheus {
         super::prometheus::spawn(cp.clone(), url, stop.clone()).map_err(|e| color_eyre::eyre::eyre!(e))?;
     }
-    engine::spawn(cp.clone(), sim, opts.tick, stop.clone());
+    engine::spawn(cp.clone(), sim, exposition.clone(), opts.tick, stop.clone());
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|e| color_eyre::eyre::eyre!("cannot listen on {}: {e}", opts.listen))?;
@@ -218,7 +216,13 @@ pub async fn start(opts: StartOptions) -> color_eyre::Result<Running> {
     let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
     let limits = Arc::new(api::limits::Limits::default());
     let proof_key = super::auth::mint().map_err(|e| color_eyre::eyre::eyre!(e))?;
-    let app = api::router_with(cp.clone(), limits.clone(), closing_rx, api::EndpointKey(Some(Arc::new(proof_key.clone()))));
+    let extras = api::Extras {
+        limits: limits.clone(),
+        closing: closing_rx,
+        key: api::EndpointKey(Some(Arc::new(proof_key.clone()))),
+        exposed: super::exposition::Exposed(exposition),
+    };
+    let app = api::router_with(cp.clone(), extras);
     let shutdown = async move {
         let _ = rx.await;
     };

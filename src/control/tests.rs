@@ -8,12 +8,9 @@ use super::simulator::Simulator;
 use super::store::Store;
 use crate::domain::*;
 use crate::wire::{ActionRequest, Arm, MetricSample, OutcomeKind, ProposalRequest};
-use chrono::{TimeZone, Utc};
 use std::sync::Arc;
 
-fn t0() -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).single().unwrap_or_default()
-}
+use crate::testkit::t0;
 
 fn plane(name: &str) -> (tempfile::TempDir, Arc<ControlPlane>, Arc<ManualClock>) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));

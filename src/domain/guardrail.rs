@@ -1,8 +1,18 @@
 //! Guardrails: a metric of one cohort, candidate against baseline, judged against a threshold
 //! with a minimum sample size. Pure evaluation; the samples come from elsewhere.
 
-use super::ids::CohortName;
+use super::ids::{CohortName, EnvKey, FlagKey};
 use serde::{Deserialize, Serialize};
+
+/// One guardrail series: a metric of one cohort of one flag in one environment. Samples,
+/// readings and a pane's selection are kept per series; a newer one replaces the older.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SeriesKey {
+    pub flag: FlagKey,
+    pub env: EnvKey,
+    pub metric: String,
+    pub cohort: CohortName,
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GuardrailSpec {

@@ -10,7 +10,6 @@ pub mod guardrail;
 pub mod ids;
 pub mod ladder;
 pub mod small_map;
-pub mod text;
 
 #[cfg(test)]
 mod tests;

@@ -3,13 +3,10 @@
 
 use super::eval::{bucket, evaluate, in_rollout, User};
 use super::*;
-use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
-fn t0() -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap_or_default()
-}
+use crate::testkit::t0;
 
 const COHORTS: [&str; 3] = ["internal", "eu-west", "us-east"];
 

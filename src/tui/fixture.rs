@@ -7,18 +7,29 @@ use super::update::update;
 use crate::wire::Snapshot;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-pub use super::demo::{FLAG_REV, STATE_REV, reading, select_flag, t0};
+pub use crate::screenshot::fixture::{FLAG_REV, STATE_REV, reading, select_flag, t0};
 
 pub fn snapshot() -> Snapshot {
-    super::demo::snapshot("demo").unwrap()
+    crate::screenshot::fixture::snapshot("demo").unwrap()
+}
+
+/// A key event as the loop sends it, with a fresh idempotency key (`key-1`, `key-2`, …: distinct
+/// and deterministic within a test thread).
+pub fn press(k: KeyEvent) -> Event {
+    thread_local!(static N: std::cell::Cell<u64> = const { std::cell::Cell::new(0) });
+    let n = N.with(|n| {
+        n.set(n.get() + 1);
+        n.get()
+    });
+    Event::Key { key: k, new_idem_key: format!("key-{n}") }
 }
 
 pub fn key(c: char) -> Event {
-    Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+    press(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
 }
 
 pub fn code(c: KeyCode) -> Event {
-    Event::Key(KeyEvent::new(c, KeyModifiers::NONE))
+    press(KeyEvent::new(c, KeyModifiers::NONE))
 }
 
 pub fn type_str(m: &mut Model, s: &str) {
@@ -27,12 +38,43 @@ pub fn type_str(m: &mut Model, s: &str) {
     }
 }
 
+/// Selects the row `i` of the flags list (as `j`/`k` would).
+pub fn flag_row(m: &mut Model, i: usize) {
+    m.flags.sel.select_row(i, &m.flags.visible);
+    m.ladder.sel.reset();
+    m.guardrails.sel.reset();
+    m.follow();
+}
+
 /// A live model on the demo snapshot.
 pub fn model() -> Model {
-    super::demo::model("demo").unwrap()
+    crate::screenshot::fixture::model("demo").unwrap()
 }
 
 /// Live model with checkout-v2 selected and the eu-west cohort under the Ladder cursor.
 pub fn on_eu_west() -> Model {
-    super::demo::on_eu_west("demo").unwrap()
+    crate::screenshot::fixture::on_eu_west("demo").unwrap()
+}
+
+/// The open confirm dialog (the test fails when there is none).
+pub fn confirm_of(m: &Model) -> &super::confirm::Confirm {
+    match &m.dialog {
+        Some(super::dialog::Dialog::Confirm(c)) => c,
+        other => panic!("expected a confirm dialog, got {other:?}"),
+    }
+}
+
+/// The one Submit among `fx` (the test fails otherwise).
+pub fn submit(fx: &[super::effect::Effect]) -> (&crate::wire::ActionRequest, &str) {
+    match fx {
+        [super::effect::Effect::Submit { req, idem_key }] => (req, idem_key.as_str()),
+        other => panic!("expected one Submit, got {other:?}"),
+    }
+}
+
+/// Empties the confirm dialog's reason.
+pub fn clear_reason(m: &mut Model) {
+    for _ in 0..80 {
+        update(m, code(KeyCode::Backspace));
+    }
 }

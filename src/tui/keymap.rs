@@ -3,7 +3,7 @@
 //! It must not read files (that is `crate::config::keymap`) or act on the model.
 
 use super::keys::{Cmd, KeyPress, seq_label};
-use super::model::Pane;
+use super::pane::Pane;
 
 /// Where a binding applies. Pane contexts are consulted before `Global`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -77,11 +77,6 @@ pub struct Keymap {
 }
 
 impl Keymap {
-    /// The shipped default keymap (embedded `keymaps/default.toml`).
-    pub fn builtin() -> Keymap {
-        crate::config::keymap::builtin_default()
-    }
-
     fn lookup_in(&self, ctx: Context, seq: &[KeyPress]) -> Lookup {
         let mut prefix = false;
         for b in self.bindings.iter().filter(|b| b.ctx == ctx) {

@@ -1,24 +1,30 @@
-//! The operator TUI: an Elm-style loop (Event → update(&mut Model) → Vec<Effect>) with views
+//! The operator TUI: an Elm-style loop (Event → update(&mut Model) → Step { effects, redraw }) with views
 //! that only borrow. Owns everything under `src/tui`; must not speak HTTP except through
 //! `crate::client`, and must not print to stdout/stderr while it owns the terminal.
 
-mod actions;
-mod app;
+mod commands;
+pub mod confirm;
+mod event_loop;
 pub mod dialog;
 pub mod effect;
 pub mod keymap;
-pub mod terminal;
+pub mod color_filter;
 pub mod keys;
 pub mod model;
+pub mod pane;
 pub mod readings;
 pub mod screen;
+pub mod layout;
+pub mod text;
 pub mod theme;
 pub mod update;
 pub mod view;
+mod test_hooks;
 
-pub mod demo;
 #[cfg(test)]
 mod fixture;
+#[cfg(test)]
+mod tests_confirm;
 #[cfg(test)]
 mod tests_keymap;
 #[cfg(test)]
@@ -28,14 +34,14 @@ mod tests_update;
 #[cfg(test)]
 mod tests_view;
 
-pub use app::run;
-pub use effect::{Effect, Event};
+pub use event_loop::run;
+pub use effect::{Effect, Event, Step};
 pub use model::Model;
 pub use theme::Theme;
 pub use update::update;
 
 /// Options the CLI passes to [`run`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TuiOptions {
     /// Shown in the header, e.g. `embedded (demo)` or the backend URL.
     pub backend_label: String,
@@ -45,11 +51,28 @@ pub struct TuiOptions {
     pub theme: Theme,
     pub keymap: keymap::Keymap,
     /// How much colour reaches the terminal (NO_COLOR strips it all).
-    pub color: crate::config::ColorMode,
-    pub limits: crate::config::settings::Limits,
+    pub color: color_filter::ColorMode,
+    pub limits: Limits,
     /// Shown in the status line at start (e.g. a keymap warning).
     pub notice: Option<String>,
     /// The first state, when the caller has it already (the embedded control plane); else it
     /// is fetched with `GET /v1/snapshot`.
-    pub first_snapshot: Option<Box<crate::wire::Snapshot>>,
+    pub first_snapshot: Option<Box<crate::client::Clean<crate::wire::Snapshot>>>,
+}
+
+/// Redraw and coalescing limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// At most this many redraws per second (bursts coalesce into one frame).
+    pub max_fps: u32,
+    /// At most this many events handled before one redraw.
+    pub batch: usize,
+    /// While stale, how often the age labels tick (ms).
+    pub stale_tick_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_fps: 30, batch: 256, stale_tick_ms: 1000 }
+    }
 }

@@ -4,14 +4,24 @@
 //! not show (another environment) cost no wake-up, no update and no frame. Must not touch the
 //! model or the terminal; one lock, held only to merge or take.
 
-use crate::domain::{EnvKey, FlagKey};
+use crate::client::Clean;
+use crate::domain::{CohortName, EnvKey};
+use crate::domain::guardrail::SeriesKey;
 use crate::wire::{GuardrailReading, GuardrailUpdate};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use tokio::sync::Notify;
 
-type Series = (FlagKey, EnvKey, String, String);
+/// The series `r` is a reading of.
+pub fn series(r: &GuardrailReading) -> SeriesKey {
+    SeriesKey { flag: r.flag.clone(), env: r.env.clone(), metric: r.metric.clone(), cohort: CohortName::from(r.cohort.as_str()) }
+}
+
+/// Whether `r` is a reading of the series `k` (without building a key).
+pub fn is_of(r: &GuardrailReading, k: &SeriesKey) -> bool {
+    r.flag == k.flag && r.env == k.env && r.metric == k.metric && r.cohort == k.cohort.as_str()
+}
 
 #[derive(Debug)]
 struct Waiting {
@@ -19,7 +29,7 @@ struct Waiting {
     shown: EnvKey,
     /// In arrival order of their series, so new series keep a stable place in the model.
     readings: Vec<GuardrailReading>,
-    index: HashMap<Series, usize>,
+    index: HashMap<SeriesKey, usize>,
     /// When the newest of them arrived.
     arrived: Option<DateTime<Utc>>,
 }
@@ -39,12 +49,13 @@ impl Readings {
 
     /// Stream side: keeps `u`'s readings (arrived at `now`); wakes the loop when one of them is
     /// for the environment on screen.
-    pub fn put(&self, u: GuardrailUpdate, now: DateTime<Utc>) {
+    pub fn put(&self, u: Clean<GuardrailUpdate>, now: DateTime<Utc>) {
+        let u = u.into_inner();
         let mut w = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
         let mut shown = false;
         for r in u.readings {
             shown |= r.env == w.shown;
-            let key = (r.flag.clone(), r.env.clone(), r.metric.clone(), r.cohort.clone());
+            let key = series(&r);
             match w.index.get(&key) {
                 Some(&i) => w.readings[i] = r,
                 None => {
@@ -63,7 +74,7 @@ impl Readings {
 
     /// Loop side: `shown` is the environment now on screen; returns every waiting reading and
     /// when the newest arrived, or None when nothing waits.
-    pub fn take(&self, shown: &EnvKey) -> Option<(GuardrailUpdate, DateTime<Utc>)> {
+    pub fn take(&self, shown: &EnvKey) -> Option<(Clean<GuardrailUpdate>, DateTime<Utc>)> {
         let mut w = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
         if w.shown != *shown {
             w.shown = shown.clone();
@@ -71,7 +82,8 @@ impl Readings {
         let arrived = w.arrived.take()?;
         w.index.clear();
         let readings = std::mem::take(&mut w.readings);
-        Some((GuardrailUpdate { at: arrived, readings }, arrived))
+        // Clean already (they came in as `Clean`); `Clean::new` keeps the type saying so.
+        Some((Clean::new(GuardrailUpdate { at: arrived, readings }), arrived))
     }
 
     /// Resolves when a reading for the environment on screen has arrived since the last call.
@@ -113,10 +125,10 @@ mod tests {
     #[tokio::test]
     async fn only_readings_for_the_shown_environment_wake_the_loop() {
         let r = Readings::new("staging".into());
-        r.put(GuardrailUpdate { at: at(0), readings: vec![reading("a", "production", 1.0)] }, at(0));
+        r.put(Clean::new(GuardrailUpdate { at: at(0), readings: vec![reading("a", "production", 1.0)] }), at(0));
         let woke = tokio::time::timeout(std::time::Duration::from_millis(20), r.shown_arrived()).await;
         assert!(woke.is_err(), "a production reading must not wake a loop showing staging");
-        r.put(GuardrailUpdate { at: at(1), readings: vec![reading("a", "staging", 2.0)] }, at(1));
+        r.put(Clean::new(GuardrailUpdate { at: at(1), readings: vec![reading("a", "staging", 2.0)] }), at(1));
         let woke = tokio::time::timeout(std::time::Duration::from_secs(5), r.shown_arrived()).await;
         assert!(woke.is_ok());
     }
@@ -124,8 +136,8 @@ mod tests {
     #[test]
     fn waiting_readings_merge_by_series_and_keep_their_order() {
         let r = Readings::new("staging".into());
-        r.put(GuardrailUpdate { at: at(0), readings: vec![reading("a", "production", 1.0), reading("b", "production", 1.0)] }, at(0));
-        r.put(GuardrailUpdate { at: at(1), readings: vec![reading("a", "production", 3.0)] }, at(2));
+        r.put(Clean::new(GuardrailUpdate { at: at(0), readings: vec![reading("a", "production", 1.0), reading("b", "production", 1.0)] }), at(0));
+        r.put(Clean::new(GuardrailUpdate { at: at(1), readings: vec![reading("a", "production", 3.0)] }), at(2));
         let Some((u, arrived)) = r.take(&"staging".into()) else { panic!("readings were waiting") };
         assert_eq!(arrived, at(2));
         let got: Vec<(String, Option<f64>)> = u.readings.iter().map(|x| (x.flag.to_string(), x.value)).collect();
@@ -137,7 +149,7 @@ mod tests {
     async fn switching_environment_changes_which_readings_wake() {
         let r = Readings::new("staging".into());
         assert!(r.take(&"production".into()).is_none());
-        r.put(GuardrailUpdate { at: at(0), readings: vec![reading("a", "production", 1.0)] }, at(0));
+        r.put(Clean::new(GuardrailUpdate { at: at(0), readings: vec![reading("a", "production", 1.0)] }), at(0));
         let woke = tokio::time::timeout(std::time::Duration::from_secs(5), r.shown_arrived()).await;
         assert!(woke.is_ok(), "production is on screen now");
     }

@@ -2,7 +2,7 @@
 //! per-pane contexts, user overrides and unbinds, zoom, footer/help from the keymap, ASCII
 //! mode, and the README key table generated from `keymaps/default.toml`.
 
-use super::effect::Event;
+use super::effect::Effect;
 use super::fixture::*;
 use super::keymap::{Context, Lookup};
 use super::keys::{Cmd, KeyPress, parse_seq};
@@ -49,7 +49,7 @@ fn ansi16_uses_only_the_16_colours_and_mono_none() {
 
 #[test]
 fn default_keymap_is_the_product_table() {
-    let k = super::keymap::Keymap::builtin();
+    let k = crate::config::keymap::builtin_default();
     let at = |s: &str| k.lookup(Pane::Flags, &parse_seq(s).unwrap());
     for (key, cmd) in [
         ("r", Cmd::Rollback), ("K", Cmd::Kill), ("F", Cmd::Freeze), ("u", Cmd::Undo), ("a", Cmd::Approve), ("x", Cmd::Reject),
@@ -69,20 +69,20 @@ fn vim_g_g_is_a_sequence_shown_in_the_footer() {
     let mut p = Problems::default();
     m.keymap = keymap::resolve(None, "vim", &mut p);
     m.focus = Pane::Flags;
-    m.flag_sel = 3;
+    flag_row(&mut m, 3);
     update(&mut m, key('g'));
-    assert_eq!(m.flag_sel, 3, "a prefix waits");
+    assert_eq!(m.flags.sel.row(), 3, "a prefix waits");
     assert_eq!(m.pending_keys.len(), 1);
-    let s = screen(&m, &super::theme::Theme::dark(), 160, 48);
+    let s = screen(&m, &crate::config::theme::builtin("dark"), 160, 48);
     assert!(s.contains("g …"), "{s}");
     update(&mut m, key('g'));
-    assert_eq!(m.flag_sel, 0);
+    assert_eq!(m.flags.sel.row(), 0);
     assert!(m.pending_keys.is_empty());
     // An unbound second key drops the sequence and does nothing else.
-    m.flag_sel = 2;
+    flag_row(&mut m, 2);
     update(&mut m, key('g'));
-    update(&mut m, key('q'));
-    assert!(!m.quit && m.pending_keys.is_empty() && m.flag_sel == 2);
+    let step = update(&mut m, key('q'));
+    assert!(!step.effects.contains(&Effect::Quit) && m.pending_keys.is_empty() && m.flags.sel.row() == 2);
     update(&mut m, key('l'));
     assert_eq!(m.focus, Pane::Ladder);
 }
@@ -121,7 +121,7 @@ fn dialog_keys_come_from_the_keymap() {
     m.keymap = keymap::load(Some(dir.path()), "default", "keymap", &mut p);
     update(&mut m, key('r'));
     assert!(m.dialog.is_some());
-    update(&mut m, Event::Key(crossterm::event::KeyEvent::new(crossterm::event::KeyCode::Char('c'), crossterm::event::KeyModifiers::CONTROL)));
+    update(&mut m, press(crossterm::event::KeyEvent::new(crossterm::event::KeyCode::Char('c'), crossterm::event::KeyModifiers::CONTROL)));
     assert!(m.dialog.is_none());
 }
 
@@ -131,7 +131,7 @@ fn zoom_maximises_the_focused_pane() {
     m.focus = Pane::Guardrails;
     update(&mut m, key('z'));
     assert!(m.zoom);
-    let s = screen(&m, &super::theme::Theme::dark(), 80, 24);
+    let s = screen(&m, &crate::config::theme::builtin("dark"), 80, 24);
     assert!(s.contains("Guardrails") && s.contains("[zoom: z]") && !s.contains(" Flags "), "{s}");
     update(&mut m, key('z'));
     assert!(!m.zoom);
@@ -141,9 +141,9 @@ fn zoom_maximises_the_focused_pane() {
 fn help_and_footer_come_from_the_loaded_keymap() {
     let mut m = on_eu_west();
     update(&mut m, key('?'));
-    let s = screen(&m, &super::theme::Theme::dark(), 160, 48);
+    let s = screen(&m, &crate::config::theme::builtin("dark"), 160, 48);
     assert!(s.contains("rollback cohort") && s.contains("keymap: default") && s.contains("in dialog:"), "{s}");
-    let s80 = screen(&m, &super::theme::Theme::dark(), 80, 24);
+    let s80 = screen(&m, &crate::config::theme::builtin("dark"), 80, 24);
     assert!(s80.contains("help") && s80.contains("quit"), "{s80}");
 }
 
@@ -166,7 +166,7 @@ fn ascii_mode_leaves_no_non_ascii_cell() {
 
 #[test]
 fn readme_key_table_matches_default_toml() {
-    let table = super::keymap::Keymap::builtin().markdown_table();
+    let table = crate::config::keymap::builtin_default().markdown_table();
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let start = readme.find("<!-- keys:start -->").expect("README has <!-- keys:start -->");
     let end = readme.find("<!-- keys:end -->").expect("README has <!-- keys:end -->");

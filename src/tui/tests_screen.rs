@@ -92,8 +92,8 @@ fn without_a_band_or_short_of_full_width_nothing_scrolls() {
 
 #[test]
 fn at_80x24_moving_down_the_flag_list_scrolls_it_and_the_screen_stays_right() {
-    let Ok(mut m) = crate::tui::demo::model("large") else { panic!("large scenario") };
-    let theme = crate::tui::Theme::dark();
+    let Ok(mut m) = crate::screenshot::fixture::model("large") else { panic!("large scenario") };
+    let theme = crate::config::theme::builtin("dark");
     let (w, h) = (80, 24);
     let (mut t, tape) = term(w, h);
     let mut s = Screen::new();
@@ -104,7 +104,7 @@ fn at_80x24_moving_down_the_flag_list_scrolls_it_and_the_screen_stays_right() {
         let b = tape.take();
         steps.push(b.len());
         all.extend_from_slice(&b);
-        crate::tui::update(&mut m, crate::tui::fixture::key('j'));
+        let _ = crate::tui::update(&mut m, crate::tui::fixture::key('j'));
     }
     let (mut fresh, fresh_tape) = term(w, h);
     Screen::new().draw(&mut fresh, |f| crate::tui::view::frame(f, &m, &theme)).unwrap();

@@ -1,290 +1,18 @@
-//! Unit tests of `update`: every action key → the right dialog → the right Effect, retries,
-//! conflicts, refusal while stale. Tests only; no terminal, no network.
+//! Unit tests of `update` outside the confirm flow: navigation, the command line, filter,
+//! environments, stream changes and readings, sorting, determinism and redraws. Tests only; no
+//! terminal, no network.
 
-use super::dialog::{Dialog, Intent, Phase};
+use super::confirm::Phase;
+use super::dialog::Dialog;
 use super::effect::{Effect, Event};
 use super::fixture::*;
-use super::model::{Conn, Pane};
+use super::model::Pane;
 use super::update::update;
-use crate::client::ClientError;
+use crate::client::{Clean, ClientError};
 use crate::client::stream::StreamEvent;
-use crate::domain::{Action, AuditId, Revision};
-use crate::wire::{Change, Outcome, OutcomeKind};
+use crate::domain::{Action, Revision};
+use crate::wire::Change;
 use crossterm::event::KeyCode;
-
-fn confirm_of(m: &super::model::Model) -> &super::dialog::Confirm {
-    match &m.dialog {
-        Some(Dialog::Confirm(c)) => c,
-        other => panic!("expected a confirm dialog, got {other:?}"),
-    }
-}
-
-fn submit(fx: &[Effect]) -> (&crate::wire::ActionRequest, &str) {
-    match fx {
-        [Effect::Submit { req, idem_key }] => (req, idem_key.as_str()),
-        other => panic!("expected one Submit, got {other:?}"),
-    }
-}
-
-fn clear_reason(m: &mut super::model::Model) {
-    for _ in 0..80 {
-        update(m, code(KeyCode::Backspace));
-    }
-}
-
-fn rollback(cohort: &str) -> Action {
-    Action::Rollback { flag: "checkout-v2".into(), env: "production".into(), cohort: cohort.into() }
-}
-
-#[test]
-fn r_enter_rolls_back_the_selected_cohort_in_two_keys() {
-    let mut m = on_eu_west();
-    assert!(update(&mut m, key('r')).is_empty());
-    let c = confirm_of(&m);
-    assert_eq!(c.intent, Intent::Act(rollback("eu-west")));
-    assert!(c.reason.value().contains("eu-west") && c.reason.value().contains("breach"), "{}", c.reason.value());
-    assert!(c.preview.change[0].contains("25% exposed → rolled back"), "{:?}", c.preview.change);
-    assert_eq!(c.preview.reverse, Some(Action::Restore { flag: "checkout-v2".into(), env: "production".into(), cohort: "eu-west".into() }));
-    let fx = update(&mut m, code(KeyCode::Enter));
-    let (req, key) = submit(&fx);
-    assert_eq!(req.action, rollback("eu-west"));
-    assert_eq!(req.expected_revision, Some(Revision(FLAG_REV)));
-    assert_eq!(req.source.as_deref(), Some("tui"));
-    assert!(!key.is_empty());
-    assert_eq!(confirm_of(&m).phase, Phase::Sending);
-    // A second Enter while sending sends nothing.
-    assert!(update(&mut m, code(KeyCode::Enter)).is_empty());
-}
-
-#[test]
-fn r_on_a_rolled_back_cohort_offers_restore() {
-    let mut m = on_eu_west();
-    let mut f = m.selected_flag().unwrap().clone();
-    f.environments.get_mut("production").unwrap().cohort_mut("eu-west").unwrap().rolled_back = true;
-    f.revision = Revision(50);
-    let change = Change { revision: Revision(50), at: t0(), flags: vec![f.into()], frozen: None, approvals: vec![], audit: vec![] };
-    update(&mut m, Event::Stream(StreamEvent::Change(Box::new(change))));
-    update(&mut m, key('r'));
-    let fx = update(&mut m, code(KeyCode::Enter));
-    let (req, _) = submit(&fx);
-    assert_eq!(req.action, Action::Restore { flag: "checkout-v2".into(), env: "production".into(), cohort: "eu-west".into() });
-    assert_eq!(req.expected_revision, Some(Revision(50)));
-}
-
-#[test]
-fn timeout_retry_reuses_the_key_and_conflict_uses_a_new_key_and_revision() {
-    let mut m = on_eu_west();
-    update(&mut m, key('r'));
-    let fx = update(&mut m, code(KeyCode::Enter));
-    let first = submit(&fx).1.to_string();
-    let out = Event::Outcome { idem: first.clone(), result: Err(ClientError::Timeout { url: "x".into() }) };
-    update(&mut m, out);
-    assert!(matches!(confirm_of(&m).phase, Phase::Failed { retry_same_key: true, .. }));
-    let fx = update(&mut m, code(KeyCode::Enter));
-    let (req, again) = submit(&fx);
-    assert_eq!(again, first, "a retry must reuse the idempotency key");
-    assert_eq!(req.expected_revision, Some(Revision(FLAG_REV)));
-    // Conflict: the dialog stays open, a snapshot is fetched, the new state is shown.
-    let conflict = ClientError::Api {
-        status: 409,
-        code: "conflict".into(),
-        message: "changed since you looked".into(),
-        current_revision: Some(Revision(60)),
-    };
-    let fx = update(&mut m, Event::Outcome { idem: first.clone(), result: Err(conflict) });
-    assert_eq!(fx, vec![Effect::FetchSnapshot]);
-    assert!(matches!(confirm_of(&m).phase, Phase::Conflict(_)));
-    let mut snap = snapshot();
-    for f in &mut snap.flags {
-        std::sync::Arc::make_mut(f).revision = Revision(60);
-    }
-    snap.revision = Revision(60);
-    update(&mut m, Event::Snapshot(Ok(Box::new(snap))));
-    let fx = update(&mut m, code(KeyCode::Enter));
-    let (req, third) = submit(&fx);
-    assert_ne!(third, first, "a re-decision after a conflict uses a new key");
-    assert_eq!(req.expected_revision, Some(Revision(60)));
-}
-
-#[test]
-fn applied_outcome_closes_the_dialog_and_shows_the_audit_id() {
-    let mut m = on_eu_west();
-    update(&mut m, key('r'));
-    let fx = update(&mut m, code(KeyCode::Enter));
-    let idem = submit(&fx).1.to_string();
-    let o = Outcome {
-        outcome: OutcomeKind::Applied,
-        revision: Revision(43),
-        action: rollback("eu-west"),
-        reverse: Action::Restore { flag: "checkout-v2".into(), env: "production".into(), cohort: "eu-west".into() },
-        reverse_command: String::new(),
-        audit_id: Some(AuditId(8)),
-        approval_id: None,
-        replayed: false,
-    };
-    update(&mut m, Event::Outcome { idem, result: Ok(Box::new(o)) });
-    assert!(m.dialog.is_none());
-    assert!(m.status.as_ref().unwrap().text.contains("audit #8"));
-    assert_eq!(m.own_last, Some(AuditId(8)));
-}
-
-#[test]
-fn denied_keeps_the_dialog_with_the_answer() {
-    let mut m = on_eu_west();
-    update(&mut m, key('r'));
-    let fx = update(&mut m, code(KeyCode::Enter));
-    let idem = submit(&fx).1.to_string();
-    let denied = ClientError::Api { status: 403, code: "forbidden".into(), message: "no".into(), current_revision: None };
-    update(&mut m, Event::Outcome { idem: idem.clone(), result: Err(denied) });
-    assert!(matches!(&confirm_of(&m).phase, Phase::Failed { msg, retry_same_key: false } if msg.starts_with("denied")));
-    let fx = update(&mut m, code(KeyCode::Enter));
-    assert_ne!(submit(&fx).1, idem);
-}
-
-#[test]
-fn mutations_are_refused_while_stale_and_reconnect_fetches_a_snapshot() {
-    let mut m = on_eu_west();
-    let down = StreamEvent::Disconnected { reason: "gone".into(), retry_in: std::time::Duration::from_secs(1) };
-    update(&mut m, Event::Stream(down));
-    assert!(matches!(m.conn, Conn::Reconnecting { .. }));
-    for c in ['r', '+', '-', '%', ']', '[', ' ', 'u', 'F', 'K', 'a', 'x'] {
-        assert!(update(&mut m, key(c)).is_empty());
-        assert!(m.dialog.is_none(), "{c} opened a dialog while stale");
-        assert!(m.status.as_ref().unwrap().text.contains("refused"), "{c}");
-    }
-    let fx = update(&mut m, Event::Stream(StreamEvent::Connected { revision: STATE_REV }));
-    assert_eq!(fx, vec![Effect::FetchSnapshot]);
-    assert!(m.is_live());
-}
-
-#[test]
-fn an_open_dialog_does_not_send_while_stale() {
-    let mut m = on_eu_west();
-    update(&mut m, key('r'));
-    let down = StreamEvent::Disconnected { reason: "gone".into(), retry_in: std::time::Duration::from_secs(1) };
-    update(&mut m, Event::Stream(down));
-    assert!(update(&mut m, code(KeyCode::Enter)).is_empty());
-    assert!(m.status.as_ref().unwrap().text.contains("refused"));
-}
-
-#[test]
-fn plus_minus_step_the_selected_cohort() {
-    let mut m = on_eu_west();
-    update(&mut m, key('+'));
-    let c = confirm_of(&m);
-    assert!(c.preview.needs_approval, "expanding in production becomes a request");
-    assert!(c.reason.value().is_empty());
-    // Enter with an empty reason sends nothing.
-    assert!(update(&mut m, code(KeyCode::Enter)).is_empty());
-    type_str(&mut m, "go on");
-    let fx = update(&mut m, code(KeyCode::Enter));
-    let (req, _) = submit(&fx);
-    assert_eq!(
-        req.action,
-        Action::SetPercent { flag: "checkout-v2".into(), env: "production".into(), cohort: "eu-west".into(), percent: 50 }
-    );
-    assert_eq!(req.reason, "go on");
-    let mut m = on_eu_west();
-    update(&mut m, key('-'));
-    assert!(matches!(confirm_of(&m).intent.action(), Action::SetPercent { percent: 10, .. }));
-    update(&mut m, code(KeyCode::Esc));
-    assert!(m.dialog.is_none());
-}
-
-#[test]
-fn percent_prompt_then_confirm() {
-    let mut m = on_eu_west();
-    update(&mut m, key('%'));
-    assert!(matches!(m.dialog, Some(Dialog::Percent { .. })));
-    clear_reason(&mut m);
-    type_str(&mut m, "40");
-    update(&mut m, code(KeyCode::Enter));
-    type_str(&mut m, "exact");
-    let fx = update(&mut m, code(KeyCode::Enter));
-    assert!(matches!(&submit(&fx).0.action, Action::SetPercent { percent: 40, .. }));
-}
-
-#[test]
-fn ladder_keys_advance_retreat_pause() {
-    for (k, want) in [(']', "advance"), ('[', "retreat"), (' ', "pause")] {
-        let mut m = on_eu_west();
-        update(&mut m, key(k));
-        type_str(&mut m, "why");
-        let fx = update(&mut m, code(KeyCode::Enter));
-        let (req, _) = submit(&fx);
-        assert_eq!(req.action.verb(), want);
-        assert_eq!(req.expected_revision, Some(Revision(FLAG_REV)));
-    }
-}
-
-#[test]
-fn freeze_uses_the_state_revision() {
-    let mut m = model();
-    update(&mut m, key('F'));
-    type_str(&mut m, "incident");
-    let fx = update(&mut m, code(KeyCode::Enter));
-    let (req, _) = submit(&fx);
-    assert_eq!(req.action, Action::Freeze { env: "production".into() });
-    assert_eq!(req.expected_revision, Some(Revision(STATE_REV)));
-}
-
-#[test]
-fn kill_requires_typing_the_flag_key() {
-    let mut m = on_eu_west();
-    update(&mut m, key('K'));
-    assert!(confirm_of(&m).typing_focus);
-    update(&mut m, code(KeyCode::Tab));
-    type_str(&mut m, "sev1");
-    assert!(update(&mut m, code(KeyCode::Enter)).is_empty(), "sent without typed confirmation");
-    assert!(m.status.as_ref().unwrap().text.contains("type `checkout-v2`"));
-    update(&mut m, code(KeyCode::Tab));
-    type_str(&mut m, "checkout-v");
-    assert!(update(&mut m, code(KeyCode::Enter)).is_empty());
-    type_str(&mut m, "2");
-    let fx = update(&mut m, code(KeyCode::Enter));
-    assert_eq!(submit(&fx).0.action, Action::Kill { flag: "checkout-v2".into(), env: "production".into() });
-}
-
-#[test]
-fn undo_applies_the_selected_activity_reverse() {
-    let mut m = model();
-    m.focus = Pane::Activity;
-    update(&mut m, key('u'));
-    assert_eq!(confirm_of(&m).reason.value(), "undo #7");
-    let fx = update(&mut m, code(KeyCode::Enter));
-    assert!(matches!(&submit(&fx).0.action, Action::SetPercent { percent: 10, .. }));
-}
-
-#[test]
-fn approve_and_reject_the_selected_request() {
-    let mut m = model();
-    m.focus = Pane::Approvals;
-    update(&mut m, key('a'));
-    type_str(&mut m, "looks right");
-    let fx = update(&mut m, code(KeyCode::Enter));
-    match fx.as_slice() {
-        [Effect::Decide { id, approve: true, reason, .. }] => {
-            assert_eq!(id.as_str(), "apr-1");
-            assert_eq!(reason, "looks right");
-        }
-        other => panic!("{other:?}"),
-    }
-    let mut m = model();
-    update(&mut m, key('x'));
-    let fx = update(&mut m, code(KeyCode::Enter));
-    assert!(matches!(fx.as_slice(), [Effect::Decide { approve: false, .. }]));
-}
-
-#[test]
-fn nobody_approves_their_own_request() {
-    let mut snap = snapshot();
-    snap.identity.name = "ops-assistant".into();
-    let mut m = super::model::Model::from_snapshot(snap, "x".into(), None, t0());
-    update(&mut m, Event::Stream(StreamEvent::Connected { revision: STATE_REV }));
-    update(&mut m, key('a'));
-    assert!(m.dialog.is_none());
-    assert!(m.status.as_ref().unwrap().text.contains("own request"));
-}
 
 #[test]
 fn navigation_command_line_filter_env_and_quit() {
@@ -302,7 +30,7 @@ fn navigation_command_line_filter_env_and_quit() {
     update(&mut m, key('/'));
     type_str(&mut m, "support");
     update(&mut m, code(KeyCode::Enter));
-    assert_eq!(m.visible.len(), 1);
+    assert_eq!(m.flags.visible.len(), 1);
     update(&mut m, code(KeyCode::Tab));
     assert_eq!(m.focus, Pane::Ladder);
     update(&mut m, code(KeyCode::BackTab));
@@ -316,20 +44,20 @@ fn navigation_command_line_filter_env_and_quit() {
     update(&mut m, code(KeyCode::Enter));
     assert!(matches!(confirm_of(&m).intent.action(), Action::Freeze { .. }));
     update(&mut m, code(KeyCode::Esc));
-    assert_eq!(update(&mut m, key('q')), vec![Effect::Quit]);
+    assert_eq!(update(&mut m, key('q')).effects, vec![Effect::Quit]);
 }
 
 #[test]
 fn moves_and_details() {
     let mut m = model();
     update(&mut m, key('G'));
-    assert_eq!(m.flag_sel, m.visible.len() - 1);
+    assert_eq!(m.flags.sel.row(), m.flags.visible.len() - 1);
     update(&mut m, key('g'));
-    assert_eq!(m.flag_sel, 0);
+    assert_eq!(m.flags.sel.row(), 0);
     update(&mut m, key('j'));
-    assert_eq!(m.flag_sel, 1);
+    assert_eq!(m.flags.sel.row(), 1);
     update(&mut m, code(KeyCode::PageDown));
-    assert_eq!(m.flag_sel, m.visible.len() - 1);
+    assert_eq!(m.flags.sel.row(), m.flags.visible.len() - 1);
     update(&mut m, code(KeyCode::Up));
     update(&mut m, code(KeyCode::Enter));
     assert!(matches!(m.dialog, Some(Dialog::Details { .. })));
@@ -347,7 +75,7 @@ fn stream_changes_and_guardrails_patch_the_model() {
     let mut m = model();
     let mut g = reading("eu-west", "p95_latency_ms", crate::domain::GuardrailStatus::Healthy, 300.0);
     g.history.push(300.0);
-    update(&mut m, Event::Stream(StreamEvent::Guardrails(crate::wire::GuardrailUpdate { at: t0(), readings: vec![g] })));
+    update(&mut m, Event::Stream(StreamEvent::Guardrails(Clean::new(crate::wire::GuardrailUpdate { at: t0(), readings: vec![g] }))));
     assert_eq!(m.worst_status(&"checkout-v2".into()), Some(crate::domain::GuardrailStatus::Healthy));
     let frozen = Change {
         revision: Revision(44),
@@ -357,9 +85,9 @@ fn stream_changes_and_guardrails_patch_the_model() {
         approvals: vec![],
         audit: vec![],
     };
-    update(&mut m, Event::Stream(StreamEvent::Change(Box::new(frozen))));
+    update(&mut m, Event::Stream(StreamEvent::Change(Box::new(Clean::new(frozen)))));
     assert!(m.is_frozen());
-    assert_eq!(m.revision, Revision(44));
+    assert_eq!(m.data.revision, Revision(44));
     // Unfreeze is offered now.
     update(&mut m, key('F'));
     assert_eq!(confirm_of(&m).intent.action(), &Action::Unfreeze { env: "production".into() });
@@ -368,15 +96,15 @@ fn stream_changes_and_guardrails_patch_the_model() {
 #[test]
 fn s_cycles_sort_and_worst_first_puts_the_breached_flag_on_top() {
     let mut m = model();
-    let first = |m: &super::model::Model| m.visible.first().map(|k| k.to_string()).unwrap_or_default();
+    let first = |m: &super::model::Model| m.flags.visible.first().map(|k| k.to_string()).unwrap_or_default();
     assert_eq!(first(&m), "assistant-pr-creation", "by key");
     update(&mut m, key('s'));
-    assert_eq!(m.sort, super::model::SortBy::Health);
+    assert_eq!(m.flags.sort, super::model::SortBy::Health);
     assert_eq!(first(&m), "checkout-v2", "the fixture's breached flag comes first");
     update(&mut m, key('s'));
-    assert_eq!(m.sort, super::model::SortBy::Recent);
+    assert_eq!(m.flags.sort, super::model::SortBy::Recent);
     update(&mut m, key('s'));
-    assert_eq!(m.sort, super::model::SortBy::Key);
+    assert_eq!(m.flags.sort, super::model::SortBy::Key);
     assert_eq!(first(&m), "assistant-pr-creation");
 }
 
@@ -394,6 +122,7 @@ fn worst_status_follows_environment_switches_and_guardrail_updates() {
     assert_eq!(m.worst_status(&flag), Some(GuardrailStatus::Breached));
     // Every reading of the flag turns healthy: the index follows the update.
     let healed: Vec<_> = m
+        .data
         .guardrails
         .iter()
         .filter(|r| r.flag == flag)
@@ -403,6 +132,31 @@ fn worst_status_follows_environment_switches_and_guardrail_updates() {
             r
         })
         .collect();
-    update(&mut m, Event::Stream(StreamEvent::Guardrails(crate::wire::GuardrailUpdate { at: t0(), readings: healed })));
+    update(&mut m, Event::Stream(StreamEvent::Guardrails(Clean::new(crate::wire::GuardrailUpdate { at: t0(), readings: healed }))));
     assert_eq!(m.worst_status(&flag), Some(GuardrailStatus::Healthy));
+}
+
+#[test]
+fn update_is_deterministic_and_says_when_to_redraw() {
+    use crossterm::event::{KeyEvent, KeyModifiers};
+    let with_id = |c: KeyCode, id: &str| Event::Key { key: KeyEvent::new(c, KeyModifiers::NONE), new_idem_key: id.to_string() };
+    // The same events give the same effects: the idempotency key is the one the event brought.
+    let run = || {
+        let mut m = on_eu_west();
+        update(&mut m, with_id(KeyCode::Char('r'), "id-1"));
+        update(&mut m, with_id(KeyCode::Enter, "id-2")).effects
+    };
+    let (a, b) = (run(), run());
+    assert_eq!(a, b);
+    assert_eq!(submit(&a).1, "id-1", "the key the dialog opened with");
+    let mut m = on_eu_west();
+    assert!(update(&mut m, key('j')).redraw, "a key redraws");
+    let now = m.now;
+    assert!(!update(&mut m, Event::Tick(now)).redraw, "a tick that changes nothing on screen does not");
+    update(&mut m, key('r'));
+    let step = update(&mut m, Event::Outcome { idem_key: "not-ours".into(), result: Err(ClientError::Timeout { url: "x".into() }) });
+    assert_eq!(step, super::effect::Step::default(), "an answer for another dialog changes nothing");
+    assert_eq!(confirm_of(&m).phase, Phase::Editing);
+    update(&mut m, code(KeyCode::Esc));
+    assert_eq!(update(&mut m, key('q')).effects, vec![Effect::Quit], "quit is one effect, signalled once");
 }

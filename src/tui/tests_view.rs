@@ -4,7 +4,6 @@
 use super::effect::Event;
 use super::fixture::*;
 use super::model::{Model, Pane};
-use super::theme::Theme;
 use super::update::update;
 use super::view;
 use crate::client::stream::StreamEvent;
@@ -14,7 +13,7 @@ use ratatui::buffer::Buffer;
 
 fn render(m: &Model, w: u16, h: u16) -> Buffer {
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    let theme = Theme::dark();
+    let theme = crate::config::theme::builtin("dark");
     term.draw(|f| view::draw(f, m, &theme)).unwrap();
     term.backend().buffer().clone()
 }
@@ -70,7 +69,7 @@ fn full_screen_160x48_shows_every_pane_and_the_breach() {
     ] {
         assert!(s.contains(want), "missing {want:?} in\n{s}");
     }
-    let t = Theme::dark();
+    let t = crate::config::theme::builtin("dark");
     let hits = find(&b, "✗ BREACHED");
     assert_eq!(hits.len(), 1, "{s}");
     assert_style(&b, hits[0], 10, t.breached);
@@ -95,7 +94,7 @@ fn small_screen_80x24_stacks_flags_over_the_focused_pane() {
     let s = text(&b);
     assert!(s.contains("Guardrails") && s.contains("✗ BREACHED"), "{s}");
     let hits = find(&b, "✗ BREACHED");
-    assert_style(&b, hits[0], 10, Theme::dark().breached);
+    assert_style(&b, hits[0], 10, crate::config::theme::builtin("dark").breached);
     for p in [Pane::Approvals, Pane::Activity] {
         m.focus = p;
         let s = text(&render(&m, 80, 24));
@@ -128,7 +127,7 @@ fn stale_view_says_so_and_greys_panes() {
     let s = text(&b);
     assert!(s.contains("reconnecting (stale 12s)"), "{s}");
     assert!(s.contains("data 12s old"), "{s}");
-    let t = Theme::dark();
+    let t = crate::config::theme::builtin("dark");
     let hits = find(&b, "✗ BREACHED");
     assert_style(&b, hits[0], 10, t.stale);
     let flag = find(&b, "support-answer-profile")[0];
@@ -156,7 +155,7 @@ fn hostile_strings_reach_the_buffer_inert() {
     snap.approvals[0].reason = evil.into();
     snap.audit[0].reason = evil.into();
     snap.identity.name = evil.into();
-    let mut m = Model::from_snapshot(snap, format!("be{evil}"), None, t0());
+    let mut m = Model::new(crate::client::Clean::new(snap), &format!("be{evil}"), None, crate::config::keymap::builtin_default(), t0());
     update(&mut m, Event::Stream(StreamEvent::Connected { revision: STATE_REV }));
     select_flag(&mut m, "checkout-v2");
     let mut screens = vec![render(&m, 160, 48), render(&m, 80, 24)];
@@ -176,15 +175,15 @@ fn hostile_strings_reach_the_buffer_inert() {
 #[test]
 fn ten_thousand_flags_render_only_the_window() {
     let mut m = on_eu_west();
-    let proto = m.state.flags.values().next().unwrap().as_ref().clone();
+    let proto = m.data.state.flags.values().next().unwrap().as_ref().clone();
     for i in 0..10_000 {
         let mut f = proto.clone();
         f.key = format!("bulk-{i:05}").as_str().into();
-        m.state.flags.insert(f.key.clone(), f.into());
+        m.data.state.flags.insert(f.key.clone(), f.into());
     }
-    m.refilter(None);
+    m.refilter();
     m.focus = Pane::Flags;
-    m.flag_sel = 9_000;
+    flag_row(&mut m, 9_000);
     let start = std::time::Instant::now();
     let s = text(&render(&m, 160, 48));
     assert!(start.elapsed() < std::time::Duration::from_secs(2));
@@ -195,13 +194,13 @@ fn ten_thousand_flags_render_only_the_window() {
 fn after_rollback_rows_show_the_cohort_value_and_source_errors_show_as_text() {
     let mut m = on_eu_west();
     m.focus = Pane::Guardrails;
-    for r in m.guardrails.iter_mut().filter(|r| r.cohort == "eu-west") {
+    for r in m.data.guardrails.iter_mut().filter(|r| r.cohort == "eu-west") {
         r.value = None;
         r.samples = 0;
         r.status = crate::domain::GuardrailStatus::Insufficient;
         r.cohort_value = Some(311.0);
     }
-    if let Some(r) = m.guardrails.iter_mut().find(|r| r.cohort == "us-east") {
+    if let Some(r) = m.data.guardrails.iter_mut().find(|r| r.cohort == "us-east") {
         r.status = crate::domain::GuardrailStatus::Insufficient;
         r.source_error = Some("prometheus: bad_data: parse error at char 5".into());
     }
@@ -225,15 +224,15 @@ fn ladder_says_when_and_how_the_next_step_comes() {
 #[test]
 fn header_shows_the_external_store_sync_and_propagation_bound() {
     let mut m = on_eu_west();
-    m.flag_store = "unleash".into();
-    m.propagation_secs = Some(15);
-    m.store = crate::wire::StoreStatus { synced_at: Some(m.now), error: None };
+    m.data.flag_store = "unleash".into();
+    m.data.propagation_secs = Some(15);
+    m.data.store = crate::wire::StoreStatus { synced_at: Some(m.now), error: None };
     let s = text(&render(&m, 200, 30));
     assert!(s.contains("unleash in sync, apps see changes ≤15s"), "{s}");
-    m.store.synced_at = Some(m.now - chrono::Duration::seconds(300));
+    m.data.store.synced_at = Some(m.now - chrono::Duration::seconds(300));
     let s = text(&render(&m, 200, 30));
     assert!(s.contains("unleash synced 5m ago"), "{s}");
-    m.store.error = Some("Unleash is unreachable or failed: connection refused".into());
+    m.data.store.error = Some("Unleash is unreachable or failed: connection refused".into());
     let s = text(&render(&m, 200, 30));
     assert!(s.contains("unleash sync failing: Unleash is unreachable"), "{s}");
 }

@@ -69,11 +69,6 @@ impl Theme {
         }
     }
 
-    /// The shipped dark theme (embedded `themes/dark.toml`).
-    pub fn dark() -> Theme {
-        crate::config::theme::builtin("dark")
-    }
-
     /// The style slot for a meaning name.
     pub fn slot(&mut self, meaning: &str) -> Option<&mut Style> {
         Some(match meaning {
@@ -115,12 +110,6 @@ impl Theme {
             G::Breached => self.breached,
             G::Insufficient => self.insufficient,
         }
-    }
-}
-
-impl Default for Theme {
-    fn default() -> Self {
-        Theme::dark()
     }
 }
 

@@ -28,8 +28,19 @@ impl Server {
         Server::start_env(data, listen, extra, &[])
     }
 
+    /// `flagtop serve` on a new data dir (kept while the `TempDir` lives), with the admin token
+    /// it mints on first start: the set-up most tests begin with.
+    pub fn fresh(extra: &[&str]) -> (tempfile::TempDir, Server, String) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let server = Server::start(dir.path(), extra);
+        let admin = server.admin.clone().expect("admin token on first start");
+        (dir, server, admin)
+    }
+
     /// `flagtop serve` on `listen` with extra environment variables.
     pub fn start_env(data: &Path, listen: &str, extra: &[&str], envs: &[(&str, String)]) -> Server {
+        // Tests build clients (ours, Prometheus') once a server runs: TLS set up, as `main` does.
+        flagtop::app::init_tls();
         let mut child = Command::new(env!("CARGO_BIN_EXE_flagtop"))
             .args(["serve", "--listen", listen, "--data"])
             .arg(data)
@@ -85,7 +96,8 @@ pub struct Reply {
 
 impl Http {
     pub fn new(url: &str) -> Http {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        // The process's TLS set-up, as `main` does it: every HTTP client of a test needs it.
+        flagtop::app::init_tls();
         Http { url: url.to_string(), client: reqwest::Client::builder().timeout(Duration::from_secs(20)).build().expect("client") }
     }
 

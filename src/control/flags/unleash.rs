@@ -55,7 +55,6 @@ pub type FeatureList = (Vec<String>, Option<String>);
 impl Unleash {
     /// `base` like `http://127.0.0.1:4242`; `token` an admin API token (never logged).
     pub fn new(base: &str, token: &str) -> Result<Unleash, FlagStoreError> {
-        crate::client::http::init_tls();
         let http = reqwest::blocking::Client::builder()
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(10))

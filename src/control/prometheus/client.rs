@@ -147,7 +147,6 @@ impl PromClient {
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(format!("--prometheus: use an http:// or https:// URL, not `{}`", clean(&base, 100)));
         }
-        crate::client::http::init_tls();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .read_timeout(Duration::from_secs(5))
@@ -265,6 +264,7 @@ mod tests {
 
     #[test]
     fn rejects_non_http_urls() {
+        crate::app::init_tls();
         assert!(PromClient::new("ftp://x").is_err());
         assert!(PromClient::new("not a url").is_err());
         assert!(PromClient::new("http://127.0.0.1:9090/").is_ok_and(|c| c.base() == "http://127.0.0.1:9090"));

@@ -20,7 +20,7 @@ pub const MAX_SAMPLE_COUNT: u64 = 1 << 53;
 pub const MAX_SAMPLE_VALUE: f64 = 1e15;
 
 fn too_long(field: &str, max: usize) -> ServiceError {
-    ServiceError::new(ErrorKind::Invalid, "field_too_long", format!("`{field}` is longer than {max} bytes"))
+    ServiceError::new(ErrorKind::Invalid, "field_too_long", format!("`{field}` is too long (at most {max} bytes)"))
 }
 
 /// A pause note within its bound.

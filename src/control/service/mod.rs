@@ -12,7 +12,6 @@ mod caller;
 mod commit;
 mod decide;
 mod define;
-mod error;
 mod external;
 mod group;
 mod interest;
@@ -20,7 +19,7 @@ mod mutate;
 mod upkeep;
 
 pub use caller::Caller;
-pub use error::{ErrorKind, ServiceError};
+pub use crate::control::error::{ErrorKind, ServiceError};
 
 use super::auth;
 use super::clock::Clock;
@@ -122,8 +121,6 @@ pub struct ControlPlane {
     sync_status: Mutex<(Option<DateTime<Utc>>, Option<String>)>,
     /// How long approval requests stay open.
     pub approval_ttl: Duration,
-    /// The simulator's traffic as Prometheus text (`--expose-metrics`), once attached.
-    pub(super) exposition: std::sync::OnceLock<Arc<super::exposition::Exposition>>,
     /// Which environments' readings the open streams want.
     interests: interest::Interests,
     /// Why some stored tokens are disabled (reserved names), for `status`.
@@ -173,7 +170,7 @@ fn authorise(caller: &Caller, op: Op) -> Result<(), ServiceError> {
 }
 
 fn check_reason(reason: &str) -> Result<(), ServiceError> {
-    if !crate::domain::text::has_visible(reason) {
+    if !crate::sanitize::has_visible(reason) {
         return Err(ServiceError::new(
             ErrorKind::Invalid,
             "reason_required",
@@ -232,7 +229,6 @@ impl ControlPlane {
             external: external.clone(),
             sync_status: Mutex::new((None, None)),
             approval_ttl: Duration::hours(4),
-            exposition: std::sync::OnceLock::new(),
             interests: Default::default(),
             disabled_tokens: Vec::new(),
         });

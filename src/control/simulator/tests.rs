@@ -2,11 +2,9 @@
 
 use super::*;
 use crate::control::scenario;
-use chrono::{Duration, TimeZone};
+use chrono::Duration;
 
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).single().unwrap_or_default()
-}
+use crate::testkit::t0;
 
 fn state(name: &str) -> State {
     match scenario::build(name, t0()) {

@@ -5,7 +5,7 @@
 use super::super::model::{Model, Pane};
 use super::super::theme::Theme;
 use super::{live, pane_block, put, window};
-use crate::sanitize::clean;
+use crate::tui::text::fit;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
@@ -17,26 +17,26 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) -> Rect {
     f.render_widget(block, area);
     let w = usize::from(inner.width);
     let room = usize::from(inner.height);
-    let (start, end) = window(m.audit_sel, m.audit.len(), room);
+    let (start, end) = window(m.activity.sel.row(), m.data.audit.len(), room);
     let buf = f.buffer_mut();
     // Line by line straight into the buffer (a Paragraph costs extra passes over the pane).
-    for (y, (i, e)) in (inner.y..inner.bottom()).zip(m.audit.iter().enumerate().take(end).skip(start)) {
-        let sel = i == m.audit_sel && m.focus == Pane::Activity;
+    for (y, (i, e)) in (inner.y..inner.bottom()).zip(m.data.audit.iter().enumerate().take(end).skip(start)) {
+        let sel = i == m.activity.sel.row() && m.focus == Pane::Activity;
         let what = e.action.as_ref().map(|a| a.describe()).unwrap_or_else(|| format!("{:?}", e.kind).to_lowercase());
         let rev = e.reverse.as_ref().map(|r| format!(" ↩ {}", r.verb())).unwrap_or_default();
         let text = format!(
             "#{} {} {} {}: {}{rev} — {}",
             e.id,
             e.at.format("%H:%M:%S"),
-            clean(&e.actor.name, 20),
+            fit(&e.actor.name, 20),
             format!("{:?}", e.kind).to_lowercase(),
-            clean(&what, 60),
-            clean(&e.reason, 60)
+            fit(&what, 60),
+            fit(&e.reason, 60)
         );
         let style = if sel { t.selection } else { live(t.base, m, t) };
-        put(buf, inner.x, y, &clean(&text, w), inner.width, style);
+        put(buf, inner.x, y, &fit(&text, w), inner.width, style);
     }
-    if m.audit.is_empty() && inner.height > 0 {
+    if m.data.audit.is_empty() && inner.height > 0 {
         put(buf, inner.x, inner.y, "no activity yet", inner.width, t.muted);
     }
     Rect { y: area.y.saturating_add(1), height: area.height.saturating_sub(2), ..area }

@@ -6,22 +6,22 @@ use super::super::model::{Model, Pane};
 use super::super::theme::Theme;
 use super::{human_secs, live, pane_block, window};
 use crate::domain::ApprovalState;
-use crate::sanitize::clean;
+use crate::tui::text::fit;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
-    let pending = m.approvals.iter().filter(|a| a.state == ApprovalState::Pending).count();
+    let pending = m.data.approvals.iter().filter(|a| a.state == ApprovalState::Pending).count();
     let block = pane_block(Pane::Approvals, format!("{pending} pending"), m, t);
     let w = usize::from(area.width.saturating_sub(4));
     // Two lines per request.
     let room = usize::from(area.height.saturating_sub(2)) / 2;
-    let (start, end) = window(m.approval_sel, m.approvals.len(), room);
+    let (start, end) = window(m.approvals.sel.row(), m.data.approvals.len(), room);
     let mut lines = Vec::new();
-    for (i, a) in m.approvals.iter().enumerate().take(end).skip(start) {
-        let sel = i == m.approval_sel && m.focus == Pane::Approvals;
+    for (i, a) in m.data.approvals.iter().enumerate().take(end).skip(start) {
+        let sel = i == m.approvals.sel.row() && m.focus == Pane::Approvals;
         let state_style = match a.state {
             ApprovalState::Pending => t.warning,
             ApprovalState::Applied => t.healthy,
@@ -35,21 +35,21 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
         };
         let head = format!(
             "{} by {} ({}) {age} ago{expires}: {}",
-            clean(&a.id, 20),
-            clean(&a.requested_by.name, 24),
+            fit(&a.id, 20),
+            fit(&a.requested_by.name, 24),
             a.requested_by.kind(),
-            clean(&a.action.describe(), 80),
+            fit(&a.action.describe(), 80),
         );
         let mut first = vec![Span::styled(format!("{:<8} ", a.state.as_str()), live(state_style, m, t))];
-        first.push(Span::styled(clean(&head, w), if sel { t.selection } else { live(t.base, m, t) }));
+        first.push(Span::styled(fit(&head, w), if sel { t.selection } else { live(t.base, m, t) }));
         lines.push(Line::from(first));
         let ev = match (a.evidence.first(), &a.evidence_gap) {
-            (Some(e), _) => format!(" · evidence {} {}", clean(&e.metric, 24), e.status.as_deref().map(|s| clean(s, 12)).unwrap_or_default()),
-            (None, Some(g)) => format!(" · gap: {}", clean(g, 60)),
+            (Some(e), _) => format!(" · evidence {} {}", fit(&e.metric, 24), e.status.as_deref().map(|s| fit(s, 12)).unwrap_or_default()),
+            (None, Some(g)) => format!(" · gap: {}", fit(g, 60)),
             _ => String::new(),
         };
-        let second = format!("  ↩ {} · {}{ev}", clean(&a.reverse.describe(), 50), clean(&a.reason, 80));
-        lines.push(Line::from(Span::styled(clean(&second, w), live(t.muted, m, t))));
+        let second = format!("  ↩ {} · {}{ev}", fit(&a.reverse.describe(), 50), fit(&a.reason, 80));
+        lines.push(Line::from(Span::styled(fit(&second, w), live(t.muted, m, t))));
     }
     if lines.is_empty() {
         lines.push(Line::from(Span::styled("no requests", t.muted)));

@@ -5,7 +5,7 @@ use super::super::model::{Model, Pane};
 use super::super::theme::Theme;
 use super::{live, pane_block, put, window};
 use crate::domain::{Flag, GuardrailStatus};
-use crate::sanitize::clean;
+use crate::tui::text::fit;
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
@@ -28,7 +28,7 @@ const HEAD: [&str; 6] = ["flag", "envs", "exposure", "stage", "guard", ""];
 /// Rows are written straight into the buffer, only for the visible window: one pass over the
 /// cells they cover (a Table widget costs several passes and allocations per cell).
 pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) -> Rect {
-    let extra = format!("{}/{} · {}", m.visible.len(), m.state.flags.len(), m.sort.label());
+    let extra = format!("{}/{} · {}", m.flags.visible.len(), m.data.state.flags.len(), m.flags.sort.label());
     let block = pane_block(Pane::Flags, extra, m, t);
     let inner = block.inner(area);
     f.render_widget(block, area);
@@ -43,10 +43,10 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) -> Rect {
         put(buf, c.x, inner.y, h, c.width, Style::default());
     }
     let room = usize::from(inner.height - 1);
-    let (start, end) = window(m.flag_sel, m.visible.len(), room);
-    let flags = m.visible[start..end].iter().enumerate().filter_map(|(i, key)| m.state.flags.get(key).map(|fl| (start + i, fl)));
+    let (start, end) = window(m.flags.sel.row(), m.flags.visible.len(), room);
+    let flags = m.flags.visible[start..end].iter().enumerate().filter_map(|(i, key)| m.data.state.flags.get(key).map(|fl| (start + i, fl)));
     for (y, (idx, fl)) in (inner.y + 1..inner.bottom()).zip(flags) {
-        row(buf, Rect { y, height: 1, ..inner }, &cols, fl, idx == m.flag_sel, m, t);
+        row(buf, Rect { y, height: 1, ..inner }, &cols, fl, idx == m.flags.sel.row(), m, t);
     }
     band
 }
@@ -63,12 +63,12 @@ fn row(buf: &mut Buffer, line: Rect, cols: &[Rect], fl: &Flag, selected: bool, m
         }
     };
     let base = live(t.base, m, t);
-    cell(buf, 0, &clean(&fl.key, 60), base);
+    cell(buf, 0, &fit(&fl.key, 60), base);
     if let Some(c) = cols.get(1) {
-        let mut envs = Vec::with_capacity(m.state.environments.len());
-        for e in &m.state.environments {
+        let mut envs = Vec::with_capacity(m.data.state.environments.len());
+        for e in &m.data.state.environments {
             let on = fl.env(&e.key).is_some_and(|x| x.enabled);
-            let first: String = clean(&e.key, 3).chars().take(1).collect();
+            let first: String = fit(&e.key, 3).chars().take(1).collect();
             let style = if e.key == m.env { if on { t.flag_on } else { t.danger } } else { t.muted };
             envs.push(Span::styled(format!("{first}{} ", if on { "●" } else { "○" }), live(style, m, t)));
         }
@@ -91,7 +91,7 @@ fn row(buf: &mut Buffer, line: Rect, cols: &[Rect], fl: &Flag, selected: bool, m
     let stage = fe
         .and_then(|e| e.ladder.as_ref())
         .and_then(|l| l.current_stage())
-        .map(|s| clean(&s.name, 9))
+        .map(|s| fit(&s.name, 9))
         .unwrap_or_else(|| "-".into());
     cell(buf, 3, &stage, base);
     let (word, style) = match m.worst_status(&fl.key) {

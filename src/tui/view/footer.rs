@@ -4,7 +4,7 @@
 use super::super::dialog::Dialog;
 use super::super::model::Model;
 use super::super::theme::Theme;
-use crate::sanitize::clean;
+use crate::tui::text::{fit, typed};
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
@@ -19,11 +19,11 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) -> Option<Positio
             let prefix = if matches!(m.dialog, Some(Dialog::Filter(_))) { "/" } else { ":" };
             let x = top.x + 1 + input.visual_cursor() as u16;
             cursor = Some(Position { x: x.min(top.right().saturating_sub(1)), y: top.y });
-            Line::from(vec![Span::styled(prefix, t.key_hint), Span::raw(clean(input.value(), 200))])
+            Line::from(vec![Span::styled(prefix, t.key_hint), Span::raw(fit(&typed(input.value()), 200))])
         }
         _ => match &m.status {
-            Some(s) => Line::from(Span::styled(clean(&s.text, 300), if s.error { t.status_err } else { t.status_ok })),
-            None if !m.filter.is_empty() => Line::from(Span::styled(format!("filter: {}", clean(&m.filter, 60)), t.muted)),
+            Some(s) => Line::from(Span::styled(fit(&s.text, 300), if s.error { t.status_err } else { t.status_ok })),
+            None if !m.flags.filter.is_empty() => Line::from(Span::styled(format!("filter: {}", fit(&typed(&m.flags.filter), 60)), t.muted)),
             None => Line::from(""),
         },
     };

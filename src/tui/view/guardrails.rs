@@ -2,12 +2,12 @@
 //! samples, status word + colour, sparkline; breached rows get a text marker too. Must not
 //! mutate the model or hard-code colours.
 
-use super::super::actions::num;
+use super::super::text::num;
 use super::super::model::{Model, Pane};
 use super::super::theme::Theme;
 use super::{live, pane_block, window};
 use crate::domain::GuardrailStatus;
-use crate::sanitize::clean;
+use crate::tui::text::fit;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Span;
@@ -40,12 +40,12 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
     // A failing metric source is named in the title, where there is room for its message.
     let extra = readings
         .iter()
-        .find_map(|r| r.source_error.as_ref().map(|e| format!("⚠ {} {}: {}", clean(&r.metric, 30), clean(&r.cohort, 20), clean(e, 120))))
+        .find_map(|r| r.source_error.as_ref().map(|e| format!("⚠ {} {}: {}", fit(&r.metric, 30), fit(&r.cohort, 20), fit(e, 120))))
         .unwrap_or_default();
     let block = pane_block(Pane::Guardrails, extra, m, t);
     let wide = area.width >= 90;
     let room = usize::from(area.height.saturating_sub(3));
-    let (start, end) = window(m.guard_sel, readings.len(), room);
+    let (start, end) = window(m.guardrails.sel.row(), readings.len(), room);
     let rows: Vec<Row> = readings[start..end]
         .iter()
         .enumerate()
@@ -66,8 +66,8 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
             };
             let style = live(style, m, t);
             let mut cells = vec![
-                Cell::from(clean(&r.metric, 22)),
-                Cell::from(clean(&r.cohort, 14)),
+                Cell::from(fit(&r.metric, 22)),
+                Cell::from(fit(&r.cohort, 14)),
                 Cell::from(value),
                 Cell::from(format!("≤{}", num(r.threshold))),
             ];
@@ -76,11 +76,11 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
             }
             cells.push(Cell::from(Span::styled(word, style)));
             match &r.source_error {
-                Some(e) => cells.push(Cell::from(Span::styled(clean(e, 80), live(t.insufficient, m, t)))),
+                Some(e) => cells.push(Cell::from(Span::styled(fit(e, 80), live(t.insufficient, m, t)))),
                 None => cells.push(Cell::from(Span::styled(sparkline(&r.history, if wide { 16 } else { 8 }), live(t.sparkline, m, t)))),
             }
             let row = Row::new(cells).style(style);
-            if m.focus == Pane::Guardrails && start + i == m.guard_sel { row.style(t.selection) } else { row }
+            if m.focus == Pane::Guardrails && start + i == m.guardrails.sel.row() { row.style(t.selection) } else { row }
         })
         .collect();
     let mut widths = vec![Constraint::Length(if wide { 22 } else { 14 }), Constraint::Length(14), Constraint::Length(if wide { 20 } else { 18 }), Constraint::Length(8)];

@@ -4,8 +4,8 @@
 use super::super::keymap::Context;
 use super::super::model::Model;
 use super::super::theme::Theme;
-use super::centered;
-use crate::sanitize::clean;
+use crate::tui::layout::centered;
+use crate::tui::text::{fit, typed};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -19,10 +19,10 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
             items.push(Line::from(Span::styled(format!("in {}:", ctx.name()), t.title)));
         }
         last_ctx = Some(ctx);
-        items.push(Line::from(vec![Span::styled(format!("{:>9} ", clean(&keys, 9)), t.key_hint), Span::raw(clean(&desc, 60))]));
+        items.push(Line::from(vec![Span::styled(format!("{:>9} ", fit(&keys, 9)), t.key_hint), Span::raw(fit(&desc, 60))]));
     }
     items.push(Line::from(Span::styled(":env NAME  :flag KEY  :freeze  :quit", t.muted)));
-    items.push(Line::from(Span::styled(format!("keymap: {} · any key closes", clean(&m.keymap.name, 30)), t.muted)));
+    items.push(Line::from(Span::styled(format!("keymap: {} · any key closes", fit(&typed(&m.keymap.name), 30)), t.muted)));
     let room = usize::from(area.height.saturating_sub(4)).max(1);
     let cols = items.len().div_ceil(room).max(1);
     let col_w = if cols == 1 { 64 } else { area.width.saturating_sub(2) / cols as u16 };
@@ -44,11 +44,11 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
 pub fn details(f: &mut Frame, area: Rect, title: &str, lines: &[String], t: &Theme) {
     let r = centered(area, area.width.saturating_sub(8).min(100), (lines.len() as u16 + 4).min(area.height));
     f.render_widget(Clear, r);
-    let body: Vec<Line> = lines.iter().map(|l| Line::from(clean(l, 400))).collect();
+    let body: Vec<Line> = lines.iter().map(|l| Line::from(fit(l, 400))).collect();
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(t.border)
-        .title(Span::styled(format!(" {} ", clean(title, 60)), t.title))
+        .title(Span::styled(format!(" {} ", fit(title, 60)), t.title))
         .title_bottom(Span::styled(" any key closes ", t.muted));
     f.render_widget(Paragraph::new(body).block(block).wrap(Wrap { trim: false }), r);
 }

@@ -6,7 +6,7 @@ use super::super::model::{Model, Pane};
 use super::super::theme::Theme;
 use super::{bar, human_secs, live, pane_block, window};
 use crate::domain::LadderState;
-use crate::sanitize::clean;
+use crate::tui::text::fit;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -17,7 +17,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
         f.render_widget(Paragraph::new("no flag selected").block(pane_block(Pane::Ladder, String::new(), m, t)), area);
         return;
     };
-    let title = format!("{} · {}", clean(&fl.key, 40), clean(&m.env, 20));
+    let title = format!("{} · {}", fit(&fl.key, 40), fit(&m.env, 20));
     let block = pane_block(Pane::Ladder, title, m, t);
     let mut lines: Vec<Line> = Vec::new();
     let Some(fe) = fl.env(&m.env) else {
@@ -34,7 +34,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
                 if i > 0 {
                     stages.push(Span::styled(" › ", t.muted));
                 }
-                let name = clean(&s.name, 20);
+                let name = fit(&s.name, 20);
                 if i == l.current {
                     stages.push(Span::styled(format!("[{name}]"), live(t.title_focused, m, t)));
                 } else {
@@ -53,7 +53,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
                 Span::styled(format!("· {} at this stage", human_secs((m.now - l.entered_at).num_seconds())), live(t.base, m, t)),
             ];
             if let Some(n) = &l.pause_note {
-                st.push(Span::styled(format!("  — {}", clean(n, 120)), live(t.warning, m, t)));
+                st.push(Span::styled(format!("  — {}", fit(n, 120)), live(t.warning, m, t)));
             }
             lines.push(Line::from(st));
             lines.push(Line::from(Span::styled(next_step(l, fe.enabled, m), live(t.muted, m, t))));
@@ -62,12 +62,12 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
     }
     let used = lines.len();
     let room = usize::from(area.height.saturating_sub(2)).saturating_sub(used);
-    let (start, end) = window(m.cohort_sel, fe.cohorts.len(), room);
+    let (start, end) = window(m.ladder.sel.row(), fe.cohorts.len(), room);
     let gauge_w = if area.width > 70 { 20 } else { 10 };
     for (i, c) in fe.cohorts.iter().enumerate().take(end).skip(start) {
-        let sel = i == m.cohort_sel;
+        let sel = i == m.ladder.sel.row();
         let cursor = if sel { "▶ " } else { "  " };
-        let name = format!("{cursor}{:<14}", clean(&c.name, 14));
+        let name = format!("{cursor}{:<14}", fit(&c.name, 14));
         let mut row = vec![
             Span::styled(name, if sel { t.selection } else { live(t.base, m, t) }),
             Span::styled(format!(" {} ", bar(c.effective_percent(), gauge_w)), live(t.gauge, m, t)),
@@ -85,7 +85,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
 fn next_step(l: &crate::domain::Ladder, enabled: bool, m: &Model) -> String {
     use crate::domain::AdvancePolicy;
     let Some(next) = l.stages.get(l.current + 1) else { return "last stage reached".into() };
-    let next_name = clean(&next.name, 20);
+    let next_name = fit(&next.name, 20);
     match l.effective_state(m.is_frozen()) {
         LadderState::Paused => return format!("next: {next_name} — paused; resume with space"),
         LadderState::Frozen => return format!("next: {next_name} — automatic advances stopped: environment frozen"),
@@ -94,7 +94,7 @@ fn next_step(l: &crate::domain::Ladder, enabled: bool, m: &Model) -> String {
     if !enabled {
         return "killed: no automatic advance".into();
     }
-    let protected = m.state.environment(&m.env).is_some_and(|e| e.protected);
+    let protected = m.data.state.environment(&m.env).is_some_and(|e| e.protected);
     let how = match (l.policy, protected) {
         (AdvancePolicy::Manual, _) => return format!("next: {next_name} — manual only (])"),
         (AdvancePolicy::RequestApproval, true) => "then asks for approval",

@@ -1,11 +1,11 @@
 //! Owns the screen layout and shared view helpers; each pane and dialog lives in its own file.
 //! Views only borrow the model: they must not mutate it, do I/O, or hard-code colours (the
-//! `Theme` has them), and every backend string they show goes through `sanitize::clean`.
+//! `Theme` has them). Backend text is inert already (it came in `client::Clean`); every width is
+//! cut with `text::fit`, operator input made inert with `text::typed`.
 
 mod activity;
 mod approvals;
 pub mod ascii;
-mod confirm;
 mod flags;
 mod footer;
 mod guardrails;
@@ -57,7 +57,7 @@ pub fn frame(f: &mut Frame, m: &Model, t: &Theme) -> Drawn {
         None => {}
         Some(Dialog::Help) => help::render(f, area, m, t),
         Some(Dialog::Details { title, lines }) => help::details(f, area, title, lines, t),
-        Some(Dialog::Confirm(c)) => cursor = confirm::render(f, area, m, c, t),
+        Some(Dialog::Confirm(c)) => cursor = super::confirm::view::render(f, area, m, c, t),
         Some(Dialog::Percent { input, action_base, current }) => prompt::percent(f, area, action_base, *current, input, t),
         Some(Dialog::Filter(_) | Dialog::Command(_)) => {} // drawn by the footer
     }
@@ -161,13 +161,6 @@ pub(crate) fn live(style: Style, m: &Model, t: &Theme) -> Style {
     if m.stale_secs().is_some() { t.stale } else { style }
 }
 
-/// A rectangle of `w`×`h` centred in `area` (clamped to it).
-pub(crate) fn centered(area: Rect, w: u16, h: u16) -> Rect {
-    let w = w.min(area.width);
-    let h = h.min(area.height);
-    Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
-}
-
 /// A text bar of `width` cells for `percent`.
 pub(crate) fn bar(percent: u8, width: usize) -> String {
     let filled = (usize::from(percent.min(100)) * width + 50) / 100;
@@ -197,16 +190,16 @@ pub fn next_clock_change(m: &Model) -> Option<DateTime<Utc>> {
         let dwell = l.current_stage().map_or(0, |s| s.min_dwell_secs) as i64;
         due.extend(countdown_from_changes(l.entered_at, dwell, now));
     }
-    for a in &m.approvals {
+    for a in &m.data.approvals {
         due.extend(age_changes(a.created_at, now));
         if a.state == crate::domain::ApprovalState::Pending {
             due.extend(countdown_to_changes(a.expires_at, now));
         }
     }
-    if m.flag_store != "embedded"
-        && !m.flag_store.is_empty()
-        && m.store.error.is_none()
-        && let Some(at) = m.store.synced_at
+    if m.data.flag_store != "embedded"
+        && !m.data.flag_store.is_empty()
+        && m.data.store.error.is_none()
+        && let Some(at) = m.data.store.synced_at
     {
         // "in sync" until the age passes a minute, then `human_secs` steps.
         let a = (now - at).num_seconds();

@@ -3,8 +3,19 @@
 //! `38;5;N`, richer colours mapped to the nearest of the 16, or no colour escapes at all for
 //! NO_COLOR. It must not know about the model or styles.
 
-use crate::config::ColorMode;
 use std::io::{self, Write};
+
+/// How much colour to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ColorMode {
+    /// Whatever the theme asks for (256 colours, RGB).
+    #[default]
+    Full,
+    /// Only the 16 terminal colours (SGR 30–37, 90–97); anything richer is mapped down.
+    Ansi16,
+    /// No colour escapes at all (NO_COLOR, --no-color).
+    None,
+}
 
 /// Buffers writes until `flush`, then writes the frame once with its SGR sequences rewritten.
 pub struct SgrFilter<W: Write> {

@@ -1,25 +1,21 @@
-//! Owns deterministic fixture state for screenshots and tests: the demo scenario as a wire
+//! Owns deterministic fixture state for screenshots, tests and benchmarks: the demo scenario as a wire
 //! Snapshot at a fixed clock, with guardrail readings (a breached `eu-west`), the ops-assistant
 //! proposal, the engine's narrowed-rollback proposal for the incident, and one audit entry. It
 //! must not do I/O or read the clock.
 
-use super::effect::Event;
-use super::model::{Model, Pane};
-use super::update::update;
+use crate::tui::effect::Event;
+use crate::tui::model::{Model, Pane};
+use crate::tui::update::update;
 use crate::client::stream::StreamEvent;
 use crate::domain::{
     Action, Actor, ApprovalId, ApprovalRequest, ApprovalState, AuditEvent, AuditId, AuditKind, GuardrailStatus, Revision, Role,
 };
 use crate::wire::{GuardrailReading, Snapshot};
-use chrono::{DateTime, TimeZone, Utc};
 
 pub const FLAG_REV: u64 = 40;
 pub const STATE_REV: u64 = 42;
 
-/// The fixed clock: 2026-11-03 12:00:00 UTC.
-pub fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 3, 12, 0, 0).single().unwrap_or_default()
-}
+pub use crate::testkit::t0;
 
 pub fn reading(cohort: &str, metric: &str, status: GuardrailStatus, value: f64) -> GuardrailReading {
     GuardrailReading {
@@ -121,14 +117,15 @@ pub fn snapshot(name: &str) -> Result<Snapshot, String> {
 
 /// A live model on the snapshot.
 pub fn model(name: &str) -> Result<Model, String> {
-    let mut m = Model::from_snapshot(snapshot(name)?, "embedded (demo)".into(), None, t0());
-    update(&mut m, Event::Stream(StreamEvent::Connected { revision: STATE_REV }));
+    let mut m = Model::new(crate::client::Clean::new(snapshot(name)?), "embedded (demo)", None, crate::config::keymap::builtin_default(), t0());
+    let _ = update(&mut m, Event::Stream(StreamEvent::Connected { revision: STATE_REV }));
     Ok(m)
 }
 
 pub fn select_flag(m: &mut Model, key: &str) {
-    m.flag_sel = m.visible.iter().position(|k| k.as_str() == key).unwrap_or(0);
-    m.cohort_sel = 0;
+    if !m.select_flag(key) {
+        m.flags.sel.select_row(0, &m.flags.visible);
+    }
 }
 
 /// Live model with checkout-v2 selected and the eu-west cohort under the Ladder cursor.
@@ -136,7 +133,7 @@ pub fn on_eu_west(name: &str) -> Result<Model, String> {
     let mut m = model(name)?;
     select_flag(&mut m, "checkout-v2");
     m.focus = Pane::Ladder;
-    m.cohort_sel = m.cohorts().iter().position(|c| c.name.as_str() == "eu-west").unwrap_or(0);
+    m.select_cohort("eu-west");
     Ok(m)
 }
 
@@ -145,12 +142,12 @@ pub fn on_eu_west(name: &str) -> Result<Model, String> {
 pub fn incident(name: &str) -> Result<Model, String> {
     let mut m = on_eu_west(name)?;
     m.focus = Pane::Guardrails;
-    m.guardrails.push(reading("eu-west", "error_rate", GuardrailStatus::Breached, 0.031));
-    if let Some(r) = m.guardrails.last_mut() {
+    m.data.guardrails.push(reading("eu-west", "error_rate", GuardrailStatus::Breached, 0.031));
+    if let Some(r) = m.data.guardrails.last_mut() {
         (r.baseline, r.threshold, r.rule, r.history) = (Some(0.011), Some(0.02), "<= 0.02 absolute".into(), vec![0.01, 0.012, 0.018, 0.024, 0.029, 0.031]);
     }
-    m.guardrails.push(reading("us-east", "error_rate", GuardrailStatus::Healthy, 0.010));
-    if let Some(r) = m.guardrails.last_mut() {
+    m.data.guardrails.push(reading("us-east", "error_rate", GuardrailStatus::Healthy, 0.010));
+    if let Some(r) = m.data.guardrails.last_mut() {
         (r.baseline, r.threshold, r.rule, r.history) = (Some(0.011), Some(0.02), "<= 0.02 absolute".into(), vec![0.011, 0.010, 0.012, 0.011, 0.010, 0.010]);
     }
     let rollback = Action::Rollback { flag: "checkout-v2".into(), env: "production".into(), cohort: "eu-west".into() };
@@ -158,16 +155,15 @@ pub fn incident(name: &str) -> Result<Model, String> {
     let engine = Actor::from_token("flagtop-safeguard", Role::Agent);
     let mut a = approval("apr-9", rollback, restore, "p95_latency_ms breached in eu-west (455 vs limit 372)".into(), engine, 0);
     a.evidence_gap = None;
-    m.approvals.insert(0, a);
-    if let Some(f) = m.state.flags.get_mut(&crate::domain::FlagKey::from("checkout-v2"))
+    m.data.approvals.insert(0, a);
+    if let Some(f) = m.data.state.flags.get_mut(&crate::domain::FlagKey::from("checkout-v2"))
         && let Some(fe) = std::sync::Arc::make_mut(f).environments.get_mut("production")
         && let Some(l) = fe.ladder.as_mut()
     {
         l.state = crate::domain::LadderState::Paused;
         l.pause_note = Some("guardrail p95_latency_ms breached in eu-west".into());
     }
-    m.sort = super::model::SortBy::Health;
-    m.refilter(Some("checkout-v2".into()));
-    m.clamp();
+    m.flags.sort = crate::tui::model::SortBy::Health;
+    m.data_changed(true);
     Ok(m)
 }

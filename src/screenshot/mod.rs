@@ -1,37 +1,21 @@
 //! Owns `flagtop screenshot`: fixture state (deterministic clock and data from
-//! `tui::demo`) drawn by the real views into ratatui's TestBackend, then written as SVG
+//! `screenshot::fixture`) drawn by the real views into ratatui's TestBackend, then written as SVG
 //! (monospace text, per-cell colours, XML-escaped). Also the README gallery. It must not touch
 //! a terminal or a control plane.
+
+pub mod fixture;
 
 use crate::config::problem::Problems;
 use crate::config::theme;
 use crate::tui::model::{Model, Pane};
 use crate::tui::theme::Theme;
-use crate::tui::{demo, update, view};
-use clap::Args;
+use crate::tui::{update, view};
 use color_eyre::eyre::{Result, eyre};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-
-#[derive(Args, Debug, Clone)]
-pub struct ScreenshotArgs {
-    /// Terminal size in cells, WIDTHxHEIGHT.
-    #[arg(long, default_value = "160x48")]
-    pub size: String,
-    /// What is on screen: dashboard, incident, confirm, help, zoom.
-    #[arg(long, default_value = "dashboard")]
-    pub state: String,
-    /// The SVG file to write.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Regenerate the README gallery into this directory instead (shipped themes only).
-    #[arg(long)]
-    pub gallery: Option<PathBuf>,
-}
 
 /// One README screenshot.
 #[derive(Debug, Clone, Copy)]
@@ -59,17 +43,18 @@ pub const STATES: [&str; 5] = ["dashboard", "incident", "confirm", "help", "zoom
 
 /// The model for a named state of `scenario`.
 pub fn state(scenario: &str, name: &str) -> Result<Model> {
-    let e = |s: String| eyre!(crate::cli::UsageError(s));
+    let e = |s: String| eyre!(crate::exit::UsageError(s));
     let mut m = match name {
         "dashboard" | "help" => {
-            let mut m = demo::on_eu_west(scenario).map_err(e)?;
+            let mut m = fixture::on_eu_west(scenario).map_err(e)?;
             m.focus = Pane::Flags;
             m
         }
-        "incident" | "zoom" => demo::incident(scenario).map_err(e)?,
+        "incident" | "zoom" => fixture::incident(scenario).map_err(e)?,
         "confirm" => {
-            let mut m = demo::on_eu_west(scenario).map_err(e)?;
-            update(&mut m, crate::tui::Event::Key(crossterm::event::KeyEvent::new(crossterm::event::KeyCode::Char('r'), crossterm::event::KeyModifiers::NONE)));
+            let mut m = fixture::on_eu_west(scenario).map_err(e)?;
+            let key = crossterm::event::KeyEvent::new(crossterm::event::KeyCode::Char('r'), crossterm::event::KeyModifiers::NONE);
+            let _ = update(&mut m, crate::tui::Event::Key { key, new_idem_key: "screenshot".into() });
             m
         }
         other => return Err(e(format!("unknown state `{}`; known: {}", other.escape_debug(), STATES.join(", ")))),
@@ -98,44 +83,6 @@ pub fn render_shot(s: &Shot) -> Result<String> {
     }
     t.ascii = s.ascii;
     render(&state("demo", s.state)?, &t, s.width, s.height)
-}
-
-fn parse_size(s: &str) -> Result<(u16, u16)> {
-    let bad = || eyre!(crate::cli::UsageError(format!("--size wants WIDTHxHEIGHT like 80x24, got `{}`", s.escape_debug())));
-    let (w, h) = s.split_once(['x', 'X']).ok_or_else(bad)?;
-    let (w, h): (u16, u16) = (w.parse().map_err(|_| bad())?, h.parse().map_err(|_| bad())?);
-    if !(20..=400).contains(&w) || !(8..=200).contains(&h) {
-        return Err(bad());
-    }
-    Ok((w, h))
-}
-
-/// `flagtop screenshot …`
-pub fn run(cli: &crate::cli::Cli, a: &ScreenshotArgs) -> Result<i32> {
-    if let Some(dir) = &a.gallery {
-        std::fs::create_dir_all(dir)?;
-        for s in GALLERY {
-            write(&dir.join(s.file), &render_shot(s)?)?;
-        }
-        return Ok(crate::cli::exit::OK);
-    }
-    let out = a.out.as_ref().ok_or_else(|| eyre!(crate::cli::UsageError("say where with --out FILE.svg (or --gallery DIR)".into())))?;
-    let (w, h) = parse_size(&a.size)?;
-    let mut p = Problems::default();
-    let dir = crate::config::config_dir();
-    let name = if cli.no_color { "mono" } else { cli.theme.as_deref().unwrap_or("dark") };
-    let mut t = theme::resolve(dir.as_deref(), name, "--theme", &mut p);
-    if p.has_errors() {
-        eprint!("{}", crate::config::render_problems(&p));
-        return Ok(crate::cli::exit::USAGE);
-    }
-    t.ascii = cli.ascii;
-    write(out, &render(&state(&cli.scenario, &a.state)?, &t, w, h)?)?;
-    Ok(crate::cli::exit::OK)
-}
-
-fn write(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|e| eyre!("cannot write {}: {e}", path.display()))
 }
 
 const CW: u32 = 9;
@@ -176,7 +123,7 @@ fn hex(c: Color, light: bool, default: &str) -> String {
         Color::Reset => default.to_string(),
         Color::Rgb(r, g, b) => format!("#{r:02x}{g:02x}{b:02x}"),
         Color::Indexed(i) => {
-            let (r, g, b) = crate::tui::terminal::index_rgb(u32::from(i));
+            let (r, g, b) = crate::tui::color_filter::index_rgb(u32::from(i));
             format!("#{r:02x}{g:02x}{b:02x}")
         }
         other => named(other, light).unwrap_or(default).to_string(),

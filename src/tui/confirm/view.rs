@@ -2,12 +2,12 @@
 //! note, typed confirmation for the kill switch, the reason input and the outcome in place.
 //! Must not mutate the model or hard-code colours.
 
-use super::super::dialog::{Confirm, Phase};
-use super::super::model::Model;
-use super::super::theme::Theme;
-use super::centered;
+use super::state::{Confirm, Phase};
+use crate::tui::model::Model;
+use crate::tui::theme::Theme;
+use crate::tui::layout::centered;
 use crate::domain::Tier;
-use crate::sanitize::clean;
+use crate::tui::text::{fit, typed};
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
@@ -25,14 +25,14 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, c: &Confirm, t: &Theme) -> O
         Tier::Global => t.danger,
     };
     lines.push(Line::from(vec![
-        Span::styled(clean(&p.title, inner_w.saturating_sub(12)), t.title),
+        Span::styled(fit(&p.title, inner_w.saturating_sub(12)), t.title),
         Span::styled(format!("  [{:?}]", p.tier).to_lowercase(), tier_style),
     ]));
     for ch in &p.change {
-        lines.push(Line::from(vec![Span::styled("change:  ", t.muted), Span::raw(clean(ch, 300))]));
+        lines.push(Line::from(vec![Span::styled("change:  ", t.muted), Span::raw(fit(ch, 300))]));
     }
-    lines.push(Line::from(vec![Span::styled("blast:   ", t.muted), Span::raw(clean(&p.blast, 300))]));
-    let rev = p.reverse.as_ref().map(|r| clean(&r.describe(), inner_w)).unwrap_or_else(|| "-".into());
+    lines.push(Line::from(vec![Span::styled("blast:   ", t.muted), Span::raw(fit(&p.blast, 300))]));
+    let rev = p.reverse.as_ref().map(|r| fit(&r.describe(), inner_w)).unwrap_or_else(|| "-".into());
     lines.push(Line::from(vec![Span::styled("reverse: ", t.muted), Span::raw(rev)]));
     if let Some(r) = c.expected_revision {
         lines.push(Line::from(Span::styled(format!("decided on revision {r}"), t.muted)));
@@ -41,29 +41,29 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, c: &Confirm, t: &Theme) -> O
         lines.push(Line::from(Span::styled("expands exposure in a protected environment: becomes a request", t.warning)));
     }
     if let Some(e) = &p.error {
-        lines.push(Line::from(Span::styled(format!("cannot apply now: {}", clean(e, inner_w)), t.danger)));
+        lines.push(Line::from(Span::styled(format!("cannot apply now: {}", fit(e, inner_w)), t.danger)));
     }
     let mut cursor = None;
     if let Some((want, got)) = &c.typed {
-        lines.push(Line::from(Span::styled(format!("type `{}` to confirm (Tab switches field):", clean(want, 60)), t.danger)));
+        lines.push(Line::from(Span::styled(format!("type `{}` to confirm (Tab switches field):", fit(want, 60)), t.danger)));
         let style = if c.typing_focus { t.title_focused } else { t.base };
-        lines.push(Line::from(vec![Span::styled("> ", t.key_hint), Span::styled(clean(got.value(), inner_w), style)]));
+        lines.push(Line::from(vec![Span::styled("> ", t.key_hint), Span::styled(fit(&typed(got.value()), inner_w), style)]));
         if c.typing_focus {
             cursor = Some((lines.len() - 1, got.visual_cursor()));
         }
     }
     lines.push(Line::from(Span::styled("reason:", t.muted)));
     let scroll = c.reason.visual_scroll(inner_w.saturating_sub(3));
-    let shown: String = clean(c.reason.value(), 400).chars().skip(scroll).collect();
-    lines.push(Line::from(vec![Span::styled("> ", t.key_hint), Span::raw(clean(&shown, inner_w.saturating_sub(2)))]));
+    let shown: String = typed(c.reason.value()).chars().skip(scroll).collect();
+    lines.push(Line::from(vec![Span::styled("> ", t.key_hint), Span::raw(fit(&shown, inner_w.saturating_sub(2)))]));
     if !c.typing_focus {
         cursor = Some((lines.len() - 1, c.reason.visual_cursor().saturating_sub(scroll)));
     }
     let (msg, style) = match &c.phase {
         Phase::Editing => ("Enter: send · Esc: cancel".to_string(), t.muted),
         Phase::Sending => ("sending…".to_string(), t.warning),
-        Phase::Conflict(msg) => (format!("{} — Enter re-decides on the new state", clean(msg, 300)), t.danger),
-        Phase::Failed { msg, .. } => (clean(msg, 300), t.status_err),
+        Phase::Conflict(msg) => (format!("{} — Enter re-decides on the new state", fit(msg, 300)), t.danger),
+        Phase::Failed { msg, .. } => (fit(msg, 300), t.status_err),
     };
     lines.push(Line::from(Span::styled(msg, style)));
     // Long lines wrap: size the dialog for the wrapped height.

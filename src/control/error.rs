@@ -1,4 +1,4 @@
-//! The service's refusals: a kind (what went wrong, for the API to map to a status), a
+//! The control plane's refusals: a kind (what went wrong, for the API to map to a status), a
 //! machine-readable code and a sentence that says what to do. No HTTP here: `api` maps kinds.
 
 use crate::domain::{DomainError, Revision};

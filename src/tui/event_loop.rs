@@ -8,13 +8,13 @@ use super::effect::{Effect, Event};
 use super::model::Model;
 use super::readings::Readings;
 use super::screen::Screen;
-use super::terminal::SgrFilter;
+use super::color_filter::SgrFilter;
 use super::theme::Theme;
-use super::{TuiOptions, update, view};
-use crate::config::settings::Limits;
+use super::{Limits, TuiOptions, update, view};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
-use crate::client::Client;
+use crate::client::{Clean, Client};
+use crate::client::http::idempotency_key;
 use crate::client::stream::{StreamEvent, follow};
 use chrono::Utc;
 use color_eyre::eyre::{WrapErr, eyre};
@@ -37,12 +37,12 @@ pub async fn run(client: Client, mut opts: TuiOptions) -> color_eyre::Result<()>
     // Fetch before taking the screen so a failure prints normally.
     let snap = match opts.first_snapshot.take() {
         Some(s) => *s,
-        None => client.snapshot().await.map_err(|e| eyre!("{e}")).wrap_err("cannot load the first snapshot")?,
+        None => client.snapshot_clean().await.map_err(|e| eyre!("{e}")).wrap_err("cannot load the first snapshot")?,
     };
-    let mut model = Model::from_snapshot(snap, opts.backend_label, opts.initial_env.as_deref(), Utc::now());
-    model.keymap = opts.keymap;
+    let mut model = Model::new(snap, &opts.backend_label, opts.initial_env.as_deref(), opts.keymap, Utc::now());
     if let Some(n) = opts.notice {
-        model.set_status(n, true);
+        // Before the loop starts: part of the first state, like the snapshot.
+        model.set_status(crate::sanitize::sanitize(&n), true);
     }
     let mut sigterm = signal(SignalKind::terminate()).wrap_err("cannot watch SIGTERM")?;
     let mut sighup = signal(SignalKind::hangup()).wrap_err("cannot watch SIGHUP")?;
@@ -69,7 +69,7 @@ pub async fn run(client: Client, mut opts: TuiOptions) -> color_eyre::Result<()>
 async fn event_loop(
     terminal: &mut Term,
     client: Client,
-    mut model: Model,
+    model: Model,
     theme: &Theme,
     limits: Limits,
     sigterm: &mut tokio::signal::unix::Signal,
@@ -83,7 +83,7 @@ async fn event_loop(
     let (stx, mut srx) = mpsc::channel::<StreamEvent>(64);
     // The stream brings guardrail readings for the environment on screen only (`env_tx`).
     let (env_tx, env_rx) = tokio::sync::watch::channel(model.env.clone());
-    let stream_task = tokio::spawn(follow(client.clone(), Some(model.revision.0), Some(env_rx), stx));
+    let stream_task = tokio::spawn(follow(client.clone(), Some(model.data.revision.0), Some(env_rx), stx));
     // Guardrail readings wait in `readings` (merged by series) instead of the inbox: only those
     // for the environment on screen wake the loop.
     let readings = Arc::new(Readings::new(model.env.clone()));
@@ -107,16 +107,15 @@ async fn event_loop(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut batch = Vec::with_capacity(batch_max);
     let mut screen = Screen::new();
+    let mut lp = Loop { model, client, tx, dirty: true, quit: false };
     if let Ok(size) = terminal.size() {
-        handle(&mut model, Event::Resize { width: size.width, height: size.height }, &client, &tx);
+        lp.handle(Event::Resize { width: size.width, height: size.height });
     }
-    // Test-only (tests/terminal_lifecycle.rs): FLAGTOP_TEST_PANIC_AFTER_MS=N panics N ms after
-    // the first frame, to prove the panic hook gives the terminal back. Inert unless set.
-    let test_panic = std::env::var("FLAGTOP_TEST_PANIC_AFTER_MS").ok().and_then(|v| v.parse::<u64>().ok()).map(Duration::from_millis);
-    let mut panic_at: Option<tokio::time::Instant> = None;
+    let mut hooks = super::test_hooks::Hooks::from_env();
     // The answer to the operator's own action is drawn at once, whatever the pacing says.
     let mut answer = false;
     let result = loop {
+        let model = &lp.model;
         env_tx.send_if_modified(|e| {
             let switched = *e != model.env;
             if switched {
@@ -124,51 +123,46 @@ async fn event_loop(
             }
             switched
         });
-        if let Some((u, arrived)) = readings.take(&model.env) {
-            handle(&mut model, Event::Readings(u, arrived), &client, &tx);
+        if let Some((u, arrived)) = readings.take(&lp.model.env) {
+            lp.handle(Event::Readings(u, arrived));
         }
-        if model.dirty && (answer || pace.ready_at(tokio::time::Instant::now()) <= tokio::time::Instant::now()) {
-            if let Err(e) = screen.draw(terminal, |f| view::frame(f, &model, theme)) {
+        if lp.quit {
+            break Ok(());
+        }
+        if lp.dirty && (answer || pace.ready_at(tokio::time::Instant::now()) <= tokio::time::Instant::now()) {
+            if let Err(e) = screen.draw(terminal, |f| view::frame(f, &lp.model, theme)) {
                 break Err(eyre!("drawing failed: {e}"));
             }
-            model.dirty = false;
+            lp.dirty = false;
             answer = false;
             last_draw = tokio::time::Instant::now();
             pace.spend(last_draw);
-            panic_at = panic_at.or_else(|| test_panic.map(|d| last_draw + d));
+            hooks.drawn(last_draw);
         }
-        if model.quit {
-            break Ok(());
-        }
-        let draw_due = model.dirty.then(|| pace.ready_at(tokio::time::Instant::now()));
+        let draw_due = lp.dirty.then(|| pace.ready_at(tokio::time::Instant::now()));
         // A time on screen (an age, a countdown) changes its text then: redraw without a tick.
-        let clock_due = view::next_clock_change(&model).map(instant_at);
+        let clock_due = view::next_clock_change(&lp.model).map(instant_at);
         tokio::select! {
             _ = tokio::time::sleep_until(draw_due.unwrap_or(last_draw)), if draw_due.is_some() => {}
             _ = tokio::time::sleep_until(clock_due.unwrap_or(last_draw)), if clock_due.is_some() => {
-                handle(&mut model, Event::Tick(Utc::now()), &client, &tx);
-                model.dirty = true;
+                lp.handle(Event::Tick(Utc::now()));
+                lp.dirty = true;
             }
             _ = readings.shown_arrived() => {
-                handle(&mut model, Event::Tick(Utc::now()), &client, &tx);
+                lp.handle(Event::Tick(Utc::now()));
             }
-            _ = tokio::time::sleep_until(panic_at.unwrap_or(last_draw)), if panic_at.is_some() => {
-                #[allow(clippy::panic)]
-                {
-                    panic!("FLAGTOP_TEST_PANIC_AFTER_MS: deliberate test panic");
-                }
-            }
+            _ = hooks.due(), if hooks.armed() => hooks.fire(),
             _ = sigterm.recv() => break Ok(()),
             _ = sighup.recv() => break Ok(()),
             ev = keys.next() => match ev {
-                Some(Ok(CtEvent::Key(k))) => {
-                    handle(&mut model, Event::Tick(Utc::now()), &client, &tx);
-                    handle(&mut model, Event::Key(k), &client, &tx);
+                Some(Ok(CtEvent::Key(key))) => {
+                    lp.handle(Event::Tick(Utc::now()));
+                    lp.handle(Event::Key { key, new_idem_key: idempotency_key() });
                 }
                 Some(Ok(CtEvent::Resize(width, height))) => {
                     terminal.autoresize().ok();
                     screen.invalidate();
-                    handle(&mut model, Event::Resize { width, height }, &client, &tx);
+                    lp.handle(Event::Resize { width, height });
                 }
                 Some(Ok(_)) => {}
                 // The TTY is gone (e.g. an SSH drop): stop instead of spinning.
@@ -178,20 +172,62 @@ async fn event_loop(
                 if n == 0 {
                     break Ok(());
                 }
-                handle(&mut model, Event::Tick(Utc::now()), &client, &tx);
+                lp.handle(Event::Tick(Utc::now()));
                 answer |= batch.iter().any(|ev| matches!(ev, Event::Outcome { .. }));
                 for ev in batch.drain(..) {
-                    handle(&mut model, ev, &client, &tx);
+                    lp.handle(ev);
                 }
             }
-            _ = ticker.tick(), if !model.is_live() => {
-                handle(&mut model, Event::Tick(Utc::now()), &client, &tx);
+            _ = ticker.tick(), if !lp.model.is_live() => {
+                lp.handle(Event::Tick(Utc::now()));
             }
         }
     };
     stream_task.abort();
     fwd_task.abort();
     result
+}
+
+/// The loop's own state: the model, where effects go, and the loop concerns `update` must not
+/// own (whether a redraw is due, whether to stop).
+struct Loop {
+    model: Model,
+    client: Client,
+    tx: mpsc::Sender<Event>,
+    dirty: bool,
+    quit: bool,
+}
+
+impl Loop {
+    /// Runs `update` and starts the effects it asks for; their results come back through `tx`.
+    fn handle(&mut self, ev: Event) {
+        let step = update(&mut self.model, ev);
+        self.dirty |= step.redraw;
+        for fx in step.effects {
+            let (c, tx) = (self.client.clone(), self.tx.clone());
+            match fx {
+                Effect::Quit => self.quit = true,
+                Effect::FetchSnapshot => {
+                    tokio::spawn(async move {
+                        let r = c.snapshot_clean().await.map(Box::new);
+                        let _ = tx.send(Event::Snapshot(r)).await;
+                    });
+                }
+                Effect::Submit { req, idem_key } => {
+                    tokio::spawn(async move {
+                        let r = c.act(&req, &idem_key).await.map(|o| Box::new(Clean::new(o)));
+                        let _ = tx.send(Event::Outcome { idem_key, result: r }).await;
+                    });
+                }
+                Effect::Decide { id, approve, reason, idem_key } => {
+                    tokio::spawn(async move {
+                        let r = c.decide(&id, approve, &reason).await.map(|o| Box::new(Clean::new(o)));
+                        let _ = tx.send(Event::Outcome { idem_key, result: r }).await;
+                    });
+                }
+            }
+        }
+    }
 }
 
 /// Redraw pacing: a few frames at once (a key, the dialog it opens, the answer that comes back a
@@ -234,36 +270,6 @@ impl Pace {
 fn instant_at(at: chrono::DateTime<Utc>) -> tokio::time::Instant {
     let ahead = (at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
     tokio::time::Instant::now() + ahead + Duration::from_millis(5)
-}
-
-/// Runs `update` and starts the effects it asks for; their results come back through `tx`.
-fn handle(model: &mut Model, ev: Event, client: &Client, tx: &mpsc::Sender<Event>) {
-    for fx in update(model, ev) {
-        match fx {
-            Effect::Quit => model.quit = true,
-            Effect::FetchSnapshot => {
-                let (c, tx) = (client.clone(), tx.clone());
-                tokio::spawn(async move {
-                    let r = c.snapshot().await.map(Box::new);
-                    let _ = tx.send(Event::Snapshot(r)).await;
-                });
-            }
-            Effect::Submit { req, idem_key } => {
-                let (c, tx) = (client.clone(), tx.clone());
-                tokio::spawn(async move {
-                    let r = c.act(&req, &idem_key).await.map(Box::new);
-                    let _ = tx.send(Event::Outcome { idem: idem_key, result: r }).await;
-                });
-            }
-            Effect::Decide { id, approve, reason, idem } => {
-                let (c, tx) = (client.clone(), tx.clone());
-                tokio::spawn(async move {
-                    let r = c.decide(&id, approve, &reason).await.map(Box::new);
-                    let _ = tx.send(Event::Outcome { idem, result: r }).await;
-                });
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,79 @@
+//! `flagtop approvals [list|approve ID|reject ID]`: the approval queue from the shell.
+
+use crate::domain::ApprovalState;
+use crate::exit::{self};
+use crate::sanitize::clean;
+use clap::Subcommand;
+use color_eyre::eyre::Result;
+use super::session::connect;
+use super::Cli;
+
+#[derive(Subcommand, Debug)]
+pub enum ApprovalsCommand {
+    List,
+    Approve {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    Reject {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+
+pub async fn approvals(cli: &Cli, command: &Option<ApprovalsCommand>, json: bool) -> Result<i32> {
+    let session = connect(cli, "cli").await?;
+    let result = async {
+        match command {
+            None | Some(ApprovalsCommand::List) => {
+                let list = session.client.approvals().await?;
+                if json {
+                    println!("{}", crate::sanitize::json_for_terminal(&serde_json::to_string_pretty(&list)?));
+                } else {
+                    let pending: Vec<_> = list.approvals.iter().filter(|a| a.state == ApprovalState::Pending).collect();
+                    if pending.is_empty() {
+                        println!("no pending requests");
+                    }
+                    for a in pending {
+                        println!(
+                            "{}  {}  by {} ({})\n    reverse: {}\n    reason:  {}\n    expires: {}",
+                            clean(&a.id, 60),
+                            clean(&a.action.describe(), 200),
+                            clean(&a.requested_by.name, 60),
+                            a.requested_by.kind(),
+                            clean(&a.reverse.describe(), 200),
+                            clean(&a.reason, 300),
+                            a.expires_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                        );
+                        if let Some(gap) = &a.evidence_gap {
+                            println!("    evidence gap: {}", clean(gap, 300));
+                        }
+                    }
+                }
+            }
+            Some(ApprovalsCommand::Approve { id, reason } | ApprovalsCommand::Reject { id, reason }) => {
+                let approve = matches!(command, Some(ApprovalsCommand::Approve { .. }));
+                let outcome = session.client.decide(id, approve, reason).await?;
+                if json {
+                    println!("{}", crate::sanitize::json_for_terminal(&serde_json::to_string_pretty(&outcome)?));
+                } else if approve {
+                    println!(
+                        "approved and applied: {} (audit #{})\nundo with: {}",
+                        clean(&outcome.action.describe(), 300),
+                        outcome.audit_id.map_or_else(String::new, |a| a.to_string()),
+                        clean(&outcome.reverse_command, 500)
+                    );
+                } else {
+                    println!("rejected: {}", clean(&outcome.action.describe(), 300));
+                }
+            }
+        }
+        Ok::<i32, color_eyre::Report>(exit::OK)
+    }
+    .await;
+    session.close().await;
+    result
+}

@@ -1,0 +1,39 @@
+//! `flagtop audit [--flag KEY] [--json]`: the audit trail, newest first.
+
+use crate::domain::Action;
+use crate::exit::{self};
+use crate::sanitize::clean;
+use color_eyre::eyre::Result;
+use super::session::connect;
+use super::Cli;
+
+pub async fn audit(cli: &Cli, flag: Option<&str>, limit: usize, json: bool) -> Result<i32> {
+    let session = connect(cli, "cli").await?;
+    let result = async {
+        let page = session.client.audit(flag, limit).await?;
+        if json {
+            println!("{}", crate::sanitize::json_for_terminal(&serde_json::to_string_pretty(&page)?));
+        } else {
+            for e in &page.events {
+                let what = e.action.as_ref().map_or_else(|| "-".to_string(), Action::describe);
+                println!(
+                    "#{:<5} {}  {:<9} {:<40} by {} ({})  — {}",
+                    e.id,
+                    e.at.format("%Y-%m-%d %H:%M:%S"),
+                    format!("{:?}", e.kind).to_lowercase(),
+                    clean(&what, 40),
+                    clean(&e.actor.name, 40),
+                    clean(&e.source, 10),
+                    clean(&e.reason, 200)
+                );
+                if let Some(r) = &e.reverse {
+                    println!("       reverse: {}", clean(&r.describe(), 200));
+                }
+            }
+        }
+        Ok::<i32, color_eyre::Report>(exit::OK)
+    }
+    .await;
+    session.close().await;
+    result
+}

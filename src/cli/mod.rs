@@ -1,0 +1,205 @@
+//! Command-line parsing (clap) and dispatch, one file per subcommand: the TUI (no subcommand,
+//! `tui`), `serve`, `status`, `act`, `approvals`, `audit`, `apply`, `token`, `screenshot`;
+//! `session` is how the client commands reach a control plane. Prints only outside the TUI;
+//! every backend string is sanitised before it is printed.
+
+mod act;
+mod apply;
+mod approvals;
+mod audit;
+mod screenshot;
+mod serve;
+mod session;
+mod status;
+mod token;
+mod tui;
+
+pub use crate::exit::{self, UsageError};
+pub use act::parse_percent;
+pub use session::{Session, connect, data_dir, flag_source, read_token_file, token_from_env};
+
+use crate::client::ClientError;
+use crate::control::runtime::{self};
+use clap::{Parser, Subcommand};
+use color_eyre::eyre::{eyre, Result};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "flagtop", version, about = "top for feature-flag rollouts", long_about = None,
+    after_help = "With no command, flagtop opens the TUI on an embedded control plane running the demo scenario.\nLogs go to flagtop.log in the state dir (see `flagtop --help` → FLAGTOP_DATA / --data).")]
+pub struct Cli {
+    /// A running control plane (`flagtop serve`) to use instead of the embedded one.
+    #[arg(long, global = true, env = "FLAGTOP_BACKEND")]
+    pub backend: Option<String>,
+    /// Name of the environment variable holding the API token for --backend.
+    #[arg(long, global = true, default_value = "FLAGTOP_TOKEN", env = "FLAGTOP_TOKEN_ENV")]
+    pub token_env: String,
+    /// Data dir of the embedded control plane.
+    #[arg(long, global = true, env = "FLAGTOP_DATA")]
+    pub data: Option<PathBuf>,
+    /// Scenario used to seed a new data dir: demo, calm, large.
+    #[arg(long, global = true, default_value = "demo")]
+    pub scenario: String,
+    /// Environment to start in (TUI) or to show (status).
+    #[arg(long, global = true)]
+    pub env: Option<String>,
+    /// Theme: dark, light, high-contrast, ansi16, mono, or a file in the config dir's themes/.
+    #[arg(long, global = true)]
+    pub theme: Option<String>,
+    /// Keymap: default, vim, or a file in the config dir's keymaps/.
+    #[arg(long, global = true)]
+    pub keymap: Option<String>,
+    /// ASCII only: no box-drawing, block, braille or symbol glyphs.
+    #[arg(long, global = true)]
+    pub ascii: bool,
+    /// No colour at all (as NO_COLOR=1 does): the mono theme.
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// Read `promql` guardrails from this Prometheus (base URL, e.g. http://127.0.0.1:9090).
+    #[arg(long, global = true, env = "FLAGTOP_PROMETHEUS")]
+    pub prometheus: Option<String>,
+    /// Where flags live: `embedded` (flagtop's own store) or `unleash`.
+    #[arg(long, global = true, default_value = "embedded", value_parser = ["embedded", "unleash"], env = "FLAGTOP_FLAGS")]
+    pub flags: String,
+    /// Unleash base URL (with --flags unleash), e.g. http://127.0.0.1:4242.
+    #[arg(long, global = true, env = "FLAGTOP_UNLEASH_URL")]
+    pub unleash_url: Option<String>,
+    /// Name of the environment variable holding the Unleash admin token.
+    #[arg(long, global = true, default_value = "UNLEASH_ADMIN_TOKEN")]
+    pub unleash_token_env: String,
+    /// How often to look for changes made directly in Unleash, in seconds.
+    #[arg(long, global = true, default_value_t = 2)]
+    pub unleash_poll_secs: u64,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the control plane as a server for a team; prints its URL.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:7878")]
+        listen: SocketAddr,
+        /// Do not run the traffic simulator.
+        #[arg(long)]
+        no_simulate: bool,
+        /// Serve HTTPS: PEM certificate chain (with --tls-key).
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// Serve HTTPS: PEM private key (with --tls-cert).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Serve the simulator's traffic at /metrics (Prometheus text format, no token needed).
+        #[arg(long)]
+        expose_metrics: bool,
+    },
+    /// One-shot view of flags, ladders, guardrails and approvals.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Perform an action (always with --reason).
+    Act(act::ActArgs),
+    /// The approval queue.
+    Approvals {
+        #[command(subcommand)]
+        command: Option<approvals::ApprovalsCommand>,
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// The audit trail, newest first.
+    Audit {
+        #[arg(long)]
+        flag: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create or update environments and flags from a definitions file (idempotent).
+    Apply {
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        command: token::TokenCommand,
+    },
+    /// Validate config.toml, every theme and keymap; report every problem with file:line:column.
+    CheckConfig,
+    /// Render fixture state to an SVG (README screenshots).
+    Screenshot(screenshot::ScreenshotArgs),
+}
+
+pub fn exit_code(e: &color_eyre::Report) -> i32 {
+    if e.downcast_ref::<UsageError>().is_some() {
+        return exit::USAGE;
+    }
+    match e.downcast_ref::<ClientError>() {
+        Some(ClientError::Api { status, .. }) => match status {
+            409 => exit::CONFLICT,
+            401 | 403 => exit::DENIED,
+            404 => exit::NOT_FOUND,
+            400 | 413 | 415 | 422 => exit::INVALID,
+            _ => exit::SERVER,
+        },
+        Some(ClientError::Unreachable { .. } | ClientError::Timeout { .. } | ClientError::Interrupted { .. }) => exit::UNREACHABLE,
+        Some(ClientError::Protocol(_)) => exit::SERVER,
+        None => exit::FAILURE,
+    }
+}
+
+/// `config.toml` for the one-shot client commands: backend, token variable and default
+/// environment, below the command line and the environment (clap has already applied those).
+fn with_config(mut cli: Cli) -> Result<Cli> {
+    let mut problems = crate::config::problem::Problems::default();
+    let s = crate::config::read_settings(crate::config::config_dir().as_deref(), &mut problems);
+    if problems.has_errors() {
+        return Err(eyre!(UsageError(format!(
+            "invalid configuration (run `flagtop check-config`):\n{}",
+            crate::config::render_problems(&problems)
+        ))));
+    }
+    if cli.backend.is_none() {
+        cli.backend = s.backend;
+    }
+    if cli.token_env == "FLAGTOP_TOKEN"
+        && let Some(t) = s.token_env
+    {
+        cli.token_env = t;
+    }
+    if cli.env.is_none() {
+        cli.env = s.env;
+    }
+    Ok(cli)
+}
+
+pub async fn run(cli: Cli) -> Result<i32> {
+    let client_command = matches!(
+        cli.command,
+        Some(Command::Status { .. } | Command::Act(_) | Command::Approvals { .. } | Command::Audit { .. } | Command::Apply { .. } | Command::Token { .. })
+    );
+    let cli = if client_command { with_config(cli)? } else { cli };
+    match &cli.command {
+        None => tui::run(&cli).await,
+        Some(Command::Serve { listen, no_simulate, expose_metrics, tls_cert, tls_key }) => {
+            let tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some(runtime::TlsFiles { cert: cert.clone(), key: key.clone() }),
+                _ => None,
+            };
+            serve::serve(&cli, *listen, *no_simulate, *expose_metrics, tls).await
+        }
+        Some(Command::Status { json }) => status::run(&cli, *json).await,
+        Some(Command::Act(args)) => act::act(&cli, args).await,
+        Some(Command::Approvals { command, json }) => approvals::approvals(&cli, command, *json).await,
+        Some(Command::Audit { flag, limit, json }) => audit::audit(&cli, flag.as_deref(), *limit, *json).await,
+        Some(Command::Apply { file, json }) => apply::apply_file(&cli, file, *json).await,
+        Some(Command::Token { command: token::TokenCommand::Add { name, role } }) => token::token_add(&cli, name, role).await,
+        Some(Command::CheckConfig) => Ok(crate::config::check_command()),
+        Some(Command::Screenshot(args)) => screenshot::run(&cli, args),
+    }
+}

@@ -1,0 +1,124 @@
+//! Owns how a command reaches a control plane: `--backend` with a token from the environment,
+//! the one advertised in the data dir, or one opened here; where flags live. It must not print.
+
+use crate::client::Client;
+use crate::control::runtime::{self, StartOptions};
+use crate::exit::UsageError;
+use color_eyre::eyre::{eyre, Result};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use super::Cli;
+
+pub fn data_dir(cli: &Cli) -> Result<PathBuf> {
+    if let Some(d) = &cli.data {
+        return Ok(d.clone());
+    }
+    directories::ProjectDirs::from("dev", "flagtop", "flagtop")
+        .map(|p| p.data_dir().to_path_buf())
+        .ok_or_else(|| eyre!("cannot find a home directory for the data dir; pass --data DIR"))
+}
+
+/// A client for one-shot commands, and the embedded plane it may have started.
+pub struct Session {
+    pub client: Client,
+    pub(super) embedded: Option<runtime::Running>,
+}
+
+impl Session {
+    pub async fn close(self) {
+        if let Some(r) = self.embedded {
+            r.shutdown().await;
+        }
+    }
+}
+
+/// The API token: from the variable `var`, else from the file named by `FLAGTOP_TOKEN_FILE`
+/// (which must be readable by its owner only). Never from the command line.
+pub fn token_from_env(var: &str) -> Result<String> {
+    if let Ok(t) = std::env::var(var) {
+        return Ok(t);
+    }
+    if let Ok(path) = std::env::var("FLAGTOP_TOKEN_FILE") {
+        return read_token_file(std::path::Path::new(&path));
+    }
+    Err(eyre!(UsageError(format!(
+        "no API token: set the environment variable {var}, or FLAGTOP_TOKEN_FILE to a file only you can read (tokens are never accepted as arguments; mint one with `flagtop token add NAME --role ROLE`)"
+    ))))
+}
+
+/// Read a token file, refusing one that others can read.
+pub fn read_token_file(path: &std::path::Path) -> Result<String> {
+    let meta = std::fs::metadata(path).map_err(|e| eyre!(UsageError(format!("cannot read token file {}: {e}", path.display()))))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(eyre!(UsageError(format!(
+                "token file {} is readable by others (mode {mode:o}); run `chmod 600 {}`",
+                path.display(),
+                path.display()
+            ))));
+        }
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| eyre!(UsageError(format!("cannot read token file {}: {e}", path.display()))))?;
+    let token = text.trim().to_string();
+    if token.is_empty() {
+        return Err(eyre!(UsageError(format!("token file {} is empty", path.display()))));
+    }
+    Ok(token)
+}
+
+/// Connect: --backend, else the control plane advertised in the data dir, else open it here.
+pub async fn connect(cli: &Cli, source: &'static str) -> Result<Session> {
+    if let Some(url) = &cli.backend {
+        let token = token_from_env(&cli.token_env)?;
+        return Ok(Session { client: Client::new(url, &token, source)?, embedded: None });
+    }
+    let dir = data_dir(cli)?;
+    if let Some(ep) = runtime::live_endpoint(&dir) {
+        // Before the token goes anywhere: the server must prove it holds this start's key.
+        let probe = Client::new(&ep.url, "", source)?;
+        let key = ep.proof_key.clone().unwrap_or_default();
+        if probe.proves(&key).await {
+            return Ok(Session { client: Client::new(&ep.url, &ep.token, source)?, embedded: None });
+        }
+        tracing::warn!(url = %ep.url, "the endpoint file's address did not prove it is this data dir's control plane; not sending the token");
+    }
+    let running = runtime::start(embedded(cli, dir, false)?).await?;
+    let client = Client::new(&running.url, &running.token, source)?;
+    Ok(Session { client, embedded: Some(running) })
+}
+
+/// A control plane opened here on the data dir `dir`, on a loopback port, without TLS.
+pub fn embedded(cli: &Cli, dir: PathBuf, simulate: bool) -> Result<StartOptions> {
+    Ok(StartOptions {
+        data_dir: dir,
+        scenario: cli.scenario.clone(),
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        simulate,
+        tick: std::time::Duration::from_secs(1),
+        prometheus: cli.prometheus.clone(),
+        expose_metrics: false,
+        flags: flag_source(cli)?,
+        tls: None,
+    })
+}
+
+/// Where flags live, from --flags / --unleash-url / the token variable.
+pub fn flag_source(cli: &Cli) -> Result<runtime::FlagSource> {
+    if cli.flags != "unleash" {
+        return Ok(runtime::FlagSource::Embedded);
+    }
+    let url = cli
+        .unleash_url
+        .clone()
+        .ok_or_else(|| eyre!(UsageError("--flags unleash needs --unleash-url URL (or FLAGTOP_UNLEASH_URL)".into())))?;
+    let token = std::env::var(&cli.unleash_token_env).map_err(|_| {
+        eyre!(UsageError(format!(
+            "no Unleash admin token: set the environment variable {} (tokens are never accepted as arguments)",
+            cli.unleash_token_env
+        )))
+    })?;
+    Ok(runtime::FlagSource::Unleash { url, token, poll: std::time::Duration::from_secs(cli.unleash_poll_secs.max(1)) })
+}

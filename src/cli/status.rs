@@ -1,0 +1,20 @@
+//! `flagtop status [--json]`: one-shot view of flags, ladders, guardrails and approvals.
+
+use super::Cli;
+use super::session::connect;
+use crate::exit;
+use crate::status::{to_json, to_text};
+use color_eyre::eyre::Result;
+
+pub async fn run(cli: &Cli, json: bool) -> Result<i32> {
+    let session = connect(cli, "cli").await?;
+    let snap = session.client.snapshot().await;
+    session.close().await;
+    let snap = snap?;
+    if json {
+        println!("{}", crate::sanitize::json_for_terminal(&serde_json::to_string_pretty(&to_json(&snap))?));
+    } else {
+        print!("{}", to_text(&snap, cli.env.as_deref()));
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,227 @@
+//! Owns the confirm flow's transitions: opening it for an action or a decision (checking
+//! locally that it applies), editing the reason and typed confirmation, sending (expected
+//! revision, idempotency key), and the answer (applied, requested, conflict, denied, not
+//! confirmed). Pure: it must not do I/O or draw.
+
+use super::preview::{Preview, kill_word, preview};
+use super::state::{Confirm, Intent, Phase};
+use crate::client::ClientError;
+use crate::domain::{Action, ApprovalRequest, Revision};
+use crate::tui::text::fit;
+use crate::tui::dialog::Dialog;
+use crate::tui::effect::{Effect, Step};
+use crate::tui::keys::{Cmd, KeyPress};
+use crate::tui::model::Model;
+use crate::wire::{ActionRequest, Outcome, OutcomeKind};
+use crossterm::event::{Event as CtEvent, KeyEvent};
+use tui_input::Input;
+use tui_input::backend::crossterm::to_input_request;
+
+/// The revision the operator is looking at for `action`'s target: the flag's, or for
+/// freeze/unfreeze the state revision (an environment's revision never exceeds it).
+pub fn target_revision(m: &Model, action: &Action) -> Revision {
+    match action.flag() {
+        Some(_) => action.target_revision(&m.data.state),
+        None => m.data.revision,
+    }
+}
+
+/// Says why nothing may be sent now (stale view, read-only role), on the status line.
+pub fn refuse_if_not_writable(m: &mut Model) -> bool {
+    if !m.is_live() {
+        let age = m.stale_secs().map(|s| format!(" (stale {s}s)")).unwrap_or_default();
+        m.set_status(format!("refused: not connected{age}; the view may be out of date — wait until live"), true);
+        return true;
+    }
+    if !m.can_act() {
+        m.set_status(format!("refused: the {} role cannot change flags", m.data.identity.role.as_str()), true);
+        return true;
+    }
+    false
+}
+
+fn new_confirm(intent: Intent, preview: Preview, expected: Option<Revision>, reason: String, typed: Option<String>, idem_key: &str) -> Confirm {
+    let typing_focus = typed.is_some();
+    Confirm {
+        intent,
+        preview,
+        expected_revision: expected,
+        idem_key: idem_key.to_string(),
+        reason: Input::new(reason),
+        typed: typed.map(|t| (t, Input::default())),
+        typing_focus,
+        phase: Phase::Editing,
+    }
+}
+
+/// Opens the confirm dialog for `action`, checking locally that it applies.
+pub fn open(m: &mut Model, action: Action, reason: String, new_idem_key: &str) {
+    let p = preview(&action, &m.data.state, m.now);
+    if let Some(e) = &p.error {
+        return m.set_status(format!("cannot {}: {e}", action.verb()), true);
+    }
+    let typed = match &action {
+        Action::Kill { flag, .. } => Some(kill_word(flag)),
+        _ => None,
+    };
+    let expected = Some(target_revision(m, &action));
+    m.dialog = Some(Dialog::Confirm(Box::new(new_confirm(Intent::Act(action), p, expected, reason, typed, new_idem_key))));
+}
+
+/// Opens the confirm dialog for a decision on the request `req` (its checks are the caller's:
+/// pending, not one's own). The preview shows the request's action on the state on screen.
+pub fn open_decision(m: &mut Model, req: &ApprovalRequest, approve: bool, new_idem_key: &str) {
+    let intent = Intent::Decide { id: req.id.clone(), approve, action: req.action.clone() };
+    let mut p = preview(&req.action, &m.data.state, m.now);
+    let verb = if approve { "approve" } else { "reject" };
+    p.title = format!("{verb} {}: {}", fit(&req.id, 40), p.title);
+    // Applying someone else's request may fail locally if state moved; the server decides.
+    p.error = None;
+    let reason = if approve { String::new() } else { "rejected".to_string() };
+    m.dialog = Some(Dialog::Confirm(Box::new(new_confirm(intent, p, Some(req.revision), reason, None, new_idem_key))));
+}
+
+/// After a conflict, show the new state in the open dialog.
+pub fn refresh_conflict_preview(m: &mut Model) {
+    let now = m.now;
+    if let Some(Dialog::Confirm(c)) = m.dialog.as_mut()
+        && matches!(c.phase, Phase::Conflict(_))
+        && let Intent::Act(a) = &c.intent
+    {
+        c.preview = preview(a, &m.data.state, now);
+    }
+}
+
+/// A key while the confirm dialog is open.
+pub fn on_key(m: &mut Model, k: KeyEvent, new_idem_key: &str) -> Vec<Effect> {
+    let dcmd = m.keymap.dialog(KeyPress::from_event(&k));
+    let Some(Dialog::Confirm(c)) = m.dialog.as_mut() else { return Vec::new() };
+    match dcmd {
+        Some(Cmd::Cancel) => {
+            m.dialog = None;
+            Vec::new()
+        }
+        Some(Cmd::SwitchField) => {
+            if c.typed.is_some() {
+                c.typing_focus = !c.typing_focus;
+            }
+            Vec::new()
+        }
+        Some(Cmd::Confirm) => send(m, new_idem_key),
+        _ => {
+            if let Some(req) = to_input_request(&CtEvent::Key(k)) {
+                match (&mut c.typed, c.typing_focus) {
+                    (Some((_, input)), true) => input.handle(req),
+                    _ => c.reason.handle(req),
+                };
+            }
+            Vec::new()
+        }
+    }
+}
+
+fn send(m: &mut Model, new_idem_key: &str) -> Vec<Effect> {
+    if refuse_if_not_writable(m) {
+        return Vec::new();
+    }
+    let new_rev = match m.dialog.as_ref() {
+        Some(Dialog::Confirm(c)) => target_revision(m, c.intent.action()),
+        _ => return Vec::new(),
+    };
+    let Some(Dialog::Confirm(c)) = m.dialog.as_mut() else { return Vec::new() };
+    let reason = c.reason.value().trim().to_string();
+    let problem = match &c.phase {
+        Phase::Sending => Some("already sent; waiting for the answer".to_string()),
+        _ if reason.is_empty() => Some("a reason is required".to_string()),
+        _ if !c.typed_ok() => Some(format!("type `{}` to confirm", c.typed.as_ref().map(|t| t.0.as_str()).unwrap_or(""))),
+        _ => c.preview.error.as_ref().map(|e| format!("cannot apply now: {e}")),
+    };
+    if let Some(p) = problem {
+        m.set_status(p, true);
+        return Vec::new();
+    }
+    match &c.phase {
+        Phase::Conflict(_) | Phase::Failed { retry_same_key: false, .. } => {
+            // A new decision: new key, and the revision now on screen.
+            c.idem_key = new_idem_key.to_string();
+            if let Intent::Act(_) = c.intent {
+                c.expected_revision = Some(new_rev);
+            }
+        }
+        _ => {}
+    }
+    c.phase = Phase::Sending;
+    let idem_key = c.idem_key.clone();
+    let fx = match &c.intent {
+        Intent::Act(a) => Effect::Submit {
+            req: ActionRequest { action: a.clone(), reason, expected_revision: c.expected_revision, source: Some("tui".into()) },
+            idem_key,
+        },
+        Intent::Decide { id, approve, .. } => Effect::Decide { id: id.clone(), approve: *approve, reason, idem_key },
+    };
+    m.set_status("sending…", false);
+    vec![fx]
+}
+
+/// The control plane's answer to what the dialog sent (matched by its idempotency key).
+pub fn on_outcome(m: &mut Model, idem_key: &str, result: Result<Box<crate::client::Clean<Outcome>>, ClientError>) -> Step {
+    let Some(Dialog::Confirm(c)) = m.dialog.as_mut() else {
+        // The dialog was closed meanwhile: still report the outcome.
+        match result {
+            Ok(o) => report_success(m, &o),
+            Err(e) => m.set_status(format!("failed: {}", fit(&e.to_string(), 160)), true),
+        }
+        return Step::redraw(true);
+    };
+    if c.idem_key != idem_key {
+        return Step::redraw(false);
+    }
+    let mut effects = Vec::new();
+    match result {
+        Ok(o) => {
+            m.dialog = None;
+            report_success(m, &o);
+        }
+        Err(e) => {
+            let msg = fit(&e.to_string(), 200);
+            match &e {
+                ClientError::Api { code, .. } if code == "conflict" => {
+                    c.phase = Phase::Conflict(format!("changed since you looked — {msg}"));
+                    m.set_status("conflict: changed since you looked; review the new state", true);
+                    // The dialog stays open; the fresh snapshot updates its preview.
+                    effects.push(Effect::FetchSnapshot);
+                }
+                ClientError::Api { code, .. } => {
+                    let what = if code == "forbidden" { "denied" } else { "invalid" };
+                    c.phase = Phase::Failed { msg: format!("{what}: {msg}"), retry_same_key: false };
+                    m.set_status(format!("{what}: {msg}"), true);
+                }
+                _ => {
+                    c.phase = Phase::Failed { msg: format!("not confirmed: {msg} — Enter retries safely"), retry_same_key: true };
+                    m.set_status(format!("not confirmed: {msg}"), true);
+                }
+            }
+        }
+    }
+    Step::run(effects)
+}
+
+fn report_success(m: &mut Model, o: &Outcome) {
+    let what = fit(&o.action.describe(), 80);
+    let text = match o.outcome {
+        OutcomeKind::Applied => {
+            if let Some(id) = o.audit_id {
+                m.own_last = Some(id);
+            }
+            let id = o.audit_id.map(|i| format!(" (audit #{i})")).unwrap_or_default();
+            format!("applied: {what}{id} — reverse: {}", fit(&o.reverse.describe(), 60))
+        }
+        OutcomeKind::Requested => {
+            let id = o.approval_id.as_ref().map(|i| fit(i, 40)).unwrap_or_default();
+            format!("requested: {what} needs approval ({id})")
+        }
+        OutcomeKind::Rejected => format!("rejected: {what}"),
+    };
+    m.set_status(text, false);
+}
+

@@ -1,0 +1,315 @@
+//! Owns the TUI's state: `Data` (what the control plane said), one small state per pane
+//! (selection by key, filter, order), the open dialog, the status line, and what the operator
+//! looks at (environment, focus, zoom). It must not do I/O, read clocks or draw. `update` is the
+//! only writer; loop concerns (redraw, quit, pacing) live in the loop, not here.
+
+mod data;
+mod panes;
+
+pub use data::{AUDIT_KEEP, Conn, Data};
+pub use super::pane::Pane;
+pub use panes::{ActivityPane, ApprovalsPane, FlagsPane, GuardrailsPane, LadderPane, Selection, SortBy};
+
+use super::dialog::Dialog;
+use super::keymap::Keymap;
+use super::keys::KeyPress;
+use crate::domain::{ApprovalRequest, ApprovalState, AuditEvent, AuditId, Cohort, EnvKey, Flag, FlagEnv, FlagKey, GuardrailStatus, Role};
+use crate::domain::guardrail::SeriesKey;
+use crate::tui::readings::series;
+use crate::client::Clean;
+use crate::wire::{GuardrailReading, Snapshot};
+use chrono::{DateTime, Utc};
+
+/// Data older than this shows its age in pane titles.
+pub const AGE_SHOWN_AFTER_SECS: i64 = 5;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusLine {
+    pub text: String,
+    pub error: bool,
+}
+
+#[derive(Debug)]
+pub struct Model {
+    pub data: Data,
+    pub env: EnvKey,
+    pub focus: Pane,
+    /// The focused pane fills the screen (`z`).
+    pub zoom: bool,
+    pub flags: FlagsPane,
+    pub ladder: LadderPane,
+    pub guardrails: GuardrailsPane,
+    pub approvals: ApprovalsPane,
+    pub activity: ActivityPane,
+    pub dialog: Option<Dialog>,
+    pub status: Option<StatusLine>,
+    /// Wall clock as last told by a Tick.
+    pub now: DateTime<Utc>,
+    /// Audit id of this operator's last applied action in this session.
+    pub own_last: Option<AuditId>,
+    /// Rows of the flags list that fit on screen (set on Resize; used by PgUp/PgDn).
+    pub page: usize,
+    /// The loaded keymap (help, footer hints and key lookup come from it).
+    pub keymap: Keymap,
+    /// Keys typed so far of a multi-key sequence (`g` of `g g`), shown in the footer.
+    pub pending_keys: Vec<KeyPress>,
+}
+
+impl Model {
+    pub fn new(snap: Clean<Snapshot>, backend_label: &str, initial_env: Option<&str>, keymap: Keymap, now: DateTime<Utc>) -> Model {
+        let env = initial_env
+            .and_then(|e| snap.environments.iter().find(|x| x.key.as_str() == e))
+            .or_else(|| snap.environments.iter().find(|x| x.protected))
+            .or_else(|| snap.environments.first())
+            .map(|e| e.key.clone())
+            .unwrap_or_else(|| EnvKey::from(""));
+        let mut m = Model {
+            // The label comes from the command line or config: inert like the data.
+            data: Data::new(snap, crate::sanitize::sanitize(backend_label).into_owned(), now),
+            env,
+            focus: Pane::Flags,
+            zoom: false,
+            flags: FlagsPane::default(),
+            ladder: LadderPane::default(),
+            guardrails: GuardrailsPane::default(),
+            approvals: ApprovalsPane::default(),
+            activity: ActivityPane::default(),
+            dialog: None,
+            status: None,
+            now,
+            own_last: None,
+            page: 10,
+            keymap,
+            pending_keys: Vec::new(),
+        };
+        m.data_changed(true);
+        m
+    }
+
+    /// After the data changed: the environment still exists, the worst statuses, the visible
+    /// flags (when `rows` may have changed) and every pane's selection follow.
+    pub fn data_changed(&mut self, rows: bool) {
+        if self.data.state.environment(&self.env).is_none()
+            && let Some(e) = self.data.state.environments.first()
+        {
+            self.env = e.key.clone();
+        }
+        self.reindex_worst();
+        if rows {
+            self.refilter();
+        }
+        self.follow();
+    }
+
+    /// Switch environment (statuses and, when sorted by health, the order follow it).
+    pub fn set_env(&mut self, env: EnvKey) {
+        self.env = env;
+        self.reindex_worst();
+        self.refilter();
+    }
+
+    pub fn reindex_worst(&mut self) {
+        let worst = &mut self.flags.worst;
+        worst.clear();
+        for r in self.data.guardrails.iter().filter(|r| r.env == self.env) {
+            let w = worst.entry(r.flag.clone()).or_insert(r.status);
+            if r.status.severity() > w.severity() {
+                *w = r.status;
+            }
+        }
+    }
+
+    /// Recomputes the visible flag list from the filter and sort; the selected flag stays
+    /// selected when it still passes.
+    pub fn refilter(&mut self) {
+        let needle = self.flags.filter.to_lowercase();
+        let mut flags: Vec<&Flag> = self
+            .data
+            .state
+            .flags
+            .values()
+            .map(|f| &**f)
+            .filter(|f| needle.is_empty() || f.key.to_lowercase().contains(&needle) || f.owner.to_lowercase().contains(&needle))
+            .collect();
+        match self.flags.sort {
+            SortBy::Key => {}
+            SortBy::Recent => flags.sort_by_key(|f| std::cmp::Reverse(f.revision)),
+            SortBy::Health => {
+                // Stable: ties keep key order; flags without guardrails last.
+                let worst = &self.flags.worst;
+                flags.sort_by_key(|f| std::cmp::Reverse(worst.get(&f.key).map_or(0, |s| s.severity() + 1)));
+            }
+        }
+        self.flags.visible = flags.into_iter().map(|f| f.key.clone()).collect();
+        self.follow();
+    }
+
+    /// Every pane's selection finds its key again in its list as it is now.
+    pub fn follow(&mut self) {
+        let p = &mut self.flags;
+        p.sel.follow(&p.visible);
+        if p.sel.key().is_none() {
+            // The flag on the first row is selected by key from now on.
+            p.sel.select_row(0, &p.visible);
+        }
+        let cohorts: Vec<_> = self.cohorts().iter().map(|c| c.name.clone()).collect();
+        self.ladder.sel.follow(&cohorts);
+        let keys: Vec<SeriesKey> = self.flag_guardrails().into_iter().map(series).collect();
+        self.guardrails.sel.follow(&keys);
+        let ids: Vec<_> = self.data.approvals.iter().map(|a| a.id.clone()).collect();
+        self.approvals.sel.follow(&ids);
+        let ids: Vec<_> = self.data.audit.iter().map(|e| e.id).collect();
+        self.activity.sel.follow(&ids);
+    }
+
+    pub fn selected_flag_key(&self) -> Option<&FlagKey> {
+        self.flags.visible.get(self.flags.sel.row())
+    }
+
+    pub fn selected_flag(&self) -> Option<&Flag> {
+        self.selected_flag_key().and_then(|k| self.data.state.flags.get(k)).map(|f| &**f)
+    }
+
+    /// The selected flag's state in the current environment.
+    pub fn flag_env(&self) -> Option<&FlagEnv> {
+        self.selected_flag().and_then(|f| f.env(&self.env))
+    }
+
+    pub fn cohorts(&self) -> &[Cohort] {
+        self.flag_env().map(|e| e.cohorts.as_slice()).unwrap_or(&[])
+    }
+
+    pub fn selected_cohort(&self) -> Option<&Cohort> {
+        self.cohorts().get(self.ladder.sel.row())
+    }
+
+    /// Guardrail readings of the selected flag in the current environment.
+    pub fn flag_guardrails(&self) -> Vec<&GuardrailReading> {
+        match self.selected_flag_key() {
+            Some(k) => self.readings_for(k),
+            None => Vec::new(),
+        }
+    }
+
+    pub fn selected_reading(&self) -> Option<&GuardrailReading> {
+        self.flag_guardrails().get(self.guardrails.sel.row()).copied()
+    }
+
+    pub fn readings_for(&self, flag: &FlagKey) -> Vec<&GuardrailReading> {
+        self.data.guardrails.iter().filter(|r| r.flag == *flag && r.env == self.env).collect()
+    }
+
+    pub fn worst_status(&self, flag: &FlagKey) -> Option<GuardrailStatus> {
+        self.flags.worst.get(flag).copied()
+    }
+
+    pub fn selected_approval(&self) -> Option<&ApprovalRequest> {
+        self.data.approvals.get(self.approvals.sel.row())
+    }
+
+    pub fn selected_audit(&self) -> Option<&AuditEvent> {
+        self.data.audit.get(self.activity.sel.row())
+    }
+
+    pub fn pending_for(&self, flag: &FlagKey) -> bool {
+        self.data.approvals.iter().any(|a| a.state == ApprovalState::Pending && a.action.flag() == Some(flag))
+    }
+
+    pub fn is_frozen(&self) -> bool {
+        self.data.state.is_frozen(&self.env)
+    }
+
+    pub fn is_protected(&self) -> bool {
+        self.data.state.environment(&self.env).is_some_and(|e| e.protected)
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.data.conn == Conn::Live
+    }
+
+    /// Seconds since data last arrived.
+    pub fn data_age_secs(&self) -> i64 {
+        (self.now - self.data.data_at).num_seconds().max(0)
+    }
+
+    /// Seconds the stream has been down, if it is.
+    pub fn stale_secs(&self) -> Option<i64> {
+        match &self.data.conn {
+            Conn::Reconnecting { since, .. } => Some((self.now - *since).num_seconds().max(0)),
+            _ => None,
+        }
+    }
+
+    pub fn can_act(&self) -> bool {
+        self.data.identity.role.can_act()
+    }
+
+    pub fn is_agent(&self) -> bool {
+        self.data.identity.role == Role::Agent
+    }
+
+    pub fn set_status(&mut self, text: impl Into<String>, error: bool) {
+        self.status = Some(StatusLine { text: text.into(), error });
+    }
+
+    /// Moves the focused pane's selection by `delta` rows (clamped).
+    pub fn move_selection(&mut self, delta: isize) {
+        let step = |cur: usize, len: usize| -> usize {
+            if len == 0 {
+                return 0;
+            }
+            (cur as isize).saturating_add(delta).clamp(0, len as isize - 1) as usize
+        };
+        match self.focus {
+            Pane::Flags => {
+                let before = self.flags.sel.row();
+                let row = step(before, self.flags.visible.len());
+                self.flags.sel.select_row(row, &self.flags.visible);
+                if row != before {
+                    self.ladder.sel.reset();
+                    self.guardrails.sel.reset();
+                    self.follow();
+                }
+            }
+            Pane::Ladder => {
+                let cohorts: Vec<_> = self.cohorts().iter().map(|c| c.name.clone()).collect();
+                let row = step(self.ladder.sel.row(), cohorts.len());
+                self.ladder.sel.select_row(row, &cohorts);
+            }
+            Pane::Guardrails => {
+                let keys: Vec<SeriesKey> = self.flag_guardrails().into_iter().map(series).collect();
+                let row = step(self.guardrails.sel.row(), keys.len());
+                self.guardrails.sel.select_row(row, &keys);
+            }
+            Pane::Approvals => {
+                let ids: Vec<_> = self.data.approvals.iter().map(|a| a.id.clone()).collect();
+                let row = step(self.approvals.sel.row(), ids.len());
+                self.approvals.sel.select_row(row, &ids);
+            }
+            Pane::Activity => {
+                let ids: Vec<_> = self.data.audit.iter().map(|e| e.id).collect();
+                let row = step(self.activity.sel.row(), ids.len());
+                // On the top row the cursor follows the newest entry as new ones arrive.
+                if row == 0 { self.activity.sel.reset() } else { self.activity.sel.select_row(row, &ids) }
+            }
+        }
+    }
+
+    /// Selects the flag `key` (with its first cohort and series); false when it is not visible.
+    pub fn select_flag(&mut self, key: &str) -> bool {
+        let Some(i) = self.flags.visible.iter().position(|k| k.as_str() == key) else { return false };
+        self.flags.sel.select_row(i, &self.flags.visible);
+        self.ladder.sel.reset();
+        self.guardrails.sel.reset();
+        self.follow();
+        true
+    }
+
+    /// Selects the cohort `name` of the selected flag; false when it has none by that name.
+    pub fn select_cohort(&mut self, name: &str) -> bool {
+        let cohorts: Vec<_> = self.cohorts().iter().map(|c| c.name.clone()).collect();
+        let Some(i) = cohorts.iter().position(|c| c.as_str() == name) else { return false };
+        self.ladder.sel.select_row(i, &cohorts);
+        true
+    }
+}

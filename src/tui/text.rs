@@ -1,0 +1,25 @@
+//! Owns how the TUI turns values into text for the screen: the one truncation (`fit`, with `…`)
+//! every width goes through, the one place operator input is made inert (`typed`), numbers of
+//! guardrail readings. Backend text needs no cleaning here: it came in `client::Clean`. Pure
+//! formatting; it must not draw or read the model.
+
+use std::borrow::Cow;
+
+/// At most `width` characters of `s`, the last one `…` when it is cut.
+pub fn fit(s: &str, width: usize) -> String {
+    crate::sanitize::truncate_display(s, width).into_owned()
+}
+
+/// What the operator typed (a filter, a reason, a command line), inert: a paste can carry
+/// control characters like any backend string.
+pub fn typed(s: &str) -> Cow<'_, str> {
+    crate::sanitize::sanitize(s)
+}
+
+/// A reading's value, `-` when there is none.
+pub fn num(v: Option<f64>) -> String {
+    match v {
+        None => "-".into(),
+        v => crate::domain::guardrail::fmt_value(v),
+    }
+}
