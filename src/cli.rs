@@ -151,6 +151,8 @@ pub enum Command {
     CheckConfig,
     /// Render fixture state to an SVG (README screenshots).
     Screenshot(crate::screenshot::ScreenshotArgs),
+    /// MCP server on stdio for AI assistants: read tools and `propose`; agent token only (docs/mcp.md).
+    Mcp,
 }
 
 #[derive(Subcommand, Debug)]
@@ -646,7 +648,7 @@ fn with_config(mut cli: Cli) -> Result<Cli> {
 pub async fn run(cli: Cli) -> Result<i32> {
     let client_command = matches!(
         cli.command,
-        Some(Command::Status { .. } | Command::Act(_) | Command::Approvals { .. } | Command::Audit { .. } | Command::Apply { .. } | Command::Token { .. })
+        Some(Command::Status { .. } | Command::Act(_) | Command::Approvals { .. } | Command::Audit { .. } | Command::Apply { .. } | Command::Token { .. } | Command::Mcp)
     );
     let cli = if client_command { with_config(cli)? } else { cli };
     match &cli.command {
@@ -666,5 +668,6 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Token { command: TokenCommand::Add { name, role } }) => token_add(&cli, name, role).await,
         Some(Command::CheckConfig) => Ok(crate::config::check_command()),
         Some(Command::Screenshot(args)) => crate::screenshot::run(&cli, args),
+        Some(Command::Mcp) => crate::mcp::run(&cli).await,
     }
 }

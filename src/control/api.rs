@@ -94,7 +94,7 @@ fn caller(actor: Actor, headers: &HeaderMap, default_source: &str) -> Caller {
     let source = headers
         .get("x-flagtop-source")
         .and_then(|v| v.to_str().ok())
-        .filter(|s| matches!(*s, "tui" | "cli" | "api"))
+        .filter(|s| matches!(*s, "tui" | "cli" | "api" | "mcp"))
         .unwrap_or(if actor.role == Role::Agent { "agent" } else { default_source })
         .to_string();
     Caller { actor, source }
