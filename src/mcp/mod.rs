@@ -16,6 +16,9 @@ pub mod propose;
 pub mod server;
 pub mod view;
 
+#[cfg(test)]
+mod tests;
+
 use crate::cli::{Cli, exit};
 use color_eyre::eyre::{Result, eyre};
 use rmcp::ServiceExt;
