@@ -140,7 +140,7 @@ pub async fn propose(client: &Client, args: ProposeArgs) -> Result<Value, Refusa
         "merged_into_existing_request": merged,
         "request": recorded.as_ref().map(view::approval),
         "who_must_approve": recorded.as_ref().map_or_else(
-            || "a person with the `approver` or `admin` role (agents never approve)".to_string(),
+            || format!("a person with the {} role (agents never approve)", view::approver_roles()),
             view::who_must_approve,
         ),
         "applied": false,

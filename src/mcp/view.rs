@@ -4,7 +4,7 @@
 
 use super::limits::Page;
 use crate::domain::{
-    Action, ApprovalRequest, ApprovalState, Flag, FlagEnv, GuardrailStatus, State,
+    Action, ApprovalRequest, ApprovalState, Flag, FlagEnv, GuardrailStatus, Role, State,
 };
 use crate::wire::{GuardrailReading, Snapshot};
 use serde_json::{Value, json};
@@ -13,10 +13,28 @@ use std::sync::Arc;
 /// How many recent guardrail values a reading carries in a tool result.
 pub const HISTORY_TAIL: usize = 10;
 
+/// The roles that may approve, as the domain says (`Role::can_approve`).
+pub fn approver_roles() -> String {
+    let all = [
+        Role::Viewer,
+        Role::Operator,
+        Role::Approver,
+        Role::Agent,
+        Role::Admin,
+    ];
+    let names: Vec<String> = all
+        .into_iter()
+        .filter(|r| r.can_approve())
+        .map(|r| format!("`{}`", r.as_str()))
+        .collect();
+    names.join(" or ")
+}
+
 /// Who decides a request in flagtop: said in every approval and proposal result.
 pub fn who_must_approve(a: &ApprovalRequest) -> String {
     format!(
-        "one person with the `approver` or `admin` role other than the requester `{}`, before {} (agents never approve; nobody approves their own request)",
+        "one person with the {} role other than the requester `{}`, before {} (agents never approve; nobody approves their own request)",
+        approver_roles(),
         a.requested_by.name,
         a.expires_at.format("%Y-%m-%d %H:%M:%S UTC")
     )
