@@ -16,6 +16,7 @@ pub struct ListFlagsArgs {
     pub cursor: Option<String>,
     /// Items per page, 1–50 (default 20).
     #[serde(default)]
+    #[schemars(range(min = 1, max = 50))]
     pub limit: Option<u64>,
 }
 
@@ -45,6 +46,7 @@ pub struct BreachesArgs {
     pub cursor: Option<String>,
     /// Items per page, 1–50 (default 20).
     #[serde(default)]
+    #[schemars(range(min = 1, max = 50))]
     pub limit: Option<u64>,
 }
 
@@ -60,6 +62,7 @@ pub struct AuditArgs {
     pub cursor: Option<String>,
     /// Items per page, 1–50 (default 20).
     #[serde(default)]
+    #[schemars(range(min = 1, max = 50))]
     pub limit: Option<u64>,
 }
 
@@ -75,6 +78,7 @@ pub struct ApprovalsArgs {
     pub cursor: Option<String>,
     /// Items per page, 1–50 (default 20).
     #[serde(default)]
+    #[schemars(range(min = 1, max = 50))]
     pub limit: Option<u64>,
 }
 
@@ -104,4 +108,20 @@ pub struct ProposeArgs {
     /// states the scope the control plane derives from the action.
     #[serde(default)]
     pub affected_scope: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemas_state_the_page_bound_and_refuse_unknown_fields() {
+        let schema =
+            serde_json::to_value(rmcp::schemars::schema_for!(ListFlagsArgs)).unwrap_or_default();
+        let limit = &schema["properties"]["limit"];
+        assert_eq!(limit["maximum"], super::super::limits::MAX_PAGE, "{schema}");
+        assert_eq!(limit["minimum"], 1, "{schema}");
+        assert_eq!(schema["additionalProperties"], false, "{schema}");
+        assert_eq!(schema["required"], serde_json::json!(["env"]), "{schema}");
+    }
 }
