@@ -10,6 +10,7 @@
 //! - [`sanitize`]: neutralises untrusted text before it reaches a terminal.
 //! - [`config`]: config.toml, themes and keymaps (strict, with positions), `check-config`.
 //! - [`screenshot`]: fixture state rendered to SVG for the README.
+//! - [`mcp`]: `flagtop mcp`, the MCP server for AI assistants (read tools + `propose`).
 pub mod app;
 pub mod cli;
 pub mod domain;
@@ -24,3 +25,4 @@ pub mod config;
 pub mod screenshot;
 pub mod testkit;
 pub mod fuzz_checks;
+pub mod mcp;

@@ -7,6 +7,7 @@ mod act;
 mod apply;
 mod approvals;
 mod audit;
+mod mcp;
 mod screenshot;
 mod serve;
 mod session;
@@ -133,6 +134,8 @@ pub enum Command {
     CheckConfig,
     /// Render fixture state to an SVG (README screenshots).
     Screenshot(screenshot::ScreenshotArgs),
+    /// MCP server on stdio for AI assistants: read tools and `propose`; agent token only (docs/mcp.md).
+    Mcp,
 }
 
 pub fn exit_code(e: &color_eyre::Report) -> i32 {
@@ -181,7 +184,7 @@ fn with_config(mut cli: Cli) -> Result<Cli> {
 pub async fn run(cli: Cli) -> Result<i32> {
     let client_command = matches!(
         cli.command,
-        Some(Command::Status { .. } | Command::Act(_) | Command::Approvals { .. } | Command::Audit { .. } | Command::Apply { .. } | Command::Token { .. })
+        Some(Command::Status { .. } | Command::Act(_) | Command::Approvals { .. } | Command::Audit { .. } | Command::Apply { .. } | Command::Token { .. } | Command::Mcp)
     );
     let cli = if client_command { with_config(cli)? } else { cli };
     match &cli.command {
@@ -201,5 +204,6 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Token { command: token::TokenCommand::Add { name, role } }) => token::token_add(&cli, name, role).await,
         Some(Command::CheckConfig) => Ok(crate::config::check_command()),
         Some(Command::Screenshot(args)) => screenshot::run(&cli, args),
+        Some(Command::Mcp) => mcp::run(&cli).await,
     }
 }

@@ -205,6 +205,19 @@ impl Client {
         self.get(&path).await
     }
 
+    /// A page of the audit trail: events older than `before` (an audit id), newest first.
+    pub async fn audit_page(&self, flag: Option<&str>, before: Option<u64>, limit: usize) -> Result<AuditPage, ClientError> {
+        let mut path = format!("/v1/audit?limit={limit}");
+        if let Some(b) = before {
+            path.push_str(&format!("&before={b}"));
+        }
+        if let Some(f) = flag {
+            let f: String = f.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).collect();
+            path.push_str(&format!("&flag={f}"));
+        }
+        self.get(&path).await
+    }
+
     /// One audit event by id (None when there is no such event).
     pub async fn audit_event(&self, id: u64) -> Result<Option<crate::domain::AuditEvent>, ClientError> {
         let page: AuditPage = self.get(&format!("/v1/audit?limit=1&before={}", id.saturating_add(1))).await?;
