@@ -94,7 +94,7 @@ fn applied_outcome_closes_the_dialog_and_shows_the_audit_id() {
     let mut m = on_eu_west();
     update(&mut m, key('r'));
     let fx = update(&mut m, code(KeyCode::Enter)).effects;
-    let idem = submit(&fx).1.to_string();
+    let idem_key = submit(&fx).1.to_string();
     let o = Outcome {
         outcome: OutcomeKind::Applied,
         revision: Revision(43),
@@ -105,7 +105,7 @@ fn applied_outcome_closes_the_dialog_and_shows_the_audit_id() {
         approval_id: None,
         replayed: false,
     };
-    update(&mut m, Event::Outcome { idem_key: idem, result: Ok(Box::new(Clean::new(o))) });
+    update(&mut m, Event::Outcome { idem_key, result: Ok(Box::new(Clean::new(o))) });
     assert!(m.dialog.is_none());
     assert!(m.status.as_ref().unwrap().text.contains("audit #8"));
     assert_eq!(m.own_last, Some(AuditId(8)));
@@ -116,12 +116,12 @@ fn denied_keeps_the_dialog_with_the_answer() {
     let mut m = on_eu_west();
     update(&mut m, key('r'));
     let fx = update(&mut m, code(KeyCode::Enter)).effects;
-    let idem = submit(&fx).1.to_string();
+    let idem_key = submit(&fx).1.to_string();
     let denied = ClientError::Api { status: 403, code: "forbidden".into(), message: "no".into(), current_revision: None };
-    update(&mut m, Event::Outcome { idem_key: idem.clone(), result: Err(denied) });
+    update(&mut m, Event::Outcome { idem_key: idem_key.clone(), result: Err(denied) });
     assert!(matches!(&confirm_of(&m).phase, Phase::Failed { msg, retry_same_key: false } if msg.starts_with("denied")));
     let fx = update(&mut m, code(KeyCode::Enter)).effects;
-    assert_ne!(submit(&fx).1, idem);
+    assert_ne!(submit(&fx).1, idem_key);
 }
 
 #[test]
