@@ -2,12 +2,12 @@
 //! right Effect, retries, conflicts, outcomes, refusal while stale, approvals. Tests only; no
 //! terminal, no network.
 
-use super::confirm::{Intent, Phase};
-use super::dialog::Dialog;
-use super::effect::{Effect, Event};
+use super::super::confirm::{Intent, Phase};
+use super::super::dialog::Dialog;
+use super::super::effect::{Effect, Event};
 use super::fixture::*;
-use super::model::{Conn, Pane};
-use super::update::update;
+use super::super::model::{Conn, Pane};
+use super::super::update::update;
 use crate::client::{Clean, ClientError};
 use crate::client::stream::StreamEvent;
 use crate::domain::{Action, AuditId, Revision};
@@ -262,7 +262,7 @@ fn approve_and_reject_the_selected_request() {
 fn nobody_approves_their_own_request() {
     let mut snap = snapshot();
     snap.identity.name = "ops-assistant".into();
-    let mut m = super::model::Model::new(Clean::new(snap), "x", None, crate::config::keymap::builtin_default(), t0());
+    let mut m = super::super::model::Model::new(Clean::new(snap), "x", None, crate::config::keymap::builtin_default(), t0());
     update(&mut m, Event::Stream(StreamEvent::Connected { revision: STATE_REV }));
     update(&mut m, key('a'));
     assert!(m.dialog.is_none());
