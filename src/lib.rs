@@ -1,15 +1,18 @@
-//! flagtop: `top` for feature-flag rollouts.
+//! flagtop: `top` for feature-flag rollouts. The rows of modules and the rule between them
+//! (imports run downward only; `scripts/check-layers` checks it) are in `docs/architecture.md`.
 //!
 //! - [`domain`]: pure vocabulary and rules (flags, cohorts, ladders, actions and reverses,
 //!   guardrails, approvals, audit, evaluation).
+//! - [`sanitize`], [`exit`], [`testkit`]: inert text, exit codes, the fixed test clock.
 //! - [`wire`]: the HTTP API's bodies, shared by server and client.
 //! - [`control`]: the control plane (store, service, policy, engine, simulator, API, runtime).
-//! - [`client`]: the only code that speaks HTTP to a control plane (requests, SSE stream).
-//! - [`tui`]: the operator TUI (Elm-style model / update / view).
-//! - [`cli`], [`status`], [`app`]: command line, one-shot views, process set-up.
-//! - [`sanitize`]: neutralises untrusted text before it reaches a terminal.
+//! - [`client`]: the only code that speaks HTTP to a control plane (requests, SSE stream); hands
+//!   out backend text as `client::Clean` (inert).
+//! - [`tui`]: the operator TUI (event loop, model, update, confirm flow, views).
 //! - [`config`]: config.toml, themes and keymaps (strict, with positions), `check-config`.
-//! - [`screenshot`]: fixture state rendered to SVG for the README.
+//! - [`status`], [`app`]: the one-shot status view; process set-up (TLS, logging).
+//! - [`screenshot`]: fixture state (`screenshot::fixture`) rendered to SVG for the README.
+//! - [`cli`]: command line and dispatch, one file per subcommand.
 //! - [`mcp`]: `flagtop mcp`, the MCP server for AI assistants (read tools + `propose`).
 pub mod app;
 pub mod cli;

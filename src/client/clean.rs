@@ -172,13 +172,37 @@ impl Neutralise for Flag {
 
 impl Neutralise for Arc<Flag> {
     fn neutralise(&mut self) {
-        // Flags are shared with the embedded control plane: copy one only when it needs it.
-        let mut copy = (**self).clone();
-        copy.neutralise();
-        if copy != **self {
-            *self = Arc::new(copy);
+        // Flags are shared with the embedded control plane (10,000 of them in the large
+        // scenario): look first, copy only a flag that has something to neutralise.
+        if flag_dirty(self) {
+            Arc::make_mut(self).neutralise();
         }
     }
+}
+
+/// Whether any string `Neutralise for Flag` touches would change (read-only).
+fn flag_dirty(f: &Flag) -> bool {
+    let cohort = |c: &Cohort| {
+        dirty(&c.name)
+            || dirty(&c.variation)
+            || c.external_id.as_deref().is_some_and(dirty)
+            || match &c.selector {
+                Selector::Everyone => false,
+                Selector::Segment { segment } => dirty(segment),
+                Selector::Constraints { constraints } => constraints.iter().any(|k| dirty(&k.attribute) || k.values.iter().any(|v| dirty(v))),
+            }
+    };
+    let env = |e: &FlagEnv| {
+        dirty(&e.fallthrough)
+            || e.cohorts.iter().any(cohort)
+            || e.ladder.as_ref().is_some_and(|l| l.stages.iter().any(|s| dirty(&s.name)) || l.pause_note.as_deref().is_some_and(dirty))
+            || e.guardrails.iter().any(|g| dirty(&g.metric) || dirty(&g.cohort))
+    };
+    dirty(&f.key)
+        || dirty(&f.description)
+        || dirty(&f.owner)
+        || f.variations.iter().any(|v| dirty(v))
+        || f.environments.iter().any(|(k, e)| dirty(k) || env(e))
 }
 
 impl Neutralise for Environment {
@@ -328,5 +352,20 @@ mod tests {
         assert!(!text.contains("\\u{1b}") && !text.contains("\\u{9b}"), "{text}");
         assert!(clean.flags[0].description.contains("␛]0;pwned"), "{}", clean.flags[0].description);
         assert_eq!(clean.revision, revision);
+    }
+
+    #[test]
+    fn a_clean_shared_flag_is_not_copied_and_a_dirty_one_is() {
+        let snap = crate::screenshot::fixture::snapshot("demo").unwrap_or_else(|e| panic!("{e}"));
+        let shared = snap.flags[0].clone();
+        let mut f = shared.clone();
+        f.neutralise();
+        assert!(Arc::ptr_eq(&f, &shared), "nothing to neutralise: the shared flag is kept");
+        let mut evil = (*shared).clone();
+        evil.environments.iter_mut().for_each(|(_, e)| e.fallthrough = "a\x1bb".into());
+        let mut f = Arc::new(evil);
+        let other = f.clone();
+        f.neutralise();
+        assert!(!Arc::ptr_eq(&f, &other) && f.environments.iter().all(|(_, e)| e.fallthrough == "a␛b"));
     }
 }

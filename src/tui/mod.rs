@@ -20,19 +20,9 @@ pub mod theme;
 pub mod update;
 pub mod view;
 mod test_hooks;
+#[cfg(test)]
+mod tests;
 
-#[cfg(test)]
-mod fixture;
-#[cfg(test)]
-mod tests_confirm;
-#[cfg(test)]
-mod tests_keymap;
-#[cfg(test)]
-mod tests_screen;
-#[cfg(test)]
-mod tests_update;
-#[cfg(test)]
-mod tests_view;
 
 pub use event_loop::run;
 pub use effect::{Effect, Event, Step};

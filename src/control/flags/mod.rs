@@ -5,6 +5,7 @@
 
 pub mod sync;
 pub mod unleash;
+mod unleash_map;
 pub mod usage;
 
 use crate::domain::{Action, Environment, Flag};

@@ -2,21 +2,21 @@
 //! per-pane contexts, user overrides and unbinds, zoom, footer/help from the keymap, ASCII
 //! mode, and the README key table generated from `keymaps/default.toml`.
 
-use super::effect::Effect;
+use super::super::effect::Effect;
 use super::fixture::*;
-use super::keymap::{Context, Lookup};
-use super::keys::{Cmd, KeyPress, parse_seq};
-use super::model::Pane;
-use super::update::update;
+use super::super::keymap::{Context, Lookup};
+use super::super::keys::{Cmd, KeyPress, parse_seq};
+use super::super::model::Pane;
+use super::super::update::update;
 use crate::config::problem::Problems;
 use crate::config::{THEMES, keymap, theme};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 
-fn screen(m: &super::model::Model, t: &super::theme::Theme, w: u16, h: u16) -> String {
+fn screen(m: &super::super::model::Model, t: &super::super::theme::Theme, w: u16, h: u16) -> String {
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| super::view::draw(f, m, t)).unwrap();
+    term.draw(|f| super::super::view::draw(f, m, t)).unwrap();
     let b = term.backend().buffer().clone();
     (0..h).map(|y| (0..w).map(|x| b[(x, y)].symbol().to_string()).collect::<String>() + "\n").collect()
 }
@@ -109,7 +109,7 @@ fn user_keymap_overrides_and_unbinds_per_context() {
     let mut m = on_eu_west();
     m.keymap = k;
     update(&mut m, key('R'));
-    assert!(matches!(m.dialog, Some(super::dialog::Dialog::Confirm(_))));
+    assert!(matches!(m.dialog, Some(super::super::dialog::Dialog::Confirm(_))));
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Tests of `tui::screen` against a VT100 emulator (vt100): scrolled bands end up exactly as a
 //! full redraw would leave the screen, only the new lines are written, the diff is ratatui's.
 
-use super::screen::{Drawn, Screen, diff};
+use super::super::screen::{Drawn, Screen, diff};
 use ratatui::backend::CrosstermBackend;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -104,7 +104,7 @@ fn at_80x24_moving_down_the_flag_list_scrolls_it_and_the_screen_stays_right() {
         let b = tape.take();
         steps.push(b.len());
         all.extend_from_slice(&b);
-        let _ = crate::tui::update(&mut m, crate::tui::fixture::key('j'));
+        let _ = crate::tui::update(&mut m, crate::tui::tests::fixture::key('j'));
     }
     let (mut fresh, fresh_tape) = term(w, h);
     Screen::new().draw(&mut fresh, |f| crate::tui::view::frame(f, &m, &theme)).unwrap();

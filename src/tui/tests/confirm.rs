@@ -2,12 +2,12 @@
 //! right Effect, retries, conflicts, outcomes, refusal while stale, approvals. Tests only; no
 //! terminal, no network.
 
-use super::confirm::{Intent, Phase};
-use super::dialog::Dialog;
-use super::effect::{Effect, Event};
+use super::super::confirm::{Intent, Phase};
+use super::super::dialog::Dialog;
+use super::super::effect::{Effect, Event};
 use super::fixture::*;
-use super::model::{Conn, Pane};
-use super::update::update;
+use super::super::model::{Conn, Pane};
+use super::super::update::update;
 use crate::client::{Clean, ClientError};
 use crate::client::stream::StreamEvent;
 use crate::domain::{Action, AuditId, Revision};
@@ -94,7 +94,7 @@ fn applied_outcome_closes_the_dialog_and_shows_the_audit_id() {
     let mut m = on_eu_west();
     update(&mut m, key('r'));
     let fx = update(&mut m, code(KeyCode::Enter)).effects;
-    let idem = submit(&fx).1.to_string();
+    let idem_key = submit(&fx).1.to_string();
     let o = Outcome {
         outcome: OutcomeKind::Applied,
         revision: Revision(43),
@@ -105,7 +105,7 @@ fn applied_outcome_closes_the_dialog_and_shows_the_audit_id() {
         approval_id: None,
         replayed: false,
     };
-    update(&mut m, Event::Outcome { idem_key: idem, result: Ok(Box::new(Clean::new(o))) });
+    update(&mut m, Event::Outcome { idem_key, result: Ok(Box::new(Clean::new(o))) });
     assert!(m.dialog.is_none());
     assert!(m.status.as_ref().unwrap().text.contains("audit #8"));
     assert_eq!(m.own_last, Some(AuditId(8)));
@@ -116,12 +116,12 @@ fn denied_keeps_the_dialog_with_the_answer() {
     let mut m = on_eu_west();
     update(&mut m, key('r'));
     let fx = update(&mut m, code(KeyCode::Enter)).effects;
-    let idem = submit(&fx).1.to_string();
+    let idem_key = submit(&fx).1.to_string();
     let denied = ClientError::Api { status: 403, code: "forbidden".into(), message: "no".into(), current_revision: None };
-    update(&mut m, Event::Outcome { idem_key: idem.clone(), result: Err(denied) });
+    update(&mut m, Event::Outcome { idem_key: idem_key.clone(), result: Err(denied) });
     assert!(matches!(&confirm_of(&m).phase, Phase::Failed { msg, retry_same_key: false } if msg.starts_with("denied")));
     let fx = update(&mut m, code(KeyCode::Enter)).effects;
-    assert_ne!(submit(&fx).1, idem);
+    assert_ne!(submit(&fx).1, idem_key);
 }
 
 #[test]
@@ -262,7 +262,7 @@ fn approve_and_reject_the_selected_request() {
 fn nobody_approves_their_own_request() {
     let mut snap = snapshot();
     snap.identity.name = "ops-assistant".into();
-    let mut m = super::model::Model::new(Clean::new(snap), "x", None, crate::config::keymap::builtin_default(), t0());
+    let mut m = super::super::model::Model::new(Clean::new(snap), "x", None, crate::config::keymap::builtin_default(), t0());
     update(&mut m, Event::Stream(StreamEvent::Connected { revision: STATE_REV }));
     update(&mut m, key('a'));
     assert!(m.dialog.is_none());

@@ -1,11 +1,11 @@
 //! Render tests with ratatui's TestBackend at 80×24 and 160×48 on the demo scenario: visible
 //! text, styles of breached and stale rows, and that hostile strings reach the buffer inert.
 
-use super::effect::Event;
+use super::super::effect::Event;
 use super::fixture::*;
-use super::model::{Model, Pane};
-use super::update::update;
-use super::view;
+use super::super::model::{Model, Pane};
+use super::super::update::update;
+use super::super::view;
 use crate::client::stream::StreamEvent;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -160,7 +160,7 @@ fn hostile_strings_reach_the_buffer_inert() {
     select_flag(&mut m, "checkout-v2");
     let mut screens = vec![render(&m, 160, 48), render(&m, 80, 24)];
     m.focus = Pane::Ladder;
-    update(&mut m, crate::tui::fixture::code(crossterm::event::KeyCode::Enter));
+    update(&mut m, crate::tui::tests::fixture::code(crossterm::event::KeyCode::Enter));
     screens.push(render(&m, 160, 48));
     for b in &screens {
         let s = text(b);

@@ -1,9 +1,9 @@
-//! Test fixture: the deterministic demo state of `demo` (breached eu-west guardrail, the
-//! ops-assistant proposal, one audit entry) plus key helpers. Tests only.
+//! Test fixture: the deterministic demo state of `screenshot::fixture` (breached eu-west
+//! guardrail, the ops-assistant proposal, one audit entry) plus key and dialog helpers. Tests only.
 
-use super::effect::Event;
-use super::model::Model;
-use super::update::update;
+use super::super::effect::Event;
+use super::super::model::Model;
+use super::super::update::update;
 use crate::wire::Snapshot;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -57,17 +57,17 @@ pub fn on_eu_west() -> Model {
 }
 
 /// The open confirm dialog (the test fails when there is none).
-pub fn confirm_of(m: &Model) -> &super::confirm::Confirm {
+pub fn confirm_of(m: &Model) -> &super::super::confirm::Confirm {
     match &m.dialog {
-        Some(super::dialog::Dialog::Confirm(c)) => c,
+        Some(super::super::dialog::Dialog::Confirm(c)) => c,
         other => panic!("expected a confirm dialog, got {other:?}"),
     }
 }
 
 /// The one Submit among `fx` (the test fails otherwise).
-pub fn submit(fx: &[super::effect::Effect]) -> (&crate::wire::ActionRequest, &str) {
+pub fn submit(fx: &[super::super::effect::Effect]) -> (&crate::wire::ActionRequest, &str) {
     match fx {
-        [super::effect::Effect::Submit { req, idem_key }] => (req, idem_key.as_str()),
+        [super::super::effect::Effect::Submit { req, idem_key }] => (req, idem_key.as_str()),
         other => panic!("expected one Submit, got {other:?}"),
     }
 }

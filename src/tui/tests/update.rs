@@ -2,12 +2,12 @@
 //! environments, stream changes and readings, sorting, determinism and redraws. Tests only; no
 //! terminal, no network.
 
-use super::confirm::Phase;
-use super::dialog::Dialog;
-use super::effect::{Effect, Event};
+use super::super::confirm::Phase;
+use super::super::dialog::Dialog;
+use super::super::effect::{Effect, Event};
 use super::fixture::*;
-use super::model::Pane;
-use super::update::update;
+use super::super::model::Pane;
+use super::super::update::update;
 use crate::client::{Clean, ClientError};
 use crate::client::stream::StreamEvent;
 use crate::domain::{Action, Revision};
@@ -96,15 +96,15 @@ fn stream_changes_and_guardrails_patch_the_model() {
 #[test]
 fn s_cycles_sort_and_worst_first_puts_the_breached_flag_on_top() {
     let mut m = model();
-    let first = |m: &super::model::Model| m.flags.visible.first().map(|k| k.to_string()).unwrap_or_default();
+    let first = |m: &super::super::model::Model| m.flags.visible.first().map(|k| k.to_string()).unwrap_or_default();
     assert_eq!(first(&m), "assistant-pr-creation", "by key");
     update(&mut m, key('s'));
-    assert_eq!(m.flags.sort, super::model::SortBy::Health);
+    assert_eq!(m.flags.sort, super::super::model::SortBy::Health);
     assert_eq!(first(&m), "checkout-v2", "the fixture's breached flag comes first");
     update(&mut m, key('s'));
-    assert_eq!(m.flags.sort, super::model::SortBy::Recent);
+    assert_eq!(m.flags.sort, super::super::model::SortBy::Recent);
     update(&mut m, key('s'));
-    assert_eq!(m.flags.sort, super::model::SortBy::Key);
+    assert_eq!(m.flags.sort, super::super::model::SortBy::Key);
     assert_eq!(first(&m), "assistant-pr-creation");
 }
 
@@ -155,7 +155,7 @@ fn update_is_deterministic_and_says_when_to_redraw() {
     assert!(!update(&mut m, Event::Tick(now)).redraw, "a tick that changes nothing on screen does not");
     update(&mut m, key('r'));
     let step = update(&mut m, Event::Outcome { idem_key: "not-ours".into(), result: Err(ClientError::Timeout { url: "x".into() }) });
-    assert_eq!(step, super::effect::Step::default(), "an answer for another dialog changes nothing");
+    assert_eq!(step, super::super::effect::Step::default(), "an answer for another dialog changes nothing");
     assert_eq!(confirm_of(&m).phase, Phase::Editing);
     update(&mut m, code(KeyCode::Esc));
     assert_eq!(update(&mut m, key('q')).effects, vec![Effect::Quit], "quit is one effect, signalled once");
