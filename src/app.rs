@@ -57,3 +57,28 @@ impl<W: std::io::Write> std::io::Write for InertLog<W> {
         self.0.flush()
     }
 }
+
+/// Error and panic reports: coloured only on a terminal that wants colour (plain in files and
+/// pipes), and a write to a closed stdout (`flagtop status --json | head -1`) ends the process
+/// quietly with success instead of a panic report.
+pub fn install_hooks() {
+    use std::io::IsTerminal;
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let theme = if colour { color_eyre::config::Theme::dark() } else { color_eyre::config::Theme::new() };
+    let (panic_hook, eyre_hook) = color_eyre::config::HookBuilder::default().theme(theme).into_hooks();
+    let _ = eyre_hook.install();
+    let panic_hook = panic_hook.into_panic_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if is_closed_output(info) {
+            std::process::exit(crate::exit::OK);
+        }
+        panic_hook(info)
+    }));
+}
+
+/// Whether a panic is std's "failed printing to stdout: Broken pipe".
+fn is_closed_output(info: &std::panic::PanicHookInfo<'_>) -> bool {
+    let payload = info.payload();
+    let text = payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_default();
+    text.starts_with("failed printing to std") && text.contains("Broken pipe")
+}

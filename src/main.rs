@@ -3,7 +3,7 @@
 use clap::Parser;
 
 fn main() {
-    let _ = color_eyre::install();
+    flagtop::app::install_hooks();
     flagtop::app::init_tls();
     let cli = flagtop::cli::Cli::parse();
     let _log = flagtop::app::init_logging(cli.data.as_deref());

@@ -315,3 +315,39 @@ fn a_squatter_on_a_stale_or_forged_endpoint_never_receives_the_token() {
     assert!(!seen.is_empty(), "the client never asked the address for its proof");
     assert!(seen.iter().all(|r| !r.contains("ft_would_be_stolen") && !r.to_ascii_lowercase().contains("authorization")), "{seen:?}");
 }
+
+#[test]
+fn a_closed_stdout_ends_commands_quietly() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for args in [&["status", "--json"][..], &["audit"][..], &["status"][..]] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flagtop"))
+            .args(args)
+            .arg("--data")
+            .arg(dir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run");
+        drop(child.stdout.take()); // the reader is gone before anything is written
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+        assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe") && !stderr.contains('\u{1b}'), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn sighup_ends_serve_and_removes_its_endpoint_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut server = Server::start(dir.path(), &["--no-simulate", "--scenario", "calm"]);
+    assert!(dir.path().join("endpoint.json").exists());
+    let pid = server.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-HUP", &pid]).status().expect("kill").success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.child.try_wait().expect("wait").is_none() {
+        assert!(Instant::now() < deadline, "serve ignored SIGHUP");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!dir.path().join("endpoint.json").exists(), "SIGHUP left the endpoint file behind");
+}

@@ -1,4 +1,5 @@
-//! `flagtop audit [--flag KEY] [--json]`: the audit trail, newest first.
+//! `flagtop audit [--flag KEY] [--before ID] [--json]`: the audit trail, newest first; says so
+//! when a search stopped at its scan limit.
 
 use crate::domain::Action;
 use crate::exit::{self};
@@ -7,10 +8,10 @@ use color_eyre::eyre::Result;
 use super::session::connect;
 use super::Cli;
 
-pub async fn audit(cli: &Cli, flag: Option<&str>, limit: usize, json: bool) -> Result<i32> {
+pub async fn audit(cli: &Cli, flag: Option<&str>, before: Option<u64>, limit: usize, json: bool) -> Result<i32> {
     let session = connect(cli, "cli").await?;
     let result = async {
-        let page = session.client.audit(flag, limit).await?;
+        let page = session.client.audit_page(flag, before, limit).await?;
         if json {
             println!("{}", crate::sanitize::json_for_terminal(&serde_json::to_string_pretty(&page)?));
         } else {
@@ -29,6 +30,10 @@ pub async fn audit(cli: &Cli, flag: Option<&str>, limit: usize, json: bool) -> R
                 if let Some(r) = &e.reverse {
                     println!("       reverse: {}", clean(&r.describe(), 200));
                 }
+            }
+            if let Some(id) = page.searched_back_to {
+                // Never an empty answer that only means "not searched that far".
+                println!("… searched back to audit #{id} (the scan limit); older events: flagtop audit --before {id}");
             }
         }
         Ok::<i32, color_eyre::Report>(exit::OK)

@@ -115,6 +115,9 @@ pub enum Command {
         flag: Option<String>,
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// Only events older than this audit id (to page back past a search's scan limit).
+        #[arg(long)]
+        before: Option<u64>,
         #[arg(long)]
         json: bool,
     },
@@ -199,7 +202,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Status { json }) => status::run(&cli, *json).await,
         Some(Command::Act(args)) => act::act(&cli, args).await,
         Some(Command::Approvals { command, json }) => approvals::approvals(&cli, command, *json).await,
-        Some(Command::Audit { flag, limit, json }) => audit::audit(&cli, flag.as_deref(), *limit, *json).await,
+        Some(Command::Audit { flag, limit, before, json }) => audit::audit(&cli, flag.as_deref(), *before, *limit, *json).await,
         Some(Command::Apply { file, json }) => apply::apply_file(&cli, file, *json).await,
         Some(Command::Token { command: token::TokenCommand::Add { name, role } }) => token::token_add(&cli, name, role).await,
         Some(Command::CheckConfig) => Ok(crate::config::check_command()),

@@ -37,9 +37,13 @@ pub async fn serve(cli: &Cli, listen: SocketAddr, no_simulate: bool, expose_metr
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    // A hang-up (the SSH session that started it is gone) ends the server like SIGTERM: it
+    // removes its endpoint file instead of leaving it behind for a squatter.
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+        _ = hup.recv() => {}
         _ = running.wait() => {}
     }
     running.shutdown().await;

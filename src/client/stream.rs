@@ -61,8 +61,11 @@ pub async fn follow(
     let mut backoff = Duration::from_millis(250);
     // After a switch the link never went down: its new `hello` is not news to the receiver.
     let mut switching = false;
+    // The data dir the stream last came from: a resume names it, so another server answers
+    // with a reset instead of a silent gap.
+    let mut epoch: Option<String> = None;
     loop {
-        let reason = match connection(&client, &mut last_revision, readings.as_mut(), switching, &tx, &mut backoff).await {
+        let reason = match connection(&client, (&mut last_revision, &mut epoch), readings.as_mut(), switching, &tx, &mut backoff).await {
             Ok(End::Gone) => return,
             Ok(End::Switch) => {
                 switching = true;
@@ -84,7 +87,7 @@ pub async fn follow(
 /// One connection: Ok when it ended on purpose, Err(reason) when it failed.
 async fn connection(
     client: &Client,
-    last_revision: &mut Option<u64>,
+    (last_revision, epoch): (&mut Option<u64>, &mut Option<String>),
     mut readings: Option<&mut watch::Receiver<EnvKey>>,
     switching: bool,
     tx: &mpsc::Sender<StreamEvent>,
@@ -97,7 +100,11 @@ async fn connection(
     };
     let mut rb = client.request(reqwest::Method::GET, &path).header("accept", "text/event-stream");
     if let Some(r) = last_revision {
-        rb = rb.header("last-event-id", r.to_string());
+        let id = match epoch.as_deref() {
+            Some(e) => format!("{r}@{e}"),
+            None => r.to_string(),
+        };
+        rb = rb.header("last-event-id", id);
     }
     let idle = idle_timeout();
     let resp = match tokio::time::timeout(idle, rb.send()).await {
@@ -137,6 +144,9 @@ async fn connection(
                 "hello" => {
                     *backoff = Duration::from_millis(250);
                     let h: StreamHello = serde_json::from_str(&ev.data).map_err(|e| format!("bad hello: {e}"))?;
+                    if let Some(e) = h.epoch.filter(|e| e.len() <= 64) {
+                        *epoch = Some(e);
+                    }
                     if switching {
                         continue;
                     }

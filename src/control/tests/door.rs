@@ -337,3 +337,20 @@ fn an_unknown_outcome_is_never_nothing_changed_and_the_request_follows_the_truth
     let live = cp.state().flags["checkout-v2"].env("production").and_then(|e| e.cohort("us-east")).map(|c| c.percent);
     assert_eq!(live, Some(50));
 }
+
+#[test]
+fn an_audit_search_that_stops_at_its_scan_limit_says_where() {
+    let (_d, cp, _clock) = plane("demo");
+    let op = person("ic", Role::Operator);
+    for p in [11, 12, 13, 14, 15, 16] {
+        cp.submit(&op, &req(staging("eu-west", p)), None).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let (events, stopped) = cp.with_inner(|inner| inner.store.audit_scan(Some("no-such-flag"), None, 10, 3)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(events.is_empty());
+    let stopped = stopped.unwrap_or_else(|| panic!("an empty answer that only means 'not searched that far' must say so"));
+    // Asking again from there goes on where it stopped.
+    let (_, again) = cp.with_inner(|inner| inner.store.audit_scan(Some("no-such-flag"), Some(stopped), 10, 1000)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again, None, "the whole trail was searched the second time");
+    let (found, none) = cp.with_inner(|inner| inner.store.audit_scan(Some("checkout-v2"), None, 3, 3)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((found.len(), none), (3, None));
+}
