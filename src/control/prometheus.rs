@@ -213,7 +213,7 @@ fn jobs(cp: &ControlPlane) -> Vec<Job> {
                             flag: flag.key.clone(),
                             env: env.clone(),
                             metric: spec.metric.clone(),
-                            cohort: spec.cohort.to_string(),
+                            cohort: spec.cohort.clone(),
                         },
                         promql: promql.clone(),
                         window_secs: spec.window_secs,

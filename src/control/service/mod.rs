@@ -16,6 +16,8 @@ mod external;
 mod group;
 mod interest;
 mod mutate;
+mod read;
+mod tokens;
 mod upkeep;
 
 pub use caller::Caller;
@@ -271,83 +273,6 @@ impl ControlPlane {
         Ok(())
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<StreamMsg> {
-        self.tx.subscribe()
-    }
-
-    /// Changes after `revision` for a resuming stream, or None when they are no longer kept.
-    pub fn changes_since(&self, revision: Revision) -> Option<Vec<Arc<Published>>> {
-        let inner = lock(&self.inner);
-        if revision >= inner.state.revision {
-            return Some(Vec::new());
-        }
-        let oldest = inner.recent.front().map(|c| c.revision.0)?;
-        if revision.0 + 1 < oldest {
-            return None;
-        }
-        Some(inner.recent.iter().filter(|c| c.revision > revision).cloned().collect())
-    }
-
-    /// The data dir's identity (see `Store::epoch`).
-    pub fn epoch(&self) -> &str {
-        self.store.epoch()
-    }
-
-    pub fn revision(&self) -> Revision {
-        lock(&self.inner).state.revision
-    }
-
-    pub fn snapshot(&self, identity: &Actor) -> Snapshot {
-        let inner = lock(&self.inner);
-        let mut decided: Vec<&ApprovalRequest> = inner.approvals.values().filter(|a| a.state != ApprovalState::Pending).collect();
-        decided.sort_by_key(|a| std::cmp::Reverse(a.decided_at.unwrap_or(a.created_at)));
-        let approvals = inner
-            .approvals
-            .values()
-            .filter(|a| a.state == ApprovalState::Pending)
-            .chain(decided.into_iter().take(SNAPSHOT_DECIDED))
-            .cloned()
-            .collect();
-        Snapshot {
-            revision: inner.state.revision,
-            server_time: self.clock.now(),
-            identity: identity.clone(),
-            flag_store: self.flag_store_name().to_string(),
-            flag_store_synced_at: self.external.as_ref().and_then(|_| lock(&self.sync_status).0),
-            flag_store_error: self.external.as_ref().and_then(|_| lock(&self.sync_status).1.clone()),
-            propagation_secs: self.external.as_ref().map(|e| e.propagation_secs()),
-            environments: inner.state.environments.clone(),
-            frozen: inner.state.frozen.clone(),
-            flags: inner.state.flags.values().cloned().collect(),
-            guardrails: inner.readings.clone(),
-            approvals,
-            audit: inner.recent_audit.iter().cloned().collect(),
-            warnings: self.disabled_tokens.clone(),
-            unsettled: inner.unsettled.len(),
-        }
-    }
-
-    pub fn state(&self) -> State {
-        lock(&self.inner).state.clone()
-    }
-
-    pub fn readings(&self) -> Vec<GuardrailReading> {
-        lock(&self.inner).readings.clone()
-    }
-
-    pub fn approvals(&self) -> Vec<ApprovalRequest> {
-        lock(&self.inner).approvals.values().cloned().collect()
-    }
-
-    pub fn audit(&self, flag: Option<&str>, before: Option<u64>, limit: usize) -> Result<Vec<AuditEvent>, ServiceError> {
-        Ok(self.audit_page(flag, before, limit)?.0)
-    }
-
-    /// As `audit`, and where the search stopped if it hit `AUDIT_SCAN_LIMIT` first.
-    pub fn audit_page(&self, flag: Option<&str>, before: Option<u64>, limit: usize) -> Result<(Vec<AuditEvent>, Option<u64>), ServiceError> {
-        Ok(self.store.audit_scan(flag, before, limit.clamp(1, 1000), AUDIT_SCAN_LIMIT)?)
-    }
-
     /// A recommendation: always a pending request, whoever posts it.
     pub fn propose(&self, caller: &Caller, req: ProposalRequest) -> Result<Outcome, ServiceError> {
         authorise(caller, Op::Propose)?;
@@ -434,71 +359,6 @@ impl ControlPlane {
             let _ = self.tx.send(StreamMsg::Guardrails(Arc::new(GuardrailUpdate { at: now, readings: changed })));
         }
         readings
-    }
-
-    /// Authenticate a bearer token.
-    pub fn authenticate(&self, token: &str) -> Option<Actor> {
-        let h = auth::hash(token);
-        {
-            let local = lock(&self.local_tokens);
-            for (k, actor) in local.iter() {
-                if auth::constant_time_eq(k.as_bytes(), h.as_bytes()) {
-                    return Some(actor.clone());
-                }
-            }
-        }
-        match self.store.token(&h) {
-            // A token carrying a reserved name (minted before names were reserved) is disabled.
-            Ok(Some(rec)) if crate::domain::is_reserved_name(&rec.name) => None,
-            Ok(Some(rec)) => Some(Actor::from_token(rec.name, rec.role)),
-            _ => None,
-        }
-    }
-
-    /// Disable stored tokens that carry a reserved name (an impostor planted in an older data
-    /// dir): they authenticate nothing, the log says so once and `status` lists them.
-    fn disable_reserved_tokens(self: Arc<Self>) -> Arc<Self> {
-        let names: Vec<String> = match self.store.tokens() {
-            Ok(tokens) => tokens.into_iter().map(|t| t.name).filter(|n| crate::domain::is_reserved_name(n)).collect(),
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read tokens to check for reserved names");
-                Vec::new()
-            }
-        };
-        if names.is_empty() {
-            return self;
-        }
-        let warnings: Vec<String> = names
-            .iter()
-            .map(|n| {
-                let n = crate::sanitize::clean(n, 100);
-                tracing::warn!(token = %n, "token disabled: its name is reserved for the control plane");
-                format!("token `{n}` is disabled: its name is reserved for the control plane; mint a new one under another name")
-            })
-            .collect();
-        match Arc::try_unwrap(self) {
-            Ok(mut cp) => {
-                cp.disabled_tokens = warnings;
-                Arc::new(cp)
-            }
-            Err(cp) => cp,
-        }
-    }
-
-    /// Problems the operator should know about (disabled tokens), for `status` and the TUI.
-    pub fn warnings(&self) -> Vec<String> {
-        self.disabled_tokens.clone()
-    }
-
-    /// An in-memory token for this process's owner; returns the secret.
-    pub fn add_local_token(&self, actor: Actor) -> Result<String, ServiceError> {
-        let t = auth::mint().map_err(|e| ServiceError::new(ErrorKind::Internal, "random_failed", e))?;
-        lock(&self.local_tokens).insert(auth::hash(&t), actor);
-        Ok(t)
-    }
-
-    pub fn has_tokens(&self) -> bool {
-        self.store.tokens().map(|t| !t.is_empty()).unwrap_or(false)
     }
 
     /// The guardrail samples and the state they are judged against (simulator, Prometheus,
