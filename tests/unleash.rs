@@ -124,7 +124,7 @@ async fn act(http: &Http, token: &str, action: Value, reason: &str) -> common::R
 async fn narrowed_rollback_undo_percent_kill_revive_and_approval_against_real_unleash() {
     let Some(u) = unleash() else { return };
     let name = unique("checkout");
-    u.feature(&name, &[("eu-west", 25), ("us-east", 25), ("internal", 100)]).await;
+    let ids = u.feature(&name, &[("eu-west", 25), ("us-east", 25), ("internal", 100)]).await;
     let dir = tempfile::tempdir().expect("tmp");
     let server = serve(dir.path(), &u, "1");
     let admin = server.admin.clone().expect("admin");
@@ -229,18 +229,26 @@ async fn narrowed_rollback_undo_percent_kill_revive_and_approval_against_real_un
     assert_eq!(s.len(), 3, "still no added strategy: {s:?}");
     assert_eq!(s.iter().filter(|x| !x.1).map(|x| x.0.as_str()).collect::<Vec<_>>(), vec!["internal"]);
 
-    // The audit trail: flagtop's entries, and Unleash's own events beside them.
+    // The audit trail: flagtop's entries once each (bug 9: Unleash's events for flagtop's own
+    // writes are not shown a second time), and a change made directly in Unleash beside them.
+    assert_eq!(u.patch(&name, &ids[2], json!([{"op": "replace", "path": "/parameters/rollout", "value": "90"}])).await, 200);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
         let audit = http.get(&format!("/v1/audit?flag={name}&limit=200"), &op).await.body;
         let events = audit["events"].as_array().cloned().unwrap_or_default();
         let ours = events.iter().filter(|e| e["kind"] == "applied" || e["kind"] == "approved").count();
-        let theirs = events.iter().filter(|e| e["kind"] == "external" && e["source"] == "unleash").count();
-        if ours >= 9 && theirs > 0 {
+        let theirs: Vec<&Value> = events.iter().filter(|e| e["kind"] == "external" && e["source"] == "unleash").collect();
+        if ours >= 9 && !theirs.is_empty() {
             assert!(events.iter().any(|e| e["kind"] == "applied" && e["action"]["type"] == "rollback" && e["action"]["cohort"] == "eu-west"));
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let audit = http.get(&format!("/v1/audit?flag={name}&limit=200"), &op).await.body;
+            let theirs: Vec<Value> = audit["events"].as_array().into_iter().flatten().filter(|e| e["kind"] == "external").cloned().collect();
+            let direct: Vec<&Value> = theirs.iter().filter(|e| e["reason"].as_str().unwrap_or("").contains("updated")).collect();
+            assert_eq!(theirs.len(), 1, "only the direct change is Unleash's: {theirs:#?}");
+            assert_eq!(direct.len(), 1, "{theirs:#?}");
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "audit lacks entries: ours={ours} unleash={theirs}");
+        assert!(tokio::time::Instant::now() < deadline, "audit lacks entries: ours={ours} unleash={theirs:?}");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }

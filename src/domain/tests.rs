@@ -24,6 +24,7 @@ fn state_with(percents: [u8; 3], rolled: [bool; 3], stage: usize, paused: bool, 
             variation: "on".into(),
             rolled_back: *r,
             external_id: None,
+            variants: vec![],
         })
         .collect();
     let stages = [10u8, 25, 50, 100]

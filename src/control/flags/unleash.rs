@@ -1,26 +1,55 @@
-//! The Unleash (open source) flag store over its Admin API: features → flags,
-//! `flexibleRollout` strategies → cohorts, environment on/off → kill/revive, the event log →
-//! Activity. Writes use JSON Patch with a `test` of the value the operator saw (Unleash has no
-//! revision and ignores If-Match; a failed test is HTTP 500 → our conflict). Blocking HTTP: call
-//! only from blocking threads (the service's mutation path and the sync thread).
+//! The Unleash (open source, 7.5 and 8.x) flag store over its Admin API: features → flags,
+//! `flexibleRollout` strategies → cohorts (mapping in `map`), environment on/off → kill/revive,
+//! the event log → Activity. Unleash has no revision and ignores If-Match; the only
+//! compare-and-set is a JSON Patch `test`, so every strategy write tests each field the operator
+//! decided on — rollout, disabled, constraints, variants, segments — with the raw values Unleash
+//! held when flagtop last mapped them (a failed test is HTTP 500 → our conflict). Blocking HTTP:
+//! call only from blocking threads (the service's mutation path and the sync thread).
+
+pub mod map;
 
 use super::{ExternalEvent, ExternalState, FlagStore, FlagStoreError};
-use crate::domain::flag::{Constraint, ConstraintOp};
 use crate::domain::ids::valid_key;
-use crate::domain::{Action, Cohort, CohortName, EnvKey, Environment, Flag, FlagEnv, FlagKind, Lifecycle, Selector};
+use crate::domain::{Action, Cohort, EnvKey, Environment, Flag, Selector};
+use map::Segments;
 use serde_json::{json, Value};
-use std::collections::BTreeSet;
-use std::time::Duration;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 const STORE: &str = "Unleash";
 /// Unleash SDKs poll every 15 s by default: the bound on how soon applications see a change.
 pub const SDK_POLL_SECS: u32 = 15;
+/// Events read per page of the event log, and pages at most per poll (beyond that: a gap,
+/// and the follower reloads every feature instead).
+pub const EVENT_PAGE: usize = 100;
+pub const MAX_EVENT_PAGES: usize = 50;
+/// Strategies whose raw JSON is remembered for compare-and-set (beyond: forgotten, re-read).
+pub const MAX_SEEN: usize = 50_000;
+/// flagtop's own writes remembered until Unleash's event for them is seen (then not shown twice).
+pub const MAX_OWN: usize = 10_000;
+const OWN_TTL: Duration = Duration::from_secs(600);
 
+/// A write flagtop sent, to recognise its event in Unleash's log.
+#[derive(Debug, Clone, PartialEq)]
+enum Own {
+    Strategy { id: String, rollout: Value, disabled: bool },
+    Env { flag: String, env: String, on: bool },
+}
+
+#[derive(Clone)]
 pub struct Unleash {
     base: String,
     token: String,
     project: String,
     http: reqwest::blocking::Client,
+    /// Strategy id → the cohort it mapped to and its raw JSON (what a CAS tests).
+    seen: Arc<Mutex<HashMap<String, (Cohort, Value)>>>,
+    own: Arc<Mutex<VecDeque<(Instant, Own)>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A write's transport error: `Unavailable` when it never connected, `Unknown` once sent.
@@ -28,7 +57,7 @@ fn write_failed(e: reqwest::Error) -> FlagStoreError {
     if e.is_connect() || e.is_builder() {
         unavailable(e)
     } else {
-        FlagStoreError::Unknown { store: "Unleash", detail: e.to_string() }
+        FlagStoreError::Unknown { store: STORE, detail: e.to_string() }
     }
 }
 
@@ -52,6 +81,20 @@ fn seg(s: &str) -> String {
 /// Feature names and the ETag they came with.
 pub type FeatureList = (Vec<String>, Option<String>);
 
+/// One read of the event log: new events (oldest first, flagtop's own and SDK registrations
+/// left out), the newest id seen, and whether the log ran further back than we read (a gap).
+#[derive(Debug, Default)]
+pub struct EventPage {
+    pub events: Vec<ExternalEvent>,
+    pub newest: u64,
+    pub gap: bool,
+}
+
+/// Unleash event types that are not flag activity (SDK registrations, metrics).
+fn is_noise(kind: &str) -> bool {
+    kind.starts_with("application-") || kind.starts_with("client-") || kind.starts_with("api-token-") || kind == "user-created"
+}
+
 impl Unleash {
     /// `base` like `http://127.0.0.1:4242`; `token` an admin API token (never logged).
     pub fn new(base: &str, token: &str) -> Result<Unleash, FlagStoreError> {
@@ -62,23 +105,38 @@ impl Unleash {
             .user_agent(concat!("flagtop/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(unavailable)?;
-        Ok(Unleash { base: base.trim_end_matches('/').to_string(), token: token.to_string(), project: "default".into(), http })
+        Ok(Unleash {
+            base: base.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            project: "default".into(),
+            http,
+            seen: Arc::default(),
+            own: Arc::default(),
+        })
     }
 
     fn feature_path(&self, flag: &str) -> String {
         format!("{}/api/admin/projects/{}/features/{}", self.base, seg(&self.project), seg(flag))
     }
 
-    fn get(&self, url: &str) -> Result<Value, FlagStoreError> {
+    /// GET `url`: Some(json), None on 404.
+    fn get_opt(&self, url: &str) -> Result<Option<Value>, FlagStoreError> {
         let resp = self.http.get(url).header("authorization", &self.token).send().map_err(unavailable)?;
         let status = resp.status();
         if status.as_u16() == 401 || status.as_u16() == 403 {
             return Err(refused(format!("the admin token was not accepted (HTTP {status})")));
         }
+        if status.as_u16() == 404 {
+            return Ok(None);
+        }
         if !status.is_success() {
             return Err(unavailable(format!("GET {} answered HTTP {status}", url.trim_start_matches(&self.base))));
         }
-        resp.json().map_err(unavailable)
+        resp.json().map(Some).map_err(unavailable)
+    }
+
+    fn get(&self, url: &str) -> Result<Value, FlagStoreError> {
+        self.get_opt(url)?.ok_or_else(|| unavailable(format!("GET {} answered HTTP 404", url.trim_start_matches(&self.base))))
     }
 
     /// Send a write; map Unleash's answers to ours.
@@ -95,11 +153,46 @@ impl Unleash {
                 conflict(format!("{what}: the value you saw is no longer there"))
             }
             404 => conflict(format!("{what}: it no longer exists in Unleash")),
+            400..=499 if body.contains("archived") => conflict(format!("{what}: the flag is archived in Unleash")),
             401 | 403 => refused(format!("{what}: the admin token was not accepted (HTTP {status})")),
             400..=499 => refused(format!("{what}: HTTP {status}: {}", crate::sanitize::clean(&body, 200))),
             // A 5xx after the request arrived: it may have been applied.
-            _ => FlagStoreError::Unknown { store: "Unleash", detail: format!("{what}: HTTP {status}") },
+            _ => FlagStoreError::Unknown { store: STORE, detail: format!("{what}: HTTP {status}") },
         })
+    }
+
+    fn remember_own(&self, own: Own) {
+        let mut q = lock(&self.own);
+        while q.len() >= MAX_OWN || q.front().is_some_and(|(at, _)| at.elapsed() > OWN_TTL) {
+            q.pop_front();
+        }
+        q.push_back((Instant::now(), own));
+    }
+
+    /// Whether `e` is the event of a write flagtop made (and forget that write).
+    fn is_own(&self, e: &Value) -> bool {
+        let kind = e["type"].as_str().unwrap_or("");
+        let probe = match kind {
+            "feature-strategy-update" => Own::Strategy {
+                id: e["data"]["id"].as_str().unwrap_or("").to_string(),
+                rollout: e["data"]["parameters"]["rollout"].clone(),
+                disabled: e["data"]["disabled"].as_bool().unwrap_or(false),
+            },
+            "feature-environment-enabled" | "feature-environment-disabled" => Own::Env {
+                flag: e["featureName"].as_str().unwrap_or("").to_string(),
+                env: e["environment"].as_str().unwrap_or("").to_string(),
+                on: kind == "feature-environment-enabled",
+            },
+            _ => return false,
+        };
+        let mut q = lock(&self.own);
+        match q.iter().position(|(_, o)| *o == probe) {
+            Some(i) => {
+                q.remove(i);
+                true
+            }
+            None => false,
+        }
     }
 
     fn patch_strategy(&self, flag: &str, env: &str, id: &str, ops: Value, what: &str) -> Result<(), FlagStoreError> {
@@ -125,7 +218,25 @@ impl Unleash {
             .collect())
     }
 
+    /// Segment ids → names (empty when the server has none or does not offer them).
+    pub fn segments(&self) -> Result<Segments, FlagStoreError> {
+        let Some(v) = self.get_opt(&format!("{}/api/admin/segments", self.base))? else { return Ok(Segments::new()) };
+        Ok(v["segments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .take(10_000)
+            .filter_map(|s| Some((s["id"].as_u64()?, crate::sanitize::clean(s["name"].as_str()?, map::MAX_TEXT))))
+            .collect())
+    }
+
+    /// What mapping a feature needs besides the feature: environments and segments.
+    pub fn catalog(&self) -> Result<(Vec<Environment>, Segments), FlagStoreError> {
+        Ok((self.environments()?, self.segments()?))
+    }
+
     /// Feature names, or None when unchanged since `etag` (HTTP 304 — cheap to poll).
+    /// Archived features are not listed.
     pub fn feature_names(&self, etag: Option<&str>) -> Result<Option<FeatureList>, FlagStoreError> {
         let url = format!("{}/api/admin/projects/{}/features", self.base, seg(&self.project));
         let mut rb = self.http.get(url).header("authorization", &self.token);
@@ -141,26 +252,48 @@ impl Unleash {
         }
         let etag = resp.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_string);
         let v: Value = resp.json().map_err(unavailable)?;
-        let names = v["features"].as_array().into_iter().flatten().filter_map(|f| f["name"].as_str().map(str::to_string)).collect();
+        let names = v["features"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| f["archived"].as_bool() != Some(true))
+            .filter_map(|f| f["name"].as_str().map(str::to_string))
+            .collect();
         Ok(Some((names, etag)))
     }
 
-    /// One feature as a flag (None when its name is not a valid flagtop key).
-    pub fn feature(&self, name: &str, envs: &[Environment]) -> Result<Option<Flag>, FlagStoreError> {
-        let v = self.get(&self.feature_path(name))?;
-        Ok(to_flag(&v, envs))
+    /// One feature as a flag (None when it no longer exists or its name is not a valid flagtop
+    /// key). Remembers each strategy's raw JSON for compare-and-set.
+    pub fn feature(&self, name: &str, catalog: &(Vec<Environment>, Segments)) -> Result<Option<Flag>, FlagStoreError> {
+        let Some(v) = self.get_opt(&self.feature_path(name))? else { return Ok(None) };
+        if v["archived"].as_bool() == Some(true) || v["archivedAt"].is_string() {
+            return Ok(None);
+        }
+        let Some((flag, raw)) = map::to_flag(&v, &catalog.0, &catalog.1) else { return Ok(None) };
+        let mut seen = lock(&self.seen);
+        if seen.len() + raw.len() > MAX_SEEN {
+            seen.clear();
+        }
+        for fe in flag.environments.values() {
+            for c in &fe.cohorts {
+                if let Some((_, r)) = c.external_id.as_ref().and_then(|id| raw.iter().find(|(i, _)| i == id)) {
+                    seen.insert(r["id"].as_str().unwrap_or_default().to_string(), (c.clone(), r.clone()));
+                }
+            }
+        }
+        Ok(Some(flag))
     }
 
     pub fn load(&self) -> Result<ExternalState, FlagStoreError> {
-        let environments = self.environments()?;
+        let catalog = self.catalog()?;
         let (names, _) = self.feature_names(None)?.unwrap_or_default();
         let mut flags = Vec::new();
         for n in names {
-            if let Some(f) = self.feature(&n, &environments)? {
+            if let Some(f) = self.feature(&n, &catalog)? {
                 flags.push(f);
             }
         }
-        Ok(ExternalState { environments, flags })
+        Ok(ExternalState { environments: catalog.0, flags })
     }
 
     /// Running totals of `flag`'s evaluations (yes/no) per environment, application and hour,
@@ -170,26 +303,53 @@ impl Unleash {
         Ok(super::usage::parse(&v))
     }
 
-    /// Events newer than `after`, oldest first (at most 100 per call).
-    pub fn events_since(&self, after: u64) -> Result<Vec<ExternalEvent>, FlagStoreError> {
-        let v = self.get(&format!("{}/api/admin/search/events?limit=100&offset=0", self.base))?;
-        let mut out: Vec<ExternalEvent> = v["events"]
-            .as_array()
-            .into_iter()
-            .flatten()
+    /// Events newer than `after`, paging back through the log (newest first) until reaching
+    /// `after`, at most `MAX_EVENT_PAGES` pages; `after == 0` reads only where the log stands.
+    pub fn events_since(&self, after: u64) -> Result<EventPage, FlagStoreError> {
+        let mut page = EventPage { newest: after, ..EventPage::default() };
+        let mut raw: Vec<Value> = Vec::new();
+        let mut reached = false;
+        for n in 0..MAX_EVENT_PAGES {
+            let url = format!("{}/api/admin/search/events?limit={EVENT_PAGE}&offset={}", self.base, n * EVENT_PAGE);
+            let v = self.get(&url)?;
+            let events = v["events"].as_array().cloned().unwrap_or_default();
+            let full = events.len() >= EVENT_PAGE;
+            for e in events {
+                match e["id"].as_u64() {
+                    Some(id) if id > after => {
+                        page.newest = page.newest.max(id);
+                        if !raw.iter().any(|r| r["id"].as_u64() == Some(id)) {
+                            raw.push(e);
+                        }
+                    }
+                    Some(_) => reached = true,
+                    None => {}
+                }
+            }
+            if reached || !full || after == 0 {
+                reached = true;
+                break;
+            }
+        }
+        page.gap = !reached;
+        if after == 0 {
+            return Ok(page);
+        }
+        raw.sort_by_key(|e| e["id"].as_u64());
+        page.events = raw
+            .iter()
+            .filter(|e| !is_noise(e["type"].as_str().unwrap_or("")) && !self.is_own(e))
             .filter_map(|e| {
-                let id = e["id"].as_u64()?;
-                (id > after).then(|| ExternalEvent {
-                    id,
+                Some(ExternalEvent {
+                    id: e["id"].as_u64()?,
                     at: e["createdAt"].as_str().and_then(|s| s.parse().ok()).unwrap_or_default(),
-                    actor: e["createdBy"].as_str().unwrap_or("unleash").to_string(),
-                    flag: e["featureName"].as_str().map(str::to_string),
-                    summary: plain(e["summary"].as_str().or(e["label"].as_str()).or(e["type"].as_str()).unwrap_or("event")),
+                    actor: crate::sanitize::clean(e["createdBy"].as_str().unwrap_or("unleash"), 100),
+                    flag: e["featureName"].as_str().map(|f| crate::sanitize::clean(f, 100)),
+                    summary: map::plain(e["summary"].as_str().or(e["label"].as_str()).or(e["type"].as_str()).unwrap_or("event")),
                 })
             })
             .collect();
-        out.sort_by_key(|e| e.id);
-        Ok(out)
+        Ok(page)
     }
 
     fn env_of<'a>(v: &'a Value, env: &str) -> Option<&'a Value> {
@@ -197,7 +357,7 @@ impl Unleash {
     }
 
     fn revive(&self, flag: &str, env: &str) -> Result<(), FlagStoreError> {
-        let current = self.get(&self.feature_path(flag))?;
+        let current = self.get_opt(&self.feature_path(flag))?.ok_or_else(|| conflict(format!("{flag} no longer exists in Unleash")))?;
         let e = Self::env_of(&current, env).ok_or_else(|| conflict(format!("{flag} has no environment {env}")))?;
         if e["enabled"].as_bool() == Some(true) {
             return Err(conflict(format!("{flag} is already on in {env}")));
@@ -220,6 +380,7 @@ impl Unleash {
 
     fn turn_on(&self, flag: &str, env: &str) -> Result<(), FlagStoreError> {
         let on = format!("{}/environments/{}/on", self.feature_path(flag), seg(env));
+        self.remember_own(Own::Env { flag: flag.to_string(), env: env.to_string(), on: true });
         self.send(self.http.post(on), "turn the flag on")
     }
 
@@ -233,6 +394,47 @@ impl Unleash {
             _ => Ok(()),
         }
     }
+
+    /// The raw JSON of the strategy behind `seen_cohort`, provided Unleash still holds exactly
+    /// what the operator saw; else a conflict naming what changed.
+    fn raw_as_seen(&self, flag: &str, seen_cohort: &Cohort) -> Result<Value, FlagStoreError> {
+        let id = seen_cohort
+            .external_id
+            .as_deref()
+            .ok_or_else(|| refused(format!("cohort {} has no Unleash strategy behind it", seen_cohort.name)))?;
+        let cached = |this: &Self| lock(&this.seen).get(id).cloned();
+        if let Some((c, raw)) = cached(self)
+            && c == *seen_cohort
+        {
+            return Ok(raw);
+        }
+        // Not remembered, or remembered differently (a read that raced flagtop's own write):
+        // read it now.
+        let catalog = self.catalog()?;
+        if self.feature(flag, &catalog)?.is_none() {
+            return Err(conflict(format!("{flag} no longer exists in Unleash (archived or deleted)")));
+        }
+        match cached(self) {
+            Some((c, raw)) if c == *seen_cohort => Ok(raw),
+            Some((c, _)) => Err(conflict(format!("cohort {} is now {}", seen_cohort.name, describe(&c)))),
+            None => Err(conflict(format!("the strategy behind cohort {} no longer exists", seen_cohort.name))),
+        }
+    }
+}
+
+/// A cohort in a few words, for a conflict message.
+fn describe(c: &Cohort) -> String {
+    let who = match &c.selector {
+        Selector::Everyone => "everyone".to_string(),
+        Selector::Segment { segment } => format!("segment {segment}"),
+        Selector::Constraints { constraints, segments } => {
+            let mut p: Vec<String> = segments.iter().map(|s| format!("segment {s}")).collect();
+            p.extend(constraints.iter().map(|c| c.describe()));
+            p.join(" and ")
+        }
+    };
+    let state = if c.rolled_back { ", rolled back" } else { "" };
+    crate::sanitize::clean(&format!("{} ({who}) at {}%{state}", c.name, c.percent), 300)
 }
 
 impl FlagStore for Unleash {
@@ -245,8 +447,8 @@ impl FlagStore for Unleash {
     }
 
     fn read(&self, flag: &crate::domain::FlagKey) -> Result<Option<Flag>, FlagStoreError> {
-        let envs = self.environments()?;
-        self.feature(flag.as_str(), &envs)
+        let catalog = self.catalog()?;
+        self.feature(flag.as_str(), &catalog)
     }
 
     fn apply(&self, action: &Action, before: &Flag, after: &Flag) -> Result<(), FlagStoreError> {
@@ -258,6 +460,7 @@ impl FlagStore for Unleash {
         match action {
             Action::Kill { .. } => {
                 let url = format!("{}/environments/{}/off", self.feature_path(flag), seg(env));
+                self.remember_own(Own::Env { flag: flag.to_string(), env: env.to_string(), on: false });
                 self.send(self.http.post(url), "turn the flag off")
             }
             Action::Revive { .. } => self.revive(flag, env),
@@ -268,31 +471,41 @@ impl FlagStore for Unleash {
                 let mut sent = false;
                 let after_first = |sent: bool, e: FlagStoreError| match e {
                     FlagStoreError::Unknown { .. } => e,
-                    e if sent => FlagStoreError::Unknown { store: "Unleash", detail: format!("after a first change went through: {e}") },
+                    e if sent => FlagStoreError::Unknown { store: STORE, detail: format!("after a first change went through: {e}") },
                     e => e,
                 };
                 for (cb, ca) in b.cohorts.iter().zip(&a.cohorts) {
                     if cb == ca {
                         continue;
                     }
-                    let id = cb.external_id.as_deref().ok_or_else(|| {
-                        refused(format!("cohort {} has no Unleash strategy behind it", cb.name))
-                    })?;
+                    if cb.percent != ca.percent && cb.selector == Selector::Everyone && cb.name.as_str() == "default" {
+                        return Err(refused("the `default` strategy has no percentage; use a flexibleRollout strategy"));
+                    }
+                    let raw = self.raw_as_seen(flag, cb).map_err(|e| after_first(sent, e))?;
+                    let id = raw["id"].as_str().unwrap_or_default().to_string();
+                    // Test everything the decision was made on, as Unleash held it.
                     let mut ops = Vec::new();
-                    if cb.percent != ca.percent {
-                        if cb.selector == Selector::Everyone && cb.name.as_str() == "default" {
-                            return Err(refused("the `default` strategy has no percentage; use a flexibleRollout strategy"));
+                    for path in ["/constraints", "/variants", "/segments", "/disabled", "/parameters/rollout"] {
+                        if let Some(v) = raw.pointer(path) {
+                            ops.push(json!({"op": "test", "path": path, "value": v}));
                         }
-                        ops.push(json!({"op": "test", "path": "/parameters/rollout", "value": cb.percent.to_string()}));
+                    }
+                    let mut next = raw.clone();
+                    if cb.percent != ca.percent {
                         // Unleash stores rollout as a string and does not range-check it: we did.
-                        ops.push(json!({"op": "replace", "path": "/parameters/rollout", "value": ca.percent.min(100).to_string()}));
+                        let r = Value::String(ca.percent.min(100).to_string());
+                        ops.push(json!({"op": "replace", "path": "/parameters/rollout", "value": r}));
+                        next["parameters"]["rollout"] = r;
                     }
                     if cb.rolled_back != ca.rolled_back {
-                        ops.push(json!({"op": "test", "path": "/disabled", "value": cb.rolled_back}));
                         ops.push(json!({"op": "replace", "path": "/disabled", "value": ca.rolled_back}));
+                        next["disabled"] = Value::Bool(ca.rolled_back);
                     }
                     let what = format!("change cohort {} of {flag} in {env}", cb.name);
-                    self.patch_strategy(flag, env, id, Value::Array(ops), &what).map_err(|e| after_first(sent, e))?;
+                    let own = Own::Strategy { id: id.clone(), rollout: next["parameters"]["rollout"].clone(), disabled: ca.rolled_back };
+                    self.remember_own(own);
+                    self.patch_strategy(flag, env, &id, Value::Array(ops), &what).map_err(|e| after_first(sent, e))?;
+                    lock(&self.seen).insert(id, (ca.clone(), next));
                     sent = true;
                 }
                 let restored = b.cohorts.iter().zip(&a.cohorts).any(|(cb, ca)| cb.rolled_back && !ca.rolled_back);
@@ -302,182 +515,5 @@ impl FlagStore for Unleash {
                 Ok(())
             }
         }
-    }
-}
-
-/// Markdown summaries of Unleash events, as plain text: `**x**` → x, `[t](url)` → t.
-fn plain(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find('[') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        match (after.find("]("), after.find(')')) {
-            (Some(j), Some(k)) if j < k => {
-                out.push_str(&after[..j]);
-                rest = &after[k + 1..];
-            }
-            _ => {
-                out.push('[');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    crate::sanitize::clean(&out.replace("**", ""), 300)
-}
-
-/// A cohort name from a strategy: its title, else its constraints or segments, else its id.
-fn cohort_name(s: &Value, taken: &mut BTreeSet<String>) -> String {
-    let slug = |x: &str| -> String {
-        let mut o: String = x.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '-' }).collect();
-        o.truncate(60);
-        o.trim_matches('-').to_string()
-    };
-    let title = s["title"].as_str().map(slug).filter(|t| valid_key(t));
-    let from_constraints = || {
-        let parts: Vec<String> = s["constraints"]
-            .as_array()?
-            .iter()
-            .filter_map(|c| c["values"].as_array().map(|v| v.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join("-")))
-            .collect();
-        let n = slug(&parts.join("-"));
-        valid_key(&n).then_some(n)
-    };
-    let from_segments = || {
-        let ids: Vec<String> = s["segments"].as_array()?.iter().filter_map(|x| x.as_u64().map(|n| n.to_string())).collect();
-        (!ids.is_empty()).then(|| format!("segment-{}", ids.join("-")))
-    };
-    let base = title
-        .or_else(from_constraints)
-        .or_else(from_segments)
-        .unwrap_or_else(|| match s["name"].as_str() {
-            Some("default") => "default".to_string(),
-            _ => format!("strategy-{}", s["id"].as_str().unwrap_or("x").chars().take(8).collect::<String>()),
-        });
-    let mut name = base.clone();
-    let mut n = 2;
-    while !taken.insert(name.clone()) {
-        name = format!("{base}-{n}");
-        n += 1;
-    }
-    name
-}
-
-fn selector(s: &Value) -> Selector {
-    if let Some(seg) = s["segments"].as_array().and_then(|a| a.first()).and_then(Value::as_u64) {
-        return Selector::Segment { segment: seg.to_string() };
-    }
-    let constraints: Vec<Constraint> = s["constraints"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| Constraint {
-            attribute: c["contextName"].as_str().unwrap_or("").to_string(),
-            op: if c["operator"].as_str() == Some("NOT_IN") { ConstraintOp::NotIn } else { ConstraintOp::In },
-            values: c["values"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect(),
-        })
-        .collect();
-    if constraints.is_empty() { Selector::Everyone } else { Selector::Constraints { constraints } }
-}
-
-/// Map one Unleash feature (Admin API JSON) to a flag.
-pub fn to_flag(v: &Value, envs: &[Environment]) -> Option<Flag> {
-    let key = v["name"].as_str()?;
-    if !valid_key(key) {
-        tracing::warn!(feature = %crate::sanitize::clean(key, 100), "skipping an Unleash feature whose name is not a valid flag key");
-        return None;
-    }
-    let mut variations = vec!["off".to_string(), "on".to_string()];
-    let mut environments = crate::domain::SmallMap::new();
-    for e in v["environments"].as_array().into_iter().flatten() {
-        let Some(name) = e["name"].as_str().filter(|n| envs.iter().any(|x| x.key.as_str() == *n)) else { continue };
-        for var in e["variants"].as_array().into_iter().flatten() {
-            if let Some(n) = var["name"].as_str().filter(|n| !variations.iter().any(|x| x == n)) {
-                variations.push(n.to_string());
-            }
-        }
-        let mut taken = BTreeSet::new();
-        let cohorts = e["strategies"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|s| matches!(s["name"].as_str(), Some("flexibleRollout" | "default")))
-            .map(|s| {
-                let percent = match s["name"].as_str() {
-                    Some("default") => 100,
-                    _ => s["parameters"]["rollout"]
-                        .as_str()
-                        .and_then(|r| r.trim().parse::<i64>().ok())
-                        .or_else(|| s["parameters"]["rollout"].as_i64())
-                        .unwrap_or(0)
-                        .clamp(0, 100) as u8,
-                };
-                Cohort {
-                    name: CohortName::from(cohort_name(s, &mut taken).as_str()),
-                    selector: selector(s),
-                    percent,
-                    variation: "on".into(),
-                    rolled_back: s["disabled"].as_bool().unwrap_or(false),
-                    external_id: s["id"].as_str().map(str::to_string),
-                }
-            })
-            .collect();
-        environments.insert(
-            EnvKey::from(name),
-            FlagEnv { enabled: e["enabled"].as_bool().unwrap_or(false), cohorts, fallthrough: "off".into(), ladder: None, guardrails: vec![] },
-        );
-    }
-    let kind = if variations.len() > 2 { FlagKind::Multivariate } else { FlagKind::Boolean };
-    let lifecycle = match v["type"].as_str() {
-        Some("kill-switch" | "permission" | "operational") => Lifecycle::Permanent,
-        _ => Lifecycle::Temporary,
-    };
-    Some(Flag {
-        key: key.into(),
-        kind,
-        description: crate::sanitize::clean(v["description"].as_str().unwrap_or(""), 1000),
-        owner: format!("unleash:{}", v["project"].as_str().unwrap_or("default")),
-        lifecycle,
-        variations,
-        environments,
-        revision: Default::default(),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn maps_strategies_to_cohorts() {
-        let v = json!({"name": "checkout-v2", "type": "release", "project": "default", "environments": [
-            {"name": "production", "enabled": true, "strategies": [
-                {"id": "s1", "name": "flexibleRollout", "title": "eu-west", "disabled": true,
-                 "parameters": {"rollout": "25"}, "constraints": [{"contextName": "region", "operator": "IN", "values": ["eu-west"]}]},
-                {"id": "s2", "name": "flexibleRollout", "title": "", "disabled": false,
-                 "parameters": {"rollout": "150"}, "constraints": [{"contextName": "region", "operator": "IN", "values": ["us-east"]}]},
-                {"id": "s3", "name": "userWithId", "parameters": {}},
-                {"id": "s4", "name": "default"}
-            ]},
-            {"name": "development", "enabled": false, "strategies": []}
-        ]});
-        let envs = vec![Environment { key: "production".into(), protected: true }];
-        let f = to_flag(&v, &envs).unwrap_or_else(|| panic!("mapped"));
-        let fe = &f.environments[&crate::domain::EnvKey::from("production")];
-        let names: Vec<&str> = fe.cohorts.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, ["eu-west", "us-east", "default"]);
-        assert!(fe.cohorts[0].rolled_back && fe.cohorts[0].percent == 25);
-        assert_eq!(fe.cohorts[1].percent, 100, "out-of-range rollouts are clamped");
-        assert_eq!(fe.cohorts[1].external_id.as_deref(), Some("s2"));
-        assert!(!f.environments.contains_key("development"));
-    }
-
-    #[test]
-    fn event_summaries_become_plain_text() {
-        assert_eq!(
-            plain("**admin** enabled **[checkout-v2](http://x/y)** for the **production** environment\u{1b}[2J"),
-            "admin enabled checkout-v2 for the production environment␛[2J"
-        );
     }
 }

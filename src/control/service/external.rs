@@ -304,16 +304,25 @@ impl ControlPlane {
         }
     }
 
-    /// Merge what the external flag store holds: cohorts, kill switch and variations come from
-    /// there; ladders, guardrails and approvals stay flagtop's. Changed flags and the store's own
-    /// events are committed and published like any change (the follower's entry into the door).
-    /// A flag with a write of flagtop's in flight is not merged: the write settles it.
+    /// Merge what the external flag store holds (see `merge_external`), without a stamp.
     pub fn sync_external(
         &self,
         environments: Option<Vec<Environment>>,
         flags: Vec<Flag>,
         events: Vec<ExternalEvent>,
     ) -> Result<(), ServiceError> {
+        let sync = crate::control::flags::ExternalSync { environments, flags, events, ..Default::default() };
+        self.merge_external(sync).map(|_| ())
+    }
+
+    /// Merge what the external flag store holds: cohorts, kill switch and variations come from
+    /// there; ladders, guardrails and approvals stay flagtop's. Changed flags and the store's own
+    /// events are committed and published like any change (the follower's entry into the door).
+    /// Monotonic: a flag with a write of flagtop's in flight, or changed here after the read
+    /// began (`stamp`), is not merged — it is returned, for the follower to read again. Flags
+    /// gone from the store stay in flagtop's history, shown archived, with no environment left.
+    pub fn merge_external(&self, sync: crate::control::flags::ExternalSync) -> Result<Vec<FlagKey>, ServiceError> {
+        let crate::control::flags::ExternalSync { stamp, environments, flags, mut gone, complete, events } = sync;
         authorise(&Caller::follower("", self.flag_store_name()), Op::RecordExternal)?;
         let now = self.clock.now();
         let mut inner = lock(&self.inner);
@@ -326,8 +335,30 @@ impl ControlPlane {
                 }
             }
         }
-        for mut f in flags {
-            if inner.in_flight.contains(&f.key) {
+        let mut again = Vec::new();
+        if complete {
+            let present: std::collections::HashSet<&FlagKey> = flags.iter().map(|f| &f.key).collect();
+            gone.extend(inner.state.flags.keys().filter(|k| !present.contains(k)).cloned());
+        }
+        let stale = |inner: &Inner, key: &FlagKey| {
+            inner.in_flight.contains(key) || stamp.is_some_and(|s| inner.state.flags.get(key).is_some_and(|f| f.revision > s))
+        };
+        let mut archived = Vec::new();
+        for key in gone {
+            if stale(&inner, &key) {
+                again.push(key);
+                continue;
+            }
+            if let Some(old) = inner.state.flags.get(&key) {
+                let a = crate::control::flags::unleash::map::archived(Flag::clone(old));
+                if a != **old {
+                    archived.push(a);
+                }
+            }
+        }
+        for mut f in flags.into_iter().chain(archived) {
+            if stale(&inner, &f.key) && !f.description.starts_with(crate::control::flags::unleash::map::ARCHIVED) {
+                again.push(f.key.clone());
                 continue;
             }
             if let Some(old) = inner.state.flags.get(&f.key) {
@@ -355,7 +386,7 @@ impl ControlPlane {
         if changed_flags.is_empty() && events.is_empty() && new_envs.is_empty() {
             drop(inner);
             self.mark_synced();
-            return Ok(());
+            return Ok(again);
         }
         inner.begin_staging();
         let revision = Revision(inner.state.revision.0 + 1);
@@ -379,6 +410,6 @@ impl ControlPlane {
         inner.commit(&self.tx)?;
         drop(inner);
         self.mark_synced();
-        Ok(())
+        Ok(again)
     }
 }
