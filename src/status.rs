@@ -67,6 +67,7 @@ pub fn to_json(s: &Snapshot) -> Value {
         "flag_store": s.flag_store,
         "warnings": s.warnings,
         "unsettled_writes": s.unsettled,
+        "flag_store_sync": sync_state(s),
         "environments": s.environments.iter().map(|e| json!({"key": e.key, "protected": e.protected, "frozen": s.frozen.contains(&e.key)})).collect::<Vec<_>>(),
         "flags": flags,
         "approvals": s.approvals.iter().map(|a| json!({
@@ -81,6 +82,17 @@ pub fn to_json(s: &Snapshot) -> Value {
 pub fn to_text(s: &Snapshot, only_env: Option<&str>) -> String {
     let mut out = String::new();
     out.push_str(&format!("revision {}  ·  flag store {}\n", s.revision, clean(&s.flag_store, 20)));
+    if s.flag_store != "embedded" {
+        match (&s.flag_store_error, s.flag_store_synced_at) {
+            (Some(e), at) => out.push_str(&format!(
+                "WARNING: flag store sync FAILING: {} (last synced {}); what is shown may be stale\n",
+                clean(e, 300),
+                at.map_or("never".to_string(), |t| t.to_rfc3339())
+            )),
+            (None, Some(at)) => out.push_str(&format!("flag store in sync (last confirmed {})\n", at.to_rfc3339())),
+            (None, None) => out.push_str("flag store: not synced yet\n"),
+        }
+    }
     for w in &s.warnings {
         out.push_str(&format!("WARNING: {}\n", clean(w, 300)));
     }
@@ -153,6 +165,17 @@ pub fn to_text(s: &Snapshot, only_env: Option<&str>) -> String {
 
 use crate::domain::guardrail::fmt_value as num;
 
+/// The external flag store's sync state: `ok`, `failing` (with the error) or `never`.
+fn sync_state(s: &Snapshot) -> Value {
+    let state = match (&s.flag_store_error, s.flag_store_synced_at, s.flag_store.as_str()) {
+        (_, _, "embedded") => "embedded",
+        (Some(_), _, _) => "failing",
+        (None, Some(_), _) => "ok",
+        (None, None, _) => "never",
+    };
+    json!({"state": state, "synced_at": s.flag_store_synced_at, "error": s.flag_store_error})
+}
+
 pub async fn run(cli: &Cli, json: bool) -> Result<i32> {
     let session = connect(cli, "cli").await?;
     let snap = session.client.snapshot().await;
@@ -163,5 +186,6 @@ pub async fn run(cli: &Cli, json: bool) -> Result<i32> {
     } else {
         print!("{}", to_text(&snap, cli.env.as_deref()));
     }
-    Ok(exit::OK)
+    // A flag store that cannot be reached: the view may be stale, and scripts must know.
+    Ok(if snap.flag_store_error.is_some() { exit::UNREACHABLE } else { exit::OK })
 }

@@ -227,6 +227,16 @@ impl Inner {
                 }
                 self.commit_one(tx, staged)
             }
+            Truth::Refused(e @ FlagStoreError::Conflict { .. }) if w.approval.is_some() => {
+                // The approver was shown the request on the values flagtop saw; the store no
+                // longer holds them, so applying would apply something nobody saw.
+                self.in_flight.remove(&key);
+                Err(ServiceError::new(
+                    ErrorKind::Conflict,
+                    "outdated",
+                    format!("the request is outdated: {e}; nothing was changed — reject it and ask again on the current state"),
+                ))
+            }
             Truth::Refused(e) => {
                 self.in_flight.remove(&key);
                 Err(store_error(e))
