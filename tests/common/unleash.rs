@@ -136,13 +136,19 @@ impl Unleash {
         let start = stop - chrono::Duration::seconds(10);
         let body = json!({"appName": "checkout-web", "instanceId": "test-1", "environment": "production",
             "bucket": {"start": start.to_rfc3339(), "stop": stop.to_rfc3339(), "toggles": {name: {"yes": yes, "no": no, "variants": {}}}}});
-        let (s, v) = self
-            .call(
-                reqwest::Method::POST,
-                format!("{}/api/client/metrics", self.url),
-                Some(body),
-            )
-            .await;
+        let sdk = self.sdk_token("production").await;
+        let r = self
+            .http
+            .post(format!("{}/api/client/metrics", self.url))
+            .header("authorization", sdk)
+            .json(&body)
+            .send()
+            .await
+            .expect("metrics");
+        let (s, v) = (
+            r.status().as_u16(),
+            r.json::<Value>().await.unwrap_or(Value::Null),
+        );
         assert_eq!(s, 202, "client metrics: {v}");
     }
 
@@ -292,4 +298,22 @@ pub fn flag<'a>(snap: &'a Value, key: &str) -> &'a Value {
         .as_array()
         .and_then(|f| f.iter().find(|f| f["key"] == key))
         .unwrap_or(&Value::Null)
+}
+
+impl Unleash {
+    /// An SDK token scoped to `env` (Unleash 8 takes the environment of SDK metrics and
+    /// registrations from the token, not from the body): `backend` on 8.x, `client` on 7.x.
+    pub async fn sdk_token(&self, env: &str) -> String {
+        let url = format!("{}/api/admin/api-tokens", self.url);
+        for kind in ["backend", "client"] {
+            let body = json!({"tokenName": format!("flagtop-test-{kind}"), "type": kind, "environment": env, "projects": ["*"]});
+            let (s, v) = self
+                .call(reqwest::Method::POST, url.clone(), Some(body))
+                .await;
+            if s == 201 || s == 200 {
+                return v["secret"].as_str().expect("secret").to_string();
+            }
+        }
+        panic!("could not create an SDK token for {env}");
+    }
 }
