@@ -43,6 +43,7 @@ pub fn to_json(s: &Snapshot) -> Value {
                         .collect();
                     let v = json!({
                         "enabled": fe.enabled,
+                        "state": if fe.enabled { "on" } else if fe.killed() { "killed" } else { "off" },
                         "fallthrough": fe.fallthrough,
                         "cohorts": fe.cohorts.iter().map(|c| json!({
                             "name": c.name, "percent": c.percent, "effective_percent": c.effective_percent(),
@@ -131,7 +132,7 @@ pub fn to_text(s: &Snapshot, only_env: Option<&str>) -> String {
             out.push_str(&format!(
                 "{:<28} {:<4} {}{ladder}{guard}\n",
                 clean(&f.key, 28),
-                if fe.enabled { "on" } else { "OFF" },
+                if fe.enabled { "on" } else if fe.killed() { "KILLED" } else { "off" },
                 cohorts.join(" · ")
             ));
             for r in s.guardrails.iter().filter(|r| r.flag == f.key && r.env == env.key && r.status != GuardrailStatus::Healthy) {

@@ -452,3 +452,55 @@ async fn bug8_status_shows_the_sync_state_and_exits_7_when_the_flag_store_is_unr
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bug9_a_flag_that_is_simply_off_is_off_and_a_kill_stays_killed() {
+    let Some(u) = unleash() else { return };
+    let (off, killed) = (unique("plain-off"), unique("killed"));
+    // Never turned on in Unleash.
+    let url = format!("{}/api/admin/projects/default/features", u.url);
+    let (s, v) = u
+        .call(
+            reqwest::Method::POST,
+            url,
+            Some(json!({"name": off, "type": "release"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = u
+        .call(
+            reqwest::Method::POST,
+            format!("{}/environments/production/strategies", u.feature_url(&off)),
+            Some(Unleash::region(&off, "eu-west", 25)),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    u.feature(&killed, &[("eu-west", 25)]).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = serve(dir.path(), &u, "1");
+    let admin = server.admin.clone().expect("admin");
+    let http = Http::new(&server.url);
+    let r = act(
+        &http,
+        &admin,
+        json!({"type": "kill", "flag": killed, "env": "production"}),
+        "incident",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    // Let the follower read both back from Unleash (both are simply disabled there).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flagtop"))
+        .args(["status", "--json", "--backend", &server.url])
+        .env("FLAGTOP_TOKEN", &admin)
+        .output()
+        .expect("status");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let state = |key: &str| flag(&v, key)["environments"]["production"]["state"].clone();
+    assert_eq!(state(&off), "off", "never turned on is off, not KILLED");
+    assert_eq!(
+        state(&killed),
+        "killed",
+        "flagtop's kill stays a kill after the follower's reads"
+    );
+}

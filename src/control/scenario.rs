@@ -129,7 +129,7 @@ fn flag_env(
     ladder: Option<Ladder>,
     guardrails: Vec<GuardrailSpec>,
 ) -> FlagEnv {
-    FlagEnv { enabled: true, cohorts, fallthrough: fallthrough.to_string(), ladder, guardrails }
+    FlagEnv { enabled: true, off: false, cohorts, fallthrough: fallthrough.to_string(), ladder, guardrails }
 }
 
 struct FlagHead<'a> {

@@ -169,6 +169,10 @@ pub struct FlagEnv {
     /// The kill switch: false means everybody gets the fallthrough.
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// Off without a kill: not on in the external flag store (never turned on, or turned off
+    /// there), as opposed to killed by flagtop's kill switch. Shown "off", not "KILLED".
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub off: bool,
     pub cohorts: Vec<Cohort>,
     /// Variation for everyone not exposed by a cohort.
     pub fallthrough: String,
@@ -179,6 +183,11 @@ pub struct FlagEnv {
 }
 
 impl FlagEnv {
+    /// The kill switch is thrown (not merely off in the external store).
+    pub fn killed(&self) -> bool {
+        !self.enabled && !self.off
+    }
+
     pub fn cohort(&self, name: &str) -> Option<&Cohort> {
         self.cohorts.iter().find(|c| c.name.as_str() == name)
     }

@@ -46,7 +46,7 @@ fn state_with(percents: [u8; 3], rolled: [bool; 3], stage: usize, paused: bool, 
     let mut environments = crate::domain::SmallMap::new();
     environments.insert(
         EnvKey::from("production"),
-        FlagEnv { enabled, cohorts, fallthrough: "off".into(), ladder: Some(ladder), guardrails: vec![] },
+        FlagEnv { enabled, off: false, cohorts, fallthrough: "off".into(), ladder: Some(ladder), guardrails: vec![] },
     );
     let flag = Flag {
         key: "checkout-v2".into(),

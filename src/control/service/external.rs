@@ -382,6 +382,11 @@ impl ControlPlane {
                         let all_back = |c: &[crate::domain::Cohort]| c.iter().all(|c| c.rolled_back);
                         if !fe.enabled && o.enabled && all_back(&fe.cohorts) && all_back(&o.cohorts) {
                             fe.enabled = true;
+                            fe.off = false;
+                        }
+                        // Off because flagtop killed it: still killed, not merely off.
+                        if !fe.enabled && o.killed() {
+                            fe.off = false;
                         }
                     }
                 }

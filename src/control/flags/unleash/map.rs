@@ -282,6 +282,8 @@ pub fn to_flag(
             EnvKey::from(name),
             FlagEnv {
                 enabled: e["enabled"].as_bool().unwrap_or(false),
+                // Off in Unleash is plain "off"; the follower keeps a kill flagtop made.
+                off: e["enabled"].as_bool() != Some(true),
                 cohorts,
                 fallthrough: "off".into(),
                 ladder: None,
