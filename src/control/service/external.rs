@@ -348,7 +348,9 @@ impl ControlPlane {
         let mut again = Vec::new();
         if complete {
             let present: std::collections::HashSet<&FlagKey> = flags.iter().map(|f| &f.key).collect();
-            gone.extend(inner.state.flags.keys().filter(|k| !present.contains(k)).cloned());
+            // Only flags that came from the store (a data dir may hold flagtop's own too).
+            let from_store = |f: &Flag| f.owner.starts_with("unleash:");
+            gone.extend(inner.state.flags.iter().filter(|(k, f)| !present.contains(k) && from_store(f)).map(|(k, _)| k.clone()));
         }
         let stale = |inner: &Inner, key: &FlagKey| {
             inner.in_flight.contains(key) || stamp.is_some_and(|s| inner.state.flags.get(key).is_some_and(|f| f.revision > s))
