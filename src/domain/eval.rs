@@ -150,3 +150,34 @@ fn variant_of<'a>(flag: &str, c: &'a Cohort, user_id: &str) -> &'a str {
     }
     &c.variation
 }
+
+#[cfg(test)]
+mod constraint_tests {
+    use super::*;
+
+    fn c(op: ConstraintOp, values: &[&str], inverted: bool, case_insensitive: bool) -> Constraint {
+        Constraint { attribute: "a".into(), op, values: values.iter().map(|v| v.to_string()).collect(), inverted, case_insensitive }
+    }
+
+    #[test]
+    fn every_operator_with_inversion_and_case() {
+        use ConstraintOp::*;
+        assert!(holds(&c(In, &["eu-west"], false, false), Some("eu-west")));
+        assert!(!holds(&c(In, &["eu-west"], true, false), Some("eu-west")), "inverted in excludes eu-west");
+        assert!(holds(&c(In, &["eu-west"], true, false), Some("us-east")));
+        assert!(holds(&c(NotIn, &["x"], false, false), None), "not in holds without the attribute");
+        assert!(!holds(&c(In, &["x"], false, false), None));
+        assert!(holds(&c(StrStartsWith, &["VIP-"], false, true), Some("vip-1")));
+        assert!(!holds(&c(StrStartsWith, &["VIP-"], false, false), Some("vip-1")));
+        assert!(holds(&c(StrEndsWith, &["@x.io"], false, false), Some("a@x.io")));
+        assert!(holds(&c(StrContains, &["mid"], false, false), Some("amidst")));
+        assert!(holds(&c(NumGt, &["5"], false, false), Some("6")) && !holds(&c(NumGt, &["5"], false, false), Some("5")));
+        assert!(holds(&c(NumGte, &["5"], false, false), Some("5")) && holds(&c(NumLte, &["5"], false, false), Some("5")));
+        assert!(holds(&c(NumLt, &["5"], false, false), Some("4.5")) && holds(&c(NumEq, &["5"], false, false), Some("5.0")));
+        assert!(!holds(&c(NumEq, &["5"], false, false), Some("five")), "not a number never matches");
+        assert!(holds(&c(DateAfter, &["2026-01-01T00:00:00Z"], false, false), Some("2026-06-01T00:00:00Z")));
+        assert!(holds(&c(DateBefore, &["2026-01-01T00:00:00Z"], false, false), Some("2025-06-01T00:00:00Z")));
+        assert!(holds(&c(SemverGt, &["2.0.0"], false, false), Some("2.1.0")) && !holds(&c(SemverGt, &["2.0.0"], false, false), Some("2.0.0-beta")));
+        assert!(holds(&c(SemverLt, &["2.0.0"], false, false), Some("2.0.0-rc.1")) && holds(&c(SemverEq, &["2.0.0"], false, false), Some("v2.0.0")));
+    }
+}

@@ -517,3 +517,31 @@ impl FlagStore for Unleash {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sdk_registrations_and_tokens_are_not_flag_activity() {
+        for kind in ["application-created", "client-metrics", "api-token-created", "user-created"] {
+            assert!(is_noise(kind), "{kind}");
+        }
+        for kind in ["feature-strategy-update", "feature-environment-disabled", "feature-archived", "segment-updated"] {
+            assert!(!is_noise(kind), "{kind}");
+        }
+    }
+
+    #[test]
+    fn flagtops_own_writes_are_recognised_once_in_the_event_log() {
+        let u = Unleash::new("http://127.0.0.1:9", "t").unwrap_or_else(|e| panic!("{e}"));
+        u.remember_own(Own::Strategy { id: "s1".into(), rollout: json!("20"), disabled: false });
+        u.remember_own(Own::Env { flag: "f".into(), env: "production".into(), on: false });
+        let ours = json!({"type": "feature-strategy-update", "data": {"id": "s1", "disabled": false, "parameters": {"rollout": "20"}}});
+        let someone = json!({"type": "feature-strategy-update", "data": {"id": "s1", "disabled": false, "parameters": {"rollout": "30"}}});
+        assert!(!u.is_own(&someone), "another value is someone else's change");
+        assert!(u.is_own(&ours));
+        assert!(!u.is_own(&ours), "recognised once: the same change again is someone else's");
+        assert!(u.is_own(&json!({"type": "feature-environment-disabled", "featureName": "f", "environment": "production"})));
+    }
+}
