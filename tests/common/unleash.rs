@@ -317,3 +317,26 @@ impl Unleash {
         panic!("could not create an SDK token for {env}");
     }
 }
+
+/// A `set_percent` action body.
+pub fn set_percent(flag: &str, env: &str, cohort: &str, percent: u8) -> Value {
+    json!({"type": "set_percent", "flag": flag, "env": env, "cohort": cohort, "percent": percent})
+}
+
+pub async fn audit(http: &Http, token: &str, flag: &str) -> Vec<Value> {
+    http.get(&format!("/v1/audit?flag={flag}&limit=500"), token)
+        .await
+        .body["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+pub fn signal(server: &Server, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &server.child.id().to_string()])
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok, "kill {sig}");
+}
