@@ -146,3 +146,39 @@ async fn bug5_archived_flags_go_away_within_a_poll_and_after_a_restart() {
     assert!(archived(&snap, &live), "still archived after a restart");
     assert!(archived(&snap, &later), "archived while serve was down");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_ahead_of_the_event_log_is_noticed_and_following_resumes() {
+    // Unleash's database replaced or restored under the same URL: its event ids are now lower
+    // than the cursor flagtop kept. flagtop must not wait for ids it will never see.
+    let Some(u) = unleash() else { return };
+    let name = unique("restored");
+    let ids = u
+        .feature_with(
+            &name,
+            "development",
+            &[Unleash::region(&name, "eu-west", 10)],
+        )
+        .await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = serve(dir.path(), &u, "1");
+    let admin = server.admin.clone().expect("admin");
+    drop(server);
+    let cursor = dir.path().join("unleash-cursor");
+    let text = std::fs::read_to_string(&cursor).expect("the cursor is kept in the data dir");
+    let url = text.lines().next().expect("url").to_string();
+    std::fs::write(&cursor, format!("{url}\n999999999\n")).expect("write cursor");
+    let server = serve(dir.path(), &u, "1");
+    let http = Http::new(&server.url);
+    let ops = json!([{"op": "replace", "path": "/parameters/rollout", "value": "55"}]);
+    assert_eq!(u.patch_in(&name, "development", &ids[0], ops).await, 200);
+    eventually(
+        15,
+        "a change made after the restart is followed",
+        || async {
+            let snap = http.get("/v1/snapshot", &admin).await.body;
+            (cohort(&snap, &name, "development", "eu-west")["percent"] == 55).then_some(())
+        },
+    )
+    .await;
+}

@@ -36,12 +36,23 @@ const MAX_USAGE_FLAGS: usize = 200;
 const MAX_AGAIN: usize = 1000;
 
 fn merge_failed(e: impl std::fmt::Display) -> FlagStoreError {
-    FlagStoreError::Unavailable { store: "Unleash", detail: e.to_string() }
+    FlagStoreError::Unavailable {
+        store: "Unleash",
+        detail: e.to_string(),
+    }
 }
 
 impl Follower {
     pub fn new(unleash: Unleash) -> Follower {
-        Follower { unleash, etag: None, last_event: 0, known: Vec::new(), usage: Counter::default(), cursor: None, again: BTreeSet::new() }
+        Follower {
+            unleash,
+            etag: None,
+            last_event: 0,
+            known: Vec::new(),
+            usage: Counter::default(),
+            cursor: None,
+            again: BTreeSet::new(),
+        }
     }
 
     /// Keep the event cursor in `path` (for the Unleash at `url`): a restart catches up.
@@ -59,9 +70,12 @@ impl Follower {
     }
 
     fn store_cursor(&self) {
-        let Some((path, url)) = &self.cursor else { return };
+        let Some((path, url)) = &self.cursor else {
+            return;
+        };
         let tmp = path.with_extension("tmp");
-        let r = std::fs::write(&tmp, format!("{url}\n{}\n", self.last_event)).and_then(|()| std::fs::rename(&tmp, path));
+        let r = std::fs::write(&tmp, format!("{url}\n{}\n", self.last_event))
+            .and_then(|()| std::fs::rename(&tmp, path));
         if let Err(e) = r {
             tracing::warn!(error = %e, "could not keep the Unleash event cursor");
         }
@@ -69,17 +83,30 @@ impl Follower {
 
     /// Read every feature (at start, and after a gap in the event log) and merge; events since
     /// the stored cursor, if any, go to Activity.
-    fn full(&mut self, cp: &ControlPlane, events: Vec<super::ExternalEvent>, newest: u64) -> Result<(), FlagStoreError> {
+    fn full(
+        &mut self,
+        cp: &ControlPlane,
+        events: Vec<super::ExternalEvent>,
+        newest: u64,
+    ) -> Result<(), FlagStoreError> {
         let stamp = cp.revision();
         let state = self.unleash.load()?;
         if let Some((names, etag)) = self.unleash.feature_names(None)? {
             self.known = names;
             self.etag = etag;
         }
-        let sync = ExternalSync { stamp: Some(stamp), environments: Some(state.environments), flags: state.flags, complete: true, events, ..Default::default() };
+        let sync = ExternalSync {
+            stamp: Some(stamp),
+            environments: Some(state.environments),
+            flags: state.flags,
+            complete: true,
+            events,
+            ..Default::default()
+        };
         let again = cp.merge_external(sync).map_err(merge_failed)?;
         self.again = again.iter().map(|k| k.to_string()).collect();
-        self.last_event = self.last_event.max(newest);
+        // Where the log stands (lower than before only when the log itself was replaced).
+        self.last_event = newest;
         self.store_cursor();
         Ok(())
     }
@@ -105,17 +132,26 @@ impl Follower {
         let stamp = cp.revision();
         let page = self.unleash.events_since(self.last_event)?;
         if page.gap {
-            tracing::info!(after = self.last_event, "the Unleash event log ran past one poll's pages: reading every feature again");
+            tracing::info!(
+                after = self.last_event,
+                "the Unleash event log ran past one poll's pages: reading every feature again"
+            );
             let n = page.events.len();
             self.full(cp, page.events, page.newest)?;
             return Ok(n);
         }
-        let mut names: BTreeSet<String> = page.events.iter().filter_map(|e| e.flag.clone()).collect();
+        let mut names: BTreeSet<String> =
+            page.events.iter().filter_map(|e| e.flag.clone()).collect();
         names.extend(std::mem::take(&mut self.again));
         let mut gone = Vec::new();
         if let Some((list, etag)) = self.unleash.feature_names(self.etag.as_deref())? {
             names.extend(list.iter().filter(|n| !self.known.contains(n)).cloned());
-            gone.extend(self.known.iter().filter(|n| !list.contains(n)).map(|n| FlagKey::from(n.as_str())));
+            gone.extend(
+                self.known
+                    .iter()
+                    .filter(|n| !list.contains(n))
+                    .map(|n| FlagKey::from(n.as_str())),
+            );
             self.known = list;
             self.etag = etag;
         }
@@ -138,7 +174,14 @@ impl Follower {
             }
         }
         let n = flags.len();
-        let sync = ExternalSync { stamp: Some(stamp), environments: None, flags, gone, complete: false, events: page.events };
+        let sync = ExternalSync {
+            stamp: Some(stamp),
+            environments: None,
+            flags,
+            gone,
+            complete: false,
+            events: page.events,
+        };
         let again = cp.merge_external(sync).map_err(merge_failed)?;
         self.again = again.iter().map(|k| k.to_string()).collect();
         self.last_event = self.last_event.max(page.newest);
@@ -155,7 +198,13 @@ impl Follower {
             state
                 .flags
                 .values()
-                .filter(|f| f.environments.values().any(|fe| fe.guardrails.iter().any(|g| g.samples_from == SampleSource::Unleash)))
+                .filter(|f| {
+                    f.environments.values().any(|fe| {
+                        fe.guardrails
+                            .iter()
+                            .any(|g| g.samples_from == SampleSource::Unleash)
+                    })
+                })
                 .map(|f| f.key.clone())
                 .take(MAX_USAGE_FLAGS)
                 .collect()
@@ -175,7 +224,9 @@ impl Follower {
                 }
                 Err(e) => {
                     tracing::debug!(flag = %flag, error = %e, "reading Unleash client metrics failed");
-                    cp.with_metrics(|metrics, _| metrics.set_exposure_error(flag, Some(e.to_string())));
+                    cp.with_metrics(|metrics, _| {
+                        metrics.set_exposure_error(flag, Some(e.to_string()))
+                    });
                 }
             }
         }
@@ -185,22 +236,29 @@ impl Follower {
 }
 
 /// Poll every `every` on its own thread until `stop` is set.
-pub fn spawn(cp: Arc<ControlPlane>, mut follower: Follower, every: Duration, stop: Arc<AtomicBool>) {
-    let r = std::thread::Builder::new().name("flagtop-unleash-sync".into()).spawn(move || {
-        while !stop.load(Ordering::Relaxed) {
-            std::thread::sleep(every);
-            // Writes whose outcome was unknown are settled first: what the store holds now.
-            let settled = cp.settle_unknown();
-            if settled > 0 {
-                tracing::info!(settled, "external writes with an unknown outcome settled");
+pub fn spawn(
+    cp: Arc<ControlPlane>,
+    mut follower: Follower,
+    every: Duration,
+    stop: Arc<AtomicBool>,
+) {
+    let r = std::thread::Builder::new()
+        .name("flagtop-unleash-sync".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(every);
+                // Writes whose outcome was unknown are settled first: what the store holds now.
+                let settled = cp.settle_unknown();
+                if settled > 0 {
+                    tracing::info!(settled, "external writes with an unknown outcome settled");
+                }
+                if let Err(e) = follower.poll(&cp) {
+                    tracing::warn!(error = %e, "unleash sync failed; will retry");
+                    cp.mark_sync_error(&e.to_string());
+                }
+                follower.poll_usage(&cp);
             }
-            if let Err(e) = follower.poll(&cp) {
-                tracing::warn!(error = %e, "unleash sync failed; will retry");
-                cp.mark_sync_error(&e.to_string());
-            }
-            follower.poll_usage(&cp);
-        }
-    });
+        });
     if let Err(e) = r {
         tracing::error!(error = %e, "could not start the unleash sync thread");
     }

@@ -48,6 +48,14 @@ impl Unleash {
         q.push_back((Instant::now(), own));
     }
 
+    /// A write that was definitely not applied leaves no event to recognise.
+    pub(super) fn forget_own(&self, own: &Own) {
+        let mut q = lock(&self.own);
+        if let Some(i) = q.iter().rposition(|(_, o)| o == own) {
+            q.remove(i);
+        }
+    }
+
     /// Whether `e` is the event of a write flagtop made (and forget that write).
     fn is_own(&self, e: &Value) -> bool {
         let kind = e["type"].as_str().unwrap_or("");
@@ -83,6 +91,8 @@ impl Unleash {
         };
         let mut raw: Vec<Value> = Vec::new();
         let mut reached = false;
+        // The newest id in the log itself (first page), to notice a cursor ahead of the log.
+        let mut log_newest: Option<u64> = None;
         for n in 0..MAX_EVENT_PAGES {
             let url = format!(
                 "{}/api/admin/search/events?limit={EVENT_PAGE}&offset={}",
@@ -92,6 +102,15 @@ impl Unleash {
             let v = self.get(&url)?;
             let events = v["events"].as_array().cloned().unwrap_or_default();
             let full = events.len() >= EVENT_PAGE;
+            if n == 0 {
+                log_newest = Some(
+                    events
+                        .iter()
+                        .filter_map(|e| e["id"].as_u64())
+                        .max()
+                        .unwrap_or(0),
+                );
+            }
             for e in events {
                 match e["id"].as_u64() {
                     Some(id) if id > after => {
@@ -110,6 +129,17 @@ impl Unleash {
             }
         }
         page.gap = !reached;
+        if let Some(top) = log_newest.filter(|top| after > 0 && *top < after) {
+            // The cursor is ahead of the log: Unleash's database was replaced or restored. Read
+            // everything again and follow the log from where it stands now.
+            tracing::warn!(
+                cursor = after,
+                log = top,
+                "the Unleash event log is behind flagtop's cursor: reading every feature again"
+            );
+            page.gap = true;
+            page.newest = top;
+        }
         if after == 0 {
             return Ok(page);
         }

@@ -9,21 +9,22 @@ use crate::domain::{Action, Cohort, Flag, Selector};
 use serde_json::{Value, json};
 
 impl Unleash {
-    fn patch_strategy(
+    /// Send a write of flagtop's, remembering it so that its event in Unleash's log is not
+    /// shown as someone else's; forgotten again when it was definitely not applied.
+    fn send_own(
         &self,
-        flag: &str,
-        env: &str,
-        id: &str,
-        ops: Value,
+        own: Own,
+        rb: reqwest::blocking::RequestBuilder,
         what: &str,
     ) -> Result<(), FlagStoreError> {
-        let url = format!(
-            "{}/environments/{}/strategies/{}",
-            self.feature_path(flag),
-            seg(env),
-            seg(id)
-        );
-        self.send(self.http.patch(url).json(&ops), what)
+        self.remember_own(own.clone());
+        let r = self.send(rb, what);
+        if let Err(e) = &r
+            && !matches!(e, FlagStoreError::Unknown { .. })
+        {
+            self.forget_own(&own);
+        }
+        r
     }
 
     fn env_of<'a>(v: &'a Value, env: &str) -> Option<&'a Value> {
@@ -70,12 +71,12 @@ impl Unleash {
 
     fn turn_on(&self, flag: &str, env: &str) -> Result<(), FlagStoreError> {
         let on = format!("{}/environments/{}/on", self.feature_path(flag), seg(env));
-        self.remember_own(Own::Env {
+        let own = Own::Env {
             flag: flag.to_string(),
             env: env.to_string(),
             on: true,
-        });
-        self.send(self.http.post(on), "turn the flag on")
+        };
+        self.send_own(own, self.http.post(on), "turn the flag on")
     }
 
     /// After restoring a cohort of a flag that is on for flagtop: Unleash may have switched the
@@ -171,12 +172,12 @@ impl FlagStore for Unleash {
         match action {
             Action::Kill { .. } => {
                 let url = format!("{}/environments/{}/off", self.feature_path(flag), seg(env));
-                self.remember_own(Own::Env {
+                let own = Own::Env {
                     flag: flag.to_string(),
                     env: env.to_string(),
                     on: false,
-                });
-                self.send(self.http.post(url), "turn the flag off")
+                };
+                self.send_own(own, self.http.post(url), "turn the flag off")
             }
             Action::Revive { .. } => self.revive(flag, env),
             _ => {
@@ -242,8 +243,13 @@ impl FlagStore for Unleash {
                         rollout: next["parameters"]["rollout"].clone(),
                         disabled: ca.rolled_back,
                     };
-                    self.remember_own(own);
-                    self.patch_strategy(flag, env, &id, Value::Array(ops), &what)
+                    let url = format!(
+                        "{}/environments/{}/strategies/{}",
+                        self.feature_path(flag),
+                        seg(env),
+                        seg(&id)
+                    );
+                    self.send_own(own, self.http.patch(url).json(&Value::Array(ops)), &what)
                         .map_err(|e| after_first(sent, e))?;
                     lock(&self.seen).insert(id, (ca.clone(), next));
                     sent = true;
