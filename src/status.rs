@@ -42,6 +42,7 @@ pub fn to_json(s: &Snapshot) -> Value {
                         .collect();
                     let v = json!({
                         "enabled": fe.enabled,
+                        "state": if fe.enabled { "on" } else if fe.killed() { "killed" } else { "off" },
                         "fallthrough": fe.fallthrough,
                         "cohorts": fe.cohorts.iter().map(|c| json!({
                             "name": c.name, "percent": c.percent, "effective_percent": c.effective_percent(),
@@ -66,6 +67,7 @@ pub fn to_json(s: &Snapshot) -> Value {
         "flag_store": s.flag_store,
         "warnings": s.warnings,
         "unsettled_writes": s.unsettled,
+        "flag_store_sync": sync_state(s),
         "environments": s.environments.iter().map(|e| json!({"key": e.key, "protected": e.protected, "frozen": s.frozen.contains(&e.key)})).collect::<Vec<_>>(),
         "flags": flags,
         "approvals": s.approvals.iter().map(|a| json!({
@@ -80,6 +82,17 @@ pub fn to_json(s: &Snapshot) -> Value {
 pub fn to_text(s: &Snapshot, only_env: Option<&str>) -> String {
     let mut out = String::new();
     out.push_str(&format!("revision {}  ·  flag store {}\n", s.revision, clean(&s.flag_store, 20)));
+    if s.flag_store != "embedded" {
+        match (&s.flag_store_error, s.flag_store_synced_at) {
+            (Some(e), at) => out.push_str(&format!(
+                "WARNING: flag store sync FAILING: {} (last synced {}); what is shown may be stale\n",
+                clean(e, 300),
+                at.map_or("never".to_string(), |t| t.to_rfc3339())
+            )),
+            (None, Some(at)) => out.push_str(&format!("flag store in sync (last confirmed {})\n", at.to_rfc3339())),
+            (None, None) => out.push_str("flag store: not synced yet\n"),
+        }
+    }
     for w in &s.warnings {
         out.push_str(&format!("WARNING: {}\n", clean(w, 300)));
     }
@@ -118,7 +131,7 @@ pub fn to_text(s: &Snapshot, only_env: Option<&str>) -> String {
             out.push_str(&format!(
                 "{:<28} {:<4} {}{ladder}{guard}\n",
                 clean(&f.key, 28),
-                if fe.enabled { "on" } else { "OFF" },
+                if fe.enabled { "on" } else if fe.killed() { "KILLED" } else { "off" },
                 cohorts.join(" · ")
             ));
             for r in s.guardrails.iter().filter(|r| r.flag == f.key && r.env == env.key && r.status != GuardrailStatus::Healthy) {
@@ -151,3 +164,14 @@ pub fn to_text(s: &Snapshot, only_env: Option<&str>) -> String {
 }
 
 use crate::domain::guardrail::fmt_value as num;
+
+/// The external flag store's sync state: `ok`, `failing` (with the error) or `never`.
+fn sync_state(s: &Snapshot) -> Value {
+    let state = match (&s.flag_store_error, s.flag_store_synced_at, s.flag_store.as_str()) {
+        (_, _, "embedded") => "embedded",
+        (Some(_), _, _) => "failing",
+        (None, Some(_), _) => "ok",
+        (None, None, _) => "never",
+    };
+    json!({"state": state, "synced_at": s.flag_store_synced_at, "error": s.flag_store_error})
+}

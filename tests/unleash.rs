@@ -13,118 +13,13 @@ use common::{cohort, Http, Server};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-struct Unleash {
-    url: String,
-    token: String,
-    http: reqwest::Client,
-}
-
-/// The Unleash under test, or None (a loud skip locally; a failure under CI=true).
-fn unleash() -> Option<Unleash> {
-    let url = std::env::var("FLAGTOP_TEST_UNLEASH_URL").ok();
-    let token = std::env::var("UNLEASH_ADMIN_TOKEN").ok();
-    match (url, token) {
-        (Some(url), Some(token)) => {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            Some(Unleash { url, token, http: reqwest::Client::new() })
-        }
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("Unleash is not running (FLAGTOP_TEST_UNLEASH_URL unset): under CI=true this is a failure, not a skip; run ./scripts/test")
-        }
-        _ => {
-            eprintln!("\n*** SKIPPED: Unleash tests — no Unleash running. Run ./scripts/test to start one. ***\n");
-            None
-        }
-    }
-}
-
-impl Unleash {
-    fn feature_url(&self, name: &str) -> String {
-        format!("{}/api/admin/projects/default/features/{name}", self.url)
-    }
-
-    async fn call(&self, method: reqwest::Method, url: String, body: Option<Value>) -> (u16, Value) {
-        let mut rb = self.http.request(method, url).header("authorization", &self.token);
-        if let Some(b) = body {
-            rb = rb.json(&b);
-        }
-        let r = rb.send().await.expect("unleash request");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-
-    /// A feature with flexibleRollout strategies `(title, rollout)` in production, turned on.
-    async fn feature(&self, name: &str, strategies: &[(&str, u8)]) -> Vec<String> {
-        let (s, _) = self
-            .call(reqwest::Method::POST, format!("{}/api/admin/projects/default/features", self.url), Some(json!({"name": name, "type": "release", "description": "test flag"})))
-            .await;
-        assert_eq!(s, 201, "create feature");
-        let mut ids = Vec::new();
-        for (title, rollout) in strategies {
-            let body = json!({"name": "flexibleRollout", "title": title,
-                "constraints": [{"contextName": "region", "operator": "IN", "values": [title]}],
-                "parameters": {"rollout": rollout.to_string(), "stickiness": "default", "groupId": name}});
-            let (s, v) = self.call(reqwest::Method::POST, format!("{}/environments/production/strategies", self.feature_url(name)), Some(body)).await;
-            assert_eq!(s, 200, "add strategy: {v}");
-            ids.push(v["id"].as_str().expect("id").to_string());
-        }
-        let (s, _) = self.call(reqwest::Method::POST, format!("{}/environments/production/on", self.feature_url(name)), None).await;
-        assert_eq!(s, 200);
-        ids
-    }
-
-    /// (enabled, [(title, disabled, rollout)]) of production, read back from Unleash.
-    async fn production(&self, name: &str) -> (bool, Vec<(String, bool, String)>) {
-        let (_, v) = self.call(reqwest::Method::GET, self.feature_url(name), None).await;
-        let env = v["environments"].as_array().and_then(|e| e.iter().find(|e| e["name"] == "production")).cloned().expect("production");
-        let strategies = env["strategies"]
-            .as_array()
-            .expect("strategies")
-            .iter()
-            .map(|s| {
-                (
-                    s["title"].as_str().unwrap_or("").to_string(),
-                    s["disabled"].as_bool().unwrap_or(false),
-                    s["parameters"]["rollout"].as_str().unwrap_or("").to_string(),
-                )
-            })
-            .collect();
-        (env["enabled"].as_bool().unwrap_or(false), strategies)
-    }
-
-    /// What an SDK reports: `yes`/`no` evaluations of `name` in production (Unleash flushes
-    /// reported metrics to its database about every 5 s).
-    async fn report_evaluations(&self, name: &str, yes: u64, no: u64) {
-        let stop = chrono::Utc::now();
-        let start = stop - chrono::Duration::seconds(10);
-        let body = json!({"appName": "checkout-web", "instanceId": "test-1", "environment": "production",
-            "bucket": {"start": start.to_rfc3339(), "stop": stop.to_rfc3339(), "toggles": {name: {"yes": yes, "no": no, "variants": {}}}}});
-        let (s, v) = self.call(reqwest::Method::POST, format!("{}/api/client/metrics", self.url), Some(body)).await;
-        assert_eq!(s, 202, "client metrics: {v}");
-    }
-
-    async fn patch(&self, name: &str, id: &str, ops: Value) -> u16 {
-        self.call(reqwest::Method::PATCH, format!("{}/environments/production/strategies/{id}", self.feature_url(name)), Some(ops)).await.0
-    }
-}
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
-}
-
-fn serve(dir: &std::path::Path, u: &Unleash, poll_secs: &str) -> Server {
-    Server::start(dir, &["--no-simulate", "--flags", "unleash", "--unleash-url", &u.url, "--unleash-poll-secs", poll_secs])
-}
-
-async fn act(http: &Http, token: &str, action: Value, reason: &str) -> common::Reply {
-    http.post("/v1/actions", token, json!({"action": action, "reason": reason})).await
-}
+use common::unleash::{act, serve, unique, unleash};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn narrowed_rollback_undo_percent_kill_revive_and_approval_against_real_unleash() {
     let Some(u) = unleash() else { return };
     let name = unique("checkout");
-    u.feature(&name, &[("eu-west", 25), ("us-east", 25), ("internal", 100)]).await;
+    let ids = u.feature(&name, &[("eu-west", 25), ("us-east", 25), ("internal", 100)]).await;
     let dir = tempfile::tempdir().expect("tmp");
     let server = serve(dir.path(), &u, "1");
     let admin = server.admin.clone().expect("admin");
@@ -229,18 +124,26 @@ async fn narrowed_rollback_undo_percent_kill_revive_and_approval_against_real_un
     assert_eq!(s.len(), 3, "still no added strategy: {s:?}");
     assert_eq!(s.iter().filter(|x| !x.1).map(|x| x.0.as_str()).collect::<Vec<_>>(), vec!["internal"]);
 
-    // The audit trail: flagtop's entries, and Unleash's own events beside them.
+    // The audit trail: flagtop's entries once each (bug 9: Unleash's events for flagtop's own
+    // writes are not shown a second time), and a change made directly in Unleash beside them.
+    assert_eq!(u.patch(&name, &ids[2], json!([{"op": "replace", "path": "/parameters/rollout", "value": "90"}])).await, 200);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
         let audit = http.get(&format!("/v1/audit?flag={name}&limit=200"), &op).await.body;
         let events = audit["events"].as_array().cloned().unwrap_or_default();
         let ours = events.iter().filter(|e| e["kind"] == "applied" || e["kind"] == "approved").count();
-        let theirs = events.iter().filter(|e| e["kind"] == "external" && e["source"] == "unleash").count();
-        if ours >= 9 && theirs > 0 {
+        let theirs: Vec<&Value> = events.iter().filter(|e| e["kind"] == "external" && e["source"] == "unleash").collect();
+        if ours >= 9 && !theirs.is_empty() {
             assert!(events.iter().any(|e| e["kind"] == "applied" && e["action"]["type"] == "rollback" && e["action"]["cohort"] == "eu-west"));
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let audit = http.get(&format!("/v1/audit?flag={name}&limit=200"), &op).await.body;
+            let theirs: Vec<Value> = audit["events"].as_array().into_iter().flatten().filter(|e| e["kind"] == "external").cloned().collect();
+            let direct: Vec<&Value> = theirs.iter().filter(|e| e["reason"].as_str().unwrap_or("").contains("updated")).collect();
+            assert_eq!(theirs.len(), 1, "only the direct change is Unleash's: {theirs:#?}");
+            assert_eq!(direct.len(), 1, "{theirs:#?}");
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "audit lacks entries: ours={ours} unleash={theirs}");
+        assert!(tokio::time::Instant::now() < deadline, "audit lacks entries: ours={ours} unleash={theirs:?}");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }

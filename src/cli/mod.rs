@@ -146,7 +146,10 @@ pub fn exit_code(e: &color_eyre::Report) -> i32 {
         return exit::USAGE;
     }
     match e.downcast_ref::<ClientError>() {
-        Some(ClientError::Api { status, .. }) => match status {
+        Some(ClientError::Api { status, code, .. }) => match status {
+            // The flag store behind the control plane is unreachable: as unreachable as the
+            // control plane itself would be, for scripts. An unknown outcome is not that.
+            503 if code == "flag_store_unavailable" => exit::UNREACHABLE,
             409 => exit::CONFLICT,
             401 | 403 => exit::DENIED,
             404 => exit::NOT_FOUND,

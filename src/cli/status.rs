@@ -16,5 +16,6 @@ pub async fn run(cli: &Cli, json: bool) -> Result<i32> {
     } else {
         print!("{}", to_text(&snap, cli.env.as_deref()));
     }
-    Ok(exit::OK)
+    // A flag store that cannot be reached: the view may be stale, and scripts must know.
+    Ok(if snap.flag_store_error.is_some() { exit::UNREACHABLE } else { exit::OK })
 }

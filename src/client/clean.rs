@@ -126,11 +126,12 @@ impl Neutralise for Cohort {
         match &mut self.selector {
             Selector::Everyone => {}
             Selector::Segment { segment } => text(segment),
-            Selector::Constraints { constraints } => {
+            Selector::Constraints { constraints, segments } => {
                 for c in constraints {
                     text(&mut c.attribute);
                     c.values.iter_mut().for_each(text);
                 }
+                segments.iter_mut().for_each(text);
             }
         }
     }
@@ -189,7 +190,9 @@ fn flag_dirty(f: &Flag) -> bool {
             || match &c.selector {
                 Selector::Everyone => false,
                 Selector::Segment { segment } => dirty(segment),
-                Selector::Constraints { constraints } => constraints.iter().any(|k| dirty(&k.attribute) || k.values.iter().any(|v| dirty(v))),
+                Selector::Constraints { constraints, segments } => {
+                    constraints.iter().any(|k| dirty(&k.attribute) || k.values.iter().any(|v| dirty(v))) || segments.iter().any(|s| dirty(s))
+                }
             }
     };
     let env = |e: &FlagEnv| {

@@ -184,9 +184,12 @@ pub async fn start(opts: StartOptions) -> color_eyre::Result<Running> {
                 Ok((cp, None))
             }
             FlagSource::Unleash { url, token, poll } => {
-                let unleash: Arc<dyn FlagStore> = Arc::new(Unleash::new(&url, &token)?);
-                let cp = ControlPlane::open_with(store, clock, None, Some(unleash)).map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
-                let mut follower = Follower::new(Unleash::new(&url, &token)?);
+                // One client for writes and the follower: they share what was last read (the
+                // compare-and-set values) and which events are flagtop's own.
+                let unleash = Unleash::new(&url, &token)?;
+                let store_side: Arc<dyn FlagStore> = Arc::new(unleash.clone());
+                let cp = ControlPlane::open_with(store, clock, None, Some(store_side)).map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
+                let mut follower = Follower::new(unleash).with_cursor(dir.join("unleash-cursor"), &url);
                 follower
                     .initial(&cp)
                     .map_err(|e| color_eyre::eyre::eyre!("cannot load flags from Unleash at {url}: {e}"))?;

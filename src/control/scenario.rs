@@ -77,7 +77,7 @@ fn empty_state(flags: BTreeMap<crate::domain::FlagKey, Flag>) -> State {
 }
 
 fn cohort(name: &str, selector: Selector, percent: u8, variation: &str) -> Cohort {
-    Cohort { name: CohortName::from(name), selector, percent, variation: variation.to_string(), rolled_back: false, external_id: None }
+    Cohort { name: CohortName::from(name), selector, percent, variation: variation.to_string(), rolled_back: false, external_id: None, variants: vec![] }
 }
 
 fn segment(name: &str) -> Selector {
@@ -86,7 +86,14 @@ fn segment(name: &str) -> Selector {
 
 fn region(value: &str) -> Selector {
     Selector::Constraints {
-        constraints: vec![Constraint { attribute: "region".into(), op: ConstraintOp::In, values: vec![value.into()] }],
+        constraints: vec![Constraint {
+            attribute: "region".into(),
+            op: ConstraintOp::In,
+            values: vec![value.into()],
+            inverted: false,
+            case_insensitive: false,
+        }],
+        segments: vec![],
     }
 }
 
@@ -122,7 +129,7 @@ fn flag_env(
     ladder: Option<Ladder>,
     guardrails: Vec<GuardrailSpec>,
 ) -> FlagEnv {
-    FlagEnv { enabled: true, cohorts, fallthrough: fallthrough.to_string(), ladder, guardrails }
+    FlagEnv { enabled: true, off: false, cohorts, fallthrough: fallthrough.to_string(), ladder, guardrails }
 }
 
 struct FlagHead<'a> {

@@ -206,10 +206,11 @@ fn dress(user: &mut User, cohort: &Cohort) {
     match &cohort.selector {
         Selector::Everyone => {}
         Selector::Segment { segment } => user.segments.push(segment.clone()),
-        Selector::Constraints { constraints } => {
+        Selector::Constraints { constraints, segments } => {
+            user.segments.extend(segments.iter().cloned());
             for c in constraints {
                 // `NotIn` holds for a user without the attribute.
-                if let (ConstraintOp::In, Some(v)) = (c.op, c.values.first()) {
+                if let (ConstraintOp::In, false, Some(v)) = (c.op, c.inverted, c.values.first()) {
                     user.attributes.insert(c.attribute.clone(), v.clone());
                 }
             }

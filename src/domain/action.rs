@@ -364,6 +364,7 @@ impl Action {
                     return Err(DomainError::InvalidState(format!("`{flag_key}` is {what} in {env}")));
                 }
                 fe.enabled = on;
+                fe.off = false;
                 let (flag, env) = (flag_key.clone(), env.clone());
                 Ok(if on { Action::Kill { flag, env } } else { Action::Revive { flag, env } })
             }

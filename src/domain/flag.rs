@@ -39,8 +39,18 @@ pub enum Selector {
     Everyone,
     /// Members of a named segment.
     Segment { segment: String },
-    /// All constraints must hold.
-    Constraints { constraints: Vec<Constraint> },
+    /// All constraints must hold (and the user be in every named segment, when any).
+    Constraints {
+        constraints: Vec<Constraint>,
+        /// Segments (by name) the user must also be in: an external store's shared groups of
+        /// constraints (Unleash segments).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        segments: Vec<String>,
+    },
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,15 +58,77 @@ pub struct Constraint {
     pub attribute: String,
     #[serde(default)]
     pub op: ConstraintOp,
+    /// The values compared with; operators that take one value (numbers, dates, versions) use
+    /// the first.
     pub values: Vec<String>,
+    /// The result of the comparison is negated.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub inverted: bool,
+    /// String comparisons ignore case.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub case_insensitive: bool,
 }
 
+/// How a constraint compares the user's attribute with its values (Unleash's operators).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ConstraintOp {
     #[default]
     In,
     NotIn,
+    StrContains,
+    StrStartsWith,
+    StrEndsWith,
+    NumEq,
+    NumGt,
+    NumGte,
+    NumLt,
+    NumLte,
+    DateAfter,
+    DateBefore,
+    SemverEq,
+    SemverGt,
+    SemverLt,
+}
+
+impl ConstraintOp {
+    /// How it reads in a cohort's description ("region in eu-west", "userId starts with vip-").
+    pub fn words(self) -> &'static str {
+        match self {
+            ConstraintOp::In => "in",
+            ConstraintOp::NotIn => "not in",
+            ConstraintOp::StrContains => "contains",
+            ConstraintOp::StrStartsWith => "starts with",
+            ConstraintOp::StrEndsWith => "ends with",
+            ConstraintOp::NumEq => "=",
+            ConstraintOp::NumGt => ">",
+            ConstraintOp::NumGte => ">=",
+            ConstraintOp::NumLt => "<",
+            ConstraintOp::NumLte => "<=",
+            ConstraintOp::DateAfter => "after",
+            ConstraintOp::DateBefore => "before",
+            ConstraintOp::SemverEq => "version =",
+            ConstraintOp::SemverGt => "version >",
+            ConstraintOp::SemverLt => "version <",
+        }
+    }
+}
+
+impl Constraint {
+    /// `region in eu-west`, `not (userId starts with vip-)`: what the constraint really selects.
+    pub fn describe(&self) -> String {
+        let case = if self.case_insensitive { " (any case)" } else { "" };
+        let plain = format!("{} {} {}{case}", self.attribute, self.op.words(), self.values.join(","));
+        if self.inverted { format!("not ({plain})") } else { plain }
+    }
+}
+
+/// A weighted variant an exposed member of a cohort may get (Unleash strategy variants).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeightedVariant {
+    pub name: String,
+    /// Share among the cohort's variants, out of 1000 (Unleash's scale).
+    pub weight: u16,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +146,10 @@ pub struct Cohort {
     /// The id of what backs this cohort in an external flag store (an Unleash strategy id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    /// When exposed members are split between several variations (Unleash strategy variants):
+    /// each with its weight; `variation` is then the first of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<WeightedVariant>,
 }
 
 impl Cohort {
@@ -93,6 +169,10 @@ pub struct FlagEnv {
     /// The kill switch: false means everybody gets the fallthrough.
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// Off without a kill: not on in the external flag store (never turned on, or turned off
+    /// there), as opposed to killed by flagtop's kill switch. Shown "off", not "KILLED".
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub off: bool,
     pub cohorts: Vec<Cohort>,
     /// Variation for everyone not exposed by a cohort.
     pub fallthrough: String,
@@ -103,6 +183,11 @@ pub struct FlagEnv {
 }
 
 impl FlagEnv {
+    /// The kill switch is thrown (not merely off in the external store).
+    pub fn killed(&self) -> bool {
+        !self.enabled && !self.off
+    }
+
     pub fn cohort(&self, name: &str) -> Option<&Cohort> {
         self.cohorts.iter().find(|c| c.name.as_str() == name)
     }

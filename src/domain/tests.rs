@@ -21,6 +21,7 @@ fn state_with(percents: [u8; 3], rolled: [bool; 3], stage: usize, paused: bool, 
             variation: "on".into(),
             rolled_back: *r,
             external_id: None,
+            variants: vec![],
         })
         .collect();
     let stages = [10u8, 25, 50, 100]
@@ -42,7 +43,7 @@ fn state_with(percents: [u8; 3], rolled: [bool; 3], stage: usize, paused: bool, 
     let mut environments = crate::domain::SmallMap::new();
     environments.insert(
         EnvKey::from("production"),
-        FlagEnv { enabled, cohorts, fallthrough: "off".into(), ladder: Some(ladder), guardrails: vec![] },
+        FlagEnv { enabled, off: false, cohorts, fallthrough: "off".into(), ladder: Some(ladder), guardrails: vec![] },
     );
     let flag = Flag {
         key: "checkout-v2".into(),

@@ -3,6 +3,7 @@
 
 pub mod fault;
 pub mod pty;
+pub mod unleash;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -5,7 +5,6 @@
 
 pub mod sync;
 pub mod unleash;
-mod unleash_map;
 pub mod usage;
 
 use crate::domain::{Action, Environment, Flag};
@@ -41,6 +40,21 @@ pub struct ExternalEvent {
     pub actor: String,
     pub flag: Option<String>,
     pub summary: String,
+}
+
+/// What one poll of the follower read, for the control plane to merge.
+#[derive(Debug, Clone, Default)]
+pub struct ExternalSync {
+    /// The control plane's revision when the reads began: a flag flagtop changed after that
+    /// (its own write, above all) is not overwritten by this older read — it is read again.
+    pub stamp: Option<crate::domain::Revision>,
+    pub environments: Option<Vec<Environment>>,
+    pub flags: Vec<Flag>,
+    /// Flags gone from the store (archived or deleted).
+    pub gone: Vec<crate::domain::FlagKey>,
+    /// A full read: every flag not in `flags` is gone.
+    pub complete: bool,
+    pub events: Vec<ExternalEvent>,
 }
 
 pub trait FlagStore: Send + Sync {

@@ -1,13 +1,19 @@
-//! Follows an external flag store: polls Unleash's event log (and the feature list with an
-//! ETag, so an unchanged list costs a 304) and hands changed flags and new events to the
-//! control plane, which merges them through its usual commit-and-publish path. It also reads
-//! Unleash's client metrics for flags whose guardrails take their sample counts from there.
+//! Follows an external flag store: follows Unleash's event log by id (paging back until caught
+//! up; on a gap — more than `MAX_EVENT_PAGES` pages, or no cursor — it reads every feature
+//! again), polls the feature list with an ETag (an unchanged list costs a 304; a name gone from
+//! it is an archived or deleted flag), and hands changed flags and new events to the control
+//! plane, which merges them through its usual commit-and-publish path. The cursor is kept in
+//! the data dir, so events made while `serve` was down reach Activity at the next start.
+//! It also reads Unleash's client metrics for flags whose guardrails take their sample counts
+//! from there.
 
 use super::unleash::Unleash;
 use super::usage::Counter;
+use super::{ExternalSync, FlagStoreError};
 use crate::control::service::ControlPlane;
 use crate::domain::{FlagKey, SampleSource};
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -18,59 +24,168 @@ pub struct Follower {
     last_event: u64,
     known: Vec<String>,
     usage: Counter,
+    /// Where the event cursor is kept, and the Unleash it belongs to.
+    cursor: Option<(PathBuf, String)>,
+    /// Flags whose last read was not merged (flagtop changed them meanwhile): read again.
+    again: BTreeSet<String>,
 }
 
 /// At most this many flags' client metrics are read per poll (one request each).
 const MAX_USAGE_FLAGS: usize = 200;
+/// At most this many flags are read again per poll after a read was dropped.
+const MAX_AGAIN: usize = 1000;
+
+fn merge_failed(e: impl std::fmt::Display) -> FlagStoreError {
+    FlagStoreError::Unavailable {
+        store: "Unleash",
+        detail: e.to_string(),
+    }
+}
 
 impl Follower {
     pub fn new(unleash: Unleash) -> Follower {
-        Follower { unleash, etag: None, last_event: 0, known: Vec::new(), usage: Counter::default() }
+        Follower {
+            unleash,
+            etag: None,
+            last_event: 0,
+            known: Vec::new(),
+            usage: Counter::default(),
+            cursor: None,
+            again: BTreeSet::new(),
+        }
     }
 
-    /// Load everything once (at start); remembers where the event log stands.
-    pub fn initial(&mut self, cp: &ControlPlane) -> Result<(), super::FlagStoreError> {
+    /// Keep the event cursor in `path` (for the Unleash at `url`): a restart catches up.
+    pub fn with_cursor(mut self, path: PathBuf, url: &str) -> Follower {
+        self.cursor = Some((path, url.trim_end_matches('/').to_string()));
+        self
+    }
+
+    fn stored_cursor(&self) -> Option<u64> {
+        let (path, url) = self.cursor.as_ref()?;
+        let text = std::fs::read_to_string(path).ok()?;
+        let mut lines = text.lines();
+        (lines.next()? == url).then_some(())?;
+        lines.next()?.trim().parse().ok()
+    }
+
+    fn store_cursor(&self) {
+        let Some((path, url)) = &self.cursor else {
+            return;
+        };
+        let tmp = path.with_extension("tmp");
+        let r = std::fs::write(&tmp, format!("{url}\n{}\n", self.last_event))
+            .and_then(|()| std::fs::rename(&tmp, path));
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "could not keep the Unleash event cursor");
+        }
+    }
+
+    /// Read every feature (at start, and after a gap in the event log) and merge; events since
+    /// the stored cursor, if any, go to Activity.
+    fn full(
+        &mut self,
+        cp: &ControlPlane,
+        events: Vec<super::ExternalEvent>,
+        newest: u64,
+    ) -> Result<(), FlagStoreError> {
+        let stamp = cp.revision();
         let state = self.unleash.load()?;
         if let Some((names, etag)) = self.unleash.feature_names(None)? {
             self.known = names;
             self.etag = etag;
         }
-        let events = self.unleash.events_since(0)?;
-        self.last_event = events.last().map_or(0, |e| e.id);
-        cp.with_metrics(|metrics, _| metrics.follow_unleash_counts());
-        cp.sync_external(Some(state.environments.clone()), state.flags, Vec::new())
-            .map_err(|e| super::FlagStoreError::Unavailable { store: "Unleash", detail: e.to_string() })?;
+        let sync = ExternalSync {
+            stamp: Some(stamp),
+            environments: Some(state.environments),
+            flags: state.flags,
+            complete: true,
+            events,
+            ..Default::default()
+        };
+        let again = cp.merge_external(sync).map_err(merge_failed)?;
+        self.again = again.iter().map(|k| k.to_string()).collect();
+        // Where the log stands (lower than before only when the log itself was replaced).
+        self.last_event = newest;
+        self.store_cursor();
         Ok(())
     }
 
-    /// One poll: new events → refetch the features they name; a changed list → fetch new ones.
-    pub fn poll(&mut self, cp: &ControlPlane) -> Result<usize, super::FlagStoreError> {
-        let events = self.unleash.events_since(self.last_event)?;
-        let mut names: Vec<String> = events.iter().filter_map(|e| e.flag.clone()).collect();
+    /// Load everything once (at start). With a stored cursor, the events made since (while
+    /// flagtop was not running) are read too; without one, the log's newest id is the start.
+    pub fn initial(&mut self, cp: &ControlPlane) -> Result<(), FlagStoreError> {
+        cp.with_metrics(|metrics, _| metrics.follow_unleash_counts());
+        let (events, newest) = match self.stored_cursor() {
+            Some(after) => {
+                let page = self.unleash.events_since(after)?;
+                (page.events, page.newest)
+            }
+            None => (Vec::new(), self.unleash.events_since(0)?.newest),
+        };
+        self.last_event = 0;
+        self.full(cp, events, newest)
+    }
+
+    /// One poll: new events → read the features they name; a changed list → read new ones,
+    /// mark vanished ones archived; a gap in the log → read everything.
+    pub fn poll(&mut self, cp: &ControlPlane) -> Result<usize, FlagStoreError> {
+        let stamp = cp.revision();
+        let page = self.unleash.events_since(self.last_event)?;
+        if page.gap {
+            tracing::info!(
+                after = self.last_event,
+                "the Unleash event log ran past one poll's pages: reading every feature again"
+            );
+            let n = page.events.len();
+            self.full(cp, page.events, page.newest)?;
+            return Ok(n);
+        }
+        let mut names: BTreeSet<String> =
+            page.events.iter().filter_map(|e| e.flag.clone()).collect();
+        names.extend(std::mem::take(&mut self.again));
+        let mut gone = Vec::new();
         if let Some((list, etag)) = self.unleash.feature_names(self.etag.as_deref())? {
             names.extend(list.iter().filter(|n| !self.known.contains(n)).cloned());
+            gone.extend(
+                self.known
+                    .iter()
+                    .filter(|n| !list.contains(n))
+                    .map(|n| FlagKey::from(n.as_str())),
+            );
             self.known = list;
             self.etag = etag;
         }
-        names.sort();
-        names.dedup();
-        if names.is_empty() && events.is_empty() {
+        if names.is_empty() && page.events.is_empty() && gone.is_empty() {
+            if page.newest > self.last_event {
+                self.last_event = page.newest;
+                self.store_cursor();
+            }
             cp.mark_synced();
             return Ok(0);
         }
-        let envs = self.unleash.environments()?;
+        let catalog = self.unleash.catalog()?;
         let mut flags = Vec::new();
-        for n in names.iter().filter(|n| self.known.contains(n)) {
-            if let Some(f) = self.unleash.feature(n, &envs)? {
-                flags.push(f);
+        for n in names.iter().take(MAX_AGAIN) {
+            match self.unleash.feature(n, &catalog)? {
+                Some(f) => flags.push(f),
+                // Named by an event but no longer there: archived or deleted.
+                None if crate::domain::ids::valid_key(n) => gone.push(FlagKey::from(n.as_str())),
+                None => {}
             }
         }
-        if let Some(e) = events.last() {
-            self.last_event = e.id;
-        }
         let n = flags.len();
-        cp.sync_external(None, flags, events)
-            .map_err(|e| super::FlagStoreError::Unavailable { store: "Unleash", detail: e.to_string() })?;
+        let sync = ExternalSync {
+            stamp: Some(stamp),
+            environments: None,
+            flags,
+            gone,
+            complete: false,
+            events: page.events,
+        };
+        let again = cp.merge_external(sync).map_err(merge_failed)?;
+        self.again = again.iter().map(|k| k.to_string()).collect();
+        self.last_event = self.last_event.max(page.newest);
+        self.store_cursor();
         Ok(n)
     }
 }
@@ -83,7 +198,13 @@ impl Follower {
             state
                 .flags
                 .values()
-                .filter(|f| f.environments.values().any(|fe| fe.guardrails.iter().any(|g| g.samples_from == SampleSource::Unleash)))
+                .filter(|f| {
+                    f.environments.values().any(|fe| {
+                        fe.guardrails
+                            .iter()
+                            .any(|g| g.samples_from == SampleSource::Unleash)
+                    })
+                })
                 .map(|f| f.key.clone())
                 .take(MAX_USAGE_FLAGS)
                 .collect()
@@ -103,7 +224,9 @@ impl Follower {
                 }
                 Err(e) => {
                     tracing::debug!(flag = %flag, error = %e, "reading Unleash client metrics failed");
-                    cp.with_metrics(|metrics, _| metrics.set_exposure_error(flag, Some(e.to_string())));
+                    cp.with_metrics(|metrics, _| {
+                        metrics.set_exposure_error(flag, Some(e.to_string()))
+                    });
                 }
             }
         }
@@ -113,22 +236,29 @@ impl Follower {
 }
 
 /// Poll every `every` on its own thread until `stop` is set.
-pub fn spawn(cp: Arc<ControlPlane>, mut follower: Follower, every: Duration, stop: Arc<AtomicBool>) {
-    let r = std::thread::Builder::new().name("flagtop-unleash-sync".into()).spawn(move || {
-        while !stop.load(Ordering::Relaxed) {
-            std::thread::sleep(every);
-            // Writes whose outcome was unknown are settled first: what the store holds now.
-            let settled = cp.settle_unknown();
-            if settled > 0 {
-                tracing::info!(settled, "external writes with an unknown outcome settled");
+pub fn spawn(
+    cp: Arc<ControlPlane>,
+    mut follower: Follower,
+    every: Duration,
+    stop: Arc<AtomicBool>,
+) {
+    let r = std::thread::Builder::new()
+        .name("flagtop-unleash-sync".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(every);
+                // Writes whose outcome was unknown are settled first: what the store holds now.
+                let settled = cp.settle_unknown();
+                if settled > 0 {
+                    tracing::info!(settled, "external writes with an unknown outcome settled");
+                }
+                if let Err(e) = follower.poll(&cp) {
+                    tracing::warn!(error = %e, "unleash sync failed; will retry");
+                    cp.mark_sync_error(&e.to_string());
+                }
+                follower.poll_usage(&cp);
             }
-            if let Err(e) = follower.poll(&cp) {
-                tracing::warn!(error = %e, "unleash sync failed; will retry");
-                cp.mark_sync_error(&e.to_string());
-            }
-            follower.poll_usage(&cp);
-        }
-    });
+        });
     if let Err(e) = r {
         tracing::error!(error = %e, "could not start the unleash sync thread");
     }

@@ -1,28 +1,55 @@
-//! The Unleash (open source) flag store over its Admin API: features → flags,
-//! `flexibleRollout` strategies → cohorts, environment on/off → kill/revive, the event log →
-//! Activity. Writes use JSON Patch with a `test` of the value the operator saw (Unleash has no
-//! revision and ignores If-Match; a failed test is HTTP 500 → our conflict). Blocking HTTP: call
-//! only from blocking threads (the service's mutation path and the sync thread).
+//! The Unleash (open source, 7.5 and 8.x) flag store over its Admin API: features → flags,
+//! `flexibleRollout` strategies → cohorts (mapping in `map`), environment on/off → kill/revive,
+//! the event log → Activity. Unleash has no revision and ignores If-Match; the only
+//! compare-and-set is a JSON Patch `test`, so every strategy write tests each field the operator
+//! decided on — rollout, disabled, constraints, variants, segments — with the raw values Unleash
+//! held when flagtop last mapped them (a failed test is HTTP 500 → our conflict). Blocking HTTP:
+//! call only from blocking threads (the service's mutation path and the sync thread).
 
-use super::unleash_map::{plain, to_flag};
-use super::{ExternalEvent, ExternalState, FlagStore, FlagStoreError};
+mod events;
+pub mod map;
+#[cfg(test)]
+mod map_tests;
+mod write;
+
+pub use events::EventPage;
+use events::Own;
+
+use super::{ExternalState, FlagStoreError};
 use crate::domain::ids::valid_key;
-use crate::domain::{Action, EnvKey, Environment, Flag, Selector};
-use serde_json::{json, Value};
-use std::time::Duration;
+use crate::domain::{Cohort, EnvKey, Environment, Flag};
+use map::Segments;
+use serde_json::Value;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 const STORE: &str = "Unleash";
-
-/// Feature names and the ETag that answered them.
-pub type FeatureNames = (Vec<String>, Option<String>);
 /// Unleash SDKs poll every 15 s by default: the bound on how soon applications see a change.
 pub const SDK_POLL_SECS: u32 = 15;
+/// Events read per page of the event log, and pages at most per poll (beyond that: a gap,
+/// and the follower reloads every feature instead).
+pub const EVENT_PAGE: usize = 100;
+pub const MAX_EVENT_PAGES: usize = 50;
+/// Strategies whose raw JSON is remembered for compare-and-set (beyond: forgotten, re-read).
+pub const MAX_SEEN: usize = 50_000;
+/// flagtop's own writes remembered until Unleash's event for them is seen (then not shown twice).
+pub const MAX_OWN: usize = 10_000;
+const OWN_TTL: Duration = Duration::from_secs(600);
 
+#[derive(Clone)]
 pub struct Unleash {
     base: String,
     token: String,
     project: String,
     http: reqwest::blocking::Client,
+    /// Strategy id → the cohort it mapped to and its raw JSON (what a CAS tests).
+    seen: Arc<Mutex<HashMap<String, (Cohort, Value)>>>,
+    own: Arc<Mutex<VecDeque<(Instant, Own)>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A write's transport error: `Unavailable` when it never connected, `Unknown` once sent.
@@ -30,7 +57,7 @@ fn write_failed(e: reqwest::Error) -> FlagStoreError {
     if e.is_connect() || e.is_builder() {
         unavailable(e)
     } else {
-        FlagStoreError::Unknown { store: "Unleash", detail: e.to_string() }
+        FlagStoreError::Unknown { store: STORE, detail: e.to_string() }
     }
 }
 
@@ -51,6 +78,9 @@ fn seg(s: &str) -> String {
     s.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.~".contains(*c)).collect()
 }
 
+/// Feature names and the ETag they came with.
+pub type FeatureList = (Vec<String>, Option<String>);
+
 impl Unleash {
     /// `base` like `http://127.0.0.1:4242`; `token` an admin API token (never logged).
     pub fn new(base: &str, token: &str) -> Result<Unleash, FlagStoreError> {
@@ -60,23 +90,38 @@ impl Unleash {
             .user_agent(concat!("flagtop/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(unavailable)?;
-        Ok(Unleash { base: base.trim_end_matches('/').to_string(), token: token.to_string(), project: "default".into(), http })
+        Ok(Unleash {
+            base: base.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            project: "default".into(),
+            http,
+            seen: Arc::default(),
+            own: Arc::default(),
+        })
     }
 
     fn feature_path(&self, flag: &str) -> String {
         format!("{}/api/admin/projects/{}/features/{}", self.base, seg(&self.project), seg(flag))
     }
 
-    fn get(&self, url: &str) -> Result<Value, FlagStoreError> {
+    /// GET `url`: Some(json), None on 404.
+    fn get_opt(&self, url: &str) -> Result<Option<Value>, FlagStoreError> {
         let resp = self.http.get(url).header("authorization", &self.token).send().map_err(unavailable)?;
         let status = resp.status();
         if status.as_u16() == 401 || status.as_u16() == 403 {
             return Err(refused(format!("the admin token was not accepted (HTTP {status})")));
         }
+        if status.as_u16() == 404 {
+            return Ok(None);
+        }
         if !status.is_success() {
             return Err(unavailable(format!("GET {} answered HTTP {status}", url.trim_start_matches(&self.base))));
         }
-        resp.json().map_err(unavailable)
+        resp.json().map(Some).map_err(unavailable)
+    }
+
+    fn get(&self, url: &str) -> Result<Value, FlagStoreError> {
+        self.get_opt(url)?.ok_or_else(|| unavailable(format!("GET {} answered HTTP 404", url.trim_start_matches(&self.base))))
     }
 
     /// Send a write; map Unleash's answers to ours.
@@ -93,16 +138,12 @@ impl Unleash {
                 conflict(format!("{what}: the value you saw is no longer there"))
             }
             404 => conflict(format!("{what}: it no longer exists in Unleash")),
+            400..=499 if body.contains("archived") => conflict(format!("{what}: the flag is archived in Unleash")),
             401 | 403 => refused(format!("{what}: the admin token was not accepted (HTTP {status})")),
             400..=499 => refused(format!("{what}: HTTP {status}: {}", crate::sanitize::clean(&body, 200))),
             // A 5xx after the request arrived: it may have been applied.
-            _ => FlagStoreError::Unknown { store: "Unleash", detail: format!("{what}: HTTP {status}") },
+            _ => FlagStoreError::Unknown { store: STORE, detail: format!("{what}: HTTP {status}") },
         })
-    }
-
-    fn patch_strategy(&self, flag: &str, env: &str, id: &str, ops: Value, what: &str) -> Result<(), FlagStoreError> {
-        let url = format!("{}/environments/{}/strategies/{}", self.feature_path(flag), seg(env), seg(id));
-        self.send(self.http.patch(url).json(&ops), what)
     }
 
     pub fn environments(&self) -> Result<Vec<Environment>, FlagStoreError> {
@@ -123,8 +164,26 @@ impl Unleash {
             .collect())
     }
 
+    /// Segment ids → names (empty when the server has none or does not offer them).
+    pub fn segments(&self) -> Result<Segments, FlagStoreError> {
+        let Some(v) = self.get_opt(&format!("{}/api/admin/segments", self.base))? else { return Ok(Segments::new()) };
+        Ok(v["segments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .take(10_000)
+            .filter_map(|s| Some((s["id"].as_u64()?, crate::sanitize::clean(s["name"].as_str()?, map::MAX_TEXT))))
+            .collect())
+    }
+
+    /// What mapping a feature needs besides the feature: environments and segments.
+    pub fn catalog(&self) -> Result<(Vec<Environment>, Segments), FlagStoreError> {
+        Ok((self.environments()?, self.segments()?))
+    }
+
     /// Feature names, or None when unchanged since `etag` (HTTP 304 — cheap to poll).
-    pub fn feature_names(&self, etag: Option<&str>) -> Result<Option<FeatureNames>, FlagStoreError> {
+    /// Archived features are not listed.
+    pub fn feature_names(&self, etag: Option<&str>) -> Result<Option<FeatureList>, FlagStoreError> {
         let url = format!("{}/api/admin/projects/{}/features", self.base, seg(&self.project));
         let mut rb = self.http.get(url).header("authorization", &self.token);
         if let Some(e) = etag {
@@ -139,26 +198,48 @@ impl Unleash {
         }
         let etag = resp.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_string);
         let v: Value = resp.json().map_err(unavailable)?;
-        let names = v["features"].as_array().into_iter().flatten().filter_map(|f| f["name"].as_str().map(str::to_string)).collect();
+        let names = v["features"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| f["archived"].as_bool() != Some(true))
+            .filter_map(|f| f["name"].as_str().map(str::to_string))
+            .collect();
         Ok(Some((names, etag)))
     }
 
-    /// One feature as a flag (None when its name is not a valid flagtop key).
-    pub fn feature(&self, name: &str, envs: &[Environment]) -> Result<Option<Flag>, FlagStoreError> {
-        let v = self.get(&self.feature_path(name))?;
-        Ok(to_flag(&v, envs))
+    /// One feature as a flag (None when it no longer exists or its name is not a valid flagtop
+    /// key). Remembers each strategy's raw JSON for compare-and-set.
+    pub fn feature(&self, name: &str, catalog: &(Vec<Environment>, Segments)) -> Result<Option<Flag>, FlagStoreError> {
+        let Some(v) = self.get_opt(&self.feature_path(name))? else { return Ok(None) };
+        if v["archived"].as_bool() == Some(true) || v["archivedAt"].is_string() {
+            return Ok(None);
+        }
+        let Some((flag, raw)) = map::to_flag(&v, &catalog.0, &catalog.1) else { return Ok(None) };
+        let mut seen = lock(&self.seen);
+        if seen.len() + raw.len() > MAX_SEEN {
+            seen.clear();
+        }
+        for fe in flag.environments.values() {
+            for c in &fe.cohorts {
+                if let Some((_, r)) = c.external_id.as_ref().and_then(|id| raw.iter().find(|(i, _)| i == id)) {
+                    seen.insert(r["id"].as_str().unwrap_or_default().to_string(), (c.clone(), r.clone()));
+                }
+            }
+        }
+        Ok(Some(flag))
     }
 
     pub fn load(&self) -> Result<ExternalState, FlagStoreError> {
-        let environments = self.environments()?;
+        let catalog = self.catalog()?;
         let (names, _) = self.feature_names(None)?.unwrap_or_default();
         let mut flags = Vec::new();
         for n in names {
-            if let Some(f) = self.feature(&n, &environments)? {
+            if let Some(f) = self.feature(&n, &catalog)? {
                 flags.push(f);
             }
         }
-        Ok(ExternalState { environments, flags })
+        Ok(ExternalState { environments: catalog.0, flags })
     }
 
     /// Running totals of `flag`'s evaluations (yes/no) per environment, application and hour,
@@ -168,137 +249,5 @@ impl Unleash {
         Ok(super::usage::parse(&v))
     }
 
-    /// Events newer than `after`, oldest first (at most 100 per call).
-    pub fn events_since(&self, after: u64) -> Result<Vec<ExternalEvent>, FlagStoreError> {
-        let v = self.get(&format!("{}/api/admin/search/events?limit=100&offset=0", self.base))?;
-        let mut out: Vec<ExternalEvent> = v["events"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|e| {
-                let id = e["id"].as_u64()?;
-                (id > after).then(|| ExternalEvent {
-                    id,
-                    at: e["createdAt"].as_str().and_then(|s| s.parse().ok()).unwrap_or_default(),
-                    actor: e["createdBy"].as_str().unwrap_or("unleash").to_string(),
-                    flag: e["featureName"].as_str().map(str::to_string),
-                    summary: plain(e["summary"].as_str().or(e["label"].as_str()).or(e["type"].as_str()).unwrap_or("event")),
-                })
-            })
-            .collect();
-        out.sort_by_key(|e| e.id);
-        Ok(out)
-    }
-
-    fn env_of<'a>(v: &'a Value, env: &str) -> Option<&'a Value> {
-        v["environments"].as_array()?.iter().find(|e| e["name"].as_str() == Some(env))
-    }
-
-    fn revive(&self, flag: &str, env: &str) -> Result<(), FlagStoreError> {
-        let current = self.get(&self.feature_path(flag))?;
-        let e = Self::env_of(&current, env).ok_or_else(|| conflict(format!("{flag} has no environment {env}")))?;
-        if e["enabled"].as_bool() == Some(true) {
-            return Err(conflict(format!("{flag} is already on in {env}")));
-        }
-        let strategies: Vec<&Value> = e["strategies"].as_array().map(|a| a.iter().collect()).unwrap_or_default();
-        if strategies.iter().any(|s| s["disabled"].as_bool() != Some(true)) {
-            // At least one strategy is active: the plain `on` adds nothing.
-            return self.turn_on(flag, env);
-        }
-        // Every strategy is disabled (every cohort rolled back). Never the plain `on` here: Unleash
-        // would silently add a 100 % strategy. `?shouldActivateDisabledStrategies=true` would
-        // re-enable the disabled strategies, undoing the narrowed rollbacks. And Unleash keeps an
-        // environment with no active strategy off anyway (it turns it off by itself when the last
-        // strategy is disabled), which serves exactly what "on, every cohort rolled back" serves.
-        // So the revive is recorded by flagtop and the environment is turned on together with
-        // the first restore (see `apply`).
-        tracing::info!(flag, env, "revive with every cohort rolled back: Unleash stays off until a cohort is restored");
-        Ok(())
-    }
-
-    fn turn_on(&self, flag: &str, env: &str) -> Result<(), FlagStoreError> {
-        let on = format!("{}/environments/{}/on", self.feature_path(flag), seg(env));
-        self.send(self.http.post(on), "turn the flag on")
-    }
-
-    /// After restoring a cohort of a flag that is on for flagtop: Unleash may have switched the
-    /// environment off when its last strategy was disabled; with a strategy active again, the
-    /// plain `on` is safe and brings the environment back.
-    fn ensure_on(&self, flag: &str, env: &str) -> Result<(), FlagStoreError> {
-        let current = self.get(&self.feature_path(flag))?;
-        match Self::env_of(&current, env) {
-            Some(e) if e["enabled"].as_bool() == Some(false) => self.turn_on(flag, env),
-            _ => Ok(()),
-        }
-    }
 }
 
-impl FlagStore for Unleash {
-    fn name(&self) -> &'static str {
-        "unleash"
-    }
-
-    fn propagation_secs(&self) -> u32 {
-        SDK_POLL_SECS
-    }
-
-    fn read(&self, flag: &crate::domain::FlagKey) -> Result<Option<Flag>, FlagStoreError> {
-        let envs = self.environments()?;
-        self.feature(flag.as_str(), &envs)
-    }
-
-    fn apply(&self, action: &Action, before: &Flag, after: &Flag) -> Result<(), FlagStoreError> {
-        let env = action.env().as_str();
-        let (Some(b), Some(a)) = (before.env(env), after.env(env)) else {
-            return Err(refused(format!("{} is not configured in {env}", before.key)));
-        };
-        let flag = before.key.as_str();
-        match action {
-            Action::Kill { .. } => {
-                let url = format!("{}/environments/{}/off", self.feature_path(flag), seg(env));
-                self.send(self.http.post(url), "turn the flag off")
-            }
-            Action::Revive { .. } => self.revive(flag, env),
-            _ => {
-                // Cohort changes: one compare-and-set patch per changed strategy. Once one patch
-                // went through, any later failure leaves the outcome unknown (partly applied):
-                // the service reads the flag back.
-                let mut sent = false;
-                let after_first = |sent: bool, e: FlagStoreError| match e {
-                    FlagStoreError::Unknown { .. } => e,
-                    e if sent => FlagStoreError::Unknown { store: "Unleash", detail: format!("after a first change went through: {e}") },
-                    e => e,
-                };
-                for (cb, ca) in b.cohorts.iter().zip(&a.cohorts) {
-                    if cb == ca {
-                        continue;
-                    }
-                    let id = cb.external_id.as_deref().ok_or_else(|| {
-                        refused(format!("cohort {} has no Unleash strategy behind it", cb.name))
-                    })?;
-                    let mut ops = Vec::new();
-                    if cb.percent != ca.percent {
-                        if cb.selector == Selector::Everyone && cb.name.as_str() == "default" {
-                            return Err(refused("the `default` strategy has no percentage; use a flexibleRollout strategy"));
-                        }
-                        ops.push(json!({"op": "test", "path": "/parameters/rollout", "value": cb.percent.to_string()}));
-                        // Unleash stores rollout as a string and does not range-check it: we did.
-                        ops.push(json!({"op": "replace", "path": "/parameters/rollout", "value": ca.percent.min(100).to_string()}));
-                    }
-                    if cb.rolled_back != ca.rolled_back {
-                        ops.push(json!({"op": "test", "path": "/disabled", "value": cb.rolled_back}));
-                        ops.push(json!({"op": "replace", "path": "/disabled", "value": ca.rolled_back}));
-                    }
-                    let what = format!("change cohort {} of {flag} in {env}", cb.name);
-                    self.patch_strategy(flag, env, id, Value::Array(ops), &what).map_err(|e| after_first(sent, e))?;
-                    sent = true;
-                }
-                let restored = b.cohorts.iter().zip(&a.cohorts).any(|(cb, ca)| cb.rolled_back && !ca.rolled_back);
-                if a.enabled && restored {
-                    self.ensure_on(flag, env).map_err(|e| after_first(sent, e))?;
-                }
-                Ok(())
-            }
-        }
-    }
-}

@@ -77,7 +77,8 @@ fn row(buf: &mut Buffer, line: Rect, cols: &[Rect], fl: &Flag, selected: bool, m
     let fe = fl.env(&m.env);
     let exposure = match fe {
         None => "-".to_string(),
-        Some(e) if !e.enabled => "KILLED".to_string(),
+        Some(e) if e.killed() => "KILLED".to_string(),
+        Some(e) if !e.enabled => "off".to_string(),
         Some(e) => {
             let ps = e.cohorts.iter().map(|c| c.effective_percent());
             match (ps.clone().min(), ps.max()) {

@@ -24,8 +24,10 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
         f.render_widget(Paragraph::new("not configured in this environment").block(block), area);
         return;
     };
-    if !fe.enabled {
+    if fe.killed() {
         lines.push(Line::from(Span::styled("✗ KILLED — everyone gets the fallthrough", live(t.danger, m, t))));
+    } else if !fe.enabled {
+        lines.push(Line::from(Span::styled("○ off in the flag store — everyone gets the fallthrough", live(t.muted, m, t))));
     }
     match &fe.ladder {
         Some(l) => {
