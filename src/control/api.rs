@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
 pub mod limits;
+pub mod ofrep;
 mod stream;
 
 use limits::{Class, Limits};
@@ -156,11 +157,13 @@ async fn authenticate(State(cp): State<Arc<ControlPlane>>, mut req: Request, nex
         )
         .into_response();
     }
+    // `Authorization: Bearer …`, or `X-API-Key` (OpenFeature's OFREP clients send either).
     let token = req
         .headers()
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
+        .or_else(|| req.headers().get("x-api-key").and_then(|v| v.to_str().ok()))
         .map(str::trim);
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return err(
@@ -173,11 +176,18 @@ async fn authenticate(State(cp): State<Arc<ControlPlane>>, mut req: Request, nex
     let cp2 = cp.clone();
     let token = token.to_string();
     let scope = super::auth::hash(&token)[..16].to_string();
-    let actor = tokio::task::spawn_blocking(move || cp2.authenticate(&token)).await.ok().flatten();
+    let actor = tokio::task::spawn_blocking(move || cp2.authenticate_scoped(&token)).await.ok().flatten();
     match actor {
-        Some(actor) => {
+        Some((actor, envs)) => {
+            // Everything outside OFREP reads (or acts): an `sdk` token is refused here, first.
+            if !req.uri().path().starts_with("/ofrep/")
+                && let Err(why) = policy::may(actor.kind, actor.role, Op::Read)
+            {
+                return ApiError(ServiceError::forbidden(why), None).into_response();
+            }
             req.extensions_mut().insert(actor);
             req.extensions_mut().insert(TokenScope(scope));
+            req.extensions_mut().insert(ofrep::TokenEnvs(envs));
             next.run(req).await
         }
         None => err(
@@ -414,9 +424,9 @@ async fn add_token(
     allowed(&actor, Op::MintToken)?;
     let req: TokenRequest = body(&headers, req)?;
     let caller = caller(actor, &scope, &headers, "api");
-    let (name, role) = (req.name.clone(), req.role);
-    let token = blocking(move || cp.add_token(&caller, &name, role)).await?;
-    Ok(Json(TokenCreated { name: req.name, role: req.role, token }))
+    let (name, role, envs) = (req.name.clone(), req.role, req.environments.clone());
+    let token = blocking(move || cp.add_token_for(&caller, &name, role, envs)).await?;
+    Ok(Json(TokenCreated { name: req.name, role: req.role, environments: req.environments, token }))
 }
 
 async fn not_found() -> ApiError {
@@ -457,6 +467,7 @@ pub fn router_with(cp: Arc<ControlPlane>, extras: Extras) -> Router {
         .route("/v1/flags/{key}", get(get_flag).put(put_flag))
         .route("/v1/environments/{key}", put(put_env))
         .route("/v1/tokens", post(add_token))
+        .merge(ofrep::routes())
         .route_layer(middleware::from_fn_with_state(cp.clone(), authenticate));
     Router::new()
         .route("/healthz", get(healthz))

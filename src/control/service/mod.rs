@@ -55,6 +55,8 @@ pub const MAX_PENDING: usize = 1000;
 pub const KEEP_DECIDED: usize = 500;
 /// Idempotency records are kept this long; a retry after that is a new request.
 pub const IDEMPOTENCY_TTL_HOURS: i64 = 24;
+/// Environments one `sdk` token may name.
+pub const MAX_TOKEN_ENVS: usize = 20;
 
 /// What the stream carries.
 #[derive(Debug, Clone)]
@@ -125,6 +127,9 @@ pub struct ControlPlane {
     interests: interest::Interests,
     /// Why some stored tokens are disabled (reserved names), for `status`.
     disabled_tokens: Vec<String>,
+    /// What applications were served (OFREP evaluations), counted per flag, environment,
+    /// cohort and variation; readings, not changes (they never pass the door).
+    pub exposure: super::exposure::Exposure,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -231,6 +236,7 @@ impl ControlPlane {
             approval_ttl: Duration::hours(4),
             interests: Default::default(),
             disabled_tokens: Vec::new(),
+            exposure: Default::default(),
         });
         let cp = cp.disable_reserved_tokens();
         if !loaded.initialised
@@ -324,7 +330,13 @@ impl ControlPlane {
             audit: inner.recent_audit.iter().cloned().collect(),
             warnings: self.disabled_tokens.clone(),
             unsettled: inner.unsettled.len(),
+            exposure: self.exposure.summary(self.clock.now()),
         }
+    }
+
+    /// Read the live state without copying it (OFREP evaluations); `f` must be quick.
+    pub fn read_state<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&lock(&self.inner).state)
     }
 
     pub fn state(&self) -> State {
@@ -438,19 +450,24 @@ impl ControlPlane {
 
     /// Authenticate a bearer token.
     pub fn authenticate(&self, token: &str) -> Option<Actor> {
+        self.authenticate_scoped(token).map(|(a, _)| a)
+    }
+
+    /// Authenticate a token, with the environments an `sdk` token is bound to.
+    pub fn authenticate_scoped(&self, token: &str) -> Option<(Actor, Vec<crate::domain::EnvKey>)> {
         let h = auth::hash(token);
         {
             let local = lock(&self.local_tokens);
             for (k, actor) in local.iter() {
                 if auth::constant_time_eq(k.as_bytes(), h.as_bytes()) {
-                    return Some(actor.clone());
+                    return Some((actor.clone(), Vec::new()));
                 }
             }
         }
         match self.store.token(&h) {
             // A token carrying a reserved name (minted before names were reserved) is disabled.
             Ok(Some(rec)) if crate::domain::is_reserved_name(&rec.name) => None,
-            Ok(Some(rec)) => Some(Actor::from_token(rec.name, rec.role)),
+            Ok(Some(rec)) => Some((Actor::from_token(rec.name, rec.role), rec.environments)),
             _ => None,
         }
     }
