@@ -245,6 +245,16 @@ async fn official_python_provider_gets_what_the_domain_says_and_a_rollback_moves
         (shares["eu-west"].1 - shares["eu-west"].0) + shares_after["eu-west"].1
     );
 
+    // A percent change (a reduction: applied at once in protected production) moves us-east's share.
+    cli(&server.url, &admin, &["act", "set-percent", FLAG, "us-east", "10", "--env", ENV, "--reason", "ofrep test"]);
+    let (lowered, _) = flag(&http, &admin).await;
+    let lines = drive(&python, &server.url, &sdk, &["evaluate", FLAG, &USERS.to_string(), "bearer"]);
+    let shares_lowered = check_against_domain(&lowered, &lines);
+    let us = share(&shares_lowered, "us-east");
+    eprintln!("us-east after set-percent 10: served {us:.1}%");
+    assert!((us - 10.0).abs() <= 3.0, "us-east served {us:.1}% after set-percent 10");
+    assert!(shares_lowered["us-east"].0 < shares["us-east"].0);
+
     // The error codes as the official provider reports them.
     let errors = drive(&python, &server.url, &sdk, &["errors", FLAG]);
     let code = |name: &str| errors.iter().find(|l| l["name"] == name).unwrap()["error"].clone();
