@@ -83,7 +83,13 @@ fn cli(url: &str, admin: &str, args: &[&str]) -> String {
 
 /// A narrowed rollback of eu-west in production, through the CLI.
 fn rollback_eu_west(url: &str, admin: &str, reason: &str) {
-    cli(url, admin, &["act", "rollback", FLAG, "eu-west", "--env", ENV, "--reason", reason]);
+    cli(
+        url,
+        admin,
+        &[
+            "act", "rollback", FLAG, "eu-west", "--env", ENV, "--reason", reason,
+        ],
+    );
 }
 
 /// The flag as the snapshot (and so the TUI) holds it.
@@ -246,13 +252,35 @@ async fn official_python_provider_gets_what_the_domain_says_and_a_rollback_moves
     );
 
     // A percent change (a reduction: applied at once in protected production) moves us-east's share.
-    cli(&server.url, &admin, &["act", "set-percent", FLAG, "us-east", "10", "--env", ENV, "--reason", "ofrep test"]);
+    cli(
+        &server.url,
+        &admin,
+        &[
+            "act",
+            "set-percent",
+            FLAG,
+            "us-east",
+            "10",
+            "--env",
+            ENV,
+            "--reason",
+            "ofrep test",
+        ],
+    );
     let (lowered, _) = flag(&http, &admin).await;
-    let lines = drive(&python, &server.url, &sdk, &["evaluate", FLAG, &USERS.to_string(), "bearer"]);
+    let lines = drive(
+        &python,
+        &server.url,
+        &sdk,
+        &["evaluate", FLAG, &USERS.to_string(), "bearer"],
+    );
     let shares_lowered = check_against_domain(&lowered, &lines);
     let us = share(&shares_lowered, "us-east");
     eprintln!("us-east after set-percent 10: served {us:.1}%");
-    assert!((us - 10.0).abs() <= 3.0, "us-east served {us:.1}% after set-percent 10");
+    assert!(
+        (us - 10.0).abs() <= 3.0,
+        "us-east served {us:.1}% after set-percent 10"
+    );
     assert!(shares_lowered["us-east"].0 < shares["us-east"].0);
 
     // The error codes as the official provider reports them.
@@ -456,7 +484,10 @@ async fn bulk_etag_event_stream_and_refusals() {
 /// install fails.
 fn node_dir() -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".ci/tmp/ofrep-node");
-    let ok = dir.join("node_modules/@openfeature/ofrep-provider").exists() && Command::new("node").arg("--version").output().is_ok();
+    let ok = dir
+        .join("node_modules/@openfeature/ofrep-provider")
+        .exists()
+        && Command::new("node").arg("--version").output().is_ok();
     if ok {
         return Some(dir);
     }
@@ -471,7 +502,11 @@ fn node_dir() -> Option<PathBuf> {
 fn drive_node(dir: &std::path::Path, url: &str, token: &str) -> Vec<Value> {
     // The driver sits beside the installed node_modules so that its imports resolve.
     let script = dir.join("drive.mjs");
-    std::fs::copy(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/ofrep/node/drive.mjs"), &script).unwrap();
+    std::fs::copy(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/ofrep/node/drive.mjs"),
+        &script,
+    )
+    .unwrap();
     let out = Command::new("node")
         .arg(&script)
         .args(["evaluate", FLAG, &USERS.to_string()])
@@ -479,8 +514,15 @@ fn drive_node(dir: &std::path::Path, url: &str, token: &str) -> Vec<Value> {
         .env("OFREP_TOKEN", token)
         .output()
         .expect("run node drive.mjs");
-    assert!(out.status.success(), "drive.mjs failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect()
+    assert!(
+        out.status.success(),
+        "drive.mjs failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -488,20 +530,50 @@ async fn official_node_provider_gets_what_the_domain_says_and_a_kill_serves_ever
     let Some(dir) = node_dir() else { return };
     let (_dir, server, admin) = Server::fresh(&["--no-simulate", "--scenario", "calm"]);
     let http = Http::new(&server.url);
-    let sdk = http.post("/v1/tokens", &admin, json!({"name": "node-app", "role": "sdk", "environments": [ENV]})).await;
+    let sdk = http
+        .post(
+            "/v1/tokens",
+            &admin,
+            json!({"name": "node-app", "role": "sdk", "environments": [ENV]}),
+        )
+        .await;
     let sdk = sdk.body["token"].as_str().unwrap().to_string();
     let (before, _) = flag(&http, &admin).await;
     let t = Instant::now();
     let lines = drive_node(&dir, &server.url, &sdk);
-    eprintln!("10,000 evaluations through the Node OFREP provider in {:?}", t.elapsed());
+    eprintln!(
+        "10,000 evaluations through the Node OFREP provider in {:?}",
+        t.elapsed()
+    );
     let shares = check_against_domain(&before, &lines);
     assert!((share(&shares, "eu-west") - 25.0).abs() <= 4.0);
     assert!(lines.iter().any(|l| l["reason"] == "SPLIT"));
 
-    cli(&server.url, &admin, &["act", "kill", FLAG, "--env", ENV, "--reason", "ofrep node test"]);
+    cli(
+        &server.url,
+        &admin,
+        &[
+            "act",
+            "kill",
+            FLAG,
+            "--env",
+            ENV,
+            "--reason",
+            "ofrep node test",
+        ],
+    );
     let (after, _) = flag(&http, &admin).await;
     let lines = drive_node(&dir, &server.url, &sdk);
     let shares = check_against_domain(&after, &lines);
-    assert!(shares.values().all(|(exposed, _)| *exposed == 0), "a killed flag still served the candidate");
-    assert!(lines.iter().all(|l| l["reason"] == "DISABLED" && l["value"] == false), "{}", lines[0]);
+    assert!(
+        shares.values().all(|(exposed, _)| *exposed == 0),
+        "a killed flag still served the candidate"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["reason"] == "DISABLED" && l["value"] == false),
+        "{}",
+        lines[0]
+    );
 }
