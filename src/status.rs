@@ -70,6 +70,7 @@ pub fn to_json(s: &Snapshot) -> Value {
         "flag_store_sync": sync_state(s),
         "environments": s.environments.iter().map(|e| json!({"key": e.key, "protected": e.protected, "frozen": s.frozen.contains(&e.key)})).collect::<Vec<_>>(),
         "flags": flags,
+        "exposure": s.exposure,
         "approvals": s.approvals.iter().map(|a| json!({
             "id": a.id, "state": a.state.as_str(), "action": a.action, "reverse": a.reverse,
             "requested_by": a.requested_by.name, "requester_kind": a.requested_by.kind(),
@@ -134,6 +135,9 @@ pub fn to_text(s: &Snapshot, only_env: Option<&str>) -> String {
                 if fe.enabled { "on" } else if fe.killed() { "KILLED" } else { "off" },
                 cohorts.join(" · ")
             ));
+            if let Some(line) = served_line(s, f.key.as_str(), env.key.as_str(), fe) {
+                out.push_str(&line);
+            }
             for r in s.guardrails.iter().filter(|r| r.flag == f.key && r.env == env.key && r.status != GuardrailStatus::Healthy) {
                 out.push_str(&format!(
                     "    {:<12} {:<22} {:<14} value {} baseline {} limit {} ({} samples)\n",
@@ -174,4 +178,24 @@ fn sync_state(s: &Snapshot) -> Value {
         (None, None, _) => "never",
     };
     json!({"state": state, "synced_at": s.flag_store_synced_at, "error": s.flag_store_error})
+}
+
+/// What applications were served (OFREP exposure), one line per flag and environment:
+/// `served  eu-west 812/3267 candidate (0/min)` per cohort that was evaluated.
+fn served_line(s: &Snapshot, flag: &str, env: &str, fe: &crate::domain::FlagEnv) -> Option<String> {
+    let parts: Vec<String> = fe
+        .cohorts
+        .iter()
+        .filter_map(|c| {
+            let rows: Vec<_> = s.exposure.iter().filter(|e| e.flag.as_str() == flag && e.env.as_str() == env && e.cohort.as_ref() == Some(&c.name)).collect();
+            if rows.is_empty() {
+                return None;
+            }
+            let all: u64 = rows.iter().map(|e| e.total).sum();
+            let cand: u64 = rows.iter().filter(|e| e.exposed).map(|e| e.total).sum();
+            let per_min: u64 = rows.iter().filter(|e| e.exposed).map(|e| e.last_window).sum();
+            Some(format!("{} {cand}/{all} candidate ({per_min}/min)", clean(&c.name, 30)))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| format!("    served  {}\n", parts.join(" · ")))
 }

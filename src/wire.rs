@@ -2,7 +2,7 @@
 //! the client. Serde types only; no I/O. Documented in `docs/api.md`.
 
 use crate::domain::{
-    Action, Actor, ApprovalId, ApprovalRequest, AuditEvent, AuditId, EnvKey, Environment, Evidence, Flag, FlagKey,
+    Action, Actor, ApprovalId, ApprovalRequest, AuditEvent, AuditId, CohortName, EnvKey, Environment, Evidence, Flag, FlagKey,
     GuardrailStatus, Revision,
 };
 use chrono::{DateTime, Utc};
@@ -42,6 +42,27 @@ pub struct Snapshot {
     /// Writes to the external flag store whose outcome flagtop is still finding out.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub unsettled: usize,
+    /// What applications were served through OFREP, per flag, environment, cohort and
+    /// variation (empty until an application evaluates).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exposure: Vec<ExposureCount>,
+}
+
+/// Evaluations served for one flag, environment, cohort (None: no cohort matched) and variation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExposureCount {
+    pub flag: FlagKey,
+    pub env: EnvKey,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cohort: Option<CohortName>,
+    pub variation: String,
+    /// Served the cohort's variation (the candidate), not the fallthrough.
+    pub exposed: bool,
+    /// Since the control plane started.
+    pub total: u64,
+    /// In the last complete one-minute window, and so far in the current one.
+    pub last_window: u64,
+    pub this_window: u64,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -287,12 +308,17 @@ pub struct DefineOutcome {
 pub struct TokenRequest {
     pub name: String,
     pub role: crate::domain::Role,
+    /// For an `sdk` token (required there, refused for other roles): where it may evaluate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub environments: Vec<crate::domain::EnvKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenCreated {
     pub name: String,
     pub role: crate::domain::Role,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub environments: Vec<crate::domain::EnvKey>,
     /// Shown once; stored hashed.
     pub token: String,
 }

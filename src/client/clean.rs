@@ -306,6 +306,14 @@ impl Neutralise for Snapshot {
         self.guardrails.iter_mut().for_each(Neutralise::neutralise);
         self.approvals.iter_mut().for_each(Neutralise::neutralise);
         self.audit.iter_mut().for_each(Neutralise::neutralise);
+        for e in &mut self.exposure {
+            id(&mut e.flag.0);
+            id(&mut e.env.0);
+            if let Some(c) = &mut e.cohort {
+                id(&mut c.0);
+            }
+            text(&mut e.variation);
+        }
     }
 }
 

@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 mod gate;
 pub mod limits;
+pub mod ofrep;
 mod stream;
 
 use gate::{TokenScope, allowed, authenticate, blocking, body, bounded_body, caller};
@@ -281,9 +282,9 @@ async fn add_token(
     allowed(&actor, Op::MintToken)?;
     let req: TokenRequest = body(&headers, req)?;
     let caller = caller(actor, &scope, &headers, "api");
-    let (name, role) = (req.name.clone(), req.role);
-    let token = blocking(move || cp.add_token(&caller, &name, role)).await?;
-    Ok(Json(TokenCreated { name: req.name, role: req.role, token }))
+    let (name, role, envs) = (req.name.clone(), req.role, req.environments.clone());
+    let token = blocking(move || cp.add_token_for(&caller, &name, role, envs)).await?;
+    Ok(Json(TokenCreated { name: req.name, role: req.role, environments: req.environments, token }))
 }
 
 async fn not_found() -> ApiError {
@@ -324,6 +325,7 @@ pub fn router_with(cp: Arc<ControlPlane>, extras: Extras) -> Router {
         .route("/v1/flags/{key}", get(get_flag).put(put_flag))
         .route("/v1/environments/{key}", put(put_env))
         .route("/v1/tokens", post(add_token))
+        .merge(ofrep::routes())
         .route_layer(middleware::from_fn_with_state(cp.clone(), authenticate));
     Router::new()
         .route("/healthz", get(healthz))

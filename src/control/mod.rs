@@ -17,6 +17,7 @@ pub mod runtime;
 pub mod server;
 pub mod prometheus;
 pub mod exposition;
+pub mod exposure;
 
 #[cfg(test)]
 mod tests;

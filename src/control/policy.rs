@@ -30,6 +30,7 @@ pub struct Ask {
 const VIEWER: &str = "viewers can read but not change anything";
 const AGENT: &str = "agents may only propose changes: POST /v1/proposals";
 const RECORDER: &str = "the flag-store follower and the system record what happened; they submit no actions";
+const SDK: &str = "sdk tokens only evaluate flags (OFREP: POST /ofrep/v1/evaluate/flags); mint another role to read or act";
 const ENGINE_KILL: &str = "the engine never uses the kill switch; people do";
 
 /// Decide an action. Reducing exposure is immediate for people (blast radius first); expanding
@@ -51,6 +52,7 @@ pub fn decide(ask: Ask) -> Decision {
         ActorKind::Person => match ask.role {
             Role::Viewer => Deny(VIEWER),
             Role::Agent => Deny(AGENT),
+            Role::Sdk => Deny(SDK),
             Role::Operator | Role::Approver | Role::Admin => match ask.tier {
                 Tier::Hold | Tier::Reduce | Tier::Global => Apply,
                 Tier::Expand if ask.protected => Request,
@@ -80,10 +82,14 @@ pub enum Op {
     RecordExternal,
     /// Record the evidence after a change (did the cohort recover?).
     RecordEvidence,
+    /// Evaluate flags for an application (OFREP), in the token's own environments.
+    Evaluate,
+    /// Read the control plane's state (snapshot, stream, approvals, audit, flags).
+    Read,
 }
 
 impl Op {
-    pub const ALL: [Op; 10] = [
+    pub const ALL: [Op; 12] = [
         Op::Act,
         Op::Propose,
         Op::Approve,
@@ -94,6 +100,8 @@ impl Op {
         Op::PushMetrics,
         Op::RecordExternal,
         Op::RecordEvidence,
+        Op::Evaluate,
+        Op::Read,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -108,6 +116,8 @@ impl Op {
             Op::PushMetrics => "push_metrics",
             Op::RecordExternal => "record_external",
             Op::RecordEvidence => "record_evidence",
+            Op::Evaluate => "evaluate",
+            Op::Read => "read",
         }
     }
 }
@@ -116,8 +126,19 @@ impl Op {
 pub fn may(kind: ActorKind, role: Role, op: Op) -> Result<(), &'static str> {
     let person = |ok: bool, why: &'static str| if ok { Ok(()) } else { Err(why) };
     match (kind, op) {
-        (ActorKind::Person, Op::Act) => person(role.can_act(), if role == Role::Agent { AGENT } else { VIEWER }),
-        (ActorKind::Person, Op::Propose | Op::Reject | Op::PushMetrics) => person(role != Role::Viewer, VIEWER),
+        (ActorKind::Person, Op::Act) => person(
+            role.can_act(),
+            match role {
+                Role::Agent => AGENT,
+                Role::Sdk => SDK,
+                _ => VIEWER,
+            },
+        ),
+        (ActorKind::Person, Op::Propose | Op::Reject | Op::PushMetrics) => {
+            person(role.can_propose(), if role == Role::Sdk { SDK } else { VIEWER })
+        }
+        (ActorKind::Person, Op::Evaluate) => person(role == Role::Sdk, "only sdk tokens evaluate flags: flagtop token add NAME --role sdk --env ENV"),
+        (ActorKind::Person, Op::Read) => person(role != Role::Sdk, SDK),
         (ActorKind::Person, Op::Approve) => person(role.can_approve(), "only approvers and admins approve requests"),
         (ActorKind::Person, Op::Define) => person(role == Role::Admin, "only admins define flags and environments"),
         (ActorKind::Person, Op::MintToken) => person(role == Role::Admin, "only admins mint tokens"),
@@ -125,7 +146,7 @@ pub fn may(kind: ActorKind, role: Role, op: Op) -> Result<(), &'static str> {
         (ActorKind::Person | ActorKind::Agent, Op::RecordExternal | Op::RecordEvidence) => {
             Err("only the control plane records external changes and evidence")
         }
-        (ActorKind::Agent, Op::Propose | Op::Reject | Op::PushMetrics) => Ok(()),
+        (ActorKind::Agent, Op::Propose | Op::Reject | Op::PushMetrics | Op::Read) => Ok(()),
         (ActorKind::Agent, _) => Err(AGENT),
         (ActorKind::Engine, Op::Act | Op::Propose | Op::Expire | Op::RecordEvidence) => Ok(()),
         (ActorKind::Engine, _) => Err("the engine acts and proposes; it never approves, defines or mints"),

@@ -52,6 +52,9 @@ pub struct TokenRecord {
     pub name: String,
     pub role: Role,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// For an `sdk` token: the environments it may evaluate in (older records: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub environments: Vec<crate::domain::EnvKey>,
 }
 
 /// What an idempotency key was first used for, and the answer it got.

@@ -19,10 +19,13 @@ pub enum Role {
     Agent,
     /// Everything, including tokens and flag definitions.
     Admin,
+    /// An application's OpenFeature (OFREP) client: evaluates flags, only in the environments
+    /// its token was minted for; reads and changes nothing else.
+    Sdk,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Role::Viewer, Role::Operator, Role::Approver, Role::Agent, Role::Admin];
+    pub const ALL: [Role; 6] = [Role::Viewer, Role::Operator, Role::Approver, Role::Agent, Role::Admin, Role::Sdk];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -31,6 +34,7 @@ impl Role {
             Role::Approver => "approver",
             Role::Agent => "agent",
             Role::Admin => "admin",
+            Role::Sdk => "sdk",
         }
     }
     pub fn parse(s: &str) -> Option<Role> {
@@ -40,6 +44,7 @@ impl Role {
             "approver" => Role::Approver,
             "agent" => Role::Agent,
             "admin" => Role::Admin,
+            "sdk" => Role::Sdk,
             _ => return None,
         })
     }
@@ -50,7 +55,7 @@ impl Role {
         matches!(self, Role::Approver | Role::Admin)
     }
     pub fn can_propose(self) -> bool {
-        !matches!(self, Role::Viewer)
+        !matches!(self, Role::Viewer | Role::Sdk)
     }
 }
 

@@ -9,6 +9,7 @@ pub mod flag;
 pub mod guardrail;
 pub mod ids;
 pub mod ladder;
+pub mod reason;
 pub mod small_map;
 
 #[cfg(test)]

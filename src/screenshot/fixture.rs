@@ -96,6 +96,7 @@ pub fn snapshot(name: &str) -> Result<Snapshot, String> {
     Ok(Snapshot {
         warnings: Vec::new(),
         unsettled: 0,
+        exposure: Vec::new(),
         revision: Revision(STATE_REV),
         server_time: t0(),
         identity: Actor::from_token("alice", Role::Approver),

@@ -29,6 +29,9 @@ pub const PROPOSALS_BURST: u32 = 100;
 /// Per token: metric pushes per second and burst (each carries up to `MAX_SAMPLES` samples).
 pub const METRIC_PUSHES_PER_SEC: u32 = 200;
 pub const METRIC_PUSHES_BURST: u32 = 400;
+/// Per token: OFREP evaluations per second and burst (a bulk evaluation counts once).
+pub const EVALUATIONS_PER_SEC: u32 = 5_000;
+pub const EVALUATIONS_BURST: u32 = 10_000;
 /// Seconds a refused stream is told to wait.
 const STREAM_RETRY_SECS: u64 = 5;
 
@@ -37,6 +40,7 @@ pub enum Class {
     Write,
     Proposal,
     Metrics,
+    Evaluate,
 }
 
 fn limiter(per_sec: u32, burst: u32) -> DefaultKeyedRateLimiter<String> {
@@ -49,6 +53,7 @@ pub struct Limits {
     writes: DefaultKeyedRateLimiter<String>,
     proposals: DefaultKeyedRateLimiter<String>,
     metrics: DefaultKeyedRateLimiter<String>,
+    evaluations: DefaultKeyedRateLimiter<String>,
     clock: DefaultClock,
     streams: Mutex<HashMap<String, usize>>,
     open_streams: AtomicUsize,
@@ -62,6 +67,7 @@ impl Default for Limits {
             writes: limiter(WRITES_PER_SEC, WRITES_BURST),
             proposals: limiter(PROPOSALS_PER_SEC, PROPOSALS_BURST),
             metrics: limiter(METRIC_PUSHES_PER_SEC, METRIC_PUSHES_BURST),
+            evaluations: limiter(EVALUATIONS_PER_SEC, EVALUATIONS_BURST),
             clock: DefaultClock::default(),
             streams: Mutex::new(HashMap::new()),
             open_streams: AtomicUsize::new(0),
@@ -115,6 +121,7 @@ impl Limits {
             Class::Write => (&self.writes, format!("{WRITES_PER_SEC} actions or decisions per second")),
             Class::Proposal => (&self.proposals, format!("{PROPOSALS_PER_SEC} proposals per second")),
             Class::Metrics => (&self.metrics, format!("{METRIC_PUSHES_PER_SEC} metric pushes per second")),
+            Class::Evaluate => (&self.evaluations, format!("{EVALUATIONS_PER_SEC} evaluations per second")),
         };
         match limiter.check_key(&scope.to_string()) {
             Ok(()) => Ok(()),
@@ -158,6 +165,7 @@ impl Limits {
         self.writes.retain_recent();
         self.proposals.retain_recent();
         self.metrics.retain_recent();
+        self.evaluations.retain_recent();
     }
 }
 
@@ -188,5 +196,13 @@ mod tests {
         }
         assert!(refused.is_some_and(|s| s >= 1));
         assert!(l.check(Class::Proposal, "someone-else").is_ok());
+    }
+
+    #[test]
+    fn evaluations_have_their_own_allowance() {
+        let l = Limits::default();
+        let refused = (0..=3 * EVALUATIONS_BURST).filter(|_| l.check(Class::Evaluate, "app").is_err()).count();
+        assert!(refused >= 1);
+        assert!(l.check(Class::Write, "app").is_ok());
     }
 }

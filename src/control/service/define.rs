@@ -100,7 +100,14 @@ impl ControlPlane {
     /// Mint and store a token (the secret is shown once, only its hash is kept). Names the
     /// control plane acts under itself are reserved.
     pub fn add_token(&self, caller: &Caller, name: &str, role: Role) -> Result<String, ServiceError> {
+        self.add_token_for(caller, name, role, Vec::new())
+    }
+
+    /// Mint a token; an `sdk` token names the environments it may evaluate in (1 or more,
+    /// each existing), other roles name none.
+    pub fn add_token_for(&self, caller: &Caller, name: &str, role: Role, environments: Vec<crate::domain::EnvKey>) -> Result<String, ServiceError> {
         authorise(caller, Op::MintToken)?;
+        self.check_token_envs(role, &environments)?;
         if !crate::domain::ids::valid_key(name) {
             return Err(ServiceError::new(ErrorKind::Invalid, "invalid_name", "token names are 1–100 of A–Z a–z 0–9 - _ ."));
         }
@@ -113,16 +120,47 @@ impl ControlPlane {
         }
         let t = auth::mint().map_err(|e| ServiceError::new(ErrorKind::Internal, "random_failed", e))?;
         let now = self.clock.now();
-        let rec = TokenRecord { name: name.to_string(), role, created_at: now };
+        let rec = TokenRecord { name: name.to_string(), role, created_at: now, environments: environments.clone() };
         let mut inner = lock(&self.inner);
         inner.begin_staging();
         let revision = Revision(inner.state.revision.0 + 1);
         let mut audit = inner.new_audit(caller, AuditKind::TokenAdded, &format!("token {name} minted for role {}", role.as_str()), now, revision);
-        audit.after = Some(serde_json::json!({ "name": name, "role": role.as_str() }));
+        audit.after = Some(match environments.is_empty() {
+            true => serde_json::json!({ "name": name, "role": role.as_str() }),
+            false => serde_json::json!({ "name": name, "role": role.as_str(), "environments": environments }),
+        });
         inner.state.revision = revision;
         inner.stage_token(auth::hash(&t), rec);
         inner.stage_change(Change { revision, at: now, flags: vec![], frozen: None, approvals: vec![], audit: vec![audit] }, None);
         inner.commit(&self.tx)?;
         Ok(t)
+    }
+
+    fn check_token_envs(&self, role: Role, environments: &[crate::domain::EnvKey]) -> Result<(), ServiceError> {
+        let invalid = |code: &'static str, msg: String| Err(ServiceError::new(ErrorKind::Invalid, code, msg));
+        if role != Role::Sdk {
+            if environments.is_empty() {
+                return Ok(());
+            }
+            return invalid("environments_not_allowed", format!("only sdk tokens are bound to environments; drop --env for role {}", role.as_str()));
+        }
+        if environments.is_empty() {
+            return invalid("environment_required", "an sdk token evaluates in named environments: add --env ENV (one or more)".into());
+        }
+        if environments.len() > MAX_TOKEN_ENVS {
+            return invalid("too_many_environments", format!("an sdk token names at most {} environments", MAX_TOKEN_ENVS));
+        }
+        let inner = lock(&self.inner);
+        for e in environments {
+            if inner.state.environment(e).is_none() {
+                let known: Vec<&str> = inner.state.environments.iter().map(|e| e.key.as_str()).collect();
+                return Err(ServiceError::new(
+                    ErrorKind::Invalid,
+                    "unknown_environment",
+                    format!("unknown environment `{}`; known: {}", crate::sanitize::clean(e, 100), known.join(", ")),
+                ));
+            }
+        }
+        Ok(())
     }
 }

@@ -57,6 +57,8 @@ pub const MAX_PENDING: usize = 1000;
 pub const KEEP_DECIDED: usize = 500;
 /// Idempotency records are kept this long; a retry after that is a new request.
 pub const IDEMPOTENCY_TTL_HOURS: i64 = 24;
+/// Environments one `sdk` token may name.
+pub const MAX_TOKEN_ENVS: usize = 20;
 
 /// What the stream carries.
 #[derive(Debug, Clone)]
@@ -127,6 +129,9 @@ pub struct ControlPlane {
     interests: interest::Interests,
     /// Why some stored tokens are disabled (reserved names), for `status`.
     disabled_tokens: Vec<String>,
+    /// What applications were served (OFREP evaluations), counted per flag, environment,
+    /// cohort and variation; readings, not changes (they never pass the door).
+    pub exposure: super::exposure::Exposure,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -233,6 +238,7 @@ impl ControlPlane {
             approval_ttl: Duration::hours(4),
             interests: Default::default(),
             disabled_tokens: Vec::new(),
+            exposure: Default::default(),
         });
         let cp = cp.disable_reserved_tokens();
         if !loaded.initialised

@@ -64,7 +64,7 @@ fn an_impostor_token_planted_in_an_old_data_dir_is_disabled_at_start() {
         let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
         let seed = scenario::build("calm", t0()).unwrap_or_else(|e| panic!("{e}"));
         let cp = ControlPlane::open(store, Arc::new(ManualClock::new(t0())), Some(seed)).unwrap_or_else(|e| panic!("{e}"));
-        let rec = TokenRecord { name: ENGINE_ACTOR.into(), role: Role::Operator, created_at: t0() };
+        let rec = TokenRecord { name: ENGINE_ACTOR.into(), role: Role::Operator, created_at: t0(), environments: vec![] };
         // As an older flagtop would have written it, past today's checks.
         cp.with_inner(|inner| {
             let hash = crate::control::auth::hash(secret);
