@@ -108,12 +108,18 @@ impl Keymap {
 
     /// Footer hints for the focused pane: `(keys, desc)`, pane bindings first.
     pub fn hints(&self, pane: Pane, ascii: bool) -> Vec<(String, String)> {
+        self.hints_for(pane, ascii, false)
+    }
+
+    /// The footer hints by priority: during an incident `!` and `r` come first, then help,
+    /// then what changes things, then the rest.
+    pub fn hints_for(&self, pane: Pane, ascii: bool, incident: bool) -> Vec<(String, String)> {
         let ctx = Context::of_pane(pane);
         let pane = self.bindings.iter().filter(|b| b.hint && b.ctx == ctx);
         let global = self.bindings.iter().filter(|b| b.hint && b.ctx == Context::Global);
         let mut all: Vec<&Binding> = pane.chain(global).collect();
         // Help first, then what changes things (the keys an incident needs at 80 columns).
-        all.sort_by_key(|b| (b.run != Cmd::Help, !b.run.is_mutating()));
+        all.sort_by_key(|b| (!(incident && matches!(b.run, Cmd::JumpToBreach | Cmd::Rollback)), b.run != Cmd::Help, !b.run.is_mutating()));
         all.into_iter().map(|b| (seq_label(&b.on, ascii), b.desc.clone())).collect()
     }
 

@@ -38,6 +38,8 @@ pub enum Cmd {
     Kill,
     Approve,
     Reject,
+    /// Jump to the worst breach (flag, environment, cohort) and focus it.
+    JumpToBreach,
     /// Dialogs: send / accept.
     Confirm,
     /// Dialogs: close without sending; outside dialogs: clear the status line and pending keys.
@@ -48,11 +50,11 @@ pub enum Cmd {
 
 impl Cmd {
     /// Every command, in the order help lists them.
-    pub const ALL: [Cmd; 31] = [
+    pub const ALL: [Cmd; 32] = [
         Cmd::Up, Cmd::Down, Cmd::PageUp, Cmd::PageDown, Cmd::Top, Cmd::Bottom, Cmd::NextPane, Cmd::PrevPane,
         Cmd::Zoom, Cmd::Details, Cmd::Filter, Cmd::Sort, Cmd::Command, Cmd::Help, Cmd::CycleEnv, Cmd::Quit,
         Cmd::StepUp, Cmd::StepDown, Cmd::Percent, Cmd::Advance, Cmd::Retreat, Cmd::PauseResume, Cmd::Rollback,
-        Cmd::Undo, Cmd::Freeze, Cmd::Kill, Cmd::Approve, Cmd::Reject, Cmd::Confirm, Cmd::Cancel, Cmd::SwitchField,
+        Cmd::Undo, Cmd::Freeze, Cmd::Kill, Cmd::Approve, Cmd::Reject, Cmd::JumpToBreach, Cmd::Confirm, Cmd::Cancel, Cmd::SwitchField,
     ];
 
     /// Parses a keymap `run` name with serde (the enum's own snake_case names).
