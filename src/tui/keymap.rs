@@ -125,6 +125,11 @@ impl Keymap {
 
     /// Rows for `?` help and the README: one per (context, command), keys joined by ` / `.
     pub fn rows(&self, ascii: bool) -> Vec<(Context, String, String)> {
+        self.rows_by_cmd(ascii).into_iter().map(|(c, _, k, d)| (c, k, d)).collect()
+    }
+
+    /// `rows`, with the command of each.
+    pub fn rows_by_cmd(&self, ascii: bool) -> Vec<(Context, Cmd, String, String)> {
         let mut rows: Vec<(Context, Cmd, Vec<String>, String)> = Vec::new();
         for b in &self.bindings {
             let label = seq_label(&b.on, ascii);
@@ -133,7 +138,7 @@ impl Keymap {
                 None => rows.push((b.ctx, b.run, vec![label], b.desc.clone())),
             }
         }
-        rows.into_iter().map(|(c, _, keys, desc)| (c, keys.join(" / "), desc)).collect()
+        rows.into_iter().map(|(c, cmd, keys, desc)| (c, cmd, keys.join(" / "), desc)).collect()
     }
 
     /// The README key table (markdown), generated from this keymap.

@@ -67,6 +67,18 @@ impl Cmd {
         serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
     }
 
+    /// The danger tier `?` help groups this command under (PRODUCT.md's key table).
+    pub fn tier(self) -> &'static str {
+        match self {
+            Cmd::StepDown | Cmd::Retreat | Cmd::PauseResume | Cmd::Rollback | Cmd::Freeze => "reduce (applied after a confirm)",
+            Cmd::StepUp | Cmd::Advance => "expand (a request in protected environments)",
+            Cmd::Percent | Cmd::Undo => "expand or reduce",
+            Cmd::Kill => "global (typed confirmation)",
+            Cmd::Approve | Cmd::Reject => "decide a request",
+            _ => "look and move",
+        }
+    }
+
     /// Whether this command changes flag state (and so opens a confirm dialog).
     pub fn is_mutating(self) -> bool {
         matches!(

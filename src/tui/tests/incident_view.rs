@@ -115,3 +115,17 @@ fn approvals_show_outdated_and_a_scroll_marker() {
     assert!(s.contains("↓") && s.contains("more"), "a scroll marker for the hidden requests:\n{s}");
     assert_style(&b, find(&b, "outdated")[0], 8, t.danger);
 }
+
+#[test]
+fn help_groups_keys_by_danger_tier_with_the_kill_switch_last() {
+    let t = crate::config::theme::builtin("dark");
+    let mut m = model();
+    update(&mut m, key('?'));
+    let b = render(&m, 160, 48);
+    let s = text(&b);
+    let at = |w: &str| s.find(w).unwrap_or_else(|| panic!("missing {w:?}:\n{s}"));
+    assert!(at("look and move:") < at("reduce (applied after a confirm):"), "{s}");
+    assert!(at("reduce (applied after a confirm):") < at("global (typed confirmation):"), "{s}");
+    assert!(at("global (typed confirmation):") < at("kill switch (typed)"), "{s}");
+    assert_style(&b, find(&b, "global (typed confirmation):")[0], 6, t.danger);
+}
