@@ -231,3 +231,18 @@ fn attention_order_keeps_the_selection_by_key_when_rows_move() {
     assert_eq!(m.selected_flag_key().map(|k| k.as_str()), Some("search-ranking-v3"));
     assert!(m.flags.sel.row() < before, "it moved up with its flag");
 }
+
+#[test]
+fn the_rollback_dialog_on_a_killed_flag_does_not_claim_exposure() {
+    let mut m = on_eu_west();
+    let mut f = m.selected_flag().unwrap().clone();
+    f.environments.get_mut("production").unwrap().enabled = false;
+    f.revision = Revision(50);
+    let change = Change { revision: Revision(50), at: t0(), flags: vec![f.into()], frozen: None, approvals: vec![], audit: vec![] };
+    update(&mut m, Event::Stream(StreamEvent::Change(Box::new(Clean::new(change)))));
+    // Killed: no cohort is exposed, so no breach is a target; the operator chose eu-west.
+    update(&mut m, key('r'));
+    let c = confirm_of(&m);
+    assert!(c.preview.blast.contains("the flag is killed here: nobody exposed now"), "{}", c.preview.blast);
+    assert!(!c.preview.blast.contains("25% of it exposed"), "{}", c.preview.blast);
+}
