@@ -246,3 +246,20 @@ fn the_rollback_dialog_on_a_killed_flag_does_not_claim_exposure() {
     assert!(c.preview.blast.contains("the flag is killed here: nobody exposed now"), "{}", c.preview.blast);
     assert!(!c.preview.blast.contains("25% of it exposed"), "{}", c.preview.blast);
 }
+
+#[test]
+fn the_bell_rings_once_per_new_breach_and_only_when_configured() {
+    let new_breach = || vec![reading("us-east", "p95_latency_ms", GuardrailStatus::Breached, 400.0)];
+    let bell = |fx: &[super::super::effect::Effect]| fx.iter().filter(|e| **e == super::super::effect::Effect::Bell).count();
+    let mut m = model();
+    let fx = update(&mut m, Event::Stream(StreamEvent::Guardrails(Clean::new(GuardrailUpdate { at: t0(), readings: new_breach() })))).effects;
+    assert_eq!(bell(&fx), 0, "off by default");
+    let mut m = model();
+    m.bell = true;
+    assert!(m.ring_for_new_breach(), "what is breached at start is seen once (the loop drops it)");
+    let fx = update(&mut m, Event::Stream(StreamEvent::Guardrails(Clean::new(GuardrailUpdate { at: t0(), readings: new_breach() })))).effects;
+    assert_eq!(bell(&fx), 1, "us-east newly breached");
+    let fx = update(&mut m, Event::Stream(StreamEvent::Guardrails(Clean::new(GuardrailUpdate { at: t0(), readings: new_breach() })))).effects;
+    assert_eq!(bell(&fx), 0, "the same breach rings once");
+    assert_eq!(bell(&update(&mut m, key('j')).effects), 0, "keys never ring");
+}
