@@ -207,7 +207,7 @@ async fn the_tui_shows_hostile_text_neutralised() {
     // evidence, gap) are on the first screen.
     tui.wait_for("P0␛[2Jclr", 10);
     // Details of the flag: description and owner.
-    tui.keys("j");
+    tui.keys(":flag checkout-v2\r"); // rows sort attention first: select by key
     tui.wait_for("Ladder checkout-v2", 5);
     tui.keys("\r");
     let screen = tui.wait_for("description:", 5);

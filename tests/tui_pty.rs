@@ -1,7 +1,9 @@
 //! The real binary in a pseudo-terminal against a real control plane: a narrowed rollback of
 //! `eu-west` by keys, checked on screen and in the audit; then the control plane is killed (the
 //! TUI must show stale state) and restarted (the TUI must recover on its own); `q` restores the
-//! terminal.
+//! terminal. The incident commander's first minute: with the simulator running, the breach is
+//! announced in the header, `r` on the breached flag offers the breached cohort, and `!` `r`
+//! Enter rolls it back, at 80×24 and 160×48.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
 
 mod common;
@@ -22,9 +24,9 @@ async fn narrowed_rollback_by_keys_then_stale_then_recovery() {
     let mut tui = Tui::start(&server.url, &admin, 30, 110);
     tui.wait_for("checkout-v2", 20);
     tui.wait_for("● live", 10);
-    // Select checkout-v2 (second row), focus the Ladder pane, move to eu-west, roll it back:
-    // after selecting the cohort, `r` + Enter (the reason is prefilled).
-    tui.keys("j");
+    // Select checkout-v2 (`:flag`: rows sort attention first), focus the Ladder pane, move to
+    // eu-west, roll it back: after choosing the cohort, `r` + Enter (the reason is prefilled).
+    tui.keys(":flag checkout-v2\r");
     tui.wait_for("Ladder checkout-v2", 5);
     tui.keys("\tjj");
     tui.keys("r");
@@ -151,4 +153,53 @@ async fn no_color_sixteen_colours_and_ascii_terminals() {
     let screen = tui.wait_for("* live", 20);
     assert!(screen.is_ascii(), "{screen}");
     quit(tui);
+}
+
+/// The demo's incident as an incident commander meets it: wait for the simulated breach, check
+/// that `r` with checkout-v2 selected in Flags offers eu-west (not the first cohort), then `!`
+/// `r` Enter, and find the eu-west rollback in the audit. Both sizes run side by side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bang_r_enter_rolls_back_the_breach_at_80x24_and_160x48() {
+    let sizes = [(24u16, 80u16), (48, 160)];
+    let mut runs = Vec::new();
+    for (rows, cols) in sizes {
+        let (dir, server, admin) = Server::fresh(&[]);
+        let tui = Tui::start(&server.url, &admin, rows, cols);
+        runs.push((dir, server, admin, tui, (rows, cols)));
+    }
+    for (_dir, server, admin, mut tui, size) in runs {
+        let http = Http::new(&server.url);
+        tui.wait_for("● live", 20);
+        let screen = tui.wait_for("to jump", 120);
+        assert!(screen.contains("✗ checkout-v2/eu-west"), "{size:?}: the header names the breach:\n{screen}");
+        // `r` with checkout-v2 selected in Flags: the breached cohort, never the first one.
+        tui.keys(":flag checkout-v2\r");
+        tui.wait_for("Ladder checkout-v2", 5);
+        tui.keys("r");
+        let screen = tui.wait_for("rollback checkout-v2/eu-west", 5);
+        assert!(!screen.contains("rollback checkout-v2/internal"), "{size:?}:\n{screen}");
+        tui.keys("\x1b");
+        std::thread::sleep(Duration::from_millis(200));
+        // Move away, then the three keys: `!` `r` Enter.
+        tui.keys("g");
+        tui.keys("!");
+        tui.keys("r");
+        tui.wait_for("restore checkout-v2/eu-west", 5);
+        tui.keys("\r");
+        let screen = tui.wait_for("ROLLED BACK", 10);
+        assert!(screen.contains("applied"), "{size:?}: the outcome is on screen:\n{screen}");
+        let audit = http.get("/v1/audit?flag=checkout-v2&limit=10", &admin).await.body;
+        let mine = audit["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .find(|e| e["source"] == "tui")
+            .unwrap_or_else(|| panic!("{size:?}: no TUI entry in {audit}"))
+            .clone();
+        assert_eq!(mine["kind"], "applied");
+        assert_eq!(mine["action"]["type"], "rollback");
+        assert_eq!(mine["action"]["cohort"], "eu-west", "{size:?}");
+        assert!(mine["reason"].as_str().unwrap_or("").contains("breach"), "the prefilled reason names the breach: {mine}");
+        quit(tui);
+    }
 }

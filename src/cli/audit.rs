@@ -12,6 +12,12 @@ pub async fn audit(cli: &Cli, flag: Option<&str>, before: Option<u64>, limit: us
     let session = connect(cli, "cli").await?;
     let result = async {
         let page = session.client.audit_page(flag, before, limit).await?;
+        if let Some(f) = flag
+            && page.events.is_empty()
+            && !session.client.snapshot().await?.flags.iter().any(|x| x.key.as_str() == f)
+        {
+            return Ok(super::not_found(json, &format!("no flag `{}`", clean(f, 60))));
+        }
         if json {
             println!("{}", crate::sanitize::json_for_terminal(&serde_json::to_string_pretty(&page)?));
         } else {

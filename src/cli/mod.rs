@@ -213,3 +213,14 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Mcp) => mcp::run(&cli).await,
     }
 }
+
+/// An unknown flag or environment: exit 5, the error as JSON on stdout with `--json`
+/// (`{"error":{"code":"not_found","message":…}}`), else in words on stderr.
+pub(crate) fn not_found(json: bool, message: &str) -> i32 {
+    if json {
+        println!("{}", serde_json::json!({"error": {"code": "not_found", "message": message}}));
+    } else {
+        eprintln!("flagtop: {message}");
+    }
+    crate::exit::NOT_FOUND
+}

@@ -11,6 +11,11 @@ pub async fn run(cli: &Cli, json: bool) -> Result<i32> {
     let snap = session.client.snapshot().await;
     session.close().await;
     let snap = snap?;
+    if let Some(env) = cli.env.as_deref()
+        && !snap.environments.iter().any(|e| e.key.as_str() == env)
+    {
+        return Ok(super::not_found(json, &format!("no environment `{}`", crate::sanitize::clean(env, 60))));
+    }
     if json {
         println!("{}", crate::sanitize::json_for_terminal(&serde_json::to_string_pretty(&to_json(&snap))?));
     } else {

@@ -57,6 +57,7 @@ pub async fn run(cli: &Cli) -> Result<i32> {
         keymap: ui.keymap,
         color: ui.color,
         limits: ui.limits,
+        bell: ui.settings.bell.unwrap_or(false),
         notice,
         first_snapshot,
     };

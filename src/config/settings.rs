@@ -1,11 +1,11 @@
 //! Owns `config.toml`: backend URL, token variable, default environment, theme, keymap, ASCII
-//! mode and refresh limits, read strictly with positions. It must not apply precedence (that is
+//! mode, the incident bell and refresh limits, read strictly with positions. It must not apply precedence (that is
 //! `crate::config`) or touch the terminal.
 
 use super::doc;
 use super::problem::{Problems, Source};
 
-const KEYS: &[&str] = &["backend", "token_env", "env", "theme", "keymap", "ascii", "refresh"];
+const KEYS: &[&str] = &["backend", "token_env", "env", "theme", "keymap", "ascii", "bell", "refresh"];
 const REFRESH_KEYS: &[&str] = &["max_fps", "batch", "stale_tick_ms"];
 
 pub use crate::tui::Limits;
@@ -27,6 +27,8 @@ pub struct Settings {
     pub theme: Option<Named>,
     pub keymap: Option<Named>,
     pub ascii: Option<bool>,
+    /// Ring the terminal bell when a guardrail newly breaches (off by default).
+    pub bell: Option<bool>,
     pub limits: Limits,
 }
 
@@ -52,6 +54,7 @@ pub fn parse(src: &Source, p: &mut Problems) -> Settings {
     s.theme = text(p, "theme").map(|(name, at)| Named { name, at });
     s.keymap = text(p, "keymap").map(|(name, at)| Named { name, at });
     s.ascii = doc::boolean(src, &top, "ascii", p);
+    s.bell = doc::boolean(src, &top, "bell", p);
     if let Some(r) = doc::table(src, &top, "refresh", p) {
         doc::check_keys(src, r, REFRESH_KEYS, "[refresh]", p);
         let d = Limits::default();

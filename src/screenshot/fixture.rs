@@ -164,7 +164,7 @@ pub fn incident(name: &str) -> Result<Model, String> {
         l.state = crate::domain::LadderState::Paused;
         l.pause_note = Some("guardrail p95_latency_ms breached in eu-west".into());
     }
-    m.flags.sort = crate::tui::model::SortBy::Health;
+    m.flags.sort = crate::tui::model::SortBy::Attention;
     m.data_changed(true);
     Ok(m)
 }

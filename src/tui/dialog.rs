@@ -1,9 +1,9 @@
-//! Owns the dialog states (confirm, percent, filter, command line, details, help). The confirm
+//! Owns the dialog states (confirm, percent, filter, command line, details, help, the cohort chooser of `r`). The confirm
 //! dialog, used by every mutating command, has its own folder (`tui::confirm`). It must not do
 //! I/O, draw, or send anything.
 
 use super::confirm::Confirm;
-use crate::domain::Action;
+use crate::domain::{Action, CohortName, EnvKey, FlagKey};
 use tui_input::Input;
 
 #[derive(Debug)]
@@ -14,4 +14,17 @@ pub enum Dialog {
     Command(Input),
     Percent { input: Input, action_base: Action, current: u8 },
     Confirm(Box<Confirm>),
+    /// `r` without one clear target: the cohorts to choose from.
+    Choose(Choose),
+}
+
+/// The cohort chooser of `r`: several breached cohorts, or none (then every cohort).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Choose {
+    pub title: String,
+    pub flag: FlagKey,
+    pub env: EnvKey,
+    pub options: Vec<CohortName>,
+    /// The highlighted option.
+    pub row: usize,
 }

@@ -32,6 +32,8 @@ pub enum Effect {
     Submit { req: ActionRequest, idem_key: String },
     Decide { id: ApprovalId, approve: bool, reason: String, idem_key: String },
     FetchSnapshot,
+    /// Ring the terminal bell (a guardrail newly breached and the `bell` option is on).
+    Bell,
     /// The one way to end the TUI.
     Quit,
 }

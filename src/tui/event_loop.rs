@@ -40,6 +40,9 @@ pub async fn run(client: Client, mut opts: TuiOptions) -> color_eyre::Result<()>
         None => client.snapshot_clean().await.map_err(|e| eyre!("{e}")).wrap_err("cannot load the first snapshot")?,
     };
     let mut model = Model::new(snap, &opts.backend_label, opts.initial_env.as_deref(), opts.keymap, Utc::now());
+    model.bell = opts.bell;
+    // Breaches already there at start are not news.
+    let _ = model.ring_for_new_breach();
     if let Some(n) = opts.notice {
         // Before the loop starts: part of the first state, like the snapshot.
         model.set_status(crate::sanitize::sanitize(&n), true);
@@ -107,7 +110,7 @@ async fn event_loop(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut batch = Vec::with_capacity(batch_max);
     let mut screen = Screen::new();
-    let mut lp = Loop { model, client, tx, dirty: true, quit: false };
+    let mut lp = Loop { model, client, tx, dirty: true, quit: false, bell: false };
     if let Ok(size) = terminal.size() {
         lp.handle(Event::Resize { width: size.width, height: size.height });
     }
@@ -128,6 +131,12 @@ async fn event_loop(
         }
         if lp.quit {
             break Ok(());
+        }
+        if std::mem::take(&mut lp.bell) {
+            // BEL through the terminal's own writer: the one thread that owns terminal I/O.
+            use std::io::Write;
+            let w = terminal.backend_mut();
+            let _ = w.write_all(b"\x07").and_then(|()| w.flush());
         }
         if lp.dirty && (answer || pace.ready_at(tokio::time::Instant::now()) <= tokio::time::Instant::now()) {
             if let Err(e) = screen.draw(terminal, |f| view::frame(f, &lp.model, theme)) {
@@ -196,6 +205,8 @@ struct Loop {
     tx: mpsc::Sender<Event>,
     dirty: bool,
     quit: bool,
+    /// A bell is due (rung before the next draw).
+    bell: bool,
 }
 
 impl Loop {
@@ -207,6 +218,7 @@ impl Loop {
             let (c, tx) = (self.client.clone(), self.tx.clone());
             match fx {
                 Effect::Quit => self.quit = true,
+                Effect::Bell => self.bell = true,
                 Effect::FetchSnapshot => {
                     tokio::spawn(async move {
                         let r = c.snapshot_clean().await.map(Box::new);

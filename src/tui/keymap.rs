@@ -108,17 +108,28 @@ impl Keymap {
 
     /// Footer hints for the focused pane: `(keys, desc)`, pane bindings first.
     pub fn hints(&self, pane: Pane, ascii: bool) -> Vec<(String, String)> {
+        self.hints_for(pane, ascii, false)
+    }
+
+    /// The footer hints by priority: during an incident `!` and `r` come first, then help,
+    /// then what changes things, then the rest.
+    pub fn hints_for(&self, pane: Pane, ascii: bool, incident: bool) -> Vec<(String, String)> {
         let ctx = Context::of_pane(pane);
         let pane = self.bindings.iter().filter(|b| b.hint && b.ctx == ctx);
         let global = self.bindings.iter().filter(|b| b.hint && b.ctx == Context::Global);
         let mut all: Vec<&Binding> = pane.chain(global).collect();
         // Help first, then what changes things (the keys an incident needs at 80 columns).
-        all.sort_by_key(|b| (b.run != Cmd::Help, !b.run.is_mutating()));
+        all.sort_by_key(|b| (!(incident && matches!(b.run, Cmd::JumpToBreach | Cmd::Rollback)), b.run != Cmd::Help, !b.run.is_mutating()));
         all.into_iter().map(|b| (seq_label(&b.on, ascii), b.desc.clone())).collect()
     }
 
     /// Rows for `?` help and the README: one per (context, command), keys joined by ` / `.
     pub fn rows(&self, ascii: bool) -> Vec<(Context, String, String)> {
+        self.rows_by_cmd(ascii).into_iter().map(|(c, _, k, d)| (c, k, d)).collect()
+    }
+
+    /// `rows`, with the command of each.
+    pub fn rows_by_cmd(&self, ascii: bool) -> Vec<(Context, Cmd, String, String)> {
         let mut rows: Vec<(Context, Cmd, Vec<String>, String)> = Vec::new();
         for b in &self.bindings {
             let label = seq_label(&b.on, ascii);
@@ -127,7 +138,7 @@ impl Keymap {
                 None => rows.push((b.ctx, b.run, vec![label], b.desc.clone())),
             }
         }
-        rows.into_iter().map(|(c, _, keys, desc)| (c, keys.join(" / "), desc)).collect()
+        rows.into_iter().map(|(c, cmd, keys, desc)| (c, cmd, keys.join(" / "), desc)).collect()
     }
 
     /// The README key table (markdown), generated from this keymap.

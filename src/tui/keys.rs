@@ -38,6 +38,8 @@ pub enum Cmd {
     Kill,
     Approve,
     Reject,
+    /// Jump to the worst breach (flag, environment, cohort) and focus it.
+    JumpToBreach,
     /// Dialogs: send / accept.
     Confirm,
     /// Dialogs: close without sending; outside dialogs: clear the status line and pending keys.
@@ -48,11 +50,11 @@ pub enum Cmd {
 
 impl Cmd {
     /// Every command, in the order help lists them.
-    pub const ALL: [Cmd; 31] = [
+    pub const ALL: [Cmd; 32] = [
         Cmd::Up, Cmd::Down, Cmd::PageUp, Cmd::PageDown, Cmd::Top, Cmd::Bottom, Cmd::NextPane, Cmd::PrevPane,
         Cmd::Zoom, Cmd::Details, Cmd::Filter, Cmd::Sort, Cmd::Command, Cmd::Help, Cmd::CycleEnv, Cmd::Quit,
         Cmd::StepUp, Cmd::StepDown, Cmd::Percent, Cmd::Advance, Cmd::Retreat, Cmd::PauseResume, Cmd::Rollback,
-        Cmd::Undo, Cmd::Freeze, Cmd::Kill, Cmd::Approve, Cmd::Reject, Cmd::Confirm, Cmd::Cancel, Cmd::SwitchField,
+        Cmd::Undo, Cmd::Freeze, Cmd::Kill, Cmd::Approve, Cmd::Reject, Cmd::JumpToBreach, Cmd::Confirm, Cmd::Cancel, Cmd::SwitchField,
     ];
 
     /// Parses a keymap `run` name with serde (the enum's own snake_case names).
@@ -63,6 +65,18 @@ impl Cmd {
     /// The snake_case name used in keymap files.
     pub fn name(self) -> String {
         serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+    }
+
+    /// The danger tier `?` help groups this command under (PRODUCT.md's key table).
+    pub fn tier(self) -> &'static str {
+        match self {
+            Cmd::StepDown | Cmd::Retreat | Cmd::PauseResume | Cmd::Rollback | Cmd::Freeze => "reduce (applied after a confirm)",
+            Cmd::StepUp | Cmd::Advance => "expand (a request in protected environments)",
+            Cmd::Percent | Cmd::Undo => "expand or reduce",
+            Cmd::Kill => "global (typed confirmation)",
+            Cmd::Approve | Cmd::Reject => "decide a request",
+            _ => "look and move",
+        }
     }
 
     /// Whether this command changes flag state (and so opens a confirm dialog).

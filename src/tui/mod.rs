@@ -43,6 +43,8 @@ pub struct TuiOptions {
     /// How much colour reaches the terminal (NO_COLOR strips it all).
     pub color: color_filter::ColorMode,
     pub limits: Limits,
+    /// Ring the terminal bell when a guardrail on screen newly breaches.
+    pub bell: bool,
     /// Shown in the status line at start (e.g. a keymap warning).
     pub notice: Option<String>,
     /// The first state, when the caller has it already (the embedded control plane); else it

@@ -16,6 +16,15 @@ use tui_input::Input;
 use tui_input::backend::crossterm::to_input_request;
 
 pub fn update(m: &mut Model, ev: Event) -> Step {
+    let data = matches!(ev, Event::Snapshot(_) | Event::Stream(_) | Event::Readings(..));
+    let mut step = step(m, ev);
+    if data && m.ring_for_new_breach() {
+        step.effects.push(Effect::Bell);
+    }
+    step
+}
+
+fn step(m: &mut Model, ev: Event) -> Step {
     match ev {
         Event::Key { key, .. } if key.kind == KeyEventKind::Release => Step::redraw(false),
         Event::Key { key, new_idem_key } => Step::run(on_key(m, key, &new_idem_key)),
@@ -57,7 +66,7 @@ fn apply_guardrails(m: &mut Model, u: crate::client::Clean<crate::wire::Guardrai
     if !m.data.apply_guardrails(u, arrived, &m.env) {
         return false;
     }
-    let reorder = m.flags.sort == super::model::SortBy::Health;
+    let reorder = m.flags.sort == super::model::SortBy::Attention;
     m.data_changed(reorder);
     true
 }
@@ -76,7 +85,8 @@ fn on_stream(m: &mut Model, s: StreamEvent) -> Step {
         }
         StreamEvent::Change(c) => {
             let new_keys = m.data.apply_change(*c, now);
-            m.data_changed(new_keys);
+            // A change can move a flag in the attention order (paused, a new request).
+            m.data_changed(new_keys || m.flags.sort == super::model::SortBy::Attention);
             confirm::refresh_conflict_preview(m);
             Step::redraw(true)
         }
@@ -178,6 +188,10 @@ fn on_dialog_key(m: &mut Model, k: KeyEvent, new_idem_key: &str) -> Vec<Effect> 
             }
         },
         Dialog::Confirm(_) => confirm::on_key(m, k, new_idem_key),
+        Dialog::Choose(_) => {
+            commands::on_choose_key(m, &k, dcmd, new_idem_key);
+            Vec::new()
+        }
     }
 }
 
@@ -218,6 +232,10 @@ fn on_cmd_key(m: &mut Model, k: KeyEvent, new_idem_key: &str) -> Vec<Effect> {
         Lookup::None if seq.len() > 1 || k.code == KeyCode::Esc => Cmd::Cancel,
         Lookup::None => return Vec::new(),
     };
+    // A new command makes the last message old news: it goes (the command may set a new one).
+    if !matches!(cmd, Cmd::Cancel) {
+        m.status = None;
+    }
     match cmd {
         Cmd::Cancel => m.status = None,
         Cmd::Confirm | Cmd::SwitchField => {}
@@ -236,6 +254,7 @@ fn on_cmd_key(m: &mut Model, k: KeyEvent, new_idem_key: &str) -> Vec<Effect> {
             m.focus = Pane::ALL[j];
         }
         Cmd::Details => commands::open_details(m),
+        Cmd::JumpToBreach => commands::jump_to_breach(m),
         Cmd::Filter => m.dialog = Some(Dialog::Filter(Input::new(m.flags.filter.clone()))),
         Cmd::Sort => {
             m.flags.sort = m.flags.sort.next();

@@ -72,6 +72,13 @@ impl Server {
         Server { child, url: url.expect("server printed its URL"), admin, data: data.to_path_buf() }
     }
 
+    /// Runs `flagtop ARGS --backend URL` with `token` in `FLAGTOP_TOKEN`.
+    pub fn cli(&self, token: &str, args: &[&str]) -> std::process::Output {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_flagtop"));
+        c.args(args).args(["--backend", &self.url]).env("FLAGTOP_TOKEN", token);
+        c.output().expect("run flagtop")
+    }
+
     pub fn kill9(mut self) {
         let _ = self.child.kill(); // SIGKILL on Unix
         let _ = self.child.wait();

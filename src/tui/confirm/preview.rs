@@ -55,7 +55,12 @@ pub fn preview(action: &Action, state: &State, now: DateTime<Utc>) -> Preview {
             let name = fit(cohort, 40);
             change.push(format!("{name}: {} → {}", show(fe_before), show(fe_after)));
             let share = fe_before.and_then(|e| e.cohort(cohort)).map(|c| c.effective_percent()).unwrap_or(0);
-            format!("cohort {name} in {envs} only (now {share}% of it exposed); other cohorts unchanged")
+            if fe_before.is_some_and(|e| !e.enabled) {
+                // Killed: nobody gets the candidate now, whatever the cohort's percent says.
+                format!("cohort {name} in {envs} only (the flag is killed here: nobody exposed now); other cohorts unchanged")
+            } else {
+                format!("cohort {name} in {envs} only (now {share}% of it exposed); other cohorts unchanged")
+            }
         }
         Action::Advance { .. } | Action::Retreat { .. } => {
             let stage = |fe: Option<&crate::domain::FlagEnv>| {

@@ -43,6 +43,9 @@ pub struct Confirm {
     /// Generated when the dialog opened; reused by retries.
     pub idem_key: String,
     pub reason: Input,
+    /// The reason is still the prefilled one, shown selected: the first key typed replaces it
+    /// (Backspace clears it, a cursor key keeps it for editing).
+    pub reason_selected: bool,
     /// Typed confirmation: the text to type (the flag key for `K`) and what was typed.
     pub typed: Option<(String, Input)>,
     /// Whether keys go to the typed-confirmation field rather than the reason.

@@ -47,6 +47,7 @@ fn new_confirm(intent: Intent, preview: Preview, expected: Option<Revision>, rea
         preview,
         expected_revision: expected,
         idem_key: idem_key.to_string(),
+        reason_selected: !reason.is_empty(),
         reason: Input::new(reason),
         typed: typed.map(|t| (t, Input::default())),
         typing_focus,
@@ -73,22 +74,56 @@ pub fn open(m: &mut Model, action: Action, reason: String, new_idem_key: &str) {
 pub fn open_decision(m: &mut Model, req: &ApprovalRequest, approve: bool, new_idem_key: &str) {
     let intent = Intent::Decide { id: req.id.clone(), approve, action: req.action.clone() };
     let mut p = preview(&req.action, &m.data.state, m.now);
-    let verb = if approve { "approve" } else { "reject" };
+    let withdraw = !approve && req.requested_by.name == m.data.identity.name;
+    let verb = if approve { "approve" } else if withdraw { "withdraw" } else { "reject" };
     p.title = format!("{verb} {}: {}", fit(&req.id, 40), p.title);
     // Applying someone else's request may fail locally if state moved; the server decides.
     p.error = None;
-    let reason = if approve { String::new() } else { "rejected".to_string() };
+    if approve {
+        // Approving applies the change now: it does not become another request.
+        p.needs_approval = false;
+        p.change.push("approving applies this change now".to_string());
+    } else {
+        let closed = if withdraw { "your request is withdrawn" } else { "the request is closed as rejected" };
+        p.change = vec![format!("nothing changes: {closed}; no flag is touched")];
+        p.blast = "none".to_string();
+        p.reverse = None;
+        p.tier = crate::domain::Tier::Hold;
+        p.needs_approval = false;
+    }
+    let reason = if approve { String::new() } else if withdraw { "withdrawn".to_string() } else { "rejected".to_string() };
     m.dialog = Some(Dialog::Confirm(Box::new(new_confirm(intent, p, Some(req.revision), reason, None, new_idem_key))));
 }
 
-/// After a conflict, show the new state in the open dialog.
+/// After new data: a dialog whose flag changed while it was open says so before anything is
+/// sent (Enter then re-decides on the new state), and after a conflict the dialog shows the new
+/// state.
 pub fn refresh_conflict_preview(m: &mut Model) {
     let now = m.now;
+    let current = match m.dialog.as_ref() {
+        Some(Dialog::Confirm(c)) => match &c.intent {
+            Intent::Act(a) if a.flag().is_some() => Some(target_revision(m, a)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let mut moved = false;
     if let Some(Dialog::Confirm(c)) = m.dialog.as_mut()
-        && matches!(c.phase, Phase::Conflict(_))
         && let Intent::Act(a) = &c.intent
     {
-        c.preview = preview(a, &m.data.state, now);
+        if c.phase == Phase::Editing
+            && let (Some(now_rev), Some(seen)) = (current, c.expected_revision)
+            && now_rev != seen
+        {
+            c.phase = Phase::Conflict(format!("changed while this dialog was open (revision {seen} → {now_rev}); nothing was sent"));
+            moved = true;
+        }
+        if matches!(c.phase, Phase::Conflict(_)) {
+            c.preview = preview(a, &m.data.state, now);
+        }
+    }
+    if moved {
+        m.set_status("the target changed underneath: review the new state before sending", true);
     }
 }
 
@@ -109,6 +144,19 @@ pub fn on_key(m: &mut Model, k: KeyEvent, new_idem_key: &str) -> Vec<Effect> {
         }
         Some(Cmd::Confirm) => send(m, new_idem_key),
         _ => {
+            let reason_field = c.typed.is_none() || !c.typing_focus;
+            if reason_field && std::mem::take(&mut c.reason_selected) {
+                use crossterm::event::KeyCode;
+                match k.code {
+                    // The selected prefill is replaced by what is typed, or cleared.
+                    KeyCode::Char(_) => c.reason = Input::default(),
+                    KeyCode::Backspace | KeyCode::Delete => {
+                        c.reason = Input::default();
+                        return Vec::new();
+                    }
+                    _ => {}
+                }
+            }
             if let Some(req) = to_input_request(&CtEvent::Key(k)) {
                 match (&mut c.typed, c.typing_focus) {
                     (Some((_, input)), true) => input.handle(req),

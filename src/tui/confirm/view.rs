@@ -52,10 +52,12 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, c: &Confirm, t: &Theme) -> O
             cursor = Some((lines.len() - 1, got.visual_cursor()));
         }
     }
-    lines.push(Line::from(Span::styled("reason:", t.muted)));
+    let label = if c.reason_selected { "reason (prefilled — typing replaces it, ← → edit it):" } else { "reason:" };
+    lines.push(Line::from(Span::styled(label, t.muted)));
     let scroll = c.reason.visual_scroll(inner_w.saturating_sub(3));
     let shown: String = typed(c.reason.value()).chars().skip(scroll).collect();
-    lines.push(Line::from(vec![Span::styled("> ", t.key_hint), Span::raw(fit(&shown, inner_w.saturating_sub(2)))]));
+    let reason_style = if c.reason_selected { t.selection } else { ratatui::style::Style::default() };
+    lines.push(Line::from(vec![Span::styled("> ", t.key_hint), Span::styled(fit(&shown, inner_w.saturating_sub(2)), reason_style)]));
     if !c.typing_focus {
         cursor = Some((lines.len() - 1, c.reason.visual_cursor().saturating_sub(scroll)));
     }

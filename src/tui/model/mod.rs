@@ -4,9 +4,11 @@
 //! only writer; loop concerns (redraw, quit, pacing) live in the loop, not here.
 
 mod data;
+mod incident;
 mod panes;
 
 pub use data::{AUDIT_KEEP, Conn, Data};
+pub use incident::Breach;
 pub use super::pane::Pane;
 pub use panes::{ActivityPane, ApprovalsPane, FlagsPane, GuardrailsPane, LadderPane, Selection, SortBy};
 
@@ -53,6 +55,10 @@ pub struct Model {
     pub keymap: Keymap,
     /// Keys typed so far of a multi-key sequence (`g` of `g g`), shown in the footer.
     pub pending_keys: Vec<KeyPress>,
+    /// Ring the bell when a guardrail newly breaches (config `bell`).
+    pub bell: bool,
+    /// The breaches already announced by the bell (flag, env, cohort, metric).
+    pub rung: Vec<(FlagKey, EnvKey, String, String)>,
 }
 
 impl Model {
@@ -81,6 +87,8 @@ impl Model {
             page: 10,
             keymap,
             pending_keys: Vec::new(),
+            bell: false,
+            rung: Vec::new(),
         };
         m.data_changed(true);
         m
@@ -95,6 +103,12 @@ impl Model {
             self.env = e.key.clone();
         }
         self.reindex_worst();
+        // Pending requests first, oldest first; decided ones below, newest decision first.
+        self.data.approvals.sort_by(|a, b| {
+            let pa = a.state != ApprovalState::Pending;
+            let pb = b.state != ApprovalState::Pending;
+            pa.cmp(&pb).then_with(|| if pa { b.decided_at.cmp(&a.decided_at) } else { a.created_at.cmp(&b.created_at) })
+        });
         if rows {
             self.refilter();
         }
@@ -134,10 +148,20 @@ impl Model {
         match self.flags.sort {
             SortBy::Key => {}
             SortBy::Recent => flags.sort_by_key(|f| std::cmp::Reverse(f.revision)),
-            SortBy::Health => {
-                // Stable: ties keep key order; flags without guardrails last.
+            SortBy::Attention => {
+                // Stable: ties keep key order.
                 let worst = &self.flags.worst;
-                flags.sort_by_key(|f| std::cmp::Reverse(worst.get(&f.key).map_or(0, |s| s.severity() + 1)));
+                let pending: std::collections::HashSet<&FlagKey> =
+                    self.data.approvals.iter().filter(|a| a.state == ApprovalState::Pending).filter_map(|a| a.action.flag()).collect();
+                let env = &self.env;
+                flags.sort_by_key(|f| match worst.get(&f.key) {
+                    Some(GuardrailStatus::Breached) => 0u8,
+                    Some(GuardrailStatus::Warning) => 1,
+                    Some(GuardrailStatus::Insufficient) => 2,
+                    _ if f.env(env).and_then(|e| e.ladder.as_ref()).is_some_and(|l| l.state == crate::domain::LadderState::Paused) => 3,
+                    _ if pending.contains(&f.key) => 4,
+                    _ => 5,
+                });
             }
         }
         self.flags.visible = flags.into_iter().map(|f| f.key.clone()).collect();

@@ -65,11 +65,12 @@ impl<K: PartialEq + Clone> Selection<K> {
 /// Orders of the Flags pane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SortBy {
-    /// Alphabetical by key.
+    /// What needs the operator first: breached, warning, insufficient, a paused ladder, a
+    /// pending approval, then the rest; by key within each.
     #[default]
+    Attention,
+    /// Alphabetical by key.
     Key,
-    /// Worst guardrail status first (breached, warning, insufficient, healthy, none).
-    Health,
     /// Most recently changed first.
     Recent,
 }
@@ -77,15 +78,15 @@ pub enum SortBy {
 impl SortBy {
     pub fn next(self) -> SortBy {
         match self {
-            SortBy::Key => SortBy::Health,
-            SortBy::Health => SortBy::Recent,
-            SortBy::Recent => SortBy::Key,
+            SortBy::Attention => SortBy::Key,
+            SortBy::Key => SortBy::Recent,
+            SortBy::Recent => SortBy::Attention,
         }
     }
     pub fn label(self) -> &'static str {
         match self {
             SortBy::Key => "by key",
-            SortBy::Health => "worst first",
+            SortBy::Attention => "attention first",
             SortBy::Recent => "recent first",
         }
     }

@@ -142,7 +142,7 @@ fn help_and_footer_come_from_the_loaded_keymap() {
     let mut m = on_eu_west();
     update(&mut m, key('?'));
     let s = screen(&m, &crate::config::theme::builtin("dark"), 160, 48);
-    assert!(s.contains("rollback cohort") && s.contains("keymap: default") && s.contains("in dialog:"), "{s}");
+    assert!(s.contains("rollback (the breached cohort)") && s.contains("keymap: default") && s.contains("in dialog:"), "{s}");
     let s80 = screen(&m, &crate::config::theme::builtin("dark"), 80, 24);
     assert!(s80.contains("help") && s80.contains("quit"), "{s80}");
 }

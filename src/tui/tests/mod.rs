@@ -3,7 +3,10 @@
 
 pub(super) mod fixture;
 
+mod approvals;
 mod confirm;
+mod incident;
+mod incident_view;
 mod keymap;
 mod screen;
 mod update;

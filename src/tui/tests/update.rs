@@ -97,15 +97,16 @@ fn stream_changes_and_guardrails_patch_the_model() {
 fn s_cycles_sort_and_worst_first_puts_the_breached_flag_on_top() {
     let mut m = model();
     let first = |m: &super::super::model::Model| m.flags.visible.first().map(|k| k.to_string()).unwrap_or_default();
-    assert_eq!(first(&m), "assistant-pr-creation", "by key");
-    update(&mut m, key('s'));
-    assert_eq!(m.flags.sort, super::super::model::SortBy::Health);
+    assert_eq!(m.flags.sort, super::super::model::SortBy::Attention, "attention first by default");
     assert_eq!(first(&m), "checkout-v2", "the fixture's breached flag comes first");
+    update(&mut m, key('s'));
+    assert_eq!(m.flags.sort, super::super::model::SortBy::Key);
+    assert_eq!(first(&m), "assistant-pr-creation", "by key");
     update(&mut m, key('s'));
     assert_eq!(m.flags.sort, super::super::model::SortBy::Recent);
     update(&mut m, key('s'));
-    assert_eq!(m.flags.sort, super::super::model::SortBy::Key);
-    assert_eq!(first(&m), "assistant-pr-creation");
+    assert_eq!(m.flags.sort, super::super::model::SortBy::Attention);
+    assert_eq!(first(&m), "checkout-v2");
 }
 
 #[test]

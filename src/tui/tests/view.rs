@@ -11,14 +11,14 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 
-fn render(m: &Model, w: u16, h: u16) -> Buffer {
+pub(super) fn render(m: &Model, w: u16, h: u16) -> Buffer {
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
     let theme = crate::config::theme::builtin("dark");
     term.draw(|f| view::draw(f, m, &theme)).unwrap();
     term.backend().buffer().clone()
 }
 
-fn text(b: &Buffer) -> String {
+pub(super) fn text(b: &Buffer) -> String {
     let mut s = String::new();
     for y in 0..b.area.height {
         for x in 0..b.area.width {
@@ -30,7 +30,7 @@ fn text(b: &Buffer) -> String {
 }
 
 /// Cells (x, y) where `needle` starts on a row.
-fn find(b: &Buffer, needle: &str) -> Vec<(u16, u16)> {
+pub(super) fn find(b: &Buffer, needle: &str) -> Vec<(u16, u16)> {
     let mut hits = Vec::new();
     for y in 0..b.area.height {
         let row: Vec<String> = (0..b.area.width).map(|x| b[(x, y)].symbol().to_string()).collect();
@@ -47,7 +47,7 @@ fn find(b: &Buffer, needle: &str) -> Vec<(u16, u16)> {
     hits
 }
 
-fn assert_style(b: &Buffer, at: (u16, u16), len: u16, want: ratatui::style::Style) {
+pub(super) fn assert_style(b: &Buffer, at: (u16, u16), len: u16, want: ratatui::style::Style) {
     for dx in 0..len {
         let c = &b[(at.0 + dx, at.1)];
         assert_eq!(Some(c.fg), want.fg.or(Some(ratatui::style::Color::Reset)), "fg at {:?}+{dx}", at);
@@ -65,7 +65,7 @@ fn full_screen_160x48_shows_every_pane_and_the_breach() {
         "flagtop", "production", "(protected)", "alice (approver)", "● live",
         " Flags ", " Ladder ", " Guardrails ", " Approvals ", " Activity ",
         "checkout-v2", "support-answer-profile", "[25%]", "eu-west", "p95_latency_ms",
-        "✗ BREACHED", "ops-assistant (agent)", "#7", "↩ set-percent", "r rollback cohort", "? help",
+        "✗ BREACHED", "ops-assistant (agent)", "#7", "↩ set-percent", "r rollback (the breached cohort)", "? help",
     ] {
         assert!(s.contains(want), "missing {want:?} in\n{s}");
     }

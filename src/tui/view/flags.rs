@@ -8,27 +8,62 @@ use crate::domain::{Flag, GuardrailStatus};
 use crate::tui::text::fit;
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
-/// Returns the rows of the list (below its header row), which move as a whole when it scrolls.
 /// The columns: flag, environments, exposure, stage, guard, pending-request marker.
-const WIDTHS: [Constraint; 6] = [
-    Constraint::Min(14),
-    Constraint::Length(9),
-    Constraint::Length(9),
-    Constraint::Length(9),
-    Constraint::Length(12),
-    Constraint::Length(2),
-];
 const HEAD: [&str; 6] = ["flag", "envs", "exposure", "stage", "guard", ""];
+/// The narrowest the flag column gets before the stage column gives way to it.
+const FLAG_MIN: u16 = 14;
+/// The longest flag name the column makes room for.
+const FLAG_MAX: u16 = 60;
+
+/// The pane width (borders included) at which every name in the window of `rows` rows fits
+/// beside the columns that never give way (exposure, guard, pending marker): the wide layout
+/// gives the Flags pane this much when it can.
+pub fn wanted_width(m: &Model, rows: u16) -> u16 {
+    let (start, end) = window(m.flags.sel.row(), m.flags.visible.len(), usize::from(rows.saturating_sub(3)));
+    let longest = m.flags.visible[start..end].iter().map(|k| k.chars().count()).max().unwrap_or(0);
+    let name = u16::try_from(longest).unwrap_or(u16::MAX).clamp(FLAG_MIN, FLAG_MAX);
+    name.saturating_add(EXPOSURE + GUARD + PEND + 3 + 2)
+}
+
+const EXPOSURE: u16 = 8;
+const STAGE: u16 = 9;
+const GUARD: u16 = 12;
+const PEND: u16 = 1;
+
+/// Column widths by priority: the flag name gets what it needs (up to `FLAG_MAX`) while there is
+/// room; when there is not, the stage column gives way first, then the environments column,
+/// then the name is cut (with `…`). Spare width goes to the name.
+fn widths(inner: u16, longest: u16, envs: u16) -> [u16; 6] {
+    let envs_w = envs.saturating_mul(3).max(4);
+    let want = longest.clamp(FLAG_MIN, FLAG_MAX);
+    let fixed = |envs: u16, stage: u16| {
+        let gaps = 3 + u16::from(envs > 0) + u16::from(stage > 0);
+        envs + EXPOSURE + stage + GUARD + PEND + gaps
+    };
+    let fits = |envs: u16, stage: u16| inner.saturating_sub(fixed(envs, stage)) >= want;
+    let (envs_w, stage) = if fits(envs_w, STAGE) {
+        (envs_w, STAGE)
+    } else if fits(envs_w, 0) {
+        (envs_w, 0)
+    } else {
+        (0, 0)
+    };
+    let name = inner.saturating_sub(fixed(envs_w, stage)).max(FLAG_MIN.min(inner));
+    [name, envs_w, EXPOSURE, stage, GUARD, PEND]
+}
 
 /// Returns the rows of the list (below its header row), which move as a whole when it scrolls.
 /// Rows are written straight into the buffer, only for the visible window: one pass over the
 /// cells they cover (a Table widget costs several passes and allocations per cell).
 pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) -> Rect {
-    let extra = format!("{}/{} · {}", m.flags.visible.len(), m.data.state.flags.len(), m.flags.sort.label());
+    let room = usize::from(area.height.saturating_sub(3));
+    let (s0, e0) = window(m.flags.sel.row(), m.flags.visible.len(), room);
+    let more = super::approvals::more(s0, e0, m.flags.visible.len());
+    let extra = format!("{}/{} · {}{more}", m.flags.visible.len(), m.data.state.flags.len(), m.flags.sort.label());
     let block = pane_block(Pane::Flags, extra, m, t);
     let inner = block.inner(area);
     f.render_widget(block, area);
@@ -36,14 +71,24 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) -> Rect {
     if inner.height == 0 || inner.width == 0 {
         return band;
     }
-    let cols = Layout::horizontal(WIDTHS).flex(Flex::Start).spacing(1).split(Rect { height: 1, ..inner });
+    let room = usize::from(inner.height - 1);
+    let (start, end) = window(m.flags.sel.row(), m.flags.visible.len(), room);
+    let longest = m.flags.visible[start..end].iter().map(|k| k.chars().count()).max().unwrap_or(0);
+    let envs = u16::try_from(m.data.state.environments.len()).unwrap_or(u16::MAX);
+    let constraints = widths(inner.width, u16::try_from(longest).unwrap_or(u16::MAX), envs);
+    // Side by side from the left, one space between; a column that gave way takes no gap.
+    let mut cols = Vec::with_capacity(constraints.len());
+    let mut x = inner.x;
+    for w in constraints {
+        let w = w.min(inner.right().saturating_sub(x));
+        cols.push(Rect { x, y: inner.y, width: w, height: 1 });
+        x = x.saturating_add(w).saturating_add(u16::from(w > 0)).min(inner.right());
+    }
     let buf = f.buffer_mut();
     buf.set_style(Rect { height: 1, ..inner }, t.muted);
     for (c, h) in cols.iter().zip(HEAD) {
         put(buf, c.x, inner.y, h, c.width, Style::default());
     }
-    let room = usize::from(inner.height - 1);
-    let (start, end) = window(m.flags.sel.row(), m.flags.visible.len(), room);
     let flags = m.flags.visible[start..end].iter().enumerate().filter_map(|(i, key)| m.data.state.flags.get(key).map(|fl| (start + i, fl)));
     for (y, (idx, fl)) in (inner.y + 1..inner.bottom()).zip(flags) {
         row(buf, Rect { y, height: 1, ..inner }, &cols, fl, idx == m.flags.sel.row(), m, t);
@@ -63,7 +108,9 @@ fn row(buf: &mut Buffer, line: Rect, cols: &[Rect], fl: &Flag, selected: bool, m
         }
     };
     let base = live(t.base, m, t);
-    cell(buf, 0, &fit(&fl.key, 60), base);
+    // Cut with `…` to the column, never by the buffer.
+    let name_w = cols.first().map_or(0, |c| usize::from(c.width));
+    cell(buf, 0, &fit(&fl.key, name_w), base);
     if let Some(c) = cols.get(1) {
         let mut envs = Vec::with_capacity(m.data.state.environments.len());
         for e in &m.data.state.environments {

@@ -38,9 +38,18 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) -> Option<Positio
         hints.push(Span::styled(format!("{typed} …"), t.key_hint));
         hints.push(Span::styled(" (next key; Esc drops)  ", t.muted));
     }
-    for (label, desc) in m.keymap.hints(m.focus, t.ascii) {
+    // Whole hints only, by priority, as many as fit: never one cut in half.
+    let mut used: usize = hints.iter().map(|s| s.width()).sum();
+    let incident = !m.breaches_here().is_empty();
+    for (label, desc) in m.keymap.hints_for(m.focus, t.ascii, incident) {
+        let desc = format!(" {desc}  ");
+        let w = label.chars().count() + desc.chars().count();
+        if used + w.saturating_sub(2) > usize::from(area.width) {
+            break;
+        }
+        used += w;
         hints.push(Span::styled(label, t.key_hint));
-        hints.push(Span::styled(format!(" {desc}  "), t.muted));
+        hints.push(Span::styled(desc, t.muted));
     }
     let bottom = Rect { y: area.y + 1, height: 1, ..area };
     f.render_widget(Paragraph::new(Line::from(hints)), bottom);

@@ -1,14 +1,29 @@
 //! Owns the one-line header: backend, environment (+protected/frozen), identity and role,
-//! connection state with data age, revision. Must not mutate the model or hard-code colours.
+//! connection state with data age, the incident banner while a guardrail is breached, revision. Must not mutate the model or hard-code colours.
 
 use super::super::model::{Conn, Model};
 use super::super::theme::Theme;
 use super::human_secs;
-use crate::tui::text::fit;
+use crate::tui::text::{fit, num};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+
+/// The incident banner while a guardrail in the environment on screen is breached:
+/// `✗ checkout-v2/eu-west p95 455 vs ≤372 (+1) — ! to jump`.
+pub fn banner(m: &Model) -> Option<String> {
+    let here = m.breaches_here();
+    let worst = here.first()?;
+    let r = worst.reading;
+    let metric = match r.metric.split('_').next() {
+        Some(p) if p.len() > 1 && p.starts_with('p') && p[1..].chars().all(|c| c.is_ascii_digit()) => p.to_string(),
+        _ => fit(&r.metric, 20),
+    };
+    let cmp = if r.rule.trim_start().starts_with(">=") { "≥" } else { "≤" };
+    let more = if here.len() > 1 { format!(" (+{})", here.len() - 1) } else { String::new() };
+    Some(format!("✗ {}/{} {metric} {} vs {cmp}{}{more} — ! to jump", fit(&r.flag, 40), fit(&r.cohort, 30), num(r.value), num(r.threshold)))
+}
 
 pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
     // Most important first: at 80 columns the tail is cut, never the connection state.
@@ -21,13 +36,20 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
             s.push(Span::styled(format!("◌ reconnecting (stale {age})"), t.danger));
         }
     }
-    s.push(Span::styled("  env ", t.muted));
+    let banner = banner(m);
+    // Under 100 columns with an incident, the environment goes without its label.
+    s.push(Span::styled(if banner.is_some() && area.width < 100 { "  " } else { "  env " }, t.muted));
     s.push(Span::styled(fit(&m.env, 30), t.title));
-    if m.is_protected() {
-        s.push(Span::styled(" (protected)", t.muted));
-    }
     if m.is_frozen() {
         s.push(Span::styled(" ❄ FROZEN", t.warning));
+    }
+    // The incident comes before everything that can wait: at 80 columns it is still whole.
+    if let Some(text) = banner {
+        s.push(Span::raw("  "));
+        s.push(Span::styled(text, t.breached));
+    }
+    if m.is_protected() {
+        s.push(Span::styled(" (protected)", t.muted));
     }
     s.push(Span::styled(format!("  {} ({})", fit(&m.data.identity.name, 30), m.data.identity.role.as_str()), t.base));
     // Flags held by an external store (Unleash): whether flagtop is in step with it, and how

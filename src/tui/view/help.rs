@@ -1,5 +1,5 @@
-//! Owns the `?` help overlay (built from the loaded keymap, in as many columns as the screen
-//! needs) and the Enter details overlay. Must not mutate the model or hard-code colours.
+//! Owns the `?` help overlay (built from the loaded keymap, grouped by danger tier, in as many
+//! columns as the screen needs) and the Enter details overlay. Must not mutate the model or hard-code colours.
 
 use super::super::keymap::Context;
 use super::super::model::Model;
@@ -13,13 +13,27 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
     let mut items: Vec<Line> = Vec::new();
+    // Global keys grouped by danger tier (harmless first, the kill switch last); then each
+    // other context's keys under its name.
+    let rows = m.keymap.rows_by_cmd(t.ascii);
+    let order = ["look and move", "decide a request", "reduce (applied after a confirm)", "expand or reduce", "expand (a request in protected environments)", "global (typed confirmation)"];
+    let line = |keys: &str, desc: &str| Line::from(vec![Span::styled(format!("{:>9} ", fit(keys, 9)), t.key_hint), Span::raw(fit(desc, 60))]);
+    for tier in order {
+        let mut group = rows.iter().filter(|r| r.0 == Context::Global && r.1.tier() == tier).peekable();
+        if group.peek().is_none() {
+            continue;
+        }
+        let style = if tier.starts_with("global") { t.danger } else if tier.starts_with("expand") { t.warning } else { t.title };
+        items.push(Line::from(Span::styled(format!("{tier}:"), style)));
+        items.extend(group.map(|r| line(&r.2, &r.3)));
+    }
     let mut last_ctx = None;
-    for (ctx, keys, desc) in m.keymap.rows(t.ascii) {
-        if last_ctx != Some(ctx) && ctx != Context::Global {
+    for (ctx, _, keys, desc) in rows.iter().filter(|r| r.0 != Context::Global) {
+        if last_ctx != Some(*ctx) {
             items.push(Line::from(Span::styled(format!("in {}:", ctx.name()), t.title)));
         }
-        last_ctx = Some(ctx);
-        items.push(Line::from(vec![Span::styled(format!("{:>9} ", fit(&keys, 9)), t.key_hint), Span::raw(fit(&desc, 60))]));
+        last_ctx = Some(*ctx);
+        items.push(line(keys, desc));
     }
     items.push(Line::from(Span::styled(":env NAME  :flag KEY  :freeze  :quit", t.muted)));
     items.push(Line::from(Span::styled(format!("keymap: {} · any key closes", fit(&typed(&m.keymap.name), 30)), t.muted)));

@@ -1,6 +1,6 @@
 //! Owns the Ladder pane of the selected flag in the current environment: stages with the current
 //! one marked, time in stage, state (with pause note), cohort exposure gauges with the cohort
-//! cursor, rolled-back cohorts marked. Must not mutate the model or hard-code colours.
+//! cursor, rolled-back and breached cohorts marked. Must not mutate the model or hard-code colours.
 
 use super::super::model::{Model, Pane};
 use super::super::theme::Theme;
@@ -75,8 +75,14 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
             Span::styled(format!(" {} ", bar(c.effective_percent(), gauge_w)), live(t.gauge, m, t)),
             Span::styled(format!("{:>3}%", c.effective_percent()), live(t.base, m, t)),
         ];
+        let breached = m.cohort_breached(&fl.key, &c.name);
         if c.rolled_back {
             row.push(Span::styled(format!(" ↩ ROLLED BACK (keeps {}%)", c.percent), live(t.danger, m, t)));
+            if breached {
+                row.push(Span::styled(" · recovering", live(t.warning, m, t)));
+            }
+        } else if breached {
+            row.push(Span::styled(" ✗ breached — r rolls it back", live(t.breached, m, t)));
         }
         lines.push(Line::from(row));
     }

@@ -6,6 +6,7 @@
 mod activity;
 mod approvals;
 pub mod ascii;
+mod choose;
 mod flags;
 mod footer;
 mod guardrails;
@@ -25,6 +26,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders};
 use chrono::{DateTime, Duration, Utc};
+
+pub use header::banner as header_banner;
 
 /// Width from which the wide layout (flags left, details right, approvals+activity below) is used.
 pub const WIDE: u16 = 120;
@@ -59,6 +62,7 @@ pub fn frame(f: &mut Frame, m: &Model, t: &Theme) -> Drawn {
         Some(Dialog::Details { title, lines }) => help::details(f, area, title, lines, t),
         Some(Dialog::Confirm(c)) => cursor = super::confirm::view::render(f, area, m, c, t),
         Some(Dialog::Percent { input, action_base, current }) => prompt::percent(f, area, action_base, *current, input, t),
+        Some(Dialog::Choose(ch)) => choose::render(f, area, m, ch, t),
         Some(Dialog::Filter(_) | Dialog::Command(_)) => {} // drawn by the footer
     }
     if t.ascii {
@@ -101,9 +105,14 @@ fn wide(f: &mut Frame, area: Rect, m: &Model, t: &Theme) -> Vec<Option<Rect>> {
         .direction(Direction::Vertical)
         .constraints([Constraint::Percentage(75), Constraint::Percentage(25)])
         .split(area);
+    // Flags take 42% of the width, more when their names need it, as long as the panes on the
+    // right keep 69 columns (their own columns' needs).
+    let want = flags::wanted_width(m, rows[0].height);
+    let low = area.width * 42 / 100;
+    let flags_w = want.clamp(low, area.width.saturating_sub(69).max(low));
     let top = Layout::default()
         .direction(Direction::Horizontal)
-        .constraints([Constraint::Percentage(42), Constraint::Percentage(58)])
+        .constraints([Constraint::Length(flags_w), Constraint::Min(0)])
         .split(rows[0]);
     let right = Layout::default()
         .direction(Direction::Vertical)
