@@ -12,6 +12,7 @@ pub mod definitions;
 pub mod error;
 pub mod engine;
 pub mod flags;
+pub mod follower;
 pub mod api;
 pub mod runtime;
 pub mod server;

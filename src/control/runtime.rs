@@ -4,7 +4,7 @@
 use super::clock::{Clock, SystemClock};
 use super::service::ControlPlane;
 use super::store::Store;
-use super::flags::sync::{self, Follower};
+use super::follower::{self as sync, Follower};
 use super::flags::unleash::Unleash;
 use super::flags::FlagStore;
 use super::{api, engine, scenario, server, simulator::Simulator};

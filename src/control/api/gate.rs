@@ -87,6 +87,8 @@ pub(super) async fn authenticate(State(cp): State<Arc<ControlPlane>>, mut req: R
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
+        // `X-API-Key` too: OpenFeature's OFREP clients send either.
+        .or_else(|| req.headers().get("x-api-key").and_then(|v| v.to_str().ok()))
         .map(str::trim);
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return err(
@@ -99,11 +101,18 @@ pub(super) async fn authenticate(State(cp): State<Arc<ControlPlane>>, mut req: R
     let cp2 = cp.clone();
     let token = token.to_string();
     let scope = crate::control::auth::hash(&token)[..16].to_string();
-    let actor = tokio::task::spawn_blocking(move || cp2.authenticate(&token)).await.ok().flatten();
+    let actor = tokio::task::spawn_blocking(move || cp2.authenticate_scoped(&token)).await.ok().flatten();
     match actor {
-        Some(actor) => {
+        Some((actor, envs)) => {
+            // Everything outside OFREP reads (or acts): an `sdk` token is refused here, first.
+            if !req.uri().path().starts_with("/ofrep/")
+                && let Err(why) = policy::may(actor.kind, actor.role, Op::Read)
+            {
+                return ApiError(ServiceError::forbidden(why), None).into_response();
+            }
             req.extensions_mut().insert(actor);
             req.extensions_mut().insert(TokenScope(scope));
+            req.extensions_mut().insert(ofrep::TokenEnvs(envs));
             next.run(req).await
         }
         None => err(

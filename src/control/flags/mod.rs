@@ -3,7 +3,6 @@
 //! audit, so a change the external store refuses is never recorded as applied; an answer that
 //! never came is `Unknown`, and the service reads the flag back (`read`) to learn the truth.
 
-pub mod sync;
 pub mod unleash;
 pub mod usage;
 

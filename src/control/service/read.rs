@@ -56,7 +56,13 @@ impl ControlPlane {
             audit: inner.recent_audit.iter().cloned().collect(),
             warnings: self.disabled_tokens.clone(),
             unsettled: inner.unsettled.len(),
+            exposure: self.exposure.summary(self.clock.now()),
         }
+    }
+
+    /// Read the live state without copying it (OFREP evaluations); `f` must be quick.
+    pub fn read_state<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&lock(&self.inner).state)
     }
 
     pub fn state(&self) -> State {

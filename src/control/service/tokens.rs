@@ -7,19 +7,24 @@ use super::*;
 impl ControlPlane {
     /// Authenticate a bearer token.
     pub fn authenticate(&self, token: &str) -> Option<Actor> {
+        self.authenticate_scoped(token).map(|(a, _)| a)
+    }
+
+    /// Authenticate a token, with the environments an `sdk` token is bound to.
+    pub fn authenticate_scoped(&self, token: &str) -> Option<(Actor, Vec<crate::domain::EnvKey>)> {
         let h = auth::hash(token);
         {
             let local = lock(&self.local_tokens);
             for (k, actor) in local.iter() {
                 if auth::constant_time_eq(k.as_bytes(), h.as_bytes()) {
-                    return Some(actor.clone());
+                    return Some((actor.clone(), Vec::new()));
                 }
             }
         }
         match self.store.token(&h) {
             // A token carrying a reserved name (minted before names were reserved) is disabled.
             Ok(Some(rec)) if crate::domain::is_reserved_name(&rec.name) => None,
-            Ok(Some(rec)) => Some(Actor::from_token(rec.name, rec.role)),
+            Ok(Some(rec)) => Some((Actor::from_token(rec.name, rec.role), rec.environments)),
             _ => None,
         }
     }

@@ -7,9 +7,9 @@
 //! It also reads Unleash's client metrics for flags whose guardrails take their sample counts
 //! from there.
 
-use super::unleash::Unleash;
-use super::usage::Counter;
-use super::{ExternalSync, FlagStoreError};
+use super::flags::unleash::Unleash;
+use super::flags::usage::Counter;
+use super::flags::{ExternalEvent, ExternalSync, FlagStoreError};
 use crate::control::service::ControlPlane;
 use crate::domain::{FlagKey, SampleSource};
 use std::collections::{BTreeSet, HashSet};
@@ -86,7 +86,7 @@ impl Follower {
     fn full(
         &mut self,
         cp: &ControlPlane,
-        events: Vec<super::ExternalEvent>,
+        events: Vec<ExternalEvent>,
         newest: u64,
     ) -> Result<(), FlagStoreError> {
         let stamp = cp.revision();
