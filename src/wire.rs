@@ -75,7 +75,7 @@ pub struct GuardrailReading {
     pub flag: FlagKey,
     pub env: EnvKey,
     pub metric: String,
-    pub cohort: String,
+    pub cohort: CohortName,
     /// Candidate value over the window (None: no data).
     pub value: Option<f64>,
     pub baseline: Option<f64>,
@@ -103,7 +103,7 @@ impl GuardrailReading {
     pub fn evidence(&self) -> Evidence {
         Evidence {
             metric: self.metric.clone(),
-            cohort: self.cohort.clone(),
+            cohort: self.cohort.to_string(),
             candidate: self.value,
             baseline: self.baseline,
             threshold: self.threshold,

@@ -351,7 +351,7 @@ async fn a_stream_follows_the_readings_of_the_environment_on_screen() {
     let rev = r.body["revision"].as_u64().expect("rev");
     let after = collect(&mut rx, 3, |_| false).await;
     let opening = after.iter().find_map(|ev| if let StreamEvent::Guardrails(g) = ev { Some(g) } else { None });
-    let series = |metric: &str, cohort: &str| opening.and_then(|g| g.readings.iter().find(|r| r.metric == metric && r.cohort == cohort));
+    let series = |metric: &str, cohort: &str| opening.and_then(|g| g.readings.iter().find(|r| r.metric == metric && r.cohort.as_str() == cohort));
     assert_eq!(series("error_rate", "us-east").map(|r| r.samples), Some(150), "the readings pushed while staging was shown: {after:?}");
     assert!(series("p95_latency_ms", "eu-west").is_some(), "an unchanged series comes only with the opening: {after:?}");
     assert_eq!(envs(&after), vec!["production".to_string()]);

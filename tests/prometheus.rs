@@ -84,7 +84,7 @@ async fn in_process(dir: &std::path::Path) -> Running {
 }
 
 fn reading<'a>(rs: &'a [GuardrailReading], metric: &str, cohort: &str) -> &'a GuardrailReading {
-    rs.iter().find(|r| r.flag.as_str() == "shop" && r.metric == metric && r.cohort == cohort).unwrap_or_else(|| panic!("reading {metric}/{cohort}"))
+    rs.iter().find(|r| r.flag.as_str() == "shop" && r.metric == metric && r.cohort.as_str() == cohort).unwrap_or_else(|| panic!("reading {metric}/{cohort}"))
 }
 
 fn near(v: Option<f64>, want: f64) -> bool {

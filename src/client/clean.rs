@@ -265,7 +265,7 @@ impl Neutralise for GuardrailReading {
         id(&mut self.flag.0);
         id(&mut self.env.0);
         text(&mut self.metric);
-        text(&mut self.cohort);
+        id(&mut self.cohort.0);
         text(&mut self.rule);
         opt(&mut self.source_error);
     }

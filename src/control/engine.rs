@@ -5,7 +5,7 @@
 
 use super::service::{Caller, ControlPlane, ErrorKind, ServiceError};
 use super::simulator::Simulator;
-use crate::domain::{Action, AdvancePolicy, EnvKey, FlagKey, GuardrailStatus, LadderState, Revision};
+use crate::domain::{Action, AdvancePolicy, CohortName, EnvKey, FlagKey, GuardrailStatus, LadderState, Revision};
 use crate::wire::{ActionRequest, GuardrailReading, OutcomeKind};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{HashMap, HashSet};
@@ -35,7 +35,7 @@ pub struct Engine {
     /// Since when every guardrail of (flag, env) has been healthy with enough data.
     healthy_since: HashMap<(FlagKey, EnvKey), DateTime<Utc>>,
     /// Breaches (flag, env, cohort) already answered; forgotten when the breach ends.
-    breach_handled: HashSet<(FlagKey, EnvKey, String)>,
+    breach_handled: HashSet<(FlagKey, EnvKey, CohortName)>,
 }
 
 /// What the engine does with a refusal: a store failure ends the tick; anything else (the flag

@@ -159,7 +159,7 @@ fn flag_env(s: &Snapshot, f: &Flag, env: &str, fe: &FlagEnv) -> Value {
         .cohorts
         .iter()
         .map(|c| {
-            let seen: Vec<&&GuardrailReading> = rs.iter().filter(|r| r.cohort == c.name.as_str()).collect();
+            let seen: Vec<&&GuardrailReading> = rs.iter().filter(|r| r.cohort == c.name).collect();
             json!({
                 "cohort": c.name,
                 "configured_percent": c.percent,

@@ -20,7 +20,7 @@ pub fn series(r: &GuardrailReading) -> SeriesKey {
 
 /// Whether `r` is a reading of the series `k` (without building a key).
 pub fn is_of(r: &GuardrailReading, k: &SeriesKey) -> bool {
-    r.flag == k.flag && r.env == k.env && r.metric == k.metric && r.cohort == k.cohort.as_str()
+    r.flag == k.flag && r.env == k.env && r.metric == k.metric && r.cohort.as_str() == k.cohort.as_str()
 }
 
 #[derive(Debug)]

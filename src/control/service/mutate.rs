@@ -27,7 +27,7 @@ impl Inner {
         self.readings
             .iter()
             .filter(|r| &r.flag == flag && &r.env == action.env())
-            .filter(|r| action.cohort().is_none_or(|c| c.as_str() == r.cohort))
+            .filter(|r| action.cohort().is_none_or(|c| c == &r.cohort))
             .map(GuardrailReading::evidence)
             .collect()
     }

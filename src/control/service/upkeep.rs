@@ -58,7 +58,7 @@ impl Inner {
             let Some(flag) = check.action.flag() else { continue };
             let rs: Vec<&GuardrailReading> = readings
                 .iter()
-                .filter(|r| &r.flag == flag && &r.env == check.action.env() && check.cohorts.contains(&r.cohort))
+                .filter(|r| &r.flag == flag && &r.env == check.action.env() && check.cohorts.iter().any(|c| c.as_str() == r.cohort.as_str()))
                 .collect();
             let mut parts = Vec::new();
             let mut evidence = Vec::new();

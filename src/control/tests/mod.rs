@@ -95,7 +95,7 @@ fn demo_breach_pauses_and_proposes_the_narrowed_rollback_within_half_a_minute() 
         clock.advance(1);
         engine.tick(&cp, Some(&mut sim)).unwrap_or_else(|e| panic!("{e}"));
     }
-    let eu: Vec<_> = cp.readings().into_iter().filter(|r| r.flag.as_str() == "checkout-v2" && r.cohort == "eu-west" && r.env.as_str() == "production").collect();
+    let eu: Vec<_> = cp.readings().into_iter().filter(|r| r.flag.as_str() == "checkout-v2" && r.cohort.as_str() == "eu-west" && r.env.as_str() == "production").collect();
     assert!(eu.iter().all(|r| r.status != GuardrailStatus::Breached && r.samples == 0), "{eu:?}");
     // The cohort as a whole is back within its limits: the recovery is visible.
     assert!(eu.iter().all(|r| matches!((r.cohort_value, r.threshold), (Some(v), Some(l)) if v <= l)), "{eu:?}");

@@ -114,7 +114,7 @@ pub fn default_reason(action: &Action, readings: &[&crate::wire::GuardrailReadin
     let Some(cohort) = action.cohort() else { return String::new() };
     let bad = readings
         .iter()
-        .filter(|r| r.cohort == cohort.as_str())
+        .filter(|r| r.cohort.as_str() == cohort.as_str())
         .filter(|r| r.status == crate::domain::GuardrailStatus::Breached)
         .map(|r| fit(&r.metric, 30))
         .collect::<Vec<_>>();

@@ -125,6 +125,6 @@ impl Model {
         self.data
             .guardrails
             .iter()
-            .any(|r| r.status == GuardrailStatus::Breached && r.flag == *flag && r.env == self.env && r.cohort == cohort)
+            .any(|r| r.status == GuardrailStatus::Breached && r.flag == *flag && r.env == self.env && r.cohort.as_str() == cohort)
     }
 }

@@ -194,13 +194,13 @@ fn ten_thousand_flags_render_only_the_window() {
 fn after_rollback_rows_show_the_cohort_value_and_source_errors_show_as_text() {
     let mut m = on_eu_west();
     m.focus = Pane::Guardrails;
-    for r in m.data.guardrails.iter_mut().filter(|r| r.cohort == "eu-west") {
+    for r in m.data.guardrails.iter_mut().filter(|r| r.cohort.as_str() == "eu-west") {
         r.value = None;
         r.samples = 0;
         r.status = crate::domain::GuardrailStatus::Insufficient;
         r.cohort_value = Some(311.0);
     }
-    if let Some(r) = m.data.guardrails.iter_mut().find(|r| r.cohort == "us-east") {
+    if let Some(r) = m.data.guardrails.iter_mut().find(|r| r.cohort.as_str() == "us-east") {
         r.status = crate::domain::GuardrailStatus::Insufficient;
         r.source_error = Some("prometheus: bad_data: parse error at char 5".into());
     }
