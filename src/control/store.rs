@@ -1,5 +1,7 @@
-//! The durable embedded store: flag state, approvals, audit, idempotency records and tokens in
-//! one redb file under the data dir, plus the data-dir lock. Owns persistence only; no policy.
+//! The durable stores: flag state, approvals, audit, idempotency records and tokens. `Backend`
+//! is what the service uses of a store; `Store` is the embedded one (one redb file under the
+//! data dir, plus the data-dir lock), `postgres::PgStore` the team one (`store/postgres.rs`).
+//! Owns persistence only; no policy.
 //!
 //! Why redb: pure Rust (no C toolchain, ~12 s to build), ACID with an fsync on every commit
 //! (so every acknowledged action survives `kill -9`), crash-safe without a recovery step, and a
@@ -35,6 +37,60 @@ pub enum StoreError {
     Db(#[from] redb::Error),
     #[error("corrupt record in {table}: {source}")]
     Corrupt { table: &'static str, source: serde_json::Error },
+    /// The database cannot be reached (or stopped answering): nothing was written.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// Another replica committed since this one staged: nothing was written; catch up, retry.
+    #[error("another replica changed the state (the database is at revision {db}, this replica at {staged})")]
+    Behind { db: Revision, staged: Revision },
+    /// A database error that is not about reaching it (a refused statement, a bad schema).
+    #[error("database error: {0}")]
+    Sql(String),
+}
+
+/// What the service uses of a store. Every method is blocking (the service is called from
+/// blocking threads); the service does not know which store it has.
+pub trait Backend: Send + Sync {
+    /// This store's identity: a stream resumed from another store is told to reset.
+    fn epoch(&self) -> &str;
+    /// Whether this store holds a state already (so a scenario seed would not be used).
+    fn initialised(&self) -> Result<bool, StoreError>;
+    fn load(&self) -> Result<Loaded, StoreError>;
+    /// Write atomically and durably. A store shared by replicas refuses with
+    /// `StoreError::Behind` when it is not at `c.base` any more.
+    fn commit(&self, c: Commit<'_>) -> Result<(), StoreError>;
+    fn idempotency(&self, key: &str) -> Result<Option<IdemRecord>, StoreError>;
+    /// Audit events, newest first (see `Store::audit_scan`).
+    fn audit_scan(
+        &self,
+        flag: Option<&str>,
+        before: Option<u64>,
+        limit: usize,
+        scan_limit: usize,
+    ) -> Result<(Vec<AuditEvent>, Option<u64>), StoreError>;
+    fn audit(&self, flag: Option<&str>, before: Option<u64>, limit: usize, scan_limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
+        Ok(self.audit_scan(flag, before, limit, scan_limit)?.0)
+    }
+    fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError>;
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+    /// What other replicas committed after `revision` (a store with one writer has none).
+    fn since(&self, _revision: Revision) -> Result<Option<CatchUp>, StoreError> {
+        Ok(None)
+    }
+    /// Where it is, for logs and `status` (never a password).
+    fn describe(&self) -> String;
+    /// Tests: make the next commit fail as a full disk (or a lost database) would.
+    #[cfg(test)]
+    fn fail_next_commit(&self);
+}
+
+/// What another replica committed: its changes in revision order, and the state they leave
+/// (environments, freezes, revisions, the audit counter, evidence checks due).
+pub struct CatchUp {
+    pub changes: Vec<crate::wire::Change>,
+    pub state: State,
+    pub last_audit: u64,
+    pub evidence_due: Vec<EvidenceDue>,
 }
 
 macro_rules! from_redb {
@@ -64,7 +120,7 @@ pub struct IdemRecord {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct Meta {
+pub(crate) struct Meta {
     revision: Revision,
     environments: Vec<Environment>,
     frozen: BTreeSet<EnvKey>,
@@ -87,6 +143,12 @@ pub struct Loaded {
 pub struct Commit<'a> {
     /// Write revision, environments and freezes from this state.
     pub meta: Option<&'a State>,
+    /// The revision the state was at when this group was staged (what a shared store checks).
+    pub base: Revision,
+    /// The changes, as streams publish them (a shared store keeps them for other replicas).
+    pub changes: Vec<&'a crate::wire::Change>,
+    /// The newest audit id after this commit.
+    pub last_audit: u64,
     pub flags: Vec<&'a Flag>,
     pub approvals: Vec<&'a ApprovalRequest>,
     pub audit: Vec<&'a AuditEvent>,
@@ -117,6 +179,46 @@ pub struct Store {
     /// Tests: make the next commit fail as a full disk would.
     #[cfg(test)]
     pub(crate) fail_next_commit: std::sync::atomic::AtomicBool,
+}
+
+impl Backend for Store {
+    fn epoch(&self) -> &str {
+        Store::epoch(self)
+    }
+    fn initialised(&self) -> Result<bool, StoreError> {
+        Store::initialised(self)
+    }
+    fn load(&self) -> Result<Loaded, StoreError> {
+        Store::load(self)
+    }
+    fn commit(&self, c: Commit<'_>) -> Result<(), StoreError> {
+        Store::commit(self, c)
+    }
+    fn idempotency(&self, key: &str) -> Result<Option<IdemRecord>, StoreError> {
+        Store::idempotency(self, key)
+    }
+    fn audit_scan(
+        &self,
+        flag: Option<&str>,
+        before: Option<u64>,
+        limit: usize,
+        scan_limit: usize,
+    ) -> Result<(Vec<AuditEvent>, Option<u64>), StoreError> {
+        Store::audit_scan(self, flag, before, limit, scan_limit)
+    }
+    fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        Store::token(self, hash)
+    }
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        Store::tokens(self)
+    }
+    fn describe(&self) -> String {
+        format!("embedded store in {}", self.dir.display())
+    }
+    #[cfg(test)]
+    fn fail_next_commit(&self) {
+        self.fail_next_commit.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
