@@ -8,6 +8,8 @@
 //! key-value model that fits "one row per flag / approval / audit event" exactly. SQL would only
 //! pay off for ad-hoc audit queries, which the audit scan below covers.
 
+pub mod postgres;
+
 use crate::domain::{ApprovalRequest, AuditEvent, AuditId, EnvKey, Environment, EvidenceDue, Flag, Revision, Role, State};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -82,6 +84,44 @@ pub trait Backend: Send + Sync {
     /// Tests: make the next commit fail as a full disk (or a lost database) would.
     #[cfg(test)]
     fn fail_next_commit(&self);
+}
+
+/// A shared store (the runtime keeps a handle for leadership and wake-ups).
+impl<T: Backend + ?Sized> Backend for std::sync::Arc<T> {
+    fn epoch(&self) -> &str {
+        (**self).epoch()
+    }
+    fn initialised(&self) -> Result<bool, StoreError> {
+        (**self).initialised()
+    }
+    fn load(&self) -> Result<Loaded, StoreError> {
+        (**self).load()
+    }
+    fn commit(&self, c: Commit<'_>) -> Result<(), StoreError> {
+        (**self).commit(c)
+    }
+    fn idempotency(&self, key: &str) -> Result<Option<IdemRecord>, StoreError> {
+        (**self).idempotency(key)
+    }
+    fn audit_scan(&self, flag: Option<&str>, before: Option<u64>, limit: usize, scan: usize) -> Result<(Vec<AuditEvent>, Option<u64>), StoreError> {
+        (**self).audit_scan(flag, before, limit, scan)
+    }
+    fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        (**self).token(hash)
+    }
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        (**self).tokens()
+    }
+    fn since(&self, revision: Revision) -> Result<Option<CatchUp>, StoreError> {
+        (**self).since(revision)
+    }
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+    #[cfg(test)]
+    fn fail_next_commit(&self) {
+        (**self).fail_next_commit()
+    }
 }
 
 /// What another replica committed: its changes in revision order, and the state they leave
