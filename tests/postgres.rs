@@ -514,3 +514,47 @@ async fn postgres_restart_answers_503_then_lives_again() {
         .count();
     assert_eq!(n, 1, "the refused write was never half-applied");
 }
+
+#[test]
+fn migrate_copies_an_embedded_store_and_verifies_it() {
+    let Some((url, pw)) = fresh_db("migrate") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let seed = flagtop::control::scenario::build("demo", chrono::Utc::now()).unwrap();
+    let cp = ControlPlane::open(Store::open(dir.path()).unwrap(), Arc::new(SystemClock), Some(seed)).unwrap();
+    let secret = cp.add_token(&Caller::system(), "bob", Role::Approver).unwrap();
+    let applied = cp.submit(&operator(), &rollback("eu-west"), Some("key-1")).unwrap();
+    let (state, audit, approvals) = (cp.state(), cp.audit(None, None, 1000).unwrap(), cp.approvals().len());
+    drop(cp);
+
+    // A password in --to is refused (argv is public); PGPASSWORD carries it.
+    let with_pw = url.replacen("postgres@", &format!("postgres:{pw}@"), 1);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flagtop")).args(["migrate", "--from"]).arg(dir.path()).args(["--to", &with_pw]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("password"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flagtop"))
+        .args(["migrate", "--from"])
+        .arg(dir.path())
+        .args(["--to", &url])
+        .env("PGPASSWORD", &pw)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!stdout.contains("MISMATCH") && stdout.contains("audit events"), "{stdout}");
+
+    let cp = ControlPlane::open(pg_store(&url, &pw), Arc::new(SystemClock), None).unwrap();
+    assert_eq!(cp.state(), state);
+    assert_eq!(cp.audit(None, None, 1000).unwrap(), audit);
+    assert_eq!(cp.approvals().len(), approvals);
+    assert!(cp.authenticate(&secret).is_some());
+    assert_eq!(cp.submit(&operator(), &rollback("eu-west"), Some("key-1")).unwrap().audit_id, applied.audit_id, "idempotency copied");
+    // A second migrate into the same database is refused.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flagtop"))
+        .args(["migrate", "--from"])
+        .arg(dir.path())
+        .args(["--to", &url])
+        .env("PGPASSWORD", &pw)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}

@@ -8,6 +8,7 @@ mod apply;
 mod approvals;
 mod audit;
 mod mcp;
+mod migrate;
 mod screenshot;
 mod serve;
 mod session;
@@ -141,6 +142,16 @@ pub enum Command {
     Screenshot(screenshot::ScreenshotArgs),
     /// MCP server on stdio for AI assistants: read tools and `propose`; agent token only (docs/mcp.md).
     Mcp,
+    /// Copy an embedded store (a data dir) into an empty PostgreSQL database and verify it.
+    /// The password: PGPASSWORD, FLAGTOP_STORE_PASSWORD_FILE (0600), never in --to.
+    Migrate {
+        /// The data dir to copy (no control plane may be running on it).
+        #[arg(long, value_name = "DATA_DIR")]
+        from: PathBuf,
+        /// postgres://USER@HOST:PORT/DB
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 pub fn exit_code(e: &color_eyre::Report) -> i32 {
@@ -211,5 +222,6 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::CheckConfig) => Ok(crate::config::check_command()),
         Some(Command::Screenshot(args)) => screenshot::run(&cli, args),
         Some(Command::Mcp) => mcp::run(&cli).await,
+        Some(Command::Migrate { from, to }) => migrate::run(from, to),
     }
 }

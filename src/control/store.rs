@@ -503,6 +503,28 @@ impl Store {
         r.map(|v| serde_json::from_slice(v.value()).map_err(corrupt("tokens"))).transpose()
     }
 
+    /// Every token with the hash it is stored under (for `flagtop migrate`).
+    pub fn tokens_by_hash(&self) -> Result<Vec<(String, TokenRecord)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let mut out = Vec::new();
+        for row in txn.open_table(TOKENS)?.iter()? {
+            let (k, v) = row?;
+            out.push((k.value().to_string(), serde_json::from_slice(v.value()).map_err(corrupt("tokens"))?));
+        }
+        Ok(out)
+    }
+
+    /// Every idempotency record with its key (for `flagtop migrate`).
+    pub fn idempotency_records(&self) -> Result<Vec<(String, IdemRecord)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let mut out = Vec::new();
+        for row in txn.open_table(IDEM)?.iter()? {
+            let (k, v) = row?;
+            out.push((k.value().to_string(), serde_json::from_slice(v.value()).map_err(corrupt("idempotency"))?));
+        }
+        Ok(out)
+    }
+
     pub fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         let txn = self.db.begin_read()?;
         let mut out = Vec::new();
