@@ -558,3 +558,24 @@ fn migrate_copies_an_embedded_store_and_verifies_it() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+fn runs_engine(data: &std::path::Path) -> bool {
+    std::fs::read_to_string(data.join("flagtop.log")).is_ok_and(|l| l.contains("this replica runs the engine"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_the_engines_replica_hands_the_engine_to_another() {
+    let Some((url, pw)) = fresh_db("engine") else { return };
+    let (da, a) = replica(&url, &pw);
+    wait_for("A to take the engine", async || runs_engine(da.path())).await;
+    let (db, b) = replica(&url, &pw);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(!runs_engine(db.path()), "one engine while A lives");
+    let killed = Instant::now();
+    a.kill9();
+    wait_for("B to take the engine", async || runs_engine(db.path())).await;
+    let took = killed.elapsed();
+    eprintln!("engine failover after kill -9: {took:?}");
+    assert!(took < Duration::from_secs(5), "took over in {took:?}");
+    drop(b);
+}
