@@ -8,6 +8,7 @@ mod apply;
 mod approvals;
 mod audit;
 mod mcp;
+mod migrate;
 mod screenshot;
 mod serve;
 mod session;
@@ -94,6 +95,11 @@ pub enum Command {
         /// Serve the simulator's traffic at /metrics (Prometheus text format, no token needed).
         #[arg(long)]
         expose_metrics: bool,
+        /// Keep flagtop's records in PostgreSQL (postgres://USER@HOST:PORT/DB; several replicas
+        /// may share it) instead of the embedded store. Or FLAGTOP_STORE. Never put the
+        /// password here: PGPASSWORD, FLAGTOP_STORE_PASSWORD_FILE (0600) or FLAGTOP_STORE.
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
     },
     /// One-shot view of flags, ladders, guardrails and approvals.
     Status {
@@ -139,6 +145,16 @@ pub enum Command {
     Screenshot(screenshot::ScreenshotArgs),
     /// MCP server on stdio for AI assistants: read tools and `propose`; agent token only (docs/mcp.md).
     Mcp,
+    /// Copy an embedded store (a data dir) into an empty PostgreSQL database and verify it.
+    /// The password: PGPASSWORD, FLAGTOP_STORE_PASSWORD_FILE (0600), never in --to.
+    Migrate {
+        /// The data dir to copy (no control plane may be running on it).
+        #[arg(long, value_name = "DATA_DIR")]
+        from: PathBuf,
+        /// postgres://USER@HOST:PORT/DB
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 pub fn exit_code(e: &color_eyre::Report) -> i32 {
@@ -195,12 +211,13 @@ pub async fn run(cli: Cli) -> Result<i32> {
     let cli = if client_command { with_config(cli)? } else { cli };
     match &cli.command {
         None => tui::run(&cli).await,
-        Some(Command::Serve { listen, no_simulate, expose_metrics, tls_cert, tls_key }) => {
+        Some(Command::Serve { listen, no_simulate, expose_metrics, tls_cert, tls_key, store }) => {
             let tls = match (tls_cert, tls_key) {
                 (Some(cert), Some(key)) => Some(runtime::TlsFiles { cert: cert.clone(), key: key.clone() }),
                 _ => None,
             };
-            serve::serve(&cli, *listen, *no_simulate, *expose_metrics, tls).await
+            let store = serve::store_choice(store.as_deref())?;
+            serve::serve(&cli, *listen, *no_simulate, *expose_metrics, tls, store).await
         }
         Some(Command::Status { json }) => status::run(&cli, *json).await,
         Some(Command::Act(args)) => act::act(&cli, args).await,
@@ -211,6 +228,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::CheckConfig) => Ok(crate::config::check_command()),
         Some(Command::Screenshot(args)) => screenshot::run(&cli, args),
         Some(Command::Mcp) => mcp::run(&cli).await,
+        Some(Command::Migrate { from, to }) => migrate::run(from, to),
     }
 }
 

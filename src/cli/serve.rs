@@ -1,6 +1,6 @@
 //! `flagtop serve`: the control plane as a server for a team; prints its URL.
 
-use crate::control::runtime::{self, StartOptions};
+use crate::control::runtime::{self, StartOptions, StoreChoice};
 use crate::domain::Role;
 use crate::exit::{self};
 use color_eyre::eyre::{eyre, Result};
@@ -8,10 +8,57 @@ use std::net::SocketAddr;
 use super::session::{data_dir, flag_source};
 use super::Cli;
 
-pub async fn serve(cli: &Cli, listen: SocketAddr, no_simulate: bool, expose_metrics: bool, tls: Option<runtime::TlsFiles>) -> Result<i32> {
+/// The store to serve on: `--store URL` (no password in it: other users see argv), else
+/// `FLAGTOP_STORE` (which may carry one), else the embedded store. The password, when not in
+/// `FLAGTOP_STORE`, comes from `PGPASSWORD` or the 0600 file `FLAGTOP_STORE_PASSWORD_FILE`.
+pub fn store_choice(arg: Option<&str>) -> Result<StoreChoice> {
+    let env = std::env::var("FLAGTOP_STORE").ok().filter(|v| !v.trim().is_empty());
+    let (url, from_argv) = match (arg, env) {
+        (Some(a), _) => (a.to_string(), true),
+        (None, Some(e)) => (e, false),
+        (None, None) => return Ok(StoreChoice::Embedded),
+    };
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(eyre!(
+            "--store takes a PostgreSQL URL (postgres://USER@HOST:PORT/DB); the embedded store is the default (choose its directory with --data)"
+        ));
+    }
+    let config = crate::control::store::postgres::config(&url, None).map_err(|e| eyre!("{e}"))?;
+    if from_argv && config.get_password().is_some() {
+        return Err(eyre!(
+            "the --store URL carries a password, which every user of this machine can read in the process list; \
+             remove it and pass it in PGPASSWORD, in a 0600 file named by FLAGTOP_STORE_PASSWORD_FILE, or put the whole URL in FLAGTOP_STORE"
+        ));
+    }
+    let password = match std::env::var("FLAGTOP_STORE_PASSWORD_FILE").ok().filter(|p| !p.is_empty()) {
+        Some(path) => Some(read_password_file(std::path::Path::new(&path))?),
+        None => std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty()),
+    };
+    Ok(StoreChoice::Postgres { url, password })
+}
+
+/// A password file: readable by its owner only, first line.
+fn read_password_file(path: &std::path::Path) -> Result<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(|e| eyre!("cannot read the store password file {}: {e}", path.display()))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(eyre!("the store password file {} is readable by other users; chmod 600 it", path.display()));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| eyre!("cannot read the store password file {}: {e}", path.display()))?;
+    Ok(text.lines().next().unwrap_or("").to_string())
+}
+
+pub async fn serve(
+    cli: &Cli,
+    listen: SocketAddr,
+    no_simulate: bool,
+    expose_metrics: bool,
+    tls: Option<runtime::TlsFiles>,
+    store: StoreChoice,
+) -> Result<i32> {
     let with_tls = tls.is_some();
     let dir = data_dir(cli)?;
-    let mut running = runtime::start(StartOptions {
+    let mut running = runtime::start_with(StartOptions {
         data_dir: dir.clone(),
         scenario: cli.scenario.clone(),
         listen,
@@ -21,7 +68,7 @@ pub async fn serve(cli: &Cli, listen: SocketAddr, no_simulate: bool, expose_metr
         expose_metrics,
         flags: flag_source(cli)?,
         tls,
-    })
+    }, store)
     .await?;
     if !listen.ip().is_loopback() && !with_tls {
         eprintln!(
@@ -34,6 +81,7 @@ pub async fn serve(cli: &Cli, listen: SocketAddr, no_simulate: bool, expose_metr
     }
     println!("flagtop control plane listening on {}", running.url);
     println!("data: {}", dir.display());
+    println!("store: {}", running.cp.store_description());
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

@@ -75,6 +75,19 @@ impl From<DomainError> for ServiceError {
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         tracing::error!(error = %e, "store failure");
+        match &e {
+            StoreError::Unavailable(_) => {
+                return ServiceError::new(
+                    ErrorKind::Unavailable,
+                    "store_unavailable",
+                    format!("the change was not saved (nothing was applied): {e}; retry when the database is back"),
+                );
+            }
+            StoreError::Behind { db, .. } => {
+                return ServiceError::conflict(format!("changed since you looked: {e}; look again and retry"), Some(*db));
+            }
+            _ => {}
+        }
         ServiceError::new(ErrorKind::Internal, "store_failed", format!("the change was not saved: {e}"))
     }
 }

@@ -3,7 +3,8 @@
 
 use super::clock::{Clock, SystemClock};
 use super::service::ControlPlane;
-use super::store::Store;
+use super::store::postgres::{self, PgStore};
+use super::store::{Backend, Store};
 use super::follower::{self as sync, Follower};
 use super::flags::unleash::Unleash;
 use super::flags::FlagStore;
@@ -60,6 +61,125 @@ fn tls_config(files: &TlsFiles) -> color_eyre::Result<tokio_rustls::rustls::Serv
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| color_eyre::eyre::eyre!("the TLS certificate and key do not fit together: {e}"))
+}
+
+/// Which store holds flagtop's own records.
+#[derive(Debug, Clone, Default)]
+pub enum StoreChoice {
+    /// The embedded redb store in the data dir (the default: one machine).
+    #[default]
+    Embedded,
+    /// PostgreSQL, shared by several replicas. The password is never part of argv.
+    Postgres { url: String, password: Option<String> },
+}
+
+/// How often a replica's follower reads the changes table when no NOTIFY woke it.
+pub const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often a replica tries to take the engine's lock, and the leader checks it still holds it.
+pub const LEAD_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Open the control plane on `store`: seed a new store (embedded flags), or load Unleash.
+type Opened = (Arc<ControlPlane>, Option<(Follower, std::time::Duration)>);
+fn open_on(
+    store: impl Backend + 'static,
+    dir: &Path,
+    source: FlagSource,
+    clock: Arc<dyn Clock>,
+    name: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> color_eyre::Result<Opened> {
+    match source {
+        FlagSource::Embedded => {
+            let seed = if store.initialised()? {
+                // Still check the name, as a new data dir would.
+                scenario::check(name).map_err(|e| color_eyre::eyre::eyre!(e))?;
+                None
+            } else {
+                Some(scenario::build(name, now).map_err(|e| color_eyre::eyre::eyre!(e))?)
+            };
+            let cp = ControlPlane::open(store, clock, seed).map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
+            Ok((cp, None))
+        }
+        FlagSource::Unleash { url, token, poll } => {
+            // One client for writes and the follower: they share what was last read (the
+            // compare-and-set values) and which events are flagtop's own.
+            let unleash = Unleash::new(&url, &token)?;
+            let store_side: Arc<dyn FlagStore> = Arc::new(unleash.clone());
+            let cp = ControlPlane::open_with(store, clock, None, Some(store_side)).map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
+            let mut follower = Follower::new(unleash).with_cursor(dir.join("unleash-cursor"), &url);
+            follower
+                .initial(&cp)
+                .map_err(|e| color_eyre::eyre::eyre!("cannot load flags from Unleash at {url}: {e}"))?;
+            Ok((cp, Some((follower, poll))))
+        }
+    }
+}
+
+/// Each replica's follower: woken by NOTIFY (a revision only) or every `FOLLOW_POLL`, it reads
+/// what other replicas committed from the changes table and publishes it to this replica's
+/// streams, in order.
+fn spawn_store_follower(cp: Arc<ControlPlane>, wake: Arc<tokio::sync::Notify>, stop: Arc<AtomicBool>) {
+    tokio::spawn(async move {
+        while !stop.load(Ordering::Relaxed) {
+            tokio::select! {
+                () = wake.notified() => {}
+                () = tokio::time::sleep(FOLLOW_POLL) => {}
+            }
+            let cp = cp.clone();
+            match tokio::task::spawn_blocking(move || cp.follow_store()).await {
+                Ok(Ok(n)) if n > 0 => tracing::debug!(changes = n, "caught up with other replicas"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "could not read other replicas' changes"),
+                _ => {}
+            }
+        }
+    });
+}
+
+/// The engine runs on exactly one replica: the one holding the advisory lock. Every replica
+/// tries to take it every `LEAD_CHECK`; the leader checks it still holds it as often, and stops
+/// its engine when it lost it (its connection died). When the leader's process dies, its
+/// connection closes, PostgreSQL releases the lock and another replica takes over.
+fn spawn_leadership(
+    cp: Arc<ControlPlane>,
+    pg: Arc<PgStore>,
+    mut engine_start: impl FnMut(Arc<AtomicBool>) + Send + 'static,
+    stop: Arc<AtomicBool>,
+) {
+    let spawned = std::thread::Builder::new().name("flagtop-leader".into()).spawn(move || {
+        let mut leading: Option<(postgres::Leadership, Arc<AtomicBool>)> = None;
+        while !stop.load(Ordering::Relaxed) {
+            match &leading {
+                Some((l, engine_stop)) => {
+                    if !pg.still_leads(l) {
+                        tracing::warn!("lost the engine's lock (database connection lost); stopping the engine here");
+                        engine_stop.store(true, Ordering::Relaxed);
+                        leading = None;
+                    }
+                }
+                None => match pg.try_lead() {
+                    Ok(Some(l)) => {
+                        // Start from what the previous leader committed.
+                        if let Err(e) = cp.follow_store() {
+                            tracing::warn!(error = %e, "could not catch up before taking the engine");
+                        }
+                        tracing::info!("this replica runs the engine");
+                        let engine_stop = Arc::new(AtomicBool::new(false));
+                        engine_start(engine_stop.clone());
+                        leading = Some((l, engine_stop));
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::debug!(error = %e, "cannot reach PostgreSQL to take the engine's lock"),
+                },
+            }
+            std::thread::sleep(LEAD_CHECK);
+        }
+        if let Some((_, engine_stop)) = leading {
+            engine_stop.store(true, Ordering::Relaxed);
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "could not start the leadership thread; this replica will not run the engine");
+    }
 }
 
 /// Where a control plane keeps flag state.
@@ -160,40 +280,34 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 pub async fn start(opts: StartOptions) -> color_eyre::Result<Running> {
+    start_with(opts, StoreChoice::Embedded).await
+}
+
+/// As `start`, on the chosen store.
+pub async fn start_with(opts: StartOptions, choice: StoreChoice) -> color_eyre::Result<Running> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let now = clock.now();
     let dir = opts.data_dir.clone();
     let source = opts.flags.clone();
     let name = opts.scenario.clone();
-    let (cp, follower) = tokio::task::spawn_blocking(move || -> color_eyre::Result<_> {
-        // The seed is built only for a new data dir, and on this thread, where the control
+    let (cp, follower, pg) = tokio::task::spawn_blocking(move || -> color_eyre::Result<_> {
+        // The seed is built only for a new store, and on this thread, where the control
         // plane's state is then made from it: for `large` it is tens of MB, and one built
         // before loading a saved state and then dropped would leave that much free memory
         // under the loaded state, in the allocator, for the life of the process.
-        let store = Store::open(&dir)?;
-        match source {
-            FlagSource::Embedded => {
-                let seed = if store.initialised()? {
-                    // Still check the name, as a new data dir would.
-                    scenario::check(&name).map_err(|e| color_eyre::eyre::eyre!(e))?;
-                    None
-                } else {
-                    Some(scenario::build(&name, now).map_err(|e| color_eyre::eyre::eyre!(e))?)
-                };
-                let cp = ControlPlane::open(store, clock, seed).map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
-                Ok((cp, None))
+        match choice {
+            StoreChoice::Embedded => {
+                let (cp, f) = open_on(Store::open(&dir)?, &dir, source, clock, &name, now)?;
+                Ok((cp, f, None))
             }
-            FlagSource::Unleash { url, token, poll } => {
-                // One client for writes and the follower: they share what was last read (the
-                // compare-and-set values) and which events are flagtop's own.
-                let unleash = Unleash::new(&url, &token)?;
-                let store_side: Arc<dyn FlagStore> = Arc::new(unleash.clone());
-                let cp = ControlPlane::open_with(store, clock, None, Some(store_side)).map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
-                let mut follower = Follower::new(unleash).with_cursor(dir.join("unleash-cursor"), &url);
-                follower
-                    .initial(&cp)
-                    .map_err(|e| color_eyre::eyre::eyre!("cannot load flags from Unleash at {url}: {e}"))?;
-                Ok((cp, Some((follower, poll))))
+            StoreChoice::Postgres { url, password } => {
+                let config = postgres::config(&url, password)?;
+                let place = postgres::describe(&config);
+                let pg = Arc::new(
+                    PgStore::open(config).map_err(|e| color_eyre::eyre::eyre!("cannot open the PostgreSQL store at {place}: {e}"))?,
+                );
+                let (cp, f) = open_on(pg.clone(), &dir, source, clock, &name, now)?;
+                Ok((cp, f, Some(pg)))
             }
         }
     })
@@ -210,7 +324,21 @@ pub async fn start(opts: StartOptions) -> color_eyre::Result<Running> {
     if let Some(url) = &opts.prometheus {
         super::prometheus::spawn(cp.clone(), url, stop.clone()).map_err(|e| color_eyre::eyre::eyre!(e))?;
     }
-    engine::spawn(cp.clone(), sim, exposition.clone(), opts.tick, stop.clone());
+    match pg {
+        None => engine::spawn(cp.clone(), sim, exposition.clone(), opts.tick, stop.clone()),
+        Some(pg) => {
+            spawn_store_follower(cp.clone(), pg.wakeup(), stop.clone());
+            let (engine_cp, exposition, tick, scenario, simulate) =
+                (cp.clone(), exposition.clone(), opts.tick, opts.scenario.clone(), opts.simulate);
+            let mut sim = sim;
+            // `engine_stop` is set when this replica loses the lock or the server stops.
+            let start_engine = move |engine_stop: Arc<AtomicBool>| {
+                let sim = sim.take().or_else(|| simulate.then(|| Simulator::new(&scenario, SystemClock.now())));
+                engine::spawn(engine_cp.clone(), sim, exposition.clone(), tick, engine_stop);
+            };
+            spawn_leadership(cp.clone(), pg, start_engine, stop.clone());
+        }
+    }
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|e| color_eyre::eyre::eyre!("cannot listen on {}: {e}", opts.listen))?;

@@ -1,10 +1,14 @@
-//! The durable embedded store: flag state, approvals, audit, idempotency records and tokens in
-//! one redb file under the data dir, plus the data-dir lock. Owns persistence only; no policy.
+//! The durable stores: flag state, approvals, audit, idempotency records and tokens. `Backend`
+//! is what the service uses of a store; `Store` is the embedded one (one redb file under the
+//! data dir, plus the data-dir lock), `postgres::PgStore` the team one (`store/postgres.rs`).
+//! Owns persistence only; no policy.
 //!
 //! Why redb: pure Rust (no C toolchain, ~12 s to build), ACID with an fsync on every commit
 //! (so every acknowledged action survives `kill -9`), crash-safe without a recovery step, and a
 //! key-value model that fits "one row per flag / approval / audit event" exactly. SQL would only
 //! pay off for ad-hoc audit queries, which the audit scan below covers.
+
+pub mod postgres;
 
 use crate::domain::{ApprovalRequest, AuditEvent, AuditId, EnvKey, Environment, EvidenceDue, Flag, Revision, Role, State};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -35,6 +39,98 @@ pub enum StoreError {
     Db(#[from] redb::Error),
     #[error("corrupt record in {table}: {source}")]
     Corrupt { table: &'static str, source: serde_json::Error },
+    /// The database cannot be reached (or stopped answering): nothing was written.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// Another replica committed since this one staged: nothing was written; catch up, retry.
+    #[error("another replica changed the state (the database is at revision {db}, this replica at {staged})")]
+    Behind { db: Revision, staged: Revision },
+    /// A database error that is not about reaching it (a refused statement, a bad schema).
+    #[error("database error: {0}")]
+    Sql(String),
+}
+
+/// What the service uses of a store. Every method is blocking (the service is called from
+/// blocking threads); the service does not know which store it has.
+pub trait Backend: Send + Sync {
+    /// This store's identity: a stream resumed from another store is told to reset.
+    fn epoch(&self) -> &str;
+    /// Whether this store holds a state already (so a scenario seed would not be used).
+    fn initialised(&self) -> Result<bool, StoreError>;
+    fn load(&self) -> Result<Loaded, StoreError>;
+    /// Write atomically and durably. A store shared by replicas refuses with
+    /// `StoreError::Behind` when it is not at `c.base` any more.
+    fn commit(&self, c: Commit<'_>) -> Result<(), StoreError>;
+    fn idempotency(&self, key: &str) -> Result<Option<IdemRecord>, StoreError>;
+    /// Audit events, newest first (see `Store::audit_scan`).
+    fn audit_scan(
+        &self,
+        flag: Option<&str>,
+        before: Option<u64>,
+        limit: usize,
+        scan_limit: usize,
+    ) -> Result<(Vec<AuditEvent>, Option<u64>), StoreError>;
+    fn audit(&self, flag: Option<&str>, before: Option<u64>, limit: usize, scan_limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
+        Ok(self.audit_scan(flag, before, limit, scan_limit)?.0)
+    }
+    fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError>;
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+    /// What other replicas committed after `revision` (a store with one writer has none).
+    fn since(&self, _revision: Revision) -> Result<Option<CatchUp>, StoreError> {
+        Ok(None)
+    }
+    /// Where it is, for logs and `status` (never a password).
+    fn describe(&self) -> String;
+    /// Tests: make the next commit fail as a full disk (or a lost database) would.
+    #[cfg(test)]
+    fn fail_next_commit(&self);
+}
+
+/// A shared store (the runtime keeps a handle for leadership and wake-ups).
+impl<T: Backend + ?Sized> Backend for std::sync::Arc<T> {
+    fn epoch(&self) -> &str {
+        (**self).epoch()
+    }
+    fn initialised(&self) -> Result<bool, StoreError> {
+        (**self).initialised()
+    }
+    fn load(&self) -> Result<Loaded, StoreError> {
+        (**self).load()
+    }
+    fn commit(&self, c: Commit<'_>) -> Result<(), StoreError> {
+        (**self).commit(c)
+    }
+    fn idempotency(&self, key: &str) -> Result<Option<IdemRecord>, StoreError> {
+        (**self).idempotency(key)
+    }
+    fn audit_scan(&self, flag: Option<&str>, before: Option<u64>, limit: usize, scan: usize) -> Result<(Vec<AuditEvent>, Option<u64>), StoreError> {
+        (**self).audit_scan(flag, before, limit, scan)
+    }
+    fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        (**self).token(hash)
+    }
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        (**self).tokens()
+    }
+    fn since(&self, revision: Revision) -> Result<Option<CatchUp>, StoreError> {
+        (**self).since(revision)
+    }
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+    #[cfg(test)]
+    fn fail_next_commit(&self) {
+        (**self).fail_next_commit()
+    }
+}
+
+/// What another replica committed: its changes in revision order, and the state they leave
+/// (environments, freezes, revisions, the audit counter, evidence checks due).
+pub struct CatchUp {
+    pub changes: Vec<crate::wire::Change>,
+    pub state: State,
+    pub last_audit: u64,
+    pub evidence_due: Vec<EvidenceDue>,
 }
 
 macro_rules! from_redb {
@@ -67,7 +163,7 @@ pub struct IdemRecord {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct Meta {
+pub(crate) struct Meta {
     revision: Revision,
     environments: Vec<Environment>,
     frozen: BTreeSet<EnvKey>,
@@ -90,6 +186,12 @@ pub struct Loaded {
 pub struct Commit<'a> {
     /// Write revision, environments and freezes from this state.
     pub meta: Option<&'a State>,
+    /// The revision the state was at when this group was staged (what a shared store checks).
+    pub base: Revision,
+    /// The changes, as streams publish them (a shared store keeps them for other replicas).
+    pub changes: Vec<&'a crate::wire::Change>,
+    /// The newest audit id after this commit.
+    pub last_audit: u64,
     pub flags: Vec<&'a Flag>,
     pub approvals: Vec<&'a ApprovalRequest>,
     pub audit: Vec<&'a AuditEvent>,
@@ -120,6 +222,46 @@ pub struct Store {
     /// Tests: make the next commit fail as a full disk would.
     #[cfg(test)]
     pub(crate) fail_next_commit: std::sync::atomic::AtomicBool,
+}
+
+impl Backend for Store {
+    fn epoch(&self) -> &str {
+        Store::epoch(self)
+    }
+    fn initialised(&self) -> Result<bool, StoreError> {
+        Store::initialised(self)
+    }
+    fn load(&self) -> Result<Loaded, StoreError> {
+        Store::load(self)
+    }
+    fn commit(&self, c: Commit<'_>) -> Result<(), StoreError> {
+        Store::commit(self, c)
+    }
+    fn idempotency(&self, key: &str) -> Result<Option<IdemRecord>, StoreError> {
+        Store::idempotency(self, key)
+    }
+    fn audit_scan(
+        &self,
+        flag: Option<&str>,
+        before: Option<u64>,
+        limit: usize,
+        scan_limit: usize,
+    ) -> Result<(Vec<AuditEvent>, Option<u64>), StoreError> {
+        Store::audit_scan(self, flag, before, limit, scan_limit)
+    }
+    fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        Store::token(self, hash)
+    }
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        Store::tokens(self)
+    }
+    fn describe(&self) -> String {
+        format!("embedded store in {}", self.dir.display())
+    }
+    #[cfg(test)]
+    fn fail_next_commit(&self) {
+        self.fail_next_commit.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -362,6 +504,28 @@ impl Store {
         let t = txn.open_table(TOKENS)?;
         let r = t.get(hash)?;
         r.map(|v| serde_json::from_slice(v.value()).map_err(corrupt("tokens"))).transpose()
+    }
+
+    /// Every token with the hash it is stored under (for `flagtop migrate`).
+    pub fn tokens_by_hash(&self) -> Result<Vec<(String, TokenRecord)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let mut out = Vec::new();
+        for row in txn.open_table(TOKENS)?.iter()? {
+            let (k, v) = row?;
+            out.push((k.value().to_string(), serde_json::from_slice(v.value()).map_err(corrupt("tokens"))?));
+        }
+        Ok(out)
+    }
+
+    /// Every idempotency record with its key (for `flagtop migrate`).
+    pub fn idempotency_records(&self) -> Result<Vec<(String, IdemRecord)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let mut out = Vec::new();
+        for row in txn.open_table(IDEM)?.iter()? {
+            let (k, v) = row?;
+            out.push((k.value().to_string(), serde_json::from_slice(v.value()).map_err(corrupt("idempotency"))?));
+        }
+        Ok(out)
     }
 
     pub fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {

@@ -7,6 +7,7 @@
 //! durable.
 
 use super::*;
+use crate::control::store::StoreError;
 use crate::domain::EnvKey;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -136,6 +137,9 @@ impl Inner {
             }
             self.store.commit(Commit {
                 meta: Some(&self.state),
+                base: undo.revision,
+                changes: pending.changes.iter().collect(),
+                last_audit: self.next_audit,
                 flags: flags.into_values().map(|f| &**f).collect(),
                 approvals: approvals.into_values().collect(),
                 audit: pending.changes.iter().flat_map(|c| &c.audit).collect(),
@@ -153,11 +157,54 @@ impl Inner {
                 }
                 Ok(())
             }
+            Err(StoreError::Behind { db, staged }) => {
+                // Another replica committed first: nothing of this group was written. Take in
+                // what it committed, so the caller's next look (and retry) sees it.
+                self.undo(undo);
+                if let Err(e) = self.catch_up(tx) {
+                    tracing::warn!(error = %e, "could not catch up with another replica");
+                }
+                Err(ServiceError::conflict(
+                    format!(
+                        "changed since you looked: another replica committed (revision {db}, this one staged on {staged}); \
+                         nothing was applied — look again and retry"
+                    ),
+                    Some(self.state.revision),
+                ))
+            }
             Err(e) => {
                 self.undo(undo);
                 Err(e.into())
             }
         }
+    }
+
+    /// Take in what other replicas committed after the live revision, in order, and publish
+    /// each change to this replica's streams. Nothing may be staged. Returns how many changes.
+    pub(in crate::control) fn catch_up(&mut self, tx: &broadcast::Sender<StreamMsg>) -> Result<usize, StoreError> {
+        if self.pending.undo.is_some() {
+            return Ok(0);
+        }
+        let Some(c) = self.store.since(self.state.revision)? else { return Ok(0) };
+        let n = c.changes.len();
+        for change in c.changes {
+            for f in &change.flags {
+                self.state.flags.insert(f.key.clone(), Arc::clone(f));
+            }
+            for a in &change.approvals {
+                self.approvals.insert(a.id.clone(), a.clone());
+            }
+            self.publish(tx, change);
+        }
+        if c.state.revision > self.state.revision {
+            self.state.revision = c.state.revision;
+            self.state.environments = c.state.environments;
+            self.state.frozen = c.state.frozen;
+            self.state.env_revisions = c.state.env_revisions;
+        }
+        self.next_audit = self.next_audit.max(c.last_audit);
+        self.evidence_due = c.evidence_due;
+        Ok(n)
     }
 
     /// Drop whatever is staged (after a refusal in a one-change path).

@@ -28,7 +28,7 @@ use super::clock::Clock;
 use super::metrics::Metrics;
 use super::policy::{self, Decision, Op};
 use super::flags::{ExternalEvent, FlagStore, FlagStoreError};
-use super::store::{Commit, IdemRecord, TokenRecord, Store};
+use super::store::{Backend, Commit, IdemRecord, TokenRecord};
 use crate::domain::{
     Action, Actor, ApprovalId, ApprovalRequest, ApprovalState, AuditEvent, AuditId, AuditKind, DomainError,
     Environment, Evidence, EvidenceDue, Flag, FlagKey, Revision, Role, State,
@@ -90,7 +90,7 @@ impl Published {
 pub(super) struct Inner {
     pub state: State,
     pub approvals: BTreeMap<ApprovalId, ApprovalRequest>,
-    pub store: Arc<Store>,
+    pub store: Arc<dyn Backend>,
     /// Changes staged but not yet durable (empty whenever the lock is free).
     pending: commit::Pending,
     next_audit: u64,
@@ -114,7 +114,7 @@ pub struct ControlPlane {
     /// Submissions waiting for their group commit.
     group: group::Queue,
     /// The store, for reads that need not wait for the lock (token look-ups on every request).
-    store: Arc<Store>,
+    store: Arc<dyn Backend>,
     pub clock: Arc<dyn Clock>,
     tx: broadcast::Sender<StreamMsg>,
     /// Ephemeral tokens (the embedded owner's), by hash; never written to disk.
@@ -194,7 +194,7 @@ fn check_reason(reason: &str) -> Result<(), ServiceError> {
 impl ControlPlane {
     /// Open the store in `dir`; seed it from `seed` when it is new.
     pub fn open(
-        store: Store,
+        store: impl Backend + 'static,
         clock: Arc<dyn Clock>,
         seed: Option<super::scenario::Scenario>,
     ) -> Result<Arc<ControlPlane>, ServiceError> {
@@ -203,7 +203,7 @@ impl ControlPlane {
 
     /// As `open`, with flags held by an external flag store (Unleash).
     pub fn open_with(
-        store: Store,
+        store: impl Backend + 'static,
         clock: Arc<dyn Clock>,
         seed: Option<super::scenario::Scenario>,
         external: Option<Arc<dyn FlagStore>>,
@@ -211,7 +211,7 @@ impl ControlPlane {
         let loaded = store.load()?;
         let recent_audit = store.audit(None, None, SNAPSHOT_AUDIT, SNAPSHOT_AUDIT)?.into();
         let (tx, _) = broadcast::channel(1024);
-        let store = Arc::new(store);
+        let store: Arc<dyn Backend> = Arc::new(store);
         let cp = Arc::new(ControlPlane {
             group: Default::default(),
             store: store.clone(),

@@ -20,7 +20,7 @@ fn staging(cohort: &str, percent: u8) -> Action {
 }
 
 fn fail_next_commit(cp: &ControlPlane) {
-    cp.with_inner(|inner| inner.store.fail_next_commit.store(true, Ordering::SeqCst));
+    cp.with_inner(|inner| inner.store.fail_next_commit());
 }
 
 /// State, requests, audit and streams as they are now, to compare after a failed commit.

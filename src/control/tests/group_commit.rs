@@ -5,7 +5,6 @@
 use super::*;
 use crate::control::service::{ErrorKind, ServiceError, StreamMsg};
 use crate::wire::{Change, Outcome};
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 const FLAG: &str = "checkout-v2";
@@ -169,7 +168,7 @@ fn a_failed_group_commit_fails_every_action_and_changes_nothing() {
     let before = cp.submit(&op, &req(set("eu-west", 11)), None).unwrap_or_else(|e| panic!("{e}"));
     let (state, approvals) = (cp.state(), cp.approvals());
     let mut rx = cp.subscribe();
-    cp.with_inner(|inner| inner.store.fail_next_commit.store(true, Ordering::SeqCst));
+    cp.with_inner(|inner| inner.store.fail_next_commit());
     let subs = vec![
         (req(set("eu-west", 12)), Some("key-f")),
         (req(set("us-east", 13)), None),
