@@ -27,7 +27,15 @@ struct Serve {
 impl Serve {
     fn start(data: &std::path::Path) -> Serve {
         let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--no-simulate", "--scenario", "calm", "--data"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--no-simulate",
+                "--scenario",
+                "calm",
+                "--data",
+            ])
             .arg(data)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -48,14 +56,23 @@ impl Serve {
             }
         }
         std::thread::spawn(move || for _ in lines {});
-        Serve { child, url: url.expect("url"), admin: admin.expect("admin") }
+        Serve {
+            child,
+            url: url.expect("url"),
+            admin: admin.expect("admin"),
+        }
     }
     fn addr(&self) -> String {
         self.url.trim_start_matches("http://").to_string()
     }
     fn rss_mb(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        let kb: f64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0.0);
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let kb: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0.0);
         kb / 1024.0
     }
 }
@@ -70,7 +87,9 @@ impl Drop for Serve {
 fn pct(v: &[f64], p: f64) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(|a, b| a.total_cmp(b));
-    s.get(((p / 100.0) * (s.len().max(1) - 1) as f64).round() as usize).copied().unwrap_or(f64::NAN)
+    s.get(((p / 100.0) * (s.len().max(1) - 1) as f64).round() as usize)
+        .copied()
+        .unwrap_or(f64::NAN)
 }
 
 async fn token(c: &reqwest::Client, s: &Serve, name: &str, role: &str) -> String {
@@ -103,8 +122,13 @@ async fn unread_streams(secs: u64) -> (f64, f64, usize) {
     for i in 0..2000 {
         let sock = tokio::net::TcpSocket::new_v4().expect("socket");
         let _ = sock.set_recv_buffer_size(4096);
-        let Ok(mut st) = sock.connect(s.addr().parse().expect("addr")).await else { continue };
-        let req = format!("GET /v1/stream HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\r\n", tokens[i % 32]);
+        let Ok(mut st) = sock.connect(s.addr().parse().expect("addr")).await else {
+            continue;
+        };
+        let req = format!(
+            "GET /v1/stream HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\r\n",
+            tokens[i % 32]
+        );
         if st.write_all(req.as_bytes()).await.is_ok() {
             held.push(st);
         }
@@ -116,7 +140,12 @@ async fn unread_streams(secs: u64) -> (f64, f64, usize) {
     let mut i = 0u32;
     while started.elapsed() < Duration::from_secs(secs) {
         let body = json!({"action": {"type": "set_percent", "flag": "checkout-v2", "env": "staging", "cohort": "eu-west", "percent": 1 + (i % 90)}, "reason": "bench churn"});
-        if let Ok(r) = c.post(format!("{}/v1/actions", s.url)).bearer_auth(&s.admin).json(&body).send().await
+        if let Ok(r) = c
+            .post(format!("{}/v1/actions", s.url))
+            .bearer_auth(&s.admin)
+            .json(&body)
+            .send()
+            .await
             && r.status().is_success()
         {
             accepted += 1;
@@ -146,7 +175,12 @@ async fn under_connection_flood(n: usize) -> (Vec<f64>, usize) {
             let mut conns = Vec::new();
             while !stop.load(Ordering::Relaxed) {
                 if conns.len() < 20_000 {
-                    match tokio::time::timeout(Duration::from_millis(200), tokio::net::TcpStream::connect(s.addr())).await {
+                    match tokio::time::timeout(
+                        Duration::from_millis(200),
+                        tokio::net::TcpStream::connect(s.addr()),
+                    )
+                    .await
+                    {
                         Ok(Ok(c)) => conns.push(c),
                         _ => tokio::time::sleep(Duration::from_millis(5)).await,
                     }
@@ -158,12 +192,21 @@ async fn under_connection_flood(n: usize) -> (Vec<f64>, usize) {
         })
     };
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let c = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
+    let c = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
     let mut lat = Vec::new();
     for i in 0..n {
         let body = json!({"action": {"type": "set_percent", "flag": "checkout-v2", "env": "staging", "cohort": "us-east", "percent": 1 + (i % 90)}, "reason": "bench under flood"});
         let t = Instant::now();
-        let ok = c.post(format!("{}/v1/actions", s.url)).bearer_auth(&s.admin).json(&body).send().await.is_ok_and(|r| r.status().is_success());
+        let ok = c
+            .post(format!("{}/v1/actions", s.url))
+            .bearer_auth(&s.admin)
+            .json(&body)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
         if ok {
             lat.push(t.elapsed().as_secs_f64() * 1000.0);
         }
@@ -176,19 +219,33 @@ async fn under_connection_flood(n: usize) -> (Vec<f64>, usize) {
 
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
-        eprintln!("flagtop bounds bench: skipped (run `cargo bench --bench bounds` or ./scripts/bench)");
+        eprintln!(
+            "flagtop bounds bench: skipped (run `cargo bench --bench bounds` or ./scripts/bench)"
+        );
         return;
     }
     let quick = std::env::var("BENCH_QUICK").is_ok_and(|v| v == "1");
-    let secs: u64 = std::env::var("BENCH_BOUNDS_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(if quick { 30 } else { 300 });
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let secs: u64 = std::env::var("BENCH_BOUNDS_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if quick { 30 } else { 300 });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     eprintln!("bounds: 2,000 unread streams for {secs} s …");
     let (peak, after, accepted) = rt.block_on(unread_streams(secs));
-    eprintln!("  RSS above idle: peak {peak:.1} MB, after disconnect {after:.1} MB ({accepted} actions)");
+    eprintln!(
+        "  RSS above idle: peak {peak:.1} MB, after disconnect {after:.1} MB ({accepted} actions)"
+    );
     eprintln!("bounds: authenticated actions under a 20,000-connection flood …");
     let (lat, held) = rt.block_on(under_connection_flood(if quick { 200 } else { 1000 }));
     let (p50, p99) = (pct(&lat, 50.0), pct(&lat, 99.0));
-    eprintln!("  action latency p50 {p50:.2} ms, p99 {p99:.2} ms over {} actions; attacker held {held} connections", lat.len());
+    eprintln!(
+        "  action latency p50 {p50:.2} ms, p99 {p99:.2} ms over {} actions; attacker held {held} connections",
+        lat.len()
+    );
     let met = |b: bool| if b { "✅ met" } else { "❌ missed" };
     let section = format!(
         "<!-- bounds:start (written by `cargo bench --bench bounds`) -->\n\
@@ -204,8 +261,15 @@ fn main() {
     );
     let doc = std::env::var("BENCH_DOC").unwrap_or_else(|_| "docs/performance.md".into());
     let text = std::fs::read_to_string(&doc).unwrap_or_default();
-    let new = match (text.find("<!-- bounds:start"), text.find("<!-- bounds:end -->")) {
-        (Some(a), Some(b)) => format!("{}{section}{}", &text[..a], &text[b + "<!-- bounds:end -->\n".len().min(text.len() - b)..]),
+    let new = match (
+        text.find("<!-- bounds:start"),
+        text.find("<!-- bounds:end -->"),
+    ) {
+        (Some(a), Some(b)) => format!(
+            "{}{section}{}",
+            &text[..a],
+            &text[b + "<!-- bounds:end -->\n".len().min(text.len() - b)..]
+        ),
         _ => format!("{}\n{section}", text.trim_end()),
     };
     std::fs::write(&doc, new).expect("write the doc");

@@ -86,7 +86,9 @@ fn guardrails(c: &mut Criterion) {
     let n = metrics.evaluate(&sc.state, t0(), false).len();
     let mut g = c.benchmark_group("guardrails");
     g.throughput(Throughput::Elements(n as u64));
-    g.bench_function(BenchmarkId::new("evaluate", n), |b| b.iter(|| black_box(metrics.evaluate(&sc.state, t0(), true).len())));
+    g.bench_function(BenchmarkId::new("evaluate", n), |b| {
+        b.iter(|| black_box(metrics.evaluate(&sc.state, t0(), true).len()))
+    });
     g.finish();
 }
 
@@ -104,7 +106,9 @@ fn sse(c: &mut Criterion) {
     let data = serde_json::to_string(&change).expect("json");
     let mut stream = Vec::new();
     for i in 0..1000 {
-        stream.extend_from_slice(format!("event: change\nid: {}\ndata: {data}\n\n", 43 + i).as_bytes());
+        stream.extend_from_slice(
+            format!("event: change\nid: {}\ndata: {data}\n\n", 43 + i).as_bytes(),
+        );
         if i % 50 == 0 {
             stream.extend_from_slice(b":heartbeat\n\n");
         }

@@ -3,10 +3,10 @@
 //! `cli`) or print.
 
 use std::path::PathBuf;
+use tracing_subscriber::Layer;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::Layer;
 
 /// Installs the ring crypto provider for rustls, once per process at start (`main`), before any
 /// HTTP client (ours, the Unleash and Prometheus adapters') is built. Idempotent.
@@ -19,12 +19,17 @@ pub fn log_dir(data: Option<&std::path::Path>) -> Option<PathBuf> {
     if let Some(d) = data {
         return Some(d.to_path_buf());
     }
-    directories::ProjectDirs::from("dev", "flagtop", "flagtop")
-        .map(|p| p.state_dir().map(PathBuf::from).unwrap_or_else(|| p.data_local_dir().to_path_buf()))
+    directories::ProjectDirs::from("dev", "flagtop", "flagtop").map(|p| {
+        p.state_dir()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| p.data_local_dir().to_path_buf())
+    })
 }
 
 /// Send tracing to a file; returns its path. Never to the terminal.
-pub fn init_logging(data: Option<&std::path::Path>) -> Option<(PathBuf, tracing_appender::non_blocking::WorkerGuard)> {
+pub fn init_logging(
+    data: Option<&std::path::Path>,
+) -> Option<(PathBuf, tracing_appender::non_blocking::WorkerGuard)> {
     let dir = log_dir(data)?;
     crate::control::store::ensure_private_dir(&dir).ok()?;
     let appender = tracing_appender::rolling::never(&dir, "flagtop.log");
@@ -35,8 +40,13 @@ pub fn init_logging(data: Option<&std::path::Path>) -> Option<(PathBuf, tracing_
         .and_then(|v| v.parse::<Targets>().ok())
         .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
     let make = move || InertLog(writer.clone());
-    let fmt = tracing_subscriber::fmt::layer().with_writer(make).with_ansi(false);
-    let ok = tracing_subscriber::registry().with(fmt.with_filter(filter)).try_init().is_ok();
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(make)
+        .with_ansi(false);
+    let ok = tracing_subscriber::registry()
+        .with(fmt.with_filter(filter))
+        .try_init()
+        .is_ok();
     ok.then(|| (dir.join("flagtop.log"), guard))
 }
 
@@ -49,7 +59,8 @@ impl<W: std::io::Write> std::io::Write for InertLog<W> {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
         let text = String::from_utf8_lossy(b);
         let (body, end) = text.strip_suffix('\n').map_or((&*text, ""), |t| (t, "\n"));
-        self.0.write_all(format!("{}{end}", crate::sanitize::sanitize(body)).as_bytes())?;
+        self.0
+            .write_all(format!("{}{end}", crate::sanitize::sanitize(body)).as_bytes())?;
         Ok(b.len())
     }
 
@@ -64,8 +75,14 @@ impl<W: std::io::Write> std::io::Write for InertLog<W> {
 pub fn install_hooks() {
     use std::io::IsTerminal;
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let theme = if colour { color_eyre::config::Theme::dark() } else { color_eyre::config::Theme::new() };
-    let (panic_hook, eyre_hook) = color_eyre::config::HookBuilder::default().theme(theme).into_hooks();
+    let theme = if colour {
+        color_eyre::config::Theme::dark()
+    } else {
+        color_eyre::config::Theme::new()
+    };
+    let (panic_hook, eyre_hook) = color_eyre::config::HookBuilder::default()
+        .theme(theme)
+        .into_hooks();
     let _ = eyre_hook.install();
     let panic_hook = panic_hook.into_panic_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -79,6 +96,10 @@ pub fn install_hooks() {
 /// Whether a panic is std's "failed printing to stdout: Broken pipe".
 fn is_closed_output(info: &std::panic::PanicHookInfo<'_>) -> bool {
     let payload = info.payload();
-    let text = payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_default();
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
     text.starts_with("failed printing to std") && text.contains("Broken pipe")
 }

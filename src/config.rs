@@ -21,13 +21,19 @@ pub use terminal::ColorMode;
 pub const THEMES: &[(&str, &str)] = &[
     ("dark", include_str!("../themes/dark.toml")),
     ("light", include_str!("../themes/light.toml")),
-    ("high-contrast", include_str!("../themes/high-contrast.toml")),
+    (
+        "high-contrast",
+        include_str!("../themes/high-contrast.toml"),
+    ),
     ("ansi16", include_str!("../themes/ansi16.toml")),
     ("mono", include_str!("../themes/mono.toml")),
 ];
 
 /// Shipped keymaps, embedded (the same files live in `keymaps/`).
-pub const KEYMAPS: &[(&str, &str)] = &[("default", include_str!("../keymaps/default.toml")), ("vim", include_str!("../keymaps/vim.toml"))];
+pub const KEYMAPS: &[(&str, &str)] = &[
+    ("default", include_str!("../keymaps/default.toml")),
+    ("vim", include_str!("../keymaps/vim.toml")),
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -55,25 +61,39 @@ pub fn config_dir() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("FLAGTOP_CONFIG_DIR").filter(|d| !d.is_empty()) {
         return Some(PathBuf::from(d));
     }
-    directories::ProjectDirs::from("dev", "flagtop", "flagtop").map(|p| p.config_dir().to_path_buf())
+    directories::ProjectDirs::from("dev", "flagtop", "flagtop")
+        .map(|p| p.config_dir().to_path_buf())
 }
 
 /// A theme or keymap by name: the user's `DIR/themes/NAME.toml` first, then the shipped one.
 pub fn find(dir: Option<&Path>, kind: Kind, name: &str, p: &mut Problems) -> Option<Source> {
-    let safe = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let safe = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if let (Some(d), true) = (dir, safe) {
         let path = d.join(kind.dir()).join(format!("{name}.toml"));
         if path.is_file() {
             return match std::fs::read_to_string(&path) {
                 Ok(text) => Some(Source::new(path.display().to_string(), text)),
                 Err(e) => {
-                    p.push(Problem { file: path.display().to_string(), line: 1, col: 1, severity: Severity::Error, msg: format!("cannot read: {e}"), hint: None });
+                    p.push(Problem {
+                        file: path.display().to_string(),
+                        line: 1,
+                        col: 1,
+                        severity: Severity::Error,
+                        msg: format!("cannot read: {e}"),
+                        hint: None,
+                    });
                     None
                 }
             };
         }
     }
-    kind.shipped().iter().find(|(n, _)| *n == name).map(|(n, text)| shipped_source(kind, n, text))
+    kind.shipped()
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(n, text)| shipped_source(kind, n, text))
 }
 
 fn shipped_source(kind: Kind, name: &str, text: &str) -> Source {
@@ -97,7 +117,12 @@ fn user_names(dir: Option<&Path>, kind: Kind) -> Vec<String> {
         .into_iter()
         .flatten()
         .flatten()
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".toml")).map(str::to_string))
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".toml"))
+                .map(str::to_string)
+        })
         .collect();
     out.sort();
     out
@@ -105,11 +130,20 @@ fn user_names(dir: Option<&Path>, kind: Kind) -> Vec<String> {
 
 /// Reads `DIR/config.toml` when present.
 pub fn read_settings(dir: Option<&Path>, p: &mut Problems) -> Settings {
-    let Some(path) = dir.map(|d| d.join("config.toml")).filter(|f| f.exists()) else { return Settings::default() };
+    let Some(path) = dir.map(|d| d.join("config.toml")).filter(|f| f.exists()) else {
+        return Settings::default();
+    };
     match std::fs::read_to_string(&path) {
         Ok(text) => settings::parse(&Source::new(path.display().to_string(), text), p),
         Err(e) => {
-            p.push(Problem { file: path.display().to_string(), line: 1, col: 1, severity: Severity::Error, msg: format!("cannot read: {e}"), hint: None });
+            p.push(Problem {
+                file: path.display().to_string(),
+                line: 1,
+                col: 1,
+                severity: Severity::Error,
+                msg: format!("cannot read: {e}"),
+                hint: None,
+            });
             Settings::default()
         }
     }
@@ -138,11 +172,17 @@ pub struct Ui {
 
 /// Applies precedence — built-in < config.toml < environment < command line — and loads the
 /// theme and keymap. Any error fails (the caller prints every problem).
-pub fn load_ui(dir: Option<&Path>, args: &UiArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Ui, Problems> {
+pub fn load_ui(
+    dir: Option<&Path>,
+    args: &UiArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Ui, Problems> {
     let mut p = Problems::default();
     let settings = read_settings(dir, &mut p);
     let src = settings.source.clone();
-    let flag = |k: &str| env(k).map(|v| !matches!(v.to_ascii_lowercase().as_str(), "" | "0" | "false" | "no"));
+    let flag = |k: &str| {
+        env(k).map(|v| !matches!(v.to_ascii_lowercase().as_str(), "" | "0" | "false" | "no"))
+    };
     let no_color_env = terminal::no_color(env);
     // Theme: --no-color / --theme > NO_COLOR / FLAGTOP_THEME > config.toml > terminal default.
     let (theme_name, origin): (String, String) = if args.no_color {
@@ -161,17 +201,44 @@ pub fn load_ui(dir: Option<&Path>, args: &UiArgs, env: &dyn Fn(&str) -> Option<S
         ("dark".into(), "default".into())
     };
     let mut theme = if origin.is_empty() {
-        named_from_config(dir, &theme_name, src.as_ref(), settings.theme.as_ref().map_or(0, |n| n.at), &mut p, theme::resolve)
+        named_from_config(
+            dir,
+            &theme_name,
+            src.as_ref(),
+            settings.theme.as_ref().map_or(0, |n| n.at),
+            &mut p,
+            theme::resolve,
+        )
     } else {
         theme::resolve(dir, &theme_name, &origin, &mut p)
     };
-    let keymap_name = args.keymap.clone().or_else(|| env("FLAGTOP_KEYMAP").filter(|k| !k.is_empty()));
+    let keymap_name = args
+        .keymap
+        .clone()
+        .or_else(|| env("FLAGTOP_KEYMAP").filter(|k| !k.is_empty()));
     let keymap = match (&keymap_name, &settings.keymap) {
-        (Some(k), _) => keymap::load(dir, k, if args.keymap.is_some() { "--keymap" } else { "FLAGTOP_KEYMAP" }, &mut p),
-        (None, Some(n)) => named_from_config(dir, &n.name, src.as_ref(), n.at, &mut p, keymap::load),
+        (Some(k), _) => keymap::load(
+            dir,
+            k,
+            if args.keymap.is_some() {
+                "--keymap"
+            } else {
+                "FLAGTOP_KEYMAP"
+            },
+            &mut p,
+        ),
+        (None, Some(n)) => {
+            named_from_config(dir, &n.name, src.as_ref(), n.at, &mut p, keymap::load)
+        }
         (None, None) => keymap::load(dir, "default", "keymap", &mut p),
     };
-    theme.ascii = if args.ascii { true } else { flag("FLAGTOP_ASCII").or(settings.ascii).unwrap_or(!terminal::utf8_locale(env)) };
+    theme.ascii = if args.ascii {
+        true
+    } else {
+        flag("FLAGTOP_ASCII")
+            .or(settings.ascii)
+            .unwrap_or(!terminal::utf8_locale(env))
+    };
     let color = if args.no_color || (no_color_env && args.theme.is_none()) {
         ColorMode::None
     } else if terminal::sixteen_colors(env) {
@@ -184,7 +251,14 @@ pub fn load_ui(dir: Option<&Path>, args: &UiArgs, env: &dyn Fn(&str) -> Option<S
         return Err(p);
     }
     let limits = settings.limits;
-    Ok(Ui { settings, theme, keymap, color, limits, warnings: p.0 })
+    Ok(Ui {
+        settings,
+        theme,
+        keymap,
+        color,
+        limits,
+        warnings: p.0,
+    })
 }
 
 /// Loads a theme/keymap named in config.toml, reporting an unknown name at its position there.
@@ -254,7 +328,11 @@ pub fn render_problems(p: &Problems) -> String {
     }
     let errors = p.errors().count();
     let warnings = p.0.len() - errors;
-    out.push_str(&format!("{errors} error{}, {warnings} warning{}\n", plural(errors), plural(warnings)));
+    out.push_str(&format!(
+        "{errors} error{}, {warnings} warning{}\n",
+        plural(errors),
+        plural(warnings)
+    ));
     out
 }
 
@@ -267,6 +345,14 @@ pub fn check_command() -> i32 {
     let dir = config_dir();
     let p = check_all(dir.as_deref());
     print!("{}", render_problems(&p));
-    println!("config dir: {}", dir.as_deref().map_or_else(|| "(none)".to_string(), |d| d.display().to_string()));
-    if p.has_errors() { crate::exit::USAGE } else { crate::exit::OK }
+    println!(
+        "config dir: {}",
+        dir.as_deref()
+            .map_or_else(|| "(none)".to_string(), |d| d.display().to_string())
+    );
+    if p.has_errors() {
+        crate::exit::USAGE
+    } else {
+        crate::exit::OK
+    }
 }

@@ -26,7 +26,9 @@ pub mod sse_parser_check {
     }
 
     pub fn sse_parser(input: &[u8]) {
-        let Some((&seed, data)) = input.split_first() else { return };
+        let Some((&seed, data)) = input.split_first() else {
+            return;
+        };
         let whole = run(std::iter::once(data));
         // Chunk sizes 1..=16 driven by the seed byte, cycling.
         let mut chunks = Vec::new();
@@ -43,8 +45,14 @@ pub mod sse_parser_check {
         assert_eq!(whole, bytewise, "byte-by-byte feeding changed the result");
         for item in &whole.0 {
             if let SseItem::Event(e) = item {
-                assert!(e.data.len() <= MAX_EVENT, "event data over the limit: {}", e.data.len());
-                assert!(e.event.len() <= MAX_LINE && e.id.as_ref().is_none_or(|i| i.len() <= MAX_LINE));
+                assert!(
+                    e.data.len() <= MAX_EVENT,
+                    "event data over the limit: {}",
+                    e.data.len()
+                );
+                assert!(
+                    e.event.len() <= MAX_LINE && e.id.as_ref().is_none_or(|i| i.len() <= MAX_LINE)
+                );
                 assert!(!e.event.contains(['\n', '\r']) && !e.data.contains('\r'));
             }
         }
@@ -85,7 +93,10 @@ pub mod api_json_check {
 
     fn inert(s: &str) {
         let out = sanitize(s);
-        assert!(!out.chars().any(|c| c.is_control()), "control char survived sanitize: {out:?}");
+        assert!(
+            !out.chars().any(|c| c.is_control()),
+            "control char survived sanitize: {out:?}"
+        );
         let short = clean(s, 80);
         assert!(short.chars().count() <= 80);
     }
@@ -102,14 +113,22 @@ pub mod api_json_check {
                 let _ = reverse.command_line(reason);
                 let mut back = s.clone();
                 let again = reverse.apply(&mut back, t0() + chrono::Duration::seconds(120));
-                assert!(again.is_ok(), "reverse {reverse:?} of {action:?} failed: {again:?}");
-                assert!(without_clock(back) == without_clock(state.clone()), "reverse of {action:?} did not restore the state");
+                assert!(
+                    again.is_ok(),
+                    "reverse {reverse:?} of {action:?} failed: {again:?}"
+                );
+                assert!(
+                    without_clock(back) == without_clock(state.clone()),
+                    "reverse of {action:?} did not restore the state"
+                );
             }
         }
     }
 
     pub fn api_json(input: &[u8]) {
-        let Some((&which, body)) = input.split_first() else { return };
+        let Some((&which, body)) = input.split_first() else {
+            return;
+        };
         match which % 4 {
             0 => {
                 if let Ok(req) = serde_json::from_slice::<ActionRequest>(body) {
@@ -152,10 +171,16 @@ pub mod api_json_check {
                         state.flags.insert(key.clone(), std::sync::Arc::new(flag));
                         for env in envs {
                             let before = state.clone();
-                            let kill = Action::Kill { flag: key.clone(), env };
+                            let kill = Action::Kill {
+                                flag: key.clone(),
+                                env,
+                            };
                             if let Ok(rev) = kill.apply(&mut state, t0()) {
                                 let _ = rev.apply(&mut state, t0());
-                                assert!(without_clock(state.clone()) == without_clock(before.clone()), "kill + reverse on a defined flag");
+                                assert!(
+                                    without_clock(state.clone()) == without_clock(before.clone()),
+                                    "kill + reverse on a defined flag"
+                                );
                             }
                             state = before;
                         }
@@ -170,15 +195,18 @@ pub mod flags_file_check {
     //! See `fuzz/fuzz_targets/flags_file.rs`.
     #[allow(unused_imports)]
     use super::scratch_dir;
-    use chrono::{TimeZone, Utc};
     use crate::control::{definitions, scenario};
     use crate::domain::State;
+    use chrono::{TimeZone, Utc};
     use std::sync::OnceLock;
 
     fn demo() -> &'static State {
         static S: OnceLock<State> = OnceLock::new();
         S.get_or_init(|| {
-            let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).single().unwrap_or_default();
+            let t0 = Utc
+                .with_ymd_and_hms(2026, 3, 1, 12, 0, 0)
+                .single()
+                .unwrap_or_default();
             match scenario::build("demo", t0) {
                 Ok(s) => s.state,
                 Err(e) => panic!("demo scenario: {e}"),
@@ -188,7 +216,10 @@ pub mod flags_file_check {
 
     pub fn flags_file(text: &str) {
         match definitions::parse("flags.toml", text) {
-            Err(msg) => assert!(msg.starts_with("flags.toml:"), "error without a position: {msg}"),
+            Err(msg) => assert!(
+                msg.starts_with("flags.toml:"),
+                "error without a position: {msg}"
+            ),
             Ok(file) => {
                 let mut state = demo().clone();
                 for env in &file.environments {
@@ -214,7 +245,10 @@ pub mod config_file_check {
         let mut p = Problems::default();
         let _ = settings::parse(&src, &mut p);
         let shown = render_problems(&p);
-        assert!(!shown.chars().any(|c| c.is_control() && c != '\n'), "raw control char in problems: {shown:?}");
+        assert!(
+            !shown.chars().any(|c| c.is_control() && c != '\n'),
+            "raw control char in problems: {shown:?}"
+        );
     }
 }
 
@@ -244,7 +278,10 @@ pub mod theme_file_check {
         let mut p = Problems::default();
         let _ = theme::resolve(Some(d), "fuzz", "--theme", &mut p);
         let shown = render_problems(&p);
-        assert!(!shown.chars().any(|c| c.is_control() && c != '\n'), "raw control char in problems: {shown:?}");
+        assert!(
+            !shown.chars().any(|c| c.is_control() && c != '\n'),
+            "raw control char in problems: {shown:?}"
+        );
     }
 }
 
@@ -268,7 +305,10 @@ pub mod keymap_file_check {
 
     fn check(p: &Problems) {
         let shown = render_problems(p);
-        assert!(!shown.chars().any(|c| c.is_control() && c != '\n'), "raw control char in problems: {shown:?}");
+        assert!(
+            !shown.chars().any(|c| c.is_control() && c != '\n'),
+            "raw control char in problems: {shown:?}"
+        );
     }
 
     pub fn keymap_file(text: &str) {

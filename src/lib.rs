@@ -16,16 +16,16 @@
 //! - [`mcp`]: `flagtop mcp`, the MCP server for AI assistants (read tools + `propose`).
 pub mod app;
 pub mod cli;
+pub mod client;
+pub mod config;
+pub mod control;
 pub mod domain;
 pub mod exit;
-pub mod status;
-pub mod wire;
-pub mod client;
-pub mod control;
-pub mod sanitize;
-pub mod tui;
-pub mod config;
-pub mod screenshot;
-pub mod testkit;
 pub mod fuzz_checks;
 pub mod mcp;
+pub mod sanitize;
+pub mod screenshot;
+pub mod status;
+pub mod testkit;
+pub mod tui;
+pub mod wire;

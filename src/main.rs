@@ -11,7 +11,11 @@ fn main() {
     // loopback, and each extra worker is one more thread woken per stream event. Blocking work
     // goes to tokio's blocking pool either way. `serve` and the one-shot commands keep two.
     let workers = if cli.command.is_none() { 1 } else { 2 };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().worker_threads(workers).build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(workers)
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("flagtop: cannot start the async runtime: {e}");
@@ -23,7 +27,10 @@ fn main() {
             Ok(code) => code,
             Err(e) => {
                 let code = flagtop::cli::exit_code(&e);
-                eprintln!("flagtop: {}", flagtop::sanitize::clean(&format!("{e:#}"), 2000));
+                eprintln!(
+                    "flagtop: {}",
+                    flagtop::sanitize::clean(&format!("{e:#}"), 2000)
+                );
                 code
             }
         }

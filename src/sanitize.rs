@@ -107,7 +107,10 @@ pub fn has_visible(s: &str) -> bool {
 pub fn is_invisible(c: char) -> bool {
     matches!(
         c.general_category(),
-        GeneralCategory::Control | GeneralCategory::Format | GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator
+        GeneralCategory::Control
+            | GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
     ) || matches!(c,
         '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{3164}'
         | '\u{FE00}'..='\u{FE0E}' | '\u{FFA0}' | '\u{E0000}'..='\u{E0FFF}')
@@ -253,7 +256,10 @@ mod tests {
         let out = json_for_terminal(&pretty);
         assert_inert(&out.replace('\n', ""));
         assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap(), v);
-        assert!(matches!(json_for_terminal("{\"a\": \"ok ✓\"}"), Cow::Borrowed(_)));
+        assert!(matches!(
+            json_for_terminal("{\"a\": \"ok ✓\"}"),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]
@@ -271,14 +277,30 @@ mod tests {
     /// neutralised on a terminal, escaped in JSON.
     #[test]
     fn every_invisible_code_point_is_neutralised_and_escaped() {
-        for c in (0..=0x10FFFFu32).filter_map(char::from_u32).filter(|&c| is_invisible(c)) {
+        for c in (0..=0x10FFFFu32)
+            .filter_map(char::from_u32)
+            .filter(|&c| is_invisible(c))
+        {
             let text = format!("a{c}b");
             let shown = sanitize(&text);
-            assert!(!shown.contains(c), "U+{:04X} reached the terminal", u32::from(c));
+            assert!(
+                !shown.contains(c),
+                "U+{:04X} reached the terminal",
+                u32::from(c)
+            );
             let json = serde_json::to_string(&text).unwrap_or_default();
             let escaped = json_for_terminal(&json);
-            assert!(!escaped.contains(c), "U+{:04X} stayed raw in JSON", u32::from(c));
-            assert_eq!(serde_json::from_str::<String>(&escaped).ok().as_deref(), Some(text.as_str()), "U+{:04X}", u32::from(c));
+            assert!(
+                !escaped.contains(c),
+                "U+{:04X} stayed raw in JSON",
+                u32::from(c)
+            );
+            assert_eq!(
+                serde_json::from_str::<String>(&escaped).ok().as_deref(),
+                Some(text.as_str()),
+                "U+{:04X}",
+                u32::from(c)
+            );
         }
     }
 }
@@ -290,7 +312,17 @@ mod text_tests {
 
     #[test]
     fn invisible_reasons_are_not_reasons() {
-        for s in ["", "   ", "\u{200B}", "\u{200B}\u{200B} \u{FEFF}", "\u{202E}\u{2066}", "\t\n", "\u{E0041}\u{E0042}", "\u{1b}", "\u{2028}\u{2061}\u{034F}"] {
+        for s in [
+            "",
+            "   ",
+            "\u{200B}",
+            "\u{200B}\u{200B} \u{FEFF}",
+            "\u{202E}\u{2066}",
+            "\t\n",
+            "\u{E0041}\u{E0042}",
+            "\u{1b}",
+            "\u{2028}\u{2061}\u{034F}",
+        ] {
             assert!(!has_visible(s), "{s:?}");
         }
         for s in ["x", " rollback ", "\u{200B}p95", "回滚"] {
@@ -303,13 +335,34 @@ mod text_tests {
         let mut n = 0;
         for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
             let cat = c.general_category();
-            if matches!(cat, GeneralCategory::Control | GeneralCategory::Format | GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator) {
-                assert!(is_invisible(c), "U+{:04X} ({cat:?}) slipped through", u32::from(c));
+            if matches!(
+                cat,
+                GeneralCategory::Control
+                    | GeneralCategory::Format
+                    | GeneralCategory::LineSeparator
+                    | GeneralCategory::ParagraphSeparator
+            ) {
+                assert!(
+                    is_invisible(c),
+                    "U+{:04X} ({cat:?}) slipped through",
+                    u32::from(c)
+                );
                 n += 1;
             }
         }
         assert!(n > 200, "only {n} code points walked");
-        for c in ['\u{2061}', '\u{2064}', '\u{206A}', '\u{206F}', '\u{180E}', '\u{034F}', '\u{E0001}', '\u{E007F}', '\u{2028}', '\u{2029}'] {
+        for c in [
+            '\u{2061}',
+            '\u{2064}',
+            '\u{206A}',
+            '\u{206F}',
+            '\u{180E}',
+            '\u{034F}',
+            '\u{E0001}',
+            '\u{E007F}',
+            '\u{2028}',
+            '\u{2029}',
+        ] {
             assert!(is_invisible(c), "U+{:04X}", u32::from(c));
         }
         assert!(!is_invisible('a') && !is_invisible('€') && !is_invisible(' '));

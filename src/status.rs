@@ -5,7 +5,7 @@
 use crate::domain::{ApprovalState, GuardrailStatus};
 use crate::sanitize::clean;
 use crate::wire::Snapshot;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 pub fn to_json(s: &Snapshot) -> Value {
     let flags: Vec<Value> = s
@@ -82,7 +82,11 @@ pub fn to_json(s: &Snapshot) -> Value {
 
 pub fn to_text(s: &Snapshot, only_env: Option<&str>) -> String {
     let mut out = String::new();
-    out.push_str(&format!("revision {}  ·  flag store {}\n", s.revision, clean(&s.flag_store, 20)));
+    out.push_str(&format!(
+        "revision {}  ·  flag store {}\n",
+        s.revision,
+        clean(&s.flag_store, 20)
+    ));
     if s.flag_store != "embedded" {
         match (&s.flag_store_error, s.flag_store_synced_at) {
             (Some(e), at) => out.push_str(&format!(
@@ -104,9 +108,16 @@ pub fn to_text(s: &Snapshot, only_env: Option<&str>) -> String {
         if only_env.is_some_and(|e| e != env.key.as_str()) {
             continue;
         }
-        let frozen = if s.frozen.contains(&env.key) { "  FROZEN" } else { "" };
+        let frozen = if s.frozen.contains(&env.key) {
+            "  FROZEN"
+        } else {
+            ""
+        };
         let protected = if env.protected { " (protected)" } else { "" };
-        out.push_str(&format!("\n== {}{protected}{frozen}\n", clean(&env.key, 40)));
+        out.push_str(&format!(
+            "\n== {}{protected}{frozen}\n",
+            clean(&env.key, 40)
+        ));
         for f in &s.flags {
             let Some(fe) = f.env(&env.key) else { continue };
             let cohorts: Vec<String> = fe
@@ -127,18 +138,32 @@ pub fn to_text(s: &Snapshot, only_env: Option<&str>) -> String {
                     l.effective_state(s.frozen.contains(&env.key)).as_str()
                 )
             });
-            let worst = crate::control::metrics::worst(s.guardrails.iter().filter(|r| r.flag == f.key && r.env == env.key));
-            let guard = worst.map_or_else(String::new, |w| format!("  guardrails {}", w.as_str().to_uppercase()));
+            let worst = crate::control::metrics::worst(
+                s.guardrails
+                    .iter()
+                    .filter(|r| r.flag == f.key && r.env == env.key),
+            );
+            let guard = worst.map_or_else(String::new, |w| {
+                format!("  guardrails {}", w.as_str().to_uppercase())
+            });
             out.push_str(&format!(
                 "{:<28} {:<4} {}{ladder}{guard}\n",
                 clean(&f.key, 28),
-                if fe.enabled { "on" } else if fe.killed() { "KILLED" } else { "off" },
+                if fe.enabled {
+                    "on"
+                } else if fe.killed() {
+                    "KILLED"
+                } else {
+                    "off"
+                },
                 cohorts.join(" · ")
             ));
             if let Some(line) = served_line(s, f.key.as_str(), env.key.as_str(), fe) {
                 out.push_str(&line);
             }
-            for r in s.guardrails.iter().filter(|r| r.flag == f.key && r.env == env.key && r.status != GuardrailStatus::Healthy) {
+            for r in s.guardrails.iter().filter(|r| {
+                r.flag == f.key && r.env == env.key && r.status != GuardrailStatus::Healthy
+            }) {
                 out.push_str(&format!(
                     "    {:<12} {:<22} {:<14} value {} baseline {} limit {} ({} samples)\n",
                     r.status.as_str(),
@@ -152,7 +177,11 @@ pub fn to_text(s: &Snapshot, only_env: Option<&str>) -> String {
             }
         }
     }
-    let pending: Vec<_> = s.approvals.iter().filter(|a| a.state == ApprovalState::Pending).collect();
+    let pending: Vec<_> = s
+        .approvals
+        .iter()
+        .filter(|a| a.state == ApprovalState::Pending)
+        .collect();
     out.push_str(&format!("\n== approvals: {} pending\n", pending.len()));
     for a in pending {
         out.push_str(&format!(
@@ -171,7 +200,11 @@ use crate::domain::guardrail::fmt_value as num;
 
 /// The external flag store's sync state: `ok`, `failing` (with the error) or `never`.
 fn sync_state(s: &Snapshot) -> Value {
-    let state = match (&s.flag_store_error, s.flag_store_synced_at, s.flag_store.as_str()) {
+    let state = match (
+        &s.flag_store_error,
+        s.flag_store_synced_at,
+        s.flag_store.as_str(),
+    ) {
         (_, _, "embedded") => "embedded",
         (Some(_), _, _) => "failing",
         (None, Some(_), _) => "ok",
@@ -187,14 +220,29 @@ fn served_line(s: &Snapshot, flag: &str, env: &str, fe: &crate::domain::FlagEnv)
         .cohorts
         .iter()
         .filter_map(|c| {
-            let rows: Vec<_> = s.exposure.iter().filter(|e| e.flag.as_str() == flag && e.env.as_str() == env && e.cohort.as_ref() == Some(&c.name)).collect();
+            let rows: Vec<_> = s
+                .exposure
+                .iter()
+                .filter(|e| {
+                    e.flag.as_str() == flag
+                        && e.env.as_str() == env
+                        && e.cohort.as_ref() == Some(&c.name)
+                })
+                .collect();
             if rows.is_empty() {
                 return None;
             }
             let all: u64 = rows.iter().map(|e| e.total).sum();
             let cand: u64 = rows.iter().filter(|e| e.exposed).map(|e| e.total).sum();
-            let per_min: u64 = rows.iter().filter(|e| e.exposed).map(|e| e.last_window).sum();
-            Some(format!("{} {cand}/{all} candidate ({per_min}/min)", clean(&c.name, 30)))
+            let per_min: u64 = rows
+                .iter()
+                .filter(|e| e.exposed)
+                .map(|e| e.last_window)
+                .sum();
+            Some(format!(
+                "{} {cand}/{all} candidate ({per_min}/min)",
+                clean(&c.name, 30)
+            ))
         })
         .collect();
     (!parts.is_empty()).then(|| format!("    served  {}\n", parts.join(" · ")))

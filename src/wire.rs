@@ -2,8 +2,8 @@
 //! the client. Serde types only; no I/O. Documented in `docs/api.md`.
 
 use crate::domain::{
-    Action, Actor, ApprovalId, ApprovalRequest, AuditEvent, AuditId, CohortName, EnvKey, Environment, Evidence, Flag, FlagKey,
-    GuardrailStatus, Revision,
+    Action, Actor, ApprovalId, ApprovalRequest, AuditEvent, AuditId, CohortName, EnvKey,
+    Environment, Evidence, Flag, FlagKey, GuardrailStatus, Revision,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -328,11 +328,20 @@ pub struct TokenCreated {
 /// sends its token, so a local user squatting a dead server's port never receives one.
 pub fn endpoint_proof(key: &str, nonce: &str) -> String {
     let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key.as_bytes());
-    ring::hmac::sign(&k, nonce.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    ring::hmac::sign(&k, nonce.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Whether `proof` answers `nonce` under `key` (constant time).
 pub fn verify_endpoint_proof(key: &str, nonce: &str, proof: &str) -> bool {
     let want = endpoint_proof(key, nonce);
-    want.len() == proof.len() && want.bytes().zip(proof.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    want.len() == proof.len()
+        && want
+            .bytes()
+            .zip(proof.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }

@@ -13,7 +13,10 @@ fn status_and_act_use_the_configured_backend_token_variable_and_environment() {
     let conf = tempfile::tempdir().expect("tmp");
     std::fs::write(
         conf.path().join("config.toml"),
-        format!("backend = \"{}\"\ntoken_env = \"MY_FLAGTOP_TOKEN\"\nenv = \"staging\"\n", server.url),
+        format!(
+            "backend = \"{}\"\ntoken_env = \"MY_FLAGTOP_TOKEN\"\nenv = \"staging\"\n",
+            server.url
+        ),
     )
     .expect("write config");
     let run = |args: &[&str]| {
@@ -29,18 +32,46 @@ fn status_and_act_use_the_configured_backend_token_variable_and_environment() {
             .expect("run flagtop")
     };
     // `act` with no --backend and no --env: the configured server and environment.
-    let out = run(&["act", "pause", "checkout-v2", "--reason", "configured", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[
+        "act",
+        "pause",
+        "checkout-v2",
+        "--reason",
+        "configured",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["action"]["env"], "staging");
     // The change is on that server.
     let out = run(&["status", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    let f = v["flags"].as_array().and_then(|f| f.iter().find(|f| f["key"] == "checkout-v2")).cloned().expect("flag");
+    let f = v["flags"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["key"] == "checkout-v2"))
+        .cloned()
+        .expect("flag");
     assert_eq!(f["environments"]["staging"]["ladder"]["state"], "paused");
     // The command line still wins: --env production.
-    let out = run(&["act", "pause", "checkout-v2", "--env", "production", "--reason", "cli wins", "--json"]);
+    let out = run(&[
+        "act",
+        "pause",
+        "checkout-v2",
+        "--env",
+        "production",
+        "--reason",
+        "cli wins",
+        "--json",
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["action"]["env"], "production");
     // A broken config stops the command with the position.

@@ -46,7 +46,12 @@ fn normalise(text: &[u8], dir: &Path) -> String {
 
 fn cases() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/invalid");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(root).expect("tests/invalid").flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root)
+        .expect("tests/invalid")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
     v.sort();
     v
 }
@@ -54,7 +59,11 @@ fn cases() -> Vec<PathBuf> {
 #[test]
 fn every_planted_error_is_found_with_its_position() {
     let cases = cases();
-    assert!(cases.len() >= 12, "expected a folder per kind of problem, found {}", cases.len());
+    assert!(
+        cases.len() >= 12,
+        "expected a folder per kind of problem, found {}",
+        cases.len()
+    );
     let mut failures = Vec::new();
     for case in &cases {
         let tmp = tempfile::tempdir().expect("tempdir");
@@ -62,9 +71,14 @@ fn every_planted_error_is_found_with_its_position() {
         let out = flagtop(tmp.path(), &["check-config"]);
         let got = normalise(&out.stdout, tmp.path());
         let want = std::fs::read_to_string(case.join("expected.txt")).expect("expected.txt");
-        let name = case.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let name = case
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         if got != want {
-            failures.push(format!("== {name}: output differs\n-- want:\n{want}-- got:\n{got}"));
+            failures.push(format!(
+                "== {name}: output differs\n-- want:\n{want}-- got:\n{got}"
+            ));
         }
         let has_error = want.lines().any(|l| l.contains(": error: "));
         let code = out.status.code();
@@ -72,19 +86,32 @@ fn every_planted_error_is_found_with_its_position() {
             failures.push(format!("== {name}: exit {code:?} with errors={has_error}"));
         }
         // Every message names a file, a line and a column.
-        for l in want.lines().filter(|l| !l.starts_with("  hint:") && l.contains(": error: ")) {
+        for l in want
+            .lines()
+            .filter(|l| !l.starts_with("  hint:") && l.contains(": error: "))
+        {
             let pos: Vec<&str> = l.split(": ").next().unwrap_or("").rsplitn(3, ':').collect();
-            assert!(pos.len() == 3 && pos[0].parse::<u32>().is_ok() && pos[1].parse::<u32>().is_ok(), "{name}: no file:line:col in {l:?}");
+            assert!(
+                pos.len() == 3 && pos[0].parse::<u32>().is_ok() && pos[1].parse::<u32>().is_ok(),
+                "{name}: no file:line:col in {l:?}"
+            );
         }
         // Starting the TUI with these files fails with the same messages.
         if has_error {
             let start = flagtop(tmp.path(), &[]);
             let err = normalise(&start.stderr, tmp.path());
-            assert_eq!(start.status.code(), Some(2), "{name}: the TUI started with a broken config:\n{err}");
+            assert_eq!(
+                start.status.code(),
+                Some(2),
+                "{name}: the TUI started with a broken config:\n{err}"
+            );
             let errors: Vec<&str> = err.lines().filter(|l| l.contains(": error: ")).collect();
             assert!(!errors.is_empty(), "{name}: no error at start:\n{err}");
             for l in errors {
-                assert!(want.contains(l), "{name}: start-up message {l:?} is not what check-config says:\n{want}");
+                assert!(
+                    want.contains(l),
+                    "{name}: start-up message {l:?} is not what check-config says:\n{want}"
+                );
             }
         }
     }
@@ -94,7 +121,10 @@ fn every_planted_error_is_found_with_its_position() {
 #[test]
 fn a_complete_valid_config_passes() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/valid"), tmp.path());
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/valid"),
+        tmp.path(),
+    );
     let out = flagtop(tmp.path(), &["check-config"]);
     let text = normalise(&out.stdout, tmp.path());
     assert_eq!(text, "0 errors, 0 warnings\n");
@@ -112,9 +142,13 @@ fn an_empty_config_dir_checks_every_shipped_theme_and_keymap_clean() {
 #[test]
 fn shipped_files_on_disk_are_the_embedded_ones() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for (kind, list) in [("themes", flagtop::config::THEMES), ("keymaps", flagtop::config::KEYMAPS)] {
+    for (kind, list) in [
+        ("themes", flagtop::config::THEMES),
+        ("keymaps", flagtop::config::KEYMAPS),
+    ] {
         for (name, text) in list {
-            let disk = std::fs::read_to_string(root.join(kind).join(format!("{name}.toml"))).expect("shipped file");
+            let disk = std::fs::read_to_string(root.join(kind).join(format!("{name}.toml")))
+                .expect("shipped file");
             assert_eq!(&disk, text, "{kind}/{name}.toml");
         }
     }

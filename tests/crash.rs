@@ -2,7 +2,12 @@
 //! serve`, `kill -9` at random moments, restart, retry every unacknowledged request with its key
 //! — then every request is applied exactly once, every acknowledged one is among them, and none
 //! is applied twice. Prints the trials, kills and counts (recorded in docs/reliability.md).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::type_complexity)] // test code may fail loudly
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::type_complexity
+)] // test code may fail loudly
 
 mod common;
 
@@ -16,7 +21,10 @@ use std::time::Duration;
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) % n.max(1)
     }
 }
@@ -40,7 +48,11 @@ async fn send(http: &Http, token: &str, r: &Req) -> Result<serde_json::Value, St
         .map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
     let body: serde_json::Value = resp.json().await.map_err(|e| e.to_string())?;
-    if status == 200 { Ok(body) } else { Err(format!("HTTP {status}: {body}")) }
+    if status == 200 {
+        Ok(body)
+    } else {
+        Err(format!("HTTP {status}: {body}"))
+    }
 }
 
 /// Every audit event, following `before` pages.
@@ -52,7 +64,10 @@ async fn all_audit(http: &Http, token: &str) -> Vec<serde_json::Value> {
             Some(b) => format!("/v1/audit?limit=1000&before={b}"),
             None => "/v1/audit?limit=1000".to_string(),
         };
-        let page = http.get(&path, token).await.body["events"].as_array().cloned().unwrap_or_default();
+        let page = http.get(&path, token).await.body["events"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         if page.is_empty() {
             return out;
         }
@@ -63,7 +78,10 @@ async fn all_audit(http: &Http, token: &str) -> Vec<serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_9_at_random_moments_loses_nothing_and_doubles_nothing() {
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(7);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(7);
     eprintln!("crash harness seed {seed}");
     let mut rng = Lcg(seed);
     let dir = tempfile::tempdir().expect("tmp");
@@ -77,11 +95,16 @@ async fn kill_9_at_random_moments_loses_nothing_and_doubles_nothing() {
         .expect("flags")
         .iter()
         .filter_map(|f| {
-            let c = f["environments"]["staging"]["cohorts"].as_array()?.first()?;
+            let c = f["environments"]["staging"]["cohorts"]
+                .as_array()?
+                .first()?;
             if c["rolled_back"] != false {
                 return None;
             }
-            Some((f["key"].as_str()?.to_string(), c["name"].as_str()?.to_string()))
+            Some((
+                f["key"].as_str()?.to_string(),
+                c["name"].as_str()?.to_string(),
+            ))
         })
         .collect();
     targets.reverse();
@@ -108,7 +131,12 @@ async fn kill_9_at_random_moments_loses_nothing_and_doubles_nothing() {
         let results: Arc<Mutex<Vec<(String, Result<serde_json::Value, String>)>>> = Arc::default();
         let mut workers = Vec::new();
         for _ in 0..WORKERS {
-            let (q, res, http, token) = (queue.clone(), results.clone(), Http::new(&http.url), token.clone());
+            let (q, res, http, token) = (
+                queue.clone(),
+                results.clone(),
+                Http::new(&http.url),
+                token.clone(),
+            );
             workers.push(tokio::spawn(async move {
                 loop {
                     let next = q.lock().expect("lock").pop();
@@ -141,10 +169,16 @@ async fn kill_9_at_random_moments_loses_nothing_and_doubles_nothing() {
         // Restart on the same data dir; retry everything not acknowledged, with its key.
         server = Server::start(&data, &["--no-simulate", "--scenario", "large"]);
         let http = Http::new(&server.url);
-        let pending: Vec<Req> = all.values().filter(|r| !acked.contains_key(&r.key)).cloned().collect();
+        let pending: Vec<Req> = all
+            .values()
+            .filter(|r| !acked.contains_key(&r.key))
+            .cloned()
+            .collect();
         for r in pending {
             retried += 1;
-            let body = send(&http, &token, &r).await.unwrap_or_else(|e| panic!("retry of {} failed: {e}", r.key));
+            let body = send(&http, &token, &r)
+                .await
+                .unwrap_or_else(|e| panic!("retry of {} failed: {e}", r.key));
             if body["replayed"] == true {
                 replayed += 1; // it had been applied before the kill; the key found it
             }
@@ -164,16 +198,27 @@ async fn kill_9_at_random_moments_loses_nothing_and_doubles_nothing() {
     let mut per_key: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for e in audit.iter().filter(|e| e["kind"] == "applied") {
         if let Some(k) = e["request_id"].as_str().filter(|k| k.starts_with("crash-")) {
-            per_key.entry(k.to_string()).or_default().push(e["id"].as_u64().unwrap_or(0));
+            per_key
+                .entry(k.to_string())
+                .or_default()
+                .push(e["id"].as_u64().unwrap_or(0));
         }
     }
     for (key, ids) in &per_key {
         assert_eq!(ids.len(), 1, "{key} applied {} times", ids.len());
     }
     let keys: BTreeSet<&String> = all.keys().collect();
-    assert_eq!(per_key.keys().collect::<BTreeSet<_>>(), keys, "every request applied exactly once");
+    assert_eq!(
+        per_key.keys().collect::<BTreeSet<_>>(),
+        keys,
+        "every request applied exactly once"
+    );
     for (key, id) in &acked {
-        assert_eq!(per_key.get(key).map(|v| v[0]), Some(*id), "acknowledged {key} is in the audit with its id");
+        assert_eq!(
+            per_key.get(key).map(|v| v[0]),
+            Some(*id),
+            "acknowledged {key} is in the audit with its id"
+        );
     }
     let snap = http.get("/v1/snapshot", &token).await.body;
     let rolled: BTreeSet<String> = snap["flags"]
@@ -184,7 +229,11 @@ async fn kill_9_at_random_moments_loses_nothing_and_doubles_nothing() {
         .filter_map(|f| f["key"].as_str().map(str::to_string))
         .collect();
     for r in all.values() {
-        assert!(rolled.contains(r.body["action"]["flag"].as_str().unwrap_or("")), "{} not in the state", r.key);
+        assert!(
+            rolled.contains(r.body["action"]["flag"].as_str().unwrap_or("")),
+            "{} not in the state",
+            r.key
+        );
     }
     eprintln!(
         "crash harness: {TRIALS} trials, {kills} kill -9s, {} requests ({sent} sent before the kills, {acked_total} acknowledged before them), {retried} retried after restart ({replayed} had been applied before the kill and were answered from their key), 0 lost, 0 doubled",

@@ -20,7 +20,12 @@ async fn fixture() -> Fixture {
     let server = Server::start(dir.path(), &["--no-simulate"]);
     let admin = server.admin.clone().expect("admin");
     let http = Http::new(&server.url);
-    Fixture { _dir: dir, _server: server, http, admin }
+    Fixture {
+        _dir: dir,
+        _server: server,
+        http,
+        admin,
+    }
 }
 
 fn pause(extra: Option<(&str, serde_json::Value)>) -> serde_json::Value {
@@ -48,17 +53,42 @@ async fn callers_who_may_not_act_get_403_before_any_other_check() {
             let r = f.http.post("/v1/actions", who, b.clone()).await;
             assert_eq!(r.status, 403, "{b} → {:?}", r.body);
         }
-        let r = f.http.post("/v1/approvals/apr-nope/approve", who, json!({"bad": 1})).await;
+        let r = f
+            .http
+            .post("/v1/approvals/apr-nope/approve", who, json!({"bad": 1}))
+            .await;
         assert_eq!(r.status, 403, "{:?}", r.body);
-        let r = f.http.call("PUT", "/v1/flags/zzz", Some(who), Some(json!({"garbage": 1})), &[]).await;
+        let r = f
+            .http
+            .call(
+                "PUT",
+                "/v1/flags/zzz",
+                Some(who),
+                Some(json!({"garbage": 1})),
+                &[],
+            )
+            .await;
         assert_eq!(r.status, 403, "{:?}", r.body);
-        let r = f.http.post("/v1/tokens", who, json!({"name": "flagtop-engine", "role": "admin"})).await;
+        let r = f
+            .http
+            .post(
+                "/v1/tokens",
+                who,
+                json!({"name": "flagtop-engine", "role": "admin"}),
+            )
+            .await;
         assert_eq!(r.status, 403, "{:?}", r.body);
     }
-    let r = f.http.post("/v1/proposals", &viewer, json!({"garbage": 1})).await;
+    let r = f
+        .http
+        .post("/v1/proposals", &viewer, json!({"garbage": 1}))
+        .await;
     assert_eq!(r.status, 403, "{:?}", r.body);
     // The same garbage from an operator is judged on its merits.
-    let r = f.http.post("/v1/actions", &operator, bodies[1].clone()).await;
+    let r = f
+        .http
+        .post("/v1/actions", &operator, bodies[1].clone())
+        .await;
     assert_eq!(r.status, 404, "{:?}", r.body);
 }
 
@@ -69,16 +99,33 @@ async fn idempotency_keys_are_scoped_to_the_token() {
     let b = f.http.token(&f.admin, "ben", "operator").await;
     let body = |p: u8| json!({"action": {"type": "set_percent", "flag": "checkout-v2", "env": "staging", "cohort": "eu-west", "percent": p}, "reason": "scoped keys"});
     let key = [("idempotency-key", "shared-key-1")];
-    let r = f.http.call("POST", "/v1/actions", Some(&a), Some(body(11)), &key).await;
+    let r = f
+        .http
+        .call("POST", "/v1/actions", Some(&a), Some(body(11)), &key)
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     // Another token with the same key and another body: a new request, not "key reused".
-    let r = f.http.call("POST", "/v1/actions", Some(&b), Some(body(12)), &key).await;
+    let r = f
+        .http
+        .call("POST", "/v1/actions", Some(&b), Some(body(12)), &key)
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["replayed"], false);
     // The first token's retry is a replay; its reuse with another body is refused.
-    let r = f.http.call("POST", "/v1/actions", Some(&a), Some(body(11)), &key).await;
-    assert_eq!((r.status, &r.body["replayed"]), (200, &json!(true)), "{:?}", r.body);
-    let r = f.http.call("POST", "/v1/actions", Some(&a), Some(body(13)), &key).await;
+    let r = f
+        .http
+        .call("POST", "/v1/actions", Some(&a), Some(body(11)), &key)
+        .await;
+    assert_eq!(
+        (r.status, &r.body["replayed"]),
+        (200, &json!(true)),
+        "{:?}",
+        r.body
+    );
+    let r = f
+        .http
+        .call("POST", "/v1/actions", Some(&a), Some(body(13)), &key)
+        .await;
     assert_eq!(r.status, 422, "{:?}", r.body);
     assert_eq!(r.body["error"]["code"], "idempotency_key_reused");
 }
@@ -90,21 +137,64 @@ async fn unknown_fields_anywhere_are_refused_by_name_and_reasons_must_be_visible
     let snap = f.http.get("/v1/snapshot", &op).await.body;
     let revision = snap["revision"].clone();
     // Inside the action.
-    let r = f.http.post("/v1/actions", &op, pause(Some(("evil", json!(1))))).await;
-    assert_eq!((r.status, r.body["error"]["code"].as_str()), (422, Some("unknown_field")), "{:?}", r.body);
-    assert!(r.body["error"]["message"].as_str().unwrap_or("").contains("evil"), "{:?}", r.body);
+    let r = f
+        .http
+        .post("/v1/actions", &op, pause(Some(("evil", json!(1)))))
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (422, Some("unknown_field")),
+        "{:?}",
+        r.body
+    );
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("evil"),
+        "{:?}",
+        r.body
+    );
     // A misspelled optional field at the top.
     let mut b = pause(None);
     b["expected_revison"] = json!(3);
     let r = f.http.post("/v1/actions", &op, b).await;
     assert_eq!(r.status, 422, "{:?}", r.body);
-    assert!(r.body["error"]["message"].as_str().unwrap_or("").contains("expected_revison"), "{:?}", r.body);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("expected_revison"),
+        "{:?}",
+        r.body
+    );
     // Deep in a flag definition (admin): the path is named.
     let mut flag = f.http.get("/v1/flags/checkout-v2", &f.admin).await.body;
     flag["environments"]["staging"]["cohorts"][0]["percnt"] = json!(5);
-    let r = f.http.call("PUT", "/v1/flags/checkout-v2", Some(&f.admin), Some(flag), &[]).await;
-    assert_eq!((r.status, r.body["error"]["code"].as_str()), (422, Some("unknown_field")), "{:?}", r.body);
-    assert!(r.body["error"]["message"].as_str().unwrap_or("").contains("percnt"), "{:?}", r.body);
+    let r = f
+        .http
+        .call(
+            "PUT",
+            "/v1/flags/checkout-v2",
+            Some(&f.admin),
+            Some(flag),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (422, Some("unknown_field")),
+        "{:?}",
+        r.body
+    );
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("percnt"),
+        "{:?}",
+        r.body
+    );
     // Evidence inside a proposal.
     let p = json!({"action": {"type": "pause", "flag": "checkout-v2", "env": "staging"}, "reason": "x",
                    "evidence": [{"metric": "p95", "cohort": "eu-west", "samples": 3, "sneaky": true}]});
@@ -115,10 +205,18 @@ async fn unknown_fields_anywhere_are_refused_by_name_and_reasons_must_be_visible
         let mut b = pause(None);
         b["reason"] = json!(reason);
         let r = f.http.post("/v1/actions", &op, b).await;
-        assert_eq!((r.status, r.body["error"]["code"].as_str()), (422, Some("reason_required")), "{reason:?}: {:?}", r.body);
+        assert_eq!(
+            (r.status, r.body["error"]["code"].as_str()),
+            (422, Some("reason_required")),
+            "{reason:?}: {:?}",
+            r.body
+        );
     }
     // Nothing of it changed anything.
-    assert_eq!(f.http.get("/v1/snapshot", &op).await.body["revision"], revision);
+    assert_eq!(
+        f.http.get("/v1/snapshot", &op).await.body["revision"],
+        revision
+    );
     // The well-formed request passes.
     let r = f.http.post("/v1/actions", &op, pause(None)).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
@@ -127,15 +225,38 @@ async fn unknown_fields_anywhere_are_refused_by_name_and_reasons_must_be_visible
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reserved_names_cannot_be_minted_and_the_engine_label_is_not_for_tokens() {
     let f = fixture().await;
-    for name in ["flagtop-engine", "flagtop-system", "automation", "engine", "system"] {
-        let r = f.http.post("/v1/tokens", &f.admin, json!({"name": name, "role": "operator"})).await;
-        assert_eq!((r.status, r.body["error"]["code"].as_str()), (400, Some("reserved_name")), "{name}: {:?}", r.body);
+    for name in [
+        "flagtop-engine",
+        "flagtop-system",
+        "automation",
+        "engine",
+        "system",
+    ] {
+        let r = f
+            .http
+            .post(
+                "/v1/tokens",
+                &f.admin,
+                json!({"name": name, "role": "operator"}),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.body["error"]["code"].as_str()),
+            (400, Some("reserved_name")),
+            "{name}: {:?}",
+            r.body
+        );
     }
     // The two-person rule holds for every token, whatever it is called.
     let op = f.http.token(&f.admin, "engine-room", "operator").await;
     let body = json!({"action": {"type": "set_percent", "flag": "checkout-v2", "env": "production", "cohort": "us-east", "percent": 100}, "reason": "expand"});
     let r = f.http.post("/v1/actions", &op, body).await;
-    assert_eq!((r.status, r.body["outcome"].as_str()), (202, Some("requested")), "{:?}", r.body);
+    assert_eq!(
+        (r.status, r.body["outcome"].as_str()),
+        (202, Some("requested")),
+        "{:?}",
+        r.body
+    );
     let who = f.http.get("/v1/whoami", &op).await.body;
     assert_eq!(who["kind"], "person");
 }

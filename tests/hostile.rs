@@ -18,7 +18,20 @@ use std::time::{Duration, Instant};
 const PAYLOAD: &str = "P0\x1b[2Jclr \x1b]0;pwned\x07ttl \x1b]8;;http://x\x07lnk\x1b]8;;\x07 \x1b[201~pst \u{9b}31mc1 \u{9d}0;t\u{9c} \u{202e}rev\u{202c} z\u{200b}w\u{200d}j\u{feff} del\x7f cr\r nl\n tab\t P9";
 
 /// Byte sequences that must never appear verbatim in anything we print.
-const LEAKS: &[&str] = &["\x1b[2Jclr", "\x1b]0;pwned", "\x1b]8;;http://x", "\x1b[201~", "\u{9b}", "\u{9d}", "\u{9c}", "\u{202e}", "\u{202c}", "\u{200b}", "\u{200d}", "\u{feff}"];
+const LEAKS: &[&str] = &[
+    "\x1b[2Jclr",
+    "\x1b]0;pwned",
+    "\x1b]8;;http://x",
+    "\x1b[201~",
+    "\u{9b}",
+    "\u{9d}",
+    "\u{9c}",
+    "\u{202e}",
+    "\u{202c}",
+    "\u{200b}",
+    "\u{200d}",
+    "\u{feff}",
+];
 
 /// Bidi controls and invisible characters (the set `sanitize` replaces).
 fn bidi_or_invisible(c: char) -> bool {
@@ -31,7 +44,9 @@ fn assert_inert_text(out: &[u8], what: &str) {
     let chars: Vec<char> = s.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
         let bad = (c.is_control() && c != '\n') || bidi_or_invisible(c);
-        let near: String = chars[i.saturating_sub(40)..(i + 40).min(chars.len())].iter().collect();
+        let near: String = chars[i.saturating_sub(40)..(i + 40).min(chars.len())]
+            .iter()
+            .collect();
         assert!(!bad, "{what}: {c:?} at char {i}: …{near:?}…");
     }
     for l in LEAKS {
@@ -42,7 +57,8 @@ fn assert_inert_text(out: &[u8], what: &str) {
 /// JSON output: valid, and no raw control, C1, bidi or invisible character anywhere in the
 /// bytes (serde escapes C0; the rest must be escaped too, a terminal may act on C1).
 fn assert_inert_json(out: &[u8], what: &str) -> Value {
-    let v: Value = serde_json::from_slice(out).unwrap_or_else(|e| panic!("{what}: invalid JSON: {e}"));
+    let v: Value =
+        serde_json::from_slice(out).unwrap_or_else(|e| panic!("{what}: invalid JSON: {e}"));
     assert_inert_text(out, what);
     v
 }
@@ -68,7 +84,15 @@ fn flagtop(url: &str, token: &str, args: &[&str]) -> std::process::Output {
 }
 
 fn percent_encode(s: &str) -> String {
-    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// A control plane seeded with hostile text through every write path; returns it with the
@@ -87,16 +111,36 @@ async fn hostile_server(dir: &std::path::Path) -> (Server, String) {
     assert!(long.len() < 4000);
     flag["description"] = json!(long);
     flag["owner"] = json!(PAYLOAD);
-    let r = http.call("PUT", "/v1/flags/checkout-v2", Some(&admin), Some(flag.clone()), &[]).await;
+    let r = http
+        .call(
+            "PUT",
+            "/v1/flags/checkout-v2",
+            Some(&admin),
+            Some(flag.clone()),
+            &[],
+        )
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
 
     // An applied action's reason; a proposal's reason, evidence and gap; a rejection's reason.
     let rollback = json!({"type": "rollback", "flag": "checkout-v2", "env": "production", "cohort": "eu-west"});
-    let r = http.post("/v1/actions", &alice, json!({"action": rollback, "reason": format!("act {PAYLOAD}")})).await;
+    let r = http
+        .post(
+            "/v1/actions",
+            &alice,
+            json!({"action": rollback, "reason": format!("act {PAYLOAD}")}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let evidence = json!([{"metric": format!("m {PAYLOAD}"), "cohort": "us-east", "candidate": 1.0, "baseline": 0.5, "samples": 10, "window_secs": 60, "status": format!("s {PAYLOAD}")}]);
     let advance = json!({"type": "set_percent", "flag": "checkout-v2", "env": "production", "cohort": "us-east", "percent": 40});
-    let r = http.post("/v1/proposals", &agent, json!({"action": advance, "reason": format!("prop {PAYLOAD}"), "evidence": evidence})).await;
+    let r = http
+        .post(
+            "/v1/proposals",
+            &agent,
+            json!({"action": advance, "reason": format!("prop {PAYLOAD}"), "evidence": evidence}),
+        )
+        .await;
     assert_eq!(r.status, 202, "{:?}", r.body);
     let gap = json!({"type": "set_percent", "flag": "search-ranking-v3", "env": "staging", "cohort": "internal", "percent": 60});
     let r = http.post("/v1/proposals", &agent, json!({"action": gap, "reason": format!("gap {PAYLOAD}"), "evidence_gap": format!("no data {PAYLOAD}")})).await;
@@ -107,10 +151,25 @@ async fn hostile_server(dir: &std::path::Path) -> (Server, String) {
         assert_eq!(r.status, 202, "{:?}", r.body);
     }
     let expand = json!({"type": "set_percent", "flag": "checkout-v2", "env": "production", "cohort": "us-east", "percent": 60});
-    let r = http.post("/v1/actions", &alice, json!({"action": expand, "reason": format!("req {PAYLOAD}")})).await;
+    let r = http
+        .post(
+            "/v1/actions",
+            &alice,
+            json!({"action": expand, "reason": format!("req {PAYLOAD}")}),
+        )
+        .await;
     assert_eq!(r.status, 202, "{:?}", r.body);
-    let id = r.body["approval_id"].as_str().expect("approval id").to_string();
-    let r = http.post(&format!("/v1/approvals/{id}/reject"), &bob, json!({"reason": format!("rej {PAYLOAD}")})).await;
+    let id = r.body["approval_id"]
+        .as_str()
+        .expect("approval id")
+        .to_string();
+    let r = http
+        .post(
+            &format!("/v1/approvals/{id}/reject"),
+            &bob,
+            json!({"reason": format!("rej {PAYLOAD}")}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     (server, admin)
 }
@@ -121,28 +180,71 @@ async fn hostile_keys_and_oversized_text_are_refused_precisely() {
     let http = Http::new(&server.url);
     let flag = http.get("/v1/flags/checkout-v2", &admin).await.body;
 
-    for bad in ["ev\x1b[2Jil", "a\u{202e}b", "z\u{200b}w", "c1\u{9b}x", "sp ace", "", &"k".repeat(101)] {
+    for bad in [
+        "ev\x1b[2Jil",
+        "a\u{202e}b",
+        "z\u{200b}w",
+        "c1\u{9b}x",
+        "sp ace",
+        "",
+        &"k".repeat(101),
+    ] {
         // Token (user) names.
-        let r = http.post("/v1/tokens", &admin, json!({"name": bad, "role": "viewer"})).await;
-        assert_eq!((r.status, r.body["error"]["code"].as_str()), (422, Some("invalid_name")), "token name {bad:?}: {:?}", r.body);
-        assert!(r.body["error"]["message"].as_str().unwrap_or("").contains("A–Z a–z 0–9 - _ ."));
+        let r = http
+            .post("/v1/tokens", &admin, json!({"name": bad, "role": "viewer"}))
+            .await;
+        assert_eq!(
+            (r.status, r.body["error"]["code"].as_str()),
+            (422, Some("invalid_name")),
+            "token name {bad:?}: {:?}",
+            r.body
+        );
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("A–Z a–z 0–9 - _ .")
+        );
         if bad.is_empty() {
             continue;
         }
         // Flag keys.
         let mut f = flag.clone();
         f["key"] = json!(bad);
-        let r = http.call("PUT", &format!("/v1/flags/{}", percent_encode(bad)), Some(&admin), Some(f), &[]).await;
-        assert_eq!((r.status, r.body["error"]["code"].as_str()), (422, Some("invalid_key")), "flag key {bad:?}: {:?}", r.body);
+        let r = http
+            .call(
+                "PUT",
+                &format!("/v1/flags/{}", percent_encode(bad)),
+                Some(&admin),
+                Some(f),
+                &[],
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.body["error"]["code"].as_str()),
+            (422, Some("invalid_key")),
+            "flag key {bad:?}: {:?}",
+            r.body
+        );
         // Cohort names.
         let mut f = flag.clone();
         f["environments"]["production"]["cohorts"][0]["name"] = json!(bad);
-        let r = http.call("PUT", "/v1/flags/checkout-v2", Some(&admin), Some(f), &[]).await;
+        let r = http
+            .call("PUT", "/v1/flags/checkout-v2", Some(&admin), Some(f), &[])
+            .await;
         assert_eq!(r.status, 422, "cohort name {bad:?}: {:?}", r.body);
         let msg = r.body["error"]["message"].as_str().unwrap_or("");
         assert!(msg.contains("cohort"), "cohort name {bad:?}: {msg}");
         // Environment keys.
-        let r = http.call("PUT", &format!("/v1/environments/{}", percent_encode(bad)), Some(&admin), Some(json!({"key": bad, "protected": false})), &[]).await;
+        let r = http
+            .call(
+                "PUT",
+                &format!("/v1/environments/{}", percent_encode(bad)),
+                Some(&admin),
+                Some(json!({"key": bad, "protected": false})),
+                &[],
+            )
+            .await;
         assert_eq!(r.status, 422, "environment key {bad:?}: {:?}", r.body);
     }
 
@@ -150,15 +252,45 @@ async fn hostile_keys_and_oversized_text_are_refused_precisely() {
     let huge = format!("{PAYLOAD}{}", "x".repeat(100 * 1024));
     let mut f = flag.clone();
     f["description"] = json!(huge);
-    let r = http.call("PUT", "/v1/flags/checkout-v2", Some(&admin), Some(f), &[]).await;
+    let r = http
+        .call("PUT", "/v1/flags/checkout-v2", Some(&admin), Some(f), &[])
+        .await;
     assert_eq!(r.status, 422, "{:?}", r.body);
-    assert!(r.body["error"]["message"].as_str().unwrap_or("").contains("too long"));
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("too long")
+    );
     let rollback = json!({"type": "rollback", "flag": "checkout-v2", "env": "production", "cohort": "eu-west"});
-    let r = http.post("/v1/actions", &admin, json!({"action": rollback, "reason": huge})).await;
-    assert_eq!((r.status, r.body["error"]["code"].as_str()), (422, Some("reason_too_long")), "{:?}", r.body);
+    let r = http
+        .post(
+            "/v1/actions",
+            &admin,
+            json!({"action": rollback, "reason": huge}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (422, Some("reason_too_long")),
+        "{:?}",
+        r.body
+    );
 
     // A hostile flag key on the command line: a precise error, and stderr stays inert.
-    let out = flagtop(&server.url, &admin, &["act", "kill", "x\x1b]0;pwned\x07y", "--env", "production", "--reason", "r"]);
+    let out = flagtop(
+        &server.url,
+        &admin,
+        &[
+            "act",
+            "kill",
+            "x\x1b]0;pwned\x07y",
+            "--env",
+            "production",
+            "--reason",
+            "r",
+        ],
+    );
     assert!(!out.status.success());
     assert_inert_text(&out.stdout, "act stdout");
     assert_inert_text(&out.stderr, "act stderr");
@@ -171,28 +303,59 @@ async fn status_audit_approvals_and_json_are_inert() {
     let (server, admin) = hostile_server(dir.path()).await;
     let url = server.url.clone();
 
-    for args in [&["status"][..], &["status", "--env", "production"], &["audit"], &["audit", "--limit", "100"], &["approvals", "list"], &["approvals"]] {
+    for args in [
+        &["status"][..],
+        &["status", "--env", "production"],
+        &["audit"],
+        &["audit", "--limit", "100"],
+        &["approvals", "list"],
+        &["approvals"],
+    ] {
         let out = flagtop(&url, &admin, args);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_inert_text(&out.stdout, &format!("{args:?}"));
         assert_inert_text(&out.stderr, &format!("{args:?} stderr"));
     }
     // The neutralised text is visible (an operator can see something odd is there).
     let audit = flagtop(&url, &admin, &["audit"]);
     let text = String::from_utf8_lossy(&audit.stdout);
-    assert!(text.contains("act P0␛[2Jclr"), "visible placeholders in audit:\n{text}");
-    assert!(text.contains("rej P0␛[2Jclr"), "the rejection reason is listed:\n{text}");
+    assert!(
+        text.contains("act P0␛[2Jclr"),
+        "visible placeholders in audit:\n{text}"
+    );
+    assert!(
+        text.contains("rej P0␛[2Jclr"),
+        "the rejection reason is listed:\n{text}"
+    );
     let approvals = flagtop(&url, &admin, &["approvals", "list"]);
     let text = String::from_utf8_lossy(&approvals.stdout);
     assert!(text.contains("prop P0␛[2Jclr"), "proposal reason:\n{text}");
-    assert!(text.contains("evidence gap: no data P0␛[2Jclr"), "evidence gap:\n{text}");
+    assert!(
+        text.contains("evidence gap: no data P0␛[2Jclr"),
+        "evidence gap:\n{text}"
+    );
 
-    for args in [&["status", "--json"][..], &["audit", "--json"], &["approvals", "--json"]] {
+    for args in [
+        &["status", "--json"][..],
+        &["audit", "--json"],
+        &["approvals", "--json"],
+    ] {
         let out = flagtop(&url, &admin, args);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v = assert_inert_json(&out.stdout, &format!("{args:?}"));
         // JSON is for programs: the data is kept exactly, only escaped.
-        assert!(json_has(&v, PAYLOAD), "{args:?}: the hostile text round-trips through the JSON");
+        assert!(
+            json_has(&v, PAYLOAD),
+            "{args:?}: the hostile text round-trips through the JSON"
+        );
     }
 }
 
@@ -211,7 +374,10 @@ async fn the_tui_shows_hostile_text_neutralised() {
     tui.wait_for("Ladder checkout-v2", 5);
     tui.keys("\r");
     let screen = tui.wait_for("description:", 5);
-    assert!(screen.contains("owner: P0␛[2Jclr"), "owner neutralised:\n{screen}");
+    assert!(
+        screen.contains("owner: P0␛[2Jclr"),
+        "owner neutralised:\n{screen}"
+    );
     tui.keys("\x1b");
     std::thread::sleep(Duration::from_millis(300));
     // Details of every approval and every audit event: walk the panes.
@@ -230,12 +396,23 @@ async fn the_tui_shows_hostile_text_neutralised() {
         assert!(!text.contains(l), "{l:?} reached the terminal verbatim");
     }
     for c in text.chars() {
-        assert!(!bidi_or_invisible(c) && !('\u{80}'..='\u{9f}').contains(&c), "{c:?} reached the terminal");
+        assert!(
+            !bidi_or_invisible(c) && !('\u{80}'..='\u{9f}').contains(&c),
+            "{c:?} reached the terminal"
+        );
     }
     {
         let p = tui.screen.lock().expect("lock");
-        assert!(p.callbacks().titles.is_empty(), "the window title was set: {:?}", p.callbacks().titles);
-        assert_eq!(p.callbacks().other, 0, "an OSC sequence reached the terminal");
+        assert!(
+            p.callbacks().titles.is_empty(),
+            "the window title was set: {:?}",
+            p.callbacks().titles
+        );
+        assert_eq!(
+            p.callbacks().other,
+            0,
+            "an OSC sequence reached the terminal"
+        );
         assert!(!p.screen().contents().contains('\x1b'));
     }
     tui.keys("q");
@@ -273,17 +450,37 @@ fn screenshots_of_hostile_state_hold_no_control_characters() {
         g.rule = PAYLOAD.to_string();
     }
     let now = flagtop::screenshot::fixture::t0();
-    let mut m = Model::new(flagtop::client::Clean::new(snap), &format!("backend {PAYLOAD}"), Some("production"), flagtop::config::keymap::builtin_default(), now);
+    let mut m = Model::new(
+        flagtop::client::Clean::new(snap),
+        &format!("backend {PAYLOAD}"),
+        Some("production"),
+        flagtop::config::keymap::builtin_default(),
+        now,
+    );
     let theme = flagtop::config::theme::builtin("default");
     let mut shots = vec![flagtop::screenshot::render(&m, &theme, 160, 50).expect("render")];
     for key in ["j", "\r"] {
-        let code = if key == "\r" { crossterm::event::KeyCode::Enter } else { crossterm::event::KeyCode::Char('j') };
+        let code = if key == "\r" {
+            crossterm::event::KeyCode::Enter
+        } else {
+            crossterm::event::KeyCode::Char('j')
+        };
         let key = crossterm::event::KeyEvent::new(code, crossterm::event::KeyModifiers::NONE);
-        let _ = flagtop::tui::update::update(&mut m, flagtop::tui::effect::Event::Key { key, new_idem_key: format!("k-{key:?}") });
+        let _ = flagtop::tui::update::update(
+            &mut m,
+            flagtop::tui::effect::Event::Key {
+                key,
+                new_idem_key: format!("k-{key:?}"),
+            },
+        );
     }
     shots.push(flagtop::screenshot::render(&m, &theme, 160, 50).expect("render details"));
     for svg in shots {
-        assert!(svg.len() < 2_000_000, "a 100 KB string does not blow up the SVG: {} bytes", svg.len());
+        assert!(
+            svg.len() < 2_000_000,
+            "a 100 KB string does not blow up the SVG: {} bytes",
+            svg.len()
+        );
         assert_inert_text(svg.as_bytes(), "screenshot SVG");
         assert!(svg.contains("P0␛[2Jclr"), "the neutralised text is drawn");
     }
@@ -294,7 +491,9 @@ fn log_lines_hold_no_raw_control_characters() {
     // `flagtop serve` logs its data directory as a `%` field, which tracing-subscriber writes
     // raw (it escapes only the message): a hostile directory name is a real way in.
     let base = tempfile::tempdir().expect("tempdir");
-    let data = base.path().join("d\x1b]0;pwned\x07\x1b[2Jclr\u{9b}1m\u{202e}x\ny");
+    let data = base
+        .path()
+        .join("d\x1b]0;pwned\x07\x1b[2Jclr\u{9b}1m\u{202e}x\ny");
     let server = Server::start(&data, &["--no-simulate"]);
     let log = data.join("flagtop.log");
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -303,12 +502,22 @@ fn log_lines_hold_no_raw_control_characters() {
         if String::from_utf8_lossy(&t).contains("listening") {
             break t;
         }
-        assert!(Instant::now() < deadline, "no log line in {}", log.display());
+        assert!(
+            Instant::now() < deadline,
+            "no log line in {}",
+            log.display()
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     drop(server);
     assert_inert_text(&text, "flagtop.log");
     let s = String::from_utf8_lossy(&text);
-    let line = s.lines().find(|l| l.contains("listening")).unwrap_or_default();
-    assert!(line.contains("d␛]0;pwned␇␛[2Jclr"), "the path is logged, neutralised, on one line: {line}");
+    let line = s
+        .lines()
+        .find(|l| l.contains("listening"))
+        .unwrap_or_default();
+    assert!(
+        line.contains("d␛]0;pwned␇␛[2Jclr"),
+        "the path is logged, neutralised, on one line: {line}"
+    );
 }

@@ -517,20 +517,44 @@ async fn postgres_restart_answers_503_then_lives_again() {
 
 #[test]
 fn migrate_copies_an_embedded_store_and_verifies_it() {
-    let Some((url, pw)) = fresh_db("migrate") else { return };
+    let Some((url, pw)) = fresh_db("migrate") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let seed = flagtop::control::scenario::build("demo", chrono::Utc::now()).unwrap();
-    let cp = ControlPlane::open(Store::open(dir.path()).unwrap(), Arc::new(SystemClock), Some(seed)).unwrap();
-    let secret = cp.add_token(&Caller::system(), "bob", Role::Approver).unwrap();
-    let applied = cp.submit(&operator(), &rollback("eu-west"), Some("key-1")).unwrap();
-    let (state, audit, approvals) = (cp.state(), cp.audit(None, None, 1000).unwrap(), cp.approvals().len());
+    let cp = ControlPlane::open(
+        Store::open(dir.path()).unwrap(),
+        Arc::new(SystemClock),
+        Some(seed),
+    )
+    .unwrap();
+    let secret = cp
+        .add_token(&Caller::system(), "bob", Role::Approver)
+        .unwrap();
+    let applied = cp
+        .submit(&operator(), &rollback("eu-west"), Some("key-1"))
+        .unwrap();
+    let (state, audit, approvals) = (
+        cp.state(),
+        cp.audit(None, None, 1000).unwrap(),
+        cp.approvals().len(),
+    );
     drop(cp);
 
     // A password in --to is refused (argv is public); PGPASSWORD carries it.
     let with_pw = url.replacen("postgres@", &format!("postgres:{pw}@"), 1);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flagtop")).args(["migrate", "--from"]).arg(dir.path()).args(["--to", &with_pw]).output().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flagtop"))
+        .args(["migrate", "--from"])
+        .arg(dir.path())
+        .args(["--to", &with_pw])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("password"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("password"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_flagtop"))
         .args(["migrate", "--from"])
         .arg(dir.path())
@@ -539,15 +563,28 @@ fn migrate_copies_an_embedded_store_and_verifies_it() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!stdout.contains("MISMATCH") && stdout.contains("audit events"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !stdout.contains("MISMATCH") && stdout.contains("audit events"),
+        "{stdout}"
+    );
 
     let cp = ControlPlane::open(pg_store(&url, &pw), Arc::new(SystemClock), None).unwrap();
     assert_eq!(cp.state(), state);
     assert_eq!(cp.audit(None, None, 1000).unwrap(), audit);
     assert_eq!(cp.approvals().len(), approvals);
     assert!(cp.authenticate(&secret).is_some());
-    assert_eq!(cp.submit(&operator(), &rollback("eu-west"), Some("key-1")).unwrap().audit_id, applied.audit_id, "idempotency copied");
+    assert_eq!(
+        cp.submit(&operator(), &rollback("eu-west"), Some("key-1"))
+            .unwrap()
+            .audit_id,
+        applied.audit_id,
+        "idempotency copied"
+    );
     // A second migrate into the same database is refused.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_flagtop"))
         .args(["migrate", "--from"])
@@ -560,12 +597,15 @@ fn migrate_copies_an_embedded_store_and_verifies_it() {
 }
 
 fn runs_engine(data: &std::path::Path) -> bool {
-    std::fs::read_to_string(data.join("flagtop.log")).is_ok_and(|l| l.contains("this replica runs the engine"))
+    std::fs::read_to_string(data.join("flagtop.log"))
+        .is_ok_and(|l| l.contains("this replica runs the engine"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_the_engines_replica_hands_the_engine_to_another() {
-    let Some((url, pw)) = fresh_db("engine") else { return };
+    let Some((url, pw)) = fresh_db("engine") else {
+        return;
+    };
     let (da, a) = replica(&url, &pw);
     wait_for("A to take the engine", async || runs_engine(da.path())).await;
     let (db, b) = replica(&url, &pw);

@@ -8,11 +8,11 @@ mod common;
 
 use chrono::{DateTime, TimeZone, Utc};
 use common::{Http, Server};
-use flagtop::control::prometheus::{poll_once, PromClient, SOURCE_DOWN};
+use flagtop::control::prometheus::{PromClient, SOURCE_DOWN, poll_once};
 use flagtop::control::runtime::{self, Running, StartOptions};
 use flagtop::domain::GuardrailStatus;
 use flagtop::wire::GuardrailReading;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 /// The fixture's fixed query time (tests/fixtures/prometheus/README.md).
@@ -25,11 +25,16 @@ const P95: &str = r#"histogram_quantile(0.95, sum by (cohort, variation, le) (ra
 fn prometheus() -> Option<(String, DateTime<Utc>)> {
     match std::env::var("FLAGTOP_TEST_PROMETHEUS_URL") {
         Ok(url) if !url.trim().is_empty() => {
-            let t = std::env::var("FLAGTOP_TEST_PROMETHEUS_TIME").ok().and_then(|s| s.parse().ok()).unwrap_or(FIXED_TIME);
+            let t = std::env::var("FLAGTOP_TEST_PROMETHEUS_TIME")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(FIXED_TIME);
             Some((url, Utc.timestamp_opt(t, 0).single().expect("fixed time")))
         }
         _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("FLAGTOP_TEST_PROMETHEUS_URL is not set under CI=true: run the tests through ./scripts/test, which starts Prometheus (scripts/prometheus start)")
+            panic!(
+                "FLAGTOP_TEST_PROMETHEUS_URL is not set under CI=true: run the tests through ./scripts/test, which starts Prometheus (scripts/prometheus start)"
+            )
         }
         _ => {
             // Straight to fd 2: the test harness captures `eprintln!`.
@@ -51,7 +56,12 @@ fn rel(pct: f64) -> Value {
 }
 
 fn error_ratio(cohort: &str) -> Value {
-    guard("error_rate", cohort, rel(20.0), json!({"value": ERROR_RATIO, "samples": SAMPLES, "up": "up{job=\"shop\"}"}))
+    guard(
+        "error_rate",
+        cohort,
+        rel(20.0),
+        json!({"value": ERROR_RATIO, "samples": SAMPLES, "up": "up{job=\"shop\"}"}),
+    )
 }
 
 /// Flag `shop` in production with one cohort per fixture case and the given guardrails.
@@ -84,7 +94,9 @@ async fn in_process(dir: &std::path::Path) -> Running {
 }
 
 fn reading<'a>(rs: &'a [GuardrailReading], metric: &str, cohort: &str) -> &'a GuardrailReading {
-    rs.iter().find(|r| r.flag.as_str() == "shop" && r.metric == metric && r.cohort.as_str() == cohort).unwrap_or_else(|| panic!("reading {metric}/{cohort}"))
+    rs.iter()
+        .find(|r| r.flag.as_str() == "shop" && r.metric == metric && r.cohort.as_str() == cohort)
+        .unwrap_or_else(|| panic!("reading {metric}/{cohort}"))
 }
 
 fn near(v: Option<f64>, want: f64) -> bool {
@@ -93,7 +105,9 @@ fn near(v: Option<f64>, want: f64) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backfilled_series_judged_at_a_fixed_time() {
-    let Some((url, at)) = prometheus() else { return };
+    let Some((url, at)) = prometheus() else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     let running = in_process(dir.path()).await;
     let http = Http::new(&running.url);
@@ -109,28 +123,74 @@ async fn backfilled_series_judged_at_a_fixed_time() {
         error_ratio("idle"),
         error_ratio("empty"),
         gone,
-        guard("p95_latency_ms", "healthy", rel(25.0), json!({"value": P95, "samples": SAMPLES})),
-        guard("p95_latency_ms", "breached", rel(25.0), json!({"value": P95, "samples": SAMPLES})),
+        guard(
+            "p95_latency_ms",
+            "healthy",
+            rel(25.0),
+            json!({"value": P95, "samples": SAMPLES}),
+        ),
+        guard(
+            "p95_latency_ms",
+            "breached",
+            rel(25.0),
+            json!({"value": P95, "samples": SAMPLES}),
+        ),
         guard("p95_gauge", "inf", abs(500.0), gauge.clone()),
         guard("p95_gauge", "neginf", abs(500.0), gauge.clone()),
         guard("p95_gauge", "nan", abs(500.0), gauge),
-        guard("bad_query", "healthy", abs(1.0), json!({"value": "sum(rate(shop_errors_total{flag=\"$flag\"}[$window])"})),
-        guard("exec_error", "healthy", abs(1.0), json!({"value": "shop_requests_total{flag=\"$flag\"} / on(flag) shop_errors_total{flag=\"$flag\"}"})),
-        guard("unsplit", "healthy", abs(1.0), json!({"value": "sum(rate(shop_requests_total{flag=\"$flag\"}[$window]))"})),
+        guard(
+            "bad_query",
+            "healthy",
+            abs(1.0),
+            json!({"value": "sum(rate(shop_errors_total{flag=\"$flag\"}[$window])"}),
+        ),
+        guard(
+            "exec_error",
+            "healthy",
+            abs(1.0),
+            json!({"value": "shop_requests_total{flag=\"$flag\"} / on(flag) shop_errors_total{flag=\"$flag\"}"}),
+        ),
+        guard(
+            "unsplit",
+            "healthy",
+            abs(1.0),
+            json!({"value": "sum(rate(shop_requests_total{flag=\"$flag\"}[$window]))"}),
+        ),
     ];
-    let cohorts = ["healthy", "breached", "sparse", "idle", "empty", "gone", "inf", "neginf", "nan"].map(|c| (c, 50));
-    let r = http.call("PUT", "/v1/flags/shop", Some(&running.token), Some(shop(&cohorts, guardrails, None)), &[]).await;
+    let cohorts = [
+        "healthy", "breached", "sparse", "idle", "empty", "gone", "inf", "neginf", "nan",
+    ]
+    .map(|c| (c, 50));
+    let r = http
+        .call(
+            "PUT",
+            "/v1/flags/shop",
+            Some(&running.token),
+            Some(shop(&cohorts, guardrails, None)),
+            &[],
+        )
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
 
     let prom = PromClient::new(&url).expect("client");
     let report = poll_once(&running.cp, &prom, Some(at)).await;
     assert_eq!(report.guardrails, 14);
-    assert!(report.queries < 2 * 14, "identical queries are asked once per poll: {report:?}");
+    assert!(
+        report.queries < 2 * 14,
+        "identical queries are asked once per poll: {report:?}"
+    );
     let rs = running.cp.evaluate_guardrails(false);
 
     let healthy = reading(&rs, "error_rate", "healthy");
-    assert_eq!((healthy.status, healthy.source_error.as_deref()), (GuardrailStatus::Healthy, None), "{healthy:?}");
-    assert!(near(healthy.value, 0.011) && near(healthy.baseline, 0.01), "{healthy:?}");
+    assert_eq!(
+        (healthy.status, healthy.source_error.as_deref()),
+        (GuardrailStatus::Healthy, None),
+        "{healthy:?}"
+    );
+    assert!(
+        near(healthy.value, 0.011) && near(healthy.baseline, 0.01),
+        "{healthy:?}"
+    );
     assert_eq!((healthy.samples, healthy.baseline_samples), (1200, 1200));
     let p95 = reading(&rs, "p95_latency_ms", "healthy");
     assert_eq!(p95.status, GuardrailStatus::Healthy, "{p95:?}");
@@ -138,44 +198,116 @@ async fn backfilled_series_judged_at_a_fixed_time() {
 
     let breached = reading(&rs, "error_rate", "breached");
     assert_eq!(breached.status, GuardrailStatus::Breached, "{breached:?}");
-    assert!(near(breached.value, 0.05) && near(breached.threshold, 0.012), "{breached:?}");
-    assert_eq!(reading(&rs, "p95_latency_ms", "breached").status, GuardrailStatus::Breached);
+    assert!(
+        near(breached.value, 0.05) && near(breached.threshold, 0.012),
+        "{breached:?}"
+    );
+    assert_eq!(
+        reading(&rs, "p95_latency_ms", "breached").status,
+        GuardrailStatus::Breached
+    );
     // Sparkline from query_range: the candidate's gap leaves steps out, matched by timestamp.
-    assert!(!healthy.history.is_empty() && healthy.history.iter().all(|v| near(Some(*v), 0.011)), "{:?}", healthy.history);
-    assert!(breached.history.len() < healthy.history.len(), "{} vs {}", breached.history.len(), healthy.history.len());
-    assert!(breached.history.last().is_some_and(|v| near(Some(*v), 0.05)));
+    assert!(
+        !healthy.history.is_empty() && healthy.history.iter().all(|v| near(Some(*v), 0.011)),
+        "{:?}",
+        healthy.history
+    );
+    assert!(
+        breached.history.len() < healthy.history.len(),
+        "{} vs {}",
+        breached.history.len(),
+        healthy.history.len()
+    );
+    assert!(
+        breached
+            .history
+            .last()
+            .is_some_and(|v| near(Some(*v), 0.05))
+    );
 
     let sparse = reading(&rs, "error_rate", "sparse");
-    assert_eq!((sparse.status, sparse.samples, sparse.source_error.as_deref()), (GuardrailStatus::Insufficient, 12, None), "{sparse:?}");
+    assert_eq!(
+        (
+            sparse.status,
+            sparse.samples,
+            sparse.source_error.as_deref()
+        ),
+        (GuardrailStatus::Insufficient, 12, None),
+        "{sparse:?}"
+    );
     assert_eq!(sparse.value, Some(0.0));
     // 0/0 = NaN: no value (and no traffic in the window).
     let idle = reading(&rs, "error_rate", "idle");
-    assert_eq!((idle.status, idle.value, idle.samples, idle.source_error.as_deref()), (GuardrailStatus::Insufficient, None, 0, None), "{idle:?}");
+    assert_eq!(
+        (
+            idle.status,
+            idle.value,
+            idle.samples,
+            idle.source_error.as_deref()
+        ),
+        (GuardrailStatus::Insufficient, None, 0, None),
+        "{idle:?}"
+    );
     assert!(near(idle.baseline, 0.01));
     // No series at all: no traffic, which is not an error.
     let empty = reading(&rs, "error_rate", "empty");
-    assert_eq!((empty.status, empty.value, empty.baseline, empty.samples), (GuardrailStatus::Insufficient, None, None, 0), "{empty:?}");
+    assert_eq!(
+        (empty.status, empty.value, empty.baseline, empty.samples),
+        (GuardrailStatus::Insufficient, None, None, 0),
+        "{empty:?}"
+    );
     assert_eq!(empty.source_error, None);
     // A NaN gauge with traffic: still no value, never healthy.
     let nan = reading(&rs, "p95_gauge", "nan");
-    assert_eq!((nan.status, nan.value, nan.samples), (GuardrailStatus::Insufficient, None, 1200), "{nan:?}");
+    assert_eq!(
+        (nan.status, nan.value, nan.samples),
+        (GuardrailStatus::Insufficient, None, 1200),
+        "{nan:?}"
+    );
     let inf = reading(&rs, "p95_gauge", "inf");
-    assert_eq!((inf.status, inf.value), (GuardrailStatus::Breached, Some(f64::MAX)), "+Inf is above any limit: {inf:?}");
+    assert_eq!(
+        (inf.status, inf.value),
+        (GuardrailStatus::Breached, Some(f64::MAX)),
+        "+Inf is above any limit: {inf:?}"
+    );
     let neginf = reading(&rs, "p95_gauge", "neginf");
-    assert_eq!((neginf.status, neginf.value), (GuardrailStatus::Insufficient, None), "{neginf:?}");
+    assert_eq!(
+        (neginf.status, neginf.value),
+        (GuardrailStatus::Insufficient, None),
+        "{neginf:?}"
+    );
 
     // The target is down while rate() still answers: "source down", never healthy.
     let gone = reading(&rs, "error_rate", "gone");
-    assert_eq!((gone.status, gone.source_error.as_deref()), (GuardrailStatus::Insufficient, Some(SOURCE_DOWN)), "{gone:?}");
-    assert!(gone.value.is_some() && gone.samples >= 100, "rate() still answers: {gone:?}");
+    assert_eq!(
+        (gone.status, gone.source_error.as_deref()),
+        (GuardrailStatus::Insufficient, Some(SOURCE_DOWN)),
+        "{gone:?}"
+    );
+    assert!(
+        gone.value.is_some() && gone.samples >= 100,
+        "rate() still answers: {gone:?}"
+    );
 
     let bad = reading(&rs, "bad_query", "healthy");
     assert_eq!(bad.status, GuardrailStatus::Insufficient);
     let msg = bad.source_error.as_deref().unwrap_or("");
-    assert!(msg.starts_with("prometheus: bad_data: ") && msg.contains("parse error"), "{msg}");
-    let exec = reading(&rs, "exec_error", "healthy").source_error.clone().unwrap_or_default();
-    assert!(exec.starts_with("prometheus: execution: ") && exec.contains("duplicate series"), "{exec}");
-    let unsplit = reading(&rs, "unsplit", "healthy").source_error.clone().unwrap_or_default();
+    assert!(
+        msg.starts_with("prometheus: bad_data: ") && msg.contains("parse error"),
+        "{msg}"
+    );
+    let exec = reading(&rs, "exec_error", "healthy")
+        .source_error
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        exec.starts_with("prometheus: execution: ") && exec.contains("duplicate series"),
+        "{exec}"
+    );
+    let unsplit = reading(&rs, "unsplit", "healthy")
+        .source_error
+        .clone()
+        .unwrap_or_default();
     assert!(unsplit.contains("no `variation` label"), "{unsplit}");
 
     // The same readings reach clients (the TUI's guardrails pane) through the snapshot.
@@ -184,12 +316,21 @@ async fn backfilled_series_judged_at_a_fixed_time() {
     let row = |metric: &str, cohort: &str| -> Value {
         snap.body["guardrails"]
             .as_array()
-            .and_then(|g| g.iter().find(|r| r["flag"] == "shop" && r["metric"] == metric && r["cohort"] == cohort).cloned())
+            .and_then(|g| {
+                g.iter()
+                    .find(|r| r["flag"] == "shop" && r["metric"] == metric && r["cohort"] == cohort)
+                    .cloned()
+            })
             .unwrap_or(Value::Null)
     };
     let bad = row("bad_query", "healthy");
     assert_eq!(bad["status"], "insufficient");
-    assert!(bad["source_error"].as_str().is_some_and(|e| e.starts_with("prometheus: bad_data: ")), "{bad}");
+    assert!(
+        bad["source_error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("prometheus: bad_data: ")),
+        "{bad}"
+    );
     assert_eq!(row("error_rate", "gone")["source_error"], SOURCE_DOWN);
     assert_eq!(row("error_rate", "breached")["status"], "breached");
     assert!(row("error_rate", "healthy").get("source_error").is_none());
@@ -201,16 +342,31 @@ async fn backfilled_series_judged_at_a_fixed_time() {
     let rs = running.cp.evaluate_guardrails(false);
     let h = reading(&rs, "error_rate", "healthy");
     assert_eq!(h.status, GuardrailStatus::Insufficient);
-    assert!(h.source_error.as_deref().is_some_and(|e| e.starts_with("prometheus unreachable: ")), "{h:?}");
+    assert!(
+        h.source_error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("prometheus unreachable: ")),
+        "{h:?}"
+    );
     running.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_breach_pauses_and_proposes_the_narrowed_rollback() {
-    let Some((url, at)) = prometheus() else { return };
+    let Some((url, at)) = prometheus() else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("tempdir");
-    let envs = [("FLAGTOP_PROMETHEUS_TIME", at.timestamp().to_string()), ("FLAGTOP_PROMETHEUS_INTERVAL", "0.5".to_string())];
-    let server = Server::start_env(dir.path(), "127.0.0.1:0", &["--no-simulate", "--prometheus", &url], &envs);
+    let envs = [
+        ("FLAGTOP_PROMETHEUS_TIME", at.timestamp().to_string()),
+        ("FLAGTOP_PROMETHEUS_INTERVAL", "0.5".to_string()),
+    ];
+    let server = Server::start_env(
+        dir.path(),
+        "127.0.0.1:0",
+        &["--no-simulate", "--prometheus", &url],
+        &envs,
+    );
     let admin = server.admin.clone().expect("admin token");
     let http = Http::new(&server.url);
     let stages = json!([
@@ -218,50 +374,102 @@ async fn prometheus_breach_pauses_and_proposes_the_narrowed_rollback() {
         {"name": "50%", "targets": {"healthy": 50, "breached": 50}, "min_dwell_secs": 3600}
     ]);
     let ladder = json!({"stages": stages, "current": 0, "state": "progressing"});
-    let flag = shop(&[("healthy", 25), ("breached", 25)], vec![error_ratio("healthy"), error_ratio("breached")], Some(ladder));
-    let r = http.call("PUT", "/v1/flags/shop", Some(&admin), Some(flag), &[]).await;
+    let flag = shop(
+        &[("healthy", 25), ("breached", 25)],
+        vec![error_ratio("healthy"), error_ratio("breached")],
+        Some(ladder),
+    );
+    let r = http
+        .call("PUT", "/v1/flags/shop", Some(&admin), Some(flag), &[])
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     // Metrics are not exposed unless asked for.
-    assert_eq!(http.call("GET", "/metrics", None, None, &[]).await.status, 404);
+    assert_eq!(
+        http.call("GET", "/metrics", None, None, &[]).await.status,
+        404
+    );
 
     let deadline = Instant::now() + Duration::from_secs(30);
     let (snap, pending) = loop {
         let snap = http.get("/v1/snapshot", &admin).await.body;
         let pending: Vec<Value> = snap["approvals"]
             .as_array()
-            .map(|a| a.iter().filter(|a| a["state"] == "pending" && a["action"]["flag"] == "shop").cloned().collect())
+            .map(|a| {
+                a.iter()
+                    .filter(|a| a["state"] == "pending" && a["action"]["flag"] == "shop")
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default();
-        let paused = snap["flags"].as_array().and_then(|f| f.iter().find(|f| f["key"] == "shop")).map(|f| f["environments"]["production"]["ladder"]["state"] == "paused");
+        let paused = snap["flags"]
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["key"] == "shop"))
+            .map(|f| f["environments"]["production"]["ladder"]["state"] == "paused");
         if paused == Some(true) && !pending.is_empty() {
             break (snap, pending);
         }
-        assert!(Instant::now() < deadline, "no pause + rollback request within 30 s: {}", snap["guardrails"]);
+        assert!(
+            Instant::now() < deadline,
+            "no pause + rollback request within 30 s: {}",
+            snap["guardrails"]
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(pending.len(), 1, "exactly one request: {pending:?}");
-    assert_eq!(pending[0]["action"], json!({"type": "rollback", "flag": "shop", "env": "production", "cohort": "breached"}));
-    assert!(pending[0]["reason"].as_str().is_some_and(|r| r.contains("error_rate of breached breached")), "{}", pending[0]["reason"]);
-    let ladder = &snap["flags"].as_array().and_then(|f| f.iter().find(|f| f["key"] == "shop")).expect("shop")["environments"]["production"];
-    assert!(ladder["ladder"]["pause_note"].as_str().is_some_and(|n| n.contains("breached")), "{ladder}");
+    assert_eq!(
+        pending[0]["action"],
+        json!({"type": "rollback", "flag": "shop", "env": "production", "cohort": "breached"})
+    );
+    assert!(
+        pending[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("error_rate of breached breached")),
+        "{}",
+        pending[0]["reason"]
+    );
+    let ladder = &snap["flags"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["key"] == "shop"))
+        .expect("shop")["environments"]["production"];
+    assert!(
+        ladder["ladder"]["pause_note"]
+            .as_str()
+            .is_some_and(|n| n.contains("breached")),
+        "{ladder}"
+    );
     // Protected production: nothing rolled back before a person approves.
-    assert_eq!(common::cohort(&snap, "shop", "production", "breached")["rolled_back"], false);
-    assert_eq!(common::cohort(&snap, "shop", "production", "healthy")["rolled_back"], false);
+    assert_eq!(
+        common::cohort(&snap, "shop", "production", "breached")["rolled_back"],
+        false
+    );
+    assert_eq!(
+        common::cohort(&snap, "shop", "production", "healthy")["rolled_back"],
+        false
+    );
     server.kill9();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_scrape_then_source_down() {
     let Some((url, _)) = prometheus() else { return };
-    let targets = std::env::var("FLAGTOP_TEST_PROMETHEUS_TARGETS").expect("FLAGTOP_TEST_PROMETHEUS_TARGETS (written by scripts/prometheus)");
+    let targets = std::env::var("FLAGTOP_TEST_PROMETHEUS_TARGETS")
+        .expect("FLAGTOP_TEST_PROMETHEUS_TARGETS (written by scripts/prometheus)");
     let exposer_dir = tempfile::tempdir().expect("tempdir");
     let exposer = Server::start(exposer_dir.path(), &["--expose-metrics"]);
     let http = Http::new(&exposer.url);
     let page = http.call("GET", "/metrics", None, None, &[]).await;
     assert_eq!(page.status, 200);
     let text = page.body.as_str().unwrap_or("").to_string();
-    assert!(text.contains("# TYPE flagtop_sim_requests_total counter"), "{text}");
+    assert!(
+        text.contains("# TYPE flagtop_sim_requests_total counter"),
+        "{text}"
+    );
     let host = exposer.url.trim_start_matches("http://").to_string();
-    std::fs::write(&targets, json!([{"targets": [host], "labels": {}}]).to_string()).expect("write targets");
+    std::fs::write(
+        &targets,
+        json!([{"targets": [host], "labels": {}}]).to_string(),
+    )
+    .expect("write targets");
 
     // A second control plane judges the exposer's checkout-v2 traffic through Prometheus.
     let dir = tempfile::tempdir().expect("tempdir");
@@ -270,29 +478,52 @@ async fn live_scrape_then_source_down() {
     let value = format!(
         "sum by (cohort, variation) (rate(flagtop_sim_errors_total{{{sel}}}[$window])) / sum by (cohort, variation) (rate(flagtop_sim_requests_total{{{sel}}}[$window]))"
     );
-    let samples = format!("sum by (cohort, variation) (increase(flagtop_sim_requests_total{{{sel}}}[$window]))");
-    let mut g = guard("error_rate", "us-east", rel(20.0), json!({"value": value, "samples": samples, "up": "up{job=\"flagtop-live\"}"}));
+    let samples = format!(
+        "sum by (cohort, variation) (increase(flagtop_sim_requests_total{{{sel}}}[$window]))"
+    );
+    let mut g = guard(
+        "error_rate",
+        "us-east",
+        rel(20.0),
+        json!({"value": value, "samples": samples, "up": "up{job=\"flagtop-live\"}"}),
+    );
     g["window_secs"] = json!(30);
     g["min_samples"] = json!(10);
     let mut flag = shop(&[("us-east", 25)], vec![g], None);
     flag["key"] = json!("live");
-    let r = Http::new(&running.url).call("PUT", "/v1/flags/live", Some(&running.token), Some(flag), &[]).await;
+    let r = Http::new(&running.url)
+        .call(
+            "PUT",
+            "/v1/flags/live",
+            Some(&running.token),
+            Some(flag),
+            &[],
+        )
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let prom = PromClient::new(&url).expect("client");
     let read = || async {
         poll_once(&running.cp, &prom, None).await;
         let rs = running.cp.evaluate_guardrails(false);
-        rs.into_iter().find(|r| r.flag.as_str() == "live").expect("reading")
+        rs.into_iter()
+            .find(|r| r.flag.as_str() == "live")
+            .expect("reading")
     };
 
     let started = Instant::now();
     loop {
         let r = read().await;
         if r.source_error.is_none() && r.value.is_some() && r.samples > 0 {
-            eprintln!("live scrape: first data after {:.1} s", started.elapsed().as_secs_f64());
+            eprintln!(
+                "live scrape: first data after {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(40), "no scraped data within 40 s: {r:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "no scraped data within 40 s: {r:?}"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
@@ -302,10 +533,17 @@ async fn live_scrape_then_source_down() {
         let r = read().await;
         if r.source_error.as_deref() == Some(SOURCE_DOWN) {
             assert_eq!(r.status, GuardrailStatus::Insufficient);
-            eprintln!("live scrape: source down after {:.1} s (value still {:?})", killed.elapsed().as_secs_f64(), r.value);
+            eprintln!(
+                "live scrape: source down after {:.1} s (value still {:?})",
+                killed.elapsed().as_secs_f64(),
+                r.value
+            );
             break;
         }
-        assert!(killed.elapsed() < Duration::from_secs(20), "no `source down` within 20 s: {r:?}");
+        assert!(
+            killed.elapsed() < Duration::from_secs(20),
+            "no `source down` within 20 s: {r:?}"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let _ = std::fs::write(&targets, "[]");

@@ -11,17 +11,30 @@ fn committed_screenshots_are_fresh() {
     let mut stale = Vec::new();
     for shot in flagtop::screenshot::GALLERY {
         let fresh = flagtop::screenshot::render_shot(shot).expect("render");
-        assert!(fresh.starts_with("<svg") && fresh.trim_end().ends_with("</svg>"), "{}", shot.file);
+        assert!(
+            fresh.starts_with("<svg") && fresh.trim_end().ends_with("</svg>"),
+            "{}",
+            shot.file
+        );
         match std::fs::read_to_string(dir.join(shot.file)) {
             Ok(committed) if committed == fresh => {}
             Ok(_) => stale.push(format!("{} is stale", shot.file)),
             Err(e) => stale.push(format!("{} is missing: {e}", shot.file)),
         }
     }
-    assert!(stale.is_empty(), "{}\nregenerate with ./scripts/screenshots", stale.join("\n"));
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).expect("README");
+    assert!(
+        stale.is_empty(),
+        "{}\nregenerate with ./scripts/screenshots",
+        stale.join("\n")
+    );
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README");
     for shot in flagtop::screenshot::GALLERY {
-        assert!(readme.contains(&format!("(screenshots/{})", shot.file)), "README does not show {}", shot.file);
+        assert!(
+            readme.contains(&format!("(screenshots/{})", shot.file)),
+            "README does not show {}",
+            shot.file
+        );
     }
 }
 
@@ -30,7 +43,18 @@ fn the_screenshot_command_writes_an_svg_with_the_incident() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = tmp.path().join("x.svg");
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_flagtop"))
-        .args(["screenshot", "--scenario", "demo", "--theme", "light", "--size", "120x36", "--state", "incident", "--out"])
+        .args([
+            "screenshot",
+            "--scenario",
+            "demo",
+            "--theme",
+            "light",
+            "--size",
+            "120x36",
+            "--state",
+            "incident",
+            "--out",
+        ])
         .arg(&out)
         .env("FLAGTOP_CONFIG_DIR", tmp.path())
         .env("FLAGTOP_DATA", tmp.path().join("data"))
@@ -43,7 +67,15 @@ fn the_screenshot_command_writes_an_svg_with_the_incident() {
     }
     assert!(!svg.contains('\u{1b}'));
     let ascii = std::process::Command::new(env!("CARGO_BIN_EXE_flagtop"))
-        .args(["screenshot", "--ascii", "--theme", "ansi16", "--size", "80x24", "--out"])
+        .args([
+            "screenshot",
+            "--ascii",
+            "--theme",
+            "ansi16",
+            "--size",
+            "80x24",
+            "--out",
+        ])
         .arg(&out)
         .env("FLAGTOP_CONFIG_DIR", tmp.path())
         .env("FLAGTOP_DATA", tmp.path().join("data"))

@@ -27,7 +27,13 @@ async fn fixture() -> Fixture {
     for r in ROLES {
         tokens.insert(r, http.token(&admin, &format!("{r}-user"), r).await);
     }
-    Fixture { _dir: dir, server, http, admin, tokens }
+    Fixture {
+        _dir: dir,
+        server,
+        http,
+        admin,
+        tokens,
+    }
 }
 
 /// A pending request made by the admin (so every other identity may decide it).
@@ -50,39 +56,86 @@ async fn every_endpoint_by_every_role() {
     // (endpoint, expected status for viewer, operator, approver, agent, admin)
     let mut table: Vec<(String, [u16; 5])> = Vec::new();
     let mut check = |name: String, got: [u16; 5], want: [u16; 5]| {
-        assert_eq!(got, want, "{name}: got {got:?}, want {want:?} for {ROLES:?}");
+        assert_eq!(
+            got, want,
+            "{name}: got {got:?}, want {want:?} for {ROLES:?}"
+        );
         table.push((name, got));
     };
-    for (path, name) in [("/v1/whoami", "GET /v1/whoami"), ("/v1/snapshot", "GET /v1/snapshot"), ("/v1/approvals", "GET /v1/approvals"), ("/v1/audit", "GET /v1/audit"), ("/v1/flags", "GET /v1/flags"), ("/v1/flags/checkout-v2", "GET /v1/flags/{key}")] {
+    for (path, name) in [
+        ("/v1/whoami", "GET /v1/whoami"),
+        ("/v1/snapshot", "GET /v1/snapshot"),
+        ("/v1/approvals", "GET /v1/approvals"),
+        ("/v1/audit", "GET /v1/audit"),
+        ("/v1/flags", "GET /v1/flags"),
+        ("/v1/flags/checkout-v2", "GET /v1/flags/{key}"),
+    ] {
         let mut got = [0; 5];
         for (i, r) in ROLES.iter().enumerate() {
             got[i] = f.http.get(path, &f.tokens[r]).await.status;
         }
         check(name.into(), got, [200; 5]);
-        assert_eq!(f.http.call("GET", path, None, None, &[]).await.status, 401, "{name} without a token");
-        assert_eq!(f.http.call("GET", path, Some("ft_wrong"), None, &[]).await.status, 401, "{name} with a bad token");
+        assert_eq!(
+            f.http.call("GET", path, None, None, &[]).await.status,
+            401,
+            "{name} without a token"
+        );
+        assert_eq!(
+            f.http
+                .call("GET", path, Some("ft_wrong"), None, &[])
+                .await
+                .status,
+            401,
+            "{name} with a bad token"
+        );
     }
     // The stream: the status line only.
     let mut got = [0; 5];
     for (i, r) in ROLES.iter().enumerate() {
-        let resp = f.http.client.get(format!("{}/v1/stream", f.server.url)).bearer_auth(&f.tokens[r]).send().await.expect("stream");
+        let resp = f
+            .http
+            .client
+            .get(format!("{}/v1/stream", f.server.url))
+            .bearer_auth(&f.tokens[r])
+            .send()
+            .await
+            .expect("stream");
         got[i] = resp.status().as_u16();
     }
     check("GET /v1/stream".into(), got, [200; 5]);
-    assert_eq!(f.http.call("GET", "/healthz", None, None, &[]).await.status, 200);
+    assert_eq!(
+        f.http.call("GET", "/healthz", None, None, &[]).await.status,
+        200
+    );
 
     // Actions: a change in unprotected staging (different each time so each is valid).
     let mut got = [0; 5];
     for (i, r) in ROLES.iter().enumerate() {
         let a = json!({"type": "set_percent", "flag": "checkout-v2", "env": "staging", "cohort": "us-east", "percent": 10 + i});
-        got[i] = f.http.post("/v1/actions", &f.tokens[r], json!({"action": a, "reason": "table"})).await.status;
+        got[i] = f
+            .http
+            .post(
+                "/v1/actions",
+                &f.tokens[r],
+                json!({"action": a, "reason": "table"}),
+            )
+            .await
+            .status;
     }
     check("POST /v1/actions".into(), got, [403, 200, 200, 403, 200]);
     // Proposals: everyone but viewers.
     let mut got = [0; 5];
     for (i, r) in ROLES.iter().enumerate() {
         let a = json!({"type": "set_percent", "flag": "assistant-pr-creation", "env": "production", "cohort": "web-team", "percent": 60 + i});
-        got[i] = f.http.post("/v1/proposals", &f.tokens[r], json!({"action": a, "reason": "table"})).await.status;
+        got[i] = f
+            .http
+            .post(
+                "/v1/proposals",
+                &f.tokens[r],
+                json!({"action": a, "reason": "table"}),
+            )
+            .await
+            .status;
     }
     check("POST /v1/proposals".into(), got, [403, 202, 202, 202, 202]);
     // Decisions on someone else's request.
@@ -90,9 +143,21 @@ async fn every_endpoint_by_every_role() {
         let mut got = [0; 5];
         for (i, r) in ROLES.iter().enumerate() {
             let id = pending(&f, (i * 7 + if verb == "approve" { 1 } else { 2 }) as u8).await;
-            got[i] = f.http.post(&format!("/v1/approvals/{id}/{verb}"), &f.tokens[r], json!({"reason": "table"})).await.status;
+            got[i] = f
+                .http
+                .post(
+                    &format!("/v1/approvals/{id}/{verb}"),
+                    &f.tokens[r],
+                    json!({"reason": "table"}),
+                )
+                .await
+                .status;
         }
-        check(format!("POST /v1/approvals/{{id}}/{verb}"), got, [403, 403, 200, 403, 200]);
+        check(
+            format!("POST /v1/approvals/{{id}}/{verb}"),
+            got,
+            [403, 403, 200, 403, 200],
+        );
     }
     // Metrics: everyone who is not a viewer may push.
     let mut got = [0; 5];
@@ -102,25 +167,72 @@ async fn every_endpoint_by_every_role() {
     }
     check("POST /v1/metrics".into(), got, [403, 200, 200, 200, 200]);
     // Definitions and tokens: admins only.
-    let flag = f.http.get("/v1/flags/search-ranking-v3", &f.admin).await.body;
+    let flag = f
+        .http
+        .get("/v1/flags/search-ranking-v3", &f.admin)
+        .await
+        .body;
     let mut got = [0; 5];
     for (i, r) in ROLES.iter().enumerate() {
-        got[i] = f.http.call("PUT", "/v1/flags/search-ranking-v3", Some(&f.tokens[r]), Some(flag.clone()), &[]).await.status;
+        got[i] = f
+            .http
+            .call(
+                "PUT",
+                "/v1/flags/search-ranking-v3",
+                Some(&f.tokens[r]),
+                Some(flag.clone()),
+                &[],
+            )
+            .await
+            .status;
     }
     check("PUT /v1/flags/{key}".into(), got, [403, 403, 403, 403, 200]);
     let mut got = [0; 5];
     for (i, r) in ROLES.iter().enumerate() {
-        got[i] = f.http.call("PUT", "/v1/environments/staging", Some(&f.tokens[r]), Some(json!({"key": "staging", "protected": false})), &[]).await.status;
+        got[i] = f
+            .http
+            .call(
+                "PUT",
+                "/v1/environments/staging",
+                Some(&f.tokens[r]),
+                Some(json!({"key": "staging", "protected": false})),
+                &[],
+            )
+            .await
+            .status;
     }
-    check("PUT /v1/environments/{key}".into(), got, [403, 403, 403, 403, 200]);
+    check(
+        "PUT /v1/environments/{key}".into(),
+        got,
+        [403, 403, 403, 403, 200],
+    );
     let mut got = [0; 5];
     for (i, r) in ROLES.iter().enumerate() {
-        got[i] = f.http.post("/v1/tokens", &f.tokens[r], json!({"name": format!("minted-{i}"), "role": "viewer"})).await.status;
+        got[i] = f
+            .http
+            .post(
+                "/v1/tokens",
+                &f.tokens[r],
+                json!({"name": format!("minted-{i}"), "role": "viewer"}),
+            )
+            .await
+            .status;
     }
     check("POST /v1/tokens".into(), got, [403, 403, 403, 403, 200]);
     // Every authenticated endpoint refuses a missing token.
-    for (m, p) in [("POST", "/v1/actions"), ("POST", "/v1/proposals"), ("POST", "/v1/metrics"), ("POST", "/v1/tokens"), ("PUT", "/v1/flags/x"), ("GET", "/v1/stream")] {
-        assert_eq!(f.http.call(m, p, None, Some(json!({})), &[]).await.status, 401, "{m} {p}");
+    for (m, p) in [
+        ("POST", "/v1/actions"),
+        ("POST", "/v1/proposals"),
+        ("POST", "/v1/metrics"),
+        ("POST", "/v1/tokens"),
+        ("PUT", "/v1/flags/x"),
+        ("GET", "/v1/stream"),
+    ] {
+        assert_eq!(
+            f.http.call(m, p, None, Some(json!({})), &[]).await.status,
+            401,
+            "{m} {p}"
+        );
     }
     eprintln!("endpoint × role ({ROLES:?}):");
     for (name, got) in &table {
@@ -134,7 +246,10 @@ async fn two_operators_racing_exactly_one_wins_each_time() {
     let alice = f.http.token(&f.admin, "alice", "operator").await;
     let bob = f.http.token(&f.admin, "bob", "operator").await;
     let percent = |flag: &serde_json::Value, cohort: &str| {
-        flag["environments"]["staging"]["cohorts"].as_array().and_then(|cs| cs.iter().find(|c| c["name"] == cohort)).map(|c| c["percent"].clone())
+        flag["environments"]["staging"]["cohorts"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["name"] == cohort))
+            .map(|c| c["percent"].clone())
     };
     for round in 0..20u8 {
         let snap = f.http.get("/v1/flags/checkout-v2", &alice).await.body;
@@ -142,17 +257,37 @@ async fn two_operators_racing_exactly_one_wins_each_time() {
         // Both decided on the same revision; each wants a different change of the same flag.
         let a = json!({"action": {"type": "set_percent", "flag": "checkout-v2", "env": "staging", "cohort": "eu-west", "percent": round}, "reason": "alice", "expected_revision": rev});
         let b = json!({"action": {"type": "set_percent", "flag": "checkout-v2", "env": "staging", "cohort": "us-east", "percent": round}, "reason": "bob", "expected_revision": rev});
-        let (ra, rb) = tokio::join!(f.http.post("/v1/actions", &alice, a), f.http.post("/v1/actions", &bob, b));
+        let (ra, rb) = tokio::join!(
+            f.http.post("/v1/actions", &alice, a),
+            f.http.post("/v1/actions", &bob, b)
+        );
         let statuses = [ra.status, rb.status];
-        assert!(statuses.contains(&200) && statuses.contains(&409), "round {round}: {statuses:?} {:?} {:?}", ra.body, rb.body);
+        assert!(
+            statuses.contains(&200) && statuses.contains(&409),
+            "round {round}: {statuses:?} {:?} {:?}",
+            ra.body,
+            rb.body
+        );
         // Alice changes eu-west, Bob us-east.
-        let (loser, won, lost) = if ra.status == 200 { (&rb, "eu-west", "us-east") } else { (&ra, "us-east", "eu-west") };
+        let (loser, won, lost) = if ra.status == 200 {
+            (&rb, "eu-west", "us-east")
+        } else {
+            (&ra, "us-east", "eu-west")
+        };
         assert_eq!(loser.body["error"]["code"], "conflict");
         assert!(loser.body["error"]["current_revision"].as_u64() > Some(rev));
         // Only the winner's change is in the state.
         let after = f.http.get("/v1/flags/checkout-v2", &alice).await.body;
-        assert_eq!(percent(&after, won), Some(json!(round)), "round {round}: the winner's change applied");
-        assert_ne!(percent(&after, lost), Some(json!(round)), "round {round}: the loser's change did not");
+        assert_eq!(
+            percent(&after, won),
+            Some(json!(round)),
+            "round {round}: the winner's change applied"
+        );
+        assert_ne!(
+            percent(&after, lost),
+            Some(json!(round)),
+            "round {round}: the loser's change did not"
+        );
     }
 }
 
@@ -161,7 +296,8 @@ async fn tokens_are_hashed_never_logged_and_files_are_owner_only() {
     let f = fixture().await;
     // The data dir and the endpoint file are owner-only.
     use std::os::unix::fs::PermissionsExt;
-    let mode = |p: &std::path::Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
     assert_eq!(mode(&f.server.data), 0o700);
     assert_eq!(mode(&f.server.data.join("endpoint.json")), 0o600);
     // Some traffic, so that tokens would show up if they were stored or logged in clear.
@@ -178,8 +314,16 @@ async fn tokens_are_hashed_never_logged_and_files_are_owner_only() {
         let bytes = std::fs::read(&path).unwrap_or_default();
         let text = String::from_utf8_lossy(&bytes);
         for s in &secrets {
-            assert!(!text.contains(s), "{} contains a token in clear", path.display());
-            assert!(!text.contains(&s[3..]), "{} contains a token's secret", path.display());
+            assert!(
+                !text.contains(s),
+                "{} contains a token in clear",
+                path.display()
+            );
+            assert!(
+                !text.contains(&s[3..]),
+                "{} contains a token's secret",
+                path.display()
+            );
         }
     }
     // A token file others can read is refused; an owner-only one works.
@@ -197,10 +341,18 @@ async fn tokens_are_hashed_never_logged_and_files_are_owner_only() {
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     let out = run();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("readable by others"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("readable by others"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     let out = run();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -229,5 +381,8 @@ fn a_non_loopback_listener_warns_loudly() {
     let text = reader.join().expect("read");
     let _ = child.kill();
     let _ = child.wait();
-    assert!(text.contains("WARNING") && text.contains("WITHOUT TLS"), "{text}");
+    assert!(
+        text.contains("WARNING") && text.contains("WITHOUT TLS"),
+        "{text}"
+    );
 }

@@ -20,7 +20,15 @@ const SHOW_CURSOR: &str = "\x1b[?25h";
 
 /// The TUI on `url`, optionally with SIGHUP ignored (as under `nohup`).
 fn start(url: &str, token: &str, env: &[(&str, &str)], ignore_hup: bool) -> Tui {
-    Tui::start_opts(url, token, Opts { env, ignore_hup, ..Opts::default() })
+    Tui::start_opts(
+        url,
+        token,
+        Opts {
+            env,
+            ignore_hup,
+            ..Opts::default()
+        },
+    )
 }
 
 /// Raw output after the TUI entered the alternate screen.
@@ -39,15 +47,25 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
     Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
 }
 
-
 /// The terminal came back: alternate screen left, cursor shown, raw mode off.
 fn assert_restored(tui: &Tui, case: &str) {
     std::thread::sleep(Duration::from_millis(200));
     let tail = after_alt(tui);
-    assert!(tail.contains(LEAVE_ALT), "{case}: the alternate screen was not left; output tail {:?}", &tail[tail.len().saturating_sub(300)..]);
-    assert!(tail.contains(SHOW_CURSOR), "{case}: the cursor was not shown again; output tail {:?}", &tail[tail.len().saturating_sub(300)..]);
+    assert!(
+        tail.contains(LEAVE_ALT),
+        "{case}: the alternate screen was not left; output tail {:?}",
+        &tail[tail.len().saturating_sub(300)..]
+    );
+    assert!(
+        tail.contains(SHOW_CURSOR),
+        "{case}: the cursor was not shown again; output tail {:?}",
+        &tail[tail.len().saturating_sub(300)..]
+    );
     let stty = tui.stty();
-    assert!(stty.contains(" icanon") && stty.contains(" echo "), "{case}: raw mode still on: {stty}");
+    assert!(
+        stty.contains(" icanon") && stty.contains(" echo "),
+        "{case}: raw mode still on: {stty}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,7 +75,9 @@ async fn sigterm_restores_the_terminal() {
     tui.wait_for("● live", 20);
     assert!(tui.stty().contains("-icanon"), "raw mode while running");
     tui.signal("-TERM");
-    let status = tui.wait_exit(5).expect("flagtop exits within 5 s of SIGTERM");
+    let status = tui
+        .wait_exit(5)
+        .expect("flagtop exits within 5 s of SIGTERM");
     assert!(status.success(), "SIGTERM is a clean exit: {status:?}");
     assert_restored(&tui, "SIGTERM");
 }
@@ -68,16 +88,26 @@ async fn sighup_restores_the_terminal() {
     let mut tui = start(&server.url, &admin, &[], false);
     tui.wait_for("● live", 20);
     tui.signal("-HUP");
-    let status = tui.wait_exit(5).expect("flagtop exits within 5 s of SIGHUP");
+    let status = tui
+        .wait_exit(5)
+        .expect("flagtop exits within 5 s of SIGHUP");
     assert!(status.success(), "SIGHUP is a clean exit: {status:?}");
     assert_restored(&tui, "SIGHUP");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(not(feature = "test-hooks"), ignore = "the panic trigger needs `--features test-hooks` (scripts/test passes it)")]
+#[cfg_attr(
+    not(feature = "test-hooks"),
+    ignore = "the panic trigger needs `--features test-hooks` (scripts/test passes it)"
+)]
 async fn a_panic_restores_the_terminal() {
     let (_dir, server, admin) = Server::fresh(&["--no-simulate"]);
-    let mut tui = start(&server.url, &admin, &[("FLAGTOP_TEST_PANIC_AFTER_MS", "1500")], false);
+    let mut tui = start(
+        &server.url,
+        &admin,
+        &[("FLAGTOP_TEST_PANIC_AFTER_MS", "1500")],
+        false,
+    );
     tui.wait_for("● live", 20);
     let status = tui.wait_exit(10).expect("flagtop exits after the panic");
     assert!(!status.success(), "a panic is a failure exit: {status:?}");
@@ -85,7 +115,11 @@ async fn a_panic_restores_the_terminal() {
     // The panic message is printed after the terminal is restored, on the normal screen.
     let tail = after_alt(&tui);
     let at = tail.rfind(LEAVE_ALT).unwrap_or(0);
-    assert!(tail[at..].contains("FLAGTOP_TEST_PANIC_AFTER_MS"), "panic message after the restore: {:?}", &tail[at..]);
+    assert!(
+        tail[at..].contains("FLAGTOP_TEST_PANIC_AFTER_MS"),
+        "panic message after the restore: {:?}",
+        &tail[at..]
+    );
 }
 
 /// Drops every master descriptor while the TUI runs, like sshd when the connection dies.
@@ -100,15 +134,25 @@ fn closed_pty(ignore_hup: bool) {
     tui.writer = None;
     let deadline = Instant::now() + Duration::from_secs(5);
     while !tui.reader_done.load(Ordering::SeqCst) {
-        assert!(Instant::now() < deadline, "the test could not close the PTY");
+        assert!(
+            Instant::now() < deadline,
+            "the test could not close the PTY"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let closed_at = Instant::now();
     match tui.wait_exit(5) {
         Some(s) => {
-            eprintln!("closed PTY (SIGHUP {}): exited after {:?} with {s:?}", if ignore_hup { "ignored" } else { "handled" }, closed_at.elapsed());
+            eprintln!(
+                "closed PTY (SIGHUP {}): exited after {:?} with {s:?}",
+                if ignore_hup { "ignored" } else { "handled" },
+                closed_at.elapsed()
+            );
             // A clean exit, not an abort from a double panic while writing to the dead TTY.
-            assert!(s.signal().is_none(), "flagtop died of a signal after its terminal closed: {s:?}");
+            assert!(
+                s.signal().is_none(),
+                "flagtop died of a signal after its terminal closed: {s:?}"
+            );
         }
         None => {
             let a = cpu_ticks(pid);
@@ -118,7 +162,9 @@ fn closed_pty(ignore_hup: bool) {
                 (Some(a), Some(b)) => b.saturating_sub(a),
                 _ => 0,
             };
-            panic!("flagtop still runs 5 s after its terminal closed; it used {used} CPU ticks in 2 s (100 ≈ one busy core)");
+            panic!(
+                "flagtop still runs 5 s after its terminal closed; it used {used} CPU ticks in 2 s (100 ≈ one busy core)"
+            );
         }
     }
 }

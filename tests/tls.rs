@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tls")
+        .join(name)
 }
 
 fn tls_args() -> Vec<String> {
@@ -29,12 +31,17 @@ fn serve_over_tls() {
     let args = tls_args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let server = Server::start(dir.path(), &args);
-    assert!(server.url.starts_with("https://127.0.0.1:"), "{}", server.url);
+    assert!(
+        server.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url
+    );
     let admin = server.admin.clone().expect("admin");
     let https = server.url.replace("127.0.0.1", "localhost");
     let status = |url: &str, ca: Option<PathBuf>| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_flagtop"));
-        c.args(["status", "--json", "--backend", url]).env("FLAGTOP_TOKEN", &admin);
+        c.args(["status", "--json", "--backend", url])
+            .env("FLAGTOP_TOKEN", &admin);
         match ca {
             Some(p) => c.env("FLAGTOP_CA_CERT", p),
             None => c.env_remove("FLAGTOP_CA_CERT"),
@@ -44,15 +51,27 @@ fn serve_over_tls() {
     // Trusting the test CA: works, by IP and by name.
     for url in [&server.url, &https] {
         let out = status(url, Some(fixture("ca.crt")));
-        assert!(out.status.success(), "{url}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{url}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
         assert_eq!(v["flags"].as_array().map(Vec::len), Some(5));
     }
     // Not trusting it: refused, exit 7, and the message names the certificate problem.
     let out = status(&server.url, None);
-    assert_eq!(out.status.code(), Some(7), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
-    assert!(err.contains("certificate") || err.contains("issuer"), "{err}");
+    assert!(
+        err.contains("certificate") || err.contains("issuer"),
+        "{err}"
+    );
     // Plain HTTP to the TLS port gets nowhere.
     let plain = server.url.replace("https://", "http://");
     let out = status(&plain, Some(fixture("ca.crt")));
@@ -62,7 +81,13 @@ fn serve_over_tls() {
 #[test]
 fn a_non_loopback_listener_with_tls_does_not_warn() {
     let dir = tempfile::tempdir().expect("tmp");
-    let mut args = vec!["serve".to_string(), "--listen".into(), "0.0.0.0:0".into(), "--data".into(), dir.path().display().to_string()];
+    let mut args = vec![
+        "serve".to_string(),
+        "--listen".into(),
+        "0.0.0.0:0".into(),
+        "--data".into(),
+        dir.path().display().to_string(),
+    ];
     args.extend(tls_args());
     let mut child = Command::new(env!("CARGO_BIN_EXE_flagtop"))
         .args(&args)
@@ -73,7 +98,11 @@ fn a_non_loopback_listener_with_tls_does_not_warn() {
     // Wait for it to listen, then stop it and read what it said.
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
-    let listening = lines.by_ref().take(5).filter_map(Result::ok).any(|l| l.starts_with("flagtop control plane listening on https://"));
+    let listening = lines
+        .by_ref()
+        .take(5)
+        .filter_map(Result::ok)
+        .any(|l| l.starts_with("flagtop control plane listening on https://"));
     let _ = child.kill();
     let out = child.wait_with_output().expect("wait");
     assert!(listening);

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::pty::{free_port, Tui};
+use common::pty::{Tui, free_port};
 use common::{Http, Server};
 use std::time::{Duration, Instant};
 
@@ -35,7 +35,10 @@ async fn narrowed_rollback_by_keys_then_stale_then_recovery() {
     tui.keys("\r");
     tui.wait_for("ROLLED BACK", 10);
 
-    let audit = http.get("/v1/audit?flag=checkout-v2&limit=5", &admin).await.body;
+    let audit = http
+        .get("/v1/audit?flag=checkout-v2&limit=5", &admin)
+        .await
+        .body;
     let last = &audit["events"][0];
     assert_eq!(last["kind"], "applied");
     assert_eq!(last["source"], "tui");
@@ -43,24 +46,42 @@ async fn narrowed_rollback_by_keys_then_stale_then_recovery() {
     assert_eq!(last["action"]["cohort"], "eu-west");
     assert!(!last["reason"].as_str().unwrap_or("").trim().is_empty());
     let snap = http.get("/v1/snapshot", &admin).await.body;
-    assert_eq!(common::cohort(&snap, "checkout-v2", "production", "eu-west")["rolled_back"], true);
-    assert_eq!(common::cohort(&snap, "checkout-v2", "production", "us-east")["rolled_back"], false);
+    assert_eq!(
+        common::cohort(&snap, "checkout-v2", "production", "eu-west")["rolled_back"],
+        true
+    );
+    assert_eq!(
+        common::cohort(&snap, "checkout-v2", "production", "us-east")["rolled_back"],
+        false
+    );
 
     // Kill the control plane: the TUI keeps the last state and says it is stale.
     let data = server.data.clone();
     server.kill9();
     let screen = tui.wait_for("reconnecting", 40);
     assert!(screen.contains("ROLLED BACK"), "last state kept:\n{screen}");
-    assert!(!screen.contains("● live"), "a dead backend is not shown as live:\n{screen}");
-    assert!(screen.contains("stale"), "the header says the data is stale:\n{screen}");
+    assert!(
+        !screen.contains("● live"),
+        "a dead backend is not shown as live:\n{screen}"
+    );
+    assert!(
+        screen.contains("stale"),
+        "the header says the data is stale:\n{screen}"
+    );
     // Writes are refused while stale.
     tui.keys("r");
     std::thread::sleep(Duration::from_millis(300));
-    assert!(!tui.contents().contains("Enter: send"), "no confirm dialog while stale");
+    assert!(
+        !tui.contents().contains("Enter: send"),
+        "no confirm dialog while stale"
+    );
     // Restart it on the same address: the TUI recovers by itself.
     let _server = Server::start_on(&data, &listen, &["--no-simulate"]);
     let screen = tui.wait_for("● live", 30);
-    assert!(screen.contains("ROLLED BACK"), "state after recovery:\n{screen}");
+    assert!(
+        screen.contains("ROLLED BACK"),
+        "state after recovery:\n{screen}"
+    );
 
     // q quits and gives the terminal back (alternate screen left, cursor shown).
     tui.keys("q");
@@ -76,7 +97,10 @@ async fn narrowed_rollback_by_keys_then_stale_then_recovery() {
     std::thread::sleep(Duration::from_millis(200));
     let raw = tui.raw.lock().expect("lock").clone();
     let tail = String::from_utf8_lossy(&raw[raw.len().saturating_sub(400)..]).to_string();
-    assert!(tail.contains("\x1b[?1049l"), "left the alternate screen: {tail:?}");
+    assert!(
+        tail.contains("\x1b[?1049l"),
+        "left the alternate screen: {tail:?}"
+    );
     // No raw control sequence from the backend leaked: the screen holds no ESC characters.
     assert!(!tui.contents().contains('\x1b'));
 }
@@ -87,15 +111,23 @@ fn colour_escapes(raw: &[u8]) -> (usize, usize) {
     let text = String::from_utf8_lossy(raw);
     let (mut rich, mut any) = (0, 0);
     for seq in text.split("\x1b[").skip(1) {
-        let Some(end) = seq.find(|c: char| !(c.is_ascii_digit() || c == ';' || c == ':')) else { continue };
+        let Some(end) = seq.find(|c: char| !(c.is_ascii_digit() || c == ';' || c == ':')) else {
+            continue;
+        };
         if !seq[end..].starts_with('m') {
             continue;
         }
         let params: Vec<&str> = seq[..end].split(';').collect();
-        if params.windows(2).any(|w| (w[0] == "38" || w[0] == "48") && (w[1] == "5" || w[1] == "2")) {
+        if params
+            .windows(2)
+            .any(|w| (w[0] == "38" || w[0] == "48") && (w[1] == "5" || w[1] == "2"))
+        {
             rich += 1;
         }
-        let colour = |p: &&str| p.parse::<u32>().is_ok_and(|n| matches!(n, 30..=39 | 40..=49 | 90..=97 | 100..=107));
+        let colour = |p: &&str| {
+            p.parse::<u32>()
+                .is_ok_and(|n| matches!(n, 30..=39 | 40..=49 | 90..=97 | 100..=107))
+        };
         if params.iter().any(colour) {
             any += 1;
         }
@@ -121,14 +153,29 @@ async fn no_color_sixteen_colours_and_ascii_terminals() {
     let (_dir, server, admin) = Server::fresh(&["--no-simulate"]);
 
     // NO_COLOR: not one colour escape, statuses still readable as words, selection reversed.
-    let tui = Tui::start_with(&server.url, &admin, 24, 80, &[("TERM", "xterm-256color"), ("NO_COLOR", "1")], &[]);
+    let tui = Tui::start_with(
+        &server.url,
+        &admin,
+        24,
+        80,
+        &[("TERM", "xterm-256color"), ("NO_COLOR", "1")],
+        &[],
+    );
     tui.wait_for("insufficient", 20);
     let screen = tui.wait_for("● live", 20);
     assert!(screen.contains("insufficient"), "{screen}");
     std::thread::sleep(Duration::from_millis(300));
     let raw = tui.raw.lock().expect("lock").clone();
-    assert_eq!(colour_escapes(&raw), (0, 0), "NO_COLOR output has colour escapes: {:?}", String::from_utf8_lossy(&raw));
-    assert!(String::from_utf8_lossy(&raw).contains("\x1b[7m"), "selection is reversed video");
+    assert_eq!(
+        colour_escapes(&raw),
+        (0, 0),
+        "NO_COLOR output has colour escapes: {:?}",
+        String::from_utf8_lossy(&raw)
+    );
+    assert!(
+        String::from_utf8_lossy(&raw).contains("\x1b[7m"),
+        "selection is reversed video"
+    );
     quit(tui);
 
     // TERM=xterm (16 colours): the ansi16 theme, only SGR 30–37/90–97, never 38;5 or 38;2.
@@ -138,18 +185,43 @@ async fn no_color_sixteen_colours_and_ascii_terminals() {
     std::thread::sleep(Duration::from_millis(300));
     let raw = tui.raw.lock().expect("lock").clone();
     let (rich, any) = colour_escapes(&raw);
-    assert_eq!(rich, 0, "256/RGB colour escapes on a 16-colour terminal: {:?}", String::from_utf8_lossy(&raw));
+    assert_eq!(
+        rich,
+        0,
+        "256/RGB colour escapes on a 16-colour terminal: {:?}",
+        String::from_utf8_lossy(&raw)
+    );
     assert!(any > 0, "16-colour output still has colour");
     quit(tui);
 
     // --ascii: no box-drawing, block, braille or symbol glyphs anywhere on screen.
-    let tui = Tui::start_with(&server.url, &admin, 24, 80, &[("TERM", "xterm-256color")], &["--ascii"]);
+    let tui = Tui::start_with(
+        &server.url,
+        &admin,
+        24,
+        80,
+        &[("TERM", "xterm-256color")],
+        &["--ascii"],
+    );
     let screen = tui.wait_for("* live", 20);
-    assert!(screen.contains("+ Flags") && screen.contains("insufficient"), "{screen}");
-    assert!(screen.is_ascii(), "non-ASCII on screen with --ascii:\n{screen}");
+    assert!(
+        screen.contains("+ Flags") && screen.contains("insufficient"),
+        "{screen}"
+    );
+    assert!(
+        screen.is_ascii(),
+        "non-ASCII on screen with --ascii:\n{screen}"
+    );
     // And a non-UTF-8 locale picks ASCII by itself.
     quit(tui);
-    let tui = Tui::start_with(&server.url, &admin, 24, 80, &[("TERM", "xterm-256color"), ("LANG", "C")], &[]);
+    let tui = Tui::start_with(
+        &server.url,
+        &admin,
+        24,
+        80,
+        &[("TERM", "xterm-256color"), ("LANG", "C")],
+        &[],
+    );
     let screen = tui.wait_for("* live", 20);
     assert!(screen.is_ascii(), "{screen}");
     quit(tui);
@@ -171,13 +243,19 @@ async fn bang_r_enter_rolls_back_the_breach_at_80x24_and_160x48() {
         let http = Http::new(&server.url);
         tui.wait_for("● live", 20);
         let screen = tui.wait_for("to jump", 120);
-        assert!(screen.contains("✗ checkout-v2/eu-west"), "{size:?}: the header names the breach:\n{screen}");
+        assert!(
+            screen.contains("✗ checkout-v2/eu-west"),
+            "{size:?}: the header names the breach:\n{screen}"
+        );
         // `r` with checkout-v2 selected in Flags: the breached cohort, never the first one.
         tui.keys(":flag checkout-v2\r");
         tui.wait_for("Ladder checkout-v2", 5);
         tui.keys("r");
         let screen = tui.wait_for("rollback checkout-v2/eu-west", 5);
-        assert!(!screen.contains("rollback checkout-v2/internal"), "{size:?}:\n{screen}");
+        assert!(
+            !screen.contains("rollback checkout-v2/internal"),
+            "{size:?}:\n{screen}"
+        );
         tui.keys("\x1b");
         std::thread::sleep(Duration::from_millis(200));
         // Move away, then the three keys: `!` `r` Enter.
@@ -187,8 +265,14 @@ async fn bang_r_enter_rolls_back_the_breach_at_80x24_and_160x48() {
         tui.wait_for("restore checkout-v2/eu-west", 5);
         tui.keys("\r");
         let screen = tui.wait_for("ROLLED BACK", 10);
-        assert!(screen.contains("applied"), "{size:?}: the outcome is on screen:\n{screen}");
-        let audit = http.get("/v1/audit?flag=checkout-v2&limit=10", &admin).await.body;
+        assert!(
+            screen.contains("applied"),
+            "{size:?}: the outcome is on screen:\n{screen}"
+        );
+        let audit = http
+            .get("/v1/audit?flag=checkout-v2&limit=10", &admin)
+            .await
+            .body;
         let mine = audit["events"]
             .as_array()
             .expect("events")
@@ -199,7 +283,10 @@ async fn bang_r_enter_rolls_back_the_breach_at_80x24_and_160x48() {
         assert_eq!(mine["kind"], "applied");
         assert_eq!(mine["action"]["type"], "rollback");
         assert_eq!(mine["action"]["cohort"], "eu-west", "{size:?}");
-        assert!(mine["reason"].as_str().unwrap_or("").contains("breach"), "the prefilled reason names the breach: {mine}");
+        assert!(
+            mine["reason"].as_str().unwrap_or("").contains("breach"),
+            "the prefilled reason names the breach: {mine}"
+        );
         quit(tui);
     }
 }

@@ -43,7 +43,14 @@ pub fn metrics_for(state: &State, now: DateTime<Utc>) -> Metrics {
 pub fn large_model(flags: usize) -> (Model, usize) {
     let mut snap = flagtop::screenshot::fixture::snapshot("large").expect("large scenario");
     snap.flags.truncate(flags);
-    let state = State { flags: snap.flags.iter().map(|f| (f.key.clone(), f.clone())).collect(), ..State::default() };
+    let state = State {
+        flags: snap
+            .flags
+            .iter()
+            .map(|f| (f.key.clone(), f.clone()))
+            .collect(),
+        ..State::default()
+    };
     let mut metrics = metrics_for(&state, t0());
     let mut readings: Vec<GuardrailReading> = Vec::new();
     for i in 0..60 {
@@ -51,23 +58,44 @@ pub fn large_model(flags: usize) -> (Model, usize) {
     }
     let series = readings.len();
     snap.guardrails = readings;
-    let mut m = Model::new(flagtop::client::Clean::new(snap), "embedded (bench)", Some("production"), flagtop::config::keymap::builtin_default(), t0());
-    let _ = flagtop::tui::update(&mut m, flagtop::tui::Event::Stream(flagtop::client::stream::StreamEvent::Connected { revision: 42 }));
+    let mut m = Model::new(
+        flagtop::client::Clean::new(snap),
+        "embedded (bench)",
+        Some("production"),
+        flagtop::config::keymap::builtin_default(),
+        t0(),
+    );
+    let _ = flagtop::tui::update(
+        &mut m,
+        flagtop::tui::Event::Stream(flagtop::client::stream::StreamEvent::Connected {
+            revision: 42,
+        }),
+    );
     // Put a guarded flag under the cursor so the Guardrails pane has rows and sparklines.
-    let guarded = m.flags.visible.iter().find(|k| m.data.guardrails.iter().any(|r| r.flag == **k && r.env.as_str() == "production")).cloned();
+    let guarded = m
+        .flags
+        .visible
+        .iter()
+        .find(|k| {
+            m.data
+                .guardrails
+                .iter()
+                .any(|r| r.flag == **k && r.env.as_str() == "production")
+        })
+        .cloned();
     if let Some(k) = guarded {
         m.select_flag(&k);
     }
     (m, series)
 }
 
-
 /// A writer that only counts the bytes a real terminal would receive.
 pub struct Count(pub std::sync::Arc<std::sync::atomic::AtomicUsize>);
 
 impl std::io::Write for Count {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.fetch_add(b.len(), std::sync::atomic::Ordering::Relaxed);
+        self.0
+            .fetch_add(b.len(), std::sync::atomic::Ordering::Relaxed);
         Ok(b.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -79,8 +107,15 @@ pub type Term = Terminal<CrosstermBackend<Count>>;
 
 /// One frame of the TUI the way the app sends it: `view::frame` into ratatui's buffer, then
 /// `Screen` (diff against what the terminal shows, scroll regions, cursor only when it changes).
-pub fn draw(term: &mut Term, screen: &mut flagtop::tui::screen::Screen, m: &Model, theme: &flagtop::tui::Theme) {
-    screen.draw(term, |f| flagtop::tui::view::frame(f, m, theme)).expect("draw");
+pub fn draw(
+    term: &mut Term,
+    screen: &mut flagtop::tui::screen::Screen,
+    m: &Model,
+    theme: &flagtop::tui::Theme,
+) {
+    screen
+        .draw(term, |f| flagtop::tui::view::frame(f, m, theme))
+        .expect("draw");
 }
 
 /// A 200×50 terminal whose real escape sequences are counted (the counter is returned too).
@@ -89,7 +124,9 @@ pub fn terminal() -> (Term, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let backend = CrosstermBackend::new(Count(n.clone()));
     let mut t = Terminal::with_options(
         backend,
-        ratatui::TerminalOptions { viewport: ratatui::Viewport::Fixed(ratatui::layout::Rect::new(0, 0, 200, 50)) },
+        ratatui::TerminalOptions {
+            viewport: ratatui::Viewport::Fixed(ratatui::layout::Rect::new(0, 0, 200, 50)),
+        },
     )
     .expect("terminal");
     t.clear().ok();

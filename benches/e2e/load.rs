@@ -17,15 +17,32 @@ pub(crate) struct Phase<'a> {
 /// due (so a server that falls behind shows as latency, not as a lower offered rate). Without,
 /// each writer sends its next action as soon as the previous one is acknowledged (saturation).
 /// Each writer owns its flags and alternates their percents. Returns (latencies ms, revisions).
-pub(crate) async fn write_for(c: &reqwest::Client, url: &str, token: &str, phase: Phase<'_>) -> (Vec<f64>, Vec<u64>) {
-    let Phase { targets, writers, rate, window, tag } = phase;
+pub(crate) async fn write_for(
+    c: &reqwest::Client,
+    url: &str,
+    token: &str,
+    phase: Phase<'_>,
+) -> (Vec<f64>, Vec<u64>) {
+    let Phase {
+        targets,
+        writers,
+        rate,
+        window,
+        tag,
+    } = phase;
     let t0 = Instant::now();
     let end = t0 + window;
     let slot = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for w in 0..writers {
         let mine: Vec<_> = targets.iter().skip(w).step_by(writers).cloned().collect();
-        let (c, url, token, slot, tag) = (c.clone(), url.to_string(), token.to_string(), slot.clone(), tag.clone());
+        let (c, url, token, slot, tag) = (
+            c.clone(),
+            url.to_string(),
+            token.to_string(),
+            slot.clone(),
+            tag.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let (mut lat, mut revs) = (Vec::new(), Vec::new());
             let mut i = 0usize;
@@ -63,9 +80,21 @@ pub(crate) async fn write_for(c: &reqwest::Client, url: &str, token: &str, phase
 /// actions/s offered for the window (throughput = acknowledged / s, latency from when each
 /// was due), then the same streams under saturation (`writers` back-to-back writers: the
 /// capacity). Every stream must receive every change of both phases, in order.
-pub(crate) fn load(out: &mut Out, rt: &tokio::runtime::Runtime, runs: usize, window: Duration, streams: usize, writers: usize, rate: f64) {
-    eprintln!("control plane under load ({streams} streams; {rate} actions/s offered, then {writers} writers back to back; {}s each)", window.as_secs());
-    let (mut rates, mut p99s, mut ok_runs, mut caps, mut cap_p99s) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+pub(crate) fn load(
+    out: &mut Out,
+    rt: &tokio::runtime::Runtime,
+    runs: usize,
+    window: Duration,
+    streams: usize,
+    writers: usize,
+    rate: f64,
+) {
+    eprintln!(
+        "control plane under load ({streams} streams; {rate} actions/s offered, then {writers} writers back to back; {}s each)",
+        window.as_secs()
+    );
+    let (mut rates, mut p99s, mut ok_runs, mut caps, mut cap_p99s) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut all_lat = Vec::new();
     for run in 0..runs {
         let dir = tempfile::tempdir().expect("tmp");
@@ -74,14 +103,29 @@ pub(crate) fn load(out: &mut Out, rt: &tokio::runtime::Runtime, runs: usize, win
         let (rate, lat, cap, cap_lat, ok) = rt.block_on(async move {
             let c = http();
             // Targets: staging cohorts of many flags (no approvals needed, no contention on one flag).
-            let snap: Value = c.get(format!("{url}/v1/snapshot")).bearer_auth(&token).send().await.expect("snap").json().await.expect("json");
+            let snap: Value = c
+                .get(format!("{url}/v1/snapshot"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("snap")
+                .json()
+                .await
+                .expect("json");
             let targets: Vec<(String, String, u8)> = snap["flags"]
                 .as_array()
                 .expect("flags")
                 .iter()
                 .filter_map(|f| {
-                    let co = f["environments"]["staging"]["cohorts"].as_array()?.first()?.clone();
-                    Some((f["key"].as_str()?.to_string(), co["name"].as_str()?.to_string(), co["percent"].as_u64()? as u8))
+                    let co = f["environments"]["staging"]["cohorts"]
+                        .as_array()?
+                        .first()?
+                        .clone();
+                    Some((
+                        f["key"].as_str()?.to_string(),
+                        co["name"].as_str()?.to_string(),
+                        co["percent"].as_u64()? as u8,
+                    ))
                 })
                 .take(2048)
                 .collect();
@@ -94,11 +138,22 @@ pub(crate) fn load(out: &mut Out, rt: &tokio::runtime::Runtime, runs: usize, win
             let mut followers = Vec::new();
             let connected = Arc::new(AtomicU64::new(0));
             for _ in 0..streams {
-                let (c, url, token, mut stopped, connected) = (c.clone(), url.clone(), token.clone(), stopped.clone(), connected.clone());
+                let (c, url, token, mut stopped, connected) = (
+                    c.clone(),
+                    url.clone(),
+                    token.clone(),
+                    stopped.clone(),
+                    connected.clone(),
+                );
                 followers.push(tokio::spawn(async move {
                     let sc = reqwest::Client::builder().build().expect("client");
                     let _ = c;
-                    let mut resp = sc.get(format!("{url}/v1/stream")).bearer_auth(&token).send().await.expect("stream");
+                    let mut resp = sc
+                        .get(format!("{url}/v1/stream"))
+                        .bearer_auth(&token)
+                        .send()
+                        .await
+                        .expect("stream");
                     let mut p = SseParser::new(1 << 20, 8 << 20);
                     let (mut ids, mut resets, mut items) = (Vec::<u64>::new(), 0usize, Vec::new());
                     let mut hello = false;
@@ -117,7 +172,9 @@ pub(crate) fn load(out: &mut Out, rt: &tokio::runtime::Runtime, runs: usize, win
                                         connected.fetch_add(1, Ordering::SeqCst);
                                     }
                                     "reset" => resets += 1,
-                                    "change" => ids.push(e.id.as_deref().and_then(|x| x.parse().ok()).unwrap_or(0)),
+                                    "change" => ids.push(
+                                        e.id.as_deref().and_then(|x| x.parse().ok()).unwrap_or(0),
+                                    ),
                                     _ => {}
                                 }
                             }
@@ -131,10 +188,34 @@ pub(crate) fn load(out: &mut Out, rt: &tokio::runtime::Runtime, runs: usize, win
             }
             // The sustained stream: 64 writers are enough to keep `rate` flowing while some wait.
             let t0 = Instant::now();
-            let (lat, mut revs) = write_for(&c, &url, &token, Phase { targets: sustained, writers: 64, rate: Some(rate), window, tag: format!("load-{run}") }).await;
+            let (lat, mut revs) = write_for(
+                &c,
+                &url,
+                &token,
+                Phase {
+                    targets: sustained,
+                    writers: 64,
+                    rate: Some(rate),
+                    window,
+                    tag: format!("load-{run}"),
+                },
+            )
+            .await;
             let rate = revs.len() as f64 / t0.elapsed().as_secs_f64();
             let t1 = Instant::now();
-            let (cap_lat, cap_revs) = write_for(&c, &url, &token, Phase { targets: saturated, writers, rate: None, window, tag: format!("cap-{run}") }).await;
+            let (cap_lat, cap_revs) = write_for(
+                &c,
+                &url,
+                &token,
+                Phase {
+                    targets: saturated,
+                    writers,
+                    rate: None,
+                    window,
+                    tag: format!("cap-{run}"),
+                },
+            )
+            .await;
             let cap = cap_revs.len() as f64 / t1.elapsed().as_secs_f64();
             revs.extend(cap_revs);
             revs.sort_unstable();
@@ -149,7 +230,10 @@ pub(crate) fn load(out: &mut Out, rt: &tokio::runtime::Runtime, runs: usize, win
                 seen.sort_unstable();
                 let all = revs.iter().all(|r| seen.binary_search(r).is_ok());
                 if !(in_order && all && resets == 0) {
-                    eprintln!("    stream: {} ids, in order {in_order}, has all {all}, resets {resets}", ids.len());
+                    eprintln!(
+                        "    stream: {} ids, in order {in_order}, has all {all}, resets {resets}",
+                        ids.len()
+                    );
                     ok = false;
                 }
             }
@@ -163,16 +247,42 @@ pub(crate) fn load(out: &mut Out, rt: &tokio::runtime::Runtime, runs: usize, win
         ok_runs.push(if ok { 1.0 } else { 0.0 });
     }
     let offered = format!("{rate} actions/s offered");
-    out.put("load_actions_per_s", median(&rates), None, "actions/s", &rates, &format!("acknowledged (200, durable) set-percent actions, {offered}; 10,000-flag store"));
-    out.put("load_latency_ms", median(&all_lat), Some(pct(&all_lat, 99.0)), "ms", &p99s, &format!("due → acknowledged at {offered}; runs = per-run p99"));
+    out.put(
+        "load_actions_per_s",
+        median(&rates),
+        None,
+        "actions/s",
+        &rates,
+        &format!("acknowledged (200, durable) set-percent actions, {offered}; 10,000-flag store"),
+    );
+    out.put(
+        "load_latency_ms",
+        median(&all_lat),
+        Some(pct(&all_lat, 99.0)),
+        "ms",
+        &p99s,
+        &format!("due → acknowledged at {offered}; runs = per-run p99"),
+    );
     out.put("load_capacity_per_s", median(&caps), None, "actions/s", &caps, &format!("acknowledged / s with {writers} writers back to back; per-run p99 latency {cap_p99s:.1?} ms"));
-    out.put("load_streams_complete", ok_runs.iter().sum::<f64>(), None, "runs", &ok_runs, "runs in which every stream received every change, in order, with no reset");
+    out.put(
+        "load_streams_complete",
+        ok_runs.iter().sum::<f64>(),
+        None,
+        "runs",
+        &ok_runs,
+        "runs in which every stream received every change, in order, with no reset",
+    );
 }
 
 /// flagtop's Unleash-backed action vs the same change through Unleash's Admin API directly.
 pub(crate) fn unleash(out: &mut Out, rt: &tokio::runtime::Runtime, n: usize) {
-    let (Ok(uurl), Ok(utoken)) = (std::env::var("FLAGTOP_TEST_UNLEASH_URL"), std::env::var("UNLEASH_ADMIN_TOKEN")) else {
-        eprintln!("unleash: skipped (no FLAGTOP_TEST_UNLEASH_URL / UNLEASH_ADMIN_TOKEN; scripts/bench starts one)");
+    let (Ok(uurl), Ok(utoken)) = (
+        std::env::var("FLAGTOP_TEST_UNLEASH_URL"),
+        std::env::var("UNLEASH_ADMIN_TOKEN"),
+    ) else {
+        eprintln!(
+            "unleash: skipped (no FLAGTOP_TEST_UNLEASH_URL / UNLEASH_ADMIN_TOKEN; scripts/bench starts one)"
+        );
         return;
     };
     eprintln!("Unleash: flagtop action vs Admin API directly");
@@ -181,7 +291,13 @@ pub(crate) fn unleash(out: &mut Out, rt: &tokio::runtime::Runtime, n: usize) {
     let c = http();
     let strategy = rt.block_on(async {
         let feat = format!("{uurl}/api/admin/projects/default/features");
-        let r = c.post(&feat).header("authorization", &utoken).json(&json!({"name": name, "type": "release"})).send().await.expect("create");
+        let r = c
+            .post(&feat)
+            .header("authorization", &utoken)
+            .json(&json!({"name": name, "type": "release"}))
+            .send()
+            .await
+            .expect("create");
         assert!(r.status().is_success(), "create feature: {}", r.status());
         let mut ids = Vec::new();
         for region in ["eu-west", "us-east"] {
@@ -200,12 +316,24 @@ pub(crate) fn unleash(out: &mut Out, rt: &tokio::runtime::Runtime, n: usize) {
                 .expect("json");
             ids.push(v["id"].as_str().expect("id").to_string());
         }
-        c.post(format!("{feat}/{name}/environments/development/on")).header("authorization", &utoken).send().await.expect("on");
+        c.post(format!("{feat}/{name}/environments/development/on"))
+            .header("authorization", &utoken)
+            .send()
+            .await
+            .expect("on");
         ids
     });
     let srv = Server::start(
         dir.path(),
-        &["--no-simulate", "--flags", "unleash", "--unleash-url", &uurl, "--unleash-poll-secs", "3600"],
+        &[
+            "--no-simulate",
+            "--flags",
+            "unleash",
+            "--unleash-url",
+            &uurl,
+            "--unleash-poll-secs",
+            "3600",
+        ],
         &[("UNLEASH_ADMIN_TOKEN", &utoken)],
     );
     let (furl, ftoken) = (srv.url.clone(), srv.admin.clone());
@@ -239,7 +367,28 @@ pub(crate) fn unleash(out: &mut Out, rt: &tokio::runtime::Runtime, n: usize) {
         (via, direct)
     });
     let (mv, md) = (median(&via), median(&direct));
-    out.put("unleash_via_flagtop_ms", mv, Some(pct(&via, 99.0)), "ms", &[mv], "flagtop serve --flags unleash: POST /v1/actions set_percent");
-    out.put("unleash_direct_ms", md, Some(pct(&direct, 99.0)), "ms", &[md], "PATCH …/strategies/{id} (test + replace) on Unleash directly");
-    out.put("unleash_ratio", mv / md, None, "×", &[mv / md], "median via flagtop / median direct");
+    out.put(
+        "unleash_via_flagtop_ms",
+        mv,
+        Some(pct(&via, 99.0)),
+        "ms",
+        &[mv],
+        "flagtop serve --flags unleash: POST /v1/actions set_percent",
+    );
+    out.put(
+        "unleash_direct_ms",
+        md,
+        Some(pct(&direct, 99.0)),
+        "ms",
+        &[md],
+        "PATCH …/strategies/{id} (test + replace) on Unleash directly",
+    );
+    out.put(
+        "unleash_ratio",
+        mv / md,
+        None,
+        "×",
+        &[mv / md],
+        "median via flagtop / median direct",
+    );
 }

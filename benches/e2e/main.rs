@@ -21,7 +21,11 @@ mod support;
 
 use flagtop::client::sse::{SseItem, SseParser};
 use flagtop::tui::screen::Screen;
+use load::*;
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use pty::*;
+use report::*;
+use screen::*;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -29,17 +33,16 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use load::*;
-use pty::*;
-use report::*;
-use screen::*;
 use support::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_flagtop");
 
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument selects sections (e.g. `load`).
-    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     if filter.iter().any(|f| f == "report") {
         return report();
     }
@@ -50,10 +53,15 @@ fn main() {
         return;
     }
     let on = |s: &str| filter.is_empty() || filter.iter().any(|f| s.contains(f.as_str()));
-    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
     let quick = std::env::var("BENCH_QUICK").is_ok_and(|v| v == "1");
     let window = Duration::from_secs(if quick { 3 } else { 10 });
-    let path = std::env::var("BENCH_OUT").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("target/bench/e2e.jsonl"));
+    let path = std::env::var("BENCH_OUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from("target/bench/e2e.jsonl"));
     if let Some(p) = path.parent() {
         std::fs::create_dir_all(p).expect("output dir");
     }
@@ -62,10 +70,19 @@ fn main() {
     let file = if filter.is_empty() {
         std::fs::File::create(&path)
     } else {
-        std::fs::OpenOptions::new().create(true).append(true).open(&path)
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
     };
-    let mut out = Out { file: file.expect("output file") };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let mut out = Out {
+        file: file.expect("output file"),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     eprintln!("flagtop e2e bench: {BIN}, {runs} runs → {}", path.display());
     if on("binary") {
         binary(&mut out);
@@ -89,9 +106,22 @@ fn main() {
         memory(&mut out, runs);
     }
     if on("load") {
-        let knob = |name: &str, default: usize| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+        let knob = |name: &str, default: usize| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
         let rate = knob("BENCH_LOAD_RATE", 600) as f64;
-        load(&mut out, &rt, runs, window, knob("BENCH_LOAD_STREAMS", 200), knob("BENCH_LOAD_WRITERS", 32), rate);
+        load(
+            &mut out,
+            &rt,
+            runs,
+            window,
+            knob("BENCH_LOAD_STREAMS", 200),
+            knob("BENCH_LOAD_WRITERS", 32),
+            rate,
+        );
     }
     if on("unleash") {
         unleash(&mut out, &rt, if quick { 20 } else { 100 });

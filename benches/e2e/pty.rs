@@ -20,13 +20,29 @@ impl Tui {
     /// The real binary in a `cols`×`rows` PTY: `flagtop --data DATA ARGS…` (embedded control plane).
     pub(crate) fn start(data: &Path, args: &[&str], rows: u16, cols: u16) -> Tui {
         let pty = native_pty_system();
-        let pair = pty.openpty(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }).expect("openpty");
+        let pair = pty
+            .openpty(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("openpty");
         let mut cmd = CommandBuilder::new(BIN);
         cmd.arg("--data");
         cmd.arg(data);
         cmd.args(args);
         cmd.env("FLAGTOP_CONFIG_DIR", data.join("config"));
-        for k in ["NO_COLOR", "COLORTERM", "FLAGTOP_THEME", "FLAGTOP_ASCII", "LC_ALL", "LC_CTYPE", "FLAGTOP_BACKEND", "FLAGTOP_DATA"] {
+        for k in [
+            "NO_COLOR",
+            "COLORTERM",
+            "FLAGTOP_THEME",
+            "FLAGTOP_ASCII",
+            "LC_ALL",
+            "LC_CTYPE",
+            "FLAGTOP_BACKEND",
+            "FLAGTOP_DATA",
+        ] {
             cmd.env_remove(k);
         }
         cmd.env("TERM", "xterm-256color");
@@ -69,7 +85,15 @@ impl Tui {
                 }
             }
         });
-        Tui { screen, bytes, watches, writer, child, started, data: data.to_path_buf() }
+        Tui {
+            screen,
+            bytes,
+            watches,
+            writer,
+            child,
+            started,
+            data: data.to_path_buf(),
+        }
     }
 
     pub(crate) fn contents(&self) -> String {
@@ -97,7 +121,10 @@ impl Tui {
     pub(crate) fn wait_for(&self, what: &str, secs: u64) -> Instant {
         match self.watch(what).recv_timeout(Duration::from_secs(secs)) {
             Ok(t) => t,
-            Err(_) => panic!("screen never showed {what:?}; it shows:\n{}", self.contents()),
+            Err(_) => panic!(
+                "screen never showed {what:?}; it shows:\n{}",
+                self.contents()
+            ),
         }
     }
 
@@ -129,7 +156,8 @@ impl Tui {
     }
 
     pub(crate) fn endpoint(&self) -> (String, String) {
-        let ep = flagtop::control::runtime::read_endpoint(&self.data).expect("endpoint.json in the data dir");
+        let ep = flagtop::control::runtime::read_endpoint(&self.data)
+            .expect("endpoint.json in the data dir");
         (ep.url, ep.token)
     }
 

@@ -3,21 +3,50 @@
 use super::*;
 
 pub(crate) fn binary(out: &mut Out) {
-    let size = std::fs::metadata(BIN).map(|m| m.len() as f64 / 1e6).unwrap_or(f64::NAN);
-    out.put("binary_mb", size, None, "MB", &[size], "target/release/flagtop (stripped, thin LTO, cold crates at opt-level s)");
+    let size = std::fs::metadata(BIN)
+        .map(|m| m.len() as f64 / 1e6)
+        .unwrap_or(f64::NAN);
+    out.put(
+        "binary_mb",
+        size,
+        None,
+        "MB",
+        &[size],
+        "target/release/flagtop (stripped, thin LTO, cold crates at opt-level s)",
+    );
 }
-
 
 // ---------- docs/performance.md ----------
 
 pub(crate) fn machine() -> Vec<(String, String)> {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split_once(':')).map(|x| x.1.trim().to_string()).unwrap_or_else(|| "unknown".into());
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|x| x.1.trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
     let mem = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let mem = mem.lines().find(|l| l.starts_with("MemTotal")).and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<f64>().ok()).map(|k| format!("{:.1} GiB", k / 1024.0 / 1024.0)).unwrap_or_default();
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string();
-    let nproc = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    let rustc = Command::new("rustc").arg("--version").output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+    let mem = mem
+        .lines()
+        .find(|l| l.starts_with("MemTotal"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|k| k.parse::<f64>().ok())
+        .map(|k| format!("{:.1} GiB", k / 1024.0 / 1024.0))
+        .unwrap_or_default();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let nproc = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let rustc = Command::new("rustc")
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
     vec![
         ("CPUs (`nproc`)".into(), nproc.to_string()),
         ("CPU model".into(), model),
@@ -42,7 +71,10 @@ pub(crate) fn criterion(dir: &Path) -> Vec<(String, f64)> {
                         let name = d.strip_prefix(base).unwrap_or(d).display().to_string();
                         out.push((name, ns));
                     }
-                } else if p.file_name().is_some_and(|n| n != "base" && n != "change" && n != "report") {
+                } else if p
+                    .file_name()
+                    .is_some_and(|n| n != "base" && n != "change" && n != "report")
+                {
                     walk(base, &p, out);
                 }
             }
@@ -65,9 +97,15 @@ pub(crate) fn fmt_ns(ns: f64) -> String {
 }
 
 pub(crate) fn report() {
-    let path = std::env::var("BENCH_OUT").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("target/bench/e2e.jsonl"));
-    let doc = std::env::var("BENCH_DOC").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("docs/performance.md"));
-    let crit = std::env::var("BENCH_CRITERION").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("target/criterion"));
+    let path = std::env::var("BENCH_OUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from("target/bench/e2e.jsonl"));
+    let doc = std::env::var("BENCH_DOC")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from("docs/performance.md"));
+    let crit = std::env::var("BENCH_CRITERION")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from("target/criterion"));
     let text = std::fs::read_to_string(&path).expect("e2e results (run the e2e bench first)");
     let figs: std::collections::HashMap<String, Value> = text
         .lines()
@@ -79,10 +117,19 @@ pub(crate) fn report() {
     let runs = |k: &str| {
         figs.get(k)
             .and_then(|v| v["runs"].as_array().cloned())
-            .map(|r| r.iter().filter_map(|x| x.as_f64()).map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(", "))
+            .map(|r| {
+                r.iter()
+                    .filter_map(|x| x.as_f64())
+                    .map(|x| format!("{x:.2}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
             .unwrap_or_default()
     };
-    let f = |v: Option<f64>, d: usize| v.map(|x| format!("{x:.d$}")).unwrap_or_else(|| "not measured".into());
+    let f = |v: Option<f64>, d: usize| {
+        v.map(|x| format!("{x:.d$}"))
+            .unwrap_or_else(|| "not measured".into())
+    };
     let ok = |b: Option<bool>| match b {
         Some(true) => "✅ met",
         Some(false) => "❌ missed",
@@ -98,14 +145,32 @@ pub(crate) fn report() {
         (
             "render one frame, 200×50, `large` (10,000 flags, 300 series)".into(),
             "p99 < 1 ms; cost independent of the number of flags".into(),
-            format!("p50 {} ms, p99 {} ms; 1,000 flags: p50 {} ms", f(r10k, 3), f(p99("render_large_ms"), 3), f(r1k, 3)),
-            both(p99("render_large_ms"), r1k.zip(r10k).map(|(a, b)| b / a), &|p, ratio| p < 1.0 && ratio < 1.25),
+            format!(
+                "p50 {} ms, p99 {} ms; 1,000 flags: p50 {} ms",
+                f(r10k, 3),
+                f(p99("render_large_ms"), 3),
+                f(r1k, 3)
+            ),
+            both(
+                p99("render_large_ms"),
+                r1k.zip(r10k).map(|(a, b)| b / a),
+                &|p, ratio| p < 1.0 && ratio < 1.25,
+            ),
         ),
-        ("bytes to the terminal, idle".into(), "0 B/s".into(), format!("{} B/s", f(get("idle_bytes_per_s"), 1)), get("idle_bytes_per_s").map(|v| v == 0.0)),
+        (
+            "bytes to the terminal, idle".into(),
+            "0 B/s".into(),
+            format!("{} B/s", f(get("idle_bytes_per_s"), 1)),
+            get("idle_bytes_per_s").map(|v| v == 0.0),
+        ),
         (
             "bytes for one flag's state change".into(),
             "< 300 B".into(),
-            format!("median {} B, max {} B", f(get("bytes_per_flag_change"), 0), f(p99("bytes_per_flag_change"), 0)),
+            format!(
+                "median {} B, max {} B",
+                f(get("bytes_per_flag_change"), 0),
+                f(p99("bytes_per_flag_change"), 0)
+            ),
             get("bytes_per_flag_change").map(|v| v < 300.0),
         ),
         (
@@ -117,26 +182,51 @@ pub(crate) fn report() {
         (
             "idle CPU of the TUI (+ embedded control plane)".into(),
             "< 0.1 % of a core".into(),
-            format!("{} % (schedstat); {} % (utime+stime)", f(get("idle_cpu_pct"), 3), f(get("idle_cpu_ticks_pct"), 3)),
+            format!(
+                "{} % (schedstat); {} % (utime+stime)",
+                f(get("idle_cpu_pct"), 3),
+                f(get("idle_cpu_ticks_pct"), 3)
+            ),
             get("idle_cpu_pct").map(|v| v < 0.1),
         ),
-        ("idle wakeups".into(), "≤ 2 /s".into(), format!("{} /s", f(get("idle_wakeups_per_s"), 2)), get("idle_wakeups_per_s").map(|v| v <= 2.0)),
+        (
+            "idle wakeups".into(),
+            "≤ 2 /s".into(),
+            format!("{} /s", f(get("idle_wakeups_per_s"), 2)),
+            get("idle_wakeups_per_s").map(|v| v <= 2.0),
+        ),
         (
             "change on the control plane → visible on screen".into(),
             "p50 < 10 ms, p99 < 50 ms".into(),
-            format!("p50 {} ms, p99 {} ms", f(get("change_to_screen_ms"), 2), f(p99("change_to_screen_ms"), 2)),
-            both(get("change_to_screen_ms"), p99("change_to_screen_ms"), &|a, b| a < 10.0 && b < 50.0),
+            format!(
+                "p50 {} ms, p99 {} ms",
+                f(get("change_to_screen_ms"), 2),
+                f(p99("change_to_screen_ms"), 2)
+            ),
+            both(
+                get("change_to_screen_ms"),
+                p99("change_to_screen_ms"),
+                &|a, b| a < 10.0 && b < 50.0,
+            ),
         ),
         (
             "key press → applied (fsynced) → confirmed on screen".into(),
             "p99 < 20 ms".into(),
-            format!("p50 {} ms, p99 {} ms", f(get("key_to_confirmed_ms"), 2), f(p99("key_to_confirmed_ms"), 2)),
+            format!(
+                "p50 {} ms, p99 {} ms",
+                f(get("key_to_confirmed_ms"), 2),
+                f(p99("key_to_confirmed_ms"), 2)
+            ),
             p99("key_to_confirmed_ms").map(|v| v < 20.0),
         ),
         (
             "start → first frame with data (embedded, warm)".into(),
             "< 150 ms".into(),
-            format!("median {} ms, max {} ms", f(get("start_warm_ms"), 1), f(p99("start_warm_ms"), 1)),
+            format!(
+                "median {} ms, max {} ms",
+                f(get("start_warm_ms"), 1),
+                f(p99("start_warm_ms"), 1)
+            ),
             get("start_warm_ms").map(|v| v < 150.0),
         ),
         (
@@ -148,11 +238,14 @@ pub(crate) fn report() {
                 f(get("rss_peak_large_mb"), 1),
                 f(get("rss_large_warm_mb"), 1)
             ),
-            both(get("rss_large_mb"), get("rss_large_warm_mb"), &|a, b| a < 60.0 && b < 60.0),
+            both(get("rss_large_mb"), get("rss_large_warm_mb"), &|a, b| {
+                a < 60.0 && b < 60.0
+            }),
         ),
         (
             "control plane: 200 streams + sustained actions".into(),
-            "≥ 500 acknowledged actions/s, p99 < 25 ms, every stream gets every change in order".into(),
+            "≥ 500 acknowledged actions/s, p99 < 25 ms, every stream gets every change in order"
+                .into(),
             format!(
                 "{} actions/s, p50 {} ms, p99 {} ms (capacity {} actions/s); complete and in order in {} of {} runs",
                 f(get("load_actions_per_s"), 0),
@@ -160,14 +253,27 @@ pub(crate) fn report() {
                 f(p99("load_latency_ms"), 2),
                 f(get("load_capacity_per_s"), 0),
                 f(get("load_streams_complete"), 0),
-                figs.get("load_streams_complete").and_then(|v| v["runs"].as_array().map(|a| a.len())).unwrap_or(0)
+                figs.get("load_streams_complete")
+                    .and_then(|v| v["runs"].as_array().map(|a| a.len()))
+                    .unwrap_or(0)
             ),
-            match (get("load_actions_per_s"), p99("load_latency_ms"), get("load_streams_complete"), figs.get("load_streams_complete").and_then(|v| v["runs"].as_array().map(|a| a.len() as f64))) {
+            match (
+                get("load_actions_per_s"),
+                p99("load_latency_ms"),
+                get("load_streams_complete"),
+                figs.get("load_streams_complete")
+                    .and_then(|v| v["runs"].as_array().map(|a| a.len() as f64)),
+            ) {
                 (Some(r), Some(p), Some(c), Some(n)) => Some(r >= 500.0 && p < 25.0 && c == n),
                 _ => None,
             },
         ),
-        ("release binary".into(), "one file < 15 MB".into(), format!("{} MB", f(get("binary_mb"), 2)), get("binary_mb").map(|v| v < 15.0)),
+        (
+            "release binary".into(),
+            "one file < 15 MB".into(),
+            format!("{} MB", f(get("binary_mb"), 2)),
+            get("binary_mb").map(|v| v < 15.0),
+        ),
         (
             "Unleash-backed action vs Unleash Admin API directly".into(),
             "report the ratio".into(),
@@ -192,8 +298,14 @@ pub(crate) fn report() {
     for (k, v) in machine() {
         md.push_str(&format!("| {k} | {v} |\n"));
     }
-    md.push_str(&format!("| date | {} |\n| runs per figure | {} |\n\n", chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"), std::env::var("BENCH_RUNS").unwrap_or_else(|_| "3".into())));
-    md.push_str("## Figures against the targets\n\n| figure | target | measured | |\n|---|---|---|---|\n");
+    md.push_str(&format!(
+        "| date | {} |\n| runs per figure | {} |\n\n",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        std::env::var("BENCH_RUNS").unwrap_or_else(|_| "3".into())
+    ));
+    md.push_str(
+        "## Figures against the targets\n\n| figure | target | measured | |\n|---|---|---|---|\n",
+    );
     for (a, b, c, d) in &rows {
         md.push_str(&format!("| {a} | {b} | {c} | {} |\n", ok(*d)));
     }
@@ -206,7 +318,10 @@ pub(crate) fn report() {
             "| `{k}` | {} | {}{} | {} | {} |\n",
             v["unit"].as_str().unwrap_or(""),
             f(v["value"].as_f64(), 3),
-            v["p99"].as_f64().map(|p| format!(" ({p:.3})")).unwrap_or_default(),
+            v["p99"]
+                .as_f64()
+                .map(|p| format!(" ({p:.3})"))
+                .unwrap_or_default(),
             runs(&k),
             v["note"].as_str().unwrap_or("")
         ));

@@ -10,7 +10,11 @@ use super::*;
 pub(crate) fn preemptions() -> u64 {
     std::fs::read_to_string("/proc/thread-self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("nonvoluntary_ctxt_switches")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("nonvoluntary_ctxt_switches"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -34,7 +38,9 @@ pub(crate) fn render(out: &mut Out, runs: usize) {
             let mut preempted = 0usize;
             for k in 0..frames {
                 // Alternate: an unchanged frame, then one with the cursor moved.
-                m.flags.sel.select_row(base + ((k / 2) & 1), &m.flags.visible);
+                m.flags
+                    .sel
+                    .select_row(base + ((k / 2) & 1), &m.flags.visible);
                 written.store(0, std::sync::atomic::Ordering::Relaxed);
                 let p = preemptions();
                 let t = Instant::now();
@@ -65,12 +71,54 @@ pub(crate) fn render(out: &mut Out, runs: usize) {
             }
         }
     }
-    out.put("render_large_ms", median(&p50s), Some(median(&p99s)), "ms", &p50s, "10,000 flags, 300 series; p99 over 2,000 frames per run");
-    out.put("render_large_unpreempted_p99_ms", median(&calm_p99s), None, "ms", &calm_p99s, "p99 of the same frames, leaving out those during which the scheduler preempted the thread");
-    out.put("render_large_preempted_frames", median(&cut), None, "frames", &cut, "of 2,000 per run: frames during which the thread was preempted (machine load)");
-    out.put("render_1k_ms", median(&small_p50), None, "ms", &small_p50, "first 1,000 flags of the same scenario");
-    out.put("render_bytes_unchanged", idle_bytes as f64, None, "B", &[idle_bytes as f64], "an unchanged frame through ratatui+crossterm (in memory)");
-    out.put("render_bytes_cursor", move_bytes as f64, None, "B", &[move_bytes as f64], "cursor moved one row");
+    out.put(
+        "render_large_ms",
+        median(&p50s),
+        Some(median(&p99s)),
+        "ms",
+        &p50s,
+        "10,000 flags, 300 series; p99 over 2,000 frames per run",
+    );
+    out.put(
+        "render_large_unpreempted_p99_ms",
+        median(&calm_p99s),
+        None,
+        "ms",
+        &calm_p99s,
+        "p99 of the same frames, leaving out those during which the scheduler preempted the thread",
+    );
+    out.put(
+        "render_large_preempted_frames",
+        median(&cut),
+        None,
+        "frames",
+        &cut,
+        "of 2,000 per run: frames during which the thread was preempted (machine load)",
+    );
+    out.put(
+        "render_1k_ms",
+        median(&small_p50),
+        None,
+        "ms",
+        &small_p50,
+        "first 1,000 flags of the same scenario",
+    );
+    out.put(
+        "render_bytes_unchanged",
+        idle_bytes as f64,
+        None,
+        "B",
+        &[idle_bytes as f64],
+        "an unchanged frame through ratatui+crossterm (in memory)",
+    );
+    out.put(
+        "render_bytes_cursor",
+        move_bytes as f64,
+        None,
+        "B",
+        &[move_bytes as f64],
+        "cursor moved one row",
+    );
 }
 
 /// Start → first frame with data, warm (the data dir exists).
@@ -78,36 +126,73 @@ pub(crate) fn startup(out: &mut Out, runs: usize) {
     eprintln!("start → first frame with data (embedded, warm)");
     let dir = tempfile::tempdir().expect("tmp");
     // Cold start once to seed the data dir.
-    let t = Tui::start(dir.path(), &["--scenario", "calm", "--env", "staging"], 50, 200);
+    let t = Tui::start(
+        dir.path(),
+        &["--scenario", "calm", "--env", "staging"],
+        50,
+        200,
+    );
     t.wait_for("checkout-v2", 30);
     let cold = t.started.elapsed();
     t.settle(Duration::from_millis(300), Duration::from_secs(3));
     t.quit();
     let mut warm = Vec::new();
     for _ in 0..runs.max(5) {
-        let t = Tui::start(dir.path(), &["--scenario", "calm", "--env", "staging"], 50, 200);
+        let t = Tui::start(
+            dir.path(),
+            &["--scenario", "calm", "--env", "staging"],
+            50,
+            200,
+        );
         let at = t.wait_for("checkout-v2", 30);
         warm.push((at - t.started).as_secs_f64() * 1e3);
         t.settle(Duration::from_millis(200), Duration::from_secs(2));
         t.quit();
     }
-    out.put("start_warm_ms", median(&warm), Some(pct(&warm, 99.0)), "ms", &warm, "spawn → a flag row on screen");
-    out.put("start_cold_ms", cold.as_secs_f64() * 1e3, None, "ms", &[cold.as_secs_f64() * 1e3], "first start: creates and seeds the data dir");
+    out.put(
+        "start_warm_ms",
+        median(&warm),
+        Some(pct(&warm, 99.0)),
+        "ms",
+        &warm,
+        "spawn → a flag row on screen",
+    );
+    out.put(
+        "start_cold_ms",
+        cold.as_secs_f64() * 1e3,
+        None,
+        "ms",
+        &[cold.as_secs_f64() * 1e3],
+        "first start: creates and seeds the data dir",
+    );
 }
 
 /// Idle: bytes, CPU and wakeups of the TUI (with its embedded control plane) over a window.
 pub(crate) fn idle(out: &mut Out, runs: usize, window: Duration) {
-    eprintln!("idle ({}s windows, calm scenario, 200×50)", window.as_secs());
-    let (mut bps, mut cpu, mut wake, mut ticks_cpu) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    eprintln!(
+        "idle ({}s windows, calm scenario, 200×50)",
+        window.as_secs()
+    );
+    let (mut bps, mut cpu, mut wake, mut ticks_cpu) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
         let dir = tempfile::tempdir().expect("tmp");
-        let t = Tui::start(dir.path(), &["--scenario", "calm", "--env", "staging"], 50, 200);
+        let t = Tui::start(
+            dir.path(),
+            &["--scenario", "calm", "--env", "staging"],
+            50,
+            200,
+        );
         t.wait_for("● live", 30);
         t.settle(Duration::from_millis(1500), Duration::from_secs(10));
         let pid = t.pid();
         let (b0, tasks0, k0, at) = (t.bytes(), proc_tasks(pid), proc_ticks(pid), Instant::now());
         std::thread::sleep(window);
-        let (b1, (dc, ds), k1) = (t.bytes(), task_delta(&tasks0, &proc_tasks(pid)), proc_ticks(pid));
+        let (b1, (dc, ds), k1) = (
+            t.bytes(),
+            task_delta(&tasks0, &proc_tasks(pid)),
+            proc_ticks(pid),
+        );
         let secs = at.elapsed().as_secs_f64();
         bps.push((b1 - b0) as f64 / secs);
         cpu.push(dc as f64 / 1e9 / secs * 100.0);
@@ -115,10 +200,38 @@ pub(crate) fn idle(out: &mut Out, runs: usize, window: Duration) {
         wake.push(ds as f64 / secs);
         t.quit();
     }
-    out.put("idle_bytes_per_s", median(&bps), None, "B/s", &bps, "calm scenario, nothing changing on screen");
-    out.put("idle_cpu_pct", median(&cpu), None, "% of a core", &cpu, "schedstat, all threads (TUI + embedded control plane)");
-    out.put("idle_cpu_ticks_pct", median(&ticks_cpu), None, "% of a core", &ticks_cpu, "utime+stime from /proc/PID/stat (10 ms ticks)");
-    out.put("idle_wakeups_per_s", median(&wake), None, "/s", &wake, "voluntary+nonvoluntary context switches, all threads");
+    out.put(
+        "idle_bytes_per_s",
+        median(&bps),
+        None,
+        "B/s",
+        &bps,
+        "calm scenario, nothing changing on screen",
+    );
+    out.put(
+        "idle_cpu_pct",
+        median(&cpu),
+        None,
+        "% of a core",
+        &cpu,
+        "schedstat, all threads (TUI + embedded control plane)",
+    );
+    out.put(
+        "idle_cpu_ticks_pct",
+        median(&ticks_cpu),
+        None,
+        "% of a core",
+        &ticks_cpu,
+        "utime+stime from /proc/PID/stat (10 ms ticks)",
+    );
+    out.put(
+        "idle_wakeups_per_s",
+        median(&wake),
+        None,
+        "/s",
+        &wake,
+        "voluntary+nonvoluntary context switches, all threads",
+    );
 }
 
 /// Steady state with live metrics: the demo at 200×50.
@@ -141,8 +254,22 @@ pub(crate) fn steady(out: &mut Out, runs: usize, window: Duration) {
         cpu.push(dc as f64 / 1e9 / secs * 100.0);
         t.quit();
     }
-    out.put("steady_bytes_per_s", median(&bps), None, "B/s", &bps, "demo scenario, simulator on, guardrails updating every second");
-    out.put("steady_cpu_pct", median(&cpu), None, "% of a core", &cpu, "TUI + embedded control plane + simulator");
+    out.put(
+        "steady_bytes_per_s",
+        median(&bps),
+        None,
+        "B/s",
+        &bps,
+        "demo scenario, simulator on, guardrails updating every second",
+    );
+    out.put(
+        "steady_cpu_pct",
+        median(&cpu),
+        None,
+        "% of a core",
+        &cpu,
+        "TUI + embedded control plane + simulator",
+    );
 }
 
 /// Changes made through the API → visible on the TUI's screen; bytes for one flag's change;
@@ -150,21 +277,41 @@ pub(crate) fn steady(out: &mut Out, runs: usize, window: Duration) {
 pub(crate) fn latency(out: &mut Out, rt: &tokio::runtime::Runtime, runs: usize, changes: usize) {
     eprintln!("change → screen, bytes per change, key → confirmed (embedded, calm, 200×50)");
     let c = http();
-    let (mut lat_all, mut p50s, mut p99s, mut bytes_per_change) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut lat_all, mut p50s, mut p99s, mut bytes_per_change) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut key_all, mut key_p99s) = (Vec::new(), Vec::new());
     for run in 0..runs {
         let dir = tempfile::tempdir().expect("tmp");
-        let mut t = Tui::start(dir.path(), &["--scenario", "calm", "--env", "staging"], 50, 200);
+        let mut t = Tui::start(
+            dir.path(),
+            &["--scenario", "calm", "--env", "staging"],
+            50,
+            200,
+        );
         t.wait_for("● live", 30);
         t.settle(Duration::from_millis(500), Duration::from_secs(10));
         let (url, token) = t.endpoint();
         // A flag that is on screen but not under the cursor: search-ranking-v3, first staging cohort.
         let snap: Value = rt.block_on(async {
-            c.get(format!("{url}/v1/snapshot")).bearer_auth(&token).send().await.expect("snapshot").json().await.expect("json")
+            c.get(format!("{url}/v1/snapshot"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("snapshot")
+                .json()
+                .await
+                .expect("json")
         });
         let flag = "search-ranking-v3";
-        let f = snap["flags"].as_array().and_then(|fs| fs.iter().find(|f| f["key"] == flag)).expect("flag").clone();
-        let cohort = f["environments"]["staging"]["cohorts"][0]["name"].as_str().expect("cohort").to_string();
+        let f = snap["flags"]
+            .as_array()
+            .and_then(|fs| fs.iter().find(|f| f["key"] == flag))
+            .expect("flag")
+            .clone();
+        let cohort = f["environments"]["staging"]["cohorts"][0]["name"]
+            .as_str()
+            .expect("cohort")
+            .to_string();
         let mut lat = Vec::new();
         for i in 0..changes {
             let p = 1 + ((i * 37 + run * 11) % 98) as u8; // never twice in a row, unique within any 98
@@ -199,7 +346,10 @@ pub(crate) fn latency(out: &mut Out, rt: &tokio::runtime::Runtime, runs: usize, 
         t.wait_for("Ladder checkout-v2", 5);
         t.key(b"\t");
         std::thread::sleep(Duration::from_millis(200));
-        let first = snap["flags"].as_array().and_then(|fs| fs.iter().find(|f| f["key"] == "checkout-v2")).expect("checkout-v2")["environments"]["staging"]["cohorts"][0]["name"]
+        let first = snap["flags"]
+            .as_array()
+            .and_then(|fs| fs.iter().find(|f| f["key"] == "checkout-v2"))
+            .expect("checkout-v2")["environments"]["staging"]["cohorts"][0]["name"]
             .as_str()
             .expect("cohort")
             .to_string();
@@ -210,7 +360,9 @@ pub(crate) fn latency(out: &mut Out, rt: &tokio::runtime::Runtime, runs: usize, 
             t.wait_for("Enter: send", 5);
             std::thread::sleep(Duration::from_millis(30));
             // The status line only (the Activity pane has no "(audit #").
-            let rx = t.watch(&format!("applied: {verb} checkout-v2/{first} in staging (audit #"));
+            let rx = t.watch(&format!(
+                "applied: {verb} checkout-v2/{first} in staging (audit #"
+            ));
             let pressed = t.key(b"\r");
             match rx.recv_timeout(Duration::from_secs(5)) {
                 Ok(seen) => keys.push(seen.saturating_duration_since(pressed).as_secs_f64() * 1e3),
@@ -222,9 +374,30 @@ pub(crate) fn latency(out: &mut Out, rt: &tokio::runtime::Runtime, runs: usize, 
         key_all.extend(keys);
         t.quit();
     }
-    out.put("change_to_screen_ms", median(&lat_all), Some(pct(&lat_all, 99.0)), "ms", &p50s, "API request sent → text on the vt100 screen; runs = per-run p50");
-    out.put("change_to_screen_p99_runs", median(&p99s), None, "ms", &p99s, "per-run p99");
-    out.put("bytes_per_flag_change", median(&bytes_per_change), Some(pct(&bytes_per_change, 99.0)), "B", &bytes_per_change, "one set-percent: flag row, ladder, activity line");
+    out.put(
+        "change_to_screen_ms",
+        median(&lat_all),
+        Some(pct(&lat_all, 99.0)),
+        "ms",
+        &p50s,
+        "API request sent → text on the vt100 screen; runs = per-run p50",
+    );
+    out.put(
+        "change_to_screen_p99_runs",
+        median(&p99s),
+        None,
+        "ms",
+        &p99s,
+        "per-run p99",
+    );
+    out.put(
+        "bytes_per_flag_change",
+        median(&bytes_per_change),
+        Some(pct(&bytes_per_change, 99.0)),
+        "B",
+        &bytes_per_change,
+        "one set-percent: flag row, ladder, activity line",
+    );
     out.put("key_to_confirmed_ms", median(&key_all), Some(pct(&key_all, 99.0)), "ms", &key_p99s, "Enter in the confirm dialog → `applied:` on screen (fsynced before the reply); runs = per-run p99");
 }
 
@@ -259,8 +432,36 @@ pub(crate) fn memory(out: &mut Out, runs: usize) {
             t.quit();
         }
     }
-    out.put("rss_large_mb", median(&rss), None, "MB", &rss, "VmRSS after the first start + scrolling, one process");
-    out.put("rss_large_warm_mb", median(&warm), None, "MB", &warm, "VmRSS after a second start on the same data dir (loads the saved state)");
-    out.put("rss_peak_large_mb", median(&hwm), None, "MB", &hwm, "VmHWM (peak, includes seeding 10,000 flags on first start)");
-    out.put("start_large_cold_ms", median(&first), None, "ms", &first, "first start on `large`: seed 10,000 flags, snapshot, first live frame");
+    out.put(
+        "rss_large_mb",
+        median(&rss),
+        None,
+        "MB",
+        &rss,
+        "VmRSS after the first start + scrolling, one process",
+    );
+    out.put(
+        "rss_large_warm_mb",
+        median(&warm),
+        None,
+        "MB",
+        &warm,
+        "VmRSS after a second start on the same data dir (loads the saved state)",
+    );
+    out.put(
+        "rss_peak_large_mb",
+        median(&hwm),
+        None,
+        "MB",
+        &hwm,
+        "VmHWM (peak, includes seeding 10,000 flags on first start)",
+    );
+    out.put(
+        "start_large_cold_ms",
+        median(&first),
+        None,
+        "ms",
+        &first,
+        "first start on `large`: seed 10,000 flags, snapshot, first live frame",
+    );
 }

@@ -24,9 +24,20 @@ pub(crate) struct Out {
 
 impl Out {
     /// One figure: `key`, a value (median over runs), optional p99, unit, the individual runs.
-    pub(crate) fn put(&mut self, key: &str, value: f64, p99: Option<f64>, unit: &str, runs: &[f64], note: &str) {
+    pub(crate) fn put(
+        &mut self,
+        key: &str,
+        value: f64,
+        p99: Option<f64>,
+        unit: &str,
+        runs: &[f64],
+        note: &str,
+    ) {
         let line = json!({"key": key, "value": value, "p99": p99, "unit": unit, "runs": runs, "note": note});
-        eprintln!("  {key}: {value:.3} {unit}{}  runs={runs:?} {note}", p99.map(|p| format!(" (p99 {p:.3})")).unwrap_or_default());
+        eprintln!(
+            "  {key}: {value:.3} {unit}{}  runs={runs:?} {note}",
+            p99.map(|p| format!(" (p99 {p:.3})")).unwrap_or_default()
+        );
         writeln!(self.file, "{line}").expect("write results");
     }
 }
@@ -41,12 +52,25 @@ pub(crate) fn proc_tasks(pid: u32) -> Tasks {
     if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
         for t in tasks.flatten() {
             let p = t.path();
-            let cpu = std::fs::read_to_string(p.join("schedstat")).ok().and_then(|s| s.split_whitespace().next().and_then(|x| x.parse::<u64>().ok())).unwrap_or(0);
+            let cpu = std::fs::read_to_string(p.join("schedstat"))
+                .ok()
+                .and_then(|s| {
+                    s.split_whitespace()
+                        .next()
+                        .and_then(|x| x.parse::<u64>().ok())
+                })
+                .unwrap_or(0);
             let mut sw = 0;
             if let Ok(s) = std::fs::read_to_string(p.join("status")) {
                 for l in s.lines() {
-                    if l.starts_with("voluntary_ctxt_switches") || l.starts_with("nonvoluntary_ctxt_switches") {
-                        sw += l.split_whitespace().nth(1).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+                    if l.starts_with("voluntary_ctxt_switches")
+                        || l.starts_with("nonvoluntary_ctxt_switches")
+                    {
+                        sw += l
+                            .split_whitespace()
+                            .nth(1)
+                            .and_then(|x| x.parse::<u64>().ok())
+                            .unwrap_or(0);
                     }
                 }
             }
@@ -72,7 +96,8 @@ pub(crate) fn proc_ticks(pid: u32) -> u64 {
     let after = s.rsplit_once(')').map(|x| x.1).unwrap_or("");
     let f: Vec<&str> = after.split_whitespace().collect();
     // fields after ')': state(0) … utime(11) stime(12)
-    f.get(11).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0) + f.get(12).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0)
+    f.get(11).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0)
 }
 
 pub(crate) fn proc_status_kb(pid: u32, field: &str) -> f64 {
@@ -88,10 +113,20 @@ pub(crate) fn proc_status_kb(pid: u32, field: &str) -> f64 {
 
 pub(crate) fn http() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().timeout(Duration::from_secs(20)).pool_max_idle_per_host(64).build().expect("client")
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .pool_max_idle_per_host(64)
+        .build()
+        .expect("client")
 }
 
-pub(crate) async fn act(c: &reqwest::Client, url: &str, token: &str, action: Value, idem: &str) -> (u16, Value) {
+pub(crate) async fn act(
+    c: &reqwest::Client,
+    url: &str,
+    token: &str,
+    action: Value,
+    idem: &str,
+) -> (u16, Value) {
     let r = c
         .post(format!("{url}/v1/actions"))
         .bearer_auth(token)
@@ -114,12 +149,19 @@ pub(crate) struct Server {
 impl Server {
     pub(crate) fn start(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"]).arg(data).args(extra);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .args(extra);
         cmd.env("FLAGTOP_CONFIG_DIR", data.join("config"));
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start flagtop serve");
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start flagtop serve");
         let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
         let (mut url, mut admin, mut expect) = (None, None, false);
         while url.is_none() {
@@ -134,7 +176,11 @@ impl Server {
             }
         }
         std::thread::spawn(move || for _ in lines {});
-        Server { child, url: url.expect("server URL"), admin: admin.expect("admin token") }
+        Server {
+            child,
+            url: url.expect("server URL"),
+            admin: admin.expect("admin token"),
+        }
     }
 }
 

@@ -1,16 +1,16 @@
 //! `flagtop act VERB …`: every TUI action from the shell, always with a reason; `--json` prints
 //! the outcome, the audit id and the reverse command.
 
+use super::Cli;
+use super::session::{Session, connect};
 use crate::client::ClientError;
 use crate::domain::{Action, CohortName, EnvKey, FlagKey, Revision};
 use crate::exit::{self, UsageError};
 use crate::sanitize::clean;
 use crate::wire::{ActionRequest, OutcomeKind};
 use clap::{Args, Subcommand};
-use color_eyre::eyre::{eyre, Result};
+use color_eyre::eyre::{Result, eyre};
 use std::collections::BTreeMap;
-use super::session::{Session, connect};
-use super::Cli;
 
 #[derive(Args, Debug)]
 pub struct ActArgs {
@@ -32,9 +32,19 @@ pub struct ActArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum Verb {
-    SetPercent { flag: String, cohort: String, percent: String },
-    Rollback { flag: String, cohort: String },
-    Restore { flag: String, cohort: String },
+    SetPercent {
+        flag: String,
+        cohort: String,
+        percent: String,
+    },
+    Rollback {
+        flag: String,
+        cohort: String,
+    },
+    Restore {
+        flag: String,
+        cohort: String,
+    },
     Advance {
         flag: String,
         /// Exact exposure instead of the stage's targets, e.g. eu-west=25,us-east=25.
@@ -51,34 +61,43 @@ pub enum Verb {
         #[arg(long)]
         note: Option<String>,
     },
-    Resume { flag: String },
-    Kill { flag: String },
-    Revive { flag: String },
+    Resume {
+        flag: String,
+    },
+    Kill {
+        flag: String,
+    },
+    Revive {
+        flag: String,
+    },
     Freeze,
     Unfreeze,
     /// Apply the stored reverse of an audit entry.
-    Undo { audit_id: u64 },
+    Undo {
+        audit_id: u64,
+    },
 }
-
 
 fn parse_exposure(s: &str) -> Result<BTreeMap<CohortName, u8>> {
     s.split(',')
         .filter(|p| !p.trim().is_empty())
         .map(|pair| {
-            let (c, p) = pair
-                .split_once('=')
-                .ok_or_else(|| eyre!(UsageError(format!("--exposure wants cohort=percent pairs, got `{pair}`"))))?;
+            let (c, p) = pair.split_once('=').ok_or_else(|| {
+                eyre!(UsageError(format!(
+                    "--exposure wants cohort=percent pairs, got `{pair}`"
+                )))
+            })?;
             Ok((CohortName::from(c.trim()), parse_percent(p.trim())?))
         })
         .collect()
 }
 
 pub fn parse_percent(s: &str) -> Result<u8> {
-    let n: i64 = s
-        .trim()
-        .trim_end_matches('%')
-        .parse()
-        .map_err(|_| eyre!(UsageError(format!("percent must be a whole number 0–100, got `{s}`"))))?;
+    let n: i64 = s.trim().trim_end_matches('%').parse().map_err(|_| {
+        eyre!(UsageError(format!(
+            "percent must be a whole number 0–100, got `{s}`"
+        )))
+    })?;
     u8::try_from(n)
         .ok()
         .filter(|p| *p <= 100)
@@ -86,7 +105,10 @@ pub fn parse_percent(s: &str) -> Result<u8> {
 }
 
 fn need_env(cli: &Cli) -> Result<EnvKey> {
-    cli.env.as_deref().map(EnvKey::from).ok_or_else(|| eyre!(UsageError("say which environment with --env ENV".into())))
+    cli.env
+        .as_deref()
+        .map(EnvKey::from)
+        .ok_or_else(|| eyre!(UsageError("say which environment with --env ENV".into())))
 }
 
 async fn build_action(cli: &Cli, session: &Session, verb: &Verb) -> Result<Action> {
@@ -98,22 +120,49 @@ async fn build_action(cli: &Cli, session: &Session, verb: &Verb) -> Result<Actio
             .audit_event(*audit_id)
             .await?
             .ok_or_else(|| eyre!(UsageError(format!("no audit entry #{audit_id}"))))?;
-        return event.reverse.ok_or_else(|| eyre!(UsageError(format!("audit entry #{audit_id} has no reverse to apply"))));
+        return event.reverse.ok_or_else(|| {
+            eyre!(UsageError(format!(
+                "audit entry #{audit_id} has no reverse to apply"
+            )))
+        });
     }
     let env = need_env(cli)?;
     Ok(match verb {
-        Verb::SetPercent { flag, cohort, percent } => {
-            Action::SetPercent { flag: f(flag), env, cohort: c(cohort), percent: parse_percent(percent)? }
-        }
-        Verb::Rollback { flag, cohort } => Action::Rollback { flag: f(flag), env, cohort: c(cohort) },
-        Verb::Restore { flag, cohort } => Action::Restore { flag: f(flag), env, cohort: c(cohort) },
-        Verb::Advance { flag, exposure } => {
-            Action::Advance { flag: f(flag), env, exposure: exposure.as_deref().map(parse_exposure).transpose()? }
-        }
-        Verb::Retreat { flag, exposure } => {
-            Action::Retreat { flag: f(flag), env, exposure: exposure.as_deref().map(parse_exposure).transpose()? }
-        }
-        Verb::Pause { flag, note } => Action::Pause { flag: f(flag), env, note: note.clone() },
+        Verb::SetPercent {
+            flag,
+            cohort,
+            percent,
+        } => Action::SetPercent {
+            flag: f(flag),
+            env,
+            cohort: c(cohort),
+            percent: parse_percent(percent)?,
+        },
+        Verb::Rollback { flag, cohort } => Action::Rollback {
+            flag: f(flag),
+            env,
+            cohort: c(cohort),
+        },
+        Verb::Restore { flag, cohort } => Action::Restore {
+            flag: f(flag),
+            env,
+            cohort: c(cohort),
+        },
+        Verb::Advance { flag, exposure } => Action::Advance {
+            flag: f(flag),
+            env,
+            exposure: exposure.as_deref().map(parse_exposure).transpose()?,
+        },
+        Verb::Retreat { flag, exposure } => Action::Retreat {
+            flag: f(flag),
+            env,
+            exposure: exposure.as_deref().map(parse_exposure).transpose()?,
+        },
+        Verb::Pause { flag, note } => Action::Pause {
+            flag: f(flag),
+            env,
+            note: note.clone(),
+        },
         Verb::Resume { flag } => Action::Resume { flag: f(flag), env },
         Verb::Kill { flag } => Action::Kill { flag: f(flag), env },
         Verb::Revive { flag } => Action::Revive { flag: f(flag), env },

@@ -1,15 +1,17 @@
 //! `flagtop apply -f FILE`: environments and flags from a definitions file (idempotent).
 
+use super::Cli;
+use super::session::connect;
 use crate::exit::{self, UsageError};
 use crate::sanitize::clean;
-use color_eyre::eyre::{eyre, Result};
+use color_eyre::eyre::{Result, eyre};
 use std::path::PathBuf;
-use super::session::connect;
-use super::Cli;
 
 pub async fn apply_file(cli: &Cli, file: &PathBuf, json: bool) -> Result<i32> {
-    let text = std::fs::read_to_string(file).map_err(|e| eyre!(UsageError(format!("cannot read {}: {e}", file.display()))))?;
-    let defs = crate::control::definitions::parse(&file.display().to_string(), &text).map_err(|e| eyre!(UsageError(e)))?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| eyre!(UsageError(format!("cannot read {}: {e}", file.display()))))?;
+    let defs = crate::control::definitions::parse(&file.display().to_string(), &text)
+        .map_err(|e| eyre!(UsageError(e)))?;
     let session = connect(cli, "cli").await?;
     let result = async {
         let mut results = Vec::new();
@@ -22,11 +24,22 @@ pub async fn apply_file(cli: &Cli, file: &PathBuf, json: bool) -> Result<i32> {
             results.push(serde_json::json!({"flag": flag.key, "result": o.result}));
         }
         if json {
-            println!("{}", crate::sanitize::json_for_terminal(&serde_json::to_string_pretty(&results)?));
+            println!(
+                "{}",
+                crate::sanitize::json_for_terminal(&serde_json::to_string_pretty(&results)?)
+            );
         } else {
             for r in &results {
-                let what = r.get("flag").or_else(|| r.get("environment")).and_then(|v| v.as_str()).unwrap_or("");
-                println!("{:<40} {}", clean(what, 40), r["result"].as_str().unwrap_or(""));
+                let what = r
+                    .get("flag")
+                    .or_else(|| r.get("environment"))
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("");
+                println!(
+                    "{:<40} {}",
+                    clean(what, 40),
+                    r["result"].as_str().unwrap_or("")
+                );
             }
         }
         Ok::<i32, color_eyre::Report>(exit::OK)

@@ -1,12 +1,12 @@
 //! `flagtop approvals [list|approve ID|reject ID]`: the approval queue from the shell.
 
+use super::Cli;
+use super::session::connect;
 use crate::domain::ApprovalState;
 use crate::exit::{self};
 use crate::sanitize::clean;
 use clap::Subcommand;
 use color_eyre::eyre::Result;
-use super::session::connect;
-use super::Cli;
 
 #[derive(Subcommand, Debug)]
 pub enum ApprovalsCommand {
@@ -23,7 +23,6 @@ pub enum ApprovalsCommand {
     },
 }
 
-
 pub async fn approvals(cli: &Cli, command: &Option<ApprovalsCommand>, json: bool) -> Result<i32> {
     let session = connect(cli, "cli").await?;
     let result = async {
@@ -31,9 +30,16 @@ pub async fn approvals(cli: &Cli, command: &Option<ApprovalsCommand>, json: bool
             None | Some(ApprovalsCommand::List) => {
                 let list = session.client.approvals().await?;
                 if json {
-                    println!("{}", crate::sanitize::json_for_terminal(&serde_json::to_string_pretty(&list)?));
+                    println!(
+                        "{}",
+                        crate::sanitize::json_for_terminal(&serde_json::to_string_pretty(&list)?)
+                    );
                 } else {
-                    let pending: Vec<_> = list.approvals.iter().filter(|a| a.state == ApprovalState::Pending).collect();
+                    let pending: Vec<_> = list
+                        .approvals
+                        .iter()
+                        .filter(|a| a.state == ApprovalState::Pending)
+                        .collect();
                     if pending.is_empty() {
                         println!("no pending requests");
                     }
@@ -54,11 +60,18 @@ pub async fn approvals(cli: &Cli, command: &Option<ApprovalsCommand>, json: bool
                     }
                 }
             }
-            Some(ApprovalsCommand::Approve { id, reason } | ApprovalsCommand::Reject { id, reason }) => {
+            Some(
+                ApprovalsCommand::Approve { id, reason } | ApprovalsCommand::Reject { id, reason },
+            ) => {
                 let approve = matches!(command, Some(ApprovalsCommand::Approve { .. }));
                 let outcome = session.client.decide(id, approve, reason).await?;
                 if json {
-                    println!("{}", crate::sanitize::json_for_terminal(&serde_json::to_string_pretty(&outcome)?));
+                    println!(
+                        "{}",
+                        crate::sanitize::json_for_terminal(&serde_json::to_string_pretty(
+                            &outcome
+                        )?)
+                    );
                 } else if approve {
                     println!(
                         "approved and applied: {} (audit #{})\nundo with: {}",

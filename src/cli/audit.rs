@@ -1,14 +1,20 @@
 //! `flagtop audit [--flag KEY] [--before ID] [--json]`: the audit trail, newest first; says so
 //! when a search stopped at its scan limit.
 
+use super::Cli;
+use super::session::connect;
 use crate::domain::Action;
 use crate::exit::{self};
 use crate::sanitize::clean;
 use color_eyre::eyre::Result;
-use super::session::connect;
-use super::Cli;
 
-pub async fn audit(cli: &Cli, flag: Option<&str>, before: Option<u64>, limit: usize, json: bool) -> Result<i32> {
+pub async fn audit(
+    cli: &Cli,
+    flag: Option<&str>,
+    before: Option<u64>,
+    limit: usize,
+    json: bool,
+) -> Result<i32> {
     let session = connect(cli, "cli").await?;
     let result = async {
         let page = session.client.audit_page(flag, before, limit).await?;

@@ -23,7 +23,7 @@ pub use session::{Session, connect, data_dir, flag_source, read_token_file, toke
 use crate::client::ClientError;
 use crate::control::runtime::{self};
 use clap::{Parser, Subcommand};
-use color_eyre::eyre::{eyre, Result};
+use color_eyre::eyre::{Result, eyre};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -35,7 +35,12 @@ pub struct Cli {
     #[arg(long, global = true, env = "FLAGTOP_BACKEND")]
     pub backend: Option<String>,
     /// Name of the environment variable holding the API token for --backend.
-    #[arg(long, global = true, default_value = "FLAGTOP_TOKEN", env = "FLAGTOP_TOKEN_ENV")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "FLAGTOP_TOKEN",
+        env = "FLAGTOP_TOKEN_ENV"
+    )]
     pub token_env: String,
     /// Data dir of the embedded control plane.
     #[arg(long, global = true, env = "FLAGTOP_DATA")]
@@ -172,7 +177,11 @@ pub fn exit_code(e: &color_eyre::Report) -> i32 {
             400 | 413 | 415 | 422 => exit::INVALID,
             _ => exit::SERVER,
         },
-        Some(ClientError::Unreachable { .. } | ClientError::Timeout { .. } | ClientError::Interrupted { .. }) => exit::UNREACHABLE,
+        Some(
+            ClientError::Unreachable { .. }
+            | ClientError::Timeout { .. }
+            | ClientError::Interrupted { .. },
+        ) => exit::UNREACHABLE,
         Some(ClientError::Protocol(_)) => exit::SERVER,
         None => exit::FAILURE,
     }
@@ -206,14 +215,36 @@ fn with_config(mut cli: Cli) -> Result<Cli> {
 pub async fn run(cli: Cli) -> Result<i32> {
     let client_command = matches!(
         cli.command,
-        Some(Command::Status { .. } | Command::Act(_) | Command::Approvals { .. } | Command::Audit { .. } | Command::Apply { .. } | Command::Token { .. } | Command::Mcp)
+        Some(
+            Command::Status { .. }
+                | Command::Act(_)
+                | Command::Approvals { .. }
+                | Command::Audit { .. }
+                | Command::Apply { .. }
+                | Command::Token { .. }
+                | Command::Mcp
+        )
     );
-    let cli = if client_command { with_config(cli)? } else { cli };
+    let cli = if client_command {
+        with_config(cli)?
+    } else {
+        cli
+    };
     match &cli.command {
         None => tui::run(&cli).await,
-        Some(Command::Serve { listen, no_simulate, expose_metrics, tls_cert, tls_key, store }) => {
+        Some(Command::Serve {
+            listen,
+            no_simulate,
+            expose_metrics,
+            tls_cert,
+            tls_key,
+            store,
+        }) => {
             let tls = match (tls_cert, tls_key) {
-                (Some(cert), Some(key)) => Some(runtime::TlsFiles { cert: cert.clone(), key: key.clone() }),
+                (Some(cert), Some(key)) => Some(runtime::TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                }),
                 _ => None,
             };
             let store = serve::store_choice(store.as_deref())?;
@@ -221,10 +252,19 @@ pub async fn run(cli: Cli) -> Result<i32> {
         }
         Some(Command::Status { json }) => status::run(&cli, *json).await,
         Some(Command::Act(args)) => act::act(&cli, args).await,
-        Some(Command::Approvals { command, json }) => approvals::approvals(&cli, command, *json).await,
-        Some(Command::Audit { flag, limit, before, json }) => audit::audit(&cli, flag.as_deref(), *before, *limit, *json).await,
+        Some(Command::Approvals { command, json }) => {
+            approvals::approvals(&cli, command, *json).await
+        }
+        Some(Command::Audit {
+            flag,
+            limit,
+            before,
+            json,
+        }) => audit::audit(&cli, flag.as_deref(), *before, *limit, *json).await,
         Some(Command::Apply { file, json }) => apply::apply_file(&cli, file, *json).await,
-        Some(Command::Token { command: token::TokenCommand::Add { name, role } }) => token::token_add(&cli, name, role).await,
+        Some(Command::Token {
+            command: token::TokenCommand::Add { name, role },
+        }) => token::token_add(&cli, name, role).await,
         Some(Command::CheckConfig) => Ok(crate::config::check_command()),
         Some(Command::Screenshot(args)) => screenshot::run(&cli, args),
         Some(Command::Mcp) => mcp::run(&cli).await,
@@ -236,7 +276,10 @@ pub async fn run(cli: Cli) -> Result<i32> {
 /// (`{"error":{"code":"not_found","message":…}}`), else in words on stderr.
 pub(crate) fn not_found(json: bool, message: &str) -> i32 {
     if json {
-        println!("{}", serde_json::json!({"error": {"code": "not_found", "message": message}}));
+        println!(
+            "{}",
+            serde_json::json!({"error": {"code": "not_found", "message": message}})
+        );
     } else {
         eprintln!("flagtop: {message}");
     }

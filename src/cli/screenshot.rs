@@ -26,7 +26,12 @@ pub struct ScreenshotArgs {
 }
 
 fn parse_size(s: &str) -> Result<(u16, u16)> {
-    let bad = || eyre!(UsageError(format!("--size wants WIDTHxHEIGHT like 80x24, got `{}`", s.escape_debug())));
+    let bad = || {
+        eyre!(UsageError(format!(
+            "--size wants WIDTHxHEIGHT like 80x24, got `{}`",
+            s.escape_debug()
+        )))
+    };
     let (w, h) = s.split_once(['x', 'X']).ok_or_else(bad)?;
     let (w, h): (u16, u16) = (w.parse().map_err(|_| bad())?, h.parse().map_err(|_| bad())?);
     if !(20..=400).contains(&w) || !(8..=200).contains(&h) {
@@ -44,11 +49,19 @@ pub fn run(cli: &Cli, a: &ScreenshotArgs) -> Result<i32> {
         }
         return Ok(exit::OK);
     }
-    let out = a.out.as_ref().ok_or_else(|| eyre!(UsageError("say where with --out FILE.svg (or --gallery DIR)".into())))?;
+    let out = a.out.as_ref().ok_or_else(|| {
+        eyre!(UsageError(
+            "say where with --out FILE.svg (or --gallery DIR)".into()
+        ))
+    })?;
     let (w, h) = parse_size(&a.size)?;
     let mut p = Problems::default();
     let dir = crate::config::config_dir();
-    let name = if cli.no_color { "mono" } else { cli.theme.as_deref().unwrap_or("dark") };
+    let name = if cli.no_color {
+        "mono"
+    } else {
+        cli.theme.as_deref().unwrap_or("dark")
+    };
     let mut t = theme::resolve(dir.as_deref(), name, "--theme", &mut p);
     if p.has_errors() {
         eprint!("{}", crate::config::render_problems(&p));

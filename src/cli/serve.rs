@@ -1,18 +1,20 @@
 //! `flagtop serve`: the control plane as a server for a team; prints its URL.
 
+use super::Cli;
+use super::session::{data_dir, flag_source};
 use crate::control::runtime::{self, StartOptions, StoreChoice};
 use crate::domain::Role;
 use crate::exit::{self};
-use color_eyre::eyre::{eyre, Result};
+use color_eyre::eyre::{Result, eyre};
 use std::net::SocketAddr;
-use super::session::{data_dir, flag_source};
-use super::Cli;
 
 /// The store to serve on: `--store URL` (no password in it: other users see argv), else
 /// `FLAGTOP_STORE` (which may carry one), else the embedded store. The password, when not in
 /// `FLAGTOP_STORE`, comes from `PGPASSWORD` or the 0600 file `FLAGTOP_STORE_PASSWORD_FILE`.
 pub fn store_choice(arg: Option<&str>) -> Result<StoreChoice> {
-    let env = std::env::var("FLAGTOP_STORE").ok().filter(|v| !v.trim().is_empty());
+    let env = std::env::var("FLAGTOP_STORE")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
     let (url, from_argv) = match (arg, env) {
         (Some(a), _) => (a.to_string(), true),
         (None, Some(e)) => (e, false),
@@ -30,7 +32,10 @@ pub fn store_choice(arg: Option<&str>) -> Result<StoreChoice> {
              remove it and pass it in PGPASSWORD, in a 0600 file named by FLAGTOP_STORE_PASSWORD_FILE, or put the whole URL in FLAGTOP_STORE"
         ));
     }
-    let password = match std::env::var("FLAGTOP_STORE_PASSWORD_FILE").ok().filter(|p| !p.is_empty()) {
+    let password = match std::env::var("FLAGTOP_STORE_PASSWORD_FILE")
+        .ok()
+        .filter(|p| !p.is_empty())
+    {
         Some(path) => Some(read_password_file(std::path::Path::new(&path))?),
         None => std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty()),
     };
@@ -40,11 +45,24 @@ pub fn store_choice(arg: Option<&str>) -> Result<StoreChoice> {
 /// A password file: readable by its owner only, first line.
 fn read_password_file(path: &std::path::Path) -> Result<String> {
     use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path).map_err(|e| eyre!("cannot read the store password file {}: {e}", path.display()))?;
+    let meta = std::fs::metadata(path).map_err(|e| {
+        eyre!(
+            "cannot read the store password file {}: {e}",
+            path.display()
+        )
+    })?;
     if meta.permissions().mode() & 0o077 != 0 {
-        return Err(eyre!("the store password file {} is readable by other users; chmod 600 it", path.display()));
+        return Err(eyre!(
+            "the store password file {} is readable by other users; chmod 600 it",
+            path.display()
+        ));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| eyre!("cannot read the store password file {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        eyre!(
+            "cannot read the store password file {}: {e}",
+            path.display()
+        )
+    })?;
     Ok(text.lines().next().unwrap_or("").to_string())
 }
 
@@ -58,17 +76,20 @@ pub async fn serve(
 ) -> Result<i32> {
     let with_tls = tls.is_some();
     let dir = data_dir(cli)?;
-    let mut running = runtime::start_with(StartOptions {
-        data_dir: dir.clone(),
-        scenario: cli.scenario.clone(),
-        listen,
-        simulate: !no_simulate,
-        tick: std::time::Duration::from_secs(1),
-        prometheus: cli.prometheus.clone(),
-        expose_metrics,
-        flags: flag_source(cli)?,
-        tls,
-    }, store)
+    let mut running = runtime::start_with(
+        StartOptions {
+            data_dir: dir.clone(),
+            scenario: cli.scenario.clone(),
+            listen,
+            simulate: !no_simulate,
+            tick: std::time::Duration::from_secs(1),
+            prometheus: cli.prometheus.clone(),
+            expose_metrics,
+            flags: flag_source(cli)?,
+            tls,
+        },
+        store,
+    )
     .await?;
     if !listen.ip().is_loopback() && !with_tls {
         eprintln!(
@@ -76,7 +97,14 @@ pub async fn serve(
         );
     }
     if !running.cp.has_tokens() {
-        let t = running.cp.add_token(&crate::control::service::Caller::system(), "admin", Role::Admin).map_err(|e| eyre!("{e}"))?;
+        let t = running
+            .cp
+            .add_token(
+                &crate::control::service::Caller::system(),
+                "admin",
+                Role::Admin,
+            )
+            .map_err(|e| eyre!("{e}"))?;
         println!("first start: minted an admin token (shown once, stored hashed):\n{t}");
     }
     println!("flagtop control plane listening on {}", running.url);

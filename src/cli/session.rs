@@ -1,13 +1,13 @@
 //! Owns how a command reaches a control plane: `--backend` with a token from the environment,
 //! the one advertised in the data dir, or one opened here; where flags live. It must not print.
 
+use super::Cli;
 use crate::client::Client;
 use crate::control::runtime::{self, StartOptions};
 use crate::exit::UsageError;
-use color_eyre::eyre::{eyre, Result};
+use color_eyre::eyre::{Result, eyre};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use super::Cli;
 
 pub fn data_dir(cli: &Cli) -> Result<PathBuf> {
     if let Some(d) = &cli.data {
@@ -48,7 +48,12 @@ pub fn token_from_env(var: &str) -> Result<String> {
 
 /// Read a token file, refusing one that others can read.
 pub fn read_token_file(path: &std::path::Path) -> Result<String> {
-    let meta = std::fs::metadata(path).map_err(|e| eyre!(UsageError(format!("cannot read token file {}: {e}", path.display()))))?;
+    let meta = std::fs::metadata(path).map_err(|e| {
+        eyre!(UsageError(format!(
+            "cannot read token file {}: {e}",
+            path.display()
+        )))
+    })?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -61,10 +66,18 @@ pub fn read_token_file(path: &std::path::Path) -> Result<String> {
             ))));
         }
     }
-    let text = std::fs::read_to_string(path).map_err(|e| eyre!(UsageError(format!("cannot read token file {}: {e}", path.display()))))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        eyre!(UsageError(format!(
+            "cannot read token file {}: {e}",
+            path.display()
+        )))
+    })?;
     let token = text.trim().to_string();
     if token.is_empty() {
-        return Err(eyre!(UsageError(format!("token file {} is empty", path.display()))));
+        return Err(eyre!(UsageError(format!(
+            "token file {} is empty",
+            path.display()
+        ))));
     }
     Ok(token)
 }
@@ -73,7 +86,10 @@ pub fn read_token_file(path: &std::path::Path) -> Result<String> {
 pub async fn connect(cli: &Cli, source: &'static str) -> Result<Session> {
     if let Some(url) = &cli.backend {
         let token = token_from_env(&cli.token_env)?;
-        return Ok(Session { client: Client::new(url, &token, source)?, embedded: None });
+        return Ok(Session {
+            client: Client::new(url, &token, source)?,
+            embedded: None,
+        });
     }
     let dir = data_dir(cli)?;
     if let Some(ep) = runtime::live_endpoint(&dir) {
@@ -81,13 +97,19 @@ pub async fn connect(cli: &Cli, source: &'static str) -> Result<Session> {
         let probe = Client::new(&ep.url, "", source)?;
         let key = ep.proof_key.clone().unwrap_or_default();
         if probe.proves(&key).await {
-            return Ok(Session { client: Client::new(&ep.url, &ep.token, source)?, embedded: None });
+            return Ok(Session {
+                client: Client::new(&ep.url, &ep.token, source)?,
+                embedded: None,
+            });
         }
         tracing::warn!(url = %ep.url, "the endpoint file's address did not prove it is this data dir's control plane; not sending the token");
     }
     let running = runtime::start(embedded(cli, dir, false)?).await?;
     let client = Client::new(&running.url, &running.token, source)?;
-    Ok(Session { client, embedded: Some(running) })
+    Ok(Session {
+        client,
+        embedded: Some(running),
+    })
 }
 
 /// A control plane opened here on the data dir `dir`, on a loopback port, without TLS.
@@ -110,15 +132,20 @@ pub fn flag_source(cli: &Cli) -> Result<runtime::FlagSource> {
     if cli.flags != "unleash" {
         return Ok(runtime::FlagSource::Embedded);
     }
-    let url = cli
-        .unleash_url
-        .clone()
-        .ok_or_else(|| eyre!(UsageError("--flags unleash needs --unleash-url URL (or FLAGTOP_UNLEASH_URL)".into())))?;
+    let url = cli.unleash_url.clone().ok_or_else(|| {
+        eyre!(UsageError(
+            "--flags unleash needs --unleash-url URL (or FLAGTOP_UNLEASH_URL)".into()
+        ))
+    })?;
     let token = std::env::var(&cli.unleash_token_env).map_err(|_| {
         eyre!(UsageError(format!(
             "no Unleash admin token: set the environment variable {} (tokens are never accepted as arguments)",
             cli.unleash_token_env
         )))
     })?;
-    Ok(runtime::FlagSource::Unleash { url, token, poll: std::time::Duration::from_secs(cli.unleash_poll_secs.max(1)) })
+    Ok(runtime::FlagSource::Unleash {
+        url,
+        token,
+        poll: std::time::Duration::from_secs(cli.unleash_poll_secs.max(1)),
+    })
 }

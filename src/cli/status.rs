@@ -14,13 +14,23 @@ pub async fn run(cli: &Cli, json: bool) -> Result<i32> {
     if let Some(env) = cli.env.as_deref()
         && !snap.environments.iter().any(|e| e.key.as_str() == env)
     {
-        return Ok(super::not_found(json, &format!("no environment `{}`", crate::sanitize::clean(env, 60))));
+        return Ok(super::not_found(
+            json,
+            &format!("no environment `{}`", crate::sanitize::clean(env, 60)),
+        ));
     }
     if json {
-        println!("{}", crate::sanitize::json_for_terminal(&serde_json::to_string_pretty(&to_json(&snap))?));
+        println!(
+            "{}",
+            crate::sanitize::json_for_terminal(&serde_json::to_string_pretty(&to_json(&snap))?)
+        );
     } else {
         print!("{}", to_text(&snap, cli.env.as_deref()));
     }
     // A flag store that cannot be reached: the view may be stale, and scripts must know.
-    Ok(if snap.flag_store_error.is_some() { exit::UNREACHABLE } else { exit::OK })
+    Ok(if snap.flag_store_error.is_some() {
+        exit::UNREACHABLE
+    } else {
+        exit::OK
+    })
 }

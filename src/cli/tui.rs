@@ -11,11 +11,21 @@ use color_eyre::eyre::Result;
 /// No subcommand: the TUI, on `--backend` or an embedded control plane.
 pub async fn run(cli: &Cli) -> Result<i32> {
     // config.toml, theme and keymap: a broken file stops here with every problem, no fallback.
-    let args = crate::config::UiArgs { theme: cli.theme.clone(), keymap: cli.keymap.clone(), ascii: cli.ascii, no_color: cli.no_color };
-    let ui = match crate::config::load_ui(crate::config::config_dir().as_deref(), &args, &|k| std::env::var(k).ok()) {
+    let args = crate::config::UiArgs {
+        theme: cli.theme.clone(),
+        keymap: cli.keymap.clone(),
+        ascii: cli.ascii,
+        no_color: cli.no_color,
+    };
+    let ui = match crate::config::load_ui(crate::config::config_dir().as_deref(), &args, &|k| {
+        std::env::var(k).ok()
+    }) {
         Ok(ui) => ui,
         Err(problems) => {
-            eprint!("flagtop: invalid configuration (run `flagtop check-config`):\n{}", crate::config::render_problems(&problems));
+            eprint!(
+                "flagtop: invalid configuration (run `flagtop check-config`):\n{}",
+                crate::config::render_problems(&problems)
+            );
             return Ok(exit::USAGE);
         }
     };
@@ -28,7 +38,11 @@ pub async fn run(cli: &Cli) -> Result<i32> {
     let (client, label, embedded) = match &backend {
         Some(url) => {
             let token = token_from_env(&token_env)?;
-            (crate::client::Client::new(url, &token, "tui")?, url.clone(), None)
+            (
+                crate::client::Client::new(url, &token, "tui")?,
+                url.clone(),
+                None,
+            )
         }
         None => {
             let running = runtime::start(embedded(cli, data_dir(cli)?, true)?).await?;
@@ -42,14 +56,20 @@ pub async fn run(cli: &Cli) -> Result<i32> {
     let first_snapshot = match &embedded {
         Some(r) => {
             let (cp, token) = (r.cp.clone(), r.token.clone());
-            tokio::task::spawn_blocking(move || cp.authenticate(&token).map(|who| Box::new(crate::client::Clean::new(cp.snapshot(&who)))))
-                .await
-                .ok()
-                .flatten()
+            tokio::task::spawn_blocking(move || {
+                cp.authenticate(&token)
+                    .map(|who| Box::new(crate::client::Clean::new(cp.snapshot(&who))))
+            })
+            .await
+            .ok()
+            .flatten()
         }
         None => None,
     };
-    let notice = ui.warnings.first().map(|w| format!("config warning: {}:{}:{}: {}", w.file, w.line, w.col, w.msg));
+    let notice = ui
+        .warnings
+        .first()
+        .map(|w| format!("config warning: {}:{}:{}: {}", w.file, w.line, w.col, w.msg));
     let opts = crate::tui::TuiOptions {
         backend_label: label,
         initial_env: cli.env.clone().or_else(|| ui.settings.env.clone()),

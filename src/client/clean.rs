@@ -4,7 +4,10 @@
 //! given and need no `clean(` of their own. Making one runs the sanitiser over every string of
 //! the value once; it must not change anything else (numbers, times, order).
 
-use crate::domain::{Action, Actor, ApprovalRequest, AuditEvent, Cohort, Environment, Evidence, Flag, FlagEnv, Selector};
+use crate::domain::{
+    Action, Actor, ApprovalRequest, AuditEvent, Cohort, Environment, Evidence, Flag, FlagEnv,
+    Selector,
+};
 use crate::sanitize::sanitize;
 use crate::wire::{Change, GuardrailReading, GuardrailUpdate, Outcome, Snapshot, StoreStatus};
 use compact_str::CompactString;
@@ -84,12 +87,25 @@ impl Neutralise for Actor {
 impl Neutralise for Action {
     fn neutralise(&mut self) {
         match self {
-            Action::SetPercent { flag, env, cohort, .. } | Action::Rollback { flag, env, cohort } | Action::Restore { flag, env, cohort } => {
+            Action::SetPercent {
+                flag, env, cohort, ..
+            }
+            | Action::Rollback { flag, env, cohort }
+            | Action::Restore { flag, env, cohort } => {
                 id(&mut flag.0);
                 id(&mut env.0);
                 id(&mut cohort.0);
             }
-            Action::Advance { flag, env, exposure } | Action::Retreat { flag, env, exposure } => {
+            Action::Advance {
+                flag,
+                env,
+                exposure,
+            }
+            | Action::Retreat {
+                flag,
+                env,
+                exposure,
+            } => {
                 id(&mut flag.0);
                 id(&mut env.0);
                 if let Some(m) = exposure
@@ -109,7 +125,9 @@ impl Neutralise for Action {
                 id(&mut env.0);
                 opt(note);
             }
-            Action::Resume { flag, env } | Action::Kill { flag, env } | Action::Revive { flag, env } => {
+            Action::Resume { flag, env }
+            | Action::Kill { flag, env }
+            | Action::Revive { flag, env } => {
                 id(&mut flag.0);
                 id(&mut env.0);
             }
@@ -126,7 +144,10 @@ impl Neutralise for Cohort {
         match &mut self.selector {
             Selector::Everyone => {}
             Selector::Segment { segment } => text(segment),
-            Selector::Constraints { constraints, segments } => {
+            Selector::Constraints {
+                constraints,
+                segments,
+            } => {
                 for c in constraints {
                     text(&mut c.attribute);
                     c.values.iter_mut().for_each(text);
@@ -167,7 +188,9 @@ impl Neutralise for Flag {
                 })
                 .collect();
         }
-        self.environments.iter_mut().for_each(|(_, e)| e.neutralise());
+        self.environments
+            .iter_mut()
+            .for_each(|(_, e)| e.neutralise());
     }
 }
 
@@ -190,16 +213,27 @@ fn flag_dirty(f: &Flag) -> bool {
             || match &c.selector {
                 Selector::Everyone => false,
                 Selector::Segment { segment } => dirty(segment),
-                Selector::Constraints { constraints, segments } => {
-                    constraints.iter().any(|k| dirty(&k.attribute) || k.values.iter().any(|v| dirty(v))) || segments.iter().any(|s| dirty(s))
+                Selector::Constraints {
+                    constraints,
+                    segments,
+                } => {
+                    constraints
+                        .iter()
+                        .any(|k| dirty(&k.attribute) || k.values.iter().any(|v| dirty(v)))
+                        || segments.iter().any(|s| dirty(s))
                 }
             }
     };
     let env = |e: &FlagEnv| {
         dirty(&e.fallthrough)
             || e.cohorts.iter().any(cohort)
-            || e.ladder.as_ref().is_some_and(|l| l.stages.iter().any(|s| dirty(&s.name)) || l.pause_note.as_deref().is_some_and(dirty))
-            || e.guardrails.iter().any(|g| dirty(&g.metric) || dirty(&g.cohort))
+            || e.ladder.as_ref().is_some_and(|l| {
+                l.stages.iter().any(|s| dirty(&s.name))
+                    || l.pause_note.as_deref().is_some_and(dirty)
+            })
+            || e.guardrails
+                .iter()
+                .any(|g| dirty(&g.metric) || dirty(&g.cohort))
     };
     dirty(&f.key)
         || dirty(&f.description)
@@ -300,7 +334,9 @@ impl Neutralise for Snapshot {
         self.identity.neutralise();
         text(&mut self.flag_store);
         opt(&mut self.flag_store_error);
-        self.environments.iter_mut().for_each(Neutralise::neutralise);
+        self.environments
+            .iter_mut()
+            .for_each(Neutralise::neutralise);
         env_set(&mut self.frozen);
         self.flags.iter_mut().for_each(Neutralise::neutralise);
         self.guardrails.iter_mut().for_each(Neutralise::neutralise);
@@ -346,7 +382,8 @@ mod tests {
     #[test]
     fn every_shown_string_of_a_snapshot_is_inert_and_nothing_else_changes() {
         let evil = "x\x1b]0;pwned\x07\x1b[2J\u{9b}1m\u{202e}y\nz";
-        let mut snap = crate::screenshot::fixture::snapshot("demo").unwrap_or_else(|e| panic!("{e}"));
+        let mut snap =
+            crate::screenshot::fixture::snapshot("demo").unwrap_or_else(|e| panic!("{e}"));
         let mut f = (*snap.flags[0]).clone();
         (f.description, f.owner) = (evil.into(), evil.into());
         snap.flags[0] = Arc::new(f);
@@ -358,10 +395,20 @@ mod tests {
         let clean = Clean::new(snap);
         let text = format!("{:?}", *clean);
         for bad in ['\x1b', '\x07', '\u{9b}', '\u{202e}', '\n'] {
-            assert!(!clean.flags[0].description.contains(bad) && !clean.identity.name.contains(bad), "{bad:?} left");
+            assert!(
+                !clean.flags[0].description.contains(bad) && !clean.identity.name.contains(bad),
+                "{bad:?} left"
+            );
         }
-        assert!(!text.contains("\\u{1b}") && !text.contains("\\u{9b}"), "{text}");
-        assert!(clean.flags[0].description.contains("␛]0;pwned"), "{}", clean.flags[0].description);
+        assert!(
+            !text.contains("\\u{1b}") && !text.contains("\\u{9b}"),
+            "{text}"
+        );
+        assert!(
+            clean.flags[0].description.contains("␛]0;pwned"),
+            "{}",
+            clean.flags[0].description
+        );
         assert_eq!(clean.revision, revision);
     }
 
@@ -371,12 +418,19 @@ mod tests {
         let shared = snap.flags[0].clone();
         let mut f = shared.clone();
         f.neutralise();
-        assert!(Arc::ptr_eq(&f, &shared), "nothing to neutralise: the shared flag is kept");
+        assert!(
+            Arc::ptr_eq(&f, &shared),
+            "nothing to neutralise: the shared flag is kept"
+        );
         let mut evil = (*shared).clone();
-        evil.environments.iter_mut().for_each(|(_, e)| e.fallthrough = "a\x1bb".into());
+        evil.environments
+            .iter_mut()
+            .for_each(|(_, e)| e.fallthrough = "a\x1bb".into());
         let mut f = Arc::new(evil);
         let other = f.clone();
         f.neutralise();
-        assert!(!Arc::ptr_eq(&f, &other) && f.environments.iter().all(|(_, e)| e.fallthrough == "a␛b"));
+        assert!(
+            !Arc::ptr_eq(&f, &other) && f.environments.iter().all(|(_, e)| e.fallthrough == "a␛b")
+        );
     }
 }

@@ -4,8 +4,8 @@
 use super::clean::Clean;
 use crate::domain::{Actor, Environment, Flag, Revision};
 use crate::wire::{
-    ActionRequest, ApprovalList, AuditPage, DecisionRequest, DefineOutcome, ErrorBody, MetricAck, MetricBatch,
-    Outcome, ProposalRequest, Snapshot, TokenCreated, TokenRequest,
+    ActionRequest, ApprovalList, AuditPage, DecisionRequest, DefineOutcome, ErrorBody, MetricAck,
+    MetricBatch, Outcome, ProposalRequest, Snapshot, TokenCreated, TokenRequest,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -15,7 +15,12 @@ use std::time::Duration;
 pub enum ClientError {
     /// The server answered with an error body.
     #[error("{message} ({code}, HTTP {status})")]
-    Api { status: u16, code: String, message: String, current_revision: Option<Revision> },
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+        current_revision: Option<Revision>,
+    },
     #[error("cannot reach the control plane at {url}: {detail}")]
     Unreachable { url: String, detail: String },
     #[error("the control plane at {url} did not answer in time")]
@@ -62,7 +67,13 @@ pub struct Client {
 
 /// A duration in seconds from an environment variable, or the default.
 pub fn secs_from_env(var: &str, default: u64) -> Duration {
-    Duration::from_secs(std::env::var(var).ok().and_then(|v| v.trim().parse().ok()).filter(|s| *s > 0).unwrap_or(default))
+    Duration::from_secs(
+        std::env::var(var)
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .filter(|s| *s > 0)
+            .unwrap_or(default),
+    )
 }
 
 impl Client {
@@ -78,14 +89,26 @@ impl Client {
             .user_agent(concat!("flagtop/", env!("CARGO_PKG_VERSION")));
         // A private CA for a team server with its own certificate (FLAGTOP_CA_CERT=ca.pem).
         if let Ok(path) = std::env::var("FLAGTOP_CA_CERT") {
-            let pem = std::fs::read(&path)
-                .map_err(|e| ClientError::Protocol(format!("cannot read FLAGTOP_CA_CERT {path}: {e}")))?;
-            let cert = reqwest::Certificate::from_pem(&pem)
-                .map_err(|e| ClientError::Protocol(format!("FLAGTOP_CA_CERT {path} is not a PEM certificate: {e}")))?;
+            let pem = std::fs::read(&path).map_err(|e| {
+                ClientError::Protocol(format!("cannot read FLAGTOP_CA_CERT {path}: {e}"))
+            })?;
+            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
+                ClientError::Protocol(format!(
+                    "FLAGTOP_CA_CERT {path} is not a PEM certificate: {e}"
+                ))
+            })?;
             builder = builder.add_root_certificate(cert);
         }
-        let http = builder.build().map_err(|e| ClientError::Protocol(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Client { base: base.trim_end_matches('/').to_string(), token: token.to_string(), http, source, timeout })
+        let http = builder
+            .build()
+            .map_err(|e| ClientError::Protocol(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Client {
+            base: base.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            http,
+            source,
+            timeout,
+        })
     }
 
     pub(crate) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
@@ -97,20 +120,37 @@ impl Client {
 
     pub(crate) fn map_send_error(&self, e: reqwest::Error) -> ClientError {
         if e.is_timeout() {
-            ClientError::Timeout { url: self.base.clone() }
+            ClientError::Timeout {
+                url: self.base.clone(),
+            }
         } else if e.is_connect() {
-            ClientError::Unreachable { url: self.base.clone(), detail: inert(root_cause(&e)) }
+            ClientError::Unreachable {
+                url: self.base.clone(),
+                detail: inert(root_cause(&e)),
+            }
         } else {
-            ClientError::Interrupted { url: self.base.clone(), detail: inert(root_cause(&e)) }
+            ClientError::Interrupted {
+                url: self.base.clone(),
+                detail: inert(root_cause(&e)),
+            }
         }
     }
 
-    async fn send<T: DeserializeOwned>(&self, rb: reqwest::RequestBuilder, timeout: Duration) -> Result<T, ClientError> {
-        let resp = rb.timeout(timeout).send().await.map_err(|e| self.map_send_error(e))?;
+    async fn send<T: DeserializeOwned>(
+        &self,
+        rb: reqwest::RequestBuilder,
+        timeout: Duration,
+    ) -> Result<T, ClientError> {
+        let resp = rb
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| self.map_send_error(e))?;
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(|e| self.map_send_error(e))?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(inert(format!("{e} in a {status} answer"))));
+            return serde_json::from_slice(&bytes)
+                .map_err(|e| ClientError::Protocol(inert(format!("{e} in a {status} answer"))));
         }
         match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(b) => Err(ClientError::Api {
@@ -127,11 +167,20 @@ impl Client {
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        self.send(self.request(reqwest::Method::GET, path), self.timeout).await
+        self.send(self.request(reqwest::Method::GET, path), self.timeout)
+            .await
     }
 
-    async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ClientError> {
-        self.send(self.request(reqwest::Method::POST, path).json(body), self.timeout).await
+    async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.send(
+            self.request(reqwest::Method::POST, path).json(body),
+            self.timeout,
+        )
+        .await
     }
 
     pub async fn healthz(&self) -> Result<(), ClientError> {
@@ -142,14 +191,26 @@ impl Client {
             .send()
             .await
             .map_err(|e| self.map_send_error(e))?;
-        if resp.status().is_success() { Ok(()) } else { Err(ClientError::Protocol(format!("healthz answered {}", resp.status()))) }
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(ClientError::Protocol(format!(
+                "healthz answered {}",
+                resp.status()
+            )))
+        }
     }
 
     /// Whether the server at this address holds `key` (its endpoint file's per-start key):
     /// asked with a fresh nonce and no token, so a squatter learns nothing.
     pub async fn proves(&self, key: &str) -> bool {
         let nonce = uuid::Uuid::new_v4().simple().to_string();
-        let resp = self.http.get(format!("{}/v1/hello?nonce={nonce}", self.base)).timeout(Duration::from_secs(2)).send().await;
+        let resp = self
+            .http
+            .get(format!("{}/v1/hello?nonce={nonce}", self.base))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await;
         let Ok(resp) = resp else { return false };
         if !resp.status().is_success() {
             return false;
@@ -158,7 +219,9 @@ impl Client {
             Ok(b) => b,
             Err(_) => return false,
         };
-        body["proof"].as_str().is_some_and(|p| crate::wire::verify_endpoint_proof(key, &nonce, p))
+        body["proof"]
+            .as_str()
+            .is_some_and(|p| crate::wire::verify_endpoint_proof(key, &nonce, p))
     }
 
     pub async fn whoami(&self) -> Result<Actor, ClientError> {
@@ -176,8 +239,15 @@ impl Client {
     }
 
     /// Submit an action; `idempotency_key` makes retries safe (the same key returns the first outcome).
-    pub async fn act(&self, req: &ActionRequest, idempotency_key: &str) -> Result<Outcome, ClientError> {
-        let rb = self.request(reqwest::Method::POST, "/v1/actions").header("idempotency-key", idempotency_key).json(req);
+    pub async fn act(
+        &self,
+        req: &ActionRequest,
+        idempotency_key: &str,
+    ) -> Result<Outcome, ClientError> {
+        let rb = self
+            .request(reqwest::Method::POST, "/v1/actions")
+            .header("idempotency-key", idempotency_key)
+            .json(req);
         self.send(rb, self.timeout).await
     }
 
@@ -189,50 +259,100 @@ impl Client {
         self.get("/v1/approvals").await
     }
 
-    pub async fn decide(&self, id: &str, approve: bool, reason: &str) -> Result<Outcome, ClientError> {
+    pub async fn decide(
+        &self,
+        id: &str,
+        approve: bool,
+        reason: &str,
+    ) -> Result<Outcome, ClientError> {
         let verb = if approve { "approve" } else { "reject" };
-        let id: String = id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
-        self.post(&format!("/v1/approvals/{id}/{verb}"), &DecisionRequest { reason: reason.to_string() }).await
+        let id: String = id
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        self.post(
+            &format!("/v1/approvals/{id}/{verb}"),
+            &DecisionRequest {
+                reason: reason.to_string(),
+            },
+        )
+        .await
     }
 
     pub async fn audit(&self, flag: Option<&str>, limit: usize) -> Result<AuditPage, ClientError> {
         let mut path = format!("/v1/audit?limit={limit}");
         if let Some(f) = flag {
             // Flag keys are restricted to URL-safe characters; drop anything else.
-            let f: String = f.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).collect();
+            let f: String = f
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+                .collect();
             path.push_str(&format!("&flag={f}"));
         }
         self.get(&path).await
     }
 
     /// A page of the audit trail: events older than `before` (an audit id), newest first.
-    pub async fn audit_page(&self, flag: Option<&str>, before: Option<u64>, limit: usize) -> Result<AuditPage, ClientError> {
+    pub async fn audit_page(
+        &self,
+        flag: Option<&str>,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<AuditPage, ClientError> {
         let mut path = format!("/v1/audit?limit={limit}");
         if let Some(b) = before {
             path.push_str(&format!("&before={b}"));
         }
         if let Some(f) = flag {
-            let f: String = f.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).collect();
+            let f: String = f
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+                .collect();
             path.push_str(&format!("&flag={f}"));
         }
         self.get(&path).await
     }
 
     /// One audit event by id (None when there is no such event).
-    pub async fn audit_event(&self, id: u64) -> Result<Option<crate::domain::AuditEvent>, ClientError> {
-        let page: AuditPage = self.get(&format!("/v1/audit?limit=1&before={}", id.saturating_add(1))).await?;
+    pub async fn audit_event(
+        &self,
+        id: u64,
+    ) -> Result<Option<crate::domain::AuditEvent>, ClientError> {
+        let page: AuditPage = self
+            .get(&format!(
+                "/v1/audit?limit=1&before={}",
+                id.saturating_add(1)
+            ))
+            .await?;
         Ok(page.events.into_iter().find(|e| e.id.0 == id))
     }
 
     pub async fn put_flag(&self, flag: &Flag) -> Result<DefineOutcome, ClientError> {
-        let key: String = flag.key.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).collect();
-        self.send(self.request(reqwest::Method::PUT, &format!("/v1/flags/{key}")).json(flag), self.timeout).await
+        let key: String = flag
+            .key
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+            .collect();
+        self.send(
+            self.request(reqwest::Method::PUT, &format!("/v1/flags/{key}"))
+                .json(flag),
+            self.timeout,
+        )
+        .await
     }
 
     pub async fn put_environment(&self, env: &Environment) -> Result<DefineOutcome, ClientError> {
-        let key: String = env.key.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).collect();
-        self.send(self.request(reqwest::Method::PUT, &format!("/v1/environments/{key}")).json(env), self.timeout)
-            .await
+        let key: String = env
+            .key
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+            .collect();
+        self.send(
+            self.request(reqwest::Method::PUT, &format!("/v1/environments/{key}"))
+                .json(env),
+            self.timeout,
+        )
+        .await
     }
 
     pub async fn push_metrics(&self, batch: &MetricBatch) -> Result<MetricAck, ClientError> {

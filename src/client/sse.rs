@@ -71,9 +71,15 @@ pub struct SseParser {
 fn line_end(bytes: &[u8]) -> Option<usize> {
     const BLOCK: usize = 32;
     let is_end = |b: u8| u8::from(b == b'\n') | u8::from(b == b'\r');
-    let clean = bytes.chunks_exact(BLOCK).take_while(|block| block.iter().fold(0, |hit, &b| hit | is_end(b)) == 0).count();
+    let clean = bytes
+        .chunks_exact(BLOCK)
+        .take_while(|block| block.iter().fold(0, |hit, &b| hit | is_end(b)) == 0)
+        .count();
     let start = clean * BLOCK;
-    bytes[start..].iter().position(|&b| is_end(b) != 0).map(|i| start + i)
+    bytes[start..]
+        .iter()
+        .position(|&b| is_end(b) != 0)
+        .map(|i| start + i)
 }
 
 impl SseParser {
@@ -135,7 +141,9 @@ impl SseParser {
             if self.line.is_empty() {
                 // The whole line is in this chunk: parse it where it is.
                 if head.len() > self.max_line {
-                    return Err(SseError::LineTooLong { limit: self.max_line });
+                    return Err(SseError::LineTooLong {
+                        limit: self.max_line,
+                    });
                 }
                 self.process_line(head, out)?;
                 continue;

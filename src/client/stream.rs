@@ -22,20 +22,30 @@ pub fn idle_timeout() -> Duration {
 #[derive(Debug, Clone)]
 pub enum StreamEvent {
     /// Connected (or reconnected); `revision` is the server's current revision.
-    Connected { revision: u64 },
+    Connected {
+        revision: u64,
+    },
     Change(Box<Clean<Change>>),
     Guardrails(Clean<GuardrailUpdate>),
     /// The external flag store's sync state changed.
     Store(Clean<crate::wire::StoreStatus>),
     /// The server cannot replay what we missed: fetch a new snapshot.
-    Reset { revision: u64 },
+    Reset {
+        revision: u64,
+    },
     /// The stream is down; it will retry after `retry_in`. `reason` is inert text.
-    Disconnected { reason: String, retry_in: Duration },
+    Disconnected {
+        reason: String,
+        retry_in: Duration,
+    },
 }
 
 fn jitter(base: Duration) -> Duration {
     // Jitter from the clock's sub-second noise: enough to spread reconnecting clients.
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     let frac = f64::from(nanos % 1000) / 1000.0; // 0..1
     base.mul_f64(0.5 + frac * 0.5)
 }
@@ -65,7 +75,16 @@ pub async fn follow(
     // with a reset instead of a silent gap.
     let mut epoch: Option<String> = None;
     loop {
-        let reason = match connection(&client, (&mut last_revision, &mut epoch), readings.as_mut(), switching, &tx, &mut backoff).await {
+        let reason = match connection(
+            &client,
+            (&mut last_revision, &mut epoch),
+            readings.as_mut(),
+            switching,
+            &tx,
+            &mut backoff,
+        )
+        .await
+        {
             Ok(End::Gone) => return,
             Ok(End::Switch) => {
                 switching = true;
@@ -76,7 +95,14 @@ pub async fn follow(
         switching = false;
         let wait = jitter(backoff);
         let reason = crate::sanitize::sanitize(&reason).into_owned();
-        if tx.send(StreamEvent::Disconnected { reason, retry_in: wait }).await.is_err() {
+        if tx
+            .send(StreamEvent::Disconnected {
+                reason,
+                retry_in: wait,
+            })
+            .await
+            .is_err()
+        {
             return;
         }
         tokio::time::sleep(wait).await;
@@ -94,11 +120,16 @@ async fn connection(
     backoff: &mut Duration,
 ) -> Result<End, String> {
     // Keys are checked to be URL-safe; one that is not gets every environment's readings.
-    let path = match readings.as_deref_mut().map(|r| r.borrow_and_update().clone()) {
+    let path = match readings
+        .as_deref_mut()
+        .map(|r| r.borrow_and_update().clone())
+    {
         Some(env) if crate::domain::ids::valid_key(&env) => format!("/v1/stream?readings={env}"),
         _ => "/v1/stream".to_string(),
     };
-    let mut rb = client.request(reqwest::Method::GET, &path).header("accept", "text/event-stream");
+    let mut rb = client
+        .request(reqwest::Method::GET, &path)
+        .header("accept", "text/event-stream");
     if let Some(r) = last_revision {
         let id = match epoch.as_deref() {
             Some(e) => format!("{r}@{e}"),
@@ -108,7 +139,12 @@ async fn connection(
     }
     let idle = idle_timeout();
     let resp = match tokio::time::timeout(idle, rb.send()).await {
-        Err(_) => return Err(format!("no answer to the stream request for {} s", idle.as_secs())),
+        Err(_) => {
+            return Err(format!(
+                "no answer to the stream request for {} s",
+                idle.as_secs()
+            ));
+        }
         Ok(r) => r.map_err(|e| client.map_send_error(e).to_string())?,
     };
     if !resp.status().is_success() {
@@ -130,7 +166,9 @@ async fn connection(
                 None => Some(tokio::time::timeout(idle, body.next()).await),
             }
         };
-        let Some(chunk) = next.await else { return Ok(End::Switch) };
+        let Some(chunk) = next.await else {
+            return Ok(End::Switch);
+        };
         let chunk = match chunk {
             Err(_) => return Err(format!("no data or heartbeat for {} s", idle.as_secs())),
             Ok(None) => return Err("the server closed the stream".into()),
@@ -143,26 +181,35 @@ async fn connection(
             let out = match ev.event.as_str() {
                 "hello" => {
                     *backoff = Duration::from_millis(250);
-                    let h: StreamHello = serde_json::from_str(&ev.data).map_err(|e| format!("bad hello: {e}"))?;
+                    let h: StreamHello =
+                        serde_json::from_str(&ev.data).map_err(|e| format!("bad hello: {e}"))?;
                     if let Some(e) = h.epoch.filter(|e| e.len() <= 64) {
                         *epoch = Some(e);
                     }
                     if switching {
                         continue;
                     }
-                    StreamEvent::Connected { revision: h.revision.0 }
+                    StreamEvent::Connected {
+                        revision: h.revision.0,
+                    }
                 }
                 "reset" => {
-                    let h: StreamHello = serde_json::from_str(&ev.data).map_err(|e| format!("bad reset: {e}"))?;
+                    let h: StreamHello =
+                        serde_json::from_str(&ev.data).map_err(|e| format!("bad reset: {e}"))?;
                     *last_revision = Some(h.revision.0);
-                    StreamEvent::Reset { revision: h.revision.0 }
+                    StreamEvent::Reset {
+                        revision: h.revision.0,
+                    }
                 }
                 "change" => {
-                    let c: Change = serde_json::from_str(&ev.data).map_err(|e| format!("bad change: {e}"))?;
+                    let c: Change =
+                        serde_json::from_str(&ev.data).map_err(|e| format!("bad change: {e}"))?;
                     *last_revision = Some(c.revision.0);
                     StreamEvent::Change(Box::new(Clean::new(c)))
                 }
-                "store" => StreamEvent::Store(Clean::new(serde_json::from_str(&ev.data).map_err(|e| format!("bad store: {e}"))?)),
+                "store" => StreamEvent::Store(Clean::new(
+                    serde_json::from_str(&ev.data).map_err(|e| format!("bad store: {e}"))?,
+                )),
                 "guardrails" => StreamEvent::Guardrails(Clean::new(
                     serde_json::from_str(&ev.data).map_err(|e| format!("bad guardrails: {e}"))?,
                 )),

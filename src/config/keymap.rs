@@ -29,7 +29,17 @@ struct Layered {
     applied: usize,
 }
 
-const TOP_KEYS: &[&str] = &["extends", "description", "global", "flags", "ladder", "guardrails", "approvals", "activity", "dialog"];
+const TOP_KEYS: &[&str] = &[
+    "extends",
+    "description",
+    "global",
+    "flags",
+    "ladder",
+    "guardrails",
+    "approvals",
+    "activity",
+    "dialog",
+];
 const CTX_KEYS: &[&str] = &["keymap", "unbind"];
 const ENTRY_KEYS: &[&str] = &["on", "run", "desc", "hint"];
 
@@ -37,7 +47,14 @@ const ENTRY_KEYS: &[&str] = &["on", "run", "desc", "hint"];
 pub fn builtin_default() -> Keymap {
     let mut p = Problems::default();
     let k = resolve(None, "default", &mut p);
-    if p.has_errors() { Keymap { name: "default".into(), bindings: Vec::new() } } else { k }
+    if p.has_errors() {
+        Keymap {
+            name: "default".into(),
+            bindings: Vec::new(),
+        }
+    } else {
+        k
+    }
 }
 
 /// The keymap named `name` (user `keymaps/NAME.toml` first, then shipped), with the user's
@@ -52,7 +69,12 @@ pub fn load(dir: Option<&Path>, name: &str, origin: &str, p: &mut Problems) -> K
                 let src = Source::new(path.display().to_string(), text);
                 layer_source(dir, src, &mut l, &mut Vec::new(), p, Some((name, origin)));
             }
-            Err(e) => p.push(Source::new(path.display().to_string(), "").problem(0, super::problem::Severity::Error, format!("cannot read: {e}"), None)),
+            Err(e) => p.push(Source::new(path.display().to_string(), "").problem(
+                0,
+                super::problem::Severity::Error,
+                format!("cannot read: {e}"),
+                None,
+            )),
         },
         None => layer_named(dir, name, &mut l, &mut Vec::new(), Err(origin), p),
     }
@@ -67,7 +89,14 @@ pub fn resolve(dir: Option<&Path>, name: &str, p: &mut Problems) -> Keymap {
 }
 
 /// `from`: where the name was written — a file position, or a label such as `--keymap`.
-fn layer_named(dir: Option<&Path>, name: &str, l: &mut Layered, chain: &mut Vec<String>, from: Result<(usize, usize), &str>, p: &mut Problems) {
+fn layer_named(
+    dir: Option<&Path>,
+    name: &str,
+    l: &mut Layered,
+    chain: &mut Vec<String>,
+    from: Result<(usize, usize), &str>,
+    p: &mut Problems,
+) {
     let report = |p: &mut Problems, l: &Layered, msg: String, hint: Option<String>| match from {
         Ok((s, at)) => p.error(&l.sources[s], at, msg, hint),
         Err(label) => p.push(super::problem::Problem {
@@ -81,12 +110,22 @@ fn layer_named(dir: Option<&Path>, name: &str, l: &mut Layered, chain: &mut Vec<
     };
     if chain.iter().any(|c| c == name) {
         let cycle = format!("{} → {name}", chain.join(" → "));
-        return report(p, l, format!("keymap extends cycle: {cycle}"), Some("remove one `extends`".into()));
+        return report(
+            p,
+            l,
+            format!("keymap extends cycle: {cycle}"),
+            Some("remove one `extends`".into()),
+        );
     }
     let Some(src) = find(dir, Kind::Keymaps, name, p) else {
         let names = super::names(dir, Kind::Keymaps);
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        return report(p, l, format!("unknown keymap `{}`", name.escape_debug()), Some(choices_hint(name, &refs)));
+        return report(
+            p,
+            l,
+            format!("unknown keymap `{}`", name.escape_debug()),
+            Some(choices_hint(name, &refs)),
+        );
     };
     chain.push(name.to_string());
     layer_source(dir, src, l, chain, p, None);
@@ -95,11 +134,20 @@ fn layer_named(dir: Option<&Path>, name: &str, l: &mut Layered, chain: &mut Vec<
 
 /// Reads one file and applies it over `l` (its parent first, when it `extends` one).
 /// `base`: the keymap (and where its name came from) to layer over when the file has no `extends`.
-fn layer_source(dir: Option<&Path>, src: Source, l: &mut Layered, chain: &mut Vec<String>, p: &mut Problems, base: Option<(&str, &str)>) {
+fn layer_source(
+    dir: Option<&Path>,
+    src: Source,
+    l: &mut Layered,
+    chain: &mut Vec<String>,
+    p: &mut Problems,
+    base: Option<(&str, &str)>,
+) {
     l.sources.push(src);
     let si = l.sources.len() - 1;
     let src = l.sources[si].clone();
-    let Some(top) = doc::parse(&src, p) else { return };
+    let Some(top) = doc::parse(&src, p) else {
+        return;
+    };
     doc::check_keys(&src, &top, TOP_KEYS, "a keymap file", p);
     match doc::string(&src, &top, "extends", p) {
         Some((parent, at)) => layer_named(dir, parent, l, chain, Ok((si, at)), p),
@@ -112,17 +160,31 @@ fn layer_source(dir: Option<&Path>, src: Source, l: &mut Layered, chain: &mut Ve
     }
     let _ = doc::string(&src, &top, "description", p);
     for ctx in Context::ALL {
-        let Some(t) = doc::table(&src, &top, ctx.name(), p) else { continue };
+        let Some(t) = doc::table(&src, &top, ctx.name(), p) else {
+            continue;
+        };
         apply_context(&src, si, ctx, t, l, p);
     }
 }
 
-fn apply_context(src: &Source, si: usize, ctx: Context, t: &DeTable<'_>, l: &mut Layered, p: &mut Problems) {
+fn apply_context(
+    src: &Source,
+    si: usize,
+    ctx: Context,
+    t: &DeTable<'_>,
+    l: &mut Layered,
+    p: &mut Problems,
+) {
     doc::check_keys(src, t, CTX_KEYS, &format!("[{}]", ctx.name()), p);
     if let Some(list) = doc::array(src, t, "unbind", p) {
         for v in list {
             let Some(s) = v.get_ref().as_str() else {
-                p.error(src, v.span().start, "`unbind` entries must be key strings like \"K\" or \"g g\"", None);
+                p.error(
+                    src,
+                    v.span().start,
+                    "`unbind` entries must be key strings like \"K\" or \"g g\"",
+                    None,
+                );
                 continue;
             };
             match parse_seq(s) {
@@ -130,21 +192,34 @@ fn apply_context(src: &Source, si: usize, ctx: Context, t: &DeTable<'_>, l: &mut
                     let before = l.placed.len();
                     l.placed.retain(|x| !(x.b.ctx == ctx && x.b.on == seq));
                     if l.placed.len() == before {
-                        p.warn(src, v.span().start, format!("`{}` is not bound in [{}]; nothing to unbind", s.escape_debug(), ctx.name()), None);
+                        p.warn(
+                            src,
+                            v.span().start,
+                            format!(
+                                "`{}` is not bound in [{}]; nothing to unbind",
+                                s.escape_debug(),
+                                ctx.name()
+                            ),
+                            None,
+                        );
                     }
                 }
                 Err(e) => p.error(src, v.span().start, e, Some(key_hint())),
             }
         }
     }
-    let Some(entries) = doc::array(src, t, "keymap", p) else { return };
+    let Some(entries) = doc::array(src, t, "keymap", p) else {
+        return;
+    };
     let mut mine: Vec<(Vec<KeyPress>, usize)> = Vec::new();
     for v in entries {
         let Some(e) = v.get_ref().as_table() else {
             p.error(src, v.span().start, "each `keymap` entry must be a table like { on = \"r\", run = \"rollback\", desc = \"…\" }", None);
             continue;
         };
-        let Some(b) = entry(src, ctx, e, v, p) else { continue };
+        let Some(b) = entry(src, ctx, e, v, p) else {
+            continue;
+        };
         let at = doc::get(e, "on").map_or(v.span().start, |x| x.span().start);
         if let Some((_, first)) = mine.iter().find(|(s, _)| *s == b.on) {
             let (line, _) = src.pos(*first);
@@ -158,8 +233,17 @@ fn apply_context(src: &Source, si: usize, ctx: Context, t: &DeTable<'_>, l: &mut
         }
         mine.push((b.on.clone(), at));
         l.applied += 1;
-        let placed = Placed { b, src: si, at, order: l.applied };
-        match l.placed.iter_mut().find(|x| x.b.ctx == ctx && x.b.on == placed.b.on) {
+        let placed = Placed {
+            b,
+            src: si,
+            at,
+            order: l.applied,
+        };
+        match l
+            .placed
+            .iter_mut()
+            .find(|x| x.b.ctx == ctx && x.b.on == placed.b.on)
+        {
             Some(x) => *x = placed,
             None => l.placed.push(placed),
         }
@@ -170,17 +254,33 @@ fn key_hint() -> String {
     "keys look like `j`, `K`, `?`, `<Space>`, `<Enter>`, `<Esc>`, `<Tab>`, `<S-Tab>`, `<Up>`, `<PageDown>`, `<F1>`, `<C-a>`, `<A-x>`; a sequence is keys separated by spaces: `g g`".into()
 }
 
-fn entry(src: &Source, ctx: Context, e: &DeTable<'_>, v: &Value<'_>, p: &mut Problems) -> Option<Binding> {
+fn entry(
+    src: &Source,
+    ctx: Context,
+    e: &DeTable<'_>,
+    v: &Value<'_>,
+    p: &mut Problems,
+) -> Option<Binding> {
     doc::check_keys(src, e, ENTRY_KEYS, "a keymap entry", p);
     let on = doc::string(src, e, "on", p);
     let run = doc::string(src, e, "run", p);
     let desc = doc::string(src, e, "desc", p);
     let hint = doc::boolean(src, e, "hint", p).unwrap_or(false);
     if on.is_none() && doc::get(e, "on").is_none() {
-        p.error(src, v.span().start, "keymap entry without `on` (the key)", None);
+        p.error(
+            src,
+            v.span().start,
+            "keymap entry without `on` (the key)",
+            None,
+        );
     }
     if run.is_none() && doc::get(e, "run").is_none() {
-        p.error(src, v.span().start, "keymap entry without `run` (the action)", None);
+        p.error(
+            src,
+            v.span().start,
+            "keymap entry without `run` (the action)",
+            None,
+        );
     }
     let seq = match on {
         Some((s, at)) => match parse_seq(s) {
@@ -198,14 +298,22 @@ fn entry(src: &Source, ctx: Context, e: &DeTable<'_>, v: &Value<'_>, p: &mut Pro
             None => {
                 let names: Vec<String> = Cmd::ALL.iter().map(|c| c.name()).collect();
                 let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-                p.error(src, at, format!("unknown action `{}`", s.escape_debug()), Some(choices_hint(s, &refs)));
+                p.error(
+                    src,
+                    at,
+                    format!("unknown action `{}`", s.escape_debug()),
+                    Some(choices_hint(s, &refs)),
+                );
                 None
             }
         },
         None => None,
     };
     let (seq, cmd) = (seq?, cmd?);
-    if let (Some(c), true) = (seq.first().and_then(KeyPress::ctrl_letter), cmd.is_mutating()) {
+    if let (Some(c), true) = (
+        seq.first().and_then(KeyPress::ctrl_letter),
+        cmd.is_mutating(),
+    ) {
         let who = match c {
             'a' => "screen's prefix (and a common tmux prefix)",
             'b' => "tmux's prefix",
@@ -221,8 +329,16 @@ fn entry(src: &Source, ctx: Context, e: &DeTable<'_>, v: &Value<'_>, p: &mut Pro
         );
     }
     // Shown in help and the footer: inert, like any text from outside.
-    let desc = desc.map(|d| crate::sanitize::sanitize(d.0).into_owned()).unwrap_or_else(|| cmd.name().replace('_', " "));
-    Some(Binding { ctx, on: seq, run: cmd, desc, hint })
+    let desc = desc
+        .map(|d| crate::sanitize::sanitize(d.0).into_owned())
+        .unwrap_or_else(|| cmd.name().replace('_', " "));
+    Some(Binding {
+        ctx,
+        on: seq,
+        run: cmd,
+        desc,
+        hint,
+    })
 }
 
 /// Final checks over the resolved bindings (prefix clashes), then the keymap.
@@ -232,7 +348,11 @@ fn finish(name: &str, l: Layered, p: &mut Problems) -> Keymap {
             if a.b.ctx != b.b.ctx || a.b.on == b.b.on {
                 continue;
             }
-            let (short, long) = if a.b.on.len() < b.b.on.len() { (a, b) } else { (b, a) };
+            let (short, long) = if a.b.on.len() < b.b.on.len() {
+                (a, b)
+            } else {
+                (b, a)
+            };
             if long.b.on.starts_with(&short.b.on) {
                 let later = if a.order > b.order { a } else { b };
                 p.error(
@@ -244,10 +364,17 @@ fn finish(name: &str, l: Layered, p: &mut Problems) -> Keymap {
                         crate::tui::keys::seq_label(&long.b.on, true),
                         short.b.ctx.name()
                     ),
-                    Some(format!("unbind `{}` in [{}] first", crate::tui::keys::seq_label(&short.b.on, true), short.b.ctx.name())),
+                    Some(format!(
+                        "unbind `{}` in [{}] first",
+                        crate::tui::keys::seq_label(&short.b.on, true),
+                        short.b.ctx.name()
+                    )),
                 );
             }
         }
     }
-    Keymap { name: name.to_string(), bindings: l.placed.into_iter().map(|x| x.b).collect() }
+    Keymap {
+        name: name.to_string(),
+        bindings: l.placed.into_iter().map(|x| x.b).collect(),
+    }
 }

@@ -26,7 +26,11 @@ impl fmt::Display for Problem {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(f, "{}:{}:{}: {sev}: {}", self.file, self.line, self.col, self.msg)?;
+        write!(
+            f,
+            "{}:{}:{}: {sev}: {}",
+            self.file, self.line, self.col, self.msg
+        )?;
         if let Some(h) = &self.hint {
             write!(f, "\n  hint: {h}")?;
         }
@@ -43,7 +47,10 @@ pub struct Source {
 
 impl Source {
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Source {
-        Source { name: name.into(), text: text.into() }
+        Source {
+            name: name.into(),
+            text: text.into(),
+        }
     }
 
     /// 1-based line and column (in characters) of byte `offset`.
@@ -55,9 +62,22 @@ impl Source {
         (line, col)
     }
 
-    pub fn problem(&self, offset: usize, severity: Severity, msg: impl Into<String>, hint: Option<String>) -> Problem {
+    pub fn problem(
+        &self,
+        offset: usize,
+        severity: Severity,
+        msg: impl Into<String>,
+        hint: Option<String>,
+    ) -> Problem {
         let (line, col) = self.pos(offset);
-        Problem { file: self.name.clone(), line, col, severity, msg: msg.into(), hint }
+        Problem {
+            file: self.name.clone(),
+            line,
+            col,
+            severity,
+            msg: msg.into(),
+            hint,
+        }
     }
 }
 
@@ -71,10 +91,22 @@ impl Problems {
             self.0.push(p);
         }
     }
-    pub fn error(&mut self, src: &Source, offset: usize, msg: impl Into<String>, hint: Option<String>) {
+    pub fn error(
+        &mut self,
+        src: &Source,
+        offset: usize,
+        msg: impl Into<String>,
+        hint: Option<String>,
+    ) {
         self.push(src.problem(offset, Severity::Error, msg, hint));
     }
-    pub fn warn(&mut self, src: &Source, offset: usize, msg: impl Into<String>, hint: Option<String>) {
+    pub fn warn(
+        &mut self,
+        src: &Source,
+        offset: usize,
+        msg: impl Into<String>,
+        hint: Option<String>,
+    ) {
         self.push(src.problem(offset, Severity::Warning, msg, hint));
     }
     pub fn has_errors(&self) -> bool {
@@ -93,7 +125,12 @@ impl Problems {
 /// The closest of `options` to `got` (edit distance ≤ 3), for "did you mean" hints.
 pub fn closest<'a>(got: &str, options: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let most = (got.chars().count() / 3).clamp(1, 3);
-    options.into_iter().map(|o| (distance(got, o), o)).filter(|(d, _)| *d <= most).min_by_key(|(d, _)| *d).map(|(_, o)| o)
+    options
+        .into_iter()
+        .map(|o| (distance(got, o), o))
+        .filter(|(d, _)| *d <= most)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, o)| o)
 }
 
 fn distance(a: &str, b: &str) -> usize {
@@ -102,7 +139,9 @@ fn distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            let v = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            let v = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
             cur.push(v);
         }
         prev = cur;

@@ -20,7 +20,18 @@ pub fn sixteen_colors(env: &dyn Fn(&str) -> Option<String>) -> bool {
     if term.is_empty() || term == "dumb" {
         return true;
     }
-    let rich = ["256color", "truecolor", "direct", "kitty", "alacritty", "wezterm", "foot", "ghostty", "iterm", "contour"];
+    let rich = [
+        "256color",
+        "truecolor",
+        "direct",
+        "kitty",
+        "alacritty",
+        "wezterm",
+        "foot",
+        "ghostty",
+        "iterm",
+        "contour",
+    ];
     !rich.iter().any(|r| term.contains(r))
 }
 
@@ -28,7 +39,9 @@ pub fn sixteen_colors(env: &dyn Fn(&str) -> Option<String>) -> bool {
 /// none set the locale is unknown and Unicode is kept (minimal environments rarely mean a
 /// non-UTF-8 terminal; `--ascii` is there when they do).
 pub fn utf8_locale(env: &dyn Fn(&str) -> Option<String>) -> bool {
-    let v = ["LC_ALL", "LC_CTYPE", "LANG"].into_iter().find_map(|k| env(k).filter(|v| !v.is_empty()));
+    let v = ["LC_ALL", "LC_CTYPE", "LANG"]
+        .into_iter()
+        .find_map(|k| env(k).filter(|v| !v.is_empty()));
     match v {
         None => true,
         Some(v) => {
@@ -43,7 +56,11 @@ mod tests {
     use super::*;
 
     fn with(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        move |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
     #[test]
@@ -52,11 +69,17 @@ mod tests {
         assert!(sixteen_colors(&with(&[("TERM", "screen")])));
         assert!(sixteen_colors(&with(&[("TERM", "dumb")])));
         assert!(!sixteen_colors(&with(&[("TERM", "xterm-256color")])));
-        assert!(!sixteen_colors(&with(&[("TERM", "screen"), ("COLORTERM", "truecolor")])));
+        assert!(!sixteen_colors(&with(&[
+            ("TERM", "screen"),
+            ("COLORTERM", "truecolor")
+        ])));
         assert!(no_color(&with(&[("NO_COLOR", "1")])));
         assert!(!no_color(&with(&[("NO_COLOR", "")])));
         assert!(utf8_locale(&with(&[("LANG", "en_US.UTF-8")])));
-        assert!(!utf8_locale(&with(&[("LC_ALL", "C"), ("LANG", "en_US.UTF-8")])));
+        assert!(!utf8_locale(&with(&[
+            ("LC_ALL", "C"),
+            ("LANG", "en_US.UTF-8")
+        ])));
         assert!(!utf8_locale(&with(&[("LANG", "de_DE.ISO-8859-1")])));
         assert!(utf8_locale(&with(&[])));
     }

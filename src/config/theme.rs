@@ -16,7 +16,11 @@ const STYLE_KEYS: &[&str] = &["fg", "bg", "modifiers"];
 pub fn builtin(name: &str) -> Theme {
     let mut p = Problems::default();
     let t = resolve(None, name, "theme", &mut p);
-    if p.has_errors() { Theme::plain(name) } else { t }
+    if p.has_errors() {
+        Theme::plain(name)
+    } else {
+        t
+    }
 }
 
 /// The theme `name` (user `themes/NAME.toml` first, then shipped), parents applied first.
@@ -28,26 +32,56 @@ pub fn resolve(dir: Option<&Path>, name: &str, origin: &str, p: &mut Problems) -
     t
 }
 
-fn apply_named(dir: Option<&Path>, name: &str, t: &mut Theme, chain: &mut Vec<String>, from: Result<(&Source, usize), &str>, p: &mut Problems) {
+fn apply_named(
+    dir: Option<&Path>,
+    name: &str,
+    t: &mut Theme,
+    chain: &mut Vec<String>,
+    from: Result<(&Source, usize), &str>,
+    p: &mut Problems,
+) {
     let report = |p: &mut Problems, msg: String, hint: Option<String>| match from {
         Ok((src, at)) => p.error(src, at, msg, hint),
-        Err(label) => p.push(Problem { file: label.into(), line: 1, col: 1, severity: Severity::Error, msg, hint }),
+        Err(label) => p.push(Problem {
+            file: label.into(),
+            line: 1,
+            col: 1,
+            severity: Severity::Error,
+            msg,
+            hint,
+        }),
     };
     if chain.iter().any(|c| c == name) {
-        return report(p, format!("theme extends cycle: {} → {name}", chain.join(" → ")), Some("remove one `extends`".into()));
+        return report(
+            p,
+            format!("theme extends cycle: {} → {name}", chain.join(" → ")),
+            Some("remove one `extends`".into()),
+        );
     }
     let Some(src) = find(dir, Kind::Themes, name, p) else {
         let names = super::names(dir, Kind::Themes);
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        return report(p, format!("unknown theme `{}`", name.escape_debug()), Some(choices_hint(name, &refs)));
+        return report(
+            p,
+            format!("unknown theme `{}`", name.escape_debug()),
+            Some(choices_hint(name, &refs)),
+        );
     };
     chain.push(name.to_string());
     apply_source(dir, &src, t, chain, p);
     chain.pop();
 }
 
-fn apply_source(dir: Option<&Path>, src: &Source, t: &mut Theme, chain: &mut Vec<String>, p: &mut Problems) {
-    let Some(top) = doc::parse(src, p) else { return };
+fn apply_source(
+    dir: Option<&Path>,
+    src: &Source,
+    t: &mut Theme,
+    chain: &mut Vec<String>,
+    p: &mut Problems,
+) {
+    let Some(top) = doc::parse(src, p) else {
+        return;
+    };
     let mut allowed: Vec<&str> = vec!["extends", "description", "background"];
     allowed.extend(MEANINGS);
     doc::check_keys(src, &top, &allowed, "a theme file", p);
@@ -59,11 +93,18 @@ fn apply_source(dir: Option<&Path>, src: &Source, t: &mut Theme, chain: &mut Vec
         match bg {
             "dark" => t.light = false,
             "light" => t.light = true,
-            other => p.error(src, at, format!("unknown background `{}`", other.escape_debug()), Some("valid: dark, light".into())),
+            other => p.error(
+                src,
+                at,
+                format!("unknown background `{}`", other.escape_debug()),
+                Some("valid: dark, light".into()),
+            ),
         }
     }
     for m in MEANINGS {
-        let Some(st) = doc::table(src, &top, m, p) else { continue };
+        let Some(st) = doc::table(src, &top, m, p) else {
+            continue;
+        };
         if let (Some(style), Some(slot)) = (style(src, st, p), t.slot(m)) {
             *slot = style;
         }
@@ -87,11 +128,20 @@ fn style(src: &Source, st: &DeTable<'_>, p: &mut Problems) -> Option<Style> {
     if let Some(list) = doc::array(src, st, "modifiers", p) {
         let names: Vec<&str> = MODIFIER_NAMES.iter().map(|m| m.0).collect();
         for v in list {
-            match v.get_ref().as_str().and_then(|n| MODIFIER_NAMES.iter().find(|m| m.0 == n)) {
+            match v
+                .get_ref()
+                .as_str()
+                .and_then(|n| MODIFIER_NAMES.iter().find(|m| m.0 == n))
+            {
                 Some((_, m)) => s = s.add_modifier(*m),
                 None => {
                     let got = v.get_ref().as_str().unwrap_or("");
-                    p.error(src, v.span().start, format!("unknown modifier `{}`", got.escape_debug()), Some(choices_hint(got, &names)));
+                    p.error(
+                        src,
+                        v.span().start,
+                        format!("unknown modifier `{}`", got.escape_debug()),
+                        Some(choices_hint(got, &names)),
+                    );
                     ok = false;
                 }
             }
@@ -109,18 +159,35 @@ fn color(v: &toml::de::DeValue<'_>) -> Result<Color, (String, Option<String>)> {
         };
     }
     let Some(s) = v.as_str() else {
-        return Err((format!("a colour must be a name, \"#rrggbb\" or 0–255, found {}", v.type_str()), None));
+        return Err((
+            format!(
+                "a colour must be a name, \"#rrggbb\" or 0–255, found {}",
+                v.type_str()
+            ),
+            None,
+        ));
     };
     if let Some(hex) = s.strip_prefix('#') {
         let ok = hex.len() == 6 && hex.chars().all(|c| c.is_ascii_hexdigit());
         return match (ok, u32::from_str_radix(hex, 16)) {
             (true, Ok(n)) => Ok(Color::Rgb((n >> 16) as u8, (n >> 8) as u8, n as u8)),
-            _ => Err((format!("bad hex colour `{}`", s.escape_debug()), Some("write six hex digits: \"#1e90ff\"".into()))),
+            _ => Err((
+                format!("bad hex colour `{}`", s.escape_debug()),
+                Some("write six hex digits: \"#1e90ff\"".into()),
+            )),
         };
     }
     COLOR_NAMES
         .iter()
         .find(|c| c.0 == s)
         .map(|c| c.1)
-        .ok_or_else(|| (format!("unknown colour `{}`", s.escape_debug()), Some(format!("{}; or \"#rrggbb\", or 0–255", choices_hint(s, &names)))))
+        .ok_or_else(|| {
+            (
+                format!("unknown colour `{}`", s.escape_debug()),
+                Some(format!(
+                    "{}; or \"#rrggbb\", or 0–255",
+                    choices_hint(s, &names)
+                )),
+            )
+        })
 }

@@ -5,8 +5,8 @@ use super::policy::{self, Op};
 use super::service::{Caller, ControlPlane, ErrorKind, ServiceError};
 use crate::domain::{Actor, Environment, Flag, Role};
 use crate::wire::{
-    ActionRequest, ApprovalList, AuditPage, DecisionRequest, ErrorBody, ErrorDetail, MetricAck, MetricBatch,
-    ProposalRequest, TokenCreated, TokenRequest,
+    ActionRequest, ApprovalList, AuditPage, DecisionRequest, ErrorBody, ErrorDetail, MetricAck,
+    MetricBatch, ProposalRequest, TokenCreated, TokenRequest,
 };
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
@@ -68,10 +68,16 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let ApiError(e, retry_after) = self;
         let body = ErrorBody {
-            error: ErrorDetail { code: e.code.to_string(), message: e.message, current_revision: e.current_revision },
+            error: ErrorDetail {
+                code: e.code.to_string(),
+                message: e.message,
+                current_revision: e.current_revision,
+            },
         };
         let mut r = (status_of(e.kind), Json(body)).into_response();
-        if let Some(v) = retry_after.and_then(|s| axum::http::HeaderValue::from_str(&s.to_string()).ok()) {
+        if let Some(v) =
+            retry_after.and_then(|s| axum::http::HeaderValue::from_str(&s.to_string()).ok())
+        {
             r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
         }
         r
@@ -97,12 +103,25 @@ struct HelloQuery {
 
 /// `GET /v1/hello?nonce=N` (no token): proves this server holds its endpoint file's key, so a
 /// client checks whom it talks to before it sends a token.
-async fn hello(Extension(key): Extension<EndpointKey>, q: Result<Query<HelloQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn hello(
+    Extension(key): Extension<EndpointKey>,
+    q: Result<Query<HelloQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(q) = q.map_err(|e| err(ErrorKind::BadRequest, "invalid_query", e.body_text()))?;
-    if q.nonce.len() < 16 || q.nonce.len() > 128 || !q.nonce.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(err(ErrorKind::BadRequest, "invalid_nonce", "the nonce is 16–128 letters and digits"));
+    if q.nonce.len() < 16
+        || q.nonce.len() > 128
+        || !q.nonce.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        return Err(err(
+            ErrorKind::BadRequest,
+            "invalid_nonce",
+            "the nonce is 16–128 letters and digits",
+        ));
     }
-    let proof = key.0.as_deref().map(|k| crate::wire::endpoint_proof(k, &q.nonce));
+    let proof = key
+        .0
+        .as_deref()
+        .map(|k| crate::wire::endpoint_proof(k, &q.nonce));
     Ok(Json(serde_json::json!({ "proof": proof })))
 }
 
@@ -110,7 +129,10 @@ async fn whoami(Extension(actor): Extension<Actor>) -> Json<Actor> {
     Json(actor)
 }
 
-async fn snapshot(State(cp): State<Arc<ControlPlane>>, Extension(actor): Extension<Actor>) -> Response {
+async fn snapshot(
+    State(cp): State<Arc<ControlPlane>>,
+    Extension(actor): Extension<Actor>,
+) -> Response {
     let snap = tokio::task::spawn_blocking(move || cp.snapshot(&actor)).await;
     match snap {
         Ok(s) => Json(s).into_response(),
@@ -129,11 +151,17 @@ async fn act(
     allowed(&actor, Op::Act)?;
     limits.check(Class::Write, &scope.0)?;
     let req: ActionRequest = body(&headers, req)?;
-    let key = headers.get("idempotency-key").map(|v| v.to_str().map(str::to_string));
+    let key = headers
+        .get("idempotency-key")
+        .map(|v| v.to_str().map(str::to_string));
     let key = match key {
         Some(Ok(k)) => Some(k),
         Some(Err(_)) => {
-            return Err(err(ErrorKind::Invalid, "invalid_idempotency_key", "the Idempotency-Key header must be visible ASCII"));
+            return Err(err(
+                ErrorKind::Invalid,
+                "invalid_idempotency_key",
+                "the Idempotency-Key header must be visible ASCII",
+            ));
         }
         None => None,
     };
@@ -177,11 +205,18 @@ async fn decide(
     path: Result<Path<(String, String)>, PathRejection>,
     req: Result<Bytes, BytesRejection>,
 ) -> Result<Json<crate::wire::Outcome>, ApiError> {
-    let Path((id, verb)) = path.map_err(|e| err(ErrorKind::NotFound, "not_found", e.body_text()))?;
+    let Path((id, verb)) =
+        path.map_err(|e| err(ErrorKind::NotFound, "not_found", e.body_text()))?;
     let approve = match verb.as_str() {
         "approve" => true,
         "reject" => false,
-        _ => return Err(err(ErrorKind::NotFound, "not_found", "use /v1/approvals/{id}/approve or /v1/approvals/{id}/reject")),
+        _ => {
+            return Err(err(
+                ErrorKind::NotFound,
+                "not_found",
+                "use /v1/approvals/{id}/approve or /v1/approvals/{id}/reject",
+            ));
+        }
     };
     allowed(&actor, if approve { Op::Approve } else { Op::Reject })?;
     limits.check(Class::Write, &scope.0)?;
@@ -202,10 +237,18 @@ struct AuditQuery {
     limit: Option<usize>,
 }
 
-async fn audit(State(cp): State<Arc<ControlPlane>>, q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<AuditPage>, ApiError> {
+async fn audit(
+    State(cp): State<Arc<ControlPlane>>,
+    q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<AuditPage>, ApiError> {
     let Query(q) = q.map_err(|e| err(ErrorKind::BadRequest, "invalid_query", e.body_text()))?;
-    let (events, searched_back_to) = blocking(move || cp.audit_page(q.flag.as_deref(), q.before, q.limit.unwrap_or(100))).await?;
-    Ok(Json(AuditPage { events, searched_back_to }))
+    let (events, searched_back_to) =
+        blocking(move || cp.audit_page(q.flag.as_deref(), q.before, q.limit.unwrap_or(100)))
+            .await?;
+    Ok(Json(AuditPage {
+        events,
+        searched_back_to,
+    }))
 }
 
 async fn metrics(
@@ -220,7 +263,11 @@ async fn metrics(
     limits.check(Class::Metrics, &scope.0)?;
     let req: MetricBatch = body(&headers, req)?;
     if req.samples.len() > MAX_SAMPLES {
-        return Err(err(ErrorKind::TooLarge, "too_many_samples", format!("at most {MAX_SAMPLES} samples per request")));
+        return Err(err(
+            ErrorKind::TooLarge,
+            "too_many_samples",
+            format!("at most {MAX_SAMPLES} samples per request"),
+        ));
     }
     let accepted = blocking(move || cp.push_samples(&req.samples)).await?;
     Ok(Json(MetricAck { accepted }))
@@ -230,12 +277,21 @@ async fn list_flags(State(cp): State<Arc<ControlPlane>>) -> Json<Vec<Arc<Flag>>>
     Json(cp.state().flags.into_values().collect())
 }
 
-async fn get_flag(State(cp): State<Arc<ControlPlane>>, Path(key): Path<String>) -> Result<Json<Arc<Flag>>, ApiError> {
+async fn get_flag(
+    State(cp): State<Arc<ControlPlane>>,
+    Path(key): Path<String>,
+) -> Result<Json<Arc<Flag>>, ApiError> {
     cp.state()
         .flags
         .remove(key.as_str())
         .map(Json)
-        .ok_or_else(|| err(ErrorKind::NotFound, "unknown_flag", format!("unknown flag `{key}`")))
+        .ok_or_else(|| {
+            err(
+                ErrorKind::NotFound,
+                "unknown_flag",
+                format!("unknown flag `{key}`"),
+            )
+        })
 }
 
 async fn put_flag(
@@ -249,7 +305,11 @@ async fn put_flag(
     allowed(&actor, Op::Define)?;
     let flag: Flag = body(&headers, req)?;
     if flag.key.as_str() != key {
-        return Err(err(ErrorKind::Invalid, "key_mismatch", format!("the body defines `{}` but the path says `{key}`", flag.key)));
+        return Err(err(
+            ErrorKind::Invalid,
+            "key_mismatch",
+            format!("the body defines `{}` but the path says `{key}`", flag.key),
+        ));
     }
     let caller = caller(actor, &scope, &headers, "api");
     Ok(Json(blocking(move || cp.define_flag(&caller, flag)).await?))
@@ -266,10 +326,16 @@ async fn put_env(
     allowed(&actor, Op::Define)?;
     let env: Environment = body(&headers, req)?;
     if env.key.as_str() != key {
-        return Err(err(ErrorKind::Invalid, "key_mismatch", format!("the body defines `{}` but the path says `{key}`", env.key)));
+        return Err(err(
+            ErrorKind::Invalid,
+            "key_mismatch",
+            format!("the body defines `{}` but the path says `{key}`", env.key),
+        ));
     }
     let caller = caller(actor, &scope, &headers, "api");
-    Ok(Json(blocking(move || cp.define_environment(&caller, env)).await?))
+    Ok(Json(
+        blocking(move || cp.define_environment(&caller, env)).await?,
+    ))
 }
 
 async fn add_token(
@@ -284,17 +350,31 @@ async fn add_token(
     let caller = caller(actor, &scope, &headers, "api");
     let (name, role, envs) = (req.name.clone(), req.role, req.environments.clone());
     let token = blocking(move || cp.add_token_for(&caller, &name, role, envs)).await?;
-    Ok(Json(TokenCreated { name: req.name, role: req.role, environments: req.environments, token }))
+    Ok(Json(TokenCreated {
+        name: req.name,
+        role: req.role,
+        environments: req.environments,
+        token,
+    }))
 }
 
 async fn not_found() -> ApiError {
-    err(ErrorKind::NotFound, "not_found", "no such endpoint; see docs/api.md")
+    err(
+        ErrorKind::NotFound,
+        "not_found",
+        "no such endpoint; see docs/api.md",
+    )
 }
 
 /// The whole API, with fresh bounds.
 pub fn router(cp: Arc<ControlPlane>) -> Router {
     let (_, closing) = tokio::sync::watch::channel(false);
-    let extras = Extras { limits: Arc::new(Limits::default()), closing, key: EndpointKey::default(), exposed: Default::default() };
+    let extras = Extras {
+        limits: Arc::new(Limits::default()),
+        closing,
+        key: EndpointKey::default(),
+        exposed: Default::default(),
+    };
     router_with(cp, extras)
 }
 
@@ -310,7 +390,12 @@ pub struct Extras {
 /// The whole API, with these bounds (shared with whoever watches them); streams end when
 /// `closing` turns true.
 pub fn router_with(cp: Arc<ControlPlane>, extras: Extras) -> Router {
-    let Extras { limits, closing, key, exposed } = extras;
+    let Extras {
+        limits,
+        closing,
+        key,
+        exposed,
+    } = extras;
     let authed = Router::new()
         .route("/v1/whoami", get(whoami))
         .route("/v1/snapshot", get(snapshot))

@@ -50,27 +50,49 @@ fn invalid(msg: String) -> ServiceError {
 pub fn validate(flag: &Flag, state: &State) -> Result<(), ServiceError> {
     let key = &flag.key;
     if !valid_key(key) {
-        return Err(ServiceError::new(ErrorKind::Invalid, "invalid_key", "flag keys are 1–100 of A–Z a–z 0–9 - _ ."));
+        return Err(ServiceError::new(
+            ErrorKind::Invalid,
+            "invalid_key",
+            "flag keys are 1–100 of A–Z a–z 0–9 - _ .",
+        ));
     }
     if flag.variations.len() < 2 {
-        return Err(invalid(format!("flag {key}: at least two variations are needed (e.g. [\"off\", \"on\"])")));
+        return Err(invalid(format!(
+            "flag {key}: at least two variations are needed (e.g. [\"off\", \"on\"])"
+        )));
     }
     let variations: BTreeSet<&str> = flag.variations.iter().map(String::as_str).collect();
     if variations.len() != flag.variations.len() {
-        return Err(invalid(format!("flag {key}: variation names must be unique")));
+        return Err(invalid(format!(
+            "flag {key}: variation names must be unique"
+        )));
     }
     if flag.description.len() > MAX_DESCRIPTION {
-        return Err(invalid(format!("flag {key}: `description` is too long (at most {MAX_DESCRIPTION} bytes)")));
+        return Err(invalid(format!(
+            "flag {key}: `description` is too long (at most {MAX_DESCRIPTION} bytes)"
+        )));
     }
     if flag.owner.len() > MAX_OWNER {
-        return Err(invalid(format!("flag {key}: `owner` is too long (at most {MAX_OWNER} bytes)")));
+        return Err(invalid(format!(
+            "flag {key}: `owner` is too long (at most {MAX_OWNER} bytes)"
+        )));
     }
-    if flag.variations.len() > MAX_VARIATIONS || flag.variations.iter().any(|v| v.is_empty() || v.len() > MAX_VARIATION_NAME) {
-        return Err(invalid(format!("flag {key}: at most {MAX_VARIATIONS} `variations`, each 1–{MAX_VARIATION_NAME} bytes")));
+    if flag.variations.len() > MAX_VARIATIONS
+        || flag
+            .variations
+            .iter()
+            .any(|v| v.is_empty() || v.len() > MAX_VARIATION_NAME)
+    {
+        return Err(invalid(format!(
+            "flag {key}: at most {MAX_VARIATIONS} `variations`, each 1–{MAX_VARIATION_NAME} bytes"
+        )));
     }
     for (env, fe) in &flag.environments {
         let stages = fe.ladder.as_ref().map_or(0, |l| l.stages.len());
-        if fe.cohorts.len() > MAX_COHORTS || stages > MAX_STAGES || fe.guardrails.len() > MAX_GUARDRAILS {
+        if fe.cohorts.len() > MAX_COHORTS
+            || stages > MAX_STAGES
+            || fe.guardrails.len() > MAX_GUARDRAILS
+        {
             return Err(invalid(format!(
                 "flag {key} in {env}: at most {MAX_COHORTS} `cohorts`, {MAX_STAGES} ladder `stages` and {MAX_GUARDRAILS} `guardrails`"
             )));
@@ -78,44 +100,76 @@ pub fn validate(flag: &Flag, state: &State) -> Result<(), ServiceError> {
     }
     for (env, fe) in &flag.environments {
         if state.environment(env).is_none() {
-            return Err(ServiceError::new(ErrorKind::NotFound, "unknown_environment", format!("flag {key}: unknown environment `{env}`")));
+            return Err(ServiceError::new(
+                ErrorKind::NotFound,
+                "unknown_environment",
+                format!("flag {key}: unknown environment `{env}`"),
+            ));
         }
         if !variations.contains(fe.fallthrough.as_str()) {
-            return Err(invalid(format!("flag {key} in {env}: fallthrough `{}` is not a variation", fe.fallthrough)));
+            return Err(invalid(format!(
+                "flag {key} in {env}: fallthrough `{}` is not a variation",
+                fe.fallthrough
+            )));
         }
         let mut names = BTreeSet::new();
         for c in &fe.cohorts {
             if !valid_key(&c.name) {
-                return Err(invalid(format!("flag {key} in {env}: cohort names are 1–100 of A–Z a–z 0–9 - _ .")));
+                return Err(invalid(format!(
+                    "flag {key} in {env}: cohort names are 1–100 of A–Z a–z 0–9 - _ ."
+                )));
             }
             if !names.insert(c.name.as_str()) {
-                return Err(invalid(format!("flag {key} in {env}: cohort `{}` appears twice", c.name)));
+                return Err(invalid(format!(
+                    "flag {key} in {env}: cohort `{}` appears twice",
+                    c.name
+                )));
             }
             if c.percent > 100 {
-                return Err(ServiceError::new(ErrorKind::Invalid, "percent_out_of_range", format!("flag {key} in {env}: cohort `{}` percent must be 0–100", c.name)));
+                return Err(ServiceError::new(
+                    ErrorKind::Invalid,
+                    "percent_out_of_range",
+                    format!(
+                        "flag {key} in {env}: cohort `{}` percent must be 0–100",
+                        c.name
+                    ),
+                ));
             }
             if !variations.contains(c.variation.as_str()) {
-                return Err(invalid(format!("flag {key} in {env}: cohort `{}` serves unknown variation `{}`", c.name, c.variation)));
+                return Err(invalid(format!(
+                    "flag {key} in {env}: cohort `{}` serves unknown variation `{}`",
+                    c.name, c.variation
+                )));
             }
         }
         if let Some(l) = &fe.ladder {
             if l.stages.is_empty() || l.current >= l.stages.len() {
-                return Err(invalid(format!("flag {key} in {env}: the ladder needs stages and `current` must index one")));
+                return Err(invalid(format!(
+                    "flag {key} in {env}: the ladder needs stages and `current` must index one"
+                )));
             }
             for s in &l.stages {
                 for (c, p) in &s.targets {
                     if !names.contains(c.as_str()) || *p > 100 {
-                        return Err(invalid(format!("flag {key} in {env}: stage `{}` targets unknown cohort `{c}` or a percent over 100", s.name)));
+                        return Err(invalid(format!(
+                            "flag {key} in {env}: stage `{}` targets unknown cohort `{c}` or a percent over 100",
+                            s.name
+                        )));
                     }
                 }
             }
         }
         for g in &fe.guardrails {
             if !names.contains(g.cohort.as_str()) {
-                return Err(invalid(format!("flag {key} in {env}: guardrail `{}` watches unknown cohort `{}`", g.metric, g.cohort)));
+                return Err(invalid(format!(
+                    "flag {key} in {env}: guardrail `{}` watches unknown cohort `{}`",
+                    g.metric, g.cohort
+                )));
             }
             if g.window_secs == 0 || g.window_secs > super::metrics::MAX_WINDOW_SECS as u64 {
-                return Err(invalid(format!("flag {key} in {env}: guardrail window must be 1–3600 s")));
+                return Err(invalid(format!(
+                    "flag {key} in {env}: guardrail window must be 1–3600 s"
+                )));
             }
         }
     }
@@ -128,7 +182,9 @@ mod tests {
 
     #[test]
     fn parse_errors_name_line_and_column() {
-        let err = parse("flags.toml", "[[flags]]\nkey = \"x\"\nvariations = 3\n").err().unwrap_or_default();
+        let err = parse("flags.toml", "[[flags]]\nkey = \"x\"\nvariations = 3\n")
+            .err()
+            .unwrap_or_default();
         assert!(err.starts_with("flags.toml:3:14:"), "{err}");
     }
 
@@ -154,8 +210,14 @@ stages = [ { name = "internal", targets = { internal = 100 } } ]
         let f = parse("f.toml", text).unwrap_or_else(|e| panic!("{e}"));
         let fe = &f.flags[0].environments[&crate::domain::EnvKey::from("production")];
         assert!(fe.enabled);
-        assert_eq!(fe.ladder.as_ref().map(|l| l.stages[0].min_dwell_secs), Some(300));
-        let state = State { environments: f.environments.clone(), ..Default::default() };
+        assert_eq!(
+            fe.ladder.as_ref().map(|l| l.stages[0].min_dwell_secs),
+            Some(300)
+        );
+        let state = State {
+            environments: f.environments.clone(),
+            ..Default::default()
+        };
         assert!(validate(&f.flags[0], &state).is_ok());
     }
 }

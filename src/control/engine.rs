@@ -5,7 +5,9 @@
 
 use super::service::{Caller, ControlPlane, ErrorKind, ServiceError};
 use super::simulator::Simulator;
-use crate::domain::{Action, AdvancePolicy, CohortName, EnvKey, FlagKey, GuardrailStatus, LadderState, Revision};
+use crate::domain::{
+    Action, AdvancePolicy, CohortName, EnvKey, FlagKey, GuardrailStatus, LadderState, Revision,
+};
 use crate::wire::{ActionRequest, GuardrailReading, OutcomeKind};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{HashMap, HashSet};
@@ -51,7 +53,11 @@ fn tolerate(e: ServiceError, what: &str) -> Result<(), ServiceError> {
 impl Engine {
     /// One evaluation step. Every change goes through the control plane's front door as the
     /// engine caller; policy says whether it is applied or becomes a request.
-    pub fn tick(&mut self, cp: &ControlPlane, sim: Option<&mut Simulator>) -> Result<TickReport, ServiceError> {
+    pub fn tick(
+        &mut self,
+        cp: &ControlPlane,
+        sim: Option<&mut Simulator>,
+    ) -> Result<TickReport, ServiceError> {
         let now = cp.clock.now();
         if let Some(sim) = sim {
             let exposition = self.exposition.clone();
@@ -79,11 +85,22 @@ impl Engine {
     }
 
     /// Breach response: pause at once, then the narrowed rollback of exactly that cohort.
-    fn answer_breaches(&mut self, cp: &ControlPlane, readings: &[GuardrailReading], report: &mut TickReport) -> Result<(), ServiceError> {
+    fn answer_breaches(
+        &mut self,
+        cp: &ControlPlane,
+        readings: &[GuardrailReading],
+        report: &mut TickReport,
+    ) -> Result<(), ServiceError> {
         let engine = Caller::engine();
-        let breached: Vec<&GuardrailReading> = readings.iter().filter(|r| r.status == GuardrailStatus::Breached).collect();
-        self.breach_handled
-            .retain(|(f, e, c)| breached.iter().any(|r| &r.flag == f && &r.env == e && &r.cohort == c));
+        let breached: Vec<&GuardrailReading> = readings
+            .iter()
+            .filter(|r| r.status == GuardrailStatus::Breached)
+            .collect();
+        self.breach_handled.retain(|(f, e, c)| {
+            breached
+                .iter()
+                .any(|r| &r.flag == f && &r.env == e && &r.cohort == c)
+        });
         for r in &breached {
             let key = (r.flag.clone(), r.env.clone(), r.cohort.clone());
             if self.breach_handled.contains(&key) {
@@ -91,15 +108,35 @@ impl Engine {
             }
             let what = format!(
                 "{} of {} breached: {} vs limit {} ({}; {} samples over {}s)",
-                r.metric, r.cohort, fmt_num(r.value), fmt_num(r.threshold), r.rule, r.samples, r.window_secs
+                r.metric,
+                r.cohort,
+                fmt_num(r.value),
+                fmt_num(r.threshold),
+                r.rule,
+                r.samples,
+                r.window_secs
             );
             let state = cp.state();
-            let Some(flag) = state.flags.get(&r.flag) else { continue };
+            let Some(flag) = state.flags.get(&r.flag) else {
+                continue;
+            };
             let Some(fe) = flag.env(&r.env) else { continue };
             let mut answered = true;
-            if fe.ladder.as_ref().is_some_and(|l| l.state == LadderState::Progressing) {
-                let pause = Action::Pause { flag: r.flag.clone(), env: r.env.clone(), note: Some(what.clone()) };
-                match cp.submit(&engine, &request(pause, format!("safeguard: {what}"), Some(flag.revision)), None) {
+            if fe
+                .ladder
+                .as_ref()
+                .is_some_and(|l| l.state == LadderState::Progressing)
+            {
+                let pause = Action::Pause {
+                    flag: r.flag.clone(),
+                    env: r.env.clone(),
+                    note: Some(what.clone()),
+                };
+                match cp.submit(
+                    &engine,
+                    &request(pause, format!("safeguard: {what}"), Some(flag.revision)),
+                    None,
+                ) {
                     Ok(_) => report.paused.push(format!("{}/{}", r.flag, r.env)),
                     Err(e) => {
                         answered = false;
@@ -111,18 +148,34 @@ impl Engine {
                 && !cohort.rolled_back
                 && cohort.percent > 0
             {
-                let rollback = Action::Rollback { flag: r.flag.clone(), env: r.env.clone(), cohort: cohort.name.clone() };
+                let rollback = Action::Rollback {
+                    flag: r.flag.clone(),
+                    env: r.env.clone(),
+                    cohort: cohort.name.clone(),
+                };
                 if !cp.has_pending(&rollback) {
                     let gaps: Vec<String> = readings
                         .iter()
                         .filter(|x| x.flag == r.flag && x.env == r.env && x.cohort == r.cohort)
                         .filter(|x| x.status == GuardrailStatus::Insufficient)
-                        .map(|x| format!("{} has too few samples ({} of {})", x.metric, x.samples, x.min_samples))
+                        .map(|x| {
+                            format!(
+                                "{} has too few samples ({} of {})",
+                                x.metric, x.samples, x.min_samples
+                            )
+                        })
                         .collect();
                     let gap = (!gaps.is_empty()).then(|| gaps.join("; "));
                     let described = rollback.describe();
-                    match cp.submit_with_gap(&engine, &request(rollback, format!("narrowed rollback: {what}"), None), None, gap) {
-                        Ok(o) if o.outcome == OutcomeKind::Requested => report.requested.push(described),
+                    match cp.submit_with_gap(
+                        &engine,
+                        &request(rollback, format!("narrowed rollback: {what}"), None),
+                        None,
+                        gap,
+                    ) {
+                        Ok(o) if o.outcome == OutcomeKind::Requested => {
+                            report.requested.push(described)
+                        }
                         Ok(_) => report.rolled_back.push(described),
                         Err(e) => {
                             answered = false;
@@ -140,7 +193,13 @@ impl Engine {
 
     /// Evidence-gated advances: a ladder that dwelt long enough with every guardrail healthy
     /// takes its next step (applied or requested, as policy says).
-    fn advance_ladders(&mut self, cp: &ControlPlane, readings: &[GuardrailReading], now: DateTime<Utc>, report: &mut TickReport) -> Result<(), ServiceError> {
+    fn advance_ladders(
+        &mut self,
+        cp: &ControlPlane,
+        readings: &[GuardrailReading],
+        now: DateTime<Utc>,
+        report: &mut TickReport,
+    ) -> Result<(), ServiceError> {
         let mut by_target: HashMap<(&FlagKey, &EnvKey), Vec<&GuardrailReading>> = HashMap::new();
         for r in readings {
             by_target.entry((&r.flag, &r.env)).or_default().push(r);
@@ -159,12 +218,25 @@ impl Engine {
                     continue;
                 }
                 let since = *self.healthy_since.entry(key).or_insert(now);
-                if l.state != LadderState::Progressing || l.is_last() || state.is_frozen(env) || !fe.enabled || l.policy == AdvancePolicy::Manual {
+                if l.state != LadderState::Progressing
+                    || l.is_last()
+                    || state.is_frozen(env)
+                    || !fe.enabled
+                    || l.policy == AdvancePolicy::Manual
+                {
                     continue;
                 }
-                let dwell = Duration::seconds(l.current_stage().map_or(0, |s| s.min_dwell_secs) as i64);
+                let dwell =
+                    Duration::seconds(l.current_stage().map_or(0, |s| s.min_dwell_secs) as i64);
                 if now - since.max(l.entered_at) >= dwell {
-                    advance.push((Action::Advance { flag: flag.key.clone(), env: env.clone(), exposure: None }, flag.revision));
+                    advance.push((
+                        Action::Advance {
+                            flag: flag.key.clone(),
+                            env: env.clone(),
+                            exposure: None,
+                        },
+                        flag.revision,
+                    ));
                 }
             }
         }
@@ -186,7 +258,12 @@ impl Engine {
 }
 
 fn request(action: Action, reason: String, expected_revision: Option<Revision>) -> ActionRequest {
-    ActionRequest { action, reason, expected_revision, source: None }
+    ActionRequest {
+        action,
+        reason,
+        expected_revision,
+        source: None,
+    }
 }
 
 /// Run `tick` every `period` on its own thread until `stop` is set.
@@ -200,7 +277,10 @@ pub fn spawn(
     std::thread::Builder::new()
         .name("flagtop-engine".into())
         .spawn(move || {
-            let mut engine = Engine { exposition, ..Engine::default() };
+            let mut engine = Engine {
+                exposition,
+                ..Engine::default()
+            };
             while !stop.load(Ordering::Relaxed) {
                 let started = std::time::Instant::now();
                 if let Err(e) = engine.tick(&cp, sim.as_mut()) {

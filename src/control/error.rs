@@ -1,8 +1,8 @@
 //! The control plane's refusals: a kind (what went wrong, for the API to map to a status), a
 //! machine-readable code and a sentence that says what to do. No HTTP here: `api` maps kinds.
 
-use crate::domain::{DomainError, Revision};
 use crate::control::store::StoreError;
+use crate::domain::{DomainError, Revision};
 
 /// What kind of refusal; the API turns each into one HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +43,12 @@ pub struct ServiceError {
 
 impl ServiceError {
     pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> Self {
-        ServiceError { kind, code, message: message.into(), current_revision: None }
+        ServiceError {
+            kind,
+            code,
+            message: message.into(),
+            current_revision: None,
+        }
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
@@ -52,7 +57,12 @@ impl ServiceError {
 
     /// "Changed since you looked", with the revision the target is at now.
     pub fn conflict(message: impl Into<String>, current: Option<Revision>) -> Self {
-        ServiceError { kind: ErrorKind::Conflict, code: "conflict", message: message.into(), current_revision: current }
+        ServiceError {
+            kind: ErrorKind::Conflict,
+            code: "conflict",
+            message: message.into(),
+            current_revision: current,
+        }
     }
 }
 
@@ -65,7 +75,9 @@ impl std::fmt::Display for ServiceError {
 impl From<DomainError> for ServiceError {
     fn from(e: DomainError) -> Self {
         let kind = match e {
-            DomainError::UnknownFlag(_) | DomainError::UnknownEnv(_) | DomainError::UnknownCohort { .. } => ErrorKind::NotFound,
+            DomainError::UnknownFlag(_)
+            | DomainError::UnknownEnv(_)
+            | DomainError::UnknownCohort { .. } => ErrorKind::NotFound,
             _ => ErrorKind::Invalid,
         };
         ServiceError::new(kind, e.code(), e.to_string())
@@ -80,14 +92,23 @@ impl From<StoreError> for ServiceError {
                 return ServiceError::new(
                     ErrorKind::Unavailable,
                     "store_unavailable",
-                    format!("the change was not saved (nothing was applied): {e}; retry when the database is back"),
+                    format!(
+                        "the change was not saved (nothing was applied): {e}; retry when the database is back"
+                    ),
                 );
             }
             StoreError::Behind { db, .. } => {
-                return ServiceError::conflict(format!("changed since you looked: {e}; look again and retry"), Some(*db));
+                return ServiceError::conflict(
+                    format!("changed since you looked: {e}; look again and retry"),
+                    Some(*db),
+                );
             }
             _ => {}
         }
-        ServiceError::new(ErrorKind::Internal, "store_failed", format!("the change was not saved: {e}"))
+        ServiceError::new(
+            ErrorKind::Internal,
+            "store_failed",
+            format!("the change was not saved: {e}"),
+        )
     }
 }

@@ -17,7 +17,9 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
 /// Upper bounds of the latency buckets, in milliseconds (`+Inf` is added).
-pub const BUCKETS_MS: [f64; 12] = [25.0, 50.0, 100.0, 150.0, 200.0, 250.0, 300.0, 400.0, 500.0, 750.0, 1000.0, 2500.0];
+pub const BUCKETS_MS: [f64; 12] = [
+    25.0, 50.0, 100.0, 150.0, 200.0, 250.0, 300.0, 400.0, 500.0, 750.0, 1000.0, 2500.0,
+];
 /// Most label sets kept; traffic of further ones is not exposed.
 pub const MAX_SERIES: usize = 10_000;
 /// The content type of the text exposition format.
@@ -58,13 +60,22 @@ impl Exposition {
         let mut requests: BTreeMap<Labels, u64> = BTreeMap::new();
         let mut latency_done: Vec<Labels> = Vec::new();
         for s in samples {
-            let Some(fe) = state.flags.get(&s.flag).and_then(|f| f.env(&s.env)) else { continue };
-            let Some(cohort) = fe.cohort(&s.cohort) else { continue };
+            let Some(fe) = state.flags.get(&s.flag).and_then(|f| f.env(&s.env)) else {
+                continue;
+            };
+            let Some(cohort) = fe.cohort(&s.cohort) else {
+                continue;
+            };
             let variation = match s.arm {
                 Arm::Candidate => &cohort.variation,
                 Arm::Baseline => &fe.fallthrough,
             };
-            let labels = Labels { flag: s.flag.to_string(), env: s.env.to_string(), cohort: s.cohort.clone(), variation: variation.clone() };
+            let labels = Labels {
+                flag: s.flag.to_string(),
+                env: s.env.to_string(),
+                cohort: s.cohort.clone(),
+                variation: variation.clone(),
+            };
             if !series.contains_key(&labels) && series.len() >= MAX_SERIES {
                 continue;
             }
@@ -93,7 +104,12 @@ impl Exposition {
         out.push_str("# HELP flagtop_sim_requests_total Simulated requests by flag, environment, cohort and served variation.\n");
         out.push_str("# TYPE flagtop_sim_requests_total counter\n");
         for (l, c) in series.iter() {
-            let _ = writeln!(out, "flagtop_sim_requests_total{{{}}} {}", labels(l, None), c.requests);
+            let _ = writeln!(
+                out,
+                "flagtop_sim_requests_total{{{}}} {}",
+                labels(l, None),
+                c.requests
+            );
         }
         out.push_str("# HELP flagtop_sim_errors_total Simulated failed requests (cohorts guarded on error_rate).\n");
         out.push_str("# TYPE flagtop_sim_errors_total counter\n");
@@ -107,11 +123,27 @@ impl Exposition {
         for (l, c) in series.iter() {
             let Some(b) = &c.buckets else { continue };
             for (i, n) in b.iter().enumerate() {
-                let le = BUCKETS_MS.get(i).map_or_else(|| "+Inf".to_string(), |v| format!("{v}"));
-                let _ = writeln!(out, "flagtop_sim_latency_ms_bucket{{{}}} {n}", labels(l, Some(&le)));
+                let le = BUCKETS_MS
+                    .get(i)
+                    .map_or_else(|| "+Inf".to_string(), |v| format!("{v}"));
+                let _ = writeln!(
+                    out,
+                    "flagtop_sim_latency_ms_bucket{{{}}} {n}",
+                    labels(l, Some(&le))
+                );
             }
-            let _ = writeln!(out, "flagtop_sim_latency_ms_sum{{{}}} {}", labels(l, None), c.latency_sum);
-            let _ = writeln!(out, "flagtop_sim_latency_ms_count{{{}}} {}", labels(l, None), b[BUCKETS_MS.len()]);
+            let _ = writeln!(
+                out,
+                "flagtop_sim_latency_ms_sum{{{}}} {}",
+                labels(l, None),
+                c.latency_sum
+            );
+            let _ = writeln!(
+                out,
+                "flagtop_sim_latency_ms_count{{{}}} {}",
+                labels(l, None),
+                b[BUCKETS_MS.len()]
+            );
         }
         out
     }
@@ -125,7 +157,11 @@ fn observe(c: &mut Counts, mean: f64, count: u64) {
     let (lo, hi) = (mean * 0.9, mean * 1.1);
     let b = c.buckets.get_or_insert([0; BUCKETS_MS.len() + 1]);
     for (i, le) in BUCKETS_MS.iter().enumerate() {
-        let frac = if hi <= lo { f64::from(u8::from(*le >= mean)) } else { ((le - lo) / (hi - lo)).clamp(0.0, 1.0) };
+        let frac = if hi <= lo {
+            f64::from(u8::from(*le >= mean))
+        } else {
+            ((le - lo) / (hi - lo)).clamp(0.0, 1.0)
+        };
         b[i] += (frac * count as f64).round() as u64;
     }
     b[BUCKETS_MS.len()] += count;
@@ -164,8 +200,16 @@ fn labels(l: &Labels, le: Option<&str>) -> String {
 pub async fn serve(axum::Extension(exposed): axum::Extension<Exposed>) -> axum::response::Response {
     use axum::response::IntoResponse;
     match exposed.0 {
-        Some(e) => ([(axum::http::header::CONTENT_TYPE, CONTENT_TYPE)], e.render()).into_response(),
-        None => (axum::http::StatusCode::NOT_FOUND, "metrics are not exposed; start with `flagtop serve --expose-metrics`\n").into_response(),
+        Some(e) => (
+            [(axum::http::header::CONTENT_TYPE, CONTENT_TYPE)],
+            e.render(),
+        )
+            .into_response(),
+        None => (
+            axum::http::StatusCode::NOT_FOUND,
+            "metrics are not exposed; start with `flagtop serve --expose-metrics`\n",
+        )
+            .into_response(),
     }
 }
 
@@ -179,14 +223,35 @@ mod tests {
     use crate::control::simulator::Simulator;
     use chrono::{TimeZone, Utc};
 
-    fn sample(flag: &str, cohort: &str, metric: &str, arm: Arm, value: f64, count: u64) -> MetricSample {
-        MetricSample { flag: flag.into(), env: "production".into(), metric: metric.into(), cohort: cohort.into(), arm, value, count, at: None }
+    fn sample(
+        flag: &str,
+        cohort: &str,
+        metric: &str,
+        arm: Arm,
+        value: f64,
+        count: u64,
+    ) -> MetricSample {
+        MetricSample {
+            flag: flag.into(),
+            env: "production".into(),
+            metric: metric.into(),
+            cohort: cohort.into(),
+            arm,
+            value,
+            count,
+            at: None,
+        }
     }
 
     #[test]
     fn counts_simulated_traffic_per_variation() {
-        let now = Utc.timestamp_opt(1_780_000_000, 0).single().unwrap_or_default();
-        let state = crate::control::scenario::build("demo", now).map(|s| s.state).unwrap_or_default();
+        let now = Utc
+            .timestamp_opt(1_780_000_000, 0)
+            .single()
+            .unwrap_or_default();
+        let state = crate::control::scenario::build("demo", now)
+            .map(|s| s.state)
+            .unwrap_or_default();
         let mut sim = Simulator::new("demo", now);
         let e = Exposition::default();
         for _ in 0..3 {
@@ -195,40 +260,103 @@ mod tests {
         let text = e.render();
         let cand = r#"flagtop_sim_requests_total{flag="checkout-v2",env="production",cohort="eu-west",variation="on"} "#;
         let base = r#"flagtop_sim_requests_total{flag="checkout-v2",env="production",cohort="eu-west",variation="off"} "#;
-        let n = |prefix: &str| text.lines().find_map(|l| l.strip_prefix(prefix)).and_then(|v| v.parse::<u64>().ok());
+        let n = |prefix: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(prefix))
+                .and_then(|v| v.parse::<u64>().ok())
+        };
         let (c, b) = (n(cand).unwrap_or(0), n(base).unwrap_or(0));
         assert!(c > 0 && b > 0, "{text}");
-        assert!(c + b <= 3 * crate::control::simulator::USERS_PER_TICK as u64, "requests counted once per tick");
+        assert!(
+            c + b <= 3 * crate::control::simulator::USERS_PER_TICK as u64,
+            "requests counted once per tick"
+        );
         assert!(text.contains(r#"flagtop_sim_latency_ms_bucket{flag="checkout-v2",env="production",cohort="eu-west",variation="on",le="+Inf"} "#));
         assert!(text.contains("# TYPE flagtop_sim_latency_ms histogram"));
     }
 
     #[test]
     fn errors_and_histogram_from_aggregates() {
-        let now = Utc.timestamp_opt(1_780_000_000, 0).single().unwrap_or_default();
-        let mut state = crate::control::scenario::build("demo", now).map(|s| s.state).unwrap_or_default();
+        let now = Utc
+            .timestamp_opt(1_780_000_000, 0)
+            .single()
+            .unwrap_or_default();
+        let mut state = crate::control::scenario::build("demo", now)
+            .map(|s| s.state)
+            .unwrap_or_default();
         // Label values from flag data are escaped.
-        if let Some(fe) = state.flags.get_mut("checkout-v2").and_then(|f| std::sync::Arc::make_mut(f).environments.get_mut("production")) {
+        if let Some(fe) = state.flags.get_mut("checkout-v2").and_then(|f| {
+            std::sync::Arc::make_mut(f)
+                .environments
+                .get_mut("production")
+        }) {
             fe.fallthrough = "of\"f\\\n".into();
         }
         let e = Exposition::default();
         e.record(
             &state,
             &[
-                sample("checkout-v2", "eu-west", "error_rate", Arm::Baseline, 0.1, 200),
-                sample("checkout-v2", "eu-west", "p95_latency_ms", Arm::Baseline, 130.0, 200),
-                sample("checkout-v2", "eu-west", "p99_latency_ms", Arm::Baseline, 999.0, 200),
-                sample("checkout-v2", "nowhere", "error_rate", Arm::Baseline, 0.5, 9),
+                sample(
+                    "checkout-v2",
+                    "eu-west",
+                    "error_rate",
+                    Arm::Baseline,
+                    0.1,
+                    200,
+                ),
+                sample(
+                    "checkout-v2",
+                    "eu-west",
+                    "p95_latency_ms",
+                    Arm::Baseline,
+                    130.0,
+                    200,
+                ),
+                sample(
+                    "checkout-v2",
+                    "eu-west",
+                    "p99_latency_ms",
+                    Arm::Baseline,
+                    999.0,
+                    200,
+                ),
+                sample(
+                    "checkout-v2",
+                    "nowhere",
+                    "error_rate",
+                    Arm::Baseline,
+                    0.5,
+                    9,
+                ),
             ],
         );
         let text = e.render();
         let l = r#"flag="checkout-v2",env="production",cohort="eu-west",variation="of\"f\\\n""#;
-        assert!(text.contains(&format!("flagtop_sim_requests_total{{{l}}} 200\n")), "{text}");
-        assert!(text.contains(&format!("flagtop_sim_errors_total{{{l}}} 20\n")), "{text}");
+        assert!(
+            text.contains(&format!("flagtop_sim_requests_total{{{l}}} 200\n")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("flagtop_sim_errors_total{{{l}}} 20\n")),
+            "{text}"
+        );
         // Mean 100 ms spread over 90–110: half below 100, all below 150.
-        assert!(text.contains(&format!("flagtop_sim_latency_ms_bucket{{{l},le=\"100\"}} 100\n")), "{text}");
-        assert!(text.contains(&format!("flagtop_sim_latency_ms_bucket{{{l},le=\"150\"}} 200\n")), "{text}");
-        assert!(text.contains(&format!("flagtop_sim_latency_ms_count{{{l}}} 200\n")), "only the first latency metric counts");
+        assert!(
+            text.contains(&format!(
+                "flagtop_sim_latency_ms_bucket{{{l},le=\"100\"}} 100\n"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "flagtop_sim_latency_ms_bucket{{{l},le=\"150\"}} 200\n"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("flagtop_sim_latency_ms_count{{{l}}} 200\n")),
+            "only the first latency metric counts"
+        );
         assert!(!text.contains("nowhere"));
     }
 

@@ -1,7 +1,9 @@
 //! Guardrail samples in bounded per-second buckets, windowed aggregates, and the readings they
 //! yield. Owns no policy: judging is `GuardrailSpec::judge`, acting on it is the engine's job.
 
-use crate::domain::{EnvKey, FlagKey, GuardrailSpec, GuardrailStatus, SampleSource, State, WindowStat};
+use crate::domain::{
+    EnvKey, FlagKey, GuardrailSpec, GuardrailStatus, SampleSource, State, WindowStat,
+};
 use crate::wire::{Arm, GuardrailReading, MetricSample};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, VecDeque};
@@ -70,8 +72,7 @@ struct Exposures {
     no: VecDeque<Bucket>,
 }
 
-const NOT_FOLLOWING_UNLEASH: &str =
-    "sample counts come from Unleash client metrics, but this control plane does not follow Unleash (start it with --flags unleash)";
+const NOT_FOLLOWING_UNLEASH: &str = "sample counts come from Unleash client metrics, but this control plane does not follow Unleash (start it with --flags unleash)";
 
 fn add(buckets: &mut VecDeque<Bucket>, sec: i64, value: f64, count: u64, now_sec: i64) {
     match buckets.iter_mut().rev().find(|b| b.sec == sec) {
@@ -80,11 +81,25 @@ fn add(buckets: &mut VecDeque<Bucket>, sec: i64, value: f64, count: u64, now_sec
             b.count += count;
         }
         None => {
-            let pos = buckets.iter().rposition(|b| b.sec < sec).map_or(0, |p| p + 1);
-            buckets.insert(pos, Bucket { sec, sum: value * count as f64, count });
+            let pos = buckets
+                .iter()
+                .rposition(|b| b.sec < sec)
+                .map_or(0, |p| p + 1);
+            buckets.insert(
+                pos,
+                Bucket {
+                    sec,
+                    sum: value * count as f64,
+                    count,
+                },
+            );
         }
     }
-    while buckets.front().is_some_and(|b| b.sec <= now_sec - MAX_WINDOW_SECS) || buckets.len() > MAX_WINDOW_SECS as usize {
+    while buckets
+        .front()
+        .is_some_and(|b| b.sec <= now_sec - MAX_WINDOW_SECS)
+        || buckets.len() > MAX_WINDOW_SECS as usize
+    {
         buckets.pop_front();
     }
 }
@@ -97,13 +112,21 @@ fn window(buckets: &VecDeque<Bucket>, window_secs: u64, now_sec: i64) -> WindowS
         .take_while(|b| b.sec > from)
         .filter(|b| b.sec <= now_sec)
         .fold((0.0, 0u64), |(s, c), b| (s + b.sum, c + b.count));
-    WindowStat { value: (count > 0).then(|| sum / count as f64), samples: count }
+    WindowStat {
+        value: (count > 0).then(|| sum / count as f64),
+        samples: count,
+    }
 }
 
 impl Metrics {
     /// Whether a series for this sample exists already.
     pub fn has_series(&self, s: &MetricSample) -> bool {
-        let key = SeriesKey { flag: s.flag.clone(), env: s.env.clone(), metric: s.metric.clone(), cohort: s.cohort.as_str().into() };
+        let key = SeriesKey {
+            flag: s.flag.clone(),
+            env: s.env.clone(),
+            metric: s.metric.clone(),
+            cohort: s.cohort.as_str().into(),
+        };
         self.series.contains_key(&key)
     }
 
@@ -120,7 +143,12 @@ impl Metrics {
         if at > now + chrono::Duration::seconds(60) {
             return Err(SampleError::Future);
         }
-        let key = SeriesKey { flag: s.flag.clone(), env: s.env.clone(), metric: s.metric.clone(), cohort: s.cohort.as_str().into() };
+        let key = SeriesKey {
+            flag: s.flag.clone(),
+            env: s.env.clone(),
+            metric: s.metric.clone(),
+            cohort: s.cohort.as_str().into(),
+        };
         if !self.series.contains_key(&key) && self.series.len() >= MAX_SERIES {
             return Err(SampleError::TooManySeries);
         }
@@ -145,8 +173,17 @@ impl Metrics {
     }
 
     /// New evaluations of `flag` in `env` seen in Unleash's client metrics since the last poll.
-    pub fn record_exposures(&mut self, flag: &FlagKey, env: &EnvKey, yes: u64, no: u64, now: DateTime<Utc>) {
-        let Some(map) = self.exposures.as_mut() else { return };
+    pub fn record_exposures(
+        &mut self,
+        flag: &FlagKey,
+        env: &EnvKey,
+        yes: u64,
+        no: u64,
+        now: DateTime<Utc>,
+    ) {
+        let Some(map) = self.exposures.as_mut() else {
+            return;
+        };
         let e = map.entry((flag.clone(), env.clone())).or_default();
         let sec = now.timestamp();
         for (buckets, n) in [(&mut e.yes, yes), (&mut e.no, no)] {
@@ -167,24 +204,57 @@ impl Metrics {
 
     /// Replace a reading's sample counts with Unleash's `yes`/`no` over its window and judge it
     /// again; a missing or failing source makes it `insufficient` with the reason.
-    fn use_unleash_counts(&self, r: &mut GuardrailReading, spec: &GuardrailSpec, now: DateTime<Utc>) {
+    fn use_unleash_counts(
+        &self,
+        r: &mut GuardrailReading,
+        spec: &GuardrailSpec,
+        now: DateTime<Utc>,
+    ) {
         let error = match &self.exposures {
             None => Some(NOT_FOLLOWING_UNLEASH.to_string()),
-            Some(_) => self.exposure_errors.get(&r.flag).map(|e| format!("Unleash client metrics: {e}")),
+            Some(_) => self
+                .exposure_errors
+                .get(&r.flag)
+                .map(|e| format!("Unleash client metrics: {e}")),
         };
-        let counts = self.exposures.as_ref().and_then(|m| m.get(&(r.flag.clone(), r.env.clone())));
+        let counts = self
+            .exposures
+            .as_ref()
+            .and_then(|m| m.get(&(r.flag.clone(), r.env.clone())));
         let (yes, no) = counts.map_or((0, 0), |c| {
-            (window(&c.yes, spec.window_secs, now.timestamp()).samples, window(&c.no, spec.window_secs, now.timestamp()).samples)
+            (
+                window(&c.yes, spec.window_secs, now.timestamp()).samples,
+                window(&c.no, spec.window_secs, now.timestamp()).samples,
+            )
         });
-        let judgement = spec.judge(WindowStat { value: r.value, samples: yes }, WindowStat { value: r.baseline, samples: no });
+        let judgement = spec.judge(
+            WindowStat {
+                value: r.value,
+                samples: yes,
+            },
+            WindowStat {
+                value: r.baseline,
+                samples: no,
+            },
+        );
         r.samples = yes;
         r.baseline_samples = no;
         r.threshold = judgement.limit;
         r.source_error = r.source_error.take().or(error);
-        r.status = if r.source_error.is_some() { GuardrailStatus::Insufficient } else { judgement.status };
+        r.status = if r.source_error.is_some() {
+            GuardrailStatus::Insufficient
+        } else {
+            judgement.status
+        };
     }
 
-    pub fn window(&self, key: &SeriesKey, arm: Arm, window_secs: u64, now: DateTime<Utc>) -> WindowStat {
+    pub fn window(
+        &self,
+        key: &SeriesKey,
+        arm: Arm,
+        window_secs: u64,
+        now: DateTime<Utc>,
+    ) -> WindowStat {
         self.series.get(key).map_or_else(WindowStat::default, |s| {
             let b = match arm {
                 Arm::Candidate => &s.candidate,
@@ -196,7 +266,12 @@ impl Metrics {
 
     /// Judge every guardrail in `state` as of `now`. With `record`, each candidate value is
     /// appended to its sparkline history (call once per evaluation tick).
-    pub fn evaluate(&mut self, state: &State, now: DateTime<Utc>, record: bool) -> Vec<GuardrailReading> {
+    pub fn evaluate(
+        &mut self,
+        state: &State,
+        now: DateTime<Utc>,
+        record: bool,
+    ) -> Vec<GuardrailReading> {
         let mut out = Vec::new();
         for flag in state.flags.values() {
             for (env, fe) in &flag.environments {
@@ -223,13 +298,21 @@ impl Metrics {
     }
 
     /// A reading from pushed (or simulated) samples.
-    fn local_reading(&mut self, key: SeriesKey, spec: &GuardrailSpec, now: DateTime<Utc>, record: bool) -> GuardrailReading {
+    fn local_reading(
+        &mut self,
+        key: SeriesKey,
+        spec: &GuardrailSpec,
+        now: DateTime<Utc>,
+        record: bool,
+    ) -> GuardrailReading {
         let cand = self.window(&key, Arm::Candidate, spec.window_secs, now);
         let base = self.window(&key, Arm::Baseline, spec.window_secs, now);
         let judgement = spec.judge(cand, base);
         let both = cand.samples + base.samples;
         let cohort_value = (both > 0).then(|| {
-            (cand.value.unwrap_or(0.0) * cand.samples as f64 + base.value.unwrap_or(0.0) * base.samples as f64) / both as f64
+            (cand.value.unwrap_or(0.0) * cand.samples as f64
+                + base.value.unwrap_or(0.0) * base.samples as f64)
+                / both as f64
         });
         let history = match self.series.get_mut(&key) {
             Some(s) => {
@@ -270,14 +353,25 @@ impl Metrics {
 
 /// A reading for a Prometheus-backed guardrail: judged like any other, but a source error (or
 /// no answer yet) makes it `insufficient` with the error shown, never `healthy`.
-fn external_reading(key: &SeriesKey, spec: &GuardrailSpec, stat: Option<&ExternalStat>) -> GuardrailReading {
+fn external_reading(
+    key: &SeriesKey,
+    spec: &GuardrailSpec,
+    stat: Option<&ExternalStat>,
+) -> GuardrailReading {
     let none = ExternalStat {
-        error: Some("no answer from Prometheus yet (is the control plane started with --prometheus URL?)".into()),
+        error: Some(
+            "no answer from Prometheus yet (is the control plane started with --prometheus URL?)"
+                .into(),
+        ),
         ..Default::default()
     };
     let stat = stat.unwrap_or(&none);
     let judgement = spec.judge(stat.candidate, stat.baseline);
-    let status = if stat.error.is_some() { GuardrailStatus::Insufficient } else { judgement.status };
+    let status = if stat.error.is_some() {
+        GuardrailStatus::Insufficient
+    } else {
+        judgement.status
+    };
     GuardrailReading {
         flag: key.flag.clone(),
         env: key.env.clone(),
@@ -299,8 +393,13 @@ fn external_reading(key: &SeriesKey, spec: &GuardrailSpec, stat: Option<&Externa
 }
 
 /// The worst status among readings (for summaries); `None` when there are none.
-pub fn worst<'a>(readings: impl IntoIterator<Item = &'a GuardrailReading>) -> Option<GuardrailStatus> {
-    readings.into_iter().map(|r| r.status).max_by_key(|s| s.severity())
+pub fn worst<'a>(
+    readings: impl IntoIterator<Item = &'a GuardrailReading>,
+) -> Option<GuardrailStatus> {
+    readings
+        .into_iter()
+        .map(|r| r.status)
+        .max_by_key(|s| s.severity())
 }
 
 #[cfg(test)]

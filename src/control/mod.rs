@@ -1,24 +1,24 @@
 //! The control plane: owns state, policy, audit and streams.
 
-pub mod scenario;
-pub mod simulator;
-pub mod store;
-pub mod metrics;
+pub mod api;
 pub mod auth;
 pub mod clock;
-pub mod policy;
-pub mod service;
 pub mod definitions;
-pub mod error;
 pub mod engine;
-pub mod flags;
-pub mod follower;
-pub mod api;
-pub mod runtime;
-pub mod server;
-pub mod prometheus;
+pub mod error;
 pub mod exposition;
 pub mod exposure;
+pub mod flags;
+pub mod follower;
+pub mod metrics;
+pub mod policy;
+pub mod prometheus;
+pub mod runtime;
+pub mod scenario;
+pub mod server;
+pub mod service;
+pub mod simulator;
+pub mod store;
 
 #[cfg(test)]
 mod tests;

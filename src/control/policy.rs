@@ -29,7 +29,8 @@ pub struct Ask {
 
 const VIEWER: &str = "viewers can read but not change anything";
 const AGENT: &str = "agents may only propose changes: POST /v1/proposals";
-const RECORDER: &str = "the flag-store follower and the system record what happened; they submit no actions";
+const RECORDER: &str =
+    "the flag-store follower and the system record what happened; they submit no actions";
 const SDK: &str = "sdk tokens only evaluate flags (OFREP: POST /ofrep/v1/evaluate/flags); mint another role to read or act";
 const ENGINE_KILL: &str = "the engine never uses the kill switch; people do";
 
@@ -134,22 +135,38 @@ pub fn may(kind: ActorKind, role: Role, op: Op) -> Result<(), &'static str> {
                 _ => VIEWER,
             },
         ),
-        (ActorKind::Person, Op::Propose | Op::Reject | Op::PushMetrics) => {
-            person(role.can_propose(), if role == Role::Sdk { SDK } else { VIEWER })
-        }
-        (ActorKind::Person, Op::Evaluate) => person(role == Role::Sdk, "only sdk tokens evaluate flags: flagtop token add NAME --role sdk --env ENV"),
+        (ActorKind::Person, Op::Propose | Op::Reject | Op::PushMetrics) => person(
+            role.can_propose(),
+            if role == Role::Sdk { SDK } else { VIEWER },
+        ),
+        (ActorKind::Person, Op::Evaluate) => person(
+            role == Role::Sdk,
+            "only sdk tokens evaluate flags: flagtop token add NAME --role sdk --env ENV",
+        ),
         (ActorKind::Person, Op::Read) => person(role != Role::Sdk, SDK),
-        (ActorKind::Person, Op::Approve) => person(role.can_approve(), "only approvers and admins approve requests"),
-        (ActorKind::Person, Op::Define) => person(role == Role::Admin, "only admins define flags and environments"),
-        (ActorKind::Person, Op::MintToken) => person(role == Role::Admin, "only admins mint tokens"),
-        (ActorKind::Person, Op::Expire) => Err("requests expire by themselves; reject one to close it"),
+        (ActorKind::Person, Op::Approve) => person(
+            role.can_approve(),
+            "only approvers and admins approve requests",
+        ),
+        (ActorKind::Person, Op::Define) => person(
+            role == Role::Admin,
+            "only admins define flags and environments",
+        ),
+        (ActorKind::Person, Op::MintToken) => {
+            person(role == Role::Admin, "only admins mint tokens")
+        }
+        (ActorKind::Person, Op::Expire) => {
+            Err("requests expire by themselves; reject one to close it")
+        }
         (ActorKind::Person | ActorKind::Agent, Op::RecordExternal | Op::RecordEvidence) => {
             Err("only the control plane records external changes and evidence")
         }
         (ActorKind::Agent, Op::Propose | Op::Reject | Op::PushMetrics | Op::Read) => Ok(()),
         (ActorKind::Agent, _) => Err(AGENT),
         (ActorKind::Engine, Op::Act | Op::Propose | Op::Expire | Op::RecordEvidence) => Ok(()),
-        (ActorKind::Engine, _) => Err("the engine acts and proposes; it never approves, defines or mints"),
+        (ActorKind::Engine, _) => {
+            Err("the engine acts and proposes; it never approves, defines or mints")
+        }
         (ActorKind::System, Op::Propose | Op::Define | Op::Expire | Op::MintToken) => Ok(()),
         (ActorKind::System, _) => Err(RECORDER),
         (ActorKind::Follower, Op::RecordExternal) => Ok(()),

@@ -67,7 +67,12 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
-    async fn ask(&mut self, key: String, range: Option<(DateTime<Utc>, DateTime<Utc>, u64)>, query: &str) -> Answer {
+    async fn ask(
+        &mut self,
+        key: String,
+        range: Option<(DateTime<Utc>, DateTime<Utc>, u64)>,
+        query: &str,
+    ) -> Answer {
         if let Some(a) = self.cache.get(&key) {
             return a.clone();
         }
@@ -91,13 +96,28 @@ impl Session<'_> {
         self.ask(format!("i:{query}"), None, query).await
     }
 
-    async fn range(&mut self, query: &str, start: DateTime<Utc>, end: DateTime<Utc>, step: u64) -> Answer {
-        self.ask(format!("r:{}:{}:{step}:{query}", start.timestamp(), end.timestamp()), Some((start, end, step)), query).await
+    async fn range(
+        &mut self,
+        query: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        step: u64,
+    ) -> Answer {
+        self.ask(
+            format!("r:{}:{}:{step}:{query}", start.timestamp(), end.timestamp()),
+            Some((start, end, step)),
+            query,
+        )
+        .await
     }
 }
 
 /// Series of `cohort` (those without a `cohort` label count too) for `variation`.
-fn of<'s>(series: &'s [Series], cohort: &'s str, variation: &'s str) -> impl Iterator<Item = &'s Series> + 's {
+fn of<'s>(
+    series: &'s [Series],
+    cohort: &'s str,
+    variation: &'s str,
+) -> impl Iterator<Item = &'s Series> + 's {
     series
         .iter()
         .filter(move |s| s.label("cohort").is_none_or(|c| c == cohort))
@@ -105,8 +125,16 @@ fn of<'s>(series: &'s [Series], cohort: &'s str, variation: &'s str) -> impl Ite
 }
 
 /// The raw candidate and baseline values of a result split by `variation`.
-pub fn split(series: &[Series], cohort: &str, candidate: &str, baseline: &str) -> Result<(Option<f64>, Option<f64>), String> {
-    let mine: Vec<&Series> = series.iter().filter(|s| s.label("cohort").is_none_or(|c| c == cohort)).collect();
+pub fn split(
+    series: &[Series],
+    cohort: &str,
+    candidate: &str,
+    baseline: &str,
+) -> Result<(Option<f64>, Option<f64>), String> {
+    let mine: Vec<&Series> = series
+        .iter()
+        .filter(|s| s.label("cohort").is_none_or(|c| c == cohort))
+        .collect();
     if !mine.is_empty() && mine.iter().all(|s| s.label("variation").is_none()) {
         return Err("prometheus: the result has no `variation` label; split the query with `sum by (cohort, variation)`".into());
     }
@@ -128,7 +156,13 @@ pub fn split(series: &[Series], cohort: &str, candidate: &str, baseline: &str) -
 
 /// The candidate's sparkline from a range result: points placed on the step grid by their
 /// timestamps (steps Prometheus left out stay out), oldest first, finite values only.
-pub fn history(series: &[Series], cohort: &str, candidate: &str, start_ms: i64, step_ms: i64) -> Vec<f64> {
+pub fn history(
+    series: &[Series],
+    cohort: &str,
+    candidate: &str,
+    start_ms: i64,
+    step_ms: i64,
+) -> Vec<f64> {
     let mut slots: Vec<Option<f64>> = vec![None; HISTORY_POINTS as usize];
     let step = step_ms.max(1);
     for s in of(series, cohort, candidate).take(1) {
@@ -139,7 +173,11 @@ pub fn history(series: &[Series], cohort: &str, candidate: &str, start_ms: i64, 
             }
         }
     }
-    slots.into_iter().flatten().filter(|v| v.is_finite()).collect()
+    slots
+        .into_iter()
+        .flatten()
+        .filter(|v| v.is_finite())
+        .collect()
 }
 
 /// The step of the sparkline for a window: a quarter of it (at least 1 s).
@@ -151,12 +189,26 @@ async fn read(s: &mut Session<'_>, job: &Job) -> ExternalStat {
     let mut stat = ExternalStat::default();
     let cohort = job.key.cohort.as_str();
     let Some(candidate) = job.candidate.as_deref() else {
-        stat.error = Some(format!("cohort `{}` is not configured here", crate::sanitize::clean(cohort, 60)));
+        stat.error = Some(format!(
+            "cohort `{}` is not configured here",
+            crate::sanitize::clean(cohort, 60)
+        ));
         return stat;
     };
-    let vars = Vars { flag: &job.key.flag, env: &job.key.env, cohort, metric: &job.key.metric, window_secs: job.window_secs };
+    let vars = Vars {
+        flag: &job.key.flag,
+        env: &job.key.env,
+        cohort,
+        metric: &job.key.metric,
+        window_secs: job.window_secs,
+    };
     let mut errors: Vec<String> = Vec::new();
-    match s.instant(&render(&job.promql.value, &vars)).await.map_err(|e| e.to_string()).and_then(|r| split(&r, cohort, candidate, &job.baseline)) {
+    match s
+        .instant(&render(&job.promql.value, &vars))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| split(&r, cohort, candidate, &job.baseline))
+    {
         Ok((c, b)) => {
             stat.candidate.value = c.and_then(candidate_value);
             stat.baseline.value = b.and_then(baseline_value);
@@ -164,7 +216,12 @@ async fn read(s: &mut Session<'_>, job: &Job) -> ExternalStat {
         Err(e) => errors.push(e),
     }
     match &job.promql.samples {
-        Some(t) => match s.instant(&render(t, &vars)).await.map_err(|e| e.to_string()).and_then(|r| split(&r, cohort, candidate, &job.baseline)) {
+        Some(t) => match s
+            .instant(&render(t, &vars))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| split(&r, cohort, candidate, &job.baseline))
+        {
             Ok((c, b)) => {
                 stat.candidate.samples = c.map_or(0, sample_count);
                 stat.baseline.samples = b.map_or(0, sample_count);
@@ -173,13 +230,25 @@ async fn read(s: &mut Session<'_>, job: &Job) -> ExternalStat {
         },
         // Without a sample-size query a value counts as enough evidence.
         None => {
-            stat.candidate.samples = if stat.candidate.value.is_some() { job.min_samples } else { 0 };
-            stat.baseline.samples = if stat.baseline.value.is_some() { job.min_samples } else { 0 };
+            stat.candidate.samples = if stat.candidate.value.is_some() {
+                job.min_samples
+            } else {
+                0
+            };
+            stat.baseline.samples = if stat.baseline.value.is_some() {
+                job.min_samples
+            } else {
+                0
+            };
         }
     }
     if let Some(t) = &job.promql.up {
         match s.instant(&render(t, &vars)).await {
-            Ok(r) if r.is_empty() || r.iter().any(|x| x.last().is_none_or(|v| v.is_nan() || v <= 0.0)) => {
+            Ok(r)
+                if r.is_empty()
+                    || r.iter()
+                        .any(|x| x.last().is_none_or(|v| v.is_nan() || v <= 0.0)) =>
+            {
                 errors.insert(0, SOURCE_DOWN.to_string());
             }
             Ok(_) => {}
@@ -187,12 +256,26 @@ async fn read(s: &mut Session<'_>, job: &Job) -> ExternalStat {
         }
     }
     let step = history_step(job.window_secs);
-    let end_secs = s.at.unwrap_or_else(Utc::now).timestamp().div_euclid(step as i64) * step as i64;
+    let end_secs =
+        s.at.unwrap_or_else(Utc::now)
+            .timestamp()
+            .div_euclid(step as i64)
+            * step as i64;
     let start_secs = end_secs - step as i64 * (HISTORY_POINTS - 1);
-    if let (Some(start), Some(end)) = (Utc.timestamp_opt(start_secs, 0).single(), Utc.timestamp_opt(end_secs, 0).single())
-        && let Ok(r) = s.range(&render(&job.promql.value, &vars), start, end, step).await
+    if let (Some(start), Some(end)) = (
+        Utc.timestamp_opt(start_secs, 0).single(),
+        Utc.timestamp_opt(end_secs, 0).single(),
+    ) && let Ok(r) = s
+        .range(&render(&job.promql.value, &vars), start, end, step)
+        .await
     {
-        stat.history = Some(history(&r, cohort, candidate, start_secs * 1000, step as i64 * 1000));
+        stat.history = Some(history(
+            &r,
+            cohort,
+            candidate,
+            start_secs * 1000,
+            step as i64 * 1000,
+        ));
     }
     errors.dedup();
     if !errors.is_empty() {
@@ -230,9 +313,19 @@ fn jobs(cp: &ControlPlane) -> Vec<Job> {
 
 /// Read every Prometheus-backed guardrail once (at `at`, or Prometheus' now) and record what
 /// was read; the next `evaluate_guardrails` judges it.
-pub async fn poll_once(cp: &ControlPlane, prom: &PromClient, at: Option<DateTime<Utc>>) -> PollReport {
+pub async fn poll_once(
+    cp: &ControlPlane,
+    prom: &PromClient,
+    at: Option<DateTime<Utc>>,
+) -> PollReport {
     let jobs = jobs(cp);
-    let mut session = Session { prom, at, cache: HashMap::new(), unreachable: None, queries: 0 };
+    let mut session = Session {
+        prom,
+        at,
+        cache: HashMap::new(),
+        unreachable: None,
+        queries: 0,
+    };
     let mut stats = Vec::with_capacity(jobs.len());
     for job in jobs {
         let stat = read(&mut session, &job).await;
@@ -270,12 +363,20 @@ impl PollerConfig {
                 .ok()
                 .filter(|s| s.is_finite() && *s >= 0.05 && *s <= 86_400.0)
                 .map(Duration::from_secs_f64)
-                .ok_or_else(|| format!("FLAGTOP_PROMETHEUS_INTERVAL: seconds between 0.05 and 86400, got `{}`", crate::sanitize::clean(&v, 40)))?,
+                .ok_or_else(|| {
+                    format!(
+                        "FLAGTOP_PROMETHEUS_INTERVAL: seconds between 0.05 and 86400, got `{}`",
+                        crate::sanitize::clean(&v, 40)
+                    )
+                })?,
             Err(_) => DEFAULT_INTERVAL,
         };
         let at = match std::env::var("FLAGTOP_PROMETHEUS_TIME") {
             Ok(v) => Some(parse_time(&v).ok_or_else(|| {
-                format!("FLAGTOP_PROMETHEUS_TIME: RFC 3339 or Unix seconds, got `{}`", crate::sanitize::clean(&v, 40))
+                format!(
+                    "FLAGTOP_PROMETHEUS_TIME: RFC 3339 or Unix seconds, got `{}`",
+                    crate::sanitize::clean(&v, 40)
+                )
             })?),
             Err(_) => None,
         };
@@ -289,7 +390,9 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(secs) = s.parse::<i64>() {
         return Utc.timestamp_opt(secs, 0).single();
     }
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// Start the poller on the current tokio runtime; it ends when `stop` is set.
@@ -308,7 +411,11 @@ pub fn spawn(cp: Arc<ControlPlane>, url: &str, stop: Arc<AtomicBool>) -> Result<
             }
             let report = poll_once(&cp, &prom, cfg.at).await;
             if report.errors != last_errors {
-                tracing::warn!(errors = report.errors, guardrails = report.guardrails, "Prometheus guardrails with source errors changed");
+                tracing::warn!(
+                    errors = report.errors,
+                    guardrails = report.guardrails,
+                    "Prometheus guardrails with source errors changed"
+                );
                 last_errors = report.errors;
             }
         }
@@ -323,7 +430,10 @@ mod tests {
 
     fn series(labels: &[(&str, &str)], points: &[(i64, f64)]) -> Series {
         Series {
-            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>(),
             points: points.to_vec(),
         }
     }
@@ -337,15 +447,27 @@ mod tests {
         ];
         assert_eq!(split(&r, "eu", "on", "off"), Ok((Some(2.0), Some(1.0))));
         assert_eq!(split(&r, "us", "on", "off"), Ok((Some(9.0), None)));
-        assert_eq!(split(&[], "eu", "on", "off"), Ok((None, None)), "empty is no traffic, not an error");
+        assert_eq!(
+            split(&[], "eu", "on", "off"),
+            Ok((None, None)),
+            "empty is no traffic, not an error"
+        );
     }
 
     #[test]
     fn split_refuses_ambiguous_or_unsplit_results() {
-        let twice = vec![series(&[("variation", "on"), ("pod", "a")], &[(0, 1.0)]), series(&[("variation", "on"), ("pod", "b")], &[(0, 2.0)])];
-        assert!(split(&twice, "eu", "on", "off").is_err_and(|e| e.contains("2 series for variation `on`")));
+        let twice = vec![
+            series(&[("variation", "on"), ("pod", "a")], &[(0, 1.0)]),
+            series(&[("variation", "on"), ("pod", "b")], &[(0, 2.0)]),
+        ];
+        assert!(
+            split(&twice, "eu", "on", "off")
+                .is_err_and(|e| e.contains("2 series for variation `on`"))
+        );
         let unsplit = vec![series(&[], &[(0, 1.0)])];
-        assert!(split(&unsplit, "eu", "on", "off").is_err_and(|e| e.contains("no `variation` label")));
+        assert!(
+            split(&unsplit, "eu", "on", "off").is_err_and(|e| e.contains("no `variation` label"))
+        );
     }
 
     #[test]
@@ -354,7 +476,16 @@ mod tests {
         // range, and a NaN is dropped.
         let r = vec![
             series(&[("variation", "off")], &[(0, 100.0)]),
-            series(&[("variation", "on")], &[(-15_000, 7.0), (0, 1.0), (30_001, 3.0), (45_000, f64::NAN), (60_000, 4.0)]),
+            series(
+                &[("variation", "on")],
+                &[
+                    (-15_000, 7.0),
+                    (0, 1.0),
+                    (30_001, 3.0),
+                    (45_000, f64::NAN),
+                    (60_000, 4.0),
+                ],
+            ),
         ];
         assert_eq!(history(&r, "eu", "on", 0, 15_000), vec![1.0, 3.0, 4.0]);
         let late = series(&[("variation", "on")], &[(15_000 * HISTORY_POINTS, 5.0)]);
@@ -369,8 +500,14 @@ mod tests {
 
     #[test]
     fn parses_times() {
-        assert_eq!(parse_time("1780000000").map(|t| t.timestamp()), Some(1_780_000_000));
-        assert_eq!(parse_time("2026-05-28T20:26:40Z").map(|t| t.timestamp()), Some(1_780_000_000));
+        assert_eq!(
+            parse_time("1780000000").map(|t| t.timestamp()),
+            Some(1_780_000_000)
+        );
+        assert_eq!(
+            parse_time("2026-05-28T20:26:40Z").map(|t| t.timestamp()),
+            Some(1_780_000_000)
+        );
         assert_eq!(parse_time("yesterday"), None);
     }
 }

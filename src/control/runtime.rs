@@ -2,12 +2,12 @@
 //! API on a listener; advertise the address and an owner-only token in the data dir.
 
 use super::clock::{Clock, SystemClock};
+use super::flags::FlagStore;
+use super::flags::unleash::Unleash;
+use super::follower::{self as sync, Follower};
 use super::service::ControlPlane;
 use super::store::postgres::{self, PgStore};
 use super::store::{Backend, Store};
-use super::follower::{self as sync, Follower};
-use super::flags::unleash::Unleash;
-use super::flags::FlagStore;
 use super::{api, engine, scenario, server, simulator::Simulator};
 use crate::domain::{Actor, Role};
 use serde::{Deserialize, Serialize};
@@ -46,21 +46,37 @@ fn tls_config(files: &TlsFiles) -> color_eyre::Result<tokio_rustls::rustls::Serv
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
-        .map_err(|e| color_eyre::eyre::eyre!("cannot read the TLS certificate {}: {e}", files.cert.display()))?
+        .map_err(|e| {
+            color_eyre::eyre::eyre!(
+                "cannot read the TLS certificate {}: {e}",
+                files.cert.display()
+            )
+        })?
         .collect::<Result<_, _>>()
-        .map_err(|e| color_eyre::eyre::eyre!("the TLS certificate {} is not valid PEM: {e}", files.cert.display()))?;
+        .map_err(|e| {
+            color_eyre::eyre::eyre!(
+                "the TLS certificate {} is not valid PEM: {e}",
+                files.cert.display()
+            )
+        })?;
     if certs.is_empty() {
-        return Err(color_eyre::eyre::eyre!("no certificate found in {}", files.cert.display()));
+        return Err(color_eyre::eyre::eyre!(
+            "no certificate found in {}",
+            files.cert.display()
+        ));
     }
-    let key = PrivateKeyDer::from_pem_file(&files.key)
-        .map_err(|e| color_eyre::eyre::eyre!("cannot read the TLS key {}: {e}", files.key.display()))?;
+    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| {
+        color_eyre::eyre::eyre!("cannot read the TLS key {}: {e}", files.key.display())
+    })?;
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| color_eyre::eyre::eyre!("TLS set-up failed: {e}"))?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|e| color_eyre::eyre::eyre!("the TLS certificate and key do not fit together: {e}"))
+        .map_err(|e| {
+            color_eyre::eyre::eyre!("the TLS certificate and key do not fit together: {e}")
+        })
 }
 
 /// Which store holds flagtop's own records.
@@ -70,7 +86,10 @@ pub enum StoreChoice {
     #[default]
     Embedded,
     /// PostgreSQL, shared by several replicas. The password is never part of argv.
-    Postgres { url: String, password: Option<String> },
+    Postgres {
+        url: String,
+        password: Option<String>,
+    },
 }
 
 /// How often a replica's follower reads the changes table when no NOTIFY woke it.
@@ -97,7 +116,8 @@ fn open_on(
             } else {
                 Some(scenario::build(name, now).map_err(|e| color_eyre::eyre::eyre!(e))?)
             };
-            let cp = ControlPlane::open(store, clock, seed).map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
+            let cp = ControlPlane::open(store, clock, seed)
+                .map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
             Ok((cp, None))
         }
         FlagSource::Unleash { url, token, poll } => {
@@ -105,11 +125,12 @@ fn open_on(
             // compare-and-set values) and which events are flagtop's own.
             let unleash = Unleash::new(&url, &token)?;
             let store_side: Arc<dyn FlagStore> = Arc::new(unleash.clone());
-            let cp = ControlPlane::open_with(store, clock, None, Some(store_side)).map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
+            let cp = ControlPlane::open_with(store, clock, None, Some(store_side))
+                .map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
             let mut follower = Follower::new(unleash).with_cursor(dir.join("unleash-cursor"), &url);
-            follower
-                .initial(&cp)
-                .map_err(|e| color_eyre::eyre::eyre!("cannot load flags from Unleash at {url}: {e}"))?;
+            follower.initial(&cp).map_err(|e| {
+                color_eyre::eyre::eyre!("cannot load flags from Unleash at {url}: {e}")
+            })?;
             Ok((cp, Some((follower, poll))))
         }
     }
@@ -118,7 +139,11 @@ fn open_on(
 /// Each replica's follower: woken by NOTIFY (a revision only) or every `FOLLOW_POLL`, it reads
 /// what other replicas committed from the changes table and publishes it to this replica's
 /// streams, in order.
-fn spawn_store_follower(cp: Arc<ControlPlane>, wake: Arc<tokio::sync::Notify>, stop: Arc<AtomicBool>) {
+fn spawn_store_follower(
+    cp: Arc<ControlPlane>,
+    wake: Arc<tokio::sync::Notify>,
+    stop: Arc<AtomicBool>,
+) {
     tokio::spawn(async move {
         while !stop.load(Ordering::Relaxed) {
             tokio::select! {
@@ -189,7 +214,11 @@ pub enum FlagSource {
     #[default]
     Embedded,
     /// An Unleash server: flags there; ladders, guardrails, approvals and audit in flagtop's store.
-    Unleash { url: String, token: String, poll: std::time::Duration },
+    Unleash {
+        url: String,
+        token: String,
+        poll: std::time::Duration,
+    },
 }
 
 /// Where a running control plane can be reached by its owner (`DATA/endpoint.json`, mode 0600).
@@ -257,7 +286,10 @@ pub fn live_endpoint(data_dir: &Path) -> Option<Endpoint> {
     let alive = Path::new(&format!("/proc/{}", ep.pid)).exists();
     if !alive || ep.proof_key.is_none() {
         if !alive {
-            tracing::info!(pid = ep.pid, "removing a stale endpoint file (its control plane is gone)");
+            tracing::info!(
+                pid = ep.pid,
+                "removing a stale endpoint file (its control plane is gone)"
+            );
             let _ = std::fs::remove_file(endpoint_path(data_dir));
         }
         return None;
@@ -303,9 +335,9 @@ pub async fn start_with(opts: StartOptions, choice: StoreChoice) -> color_eyre::
             StoreChoice::Postgres { url, password } => {
                 let config = postgres::config(&url, password)?;
                 let place = postgres::describe(&config);
-                let pg = Arc::new(
-                    PgStore::open(config).map_err(|e| color_eyre::eyre::eyre!("cannot open the PostgreSQL store at {place}: {e}"))?,
-                );
+                let pg = Arc::new(PgStore::open(config).map_err(|e| {
+                    color_eyre::eyre::eyre!("cannot open the PostgreSQL store at {place}: {e}")
+                })?);
                 let (cp, f) = open_on(pg.clone(), &dir, source, clock, &name, now)?;
                 Ok((cp, f, Some(pg)))
             }
@@ -320,21 +352,37 @@ pub async fn start_with(opts: StartOptions, choice: StoreChoice) -> color_eyre::
         sync::spawn(cp.clone(), follower, poll, stop.clone());
     }
     let sim = opts.simulate.then(|| Simulator::new(&opts.scenario, now));
-    let exposition = opts.expose_metrics.then(|| Arc::new(super::exposition::Exposition::default()));
+    let exposition = opts
+        .expose_metrics
+        .then(|| Arc::new(super::exposition::Exposition::default()));
     if let Some(url) = &opts.prometheus {
-        super::prometheus::spawn(cp.clone(), url, stop.clone()).map_err(|e| color_eyre::eyre::eyre!(e))?;
+        super::prometheus::spawn(cp.clone(), url, stop.clone())
+            .map_err(|e| color_eyre::eyre::eyre!(e))?;
     }
     match pg {
         None => engine::spawn(cp.clone(), sim, exposition.clone(), opts.tick, stop.clone()),
         Some(pg) => {
             spawn_store_follower(cp.clone(), pg.wakeup(), stop.clone());
-            let (engine_cp, exposition, tick, scenario, simulate) =
-                (cp.clone(), exposition.clone(), opts.tick, opts.scenario.clone(), opts.simulate);
+            let (engine_cp, exposition, tick, scenario, simulate) = (
+                cp.clone(),
+                exposition.clone(),
+                opts.tick,
+                opts.scenario.clone(),
+                opts.simulate,
+            );
             let mut sim = sim;
             // `engine_stop` is set when this replica loses the lock or the server stops.
             let start_engine = move |engine_stop: Arc<AtomicBool>| {
-                let sim = sim.take().or_else(|| simulate.then(|| Simulator::new(&scenario, SystemClock.now())));
-                engine::spawn(engine_cp.clone(), sim, exposition.clone(), tick, engine_stop);
+                let sim = sim
+                    .take()
+                    .or_else(|| simulate.then(|| Simulator::new(&scenario, SystemClock.now())));
+                engine::spawn(
+                    engine_cp.clone(),
+                    sim,
+                    exposition.clone(),
+                    tick,
+                    engine_stop,
+                );
             };
             spawn_leadership(cp.clone(), pg, start_engine, stop.clone());
         }
@@ -361,7 +409,10 @@ pub async fn start_with(opts: StartOptions, choice: StoreChoice) -> color_eyre::
         None => (format!("http://{addr}"), server::Listener::Tcp(listener)),
         Some(files) => {
             let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls_config(files)?));
-            (format!("https://{addr}"), server::Listener::Tls(listener, acceptor))
+            (
+                format!("https://{addr}"),
+                server::Listener::Tls(listener, acceptor),
+            )
         }
     };
     let registry = Arc::new(server::Registry::default());
@@ -377,8 +428,21 @@ pub async fn start_with(opts: StartOptions, choice: StoreChoice) -> color_eyre::
         });
     }
     let endpoint_file = endpoint_path(&opts.data_dir);
-    let ep = Endpoint { url: url.clone(), token: token.clone(), pid: std::process::id(), proof_key: Some(proof_key) };
+    let ep = Endpoint {
+        url: url.clone(),
+        token: token.clone(),
+        pid: std::process::id(),
+        proof_key: Some(proof_key),
+    };
     write_private(&endpoint_file, &serde_json::to_string(&ep)?)?;
     tracing::info!(%url, data = %opts.data_dir.display(), "control plane listening");
-    Ok(Running { url, token, cp, stop, shutdown: Some(tx), server, endpoint_file })
+    Ok(Running {
+        url,
+        token,
+        cp,
+        stop,
+        shutdown: Some(tx),
+        server,
+        endpoint_file,
+    })
 }

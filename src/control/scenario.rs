@@ -6,8 +6,9 @@ mod large;
 
 use crate::domain::flag::{Constraint, ConstraintOp};
 use crate::domain::{
-    Action, Actor, AdvancePolicy, Cohort, CohortName, EnvKey, Environment, Evidence, Flag, FlagEnv, FlagKind,
-    GuardrailSpec, Ladder, LadderState, Lifecycle, Revision, Role, Selector, Stage, State, Threshold,
+    Action, Actor, AdvancePolicy, Cohort, CohortName, EnvKey, Environment, Evidence, Flag, FlagEnv,
+    FlagKind, GuardrailSpec, Ladder, LadderState, Lifecycle, Revision, Role, Selector, Stage,
+    State, Threshold,
 };
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
@@ -41,28 +42,51 @@ pub struct Scenario {
 /// Build a named scenario. Unknown name -> Err(message listing `NAMES`).
 pub fn build(name: &str, now: DateTime<Utc>) -> Result<Scenario, String> {
     match name {
-        "demo" => Ok(Scenario { state: demo_state(now), proposals: vec![ops_assistant_proposal()] }),
-        "calm" => Ok(Scenario { state: demo_state(now), proposals: Vec::new() }),
-        "large" => Ok(Scenario { state: large::state(now), proposals: Vec::new() }),
+        "demo" => Ok(Scenario {
+            state: demo_state(now),
+            proposals: vec![ops_assistant_proposal()],
+        }),
+        "calm" => Ok(Scenario {
+            state: demo_state(now),
+            proposals: Vec::new(),
+        }),
+        "large" => Ok(Scenario {
+            state: large::state(now),
+            proposals: Vec::new(),
+        }),
         other => Err(unknown(other)),
     }
 }
 
 /// Is `name` a scenario? Err: the same message as `build` (for a data dir that needs no seed).
 pub fn check(name: &str) -> Result<(), String> {
-    if NAMES.contains(&name) { Ok(()) } else { Err(unknown(name)) }
+    if NAMES.contains(&name) {
+        Ok(())
+    } else {
+        Err(unknown(name))
+    }
 }
 
 fn unknown(name: &str) -> String {
-    format!("unknown scenario `{}`; known scenarios: {}", name.escape_debug(), NAMES.join(", "))
+    format!(
+        "unknown scenario `{}`; known scenarios: {}",
+        name.escape_debug(),
+        NAMES.join(", ")
+    )
 }
 
 // ---- small builders (shared with `large`) ----
 
 fn environments() -> Vec<Environment> {
     vec![
-        Environment { key: EnvKey::from(STAGING), protected: false },
-        Environment { key: EnvKey::from(PRODUCTION), protected: true },
+        Environment {
+            key: EnvKey::from(STAGING),
+            protected: false,
+        },
+        Environment {
+            key: EnvKey::from(PRODUCTION),
+            protected: true,
+        },
     ]
 }
 
@@ -72,16 +96,29 @@ fn empty_state(flags: BTreeMap<crate::domain::FlagKey, Flag>) -> State {
         environments: environments(),
         frozen: Default::default(),
         env_revisions: BTreeMap::new(),
-        flags: flags.into_iter().map(|(k, f)| (k, std::sync::Arc::new(f))).collect(),
+        flags: flags
+            .into_iter()
+            .map(|(k, f)| (k, std::sync::Arc::new(f)))
+            .collect(),
     }
 }
 
 fn cohort(name: &str, selector: Selector, percent: u8, variation: &str) -> Cohort {
-    Cohort { name: CohortName::from(name), selector, percent, variation: variation.to_string(), rolled_back: false, external_id: None, variants: vec![] }
+    Cohort {
+        name: CohortName::from(name),
+        selector,
+        percent,
+        variation: variation.to_string(),
+        rolled_back: false,
+        external_id: None,
+        variants: vec![],
+    }
 }
 
 fn segment(name: &str) -> Selector {
-    Selector::Segment { segment: name.to_string() }
+    Selector::Segment {
+        segment: name.to_string(),
+    }
 }
 
 fn region(value: &str) -> Selector {
@@ -100,13 +137,28 @@ fn region(value: &str) -> Selector {
 fn stage(name: &str, targets: &[(&str, u8)], min_dwell_secs: u64) -> Stage {
     Stage {
         name: name.to_string(),
-        targets: targets.iter().map(|(c, p)| (CohortName::from(*c), *p)).collect(),
+        targets: targets
+            .iter()
+            .map(|(c, p)| (CohortName::from(*c), *p))
+            .collect(),
         min_dwell_secs,
     }
 }
 
-fn ladder(stages: Vec<Stage>, current: usize, entered_at: DateTime<Utc>, policy: AdvancePolicy) -> Ladder {
-    Ladder { stages, current, entered_at, state: LadderState::Progressing, pause_note: None, policy }
+fn ladder(
+    stages: Vec<Stage>,
+    current: usize,
+    entered_at: DateTime<Utc>,
+    policy: AdvancePolicy,
+) -> Ladder {
+    Ladder {
+        stages,
+        current,
+        entered_at,
+        state: LadderState::Progressing,
+        pause_note: None,
+        policy,
+    }
 }
 
 fn guard(metric: &str, cohort: &str, threshold: Threshold) -> GuardrailSpec {
@@ -129,7 +181,14 @@ fn flag_env(
     ladder: Option<Ladder>,
     guardrails: Vec<GuardrailSpec>,
 ) -> FlagEnv {
-    FlagEnv { enabled: true, off: false, cohorts, fallthrough: fallthrough.to_string(), ladder, guardrails }
+    FlagEnv {
+        enabled: true,
+        off: false,
+        cohorts,
+        fallthrough: fallthrough.to_string(),
+        ladder,
+        guardrails,
+    }
 }
 
 struct FlagHead<'a> {
@@ -197,18 +256,32 @@ fn checkout_v2(now: DateTime<Utc>) -> Flag {
     let mut guardrails = Vec::new();
     for c in ["eu-west", "us-east"] {
         guardrails.push(guard("error_rate", c, Threshold::Absolute { max: 0.02 }));
-        guardrails.push(guard("p95_latency_ms", c, Threshold::Relative { max_increase_pct: 20.0 }));
+        guardrails.push(guard(
+            "p95_latency_ms",
+            c,
+            Threshold::Relative {
+                max_increase_pct: 20.0,
+            },
+        ));
     }
     let staging = flag_env(
         checkout_cohorts(100),
         "off",
-        Some(checkout_ladder(5, now - Duration::days(2), AdvancePolicy::Automatic)),
+        Some(checkout_ladder(
+            5,
+            now - Duration::days(2),
+            AdvancePolicy::Automatic,
+        )),
         Vec::new(),
     );
     let production = flag_env(
         checkout_cohorts(25),
         "off",
-        Some(checkout_ladder(3, now - Duration::minutes(2), AdvancePolicy::RequestApproval)),
+        Some(checkout_ladder(
+            3,
+            now - Duration::minutes(2),
+            AdvancePolicy::RequestApproval,
+        )),
         guardrails,
     );
     let head = FlagHead {
@@ -231,21 +304,43 @@ fn support_answer_profile(now: DateTime<Utc>) -> Flag {
     };
     let dwell = 3600;
     let stages = vec![
-        stage("internal only", &[("internal", 100), ("everyone", 0)], dwell),
+        stage(
+            "internal only",
+            &[("internal", 100), ("everyone", 0)],
+            dwell,
+        ),
         stage("10%", &[("everyone", 10)], dwell),
         stage("50%", &[("everyone", 50)], dwell),
         stage("100%", &[("everyone", 100)], dwell),
     ];
     // The latency guardrail warns from half-way to its limit, so the reranker's ~+15 % shows
     // as a warning without breaching.
-    let mut p95 = guard("p95_latency_ms", "everyone", Threshold::Relative { max_increase_pct: 25.0 });
+    let mut p95 = guard(
+        "p95_latency_ms",
+        "everyone",
+        Threshold::Relative {
+            max_increase_pct: 25.0,
+        },
+    );
     p95.warning_at = 0.5;
-    let guardrails = vec![p95, guard("manual_correction_rate", "everyone", Threshold::Absolute { max: 0.05 })];
+    let guardrails = vec![
+        p95,
+        guard(
+            "manual_correction_rate",
+            "everyone",
+            Threshold::Absolute { max: 0.05 },
+        ),
+    ];
     let staging = flag_env(cohorts(100), "baseline", None, Vec::new());
     let production = flag_env(
         cohorts(10),
         "baseline",
-        Some(ladder(stages, 1, now - Duration::minutes(25), AdvancePolicy::RequestApproval)),
+        Some(ladder(
+            stages,
+            1,
+            now - Duration::minutes(25),
+            AdvancePolicy::RequestApproval,
+        )),
         guardrails,
     );
     let head = FlagHead {
@@ -269,15 +364,32 @@ fn assistant_pr_creation(now: DateTime<Utc>) -> Flag {
     };
     let dwell = 86_400;
     let stages = vec![
-        stage("read-only pilot", &[("platform-team", 100), ("payments-team", 0), ("web-team", 0)], dwell),
+        stage(
+            "read-only pilot",
+            &[
+                ("platform-team", 100),
+                ("payments-team", 0),
+                ("web-team", 0),
+            ],
+            dwell,
+        ),
         stage("scoped edits pilot", &[("web-team", 50)], dwell),
-        stage("scoped edits", &[("payments-team", 100), ("web-team", 100)], dwell),
+        stage(
+            "scoped edits",
+            &[("payments-team", 100), ("web-team", 100)],
+            dwell,
+        ),
     ];
     let staging = flag_env(cohorts(100, 100), "off", None, Vec::new());
     let production = flag_env(
         cohorts(0, 50),
         "off",
-        Some(ladder(stages, 1, now - Duration::days(3), AdvancePolicy::Manual)),
+        Some(ladder(
+            stages,
+            1,
+            now - Duration::days(3),
+            AdvancePolicy::Manual,
+        )),
         Vec::new(),
     );
     let head = FlagHead {
@@ -313,11 +425,22 @@ fn search_ranking_v3(now: DateTime<Utc>) -> Flag {
         lifecycle: Lifecycle::Temporary,
         variations: &["off", "on"],
     };
-    flag(head, env(now - Duration::days(30)), env(now - Duration::days(21)))
+    flag(
+        head,
+        env(now - Duration::days(30)),
+        env(now - Duration::days(21)),
+    )
 }
 
 fn legacy_billing() -> Flag {
-    let env = || flag_env(vec![cohort("everyone", Selector::Everyone, 100, "on")], "off", None, Vec::new());
+    let env = || {
+        flag_env(
+            vec![cohort("everyone", Selector::Everyone, 100, "on")],
+            "off",
+            None,
+            Vec::new(),
+        )
+    };
     let head = FlagHead {
         key: "legacy-billing-killswitch",
         kind: FlagKind::Boolean,
@@ -362,7 +485,9 @@ fn ops_assistant_proposal() -> ProposalSeed {
             cohort: "everyone".into(),
             percent: 0,
         },
-        reason: "p95 latency of reranker_v2 trending up; reduce to internal only while investigating".into(),
+        reason:
+            "p95 latency of reranker_v2 trending up; reduce to internal only while investigating"
+                .into(),
         evidence,
         evidence_gap: Some("citation_failure_rate not joined to flag variation yet".into()),
     }

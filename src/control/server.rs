@@ -97,7 +97,12 @@ impl Registry {
                 .filter(idle)
                 .filter(|e| !e.shared.answered.load(Ordering::SeqCst))
                 .min_by_key(|e| e.accepted)
-                .or_else(|| conns.values().filter(idle).min_by_key(|e| e.shared.last_activity.load(Ordering::SeqCst)))
+                .or_else(|| {
+                    conns
+                        .values()
+                        .filter(idle)
+                        .min_by_key(|e| e.shared.last_activity.load(Ordering::SeqCst))
+                })
                 .map(|e| e.shared.clone());
             let victim = victim?;
             victim.evicted.store(true, Ordering::SeqCst);
@@ -107,7 +112,13 @@ impl Registry {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::new(Shared::default());
         shared.last_activity.store(self.now_ms(), Ordering::SeqCst);
-        conns.insert(id, Entry { accepted: Instant::now(), shared: shared.clone() });
+        conns.insert(
+            id,
+            Entry {
+                accepted: Instant::now(),
+                shared: shared.clone(),
+            },
+        );
         Some((id, shared))
     }
 
@@ -134,11 +145,18 @@ impl<S> Drop for Tracked<S> {
 }
 
 fn evicted() -> io::Error {
-    io::Error::new(io::ErrorKind::ConnectionAborted, "connection evicted: the server is at its connection limit")
+    io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        "connection evicted: the server is at its connection limit",
+    )
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         self.shared.waker.register(cx.waker());
         if self.shared.evicted.load(Ordering::SeqCst) {
             return Poll::Ready(Err(evicted()));
@@ -154,7 +172,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
         if self.shared.evicted.load(Ordering::SeqCst) {
             return Poll::Ready(Err(evicted()));
         }
@@ -177,7 +199,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
         Pin::new(&mut self.io).poll_shutdown(cx)
     }
 
-    fn poll_write_vectored(mut self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         if self.shared.evicted.load(Ordering::SeqCst) {
             return Poll::Ready(Err(evicted()));
         }
@@ -234,7 +260,10 @@ pub async fn serve(
         }
     }
     let _ = closing.send(true);
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE, async { while tasks.join_next().await.is_some() {} }).await;
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
     tasks.abort_all();
 }
 
@@ -262,20 +291,54 @@ async fn accept(listener: &Listener) -> Option<Io> {
     }
 }
 
-async fn connection(io: Io, id: u64, shared: Arc<Shared>, registry: Arc<Registry>, app: Router, closing: tokio::sync::watch::Receiver<bool>) {
+async fn connection(
+    io: Io,
+    id: u64,
+    shared: Arc<Shared>,
+    registry: Arc<Registry>,
+    app: Router,
+    closing: tokio::sync::watch::Receiver<bool>,
+) {
     match io {
         Io::Tcp(s) => {
             let _ = s.set_nodelay(true);
             let handle = ConnHandle(shared.clone());
-            http(Tracked { io: s, id, shared, registry }, handle, app, closing).await
+            http(
+                Tracked {
+                    io: s,
+                    id,
+                    shared,
+                    registry,
+                },
+                handle,
+                app,
+                closing,
+            )
+            .await
         }
         Io::Unix(s) => {
             let handle = ConnHandle(shared.clone());
-            http(Tracked { io: s, id, shared, registry }, handle, app, closing).await
+            http(
+                Tracked {
+                    io: s,
+                    id,
+                    shared,
+                    registry,
+                },
+                handle,
+                app,
+                closing,
+            )
+            .await
         }
         Io::Tls(s, acceptor) => {
             let handle = ConnHandle(shared.clone());
-            let tracked = Tracked { io: s, id, shared, registry };
+            let tracked = Tracked {
+                io: s,
+                id,
+                shared,
+                registry,
+            };
             match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tracked)).await {
                 Ok(Ok(tls)) => http(tls, handle, app, closing).await,
                 Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
@@ -285,8 +348,12 @@ async fn connection(io: Io, id: u64, shared: Arc<Shared>, registry: Arc<Registry
     }
 }
 
-async fn http<S>(io: S, handle: ConnHandle, app: Router, mut closing: tokio::sync::watch::Receiver<bool>)
-where
+async fn http<S>(
+    io: S,
+    handle: ConnHandle,
+    app: Router,
+    mut closing: tokio::sync::watch::Receiver<bool>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     use tower::ServiceExt;

@@ -67,14 +67,38 @@ struct Effect {
     other: f64,
 }
 
-const BASELINE: Effect = Effect { latency: 1.0, error_rate: None, rate: 1.0, other: 1.0 };
-const HEALTHY: Effect = Effect { latency: HEALTHY_LATENCY, error_rate: None, rate: HEALTHY_RATE, other: 1.01 };
+const BASELINE: Effect = Effect {
+    latency: 1.0,
+    error_rate: None,
+    rate: 1.0,
+    other: 1.0,
+};
+const HEALTHY: Effect = Effect {
+    latency: HEALTHY_LATENCY,
+    error_rate: None,
+    rate: HEALTHY_RATE,
+    other: 1.01,
+};
 
 impl Simulator {
     pub fn new(scenario: &str, started_at: DateTime<Utc>) -> Self {
-        let profile = if scenario == "demo" { Profile::Demo } else { Profile::Healthy };
-        let users_per_tick = if scenario == "large" { USERS_PER_TICK_LARGE } else { USERS_PER_TICK };
-        Simulator { scenario: scenario.to_string(), profile, started_at, users_per_tick, ticks: 0 }
+        let profile = if scenario == "demo" {
+            Profile::Demo
+        } else {
+            Profile::Healthy
+        };
+        let users_per_tick = if scenario == "large" {
+            USERS_PER_TICK_LARGE
+        } else {
+            USERS_PER_TICK
+        };
+        Simulator {
+            scenario: scenario.to_string(),
+            profile,
+            started_at,
+            users_per_tick,
+            ticks: 0,
+        }
     }
 
     pub fn scenario(&self) -> &str {
@@ -113,10 +137,18 @@ impl Simulator {
                     }
                 }
                 for (cohort_name, metrics) in groups {
-                    let Some(cohort) = fe.cohort(cohort_name) else { continue };
+                    let Some(cohort) = fe.cohort(cohort_name) else {
+                        continue;
+                    };
                     let effect = self.candidate_effect(flag_key, env_key, cohort_name, elapsed);
-                    let series = Series { flag: flag_key, fe, cohort, metrics: &metrics };
-                    let seed = fnv(&[flag_key, env_key, cohort_name]) ^ tick.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                    let series = Series {
+                        flag: flag_key,
+                        fe,
+                        cohort,
+                        metrics: &metrics,
+                    };
+                    let seed = fnv(&[flag_key, env_key, cohort_name])
+                        ^ tick.wrapping_mul(0x9e37_79b9_7f4a_7c15);
                     let sums = self.simulate(&series, &mut user, tick, seed, effect);
                     for (metric, [cand, base]) in metrics.iter().zip(sums) {
                         for (arm, (sum, count)) in [(Arm::Candidate, cand), (Arm::Baseline, base)] {
@@ -124,7 +156,11 @@ impl Simulator {
                                 continue;
                             }
                             let mean = sum / count as f64;
-                            let value = if is_latency(metric) { mean * P95_OVER_MEAN } else { mean };
+                            let value = if is_latency(metric) {
+                                mean * P95_OVER_MEAN
+                            } else {
+                                mean
+                            };
                             out.push(MetricSample {
                                 flag: flag_key.clone(),
                                 env: env_key.clone(),
@@ -144,7 +180,14 @@ impl Simulator {
     }
 
     /// Per metric: `[(candidate sum, candidate users), (baseline sum, baseline users)]`.
-    fn simulate(&self, s: &Series<'_>, user: &mut User, tick: u64, seed: u64, effect: Effect) -> Vec<[(f64, u64); 2]> {
+    fn simulate(
+        &self,
+        s: &Series<'_>,
+        user: &mut User,
+        tick: u64,
+        seed: u64,
+        effect: Effect,
+    ) -> Vec<[(f64, u64); 2]> {
         let mut sums = vec![[(0.0, 0u64); 2]; s.metrics.len()];
         let mut rng = XorShift::new(seed);
         dress(user, s.cohort);
@@ -155,7 +198,11 @@ impl Simulator {
             let _ = write!(user.id, "{}-u{n}", s.cohort.name);
             let ev = evaluate(s.flag, s.fe, user);
             let candidate = ev.exposed && ev.cohort == Some(s.cohort.name.as_str());
-            let (slot, fx) = if candidate { (0, effect) } else { (1, BASELINE) };
+            let (slot, fx) = if candidate {
+                (0, effect)
+            } else {
+                (1, BASELINE)
+            };
             for (k, metric) in s.metrics.iter().enumerate() {
                 let v = draw(metric, s.flag, fx, &mut rng);
                 sums[k][slot].0 += v;
@@ -175,12 +222,16 @@ impl Simulator {
                 Effect {
                     latency: HEALTHY_LATENCY + (DEGRADED_P95_FACTOR - HEALTHY_LATENCY) * s,
                     error_rate: Some(
-                        BASE_ERROR_RATE * HEALTHY_RATE + (DEGRADED_ERROR_RATE - BASE_ERROR_RATE * HEALTHY_RATE) * s,
+                        BASE_ERROR_RATE * HEALTHY_RATE
+                            + (DEGRADED_ERROR_RATE - BASE_ERROR_RATE * HEALTHY_RATE) * s,
                     ),
                     ..HEALTHY
                 }
             }
-            ("support-answer-profile", _, _) => Effect { latency: SUPPORT_CANDIDATE_LATENCY, ..HEALTHY },
+            ("support-answer-profile", _, _) => Effect {
+                latency: SUPPORT_CANDIDATE_LATENCY,
+                ..HEALTHY
+            },
             _ => HEALTHY,
         }
     }
@@ -188,7 +239,8 @@ impl Simulator {
 
 /// How far the demo's degradation has progressed, 0 → 1, smoothly (smoothstep).
 fn degradation(elapsed: f64) -> f64 {
-    let s = ((elapsed - DEGRADE_START_SECS) / (DEGRADE_FULL_SECS - DEGRADE_START_SECS)).clamp(0.0, 1.0);
+    let s =
+        ((elapsed - DEGRADE_START_SECS) / (DEGRADE_FULL_SECS - DEGRADE_START_SECS)).clamp(0.0, 1.0);
     s * s * (3.0 - 2.0 * s)
 }
 
@@ -206,7 +258,10 @@ fn dress(user: &mut User, cohort: &Cohort) {
     match &cohort.selector {
         Selector::Everyone => {}
         Selector::Segment { segment } => user.segments.push(segment.clone()),
-        Selector::Constraints { constraints, segments } => {
+        Selector::Constraints {
+            constraints,
+            segments,
+        } => {
             user.segments.extend(segments.iter().cloned());
             for c in constraints {
                 // `NotIn` holds for a user without the attribute.
@@ -231,7 +286,11 @@ fn draw(metric: &str, flag: &str, fx: Effect, rng: &mut XorShift) -> f64 {
         "error_rate" => hit(fx.error_rate.unwrap_or(BASE_ERROR_RATE * fx.rate)),
         "manual_correction_rate" => hit(BASE_CORRECTION_RATE * fx.rate),
         m if is_latency(m) => {
-            let base = if flag == "support-answer-profile" { SUPPORT_LATENCY_MS } else { BASE_LATENCY_MS };
+            let base = if flag == "support-answer-profile" {
+                SUPPORT_LATENCY_MS
+            } else {
+                BASE_LATENCY_MS
+            };
             base * fx.latency * spread(0.10)
         }
         _ => fx.other * spread(0.05),

@@ -10,7 +10,10 @@
 
 pub mod postgres;
 
-use crate::domain::{ApprovalRequest, AuditEvent, AuditId, EnvKey, Environment, EvidenceDue, Flag, Revision, Role, State};
+use crate::domain::{
+    ApprovalRequest, AuditEvent, AuditId, EnvKey, Environment, EvidenceDue, Flag, Revision, Role,
+    State,
+};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,16 +37,24 @@ pub enum StoreError {
     )]
     Locked(PathBuf),
     #[error("cannot use data dir {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("database error: {0}")]
     Db(#[from] redb::Error),
     #[error("corrupt record in {table}: {source}")]
-    Corrupt { table: &'static str, source: serde_json::Error },
+    Corrupt {
+        table: &'static str,
+        source: serde_json::Error,
+    },
     /// The database cannot be reached (or stopped answering): nothing was written.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
     /// Another replica committed since this one staged: nothing was written; catch up, retry.
-    #[error("another replica changed the state (the database is at revision {db}, this replica at {staged})")]
+    #[error(
+        "another replica changed the state (the database is at revision {db}, this replica at {staged})"
+    )]
     Behind { db: Revision, staged: Revision },
     /// A database error that is not about reaching it (a refused statement, a bad schema).
     #[error("database error: {0}")]
@@ -70,7 +81,13 @@ pub trait Backend: Send + Sync {
         limit: usize,
         scan_limit: usize,
     ) -> Result<(Vec<AuditEvent>, Option<u64>), StoreError>;
-    fn audit(&self, flag: Option<&str>, before: Option<u64>, limit: usize, scan_limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
+    fn audit(
+        &self,
+        flag: Option<&str>,
+        before: Option<u64>,
+        limit: usize,
+        scan_limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
         Ok(self.audit_scan(flag, before, limit, scan_limit)?.0)
     }
     fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError>;
@@ -103,7 +120,13 @@ impl<T: Backend + ?Sized> Backend for std::sync::Arc<T> {
     fn idempotency(&self, key: &str) -> Result<Option<IdemRecord>, StoreError> {
         (**self).idempotency(key)
     }
-    fn audit_scan(&self, flag: Option<&str>, before: Option<u64>, limit: usize, scan: usize) -> Result<(Vec<AuditEvent>, Option<u64>), StoreError> {
+    fn audit_scan(
+        &self,
+        flag: Option<&str>,
+        before: Option<u64>,
+        limit: usize,
+        scan: usize,
+    ) -> Result<(Vec<AuditEvent>, Option<u64>), StoreError> {
         (**self).audit_scan(flag, before, limit, scan)
     }
     fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
@@ -140,7 +163,13 @@ macro_rules! from_redb {
         }
     )*};
 }
-from_redb!(redb::DatabaseError, redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError);
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
 
 /// A stored token: only the SHA-256 of the secret is kept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,12 +289,16 @@ impl Backend for Store {
     }
     #[cfg(test)]
     fn fail_next_commit(&self) {
-        self.fail_next_commit.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.fail_next_commit
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io { path: path.to_path_buf(), source }
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 fn corrupt(table: &'static str) -> impl FnOnce(serde_json::Error) -> StoreError {
@@ -293,14 +326,28 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         ensure_private_dir(dir)?;
         let lock_path = dir.join("flagtop.lock");
-        let lock = File::options().create(true).truncate(false).write(true).open(&lock_path).map_err(io(&lock_path))?;
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
         match lock.try_lock() {
             Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(StoreError::Locked(dir.to_path_buf())),
-            Err(std::fs::TryLockError::Error(e)) => return Err(StoreError::Io { path: lock_path, source: e }),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked(dir.to_path_buf()));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(StoreError::Io {
+                    path: lock_path,
+                    source: e,
+                });
+            }
         }
         let db_path = dir.join("flagtop.redb");
-        let db = Database::builder().set_cache_size(CACHE_BYTES).create(&db_path)?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(&db_path)?;
         let store = Store {
             db,
             epoch: String::new(),
@@ -317,7 +364,9 @@ impl Store {
         txn.open_table(EVIDENCE)?;
         let epoch = {
             let mut meta = txn.open_table(META)?;
-            let existing = meta.get("epoch")?.map(|v| String::from_utf8_lossy(v.value()).into_owned());
+            let existing = meta
+                .get("epoch")?
+                .map(|v| String::from_utf8_lossy(v.value()).into_owned());
             match existing {
                 Some(e) => e,
                 None => {
@@ -364,7 +413,11 @@ impl Store {
             let (_, v) = row?;
             approvals.push(serde_json::from_slice(v.value()).map_err(corrupt("approvals"))?);
         }
-        let last_audit = txn.open_table(AUDIT)?.last()?.map(|(k, _)| k.value()).unwrap_or(0);
+        let last_audit = txn
+            .open_table(AUDIT)?
+            .last()?
+            .map(|(k, _)| k.value())
+            .unwrap_or(0);
         let mut evidence_due = Vec::new();
         for row in txn.open_table(EVIDENCE)?.iter()? {
             let (_, v) = row?;
@@ -388,9 +441,18 @@ impl Store {
     /// Write atomically and durably (fsync before returning).
     pub fn commit(&self, c: Commit<'_>) -> Result<(), StoreError> {
         #[cfg(test)]
-        if self.fail_next_commit.swap(false, std::sync::atomic::Ordering::SeqCst) {
-            let source = std::io::Error::new(std::io::ErrorKind::StorageFull, "no space left (injected by a test)");
-            return Err(StoreError::Io { path: self.dir.clone(), source });
+        if self
+            .fail_next_commit
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            let source = std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "no space left (injected by a test)",
+            );
+            return Err(StoreError::Io {
+                path: self.dir.clone(),
+                source,
+            });
         }
         let txn = self.db.begin_write()?;
         {
@@ -401,7 +463,8 @@ impl Store {
                     frozen: s.frozen.clone(),
                     env_revisions: s.env_revisions.clone(),
                 };
-                txn.open_table(META)?.insert("meta", to_json(&meta).as_slice())?;
+                txn.open_table(META)?
+                    .insert("meta", to_json(&meta).as_slice())?;
             }
             let mut t = txn.open_table(FLAGS)?;
             for f in &c.flags {
@@ -420,7 +483,8 @@ impl Store {
                 let mut old = Vec::new();
                 for row in t.iter()? {
                     let (k, v) = row?;
-                    if serde_json::from_slice::<IdemRecord>(v.value()).is_ok_and(|r| r.at < before) {
+                    if serde_json::from_slice::<IdemRecord>(v.value()).is_ok_and(|r| r.at < before)
+                    {
                         old.push(k.value().to_string());
                     }
                 }
@@ -451,7 +515,8 @@ impl Store {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(IDEM)?;
         let r = t.get(key)?;
-        r.map(|v| serde_json::from_slice(v.value()).map_err(corrupt("idempotency"))).transpose()
+        r.map(|v| serde_json::from_slice(v.value()).map_err(corrupt("idempotency")))
+            .transpose()
     }
 
     /// Audit events, newest first: those before `before` (exclusive), matching `flag`, at most
@@ -496,14 +561,22 @@ impl Store {
             }
         }
         let more = rows.next().is_some();
-        Ok((out, if scanned >= scan_limit && more { last_id } else { None }))
+        Ok((
+            out,
+            if scanned >= scan_limit && more {
+                last_id
+            } else {
+                None
+            },
+        ))
     }
 
     pub fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(TOKENS)?;
         let r = t.get(hash)?;
-        r.map(|v| serde_json::from_slice(v.value()).map_err(corrupt("tokens"))).transpose()
+        r.map(|v| serde_json::from_slice(v.value()).map_err(corrupt("tokens")))
+            .transpose()
     }
 
     /// Every token with the hash it is stored under (for `flagtop migrate`).
@@ -512,7 +585,10 @@ impl Store {
         let mut out = Vec::new();
         for row in txn.open_table(TOKENS)?.iter()? {
             let (k, v) = row?;
-            out.push((k.value().to_string(), serde_json::from_slice(v.value()).map_err(corrupt("tokens"))?));
+            out.push((
+                k.value().to_string(),
+                serde_json::from_slice(v.value()).map_err(corrupt("tokens"))?,
+            ));
         }
         Ok(out)
     }
@@ -523,7 +599,10 @@ impl Store {
         let mut out = Vec::new();
         for row in txn.open_table(IDEM)?.iter()? {
             let (k, v) = row?;
-            out.push((k.value().to_string(), serde_json::from_slice(v.value()).map_err(corrupt("idempotency"))?));
+            out.push((
+                k.value().to_string(),
+                serde_json::from_slice(v.value()).map_err(corrupt("idempotency"))?,
+            ));
         }
         Ok(out)
     }

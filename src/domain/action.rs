@@ -12,10 +12,23 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type", deny_unknown_fields)]
 pub enum Action {
-    SetPercent { flag: FlagKey, env: EnvKey, cohort: CohortName, percent: u8 },
+    SetPercent {
+        flag: FlagKey,
+        env: EnvKey,
+        cohort: CohortName,
+        percent: u8,
+    },
     /// Narrowed rollback: take one cohort back to the fallthrough, keeping its percent.
-    Rollback { flag: FlagKey, env: EnvKey, cohort: CohortName },
-    Restore { flag: FlagKey, env: EnvKey, cohort: CohortName },
+    Rollback {
+        flag: FlagKey,
+        env: EnvKey,
+        cohort: CohortName,
+    },
+    Restore {
+        flag: FlagKey,
+        env: EnvKey,
+        cohort: CohortName,
+    },
     /// Next ladder stage. `exposure`, when given, replaces the stage's targets (used by reverses
     /// so that undoing a step restores exactly what was there).
     Advance {
@@ -36,12 +49,25 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     },
-    Resume { flag: FlagKey, env: EnvKey },
-    Freeze { env: EnvKey },
-    Unfreeze { env: EnvKey },
+    Resume {
+        flag: FlagKey,
+        env: EnvKey,
+    },
+    Freeze {
+        env: EnvKey,
+    },
+    Unfreeze {
+        env: EnvKey,
+    },
     /// The kill switch: everybody gets the fallthrough in this environment.
-    Kill { flag: FlagKey, env: EnvKey },
-    Revive { flag: FlagKey, env: EnvKey },
+    Kill {
+        flag: FlagKey,
+        env: EnvKey,
+    },
+    Revive {
+        flag: FlagKey,
+        env: EnvKey,
+    },
 }
 
 /// Whether an action widens or narrows who gets the candidate.
@@ -76,7 +102,11 @@ pub enum DomainError {
     #[error("unknown environment `{0}`")]
     UnknownEnv(String),
     #[error("flag `{flag}` has no cohort `{cohort}` in `{env}`")]
-    UnknownCohort { flag: String, env: String, cohort: String },
+    UnknownCohort {
+        flag: String,
+        env: String,
+        cohort: String,
+    },
     #[error("percent must be 0–100, got {0}")]
     PercentOutOfRange(i64),
     #[error("flag `{0}` has no ladder in this environment")]
@@ -148,9 +178,9 @@ impl Action {
 
     pub fn cohort(&self) -> Option<&CohortName> {
         match self {
-            Action::SetPercent { cohort, .. } | Action::Rollback { cohort, .. } | Action::Restore { cohort, .. } => {
-                Some(cohort)
-            }
+            Action::SetPercent { cohort, .. }
+            | Action::Rollback { cohort, .. }
+            | Action::Restore { cohort, .. } => Some(cohort),
             _ => None,
         }
     }
@@ -158,7 +188,12 @@ impl Action {
     /// Whether this action widens exposure, judged against the current state.
     pub fn tier(&self, state: &State) -> Tier {
         match self {
-            Action::SetPercent { flag, env, cohort, percent } => {
+            Action::SetPercent {
+                flag,
+                env,
+                cohort,
+                percent,
+            } => {
                 let current = state
                     .flags
                     .get(flag)
@@ -166,7 +201,11 @@ impl Action {
                     .and_then(|e| e.cohort(cohort))
                     .map(|c| c.effective_percent())
                     .unwrap_or(0);
-                if *percent > current { Tier::Expand } else { Tier::Reduce }
+                if *percent > current {
+                    Tier::Expand
+                } else {
+                    Tier::Reduce
+                }
             }
             Action::Rollback { .. } | Action::Retreat { .. } => Tier::Reduce,
             Action::Pause { .. } | Action::Freeze { .. } => Tier::Hold,
@@ -184,7 +223,11 @@ impl Action {
     pub fn target_revision(&self, state: &State) -> Revision {
         match self.flag() {
             Some(f) => state.flags.get(f).map(|f| f.revision).unwrap_or_default(),
-            None => state.env_revisions.get(self.env()).copied().unwrap_or_default(),
+            None => state
+                .env_revisions
+                .get(self.env())
+                .copied()
+                .unwrap_or_default(),
         }
     }
 
@@ -221,7 +264,13 @@ impl Action {
             parts.push(percent.to_string());
         }
         parts.push(format!("--env {}", self.env()));
-        if let Action::Advance { exposure: Some(x), .. } | Action::Retreat { exposure: Some(x), .. } = self {
+        if let Action::Advance {
+            exposure: Some(x), ..
+        }
+        | Action::Retreat {
+            exposure: Some(x), ..
+        } = self
+        {
             let list: Vec<String> = x.iter().map(|(c, p)| format!("{c}={p}")).collect();
             parts.push(format!("--exposure {}", list.join(",")));
         }
@@ -241,7 +290,9 @@ impl Action {
         match self {
             Action::Freeze { env } => {
                 if !state.frozen.insert(env.clone()) {
-                    return Err(DomainError::InvalidState(format!("{env} is already frozen")));
+                    return Err(DomainError::InvalidState(format!(
+                        "{env} is already frozen"
+                    )));
                 }
                 return Ok(Action::Unfreeze { env: env.clone() });
             }
@@ -259,54 +310,83 @@ impl Action {
             .get_mut(&flag_key)
             .map(std::sync::Arc::make_mut)
             .ok_or_else(|| DomainError::UnknownFlag(flag_key.to_string()))?;
-        let fe = flag
-            .environments
-            .get_mut(env)
-            .ok_or_else(|| DomainError::InvalidState(format!("flag `{flag_key}` is not configured in `{env}`")))?;
+        let fe = flag.environments.get_mut(env).ok_or_else(|| {
+            DomainError::InvalidState(format!("flag `{flag_key}` is not configured in `{env}`"))
+        })?;
         let unknown_cohort = |c: &CohortName| DomainError::UnknownCohort {
             flag: flag_key.to_string(),
             env: env.to_string(),
             cohort: c.to_string(),
         };
         match self {
-            Action::SetPercent { cohort, percent, .. } => {
+            Action::SetPercent {
+                cohort, percent, ..
+            } => {
                 if *percent > 100 {
                     return Err(DomainError::PercentOutOfRange(i64::from(*percent)));
                 }
-                let c = fe.cohort_mut(cohort).ok_or_else(|| unknown_cohort(cohort))?;
+                let c = fe
+                    .cohort_mut(cohort)
+                    .ok_or_else(|| unknown_cohort(cohort))?;
                 if c.rolled_back {
                     return Err(DomainError::InvalidState(format!(
                         "cohort `{cohort}` is rolled back; restore it first"
                     )));
                 }
                 if c.percent == *percent {
-                    return Err(DomainError::InvalidState(format!("cohort `{cohort}` is already at {percent}%")));
+                    return Err(DomainError::InvalidState(format!(
+                        "cohort `{cohort}` is already at {percent}%"
+                    )));
                 }
                 let old = std::mem::replace(&mut c.percent, *percent);
-                Ok(Action::SetPercent { flag: flag_key.clone(), env: env.clone(), cohort: cohort.clone(), percent: old })
+                Ok(Action::SetPercent {
+                    flag: flag_key.clone(),
+                    env: env.clone(),
+                    cohort: cohort.clone(),
+                    percent: old,
+                })
             }
             Action::Rollback { cohort, .. } | Action::Restore { cohort, .. } => {
                 let back = matches!(self, Action::Rollback { .. });
-                let c = fe.cohort_mut(cohort).ok_or_else(|| unknown_cohort(cohort))?;
+                let c = fe
+                    .cohort_mut(cohort)
+                    .ok_or_else(|| unknown_cohort(cohort))?;
                 if c.rolled_back == back {
-                    let what = if back { "already rolled back" } else { "not rolled back" };
-                    return Err(DomainError::InvalidState(format!("cohort `{cohort}` is {what}")));
+                    let what = if back {
+                        "already rolled back"
+                    } else {
+                        "not rolled back"
+                    };
+                    return Err(DomainError::InvalidState(format!(
+                        "cohort `{cohort}` is {what}"
+                    )));
                 }
                 c.rolled_back = back;
                 let (flag, env, cohort) = (flag_key.clone(), env.clone(), cohort.clone());
-                Ok(if back { Action::Restore { flag, env, cohort } } else { Action::Rollback { flag, env, cohort } })
+                Ok(if back {
+                    Action::Restore { flag, env, cohort }
+                } else {
+                    Action::Rollback { flag, env, cohort }
+                })
             }
             Action::Advance { exposure, .. } | Action::Retreat { exposure, .. } => {
                 let forward = matches!(self, Action::Advance { .. });
-                let ladder = fe.ladder.as_ref().ok_or_else(|| DomainError::NoLadder(flag_key.to_string()))?;
+                let ladder = fe
+                    .ladder
+                    .as_ref()
+                    .ok_or_else(|| DomainError::NoLadder(flag_key.to_string()))?;
                 let target = if forward {
                     if ladder.is_last() {
-                        return Err(DomainError::InvalidState("the ladder is at its last stage".into()));
+                        return Err(DomainError::InvalidState(
+                            "the ladder is at its last stage".into(),
+                        ));
                     }
                     ladder.current + 1
                 } else {
                     if ladder.current == 0 {
-                        return Err(DomainError::InvalidState("the ladder is at its first stage".into()));
+                        return Err(DomainError::InvalidState(
+                            "the ladder is at its first stage".into(),
+                        ));
                     }
                     ladder.current - 1
                 };
@@ -337,36 +417,69 @@ impl Action {
                     l.entered_at = now;
                 }
                 let (flag, env, exposure) = (flag_key.clone(), env.clone(), Some(before));
-                Ok(if forward { Action::Retreat { flag, env, exposure } } else { Action::Advance { flag, env, exposure } })
+                Ok(if forward {
+                    Action::Retreat {
+                        flag,
+                        env,
+                        exposure,
+                    }
+                } else {
+                    Action::Advance {
+                        flag,
+                        env,
+                        exposure,
+                    }
+                })
             }
             Action::Pause { note, .. } => {
-                let l = fe.ladder.as_mut().ok_or_else(|| DomainError::NoLadder(flag_key.to_string()))?;
+                let l = fe
+                    .ladder
+                    .as_mut()
+                    .ok_or_else(|| DomainError::NoLadder(flag_key.to_string()))?;
                 if l.state == LadderState::Paused {
-                    return Err(DomainError::InvalidState("the ladder is already paused".into()));
+                    return Err(DomainError::InvalidState(
+                        "the ladder is already paused".into(),
+                    ));
                 }
                 l.state = LadderState::Paused;
                 l.pause_note = note.clone();
-                Ok(Action::Resume { flag: flag_key.clone(), env: env.clone() })
+                Ok(Action::Resume {
+                    flag: flag_key.clone(),
+                    env: env.clone(),
+                })
             }
             Action::Resume { .. } => {
-                let l = fe.ladder.as_mut().ok_or_else(|| DomainError::NoLadder(flag_key.to_string()))?;
+                let l = fe
+                    .ladder
+                    .as_mut()
+                    .ok_or_else(|| DomainError::NoLadder(flag_key.to_string()))?;
                 if l.state != LadderState::Paused {
                     return Err(DomainError::InvalidState("the ladder is not paused".into()));
                 }
                 l.state = LadderState::Progressing;
                 let note = l.pause_note.take();
-                Ok(Action::Pause { flag: flag_key.clone(), env: env.clone(), note })
+                Ok(Action::Pause {
+                    flag: flag_key.clone(),
+                    env: env.clone(),
+                    note,
+                })
             }
             Action::Kill { .. } | Action::Revive { .. } => {
                 let on = matches!(self, Action::Revive { .. });
                 if fe.enabled == on {
                     let what = if on { "already on" } else { "already off" };
-                    return Err(DomainError::InvalidState(format!("`{flag_key}` is {what} in {env}")));
+                    return Err(DomainError::InvalidState(format!(
+                        "`{flag_key}` is {what} in {env}"
+                    )));
                 }
                 fe.enabled = on;
                 fe.off = false;
                 let (flag, env) = (flag_key.clone(), env.clone());
-                Ok(if on { Action::Kill { flag, env } } else { Action::Revive { flag, env } })
+                Ok(if on {
+                    Action::Kill { flag, env }
+                } else {
+                    Action::Revive { flag, env }
+                })
             }
             Action::Freeze { .. } | Action::Unfreeze { .. } => {
                 Err(DomainError::InvalidState("unreachable freeze".into()))
@@ -377,7 +490,10 @@ impl Action {
 
 /// Quote for a POSIX shell when needed.
 pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@%+".contains(&b)) {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@%+".contains(&b))
+    {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))

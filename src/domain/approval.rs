@@ -25,7 +25,14 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 6] = [Role::Viewer, Role::Operator, Role::Approver, Role::Agent, Role::Admin, Role::Sdk];
+    pub const ALL: [Role; 6] = [
+        Role::Viewer,
+        Role::Operator,
+        Role::Approver,
+        Role::Agent,
+        Role::Admin,
+        Role::Sdk,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -78,7 +85,13 @@ pub enum ActorKind {
 }
 
 impl ActorKind {
-    pub const ALL: [ActorKind; 5] = [ActorKind::Person, ActorKind::Agent, ActorKind::Engine, ActorKind::Follower, ActorKind::System];
+    pub const ALL: [ActorKind; 5] = [
+        ActorKind::Person,
+        ActorKind::Agent,
+        ActorKind::Engine,
+        ActorKind::Follower,
+        ActorKind::System,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -104,8 +117,16 @@ pub struct Actor {
 impl Actor {
     /// A token holder: an agent when the token's role is `agent`, else a person.
     pub fn from_token(name: impl Into<String>, role: Role) -> Actor {
-        let kind = if role == Role::Agent { ActorKind::Agent } else { ActorKind::Person };
-        Actor { name: name.into(), role, kind }
+        let kind = if role == Role::Agent {
+            ActorKind::Agent
+        } else {
+            ActorKind::Person
+        };
+        Actor {
+            name: name.into(),
+            role,
+            kind,
+        }
     }
 
     /// The label people read: from the kind, never from the name.
@@ -122,12 +143,23 @@ impl Actor {
 }
 
 /// Names the control plane acts under itself; no token may carry one.
-pub const RESERVED_NAMES: [&str; 7] = ["flagtop", "flagtop-engine", "flagtop-system", "flagtop-follower", "engine", "system", "automation"];
+pub const RESERVED_NAMES: [&str; 7] = [
+    "flagtop",
+    "flagtop-engine",
+    "flagtop-system",
+    "flagtop-follower",
+    "engine",
+    "system",
+    "automation",
+];
 
 /// Whether `name` is reserved for the control plane's own callers (any `flagtop-…` name too).
 pub fn is_reserved_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    RESERVED_NAMES.contains(&n.as_str()) || n.starts_with("flagtop-") || n.starts_with("flagtop_") || n.starts_with("flagtop.")
+    RESERVED_NAMES.contains(&n.as_str())
+        || n.starts_with("flagtop-")
+        || n.starts_with("flagtop_")
+        || n.starts_with("flagtop.")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

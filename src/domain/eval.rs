@@ -46,9 +46,14 @@ pub fn matches(cohort: &Cohort, user: &User) -> bool {
     match &cohort.selector {
         Selector::Everyone => true,
         Selector::Segment { segment } => user.segments.iter().any(|s| s == segment),
-        Selector::Constraints { constraints, segments } => {
+        Selector::Constraints {
+            constraints,
+            segments,
+        } => {
             segments.iter().all(|s| user.segments.contains(s))
-                && constraints.iter().all(|c| holds(c, user.attributes.get(&c.attribute).map(String::as_str)))
+                && constraints
+                    .iter()
+                    .all(|c| holds(c, user.attributes.get(&c.attribute).map(String::as_str)))
         }
     }
 }
@@ -56,7 +61,13 @@ pub fn matches(cohort: &Cohort, user: &User) -> bool {
 /// Whether one constraint holds for a user whose attribute is `v` (None: the user lacks it).
 /// A missing attribute satisfies only `not in` (and an inverted anything), as in Unleash.
 pub fn holds(c: &Constraint, v: Option<&str>) -> bool {
-    let fold = |s: &str| if c.case_insensitive { s.to_lowercase() } else { s.to_string() };
+    let fold = |s: &str| {
+        if c.case_insensitive {
+            s.to_lowercase()
+        } else {
+            s.to_string()
+        }
+    };
     let first = c.values.first().map(String::as_str).unwrap_or("");
     let num = |a: &str| a.trim().parse::<f64>().ok();
     let hit = match (c.op, v) {
@@ -65,20 +76,29 @@ pub fn holds(c: &Constraint, v: Option<&str>) -> bool {
         (ConstraintOp::In, Some(v)) => c.values.iter().any(|x| fold(x) == fold(v)),
         (ConstraintOp::NotIn, Some(v)) => !c.values.iter().any(|x| fold(x) == fold(v)),
         (ConstraintOp::StrContains, Some(v)) => c.values.iter().any(|x| fold(v).contains(&fold(x))),
-        (ConstraintOp::StrStartsWith, Some(v)) => c.values.iter().any(|x| fold(v).starts_with(&fold(x))),
-        (ConstraintOp::StrEndsWith, Some(v)) => c.values.iter().any(|x| fold(v).ends_with(&fold(x))),
-        (op @ (ConstraintOp::NumEq | ConstraintOp::NumGt | ConstraintOp::NumGte | ConstraintOp::NumLt | ConstraintOp::NumLte), Some(v)) => {
-            match (num(v), num(first)) {
-                (Some(a), Some(b)) => match op {
-                    ConstraintOp::NumEq => a == b,
-                    ConstraintOp::NumGt => a > b,
-                    ConstraintOp::NumGte => a >= b,
-                    ConstraintOp::NumLt => a < b,
-                    _ => a <= b,
-                },
-                _ => false,
-            }
+        (ConstraintOp::StrStartsWith, Some(v)) => {
+            c.values.iter().any(|x| fold(v).starts_with(&fold(x)))
         }
+        (ConstraintOp::StrEndsWith, Some(v)) => {
+            c.values.iter().any(|x| fold(v).ends_with(&fold(x)))
+        }
+        (
+            op @ (ConstraintOp::NumEq
+            | ConstraintOp::NumGt
+            | ConstraintOp::NumGte
+            | ConstraintOp::NumLt
+            | ConstraintOp::NumLte),
+            Some(v),
+        ) => match (num(v), num(first)) {
+            (Some(a), Some(b)) => match op {
+                ConstraintOp::NumEq => a == b,
+                ConstraintOp::NumGt => a > b,
+                ConstraintOp::NumGte => a >= b,
+                ConstraintOp::NumLt => a < b,
+                _ => a <= b,
+            },
+            _ => false,
+        },
         (op @ (ConstraintOp::DateAfter | ConstraintOp::DateBefore), Some(v)) => {
             let date = |s: &str| chrono::DateTime::parse_from_rfc3339(s.trim()).ok();
             match (date(v), date(first)) {
@@ -87,7 +107,10 @@ pub fn holds(c: &Constraint, v: Option<&str>) -> bool {
                 _ => false,
             }
         }
-        (op @ (ConstraintOp::SemverEq | ConstraintOp::SemverGt | ConstraintOp::SemverLt), Some(v)) => match (semver(v), semver(first)) {
+        (
+            op @ (ConstraintOp::SemverEq | ConstraintOp::SemverGt | ConstraintOp::SemverLt),
+            Some(v),
+        ) => match (semver(v), semver(first)) {
             (Some(a), Some(b)) => match op {
                 ConstraintOp::SemverEq => a == b,
                 ConstraintOp::SemverGt => a > b,
@@ -107,7 +130,11 @@ fn semver(s: &str) -> Option<(u64, u64, u64, bool)> {
         None => (s, false),
     };
     let mut it = core.split('.').map(|p| p.parse::<u64>().ok());
-    let (a, b, c) = (it.next()??, it.next().unwrap_or(Some(0))?, it.next().unwrap_or(Some(0))?);
+    let (a, b, c) = (
+        it.next()??,
+        it.next().unwrap_or(Some(0))?,
+        it.next().unwrap_or(Some(0))?,
+    );
     Some((a, b, c, !pre))
 }
 
@@ -124,13 +151,25 @@ pub struct Evaluation<'a> {
 /// First matching cohort decides; exposed users get its variation, all others the fallthrough.
 pub fn evaluate<'a>(flag: &str, env: &'a FlagEnv, user: &User) -> Evaluation<'a> {
     let Some(c) = env.cohorts.iter().find(|c| matches(c, user)) else {
-        return Evaluation { cohort: None, exposed: false, variation: &env.fallthrough };
+        return Evaluation {
+            cohort: None,
+            exposed: false,
+            variation: &env.fallthrough,
+        };
     };
-    let exposed = env.enabled && in_rollout(bucket(flag, c.name.as_str(), &user.id), c.effective_percent());
+    let exposed = env.enabled
+        && in_rollout(
+            bucket(flag, c.name.as_str(), &user.id),
+            c.effective_percent(),
+        );
     Evaluation {
         cohort: Some(c.name.as_str()),
         exposed,
-        variation: if exposed { variant_of(flag, c, &user.id) } else { &env.fallthrough },
+        variation: if exposed {
+            variant_of(flag, c, &user.id)
+        } else {
+            &env.fallthrough
+        },
     }
 }
 
@@ -156,28 +195,76 @@ mod constraint_tests {
     use super::*;
 
     fn c(op: ConstraintOp, values: &[&str], inverted: bool, case_insensitive: bool) -> Constraint {
-        Constraint { attribute: "a".into(), op, values: values.iter().map(|v| v.to_string()).collect(), inverted, case_insensitive }
+        Constraint {
+            attribute: "a".into(),
+            op,
+            values: values.iter().map(|v| v.to_string()).collect(),
+            inverted,
+            case_insensitive,
+        }
     }
 
     #[test]
     fn every_operator_with_inversion_and_case() {
         use ConstraintOp::*;
         assert!(holds(&c(In, &["eu-west"], false, false), Some("eu-west")));
-        assert!(!holds(&c(In, &["eu-west"], true, false), Some("eu-west")), "inverted in excludes eu-west");
+        assert!(
+            !holds(&c(In, &["eu-west"], true, false), Some("eu-west")),
+            "inverted in excludes eu-west"
+        );
         assert!(holds(&c(In, &["eu-west"], true, false), Some("us-east")));
-        assert!(holds(&c(NotIn, &["x"], false, false), None), "not in holds without the attribute");
+        assert!(
+            holds(&c(NotIn, &["x"], false, false), None),
+            "not in holds without the attribute"
+        );
         assert!(!holds(&c(In, &["x"], false, false), None));
-        assert!(holds(&c(StrStartsWith, &["VIP-"], false, true), Some("vip-1")));
-        assert!(!holds(&c(StrStartsWith, &["VIP-"], false, false), Some("vip-1")));
-        assert!(holds(&c(StrEndsWith, &["@x.io"], false, false), Some("a@x.io")));
-        assert!(holds(&c(StrContains, &["mid"], false, false), Some("amidst")));
-        assert!(holds(&c(NumGt, &["5"], false, false), Some("6")) && !holds(&c(NumGt, &["5"], false, false), Some("5")));
-        assert!(holds(&c(NumGte, &["5"], false, false), Some("5")) && holds(&c(NumLte, &["5"], false, false), Some("5")));
-        assert!(holds(&c(NumLt, &["5"], false, false), Some("4.5")) && holds(&c(NumEq, &["5"], false, false), Some("5.0")));
-        assert!(!holds(&c(NumEq, &["5"], false, false), Some("five")), "not a number never matches");
-        assert!(holds(&c(DateAfter, &["2026-01-01T00:00:00Z"], false, false), Some("2026-06-01T00:00:00Z")));
-        assert!(holds(&c(DateBefore, &["2026-01-01T00:00:00Z"], false, false), Some("2025-06-01T00:00:00Z")));
-        assert!(holds(&c(SemverGt, &["2.0.0"], false, false), Some("2.1.0")) && !holds(&c(SemverGt, &["2.0.0"], false, false), Some("2.0.0-beta")));
-        assert!(holds(&c(SemverLt, &["2.0.0"], false, false), Some("2.0.0-rc.1")) && holds(&c(SemverEq, &["2.0.0"], false, false), Some("v2.0.0")));
+        assert!(holds(
+            &c(StrStartsWith, &["VIP-"], false, true),
+            Some("vip-1")
+        ));
+        assert!(!holds(
+            &c(StrStartsWith, &["VIP-"], false, false),
+            Some("vip-1")
+        ));
+        assert!(holds(
+            &c(StrEndsWith, &["@x.io"], false, false),
+            Some("a@x.io")
+        ));
+        assert!(holds(
+            &c(StrContains, &["mid"], false, false),
+            Some("amidst")
+        ));
+        assert!(
+            holds(&c(NumGt, &["5"], false, false), Some("6"))
+                && !holds(&c(NumGt, &["5"], false, false), Some("5"))
+        );
+        assert!(
+            holds(&c(NumGte, &["5"], false, false), Some("5"))
+                && holds(&c(NumLte, &["5"], false, false), Some("5"))
+        );
+        assert!(
+            holds(&c(NumLt, &["5"], false, false), Some("4.5"))
+                && holds(&c(NumEq, &["5"], false, false), Some("5.0"))
+        );
+        assert!(
+            !holds(&c(NumEq, &["5"], false, false), Some("five")),
+            "not a number never matches"
+        );
+        assert!(holds(
+            &c(DateAfter, &["2026-01-01T00:00:00Z"], false, false),
+            Some("2026-06-01T00:00:00Z")
+        ));
+        assert!(holds(
+            &c(DateBefore, &["2026-01-01T00:00:00Z"], false, false),
+            Some("2025-06-01T00:00:00Z")
+        ));
+        assert!(
+            holds(&c(SemverGt, &["2.0.0"], false, false), Some("2.1.0"))
+                && !holds(&c(SemverGt, &["2.0.0"], false, false), Some("2.0.0-beta"))
+        );
+        assert!(
+            holds(&c(SemverLt, &["2.0.0"], false, false), Some("2.0.0-rc.1"))
+                && holds(&c(SemverEq, &["2.0.0"], false, false), Some("v2.0.0"))
+        );
     }
 }

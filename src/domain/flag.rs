@@ -117,9 +117,22 @@ impl ConstraintOp {
 impl Constraint {
     /// `region in eu-west`, `not (userId starts with vip-)`: what the constraint really selects.
     pub fn describe(&self) -> String {
-        let case = if self.case_insensitive { " (any case)" } else { "" };
-        let plain = format!("{} {} {}{case}", self.attribute, self.op.words(), self.values.join(","));
-        if self.inverted { format!("not ({plain})") } else { plain }
+        let case = if self.case_insensitive {
+            " (any case)"
+        } else {
+            ""
+        };
+        let plain = format!(
+            "{} {} {}{case}",
+            self.attribute,
+            self.op.words(),
+            self.values.join(",")
+        );
+        if self.inverted {
+            format!("not ({plain})")
+        } else {
+            plain
+        }
     }
 }
 

@@ -169,10 +169,16 @@ impl GuardrailSpec {
                 Threshold::Absolute { .. } => true,
             };
         let (Some(value), Some(limit)) = (candidate.value.filter(|v| v.is_finite()), limit) else {
-            return Judgement { status: GuardrailStatus::Insufficient, limit };
+            return Judgement {
+                status: GuardrailStatus::Insufficient,
+                limit,
+            };
         };
         if !enough {
-            return Judgement { status: GuardrailStatus::Insufficient, limit: Some(limit) };
+            return Judgement {
+                status: GuardrailStatus::Insufficient,
+                limit: Some(limit),
+            };
         }
         // Where the warning band starts: `warning_at` of the way from the baseline (or 0) to the limit.
         let floor = match self.threshold {
@@ -187,13 +193,18 @@ impl GuardrailSpec {
         } else {
             GuardrailStatus::Healthy
         };
-        Judgement { status, limit: Some(limit) }
+        Judgement {
+            status,
+            limit: Some(limit),
+        }
     }
 
     /// A short human description of the threshold, e.g. `≤ +20% vs baseline`.
     pub fn describe_threshold(&self) -> String {
         match self.threshold {
-            Threshold::Relative { max_increase_pct } => format!("<= +{max_increase_pct}% vs baseline"),
+            Threshold::Relative { max_increase_pct } => {
+                format!("<= +{max_increase_pct}% vs baseline")
+            }
             Threshold::Absolute { max } => format!("< {max}"),
         }
     }
@@ -217,14 +228,25 @@ mod tests {
         }
     }
     fn w(value: f64, samples: u64) -> WindowStat {
-        WindowStat { value: Some(value), samples }
+        WindowStat {
+            value: Some(value),
+            samples,
+        }
     }
 
     #[test]
     fn relative_threshold_bands() {
-        let s = spec(Threshold::Relative { max_increase_pct: 20.0 });
-        assert_eq!(s.judge(w(100.0, 500), w(100.0, 500)).status, GuardrailStatus::Healthy);
-        assert_eq!(s.judge(w(118.0, 500), w(100.0, 500)).status, GuardrailStatus::Warning);
+        let s = spec(Threshold::Relative {
+            max_increase_pct: 20.0,
+        });
+        assert_eq!(
+            s.judge(w(100.0, 500), w(100.0, 500)).status,
+            GuardrailStatus::Healthy
+        );
+        assert_eq!(
+            s.judge(w(118.0, 500), w(100.0, 500)).status,
+            GuardrailStatus::Warning
+        );
         let j = s.judge(w(121.0, 500), w(100.0, 500));
         assert_eq!(j.status, GuardrailStatus::Breached);
         assert_eq!(j.limit, Some(120.0));
@@ -233,19 +255,42 @@ mod tests {
     #[test]
     fn absolute_threshold() {
         let s = spec(Threshold::Absolute { max: 0.02 });
-        assert_eq!(s.judge(w(0.01, 500), WindowStat::default()).status, GuardrailStatus::Healthy);
-        assert_eq!(s.judge(w(0.03, 500), WindowStat::default()).status, GuardrailStatus::Breached);
+        assert_eq!(
+            s.judge(w(0.01, 500), WindowStat::default()).status,
+            GuardrailStatus::Healthy
+        );
+        assert_eq!(
+            s.judge(w(0.03, 500), WindowStat::default()).status,
+            GuardrailStatus::Breached
+        );
     }
 
     #[test]
     fn too_few_samples_is_insufficient_never_healthy() {
         let s = spec(Threshold::Absolute { max: 0.02 });
-        assert_eq!(s.judge(w(0.0, 99), WindowStat::default()).status, GuardrailStatus::Insufficient);
+        assert_eq!(
+            s.judge(w(0.0, 99), WindowStat::default()).status,
+            GuardrailStatus::Insufficient
+        );
         // Even a breaching value with too few samples is insufficient, not breached.
-        assert_eq!(s.judge(w(0.5, 10), WindowStat::default()).status, GuardrailStatus::Insufficient);
-        let r = spec(Threshold::Relative { max_increase_pct: 20.0 });
-        assert_eq!(r.judge(w(100.0, 500), w(100.0, 5)).status, GuardrailStatus::Insufficient);
-        assert_eq!(r.judge(w(100.0, 500), WindowStat::default()).status, GuardrailStatus::Insufficient);
-        assert_eq!(r.judge(w(f64::NAN, 500), w(1.0, 500)).status, GuardrailStatus::Insufficient);
+        assert_eq!(
+            s.judge(w(0.5, 10), WindowStat::default()).status,
+            GuardrailStatus::Insufficient
+        );
+        let r = spec(Threshold::Relative {
+            max_increase_pct: 20.0,
+        });
+        assert_eq!(
+            r.judge(w(100.0, 500), w(100.0, 5)).status,
+            GuardrailStatus::Insufficient
+        );
+        assert_eq!(
+            r.judge(w(100.0, 500), WindowStat::default()).status,
+            GuardrailStatus::Insufficient
+        );
+        assert_eq!(
+            r.judge(w(f64::NAN, 500), w(1.0, 500)).status,
+            GuardrailStatus::Insufficient
+        );
     }
 }

@@ -16,7 +16,10 @@ pub mod small_map;
 mod tests;
 
 pub use action::{Action, DomainError, Tier};
-pub use approval::{is_reserved_name, Actor, ActorKind, ApprovalRequest, ApprovalState, Evidence, Role, RESERVED_NAMES};
+pub use approval::{
+    Actor, ActorKind, ApprovalRequest, ApprovalState, Evidence, RESERVED_NAMES, Role,
+    is_reserved_name,
+};
 pub use audit::{AuditEvent, AuditKind, EvidenceDue};
 pub use flag::{Cohort, Environment, Flag, FlagEnv, FlagKind, Lifecycle, Selector, State};
 pub use guardrail::{GuardrailSpec, GuardrailStatus, PromQl, SampleSource, Threshold, WindowStat};

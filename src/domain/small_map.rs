@@ -9,7 +9,10 @@ pub type SmallMap<K, V> = litemap::LiteMap<K, V>;
 
 /// Serialise as a JSON object always. (`LiteMap` writes an empty map as `[]` for human-readable
 /// formats; our API and store documents promise an object.) Reading accepts both.
-pub fn as_object<K: Serialize, V: Serialize, S: Serializer>(m: &SmallMap<K, V>, s: S) -> Result<S::Ok, S::Error> {
+pub fn as_object<K: Serialize, V: Serialize, S: Serializer>(
+    m: &SmallMap<K, V>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     s.collect_map(m.iter())
 }
 
@@ -26,12 +29,27 @@ mod tests {
     #[test]
     fn empty_and_full_maps_are_json_objects_and_read_back_sorted() {
         let empty = Holder { m: SmallMap::new() };
-        assert_eq!(serde_json::to_string(&empty).ok().as_deref(), Some(r#"{"m":{}}"#));
+        assert_eq!(
+            serde_json::to_string(&empty).ok().as_deref(),
+            Some(r#"{"m":{}}"#)
+        );
         let parsed: Result<Holder, _> = serde_json::from_str(r#"{"m":{"b":2,"a":1,"b":3}}"#);
-        let Ok(parsed) = parsed else { panic!("{parsed:?}") };
+        let Ok(parsed) = parsed else {
+            panic!("{parsed:?}")
+        };
         // Sorted by key; a repeated key keeps its last value, as with BTreeMap.
-        assert_eq!(parsed.m.iter().map(|(k, v)| (k.as_str(), *v)).collect::<Vec<_>>(), vec![("a", 1), ("b", 3)]);
-        assert_eq!(serde_json::to_string(&parsed).ok().as_deref(), Some(r#"{"m":{"a":1,"b":3}}"#));
+        assert_eq!(
+            parsed
+                .m
+                .iter()
+                .map(|(k, v)| (k.as_str(), *v))
+                .collect::<Vec<_>>(),
+            vec![("a", 1), ("b", 3)]
+        );
+        assert_eq!(
+            serde_json::to_string(&parsed).ok().as_deref(),
+            Some(r#"{"m":{"a":1,"b":3}}"#)
+        );
         let empty_back: Result<Holder, _> = serde_json::from_str(r#"{"m":{}}"#);
         assert_eq!(empty_back.ok(), Some(empty));
     }

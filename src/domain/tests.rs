@@ -1,7 +1,7 @@
 //! Property tests of the domain rules: reverses restore, percentages stay in range, bucketing
 //! is stable and proportional.
 
-use super::eval::{bucket, evaluate, in_rollout, User};
+use super::eval::{User, bucket, evaluate, in_rollout};
 use super::*;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -10,7 +10,14 @@ use crate::testkit::t0;
 
 const COHORTS: [&str; 3] = ["internal", "eu-west", "us-east"];
 
-fn state_with(percents: [u8; 3], rolled: [bool; 3], stage: usize, paused: bool, enabled: bool, frozen: bool) -> State {
+fn state_with(
+    percents: [u8; 3],
+    rolled: [bool; 3],
+    stage: usize,
+    paused: bool,
+    enabled: bool,
+    frozen: bool,
+) -> State {
     let cohorts = COHORTS
         .iter()
         .zip(percents.iter().zip(rolled.iter()))
@@ -28,7 +35,10 @@ fn state_with(percents: [u8; 3], rolled: [bool; 3], stage: usize, paused: bool, 
         .iter()
         .map(|p| Stage {
             name: format!("{p}%"),
-            targets: COHORTS[1..].iter().map(|c| (CohortName::from(*c), *p)).collect(),
+            targets: COHORTS[1..]
+                .iter()
+                .map(|c| (CohortName::from(*c), *p))
+                .collect(),
             min_dwell_secs: 60,
         })
         .collect();
@@ -36,14 +46,25 @@ fn state_with(percents: [u8; 3], rolled: [bool; 3], stage: usize, paused: bool, 
         stages,
         current: stage,
         entered_at: t0(),
-        state: if paused { LadderState::Paused } else { LadderState::Progressing },
+        state: if paused {
+            LadderState::Paused
+        } else {
+            LadderState::Progressing
+        },
         pause_note: paused.then(|| "breach".to_string()),
         policy: AdvancePolicy::RequestApproval,
     };
     let mut environments = crate::domain::SmallMap::new();
     environments.insert(
         EnvKey::from("production"),
-        FlagEnv { enabled, off: false, cohorts, fallthrough: "off".into(), ladder: Some(ladder), guardrails: vec![] },
+        FlagEnv {
+            enabled,
+            off: false,
+            cohorts,
+            fallthrough: "off".into(),
+            ladder: Some(ladder),
+            guardrails: vec![],
+        },
     );
     let flag = Flag {
         key: "checkout-v2".into(),
@@ -57,10 +78,19 @@ fn state_with(percents: [u8; 3], rolled: [bool; 3], stage: usize, paused: bool, 
     };
     State {
         revision: Revision(1),
-        environments: vec![Environment { key: "production".into(), protected: true }],
-        frozen: if frozen { [EnvKey::from("production")].into_iter().collect() } else { Default::default() },
+        environments: vec![Environment {
+            key: "production".into(),
+            protected: true,
+        }],
+        frozen: if frozen {
+            [EnvKey::from("production")].into_iter().collect()
+        } else {
+            Default::default()
+        },
         env_revisions: BTreeMap::new(),
-        flags: [(flag.key.clone(), std::sync::Arc::new(flag))].into_iter().collect(),
+        flags: [(flag.key.clone(), std::sync::Arc::new(flag))]
+            .into_iter()
+            .collect(),
     }
 }
 
@@ -81,17 +111,51 @@ fn arb_action() -> impl Strategy<Value = Action> {
     let e = || EnvKey::from("production");
     let cohort = proptest::sample::select(COHORTS.to_vec()).prop_map(CohortName::from);
     prop_oneof![
-        (cohort.clone(), 0u8..=100).prop_map(move |(c, p)| Action::SetPercent { flag: f(), env: e(), cohort: c, percent: p }),
-        cohort.clone().prop_map(move |c| Action::Rollback { flag: f(), env: e(), cohort: c }),
-        cohort.prop_map(move |c| Action::Restore { flag: f(), env: e(), cohort: c }),
-        Just(Action::Advance { flag: f(), env: e(), exposure: None }),
-        Just(Action::Retreat { flag: f(), env: e(), exposure: None }),
-        Just(Action::Pause { flag: f(), env: e(), note: Some("manual".into()) }),
-        Just(Action::Resume { flag: f(), env: e() }),
+        (cohort.clone(), 0u8..=100).prop_map(move |(c, p)| Action::SetPercent {
+            flag: f(),
+            env: e(),
+            cohort: c,
+            percent: p
+        }),
+        cohort.clone().prop_map(move |c| Action::Rollback {
+            flag: f(),
+            env: e(),
+            cohort: c
+        }),
+        cohort.prop_map(move |c| Action::Restore {
+            flag: f(),
+            env: e(),
+            cohort: c
+        }),
+        Just(Action::Advance {
+            flag: f(),
+            env: e(),
+            exposure: None
+        }),
+        Just(Action::Retreat {
+            flag: f(),
+            env: e(),
+            exposure: None
+        }),
+        Just(Action::Pause {
+            flag: f(),
+            env: e(),
+            note: Some("manual".into())
+        }),
+        Just(Action::Resume {
+            flag: f(),
+            env: e()
+        }),
         Just(Action::Freeze { env: e() }),
         Just(Action::Unfreeze { env: e() }),
-        Just(Action::Kill { flag: f(), env: e() }),
-        Just(Action::Revive { flag: f(), env: e() }),
+        Just(Action::Kill {
+            flag: f(),
+            env: e()
+        }),
+        Just(Action::Revive {
+            flag: f(),
+            env: e()
+        }),
     ]
 }
 
@@ -171,9 +235,19 @@ proptest! {
 fn bucketing_is_proportional() {
     for percent in [1u8, 10, 25, 50, 90] {
         let n = 20_000;
-        let hits = (0..n).filter(|i| in_rollout(bucket("checkout-v2", "eu-west", &format!("user-{i}")), percent)).count();
+        let hits = (0..n)
+            .filter(|i| {
+                in_rollout(
+                    bucket("checkout-v2", "eu-west", &format!("user-{i}")),
+                    percent,
+                )
+            })
+            .count();
         let share = hits as f64 / n as f64 * 100.0;
-        assert!((share - f64::from(percent)).abs() < 1.5, "{percent}% gave {share:.2}%");
+        assert!(
+            (share - f64::from(percent)).abs() < 1.5,
+            "{percent}% gave {share:.2}%"
+        );
     }
     assert!(!in_rollout(0, 0));
     assert!(in_rollout(9_999, 100));
@@ -181,23 +255,55 @@ fn bucketing_is_proportional() {
 
 #[test]
 fn evaluation_serves_fallthrough_when_rolled_back_or_killed() {
-    let user = User { id: "u1".into(), ..Default::default() };
-    let s = state_with([100, 100, 100], [false, false, false], 3, false, true, false);
+    let user = User {
+        id: "u1".into(),
+        ..Default::default()
+    };
+    let s = state_with(
+        [100, 100, 100],
+        [false, false, false],
+        3,
+        false,
+        true,
+        false,
+    );
     let fe = &s.flags["checkout-v2"].environments[&crate::domain::EnvKey::from("production")];
     let ev = evaluate("checkout-v2", fe, &user);
-    assert_eq!((ev.cohort, ev.exposed, ev.variation), (Some("internal"), true, "on"));
+    assert_eq!(
+        (ev.cohort, ev.exposed, ev.variation),
+        (Some("internal"), true, "on")
+    );
     let s = state_with([100, 100, 100], [true, false, false], 3, false, true, false);
-    let ev = evaluate("checkout-v2", &s.flags["checkout-v2"].environments[&crate::domain::EnvKey::from("production")], &user);
+    let ev = evaluate(
+        "checkout-v2",
+        &s.flags["checkout-v2"].environments[&crate::domain::EnvKey::from("production")],
+        &user,
+    );
     assert_eq!((ev.exposed, ev.variation), (false, "off"));
-    let s = state_with([100, 100, 100], [false, false, false], 3, false, false, false);
-    let ev = evaluate("checkout-v2", &s.flags["checkout-v2"].environments[&crate::domain::EnvKey::from("production")], &user);
+    let s = state_with(
+        [100, 100, 100],
+        [false, false, false],
+        3,
+        false,
+        false,
+        false,
+    );
+    let ev = evaluate(
+        "checkout-v2",
+        &s.flags["checkout-v2"].environments[&crate::domain::EnvKey::from("production")],
+        &user,
+    );
     assert_eq!((ev.exposed, ev.variation), (false, "off"));
 }
 
 #[test]
 fn advance_sets_stage_targets_and_reverse_restores_manual_exposure() {
     let mut s = state_with([100, 30, 20], [false, false, false], 1, false, true, false);
-    let a = Action::Advance { flag: "checkout-v2".into(), env: "production".into(), exposure: None };
+    let a = Action::Advance {
+        flag: "checkout-v2".into(),
+        env: "production".into(),
+        exposure: None,
+    };
     let rev = a.apply(&mut s, t0()).unwrap_or_else(|e| panic!("{e}"));
     let fe = &s.flags["checkout-v2"].environments[&crate::domain::EnvKey::from("production")];
     assert_eq!(fe.cohort("eu-west").map(|c| c.percent), Some(50));
@@ -211,17 +317,27 @@ fn advance_sets_stage_targets_and_reverse_restores_manual_exposure() {
 #[test]
 fn derived_ladder_states() {
     let s = state_with([100, 100, 100], [false; 3], 3, false, true, true);
-    let l = s.flags["checkout-v2"].environments[&crate::domain::EnvKey::from("production")].ladder.clone().unwrap_or_else(|| panic!());
+    let l = s.flags["checkout-v2"].environments[&crate::domain::EnvKey::from("production")]
+        .ladder
+        .clone()
+        .unwrap_or_else(|| panic!());
     assert_eq!(l.effective_state(true), LadderState::Completed);
     let s = state_with([100, 10, 10], [false; 3], 0, false, true, true);
-    let l = s.flags["checkout-v2"].environments[&crate::domain::EnvKey::from("production")].ladder.clone().unwrap_or_else(|| panic!());
+    let l = s.flags["checkout-v2"].environments[&crate::domain::EnvKey::from("production")]
+        .ladder
+        .clone()
+        .unwrap_or_else(|| panic!());
     assert_eq!(l.effective_state(true), LadderState::Frozen);
     assert_eq!(l.effective_state(false), LadderState::Progressing);
 }
 
 #[test]
 fn command_line_quotes_reasons() {
-    let a = Action::Rollback { flag: "checkout-v2".into(), env: "production".into(), cohort: "eu-west".into() };
+    let a = Action::Rollback {
+        flag: "checkout-v2".into(),
+        env: "production".into(),
+        cohort: "eu-west".into(),
+    };
     assert_eq!(
         a.command_line("p95 breach in eu-west; it's bad"),
         "flagtop act rollback checkout-v2 eu-west --env production --reason 'p95 breach in eu-west; it'\\''s bad'"

@@ -3,13 +3,14 @@
 //! proposal, the engine's narrowed-rollback proposal for the incident, and one audit entry. It
 //! must not do I/O or read the clock.
 
+use crate::client::stream::StreamEvent;
+use crate::domain::{
+    Action, Actor, ApprovalId, ApprovalRequest, ApprovalState, AuditEvent, AuditId, AuditKind,
+    GuardrailStatus, Revision, Role,
+};
 use crate::tui::effect::Event;
 use crate::tui::model::{Model, Pane};
 use crate::tui::update::update;
-use crate::client::stream::StreamEvent;
-use crate::domain::{
-    Action, Actor, ApprovalId, ApprovalRequest, ApprovalState, AuditEvent, AuditId, AuditKind, GuardrailStatus, Revision, Role,
-};
 use crate::wire::{GuardrailReading, Snapshot};
 
 pub const FLAG_REV: u64 = 40;
@@ -17,7 +18,12 @@ pub const STATE_REV: u64 = 42;
 
 pub use crate::testkit::t0;
 
-pub fn reading(cohort: &str, metric: &str, status: GuardrailStatus, value: f64) -> GuardrailReading {
+pub fn reading(
+    cohort: &str,
+    metric: &str,
+    status: GuardrailStatus,
+    value: f64,
+) -> GuardrailReading {
     GuardrailReading {
         flag: "checkout-v2".into(),
         env: "production".into(),
@@ -38,7 +44,14 @@ pub fn reading(cohort: &str, metric: &str, status: GuardrailStatus, value: f64) 
     }
 }
 
-fn approval(id: &str, action: Action, reverse: Action, reason: String, by: Actor, minutes_ago: i64) -> ApprovalRequest {
+fn approval(
+    id: &str,
+    action: Action,
+    reverse: Action,
+    reason: String,
+    by: Actor,
+    minutes_ago: i64,
+) -> ApprovalRequest {
     ApprovalRequest {
         id: ApprovalId::from(id),
         action,
@@ -68,13 +81,29 @@ pub fn snapshot(name: &str) -> Result<Snapshot, String> {
     }
     let mut approvals = Vec::new();
     for (i, p) in sc.proposals.iter().enumerate() {
-        let reverse = p.action.clone().apply(&mut probe, t0()).map_err(|e| e.to_string())?;
-        let mut a = approval(&format!("apr-{}", i + 1), p.action.clone(), reverse, p.reason.clone(), p.actor.clone(), 3);
+        let reverse = p
+            .action
+            .clone()
+            .apply(&mut probe, t0())
+            .map_err(|e| e.to_string())?;
+        let mut a = approval(
+            &format!("apr-{}", i + 1),
+            p.action.clone(),
+            reverse,
+            p.reason.clone(),
+            p.actor.clone(),
+            3,
+        );
         a.evidence = p.evidence.clone();
         a.evidence_gap = p.evidence_gap.clone();
         approvals.push(a);
     }
-    let set = |percent| Action::SetPercent { flag: "checkout-v2".into(), env: "production".into(), cohort: "us-east".into(), percent };
+    let set = |percent| Action::SetPercent {
+        flag: "checkout-v2".into(),
+        env: "production".into(),
+        cohort: "us-east".into(),
+        percent,
+    };
     let audit = AuditEvent {
         id: AuditId(7),
         at: t0() - chrono::Duration::minutes(1),
@@ -108,7 +137,12 @@ pub fn snapshot(name: &str) -> Result<Snapshot, String> {
         frozen: Default::default(),
         flags,
         guardrails: vec![
-            reading("eu-west", "p95_latency_ms", GuardrailStatus::Breached, 455.0),
+            reading(
+                "eu-west",
+                "p95_latency_ms",
+                GuardrailStatus::Breached,
+                455.0,
+            ),
             reading("us-east", "p95_latency_ms", GuardrailStatus::Healthy, 318.0),
         ],
         approvals,
@@ -118,8 +152,19 @@ pub fn snapshot(name: &str) -> Result<Snapshot, String> {
 
 /// A live model on the snapshot.
 pub fn model(name: &str) -> Result<Model, String> {
-    let mut m = Model::new(crate::client::Clean::new(snapshot(name)?), "embedded (demo)", None, crate::config::keymap::builtin_default(), t0());
-    let _ = update(&mut m, Event::Stream(StreamEvent::Connected { revision: STATE_REV }));
+    let mut m = Model::new(
+        crate::client::Clean::new(snapshot(name)?),
+        "embedded (demo)",
+        None,
+        crate::config::keymap::builtin_default(),
+        t0(),
+    );
+    let _ = update(
+        &mut m,
+        Event::Stream(StreamEvent::Connected {
+            revision: STATE_REV,
+        }),
+    );
     Ok(m)
 }
 
@@ -143,22 +188,63 @@ pub fn on_eu_west(name: &str) -> Result<Model, String> {
 pub fn incident(name: &str) -> Result<Model, String> {
     let mut m = on_eu_west(name)?;
     m.focus = Pane::Guardrails;
-    m.data.guardrails.push(reading("eu-west", "error_rate", GuardrailStatus::Breached, 0.031));
+    m.data.guardrails.push(reading(
+        "eu-west",
+        "error_rate",
+        GuardrailStatus::Breached,
+        0.031,
+    ));
     if let Some(r) = m.data.guardrails.last_mut() {
-        (r.baseline, r.threshold, r.rule, r.history) = (Some(0.011), Some(0.02), "<= 0.02 absolute".into(), vec![0.01, 0.012, 0.018, 0.024, 0.029, 0.031]);
+        (r.baseline, r.threshold, r.rule, r.history) = (
+            Some(0.011),
+            Some(0.02),
+            "<= 0.02 absolute".into(),
+            vec![0.01, 0.012, 0.018, 0.024, 0.029, 0.031],
+        );
     }
-    m.data.guardrails.push(reading("us-east", "error_rate", GuardrailStatus::Healthy, 0.010));
+    m.data.guardrails.push(reading(
+        "us-east",
+        "error_rate",
+        GuardrailStatus::Healthy,
+        0.010,
+    ));
     if let Some(r) = m.data.guardrails.last_mut() {
-        (r.baseline, r.threshold, r.rule, r.history) = (Some(0.011), Some(0.02), "<= 0.02 absolute".into(), vec![0.011, 0.010, 0.012, 0.011, 0.010, 0.010]);
+        (r.baseline, r.threshold, r.rule, r.history) = (
+            Some(0.011),
+            Some(0.02),
+            "<= 0.02 absolute".into(),
+            vec![0.011, 0.010, 0.012, 0.011, 0.010, 0.010],
+        );
     }
-    let rollback = Action::Rollback { flag: "checkout-v2".into(), env: "production".into(), cohort: "eu-west".into() };
-    let restore = Action::Restore { flag: "checkout-v2".into(), env: "production".into(), cohort: "eu-west".into() };
+    let rollback = Action::Rollback {
+        flag: "checkout-v2".into(),
+        env: "production".into(),
+        cohort: "eu-west".into(),
+    };
+    let restore = Action::Restore {
+        flag: "checkout-v2".into(),
+        env: "production".into(),
+        cohort: "eu-west".into(),
+    };
     let engine = Actor::from_token("flagtop-safeguard", Role::Agent);
-    let mut a = approval("apr-9", rollback, restore, "p95_latency_ms breached in eu-west (455 vs limit 372)".into(), engine, 0);
+    let mut a = approval(
+        "apr-9",
+        rollback,
+        restore,
+        "p95_latency_ms breached in eu-west (455 vs limit 372)".into(),
+        engine,
+        0,
+    );
     a.evidence_gap = None;
     m.data.approvals.insert(0, a);
-    if let Some(f) = m.data.state.flags.get_mut(&crate::domain::FlagKey::from("checkout-v2"))
-        && let Some(fe) = std::sync::Arc::make_mut(f).environments.get_mut("production")
+    if let Some(f) = m
+        .data
+        .state
+        .flags
+        .get_mut(&crate::domain::FlagKey::from("checkout-v2"))
+        && let Some(fe) = std::sync::Arc::make_mut(f)
+            .environments
+            .get_mut("production")
         && let Some(l) = fe.ladder.as_mut()
     {
         l.state = crate::domain::LadderState::Paused;

@@ -30,13 +30,62 @@ pub struct Shot {
 
 /// The README gallery (`./scripts/screenshots` writes it; `tests/screenshots.rs` checks it).
 pub const GALLERY: &[Shot] = &[
-    Shot { file: "dashboard-dark.svg", theme: "dark", state: "dashboard", width: 160, height: 48, ascii: false },
-    Shot { file: "dashboard-light.svg", theme: "light", state: "dashboard", width: 160, height: 48, ascii: false },
-    Shot { file: "incident.svg", theme: "dark", state: "incident", width: 160, height: 48, ascii: false },
-    Shot { file: "confirm-rollback.svg", theme: "dark", state: "confirm", width: 100, height: 30, ascii: false },
-    Shot { file: "small-ansi16.svg", theme: "ansi16", state: "dashboard", width: 80, height: 24, ascii: false },
-    Shot { file: "mono.svg", theme: "mono", state: "incident", width: 100, height: 30, ascii: false },
-    Shot { file: "ascii-80x24.svg", theme: "ansi16", state: "incident", width: 80, height: 24, ascii: true },
+    Shot {
+        file: "dashboard-dark.svg",
+        theme: "dark",
+        state: "dashboard",
+        width: 160,
+        height: 48,
+        ascii: false,
+    },
+    Shot {
+        file: "dashboard-light.svg",
+        theme: "light",
+        state: "dashboard",
+        width: 160,
+        height: 48,
+        ascii: false,
+    },
+    Shot {
+        file: "incident.svg",
+        theme: "dark",
+        state: "incident",
+        width: 160,
+        height: 48,
+        ascii: false,
+    },
+    Shot {
+        file: "confirm-rollback.svg",
+        theme: "dark",
+        state: "confirm",
+        width: 100,
+        height: 30,
+        ascii: false,
+    },
+    Shot {
+        file: "small-ansi16.svg",
+        theme: "ansi16",
+        state: "dashboard",
+        width: 80,
+        height: 24,
+        ascii: false,
+    },
+    Shot {
+        file: "mono.svg",
+        theme: "mono",
+        state: "incident",
+        width: 100,
+        height: 30,
+        ascii: false,
+    },
+    Shot {
+        file: "ascii-80x24.svg",
+        theme: "ansi16",
+        state: "incident",
+        width: 80,
+        height: 24,
+        ascii: true,
+    },
 ];
 
 pub const STATES: [&str; 5] = ["dashboard", "incident", "confirm", "help", "zoom"];
@@ -53,11 +102,26 @@ pub fn state(scenario: &str, name: &str) -> Result<Model> {
         "incident" | "zoom" => fixture::incident(scenario).map_err(e)?,
         "confirm" => {
             let mut m = fixture::on_eu_west(scenario).map_err(e)?;
-            let key = crossterm::event::KeyEvent::new(crossterm::event::KeyCode::Char('r'), crossterm::event::KeyModifiers::NONE);
-            let _ = update(&mut m, crate::tui::Event::Key { key, new_idem_key: "screenshot".into() });
+            let key = crossterm::event::KeyEvent::new(
+                crossterm::event::KeyCode::Char('r'),
+                crossterm::event::KeyModifiers::NONE,
+            );
+            let _ = update(
+                &mut m,
+                crate::tui::Event::Key {
+                    key,
+                    new_idem_key: "screenshot".into(),
+                },
+            );
             m
         }
-        other => return Err(e(format!("unknown state `{}`; known: {}", other.escape_debug(), STATES.join(", ")))),
+        other => {
+            return Err(e(format!(
+                "unknown state `{}`; known: {}",
+                other.escape_debug(),
+                STATES.join(", ")
+            )));
+        }
     };
     match name {
         "help" => m.dialog = Some(crate::tui::dialog::Dialog::Help),
@@ -70,7 +134,8 @@ pub fn state(scenario: &str, name: &str) -> Result<Model> {
 /// Draws `m` with `t` at `w`×`h` and returns the SVG.
 pub fn render(m: &Model, t: &Theme, w: u16, h: u16) -> Result<String> {
     let mut term = Terminal::new(TestBackend::new(w, h)).map_err(|e| eyre!("{e}"))?;
-    term.draw(|f| view::draw(f, m, t)).map_err(|e| eyre!("{e}"))?;
+    term.draw(|f| view::draw(f, m, t))
+        .map_err(|e| eyre!("{e}"))?;
     Ok(svg(term.backend().buffer(), t.light))
 }
 
@@ -148,15 +213,25 @@ fn escape(s: &str) -> String {
 
 /// The buffer as SVG: background rectangles, then text runs of one style each.
 pub fn svg(b: &Buffer, light: bool) -> String {
-    let (canvas_bg, canvas_fg) = if light { ("#fbfbf8", "#202124") } else { ("#16181d", "#d4d4d4") };
+    let (canvas_bg, canvas_fg) = if light {
+        ("#fbfbf8", "#202124")
+    } else {
+        ("#16181d", "#d4d4d4")
+    };
     let (w, h) = (u32::from(b.area.width), u32::from(b.area.height));
     let mut s = String::new();
     let _ = writeln!(
         s,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" viewBox="0 0 {} {}" font-family="'DejaVu Sans Mono','Menlo','Consolas',monospace" font-size="15">"#,
-        w * CW + 16, h * CH + 16, w * CW + 16, h * CH + 16
+        w * CW + 16,
+        h * CH + 16,
+        w * CW + 16,
+        h * CH + 16
     );
-    let _ = writeln!(s, r#"<rect width="100%" height="100%" rx="6" fill="{canvas_bg}"/>"#);
+    let _ = writeln!(
+        s,
+        r#"<rect width="100%" height="100%" rx="6" fill="{canvas_bg}"/>"#
+    );
     let _ = writeln!(s, r#"<g transform="translate(8,8)" xml:space="preserve">"#);
     for y in 0..h {
         let cells: Vec<(String, String, String, Modifier)> = (0..w)
@@ -178,7 +253,13 @@ pub fn svg(b: &Buffer, light: bool) -> String {
                 x += 1;
             }
             if bg != canvas_bg {
-                let _ = writeln!(s, r#"<rect x="{}" y="{}" width="{}" height="{CH}" fill="{bg}"/>"#, start as u32 * CW, y * CH, (x - start) as u32 * CW);
+                let _ = writeln!(
+                    s,
+                    r#"<rect x="{}" y="{}" width="{}" height="{CH}" fill="{bg}"/>"#,
+                    start as u32 * CW,
+                    y * CH,
+                    (x - start) as u32 * CW
+                );
             }
         }
         let mut x = 0usize;
@@ -203,7 +284,10 @@ pub fn svg(b: &Buffer, light: bool) -> String {
             if m.contains(Modifier::DIM) {
                 attrs.push_str(r#" opacity="0.6""#);
             }
-            match (m.contains(Modifier::UNDERLINED), m.contains(Modifier::CROSSED_OUT)) {
+            match (
+                m.contains(Modifier::UNDERLINED),
+                m.contains(Modifier::CROSSED_OUT),
+            ) {
                 (true, _) => attrs.push_str(r#" text-decoration="underline""#),
                 (false, true) => attrs.push_str(r#" text-decoration="line-through""#),
                 _ => {}

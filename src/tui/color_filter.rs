@@ -33,7 +33,12 @@ const NOOP_FRAME: &[u8] = b"\x1b[39m\x1b[49m\x1b[59m\x1b[0m\x1b[?25l";
 
 impl<W: Write> SgrFilter<W> {
     pub fn new(inner: W, mode: ColorMode) -> Self {
-        SgrFilter { inner, buf: Vec::with_capacity(16 * 1024), mode, settled: false }
+        SgrFilter {
+            inner,
+            buf: Vec::with_capacity(16 * 1024),
+            mode,
+            settled: false,
+        }
     }
 }
 
@@ -100,16 +105,24 @@ fn sgr(params: &str, mode: ColorMode) -> Option<String> {
         let n = num(p[k]);
         match n {
             Some(base @ (38 | 48 | 58)) => {
-                let (rgb, used) = match (p.get(k + 1).and_then(|s| num(s)), p.get(k + 2).and_then(|s| num(s))) {
+                let (rgb, used) = match (
+                    p.get(k + 1).and_then(|s| num(s)),
+                    p.get(k + 2).and_then(|s| num(s)),
+                ) {
                     (Some(5), Some(idx)) => (Some(index_rgb(idx)), 3),
                     (Some(2), _) => {
-                        let c = |o: usize| p.get(k + o).and_then(|s| num(s)).unwrap_or(0).min(255) as u8;
+                        let c = |o: usize| {
+                            p.get(k + o).and_then(|s| num(s)).unwrap_or(0).min(255) as u8
+                        };
                         (Some((c(2), c(3), c(4))), 5)
                     }
                     _ => (None, 1),
                 };
                 if let (ColorMode::Ansi16, Some(rgb), true) = (mode, rgb, base != 58) {
-                    let idx = match (p.get(k + 1).and_then(|s| num(s)), p.get(k + 2).and_then(|s| num(s))) {
+                    let idx = match (
+                        p.get(k + 1).and_then(|s| num(s)),
+                        p.get(k + 2).and_then(|s| num(s)),
+                    ) {
                         (Some(5), Some(i)) if i < 16 => i,
                         _ => nearest16(rgb),
                     };
@@ -123,7 +136,9 @@ fn sgr(params: &str, mode: ColorMode) -> Option<String> {
                 }
                 k += used;
             }
-            Some(30..=37 | 39 | 40..=47 | 49 | 90..=97 | 100..=107) if mode == ColorMode::None => k += 1,
+            Some(30..=37 | 39 | 40..=47 | 49 | 90..=97 | 100..=107) if mode == ColorMode::None => {
+                k += 1
+            }
             _ if p[k].contains(':') && mode != ColorMode::Full => k += 1,
             _ => {
                 out.push(p[k].to_string());
@@ -131,12 +146,30 @@ fn sgr(params: &str, mode: ColorMode) -> Option<String> {
             }
         }
     }
-    if out.is_empty() { None } else { Some(out.join(";")) }
+    if out.is_empty() {
+        None
+    } else {
+        Some(out.join(";"))
+    }
 }
 
 const PALETTE16: [(u8, u8, u8); 16] = [
-    (0, 0, 0), (205, 0, 0), (0, 205, 0), (205, 205, 0), (0, 0, 238), (205, 0, 205), (0, 205, 205), (229, 229, 229),
-    (127, 127, 127), (255, 0, 0), (0, 255, 0), (255, 255, 0), (92, 92, 255), (255, 0, 255), (0, 255, 255), (255, 255, 255),
+    (0, 0, 0),
+    (205, 0, 0),
+    (0, 205, 0),
+    (205, 205, 0),
+    (0, 0, 238),
+    (205, 0, 205),
+    (0, 205, 205),
+    (229, 229, 229),
+    (127, 127, 127),
+    (255, 0, 0),
+    (0, 255, 0),
+    (255, 255, 0),
+    (92, 92, 255),
+    (255, 0, 255),
+    (0, 255, 255),
+    (255, 255, 255),
 ];
 
 /// The RGB of a 256-colour index (xterm's cube and grey ramp).
@@ -151,7 +184,11 @@ pub fn index_rgb(i: u32) -> (u8, u8, u8) {
     }
     let l = [0u8, 95, 135, 175, 215, 255];
     let c = i - 16;
-    (l[(c / 36) as usize], l[((c / 6) % 6) as usize], l[(c % 6) as usize])
+    (
+        l[(c / 36) as usize],
+        l[((c / 6) % 6) as usize],
+        l[(c % 6) as usize],
+    )
 }
 
 /// The closest of the 16 terminal colours.
@@ -160,7 +197,9 @@ pub fn nearest16(rgb: (u8, u8, u8)) -> u32 {
         let f = |x: u8, y: u8| (i32::from(x) - i32::from(y)).pow(2);
         f(a.0, rgb.0) + f(a.1, rgb.1) + f(a.2, rgb.2)
     };
-    (0..16u32).min_by_key(|i| d(PALETTE16[*i as usize])).unwrap_or(7)
+    (0..16u32)
+        .min_by_key(|i| d(PALETTE16[*i as usize]))
+        .unwrap_or(7)
 }
 
 #[cfg(test)]
@@ -194,10 +233,16 @@ mod tests {
     #[test]
     fn sixteen_colour_mode_uses_classic_codes() {
         assert_eq!(s(b"\x1b[38;5;9mX", ColorMode::Ansi16), "\x1b[91mX");
-        assert_eq!(s(b"\x1b[38;5;1;48;5;0mX", ColorMode::Ansi16), "\x1b[31;40mX");
+        assert_eq!(
+            s(b"\x1b[38;5;1;48;5;0mX", ColorMode::Ansi16),
+            "\x1b[31;40mX"
+        );
         assert_eq!(s(b"\x1b[38;2;200;0;0mX", ColorMode::Ansi16), "\x1b[31mX");
         assert_eq!(s(b"\x1b[1mX\x1b[0m", ColorMode::Ansi16), "\x1b[1mX\x1b[0m");
-        assert_eq!(s(b"\x1b[2J\x1b[38;5;9m", ColorMode::Full), "\x1b[2J\x1b[38;5;9m");
+        assert_eq!(
+            s(b"\x1b[2J\x1b[38;5;9m", ColorMode::Full),
+            "\x1b[2J\x1b[38;5;9m"
+        );
     }
 
     #[test]

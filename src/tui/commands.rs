@@ -26,7 +26,9 @@ pub fn run_cmd(m: &mut Model, cmd: Cmd, new_idem_key: &str) {
     let need_flag = |m: &mut Model| m.set_status("select a flag first", true);
     match cmd {
         Cmd::Rollback => {
-            let Some(flag) = flag else { return need_flag(m) };
+            let Some(flag) = flag else {
+                return need_flag(m);
+            };
             rollback(m, flag, new_idem_key);
         }
         Cmd::StepUp | Cmd::StepDown | Cmd::Percent => {
@@ -34,11 +36,23 @@ pub fn run_cmd(m: &mut Model, cmd: Cmd, new_idem_key: &str) {
                 m.set_status("select a cohort in the Ladder pane first", true);
                 return;
             };
-            let base = |percent| Action::SetPercent { flag: flag.clone(), env: env.clone(), cohort: c.name.clone(), percent };
+            let base = |percent| Action::SetPercent {
+                flag: flag.clone(),
+                env: env.clone(),
+                cohort: c.name.clone(),
+                percent,
+            };
             match cmd {
-                _ if c.rolled_back => m.set_status(format!("{} is rolled back; `r` restores it first", fit(&c.name, 40)), true),
+                _ if c.rolled_back => m.set_status(
+                    format!("{} is rolled back; `r` restores it first", fit(&c.name, 40)),
+                    true,
+                ),
                 Cmd::Percent => {
-                    m.dialog = Some(Dialog::Percent { input: Input::new(c.percent.to_string()), action_base: base(c.percent), current: c.percent })
+                    m.dialog = Some(Dialog::Percent {
+                        input: Input::new(c.percent.to_string()),
+                        action_base: base(c.percent),
+                        current: c.percent,
+                    })
                 }
                 _ => {
                     let next = if cmd == Cmd::StepUp {
@@ -48,20 +62,37 @@ pub fn run_cmd(m: &mut Model, cmd: Cmd, new_idem_key: &str) {
                     };
                     match next {
                         Some(p) => confirm::open(m, base(p), String::new(), new_idem_key),
-                        None => m.set_status(format!("{} is already at {}%", fit(&c.name, 40), c.percent), true),
+                        None => m.set_status(
+                            format!("{} is already at {}%", fit(&c.name, 40), c.percent),
+                            true,
+                        ),
                     }
                 }
             }
         }
         Cmd::Advance | Cmd::Retreat | Cmd::PauseResume | Cmd::Kill => {
-            let Some(flag) = flag else { return need_flag(m) };
+            let Some(flag) = flag else {
+                return need_flag(m);
+            };
             let a = match cmd {
-                Cmd::Advance => Action::Advance { flag, env, exposure: None },
-                Cmd::Retreat => Action::Retreat { flag, env, exposure: None },
+                Cmd::Advance => Action::Advance {
+                    flag,
+                    env,
+                    exposure: None,
+                },
+                Cmd::Retreat => Action::Retreat {
+                    flag,
+                    env,
+                    exposure: None,
+                },
                 Cmd::PauseResume => match ladder {
                     None => return m.set_status("this flag has no ladder here", true),
                     Some(l) if l.state == LadderState::Paused => Action::Resume { flag, env },
-                    Some(_) => Action::Pause { flag, env, note: None },
+                    Some(_) => Action::Pause {
+                        flag,
+                        env,
+                        note: None,
+                    },
                 },
                 _ => {
                     if m.flag_env().is_some_and(|e| e.enabled) {
@@ -76,7 +107,11 @@ pub fn run_cmd(m: &mut Model, cmd: Cmd, new_idem_key: &str) {
         Cmd::Freeze => {
             let frozen = m.is_frozen();
             let reason = freeze_reason(m, frozen);
-            let a = if frozen { Action::Unfreeze { env } } else { Action::Freeze { env } };
+            let a = if frozen {
+                Action::Unfreeze { env }
+            } else {
+                Action::Freeze { env }
+            };
             confirm::open(m, a, reason, new_idem_key);
         }
         Cmd::Undo => undo(m, new_idem_key),
@@ -90,9 +125,16 @@ pub fn run_cmd(m: &mut Model, cmd: Cmd, new_idem_key: &str) {
 /// chose in the Ladder pane, else a list to choose from — never silently the first cohort.
 fn rollback(m: &mut Model, flag: FlagKey, new_idem_key: &str) {
     let env = m.env.clone();
-    let chosen = if m.focus == Pane::Ladder { m.ladder.sel.key().cloned() } else { None };
+    let chosen = if m.focus == Pane::Ladder {
+        m.ladder.sel.key().cloned()
+    } else {
+        None
+    };
     let breached = m.breached_cohorts(&flag);
-    if let Some(c) = chosen.as_ref().filter(|c| breached.is_empty() || breached.contains(c)) {
+    if let Some(c) = chosen
+        .as_ref()
+        .filter(|c| breached.is_empty() || breached.contains(c))
+    {
         return rollback_cohort(m, &flag, &env, c, new_idem_key);
     }
     match breached.as_slice() {
@@ -100,40 +142,106 @@ fn rollback(m: &mut Model, flag: FlagKey, new_idem_key: &str) {
         [] => {
             let options: Vec<CohortName> = m.cohorts().iter().map(|c| c.name.clone()).collect();
             if options.is_empty() {
-                return m.set_status(format!("{} has no cohorts in {}", fit(&flag, 40), fit(&env, 20)), true);
+                return m.set_status(
+                    format!("{} has no cohorts in {}", fit(&flag, 40), fit(&env, 20)),
+                    true,
+                );
             }
             let title = format!("no breach on {}: which cohort?", fit(&flag, 40));
-            m.dialog = Some(Dialog::Choose(Choose { title, flag, env, options, row: 0 }));
+            m.dialog = Some(Dialog::Choose(Choose {
+                title,
+                flag,
+                env,
+                options,
+                row: 0,
+            }));
         }
         several => {
-            let title = format!("{} cohorts of {} breached: which one?", several.len(), fit(&flag, 40));
-            m.dialog = Some(Dialog::Choose(Choose { title, flag, env, options: several.to_vec(), row: 0 }));
+            let title = format!(
+                "{} cohorts of {} breached: which one?",
+                several.len(),
+                fit(&flag, 40)
+            );
+            m.dialog = Some(Dialog::Choose(Choose {
+                title,
+                flag,
+                env,
+                options: several.to_vec(),
+                row: 0,
+            }));
         }
     }
 }
 
 /// Opens the confirm flow for rolling back `cohort` (restoring it when it is rolled back), with
 /// the breach it answers as the prefilled reason.
-pub fn rollback_cohort(m: &mut Model, flag: &FlagKey, env: &EnvKey, cohort: &CohortName, new_idem_key: &str) {
-    let Some(c) = m.data.state.flags.get(flag).and_then(|f| f.env(env)).and_then(|fe| fe.cohorts.iter().find(|c| c.name == *cohort)) else {
-        return m.set_status(format!("{} has no cohort {} in {}", fit(flag, 40), fit(cohort, 40), fit(env, 20)), true);
+pub fn rollback_cohort(
+    m: &mut Model,
+    flag: &FlagKey,
+    env: &EnvKey,
+    cohort: &CohortName,
+    new_idem_key: &str,
+) {
+    let Some(c) = m
+        .data
+        .state
+        .flags
+        .get(flag)
+        .and_then(|f| f.env(env))
+        .and_then(|fe| fe.cohorts.iter().find(|c| c.name == *cohort))
+    else {
+        return m.set_status(
+            format!(
+                "{} has no cohort {} in {}",
+                fit(flag, 40),
+                fit(cohort, 40),
+                fit(env, 20)
+            ),
+            true,
+        );
     };
     let (f, e, co) = (flag.clone(), env.clone(), cohort.clone());
-    let a = if c.rolled_back { Action::Restore { flag: f, env: e, cohort: co } } else { Action::Rollback { flag: f, env: e, cohort: co } };
-    let readings: Vec<_> = m.data.guardrails.iter().filter(|r| r.flag == *flag && r.env == *env).collect();
+    let a = if c.rolled_back {
+        Action::Restore {
+            flag: f,
+            env: e,
+            cohort: co,
+        }
+    } else {
+        Action::Rollback {
+            flag: f,
+            env: e,
+            cohort: co,
+        }
+    };
+    let readings: Vec<_> = m
+        .data
+        .guardrails
+        .iter()
+        .filter(|r| r.flag == *flag && r.env == *env)
+        .collect();
     let reason = confirm::default_reason(&a, &readings);
     confirm::open(m, a, reason, new_idem_key);
 }
 
 /// A key in the cohort chooser of `r`: move, pick (Enter), or close (Esc).
-pub fn on_choose_key(m: &mut Model, k: &crossterm::event::KeyEvent, dcmd: Option<Cmd>, new_idem_key: &str) {
+pub fn on_choose_key(
+    m: &mut Model,
+    k: &crossterm::event::KeyEvent,
+    dcmd: Option<Cmd>,
+    new_idem_key: &str,
+) {
     use crossterm::event::KeyCode;
-    let Some(Dialog::Choose(ch)) = m.dialog.as_mut() else { return };
+    let Some(Dialog::Choose(ch)) = m.dialog.as_mut() else {
+        return;
+    };
     let last = ch.options.len().saturating_sub(1);
     match (dcmd, k.code) {
         (Some(Cmd::Cancel), _) => m.dialog = None,
         (Some(Cmd::Confirm), _) => {
-            let Some(Dialog::Choose(ch)) = m.dialog.take() else { return };
+            let Some(Dialog::Choose(ch)) = m.dialog.take() else {
+                return;
+            };
             if let Some(c) = ch.options.get(ch.row) {
                 rollback_cohort(m, &ch.flag, &ch.env, c, new_idem_key);
             }
@@ -153,7 +261,11 @@ pub fn on_choose_key(m: &mut Model, k: &crossterm::event::KeyEvent, dcmd: Option
 /// `!`: selects the worst breach — its environment, flag and cohort — and focuses the Ladder
 /// on it, so `r` Enter rolls it back.
 pub fn jump_to_breach(m: &mut Model) {
-    let Some((flag, env, cohort)) = m.breaches().first().map(|b| (b.flag().clone(), b.env().clone(), b.cohort().to_string())) else {
+    let Some((flag, env, cohort)) = m
+        .breaches()
+        .first()
+        .map(|b| (b.flag().clone(), b.env().clone(), b.cohort().to_string()))
+    else {
         return m.set_status("no breached guardrail", false);
     };
     if env != m.env {
@@ -167,7 +279,15 @@ pub fn jump_to_breach(m: &mut Model) {
     m.select_cohort(&cohort);
     m.focus = Pane::Ladder;
     m.zoom = false;
-    m.set_status(format!("breach: {}/{} in {} — r rolls it back", fit(&flag, 40), fit(&cohort, 30), fit(&env, 20)), true);
+    m.set_status(
+        format!(
+            "breach: {}/{} in {} — r rolls it back",
+            fit(&flag, 40),
+            fit(&cohort, 30),
+            fit(&env, 20)
+        ),
+        true,
+    );
 }
 
 /// The prefilled reason of `F`: the breach it answers when there is one, so `F` Enter is enough.
@@ -177,7 +297,12 @@ fn freeze_reason(m: &Model, frozen: bool) -> String {
         return format!("unfreeze {env}");
     }
     match m.breaches_here().first() {
-        Some(b) => format!("freeze {env} during incident: {}/{} {} breach", fit(b.flag(), 40), fit(b.cohort(), 30), fit(&b.reading.metric, 30)),
+        Some(b) => format!(
+            "freeze {env} during incident: {}/{} {} breach",
+            fit(b.flag(), 40),
+            fit(b.cohort(), 30),
+            fit(&b.reading.metric, 30)
+        ),
         None => format!("freeze automatic advances in {env}"),
     }
 }
@@ -189,7 +314,11 @@ fn undo(m: &mut Model, new_idem_key: &str) {
     } else {
         m.own_last
             .and_then(|id| m.data.audit.iter().find(|e| e.id == id))
-            .or_else(|| m.data.audit.iter().find(|e| e.actor.name == own && e.kind == AuditKind::Applied && e.reverse.is_some()))
+            .or_else(|| {
+                m.data.audit.iter().find(|e| {
+                    e.actor.name == own && e.kind == AuditKind::Applied && e.reverse.is_some()
+                })
+            })
     };
     let Some(ev) = pick else {
         return m.set_status("nothing to undo (select an entry in Activity)", true);
@@ -206,7 +335,10 @@ fn decide(m: &mut Model, approve: bool, new_idem_key: &str) {
         return m.set_status("no request selected (Approvals pane)", true);
     };
     if req.state != ApprovalState::Pending {
-        return m.set_status(format!("request {} is {}", fit(&req.id, 40), req.state.as_str()), true);
+        return m.set_status(
+            format!("request {} is {}", fit(&req.id, 40), req.state.as_str()),
+            true,
+        );
     }
     let own = req.requested_by.name == m.data.identity.name;
     let role = m.data.identity.role;
@@ -232,8 +364,20 @@ pub fn open_details(m: &mut Model) {
                 format!("flag {}", fit(&f.key, 60)),
                 vec![
                     format!("description: {}", fit(&f.description, 200)),
-                    format!("owner: {}   lifecycle: {:?}   kind: {:?}", fit(&f.owner, 40), f.lifecycle, f.kind),
-                    format!("variations: {}", f.variations.iter().map(|v| fit(v, 30)).collect::<Vec<_>>().join(", ")),
+                    format!(
+                        "owner: {}   lifecycle: {:?}   kind: {:?}",
+                        fit(&f.owner, 40),
+                        f.lifecycle,
+                        f.kind
+                    ),
+                    format!(
+                        "variations: {}",
+                        f.variations
+                            .iter()
+                            .map(|v| fit(v, 30))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                     format!("revision: {}", f.revision),
                 ],
             ),
@@ -244,8 +388,17 @@ pub fn open_details(m: &mut Model) {
                 format!("guardrail {} / {}", fit(&r.metric, 40), fit(&r.cohort, 40)),
                 vec![
                     format!("rule: {}", fit(&r.rule, 80)),
-                    format!("samples: {} (baseline {}, min {}) over {}s", r.samples, r.baseline_samples, r.min_samples, r.window_secs),
-                    format!("source error: {}", r.source_error.as_deref().map(|s| fit(s, 120)).unwrap_or_else(|| "-".into())),
+                    format!(
+                        "samples: {} (baseline {}, min {}) over {}s",
+                        r.samples, r.baseline_samples, r.min_samples, r.window_secs
+                    ),
+                    format!(
+                        "source error: {}",
+                        r.source_error
+                            .as_deref()
+                            .map(|s| fit(s, 120))
+                            .unwrap_or_else(|| "-".into())
+                    ),
                 ],
             ),
             None => return,
@@ -256,8 +409,17 @@ pub fn open_details(m: &mut Model) {
                     format!("action:  {}", fit(&a.action.describe(), 100)),
                     format!("reverse: {}", fit(&a.reverse.describe(), 100)),
                     format!("reason:  {}", fit(&a.reason, 200)),
-                    format!("by: {} ({})   state: {}", fit(&a.requested_by.name, 40), a.requested_by.kind(), a.state.as_str()),
-                    format!("created {}   expires {}", a.created_at.format("%H:%M:%S"), a.expires_at.format("%H:%M:%S")),
+                    format!(
+                        "by: {} ({})   state: {}",
+                        fit(&a.requested_by.name, 40),
+                        a.requested_by.kind(),
+                        a.state.as_str()
+                    ),
+                    format!(
+                        "created {}   expires {}",
+                        a.created_at.format("%H:%M:%S"),
+                        a.expires_at.format("%H:%M:%S")
+                    ),
                 ];
                 for e in &a.evidence {
                     lines.push(format!(
@@ -280,9 +442,26 @@ pub fn open_details(m: &mut Model) {
             Some(e) => (
                 format!("audit #{}", e.id),
                 vec![
-                    format!("{} by {} via {}", e.at.format("%Y-%m-%d %H:%M:%S"), fit(&e.actor.name, 40), fit(&e.source, 20)),
-                    format!("action:  {}", e.action.as_ref().map(|a| fit(&a.describe(), 100)).unwrap_or_default()),
-                    format!("reverse: {}", e.reverse.as_ref().map(|a| fit(&a.describe(), 100)).unwrap_or_default()),
+                    format!(
+                        "{} by {} via {}",
+                        e.at.format("%Y-%m-%d %H:%M:%S"),
+                        fit(&e.actor.name, 40),
+                        fit(&e.source, 20)
+                    ),
+                    format!(
+                        "action:  {}",
+                        e.action
+                            .as_ref()
+                            .map(|a| fit(&a.describe(), 100))
+                            .unwrap_or_default()
+                    ),
+                    format!(
+                        "reverse: {}",
+                        e.reverse
+                            .as_ref()
+                            .map(|a| fit(&a.describe(), 100))
+                            .unwrap_or_default()
+                    ),
                     format!("reason:  {}", fit(&e.reason, 200)),
                 ],
             ),

@@ -9,10 +9,17 @@ use tui_input::Input;
 #[derive(Debug)]
 pub enum Dialog {
     Help,
-    Details { title: String, lines: Vec<String> },
+    Details {
+        title: String,
+        lines: Vec<String>,
+    },
     Filter(Input),
     Command(Input),
-    Percent { input: Input, action_base: Action, current: u8 },
+    Percent {
+        input: Input,
+        action_base: Action,
+        current: u8,
+    },
     Confirm(Box<Confirm>),
     /// `r` without one clear target: the cohorts to choose from.
     Choose(Choose),

@@ -2,8 +2,8 @@
 //! update hands back to the loop. Plain data: it must not execute anything (the app loop does,
 //! via tokio::spawn).
 
-use crate::client::{Clean, ClientError};
 use crate::client::stream::StreamEvent;
+use crate::client::{Clean, ClientError};
 use crate::domain::ApprovalId;
 use crate::wire::{ActionRequest, Outcome, Snapshot};
 use chrono::{DateTime, Utc};
@@ -13,24 +13,41 @@ use crossterm::event::KeyEvent;
 pub enum Event {
     /// A key, with a fresh idempotency key from the loop: a confirm dialog that opens or sends a
     /// new decision on this key uses it, so `update` itself never draws a random number.
-    Key { key: KeyEvent, new_idem_key: String },
+    Key {
+        key: KeyEvent,
+        new_idem_key: String,
+    },
     Snapshot(Result<Box<Clean<Snapshot>>, ClientError>),
     Stream(StreamEvent),
     /// The answer to a Submit or Decide, matched by its idempotency key.
-    Outcome { idem_key: String, result: Result<Box<Clean<Outcome>>, ClientError> },
+    Outcome {
+        idem_key: String,
+        result: Result<Box<Clean<Outcome>>, ClientError>,
+    },
     /// The wall clock moved (the app sends one before each batch, every second while stale, and
     /// when a time shown on screen is due to change).
     Tick(DateTime<Utc>),
     /// Guardrail readings that waited for the loop (see `tui::readings`), and when the newest of
     /// them arrived.
     Readings(Clean<crate::wire::GuardrailUpdate>, DateTime<Utc>),
-    Resize { width: u16, height: u16 },
+    Resize {
+        width: u16,
+        height: u16,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    Submit { req: ActionRequest, idem_key: String },
-    Decide { id: ApprovalId, approve: bool, reason: String, idem_key: String },
+    Submit {
+        req: ActionRequest,
+        idem_key: String,
+    },
+    Decide {
+        id: ApprovalId,
+        approve: bool,
+        reason: String,
+        idem_key: String,
+    },
     FetchSnapshot,
     /// Ring the terminal bell (a guardrail newly breached and the `bell` option is on).
     Bell,
@@ -49,11 +66,17 @@ pub struct Step {
 impl Step {
     /// Nothing to run; redraw when `redraw`.
     pub fn redraw(redraw: bool) -> Step {
-        Step { effects: Vec::new(), redraw }
+        Step {
+            effects: Vec::new(),
+            redraw,
+        }
     }
 
     /// `effects` to run, and a redraw.
     pub fn run(effects: Vec<Effect>) -> Step {
-        Step { effects, redraw: true }
+        Step {
+            effects,
+            redraw: true,
+        }
     }
 }

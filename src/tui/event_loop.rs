@@ -4,22 +4,22 @@
 //! text, and a 1 s tick while the data is stale). Must not hold model logic or print to
 //! stdout/stderr while the TUI owns the screen.
 
+use super::color_filter::SgrFilter;
 use super::effect::{Effect, Event};
 use super::model::Model;
 use super::readings::Readings;
 use super::screen::Screen;
-use super::color_filter::SgrFilter;
 use super::theme::Theme;
 use super::{Limits, TuiOptions, update, view};
-use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
-use crate::client::{Clean, Client};
 use crate::client::http::idempotency_key;
 use crate::client::stream::{StreamEvent, follow};
+use crate::client::{Clean, Client};
 use chrono::Utc;
 use color_eyre::eyre::{WrapErr, eyre};
 use crossterm::event::{Event as CtEvent, EventStream};
 use futures::StreamExt;
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
@@ -37,9 +37,19 @@ pub async fn run(client: Client, mut opts: TuiOptions) -> color_eyre::Result<()>
     // Fetch before taking the screen so a failure prints normally.
     let snap = match opts.first_snapshot.take() {
         Some(s) => *s,
-        None => client.snapshot_clean().await.map_err(|e| eyre!("{e}")).wrap_err("cannot load the first snapshot")?,
+        None => client
+            .snapshot_clean()
+            .await
+            .map_err(|e| eyre!("{e}"))
+            .wrap_err("cannot load the first snapshot")?,
     };
-    let mut model = Model::new(snap, &opts.backend_label, opts.initial_env.as_deref(), opts.keymap, Utc::now());
+    let mut model = Model::new(
+        snap,
+        &opts.backend_label,
+        opts.initial_env.as_deref(),
+        opts.keymap,
+        Utc::now(),
+    );
     model.bell = opts.bell;
     // Breaches already there at start are not news.
     let _ = model.ring_for_new_breach();
@@ -52,9 +62,21 @@ pub async fn run(client: Client, mut opts: TuiOptions) -> color_eyre::Result<()>
     // Raw mode, alternate screen, and a panic hook that restores the terminal, then chains the
     // previous hook. Drawing goes through our own writer so colours can be filtered.
     drop(ratatui::try_init().wrap_err("cannot set up the terminal")?);
-    let result = match Terminal::new(CrosstermBackend::new(SgrFilter::new(std::io::stdout(), opts.color))) {
+    let result = match Terminal::new(CrosstermBackend::new(SgrFilter::new(
+        std::io::stdout(),
+        opts.color,
+    ))) {
         Ok(mut terminal) => {
-            let r = event_loop(&mut terminal, client, model, &opts.theme, opts.limits, &mut sigterm, &mut sighup).await;
+            let r = event_loop(
+                &mut terminal,
+                client,
+                model,
+                &opts.theme,
+                opts.limits,
+                &mut sigterm,
+                &mut sighup,
+            )
+            .await;
             // When the TTY is gone (SSH drop) showing the cursor fails, and ratatui's Drop would
             // then `eprintln!` to the dead terminal, which panics: skip that Drop instead.
             if terminal.show_cursor().is_err() {
@@ -86,7 +108,12 @@ async fn event_loop(
     let (stx, mut srx) = mpsc::channel::<StreamEvent>(64);
     // The stream brings guardrail readings for the environment on screen only (`env_tx`).
     let (env_tx, env_rx) = tokio::sync::watch::channel(model.env.clone());
-    let stream_task = tokio::spawn(follow(client.clone(), Some(model.data.revision.0), Some(env_rx), stx));
+    let stream_task = tokio::spawn(follow(
+        client.clone(),
+        Some(model.data.revision.0),
+        Some(env_rx),
+        stx,
+    ));
     // Guardrail readings wait in `readings` (merged by series) instead of the inbox: only those
     // for the environment on screen wake the loop.
     let readings = Arc::new(Readings::new(model.env.clone()));
@@ -110,9 +137,19 @@ async fn event_loop(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut batch = Vec::with_capacity(batch_max);
     let mut screen = Screen::new();
-    let mut lp = Loop { model, client, tx, dirty: true, quit: false, bell: false };
+    let mut lp = Loop {
+        model,
+        client,
+        tx,
+        dirty: true,
+        quit: false,
+        bell: false,
+    };
     if let Ok(size) = terminal.size() {
-        lp.handle(Event::Resize { width: size.width, height: size.height });
+        lp.handle(Event::Resize {
+            width: size.width,
+            height: size.height,
+        });
     }
     let mut hooks = super::test_hooks::Hooks::from_env();
     // The answer to the operator's own action is drawn at once, whatever the pacing says.
@@ -138,7 +175,9 @@ async fn event_loop(
             let w = terminal.backend_mut();
             let _ = w.write_all(b"\x07").and_then(|()| w.flush());
         }
-        if lp.dirty && (answer || pace.ready_at(tokio::time::Instant::now()) <= tokio::time::Instant::now()) {
+        if lp.dirty
+            && (answer || pace.ready_at(tokio::time::Instant::now()) <= tokio::time::Instant::now())
+        {
             if let Err(e) = screen.draw(terminal, |f| view::frame(f, &lp.model, theme)) {
                 break Err(eyre!("drawing failed: {e}"));
             }
@@ -227,14 +266,35 @@ impl Loop {
                 }
                 Effect::Submit { req, idem_key } => {
                     tokio::spawn(async move {
-                        let r = c.act(&req, &idem_key).await.map(|o| Box::new(Clean::new(o)));
-                        let _ = tx.send(Event::Outcome { idem_key, result: r }).await;
+                        let r = c
+                            .act(&req, &idem_key)
+                            .await
+                            .map(|o| Box::new(Clean::new(o)));
+                        let _ = tx
+                            .send(Event::Outcome {
+                                idem_key,
+                                result: r,
+                            })
+                            .await;
                     });
                 }
-                Effect::Decide { id, approve, reason, idem_key } => {
+                Effect::Decide {
+                    id,
+                    approve,
+                    reason,
+                    idem_key,
+                } => {
                     tokio::spawn(async move {
-                        let r = c.decide(&id, approve, &reason).await.map(|o| Box::new(Clean::new(o)));
-                        let _ = tx.send(Event::Outcome { idem_key, result: r }).await;
+                        let r = c
+                            .decide(&id, approve, &reason)
+                            .await
+                            .map(|o| Box::new(Clean::new(o)));
+                        let _ = tx
+                            .send(Event::Outcome {
+                                idem_key,
+                                result: r,
+                            })
+                            .await;
                     });
                 }
             }
@@ -256,11 +316,16 @@ impl Pace {
     const BURST: f64 = 4.0;
 
     fn new(max_fps: u32) -> Pace {
-        Pace { tokens: Self::BURST, at: tokio::time::Instant::now(), per_frame: Duration::from_secs(1) / max_fps.max(1) }
+        Pace {
+            tokens: Self::BURST,
+            at: tokio::time::Instant::now(),
+            per_frame: Duration::from_secs(1) / max_fps.max(1),
+        }
     }
 
     fn refill(&mut self, now: tokio::time::Instant) {
-        let gained = now.saturating_duration_since(self.at).as_secs_f64() / self.per_frame.as_secs_f64();
+        let gained =
+            now.saturating_duration_since(self.at).as_secs_f64() / self.per_frame.as_secs_f64();
         self.tokens = (self.tokens + gained).min(Self::BURST);
         self.at = now;
     }
@@ -268,7 +333,11 @@ impl Pace {
     /// When the next frame may be drawn (`now` when it may be drawn now).
     fn ready_at(&mut self, now: tokio::time::Instant) -> tokio::time::Instant {
         self.refill(now);
-        if self.tokens >= 1.0 - 1e-6 { now } else { now + self.per_frame.mul_f64(1.0 - self.tokens) }
+        if self.tokens >= 1.0 - 1e-6 {
+            now
+        } else {
+            now + self.per_frame.mul_f64(1.0 - self.tokens)
+        }
     }
 
     fn spend(&mut self, now: tokio::time::Instant) {
@@ -298,7 +367,11 @@ mod tests {
             p.spend(t0);
         }
         let next = p.ready_at(t0);
-        assert!(next >= t0 + Duration::from_millis(39) && next <= t0 + Duration::from_millis(41), "{:?}", next - t0);
+        assert!(
+            next >= t0 + Duration::from_millis(39) && next <= t0 + Duration::from_millis(41),
+            "{:?}",
+            next - t0
+        );
         // A second later the burst is back, never more than four.
         let t1 = t0 + Duration::from_secs(1);
         for _ in 0..4 {

@@ -18,8 +18,15 @@ pub enum Context {
 }
 
 impl Context {
-    pub const ALL: [Context; 7] =
-        [Context::Global, Context::Flags, Context::Ladder, Context::Guardrails, Context::Approvals, Context::Activity, Context::Dialog];
+    pub const ALL: [Context; 7] = [
+        Context::Global,
+        Context::Flags,
+        Context::Ladder,
+        Context::Guardrails,
+        Context::Approvals,
+        Context::Activity,
+        Context::Dialog,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -116,16 +123,30 @@ impl Keymap {
     pub fn hints_for(&self, pane: Pane, ascii: bool, incident: bool) -> Vec<(String, String)> {
         let ctx = Context::of_pane(pane);
         let pane = self.bindings.iter().filter(|b| b.hint && b.ctx == ctx);
-        let global = self.bindings.iter().filter(|b| b.hint && b.ctx == Context::Global);
+        let global = self
+            .bindings
+            .iter()
+            .filter(|b| b.hint && b.ctx == Context::Global);
         let mut all: Vec<&Binding> = pane.chain(global).collect();
         // Help first, then what changes things (the keys an incident needs at 80 columns).
-        all.sort_by_key(|b| (!(incident && matches!(b.run, Cmd::JumpToBreach | Cmd::Rollback)), b.run != Cmd::Help, !b.run.is_mutating()));
-        all.into_iter().map(|b| (seq_label(&b.on, ascii), b.desc.clone())).collect()
+        all.sort_by_key(|b| {
+            (
+                !(incident && matches!(b.run, Cmd::JumpToBreach | Cmd::Rollback)),
+                b.run != Cmd::Help,
+                !b.run.is_mutating(),
+            )
+        });
+        all.into_iter()
+            .map(|b| (seq_label(&b.on, ascii), b.desc.clone()))
+            .collect()
     }
 
     /// Rows for `?` help and the README: one per (context, command), keys joined by ` / `.
     pub fn rows(&self, ascii: bool) -> Vec<(Context, String, String)> {
-        self.rows_by_cmd(ascii).into_iter().map(|(c, _, k, d)| (c, k, d)).collect()
+        self.rows_by_cmd(ascii)
+            .into_iter()
+            .map(|(c, _, k, d)| (c, k, d))
+            .collect()
     }
 
     /// `rows`, with the command of each.
@@ -138,16 +159,26 @@ impl Keymap {
                 None => rows.push((b.ctx, b.run, vec![label], b.desc.clone())),
             }
         }
-        rows.into_iter().map(|(c, cmd, keys, desc)| (c, cmd, keys.join(" / "), desc)).collect()
+        rows.into_iter()
+            .map(|(c, cmd, keys, desc)| (c, cmd, keys.join(" / "), desc))
+            .collect()
     }
 
     /// The README key table (markdown), generated from this keymap.
     pub fn markdown_table(&self) -> String {
         let mut s = String::from("| key | action | where |\n|---|---|---|\n");
         for (ctx, keys, desc) in self.rows(false) {
-            let keys = keys.split(" / ").map(|k| format!("`{}`", k.replace('|', "\\|"))).collect::<Vec<_>>().join(" / ");
+            let keys = keys
+                .split(" / ")
+                .map(|k| format!("`{}`", k.replace('|', "\\|")))
+                .collect::<Vec<_>>()
+                .join(" / ");
             let desc = desc.replace('|', "\\|");
-            let where_ = if ctx == Context::Global { "everywhere".to_string() } else { ctx.name().to_string() };
+            let where_ = if ctx == Context::Global {
+                "everywhere".to_string()
+            } else {
+                ctx.name().to_string()
+            };
             s.push_str(&format!("| {keys} | {desc} | {where_} |\n"));
         }
         s

@@ -51,10 +51,38 @@ pub enum Cmd {
 impl Cmd {
     /// Every command, in the order help lists them.
     pub const ALL: [Cmd; 32] = [
-        Cmd::Up, Cmd::Down, Cmd::PageUp, Cmd::PageDown, Cmd::Top, Cmd::Bottom, Cmd::NextPane, Cmd::PrevPane,
-        Cmd::Zoom, Cmd::Details, Cmd::Filter, Cmd::Sort, Cmd::Command, Cmd::Help, Cmd::CycleEnv, Cmd::Quit,
-        Cmd::StepUp, Cmd::StepDown, Cmd::Percent, Cmd::Advance, Cmd::Retreat, Cmd::PauseResume, Cmd::Rollback,
-        Cmd::Undo, Cmd::Freeze, Cmd::Kill, Cmd::Approve, Cmd::Reject, Cmd::JumpToBreach, Cmd::Confirm, Cmd::Cancel, Cmd::SwitchField,
+        Cmd::Up,
+        Cmd::Down,
+        Cmd::PageUp,
+        Cmd::PageDown,
+        Cmd::Top,
+        Cmd::Bottom,
+        Cmd::NextPane,
+        Cmd::PrevPane,
+        Cmd::Zoom,
+        Cmd::Details,
+        Cmd::Filter,
+        Cmd::Sort,
+        Cmd::Command,
+        Cmd::Help,
+        Cmd::CycleEnv,
+        Cmd::Quit,
+        Cmd::StepUp,
+        Cmd::StepDown,
+        Cmd::Percent,
+        Cmd::Advance,
+        Cmd::Retreat,
+        Cmd::PauseResume,
+        Cmd::Rollback,
+        Cmd::Undo,
+        Cmd::Freeze,
+        Cmd::Kill,
+        Cmd::Approve,
+        Cmd::Reject,
+        Cmd::JumpToBreach,
+        Cmd::Confirm,
+        Cmd::Cancel,
+        Cmd::SwitchField,
     ];
 
     /// Parses a keymap `run` name with serde (the enum's own snake_case names).
@@ -64,13 +92,18 @@ impl Cmd {
 
     /// The snake_case name used in keymap files.
     pub fn name(self) -> String {
-        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
     }
 
     /// The danger tier `?` help groups this command under (PRODUCT.md's key table).
     pub fn tier(self) -> &'static str {
         match self {
-            Cmd::StepDown | Cmd::Retreat | Cmd::PauseResume | Cmd::Rollback | Cmd::Freeze => "reduce (applied after a confirm)",
+            Cmd::StepDown | Cmd::Retreat | Cmd::PauseResume | Cmd::Rollback | Cmd::Freeze => {
+                "reduce (applied after a confirm)"
+            }
             Cmd::StepUp | Cmd::Advance => "expand (a request in protected environments)",
             Cmd::Percent | Cmd::Undo => "expand or reduce",
             Cmd::Kill => "global (typed confirmation)",
@@ -113,10 +146,15 @@ impl KeyPress {
             _ => KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT,
         };
         let code = match code {
-            KeyCode::Char(c) if mods.contains(KeyModifiers::CONTROL) => KeyCode::Char(c.to_ascii_lowercase()),
+            KeyCode::Char(c) if mods.contains(KeyModifiers::CONTROL) => {
+                KeyCode::Char(c.to_ascii_lowercase())
+            }
             other => other,
         };
-        KeyPress { code, mods: mods & keep }
+        KeyPress {
+            code,
+            mods: mods & keep,
+        }
     }
 
     pub fn from_event(k: &KeyEvent) -> KeyPress {
@@ -126,7 +164,9 @@ impl KeyPress {
     /// A bare Ctrl-letter (`<C-a>`), the kind tmux and screen use as prefixes.
     pub fn ctrl_letter(&self) -> Option<char> {
         match self.code {
-            KeyCode::Char(c) if self.mods == KeyModifiers::CONTROL && c.is_ascii_lowercase() => Some(c),
+            KeyCode::Char(c) if self.mods == KeyModifiers::CONTROL && c.is_ascii_lowercase() => {
+                Some(c)
+            }
             _ => None,
         }
     }
@@ -178,7 +218,9 @@ impl KeyPress {
                 "insert" => KeyCode::Insert,
                 "lt" => KeyCode::Char('<'),
                 "gt" => KeyCode::Char('>'),
-                f if f.starts_with('f') && f[1..].parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)) => {
+                f if f.starts_with('f')
+                    && f[1..].parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)) =>
+                {
                     KeyCode::F(f[1..].parse::<u8>().unwrap_or(1))
                 }
                 _ => return Err(format!("unknown key `{token}`")),
@@ -235,7 +277,10 @@ pub fn parse_seq(on: &str) -> Result<Vec<KeyPress>, String> {
 
 /// A sequence's label: `g g`, `Ctrl-a`.
 pub fn seq_label(seq: &[KeyPress], ascii: bool) -> String {
-    seq.iter().map(|k| k.label(ascii)).collect::<Vec<_>>().join(" ")
+    seq.iter()
+        .map(|k| k.label(ascii))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -256,7 +301,10 @@ mod tests {
         let k = KeyPress::from_event(&KeyEvent::new(KeyCode::Char('K'), KeyModifiers::SHIFT));
         assert_eq!(k, KeyPress::parse("K").unwrap());
         assert_eq!(KeyPress::parse("<C-a>").unwrap().ctrl_letter(), Some('a'));
-        assert_eq!(KeyPress::parse("<S-Tab>").unwrap(), KeyPress::from_event(&KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT)));
+        assert_eq!(
+            KeyPress::parse("<S-Tab>").unwrap(),
+            KeyPress::from_event(&KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT))
+        );
         assert_eq!(KeyPress::parse("<Space>").unwrap().code, KeyCode::Char(' '));
         assert_eq!(parse_seq("g g").unwrap().len(), 2);
         assert!(KeyPress::parse("<Ctrl-x>").is_err());

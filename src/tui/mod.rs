@@ -2,30 +2,29 @@
 //! that only borrow. Owns everything under `src/tui`; must not speak HTTP except through
 //! `crate::client`, and must not print to stdout/stderr while it owns the terminal.
 
+pub mod color_filter;
 mod commands;
 pub mod confirm;
-mod event_loop;
 pub mod dialog;
 pub mod effect;
+mod event_loop;
 pub mod keymap;
-pub mod color_filter;
 pub mod keys;
+pub mod layout;
 pub mod model;
 pub mod pane;
 pub mod readings;
 pub mod screen;
-pub mod layout;
+mod test_hooks;
+#[cfg(test)]
+mod tests;
 pub mod text;
 pub mod theme;
 pub mod update;
 pub mod view;
-mod test_hooks;
-#[cfg(test)]
-mod tests;
 
-
-pub use event_loop::run;
 pub use effect::{Effect, Event, Step};
+pub use event_loop::run;
 pub use model::Model;
 pub use theme::Theme;
 pub use update::update;
@@ -65,6 +64,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_fps: 30, batch: 256, stale_tick_ms: 1000 }
+        Limits {
+            max_fps: 30,
+            batch: 256,
+            stale_tick_ms: 1000,
+        }
     }
 }

@@ -11,7 +11,13 @@ pub enum Pane {
 }
 
 impl Pane {
-    pub const ALL: [Pane; 5] = [Pane::Flags, Pane::Ladder, Pane::Guardrails, Pane::Approvals, Pane::Activity];
+    pub const ALL: [Pane; 5] = [
+        Pane::Flags,
+        Pane::Ladder,
+        Pane::Guardrails,
+        Pane::Approvals,
+        Pane::Activity,
+    ];
     pub fn title(self) -> &'static str {
         match self {
             Pane::Flags => "Flags",

@@ -5,8 +5,8 @@
 //! model or the terminal; one lock, held only to merge or take.
 
 use crate::client::Clean;
-use crate::domain::{CohortName, EnvKey};
 use crate::domain::guardrail::SeriesKey;
+use crate::domain::{CohortName, EnvKey};
 use crate::wire::{GuardrailReading, GuardrailUpdate};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -15,12 +15,20 @@ use tokio::sync::Notify;
 
 /// The series `r` is a reading of.
 pub fn series(r: &GuardrailReading) -> SeriesKey {
-    SeriesKey { flag: r.flag.clone(), env: r.env.clone(), metric: r.metric.clone(), cohort: CohortName::from(r.cohort.as_str()) }
+    SeriesKey {
+        flag: r.flag.clone(),
+        env: r.env.clone(),
+        metric: r.metric.clone(),
+        cohort: CohortName::from(r.cohort.as_str()),
+    }
 }
 
 /// Whether `r` is a reading of the series `k` (without building a key).
 pub fn is_of(r: &GuardrailReading, k: &SeriesKey) -> bool {
-    r.flag == k.flag && r.env == k.env && r.metric == k.metric && r.cohort.as_str() == k.cohort.as_str()
+    r.flag == k.flag
+        && r.env == k.env
+        && r.metric == k.metric
+        && r.cohort.as_str() == k.cohort.as_str()
 }
 
 #[derive(Debug)]
@@ -43,8 +51,16 @@ pub struct Readings {
 
 impl Readings {
     pub fn new(shown: EnvKey) -> Readings {
-        let waiting = Waiting { shown, readings: Vec::new(), index: HashMap::new(), arrived: None };
-        Readings { waiting: Mutex::new(waiting), wake: Notify::new() }
+        let waiting = Waiting {
+            shown,
+            readings: Vec::new(),
+            index: HashMap::new(),
+            arrived: None,
+        };
+        Readings {
+            waiting: Mutex::new(waiting),
+            wake: Notify::new(),
+        }
     }
 
     /// Stream side: keeps `u`'s readings (arrived at `now`); wakes the loop when one of them is
@@ -83,7 +99,13 @@ impl Readings {
         w.index.clear();
         let readings = std::mem::take(&mut w.readings);
         // Clean already (they came in as `Clean`); `Clean::new` keeps the type saying so.
-        Some((Clean::new(GuardrailUpdate { at: arrived, readings }), arrived))
+        Some((
+            Clean::new(GuardrailUpdate {
+                at: arrived,
+                readings,
+            }),
+            arrived,
+        ))
     }
 
     /// Resolves when a reading for the environment on screen has arrived since the last call.
@@ -125,10 +147,26 @@ mod tests {
     #[tokio::test]
     async fn only_readings_for_the_shown_environment_wake_the_loop() {
         let r = Readings::new("staging".into());
-        r.put(Clean::new(GuardrailUpdate { at: at(0), readings: vec![reading("a", "production", 1.0)] }), at(0));
-        let woke = tokio::time::timeout(std::time::Duration::from_millis(20), r.shown_arrived()).await;
-        assert!(woke.is_err(), "a production reading must not wake a loop showing staging");
-        r.put(Clean::new(GuardrailUpdate { at: at(1), readings: vec![reading("a", "staging", 2.0)] }), at(1));
+        r.put(
+            Clean::new(GuardrailUpdate {
+                at: at(0),
+                readings: vec![reading("a", "production", 1.0)],
+            }),
+            at(0),
+        );
+        let woke =
+            tokio::time::timeout(std::time::Duration::from_millis(20), r.shown_arrived()).await;
+        assert!(
+            woke.is_err(),
+            "a production reading must not wake a loop showing staging"
+        );
+        r.put(
+            Clean::new(GuardrailUpdate {
+                at: at(1),
+                readings: vec![reading("a", "staging", 2.0)],
+            }),
+            at(1),
+        );
         let woke = tokio::time::timeout(std::time::Duration::from_secs(5), r.shown_arrived()).await;
         assert!(woke.is_ok());
     }
@@ -136,12 +174,36 @@ mod tests {
     #[test]
     fn waiting_readings_merge_by_series_and_keep_their_order() {
         let r = Readings::new("staging".into());
-        r.put(Clean::new(GuardrailUpdate { at: at(0), readings: vec![reading("a", "production", 1.0), reading("b", "production", 1.0)] }), at(0));
-        r.put(Clean::new(GuardrailUpdate { at: at(1), readings: vec![reading("a", "production", 3.0)] }), at(2));
-        let Some((u, arrived)) = r.take(&"staging".into()) else { panic!("readings were waiting") };
+        r.put(
+            Clean::new(GuardrailUpdate {
+                at: at(0),
+                readings: vec![
+                    reading("a", "production", 1.0),
+                    reading("b", "production", 1.0),
+                ],
+            }),
+            at(0),
+        );
+        r.put(
+            Clean::new(GuardrailUpdate {
+                at: at(1),
+                readings: vec![reading("a", "production", 3.0)],
+            }),
+            at(2),
+        );
+        let Some((u, arrived)) = r.take(&"staging".into()) else {
+            panic!("readings were waiting")
+        };
         assert_eq!(arrived, at(2));
-        let got: Vec<(String, Option<f64>)> = u.readings.iter().map(|x| (x.flag.to_string(), x.value)).collect();
-        assert_eq!(got, vec![("a".to_string(), Some(3.0)), ("b".to_string(), Some(1.0))]);
+        let got: Vec<(String, Option<f64>)> = u
+            .readings
+            .iter()
+            .map(|x| (x.flag.to_string(), x.value))
+            .collect();
+        assert_eq!(
+            got,
+            vec![("a".to_string(), Some(3.0)), ("b".to_string(), Some(1.0))]
+        );
         assert!(r.take(&"staging".into()).is_none(), "taken once");
     }
 
@@ -149,7 +211,13 @@ mod tests {
     async fn switching_environment_changes_which_readings_wake() {
         let r = Readings::new("staging".into());
         assert!(r.take(&"production".into()).is_none());
-        r.put(Clean::new(GuardrailUpdate { at: at(0), readings: vec![reading("a", "production", 1.0)] }), at(0));
+        r.put(
+            Clean::new(GuardrailUpdate {
+                at: at(0),
+                readings: vec![reading("a", "production", 1.0)],
+            }),
+            at(0),
+        );
         let woke = tokio::time::timeout(std::time::Duration::from_secs(5), r.shown_arrived()).await;
         assert!(woke.is_ok(), "production is on screen now");
     }

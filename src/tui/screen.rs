@@ -6,11 +6,11 @@
 //! shown, moved or hidden only when that changes, and a frame that changes nothing writes
 //! nothing. Must not know about the model.
 
+use ratatui::Frame;
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use ratatui::buffer::{Buffer, Cell};
 use ratatui::layout::{Position, Rect};
-use ratatui::Frame;
 use std::io::{self, Write};
 
 /// What a view reports about the frame it rendered.
@@ -43,7 +43,11 @@ impl Screen {
     }
 
     /// Renders one frame with `render` and sends what changed.
-    pub fn draw<B>(&mut self, term: &mut Terminal<B>, render: impl FnOnce(&mut Frame) -> Drawn) -> io::Result<()>
+    pub fn draw<B>(
+        &mut self,
+        term: &mut Terminal<B>,
+        render: impl FnOnce(&mut Frame) -> Drawn,
+    ) -> io::Result<()>
     where
         B: Backend<Error = io::Error> + Write,
     {
@@ -109,10 +113,17 @@ fn scroll_band(shown: &mut Buffer, next: &Buffer, band: Rect, out: &mut Vec<u8>)
     // rows that do not match cost little): down by k (new lines at the top) or up by k.
     let h = band.height;
     let kept = |k: u16, down: bool| -> usize {
-        if down { (top..bottom - k).filter(|&y| same(y, y + k)).count() } else { (top + k..bottom).filter(|&y| same(y, y - k)).count() }
+        if down {
+            (top..bottom - k).filter(|&y| same(y, y + k)).count()
+        } else {
+            (top + k..bottom).filter(|&y| same(y, y - k)).count()
+        }
     };
     let in_place = (top..bottom).filter(|&y| same(y, y)).count();
-    let Some((kept, k, is_down)) = (1..h - 1).flat_map(|k| [(kept(k, true), k, true), (kept(k, false), k, false)]).max_by_key(|c| c.0) else {
+    let Some((kept, k, is_down)) = (1..h - 1)
+        .flat_map(|k| [(kept(k, true), k, true), (kept(k, false), k, false)])
+        .max_by_key(|c| c.0)
+    else {
         return;
     };
     // Worth it only when it saves rewriting at least two lines more than staying put.
@@ -156,7 +167,10 @@ pub(crate) fn diff<'a>(prev: &Buffer, next: &'a Buffer) -> Vec<(u16, u16, &'a Ce
         .union(Modifier::RAPID_BLINK)
         .union(Modifier::CROSSED_OUT);
     #[allow(deprecated)]
-    let is_skip = |c: &Cell| matches!(c.diff_option, CellDiffOption::Skip) || (c.skip && matches!(c.diff_option, CellDiffOption::None));
+    let is_skip = |c: &Cell| {
+        matches!(c.diff_option, CellDiffOption::Skip)
+            || (c.skip && matches!(c.diff_option, CellDiffOption::None))
+    };
     #[allow(deprecated)]
     let same = |a: &Cell, b: &Cell| {
         let (x, y) = (a.symbol().as_bytes(), b.symbol().as_bytes());
@@ -164,7 +178,13 @@ pub(crate) fn diff<'a>(prev: &Buffer, next: &'a Buffer) -> Vec<(u16, u16, &'a Ce
             ([p], [q]) => p == q,
             _ => x == y,
         };
-        symbol && a.fg == b.fg && a.bg == b.bg && a.modifier == b.modifier && a.underline_color == b.underline_color && a.diff_option == b.diff_option && a.skip == b.skip
+        symbol
+            && a.fg == b.fg
+            && a.bg == b.bg
+            && a.modifier == b.modifier
+            && a.underline_color == b.underline_color
+            && a.diff_option == b.diff_option
+            && a.skip == b.skip
     };
     let width = |c: &Cell| -> usize {
         match c.diff_option {
@@ -174,7 +194,10 @@ pub(crate) fn diff<'a>(prev: &Buffer, next: &'a Buffer) -> Vec<(u16, u16, &'a Ce
                 if s.len() == 1 {
                     1
                 } else {
-                    let marks = s.chars().filter(|ch| matches!(ch, '\u{FF9E}' | '\u{FF9F}')).count();
+                    let marks = s
+                        .chars()
+                        .filter(|ch| matches!(ch, '\u{FF9E}' | '\u{FF9F}'))
+                        .count();
                     ratatui::text::Span::raw(s).width() + marks
                 }
             }
@@ -220,7 +243,8 @@ pub(crate) fn diff<'a>(prev: &Buffer, next: &'a Buffer) -> Vec<(u16, u16, &'a Ce
             None
         } else {
             let pw = width(old);
-            (pw > cw && (old.bg != Color::Reset || old.modifier.intersects(VISIBLE_ON_BLANK))).then_some((here + pw, true))
+            (pw > cw && (old.bg != Color::Reset || old.modifier.intersects(VISIBLE_ON_BLANK)))
+                .then_some((here + pw, true))
         };
         if let Some((end, force)) = trailing {
             let mut end = end.min(len);
@@ -229,7 +253,9 @@ pub(crate) fn diff<'a>(prev: &Buffer, next: &'a Buffer) -> Vec<(u16, u16, &'a Ce
                 let k = j;
                 j += width(&next.content[k]).max(1);
                 end = end.max(j).min(len);
-                if !is_skip(&next.content[k]) && (force || prev.content[k].symbol() != next.content[k].symbol()) {
+                if !is_skip(&next.content[k])
+                    && (force || prev.content[k].symbol() != next.content[k].symbol())
+                {
                     let (x, y) = at(k);
                     out.push((x, y, &next.content[k]));
                 }
@@ -244,11 +270,19 @@ pub(crate) fn diff<'a>(prev: &Buffer, next: &'a Buffer) -> Vec<(u16, u16, &'a Ce
 /// than to jump over (a cursor move is 6–8 bytes): adds them when they are plain ASCII in the
 /// style of the cell before them (so no colour change either), and that cell is one column wide
 /// (so the terminal's cursor stands right where the gap starts).
-fn bridge_gaps<'a>(updates: Vec<(u16, u16, &'a Cell)>, next: &'a Buffer) -> Vec<(u16, u16, &'a Cell)> {
+fn bridge_gaps<'a>(
+    updates: Vec<(u16, u16, &'a Cell)>,
+    next: &'a Buffer,
+) -> Vec<(u16, u16, &'a Cell)> {
     const MAX_GAP: u16 = 5;
     let plain = |c: &Cell| matches!(c.symbol().as_bytes(), [b' '..=b'~']);
     let narrow = |c: &Cell| plain(c) || ratatui::text::Span::raw(c.symbol()).width() == 1;
-    let styled_as = |a: &Cell, b: &Cell| a.fg == b.fg && a.bg == b.bg && a.modifier == b.modifier && a.underline_color == b.underline_color;
+    let styled_as = |a: &Cell, b: &Cell| {
+        a.fg == b.fg
+            && a.bg == b.bg
+            && a.modifier == b.modifier
+            && a.underline_color == b.underline_color
+    };
     let mut out = Vec::with_capacity(updates.len());
     let mut last: Option<(u16, u16, &Cell)> = None;
     for (x, y, cell) in updates {

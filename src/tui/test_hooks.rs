@@ -16,8 +16,13 @@ pub struct Hooks {
 impl Hooks {
     #[cfg(feature = "test-hooks")]
     pub fn from_env() -> Hooks {
-        let ms = std::env::var("FLAGTOP_TEST_PANIC_AFTER_MS").ok().and_then(|v| v.parse::<u64>().ok());
-        Hooks { panic_after: ms.map(std::time::Duration::from_millis), panic_at: None }
+        let ms = std::env::var("FLAGTOP_TEST_PANIC_AFTER_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok());
+        Hooks {
+            panic_after: ms.map(std::time::Duration::from_millis),
+            panic_at: None,
+        }
     }
 
     #[cfg(not(feature = "test-hooks"))]

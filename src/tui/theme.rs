@@ -35,8 +35,25 @@ pub struct Theme {
 
 /// Every meaning a theme file may set, in the order they are documented.
 pub const MEANINGS: [&str; 19] = [
-    "base", "title", "title_focused", "muted", "selection", "healthy", "warning", "breached", "insufficient", "stale",
-    "danger", "flag_on", "flag_off", "gauge", "sparkline", "key_hint", "status_ok", "status_err", "border",
+    "base",
+    "title",
+    "title_focused",
+    "muted",
+    "selection",
+    "healthy",
+    "warning",
+    "breached",
+    "insufficient",
+    "stale",
+    "danger",
+    "flag_on",
+    "flag_off",
+    "gauge",
+    "sparkline",
+    "key_hint",
+    "status_ok",
+    "status_err",
+    "border",
 ];
 
 impl Theme {
@@ -98,7 +115,10 @@ impl Theme {
     /// Every style of the theme (for checks such as "ansi16 uses only the 16 colours").
     pub fn styles(&self) -> Vec<Style> {
         let mut t = self.clone();
-        MEANINGS.iter().filter_map(|m| t.slot(m).map(|s| *s)).collect()
+        MEANINGS
+            .iter()
+            .filter_map(|m| t.slot(m).map(|s| *s))
+            .collect()
     }
 
     /// The style for a guardrail status.

@@ -16,7 +16,10 @@ use tui_input::Input;
 use tui_input::backend::crossterm::to_input_request;
 
 pub fn update(m: &mut Model, ev: Event) -> Step {
-    let data = matches!(ev, Event::Snapshot(_) | Event::Stream(_) | Event::Readings(..));
+    let data = matches!(
+        ev,
+        Event::Snapshot(_) | Event::Stream(_) | Event::Readings(..)
+    );
     let mut step = step(m, ev);
     if data && m.ring_for_new_breach() {
         step.effects.push(Effect::Bell);
@@ -36,7 +39,10 @@ fn step(m: &mut Model, ev: Event) -> Step {
             Step::redraw(true)
         }
         Event::Snapshot(Err(e)) => {
-            m.set_status(format!("snapshot failed: {}", fit(&e.to_string(), 120)), true);
+            m.set_status(
+                format!("snapshot failed: {}", fit(&e.to_string(), 120)),
+                true,
+            );
             Step::redraw(true)
         }
         Event::Stream(s) => on_stream(m, s),
@@ -57,12 +63,23 @@ fn step(m: &mut Model, ev: Event) -> Step {
 /// What the header/pane titles show about age; a change means a redraw is due.
 fn age_label(m: &Model) -> (Option<i64>, i64) {
     let age = m.data_age_secs();
-    (m.stale_secs(), if age >= super::model::AGE_SHOWN_AFTER_SECS { age } else { 0 })
+    (
+        m.stale_secs(),
+        if age >= super::model::AGE_SHOWN_AFTER_SECS {
+            age
+        } else {
+            0
+        },
+    )
 }
 
 /// Merges readings; true when one is for the environment on screen (the others are kept for
 /// when the operator switches to theirs, and cost no redraw).
-fn apply_guardrails(m: &mut Model, u: crate::client::Clean<crate::wire::GuardrailUpdate>, arrived: chrono::DateTime<chrono::Utc>) -> bool {
+fn apply_guardrails(
+    m: &mut Model,
+    u: crate::client::Clean<crate::wire::GuardrailUpdate>,
+    arrived: chrono::DateTime<chrono::Utc>,
+) -> bool {
     if !m.data.apply_guardrails(u, arrived, &m.env) {
         return false;
     }
@@ -76,12 +93,17 @@ fn on_stream(m: &mut Model, s: StreamEvent) -> Step {
     match s {
         StreamEvent::Connected { revision } => {
             let was_down = !matches!(m.data.conn, Conn::Live);
-            let gap = matches!(m.data.conn, Conn::Reconnecting { .. }) || revision > m.data.revision.0;
+            let gap =
+                matches!(m.data.conn, Conn::Reconnecting { .. }) || revision > m.data.revision.0;
             m.data.conn = Conn::Live;
             if was_down && matches!(&m.status, Some(s) if s.error) {
                 m.set_status("reconnected", false);
             }
-            Step::run(if gap { vec![Effect::FetchSnapshot] } else { Vec::new() })
+            Step::run(if gap {
+                vec![Effect::FetchSnapshot]
+            } else {
+                Vec::new()
+            })
         }
         StreamEvent::Change(c) => {
             let new_keys = m.data.apply_change(*c, now);
@@ -95,20 +117,30 @@ fn on_stream(m: &mut Model, s: StreamEvent) -> Step {
             m.data.store = st.into_inner();
             Step::redraw(true)
         }
-        StreamEvent::Reset { .. } => Step { effects: vec![Effect::FetchSnapshot], redraw: false },
+        StreamEvent::Reset { .. } => Step {
+            effects: vec![Effect::FetchSnapshot],
+            redraw: false,
+        },
         StreamEvent::Disconnected { reason, .. } => {
             let since = match &m.data.conn {
                 Conn::Reconnecting { since, .. } => *since,
                 _ => now,
             };
-            m.data.conn = Conn::Reconnecting { since, reason: fit(&reason, 120) };
+            m.data.conn = Conn::Reconnecting {
+                since,
+                reason: fit(&reason, 120),
+            };
             Step::redraw(true)
         }
     }
 }
 
 fn on_key(m: &mut Model, k: KeyEvent, new_idem_key: &str) -> Vec<Effect> {
-    if m.dialog.is_some() { on_dialog_key(m, k, new_idem_key) } else { on_cmd_key(m, k, new_idem_key) }
+    if m.dialog.is_some() {
+        on_dialog_key(m, k, new_idem_key)
+    } else {
+        on_cmd_key(m, k, new_idem_key)
+    }
 }
 
 fn input_key(input: &mut Input, k: KeyEvent) {
@@ -124,7 +156,9 @@ pub(crate) fn dialog_cmd(m: &Model, k: &KeyEvent) -> Option<Cmd> {
 
 fn on_dialog_key(m: &mut Model, k: KeyEvent, new_idem_key: &str) -> Vec<Effect> {
     let dcmd = dialog_cmd(m, &k);
-    let Some(dialog) = m.dialog.as_mut() else { return Vec::new() };
+    let Some(dialog) = m.dialog.as_mut() else {
+        return Vec::new();
+    };
     match dialog {
         Dialog::Help | Dialog::Details { .. } => {
             m.dialog = None;
@@ -161,7 +195,11 @@ fn on_dialog_key(m: &mut Model, k: KeyEvent, new_idem_key: &str) -> Vec<Effect> 
                 Vec::new()
             }
         },
-        Dialog::Percent { input, action_base, current } => match dcmd {
+        Dialog::Percent {
+            input,
+            action_base,
+            current,
+        } => match dcmd {
             Some(Cmd::Cancel) => {
                 m.dialog = None;
                 Vec::new()
@@ -199,7 +237,13 @@ fn run_command(m: &mut Model, line: &str, new_idem_key: &str) -> Vec<Effect> {
     let mut parts = line.split_whitespace();
     match (parts.next(), parts.next()) {
         (Some("q" | "quit"), _) => return vec![Effect::Quit],
-        (Some("env"), Some(name)) => match m.data.state.environments.iter().find(|e| e.key.as_str() == name) {
+        (Some("env"), Some(name)) => match m
+            .data
+            .state
+            .environments
+            .iter()
+            .find(|e| e.key.as_str() == name)
+        {
             Some(e) => {
                 let env = e.key.clone();
                 m.set_env(env);
@@ -214,7 +258,13 @@ fn run_command(m: &mut Model, line: &str, new_idem_key: &str) -> Vec<Effect> {
             }
         }
         (Some("freeze"), _) => commands::run_cmd(m, Cmd::Freeze, new_idem_key),
-        _ => m.set_status(format!("unknown command `{}` (try :env NAME, :flag KEY, :freeze, :quit)", fit(&typed(line), 40)), true),
+        _ => m.set_status(
+            format!(
+                "unknown command `{}` (try :env NAME, :flag KEY, :freeze, :quit)",
+                fit(&typed(line), 40)
+            ),
+            true,
+        ),
     }
     Vec::new()
 }
@@ -250,7 +300,11 @@ fn on_cmd_key(m: &mut Model, k: KeyEvent, new_idem_key: &str) -> Vec<Effect> {
         Cmd::NextPane | Cmd::PrevPane => {
             let i = Pane::ALL.iter().position(|p| *p == m.focus).unwrap_or(0);
             let n = Pane::ALL.len();
-            let j = if cmd == Cmd::NextPane { (i + 1) % n } else { (i + n - 1) % n };
+            let j = if cmd == Cmd::NextPane {
+                (i + 1) % n
+            } else {
+                (i + n - 1) % n
+            };
             m.focus = Pane::ALL[j];
         }
         Cmd::Details => commands::open_details(m),
@@ -259,14 +313,20 @@ fn on_cmd_key(m: &mut Model, k: KeyEvent, new_idem_key: &str) -> Vec<Effect> {
         Cmd::Sort => {
             m.flags.sort = m.flags.sort.next();
             m.refilter();
-            m.status = Some(StatusLine { text: format!("flags sorted {}", m.flags.sort.label()), error: false });
+            m.status = Some(StatusLine {
+                text: format!("flags sorted {}", m.flags.sort.label()),
+                error: false,
+            });
         }
         Cmd::Command => m.dialog = Some(Dialog::Command(Input::default())),
         Cmd::Help => m.dialog = Some(Dialog::Help),
         Cmd::CycleEnv => {
             let envs = &m.data.state.environments;
             if !envs.is_empty() {
-                let i = envs.iter().position(|e| e.key == m.env).map_or(0, |i| (i + 1) % envs.len());
+                let i = envs
+                    .iter()
+                    .position(|e| e.key == m.env)
+                    .map_or(0, |i| (i + 1) % envs.len());
                 let env = envs[i].key.clone();
                 m.ladder.sel.reset();
                 m.set_env(env);

@@ -42,7 +42,11 @@ impl FaultProxy {
                 tokio::spawn(handle(client, upstream, mode, cut, m.clone()));
             }
         });
-        FaultProxy { url, mode, generation }
+        FaultProxy {
+            url,
+            mode,
+            generation,
+        }
     }
 
     /// Switch mode. Open connections are cut, except that `Stall` freezes them silently.
@@ -52,31 +56,42 @@ impl FaultProxy {
     }
 }
 
-async fn handle(mut client: TcpStream, upstream: SocketAddr, mode: Mode, mut cut: watch::Receiver<u64>, now: Arc<Mutex<Mode>>) {
+async fn handle(
+    mut client: TcpStream,
+    upstream: SocketAddr,
+    mode: Mode,
+    mut cut: watch::Receiver<u64>,
+    now: Arc<Mutex<Mode>>,
+) {
     let mut buf = vec![0u8; 64 * 1024];
     match mode {
         Mode::Drop => {}
-        Mode::Stall => {
-            loop {
-                tokio::select! {
-                    _ = cut.changed() => return,
-                    n = client.read(&mut buf) => if matches!(n, Ok(0) | Err(_)) { return },
-                }
+        Mode::Stall => loop {
+            tokio::select! {
+                _ = cut.changed() => return,
+                n = client.read(&mut buf) => if matches!(n, Ok(0) | Err(_)) { return },
             }
-        }
+        },
         Mode::Garbage => {
             let _ = client.read(&mut buf).await;
             let _ = client.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 12\r\n\r\n\x00\xff{garbage!!").await;
         }
         Mode::LoseResponse => {
-            let Ok(mut up) = TcpStream::connect(upstream).await else { return };
-            let Ok(n) = client.read(&mut buf).await else { return };
+            let Ok(mut up) = TcpStream::connect(upstream).await else {
+                return;
+            };
+            let Ok(n) = client.read(&mut buf).await else {
+                return;
+            };
             let _ = up.write_all(&buf[..n]).await;
             // Let the control plane apply it, then lose its answer.
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), up.read(&mut buf)).await;
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(2), up.read(&mut buf)).await;
         }
         Mode::Pass => {
-            let Ok(mut up) = TcpStream::connect(upstream).await else { return };
+            let Ok(mut up) = TcpStream::connect(upstream).await else {
+                return;
+            };
             tokio::select! {
                 _ = cut.changed() => {}
                 _ = tokio::io::copy_bidirectional(&mut client, &mut up) => return,

@@ -69,13 +69,20 @@ impl Server {
         }
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Server { child, url: url.expect("server printed its URL"), admin, data: data.to_path_buf() }
+        Server {
+            child,
+            url: url.expect("server printed its URL"),
+            admin,
+            data: data.to_path_buf(),
+        }
     }
 
     /// Runs `flagtop ARGS --backend URL` with `token` in `FLAGTOP_TOKEN`.
     pub fn cli(&self, token: &str, args: &[&str]) -> std::process::Output {
         let mut c = Command::new(env!("CARGO_BIN_EXE_flagtop"));
-        c.args(args).args(["--backend", &self.url]).env("FLAGTOP_TOKEN", token);
+        c.args(args)
+            .args(["--backend", &self.url])
+            .env("FLAGTOP_TOKEN", token);
         c.output().expect("run flagtop")
     }
 
@@ -106,10 +113,23 @@ impl Http {
     pub fn new(url: &str) -> Http {
         // The process's TLS set-up, as `main` does it: every HTTP client of a test needs it.
         flagtop::app::init_tls();
-        Http { url: url.to_string(), client: reqwest::Client::builder().timeout(Duration::from_secs(20)).build().expect("client") }
+        Http {
+            url: url.to_string(),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .expect("client"),
+        }
     }
 
-    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<serde_json::Value>, headers: &[(&str, &str)]) -> Reply {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut rb = self.client.request(m, format!("{}{path}", self.url));
         if let Some(t) = token {
@@ -124,7 +144,9 @@ impl Http {
         let resp = rb.send().await.expect("request");
         let status = resp.status().as_u16();
         let bytes = resp.bytes().await.expect("body");
-        let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::String(String::from_utf8_lossy(&bytes).into()));
+        let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::String(
+            String::from_utf8_lossy(&bytes).into(),
+        ));
         Reply { status, body }
     }
 
@@ -137,18 +159,39 @@ impl Http {
     }
 
     pub async fn token(&self, admin: &str, name: &str, role: &str) -> String {
-        let r = self.post("/v1/tokens", admin, serde_json::json!({"name": name, "role": role})).await;
+        let r = self
+            .post(
+                "/v1/tokens",
+                admin,
+                serde_json::json!({"name": name, "role": role}),
+            )
+            .await;
         assert_eq!(r.status, 200, "{:?}", r.body);
         r.body["token"].as_str().expect("token").to_string()
     }
 }
 
 /// The cohort `name` of `flag` in `env` from a snapshot body.
-pub fn cohort<'a>(snap: &'a serde_json::Value, flag: &str, env: &str, name: &str) -> &'a serde_json::Value {
-    let f = snap["flags"].as_array().and_then(|fs| fs.iter().find(|f| f["key"] == flag)).expect("flag in snapshot");
-    f["environments"][env]["cohorts"].as_array().and_then(|cs| cs.iter().find(|c| c["name"] == name)).expect("cohort")
+pub fn cohort<'a>(
+    snap: &'a serde_json::Value,
+    flag: &str,
+    env: &str,
+    name: &str,
+) -> &'a serde_json::Value {
+    let f = snap["flags"]
+        .as_array()
+        .and_then(|fs| fs.iter().find(|f| f["key"] == flag))
+        .expect("flag in snapshot");
+    f["environments"][env]["cohorts"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["name"] == name))
+        .expect("cohort")
 }
 
 pub fn flag_revision(snap: &serde_json::Value, flag: &str) -> u64 {
-    snap["flags"].as_array().and_then(|fs| fs.iter().find(|f| f["key"] == flag)).and_then(|f| f["revision"].as_u64()).expect("revision")
+    snap["flags"]
+        .as_array()
+        .and_then(|fs| fs.iter().find(|f| f["key"] == flag))
+        .and_then(|f| f["revision"].as_u64())
+        .expect("revision")
 }

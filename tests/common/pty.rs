@@ -2,7 +2,7 @@
 //! screen (which also records title and OSC sequences) and kept raw, for end-to-end tests.
 #![allow(dead_code)]
 
-use portable_pty::{native_pty_system, CommandBuilder, MasterPty, PtySize};
+use portable_pty::{CommandBuilder, MasterPty, PtySize, native_pty_system};
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -39,7 +39,13 @@ pub struct Opts<'a> {
 
 impl Default for Opts<'_> {
     fn default() -> Self {
-        Opts { rows: 30, cols: 110, env: &[], args: &[], ignore_hup: false }
+        Opts {
+            rows: 30,
+            cols: 110,
+            env: &[],
+            args: &[],
+            ignore_hup: false,
+        }
     }
 }
 
@@ -58,18 +64,48 @@ pub struct Tui {
 impl Tui {
     /// `flagtop --backend URL --env production` with default looks (xterm-256color, UTF-8).
     pub fn start(url: &str, token: &str, rows: u16, cols: u16) -> Tui {
-        Tui::start_opts(url, token, Opts { rows, cols, ..Opts::default() })
+        Tui::start_opts(
+            url,
+            token,
+            Opts {
+                rows,
+                cols,
+                ..Opts::default()
+            },
+        )
     }
 
     /// With extra environment variables and arguments.
-    pub fn start_with(url: &str, token: &str, rows: u16, cols: u16, env: &[(&str, &str)], args: &[&str]) -> Tui {
-        Tui::start_opts(url, token, Opts { rows, cols, env, args, ignore_hup: false })
+    pub fn start_with(
+        url: &str,
+        token: &str,
+        rows: u16,
+        cols: u16,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Tui {
+        Tui::start_opts(
+            url,
+            token,
+            Opts {
+                rows,
+                cols,
+                env,
+                args,
+                ignore_hup: false,
+            },
+        )
     }
 
     /// An empty config dir and a clean environment, so only what is given here decides the looks.
     pub fn start_opts(url: &str, token: &str, o: Opts<'_>) -> Tui {
         let pair = native_pty_system()
-            .openpty(PtySize { rows: o.rows, cols: o.cols, pixel_width: 0, pixel_height: 0 })
+            .openpty(PtySize {
+                rows: o.rows,
+                cols: o.cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
             .expect("openpty");
         let bin = env!("CARGO_BIN_EXE_flagtop");
         let mut cmd = if o.ignore_hup {
@@ -82,8 +118,18 @@ impl Tui {
         cmd.args(["--backend", url, "--env", "production"]);
         cmd.args(o.args);
         cmd.env("FLAGTOP_TOKEN", token);
-        cmd.env("FLAGTOP_CONFIG_DIR", tempfile::tempdir().expect("tmp").keep());
-        for k in ["NO_COLOR", "COLORTERM", "FLAGTOP_THEME", "FLAGTOP_ASCII", "LC_ALL", "LC_CTYPE"] {
+        cmd.env(
+            "FLAGTOP_CONFIG_DIR",
+            tempfile::tempdir().expect("tmp").keep(),
+        );
+        for k in [
+            "NO_COLOR",
+            "COLORTERM",
+            "FLAGTOP_THEME",
+            "FLAGTOP_ASCII",
+            "LC_ALL",
+            "LC_CTYPE",
+        ] {
             cmd.env_remove(k);
         }
         cmd.env("LANG", "C.UTF-8");
@@ -98,11 +144,21 @@ impl Tui {
         let mut reader = pair.master.try_clone_reader().expect("reader");
         let writer = pair.master.take_writer().expect("writer");
         let nz = |n: u16| std::num::NonZero::new(n).expect("size");
-        let screen = Arc::new(Mutex::new(vt100::Parser::new_with_callbacks(nz(o.rows), nz(o.cols), 0, Osc::default())));
+        let screen = Arc::new(Mutex::new(vt100::Parser::new_with_callbacks(
+            nz(o.rows),
+            nz(o.cols),
+            0,
+            Osc::default(),
+        )));
         let raw = Arc::new(Mutex::new(Vec::new()));
         let hangup = Arc::new(AtomicBool::new(false));
         let reader_done = Arc::new(AtomicBool::new(false));
-        let (s2, r2, h2, d2) = (screen.clone(), raw.clone(), hangup.clone(), reader_done.clone());
+        let (s2, r2, h2, d2) = (
+            screen.clone(),
+            raw.clone(),
+            hangup.clone(),
+            reader_done.clone(),
+        );
         let master: Box<dyn MasterPty + Send> = pair.master;
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
@@ -120,7 +176,15 @@ impl Tui {
             drop(master);
             d2.store(true, Ordering::SeqCst);
         });
-        Tui { screen, raw, writer: Some(writer), child, tty, hangup, reader_done }
+        Tui {
+            screen,
+            raw,
+            writer: Some(writer),
+            child,
+            tty,
+            hangup,
+            reader_done,
+        }
     }
 
     pub fn contents(&self) -> String {
@@ -135,14 +199,19 @@ impl Tui {
             if c.contains(what) {
                 return c;
             }
-            assert!(Instant::now() < deadline, "screen never showed {what:?}; it shows:\n{c}");
+            assert!(
+                Instant::now() < deadline,
+                "screen never showed {what:?}; it shows:\n{c}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
     /// Type `keys`, one at a time.
     pub fn keys(&mut self, keys: &str) {
-        let Some(w) = self.writer.as_mut() else { return };
+        let Some(w) = self.writer.as_mut() else {
+            return;
+        };
         for k in keys.as_bytes() {
             w.write_all(&[*k]).expect("write key");
             w.flush().expect("flush");
@@ -180,13 +249,22 @@ impl Tui {
     /// The PTY's line discipline as `stty -a` prints it.
     pub fn stty(&self) -> String {
         let tty = self.tty.as_ref().expect("tty name");
-        let out = std::process::Command::new("stty").arg("-F").arg(tty).arg("-a").output().expect("run stty");
+        let out = std::process::Command::new("stty")
+            .arg("-F")
+            .arg(tty)
+            .arg("-a")
+            .output()
+            .expect("run stty");
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 
     /// Send a signal (`-TERM`, `-HUP`, …) to the TUI.
     pub fn signal(&self, sig: &str) {
-        let ok = std::process::Command::new("kill").args([sig, &self.pid().to_string()]).status().expect("kill").success();
+        let ok = std::process::Command::new("kill")
+            .args([sig, &self.pid().to_string()])
+            .status()
+            .expect("kill")
+            .success();
         assert!(ok, "kill {sig} failed");
     }
 }
@@ -198,5 +276,9 @@ impl Drop for Tui {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }

@@ -6,11 +6,18 @@ use super::*;
 
 /// A request body, strictly: JSON by content type, within the size limit, and every field
 /// known — an unknown field anywhere in it is refused, naming it (`422 unknown_field`).
-pub(super) fn body<T: DeserializeOwned>(headers: &HeaderMap, bytes: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+pub(super) fn body<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
     let bytes = match bytes {
         Ok(b) => b,
         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return Err(err(ErrorKind::TooLarge, "body_too_large", format!("request bodies are limited to {MAX_BODY} bytes")));
+            return Err(err(
+                ErrorKind::TooLarge,
+                "body_too_large",
+                format!("request bodies are limited to {MAX_BODY} bytes"),
+            ));
         }
         Err(e) => return Err(err(ErrorKind::BadRequest, "invalid_request", e.body_text())),
     };
@@ -23,24 +30,44 @@ pub(super) fn body<T: DeserializeOwned>(headers: &HeaderMap, bytes: Result<Bytes
             t == "application/json" || (t.starts_with("application/") && t.ends_with("+json"))
         });
     if !json {
-        return Err(err(ErrorKind::UnsupportedMedia, "unsupported_media_type", "send the body as JSON with `Content-Type: application/json`"));
+        return Err(err(
+            ErrorKind::UnsupportedMedia,
+            "unsupported_media_type",
+            "send the body as JSON with `Content-Type: application/json`",
+        ));
     }
     let mut unknown: Option<String> = None;
     let mut de = serde_json::Deserializer::from_slice(&bytes);
     let parsed: Result<T, _> = serde_ignored::deserialize(&mut de, |path| {
         unknown.get_or_insert_with(|| path.to_string());
     });
-    let value = parsed.and_then(|v| de.end().map(|()| v)).map_err(|e| match e.classify() {
-        serde_json::error::Category::Syntax | serde_json::error::Category::Eof | serde_json::error::Category::Io => {
-            err(ErrorKind::BadRequest, "invalid_json", format!("the body is not valid JSON: {e}"))
-        }
-        serde_json::error::Category::Data if e.to_string().starts_with("unknown field") => {
-            err(ErrorKind::Invalid, "unknown_field", format!("{e}; remove it (a misspelled field is never silently dropped)"))
-        }
-        serde_json::error::Category::Data => err(ErrorKind::Invalid, "invalid_request", e.to_string()),
-    })?;
+    let value = parsed
+        .and_then(|v| de.end().map(|()| v))
+        .map_err(|e| match e.classify() {
+            serde_json::error::Category::Syntax
+            | serde_json::error::Category::Eof
+            | serde_json::error::Category::Io => err(
+                ErrorKind::BadRequest,
+                "invalid_json",
+                format!("the body is not valid JSON: {e}"),
+            ),
+            serde_json::error::Category::Data if e.to_string().starts_with("unknown field") => err(
+                ErrorKind::Invalid,
+                "unknown_field",
+                format!("{e}; remove it (a misspelled field is never silently dropped)"),
+            ),
+            serde_json::error::Category::Data => {
+                err(ErrorKind::Invalid, "invalid_request", e.to_string())
+            }
+        })?;
     if let Some(path) = unknown {
-        return Err(err(ErrorKind::Invalid, "unknown_field", format!("unknown field `{path}`; remove it (a misspelled field is never silently dropped)")));
+        return Err(err(
+            ErrorKind::Invalid,
+            "unknown_field",
+            format!(
+                "unknown field `{path}`; remove it (a misspelled field is never silently dropped)"
+            ),
+        ));
     }
     Ok(value)
 }
@@ -48,23 +75,45 @@ pub(super) fn body<T: DeserializeOwned>(headers: &HeaderMap, bytes: Result<Bytes
 /// Read the whole request body within `BODY_READ_TIMEOUT` and `MAX_BODY`, before anything else:
 /// a body trickled in slowly or announced larger than allowed holds nothing open.
 pub(super) async fn bounded_body(req: Request, next: Next) -> Response {
-    let announced = req.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let announced = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     if announced.is_some_and(|n| n > MAX_BODY as u64) {
-        return err(ErrorKind::TooLarge, "body_too_large", format!("request bodies are limited to {MAX_BODY} bytes")).into_response();
+        return err(
+            ErrorKind::TooLarge,
+            "body_too_large",
+            format!("request bodies are limited to {MAX_BODY} bytes"),
+        )
+        .into_response();
     }
     let (parts, body) = req.into_parts();
     let read = tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await;
     let bytes = match read {
         Err(_) => {
-            return err(ErrorKind::Timeout, "body_too_slow", format!("the request body did not arrive within {} s", BODY_READ_TIMEOUT.as_secs()))
-                .into_response();
+            return err(
+                ErrorKind::Timeout,
+                "body_too_slow",
+                format!(
+                    "the request body did not arrive within {} s",
+                    BODY_READ_TIMEOUT.as_secs()
+                ),
+            )
+            .into_response();
         }
         Ok(Err(_)) => {
-            return err(ErrorKind::TooLarge, "body_too_large", format!("request bodies are limited to {MAX_BODY} bytes")).into_response();
+            return err(
+                ErrorKind::TooLarge,
+                "body_too_large",
+                format!("request bodies are limited to {MAX_BODY} bytes"),
+            )
+            .into_response();
         }
         Ok(Ok(b)) => b,
     };
-    next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
 }
 
 /// Which token a request came with (a short hash): idempotency keys, rate limits and stream
@@ -73,8 +122,15 @@ pub(super) async fn bounded_body(req: Request, next: Next) -> Response {
 pub(crate) struct TokenScope(pub(crate) String);
 
 /// Bearer-token authentication for every route but `/healthz`.
-pub(super) async fn authenticate(State(cp): State<Arc<ControlPlane>>, mut req: Request, next: Next) -> Response {
-    if req.uri().query().is_some_and(|q| q.split('&').any(|kv| kv.starts_with("token=") || kv.starts_with("access_token="))) {
+pub(super) async fn authenticate(
+    State(cp): State<Arc<ControlPlane>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if req.uri().query().is_some_and(|q| {
+        q.split('&')
+            .any(|kv| kv.starts_with("token=") || kv.starts_with("access_token="))
+    }) {
         return err(
             ErrorKind::BadRequest,
             "token_in_url",
@@ -101,7 +157,10 @@ pub(super) async fn authenticate(State(cp): State<Arc<ControlPlane>>, mut req: R
     let cp2 = cp.clone();
     let token = token.to_string();
     let scope = crate::control::auth::hash(&token)[..16].to_string();
-    let actor = tokio::task::spawn_blocking(move || cp2.authenticate_scoped(&token)).await.ok().flatten();
+    let actor = tokio::task::spawn_blocking(move || cp2.authenticate_scoped(&token))
+        .await
+        .ok()
+        .flatten();
     match actor {
         Some((actor, envs)) => {
             // Everything outside OFREP reads (or acts): an `sdk` token is refused here, first.
@@ -125,12 +184,21 @@ pub(super) async fn authenticate(State(cp): State<Arc<ControlPlane>>, mut req: R
 }
 
 /// The typed caller of a request: always a person or an agent (a token cannot be anything else).
-pub(super) fn caller(actor: Actor, scope: &TokenScope, headers: &HeaderMap, default_source: &str) -> Caller {
+pub(super) fn caller(
+    actor: Actor,
+    scope: &TokenScope,
+    headers: &HeaderMap,
+    default_source: &str,
+) -> Caller {
     let source = headers
         .get("x-flagtop-source")
         .and_then(|v| v.to_str().ok())
         .filter(|s| matches!(*s, "tui" | "cli" | "api" | "mcp"))
-        .unwrap_or(if actor.role == Role::Agent { "agent" } else { default_source })
+        .unwrap_or(if actor.role == Role::Agent {
+            "agent"
+        } else {
+            default_source
+        })
         .to_string();
     Caller::token(actor, source, scope.0.clone())
 }
@@ -138,13 +206,22 @@ pub(super) fn caller(actor: Actor, scope: &TokenScope, headers: &HeaderMap, defa
 /// Authorise first: a caller that may not make this request at all gets 403 before anything
 /// about the request (its body, its target) is looked at.
 pub(super) fn allowed(actor: &Actor, op: Op) -> Result<(), ApiError> {
-    policy::may(actor.kind, actor.role, op).map_err(|why| ApiError(ServiceError::forbidden(why), None))
+    policy::may(actor.kind, actor.role, op)
+        .map_err(|why| ApiError(ServiceError::forbidden(why), None))
 }
 
 /// Run blocking service work (it fsyncs) off the async workers.
-pub(super) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ServiceError> + Send + 'static) -> Result<T, ApiError> {
+pub(super) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ServiceError> + Send + 'static,
+) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| err(ErrorKind::Internal, "internal", format!("the request failed inside the server: {e}")))?
+        .map_err(|e| {
+            err(
+                ErrorKind::Internal,
+                "internal",
+                format!("the request failed inside the server: {e}"),
+            )
+        })?
         .map_err(ApiError::from)
 }

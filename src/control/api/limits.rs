@@ -118,10 +118,22 @@ impl Limits {
     /// Take one request of `class` from the token's allowance.
     pub fn check(&self, class: Class, scope: &str) -> Result<(), TooMany> {
         let (limiter, what) = match class {
-            Class::Write => (&self.writes, format!("{WRITES_PER_SEC} actions or decisions per second")),
-            Class::Proposal => (&self.proposals, format!("{PROPOSALS_PER_SEC} proposals per second")),
-            Class::Metrics => (&self.metrics, format!("{METRIC_PUSHES_PER_SEC} metric pushes per second")),
-            Class::Evaluate => (&self.evaluations, format!("{EVALUATIONS_PER_SEC} evaluations per second")),
+            Class::Write => (
+                &self.writes,
+                format!("{WRITES_PER_SEC} actions or decisions per second"),
+            ),
+            Class::Proposal => (
+                &self.proposals,
+                format!("{PROPOSALS_PER_SEC} proposals per second"),
+            ),
+            Class::Metrics => (
+                &self.metrics,
+                format!("{METRIC_PUSHES_PER_SEC} metric pushes per second"),
+            ),
+            Class::Evaluate => (
+                &self.evaluations,
+                format!("{EVALUATIONS_PER_SEC} evaluations per second"),
+            ),
         };
         match limiter.check_key(&scope.to_string()) {
             Ok(()) => Ok(()),
@@ -129,7 +141,11 @@ impl Limits {
                 let wait = not_until.wait_time_from(self.clock.now());
                 let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
                 Err(TooMany {
-                    error: ServiceError::new(ErrorKind::TooMany, "rate_limited", format!("this token is limited to {what}; retry in {secs} s")),
+                    error: ServiceError::new(
+                        ErrorKind::TooMany,
+                        "rate_limited",
+                        format!("this token is limited to {what}; retry in {secs} s"),
+                    ),
                     retry_after_secs: secs.max(1),
                 })
             }
@@ -145,14 +161,21 @@ impl Limits {
         let mut s = self.streams.lock().unwrap_or_else(|p| p.into_inner());
         let mine = s.get(scope).copied().unwrap_or(0);
         if mine >= MAX_STREAMS_PER_TOKEN {
-            return Err(refuse(format!("this token already has {MAX_STREAMS_PER_TOKEN} event streams open; close one first")));
+            return Err(refuse(format!(
+                "this token already has {MAX_STREAMS_PER_TOKEN} event streams open; close one first"
+            )));
         }
         if self.open_streams.load(Ordering::SeqCst) >= MAX_STREAMS {
-            return Err(refuse(format!("the server has {MAX_STREAMS} event streams open; try again shortly")));
+            return Err(refuse(format!(
+                "the server has {MAX_STREAMS} event streams open; try again shortly"
+            )));
         }
         self.open_streams.fetch_add(1, Ordering::SeqCst);
         *s.entry(scope.to_string()).or_default() += 1;
-        Ok(StreamSlot { limits: self.clone(), scope: scope.to_string() })
+        Ok(StreamSlot {
+            limits: self.clone(),
+            scope: scope.to_string(),
+        })
     }
 
     /// Event streams open now.
@@ -176,7 +199,9 @@ mod tests {
     #[test]
     fn stream_places_are_bounded_per_token_and_freed_on_drop() {
         let l = Arc::new(Limits::default());
-        let mut held: Vec<StreamSlot> = (0..MAX_STREAMS_PER_TOKEN).map(|_| l.open_stream("a").unwrap_or_else(|_| panic!("refused"))).collect();
+        let mut held: Vec<StreamSlot> = (0..MAX_STREAMS_PER_TOKEN)
+            .map(|_| l.open_stream("a").unwrap_or_else(|_| panic!("refused")))
+            .collect();
         assert!(l.open_stream("a").is_err());
         assert!(l.open_stream("b").is_ok());
         held.pop();
@@ -201,7 +226,9 @@ mod tests {
     #[test]
     fn evaluations_have_their_own_allowance() {
         let l = Limits::default();
-        let refused = (0..=3 * EVALUATIONS_BURST).filter(|_| l.check(Class::Evaluate, "app").is_err()).count();
+        let refused = (0..=3 * EVALUATIONS_BURST)
+            .filter(|_| l.check(Class::Evaluate, "app").is_err())
+            .count();
         assert!(refused >= 1);
         assert!(l.check(Class::Write, "app").is_ok());
     }

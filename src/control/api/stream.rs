@@ -9,8 +9,8 @@ use crate::control::server::{ConnHandle, until_closing};
 use crate::control::service::{ControlPlane, StreamMsg};
 use crate::domain::Revision;
 use crate::wire::{GuardrailReading, GuardrailUpdate, StreamHello};
-use axum::body::{Body, Bytes};
 use axum::Extension;
+use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
@@ -51,8 +51,16 @@ fn push_frame(f: &mut String, event: &str, id: Option<(Revision, &str)>, data: &
 
 /// A `hello` or `reset` frame: the revision the server is at, and its epoch.
 fn push_hello(f: &mut String, kind: &str, revision: Revision, epoch: &str) {
-    let hello = StreamHello { revision, epoch: Some(epoch.to_string()) };
-    push_frame(f, kind, None, &serde_json::to_string(&hello).unwrap_or_default());
+    let hello = StreamHello {
+        revision,
+        epoch: Some(epoch.to_string()),
+    };
+    push_frame(
+        f,
+        kind,
+        None,
+        &serde_json::to_string(&hello).unwrap_or_default(),
+    );
 }
 
 /// Where a `Last-Event-ID` asks to resume: Some(revision) to replay from, None for a reset
@@ -88,7 +96,11 @@ fn guardrails_json(g: &GuardrailUpdate, env: Option<&str>) -> Option<String> {
     let json = match env {
         None => serde_json::to_string(g),
         Some(env) => {
-            let readings: Vec<&GuardrailReading> = g.readings.iter().filter(|r| r.env.as_str() == env).collect();
+            let readings: Vec<&GuardrailReading> = g
+                .readings
+                .iter()
+                .filter(|r| r.env.as_str() == env)
+                .collect();
             if readings.is_empty() {
                 return None;
             }
@@ -118,7 +130,12 @@ fn push_msg(
                 push_frame(out, "guardrails", None, &json);
             }
         }
-        Ok(StreamMsg::Store(s)) => push_frame(out, "store", None, &serde_json::to_string(&*s).unwrap_or_default()),
+        Ok(StreamMsg::Store(s)) => push_frame(
+            out,
+            "store",
+            None,
+            &serde_json::to_string(&*s).unwrap_or_default(),
+        ),
         Err(RecvError::Lagged(_)) => {
             // Too slow to keep up: tell the client to fetch a fresh snapshot.
             let rev = cp.revision();
@@ -149,7 +166,10 @@ pub(super) async fn stream(
     let slot = limits.open_stream(&scope.0)?;
     // A stream keeps its connection from being evicted for as long as it is open.
     let busy = conn.map(|Extension(c)| c.busy());
-    let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let env = q.readings.map(crate::domain::EnvKey::new);
     // Register what we want and subscribe before reading the backlog and the current readings,
     // so nothing falls between them.
@@ -158,7 +178,11 @@ pub(super) async fn stream(
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(STREAM_CHUNKS);
     let queued = Arc::new(AtomicUsize::new(0));
     let total = limits.queued.clone();
-    let sender = Budgeted { tx, queued: queued.clone(), total: total.clone() };
+    let sender = Budgeted {
+        tx,
+        queued: queued.clone(),
+        total: total.clone(),
+    };
     tokio::spawn(async move {
         let (_interest, _slot, _busy) = (interest, slot, busy);
         let tx = sender;
@@ -169,7 +193,9 @@ pub(super) async fn stream(
         let mut opening = String::new();
         push_hello(&mut opening, "hello", current, &epoch);
         if let Some(id) = &last_event_id {
-            match resume_point(id, &epoch, current).and_then(|r| cp.changes_since(Revision(r)).map(|b| (r, b))) {
+            match resume_point(id, &epoch, current)
+                .and_then(|r| cp.changes_since(Revision(r)).map(|b| (r, b)))
+            {
                 Some((r, backlog)) => {
                     last = r;
                     for c in backlog {
@@ -182,7 +208,10 @@ pub(super) async fn stream(
         }
         if env.is_some() {
             // What a client switching to this environment has not been sent yet.
-            let now = GuardrailUpdate { at: chrono::Utc::now(), readings: cp.readings() };
+            let now = GuardrailUpdate {
+                at: chrono::Utc::now(),
+                readings: cp.readings(),
+            };
             if let Some(json) = guardrails_json(&now, env.as_deref()) {
                 push_frame(&mut opening, "guardrails", None, &json);
             }
@@ -246,7 +275,10 @@ pub(super) async fn stream(
         sub_sat(&d.total, f.len());
         Some((Ok::<_, Infallible>(f), d))
     });
-    let headers = [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")];
+    let headers = [
+        (header::CONTENT_TYPE, "text/event-stream"),
+        (header::CACHE_CONTROL, "no-cache"),
+    ];
     Ok((headers, Body::from_stream(frames)).into_response())
 }
 
@@ -265,7 +297,10 @@ impl Budgeted {
         let all = self.total.load(Ordering::SeqCst);
         // The first chunk always fits (a stream must be able to open); after that the budgets.
         if mine > 0 && (mine + n > STREAM_BUDGET_BYTES || all + n > STREAMS_TOTAL_BUDGET_BYTES) {
-            tracing::info!(queued = mine, "closing a stream whose client does not read (over its budget)");
+            tracing::info!(
+                queued = mine,
+                "closing a stream whose client does not read (over its budget)"
+            );
             return Err(());
         }
         self.queued.fetch_add(n, Ordering::SeqCst);
@@ -295,7 +330,9 @@ impl Drop for Drain {
 }
 
 fn sub_sat(a: &AtomicUsize, n: usize) {
-    let _ = a.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| Some(v.saturating_sub(n)));
+    let _ = a.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
+        Some(v.saturating_sub(n))
+    });
 }
 
 #[cfg(test)]
@@ -311,12 +348,24 @@ mod tests {
         push_frame(&mut f, "odd", None, "two\nlines");
         let mut out = Vec::new();
         let mut p = SseParser::new(1 << 20, 1 << 20);
-        p.push(f.as_bytes(), &mut out).unwrap_or_else(|e| panic!("{e}"));
+        p.push(f.as_bytes(), &mut out)
+            .unwrap_or_else(|e| panic!("{e}"));
         let event = |id: Option<&str>, event: &str, data: &str| {
-            SseItem::Event(SseEvent { id: id.map(str::to_string), event: event.into(), data: data.into(), retry: None })
+            SseItem::Event(SseEvent {
+                id: id.map(str::to_string),
+                event: event.into(),
+                data: data.into(),
+                retry: None,
+            })
         };
         // The id stays in force until the stream sets another (SSE rules).
-        assert_eq!(out, vec![event(Some("7@e1"), "change", r#"{"a":1}"#), event(Some("7@e1"), "odd", "two\nlines")]);
+        assert_eq!(
+            out,
+            vec![
+                event(Some("7@e1"), "change", r#"{"a":1}"#),
+                event(Some("7@e1"), "odd", "two\nlines")
+            ]
+        );
     }
 
     /// Messages batched into one chunk parse back as separate events, in order; a change at or
@@ -324,22 +373,45 @@ mod tests {
     #[test]
     fn a_batch_of_messages_is_one_chunk_of_frames_in_order() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let store = crate::control::store::Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let store =
+            crate::control::store::Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
         let clock = Arc::new(crate::control::clock::ManualClock::new(chrono::Utc::now()));
         let cp = ControlPlane::open(store, clock, None).unwrap_or_else(|e| panic!("{e}"));
         let change = |rev: u64| {
-            let c = crate::wire::Change { revision: Revision(rev), at: chrono::Utc::now(), flags: vec![], frozen: None, approvals: vec![], audit: vec![] };
-            Ok(StreamMsg::Change(Arc::new(crate::control::service::Published::new(&c))))
+            let c = crate::wire::Change {
+                revision: Revision(rev),
+                at: chrono::Utc::now(),
+                flags: vec![],
+                frozen: None,
+                approvals: vec![],
+                audit: vec![],
+            };
+            Ok(StreamMsg::Change(Arc::new(
+                crate::control::service::Published::new(&c),
+            )))
         };
         let (mut chunk, mut last) = (String::new(), 2);
         for m in [change(3), change(2), change(5), change(4)] {
             assert_eq!(push_msg(&mut chunk, m, &mut last, None, &cp), Ok(()));
         }
-        assert_eq!(push_msg(&mut chunk, Err(RecvError::Closed), &mut last, None, &cp), Err(()));
+        assert_eq!(
+            push_msg(&mut chunk, Err(RecvError::Closed), &mut last, None, &cp),
+            Err(())
+        );
         let mut out = Vec::new();
         let mut p = SseParser::new(1 << 20, 1 << 20);
-        p.push(chunk.as_bytes(), &mut out).unwrap_or_else(|e| panic!("{e}"));
-        let ids: Vec<Option<String>> = out.iter().map(|i| if let SseItem::Event(e) = i { e.id.clone() } else { None }).collect();
+        p.push(chunk.as_bytes(), &mut out)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let ids: Vec<Option<String>> = out
+            .iter()
+            .map(|i| {
+                if let SseItem::Event(e) = i {
+                    e.id.clone()
+                } else {
+                    None
+                }
+            })
+            .collect();
         let at = |r: u64| Some(format!("{r}@{}", cp.epoch()));
         assert_eq!(ids, vec![at(3), at(5)]);
         assert_eq!(last, 5);

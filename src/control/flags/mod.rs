@@ -70,5 +70,11 @@ pub trait FlagStore: Send + Sync {
 /// Whether an action changes state held by the flag store (the rest is flagtop's own:
 /// ladders' pause state, environment freezes).
 pub fn touches_store(action: &Action) -> bool {
-    !matches!(action, Action::Pause { .. } | Action::Resume { .. } | Action::Freeze { .. } | Action::Unfreeze { .. })
+    !matches!(
+        action,
+        Action::Pause { .. }
+            | Action::Resume { .. }
+            | Action::Freeze { .. }
+            | Action::Unfreeze { .. }
+    )
 }

@@ -57,25 +57,39 @@ fn write_failed(e: reqwest::Error) -> FlagStoreError {
     if e.is_connect() || e.is_builder() {
         unavailable(e)
     } else {
-        FlagStoreError::Unknown { store: STORE, detail: e.to_string() }
+        FlagStoreError::Unknown {
+            store: STORE,
+            detail: e.to_string(),
+        }
     }
 }
 
 fn unavailable(e: impl std::fmt::Display) -> FlagStoreError {
-    FlagStoreError::Unavailable { store: STORE, detail: e.to_string() }
+    FlagStoreError::Unavailable {
+        store: STORE,
+        detail: e.to_string(),
+    }
 }
 
 fn refused(detail: impl Into<String>) -> FlagStoreError {
-    FlagStoreError::Refused { store: STORE, detail: detail.into() }
+    FlagStoreError::Refused {
+        store: STORE,
+        detail: detail.into(),
+    }
 }
 
 fn conflict(detail: impl Into<String>) -> FlagStoreError {
-    FlagStoreError::Conflict { store: STORE, detail: detail.into() }
+    FlagStoreError::Conflict {
+        store: STORE,
+        detail: detail.into(),
+    }
 }
 
 /// Path segments we build from our own validated keys and Unleash's ids: keep them URL-safe.
 fn seg(s: &str) -> String {
-    s.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.~".contains(*c)).collect()
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-_.~".contains(*c))
+        .collect()
 }
 
 /// Feature names and the ETag they came with.
@@ -101,32 +115,59 @@ impl Unleash {
     }
 
     fn feature_path(&self, flag: &str) -> String {
-        format!("{}/api/admin/projects/{}/features/{}", self.base, seg(&self.project), seg(flag))
+        format!(
+            "{}/api/admin/projects/{}/features/{}",
+            self.base,
+            seg(&self.project),
+            seg(flag)
+        )
     }
 
     /// GET `url`: Some(json), None on 404.
     fn get_opt(&self, url: &str) -> Result<Option<Value>, FlagStoreError> {
-        let resp = self.http.get(url).header("authorization", &self.token).send().map_err(unavailable)?;
+        let resp = self
+            .http
+            .get(url)
+            .header("authorization", &self.token)
+            .send()
+            .map_err(unavailable)?;
         let status = resp.status();
         if status.as_u16() == 401 || status.as_u16() == 403 {
-            return Err(refused(format!("the admin token was not accepted (HTTP {status})")));
+            return Err(refused(format!(
+                "the admin token was not accepted (HTTP {status})"
+            )));
         }
         if status.as_u16() == 404 {
             return Ok(None);
         }
         if !status.is_success() {
-            return Err(unavailable(format!("GET {} answered HTTP {status}", url.trim_start_matches(&self.base))));
+            return Err(unavailable(format!(
+                "GET {} answered HTTP {status}",
+                url.trim_start_matches(&self.base)
+            )));
         }
         resp.json().map(Some).map_err(unavailable)
     }
 
     fn get(&self, url: &str) -> Result<Value, FlagStoreError> {
-        self.get_opt(url)?.ok_or_else(|| unavailable(format!("GET {} answered HTTP 404", url.trim_start_matches(&self.base))))
+        self.get_opt(url)?.ok_or_else(|| {
+            unavailable(format!(
+                "GET {} answered HTTP 404",
+                url.trim_start_matches(&self.base)
+            ))
+        })
     }
 
     /// Send a write; map Unleash's answers to ours.
-    fn send(&self, rb: reqwest::blocking::RequestBuilder, what: &str) -> Result<(), FlagStoreError> {
-        let resp = rb.header("authorization", &self.token).send().map_err(write_failed)?;
+    fn send(
+        &self,
+        rb: reqwest::blocking::RequestBuilder,
+        what: &str,
+    ) -> Result<(), FlagStoreError> {
+        let resp = rb
+            .header("authorization", &self.token)
+            .send()
+            .map_err(write_failed)?;
         let status = resp.status().as_u16();
         if (200..300).contains(&status) {
             return Ok(());
@@ -134,15 +175,27 @@ impl Unleash {
         let body = resp.text().unwrap_or_default();
         Err(match status {
             // A failed JSON Patch `test` comes back as a 500 naming the failed operation.
-            500 if body.contains("TEST_OPERATION_FAILED") || body.contains("Test operation failed") => {
+            500 if body.contains("TEST_OPERATION_FAILED")
+                || body.contains("Test operation failed") =>
+            {
                 conflict(format!("{what}: the value you saw is no longer there"))
             }
             404 => conflict(format!("{what}: it no longer exists in Unleash")),
-            400..=499 if body.contains("archived") => conflict(format!("{what}: the flag is archived in Unleash")),
-            401 | 403 => refused(format!("{what}: the admin token was not accepted (HTTP {status})")),
-            400..=499 => refused(format!("{what}: HTTP {status}: {}", crate::sanitize::clean(&body, 200))),
+            400..=499 if body.contains("archived") => {
+                conflict(format!("{what}: the flag is archived in Unleash"))
+            }
+            401 | 403 => refused(format!(
+                "{what}: the admin token was not accepted (HTTP {status})"
+            )),
+            400..=499 => refused(format!(
+                "{what}: HTTP {status}: {}",
+                crate::sanitize::clean(&body, 200)
+            )),
             // A 5xx after the request arrived: it may have been applied.
-            _ => FlagStoreError::Unknown { store: STORE, detail: format!("{what}: HTTP {status}") },
+            _ => FlagStoreError::Unknown {
+                store: STORE,
+                detail: format!("{what}: HTTP {status}"),
+            },
         })
     }
 
@@ -158,7 +211,8 @@ impl Unleash {
                 valid_key(name).then(|| Environment {
                     key: EnvKey::from(name),
                     // Production is protected unless configured otherwise.
-                    protected: e["type"].as_str() == Some("production") || e["protected"].as_bool() == Some(true),
+                    protected: e["type"].as_str() == Some("production")
+                        || e["protected"].as_bool() == Some(true),
                 })
             })
             .collect())
@@ -166,13 +220,20 @@ impl Unleash {
 
     /// Segment ids → names (empty when the server has none or does not offer them).
     pub fn segments(&self) -> Result<Segments, FlagStoreError> {
-        let Some(v) = self.get_opt(&format!("{}/api/admin/segments", self.base))? else { return Ok(Segments::new()) };
+        let Some(v) = self.get_opt(&format!("{}/api/admin/segments", self.base))? else {
+            return Ok(Segments::new());
+        };
         Ok(v["segments"]
             .as_array()
             .into_iter()
             .flatten()
             .take(10_000)
-            .filter_map(|s| Some((s["id"].as_u64()?, crate::sanitize::clean(s["name"].as_str()?, map::MAX_TEXT))))
+            .filter_map(|s| {
+                Some((
+                    s["id"].as_u64()?,
+                    crate::sanitize::clean(s["name"].as_str()?, map::MAX_TEXT),
+                ))
+            })
             .collect())
     }
 
@@ -184,7 +245,11 @@ impl Unleash {
     /// Feature names, or None when unchanged since `etag` (HTTP 304 — cheap to poll).
     /// Archived features are not listed.
     pub fn feature_names(&self, etag: Option<&str>) -> Result<Option<FeatureList>, FlagStoreError> {
-        let url = format!("{}/api/admin/projects/{}/features", self.base, seg(&self.project));
+        let url = format!(
+            "{}/api/admin/projects/{}/features",
+            self.base,
+            seg(&self.project)
+        );
         let mut rb = self.http.get(url).header("authorization", &self.token);
         if let Some(e) = etag {
             rb = rb.header("if-none-match", e);
@@ -194,9 +259,16 @@ impl Unleash {
             return Ok(None);
         }
         if !resp.status().is_success() {
-            return Err(unavailable(format!("listing features answered HTTP {}", resp.status())));
+            return Err(unavailable(format!(
+                "listing features answered HTTP {}",
+                resp.status()
+            )));
         }
-        let etag = resp.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let etag = resp
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let v: Value = resp.json().map_err(unavailable)?;
         let names = v["features"]
             .as_array()
@@ -210,20 +282,35 @@ impl Unleash {
 
     /// One feature as a flag (None when it no longer exists or its name is not a valid flagtop
     /// key). Remembers each strategy's raw JSON for compare-and-set.
-    pub fn feature(&self, name: &str, catalog: &(Vec<Environment>, Segments)) -> Result<Option<Flag>, FlagStoreError> {
-        let Some(v) = self.get_opt(&self.feature_path(name))? else { return Ok(None) };
+    pub fn feature(
+        &self,
+        name: &str,
+        catalog: &(Vec<Environment>, Segments),
+    ) -> Result<Option<Flag>, FlagStoreError> {
+        let Some(v) = self.get_opt(&self.feature_path(name))? else {
+            return Ok(None);
+        };
         if v["archived"].as_bool() == Some(true) || v["archivedAt"].is_string() {
             return Ok(None);
         }
-        let Some((flag, raw)) = map::to_flag(&v, &catalog.0, &catalog.1) else { return Ok(None) };
+        let Some((flag, raw)) = map::to_flag(&v, &catalog.0, &catalog.1) else {
+            return Ok(None);
+        };
         let mut seen = lock(&self.seen);
         if seen.len() + raw.len() > MAX_SEEN {
             seen.clear();
         }
         for fe in flag.environments.values() {
             for c in &fe.cohorts {
-                if let Some((_, r)) = c.external_id.as_ref().and_then(|id| raw.iter().find(|(i, _)| i == id)) {
-                    seen.insert(r["id"].as_str().unwrap_or_default().to_string(), (c.clone(), r.clone()));
+                if let Some((_, r)) = c
+                    .external_id
+                    .as_ref()
+                    .and_then(|id| raw.iter().find(|(i, _)| i == id))
+                {
+                    seen.insert(
+                        r["id"].as_str().unwrap_or_default().to_string(),
+                        (c.clone(), r.clone()),
+                    );
                 }
             }
         }
@@ -239,15 +326,20 @@ impl Unleash {
                 flags.push(f);
             }
         }
-        Ok(ExternalState { environments: catalog.0, flags })
+        Ok(ExternalState {
+            environments: catalog.0,
+            flags,
+        })
     }
 
     /// Running totals of `flag`'s evaluations (yes/no) per environment, application and hour,
     /// for the current and the previous hour (so an hour's last increments are not lost).
     pub fn client_metrics(&self, flag: &str) -> Result<Vec<super::usage::Usage>, FlagStoreError> {
-        let v = self.get(&format!("{}/api/admin/client-metrics/features/{}/raw?hoursBack=2", self.base, seg(flag)))?;
+        let v = self.get(&format!(
+            "{}/api/admin/client-metrics/features/{}/raw?hoursBack=2",
+            self.base,
+            seg(flag)
+        ))?;
         Ok(super::usage::parse(&v))
     }
-
 }
-

@@ -86,7 +86,13 @@ mod tests {
     use serde_json::json;
 
     fn u(env: &str, app: &str, hour: &str, yes: u64, no: u64) -> Usage {
-        Usage { env: env.into(), app: app.into(), hour: hour.into(), yes, no }
+        Usage {
+            env: env.into(),
+            app: app.into(),
+            hour: hour.into(),
+            yes,
+            no,
+        }
     }
 
     #[test]
@@ -98,7 +104,10 @@ mod tests {
         ]});
         assert_eq!(
             parse(&v),
-            vec![u("production", "web", "2026-11-22T06:00:00.000Z", 27, 8), u("development", "", "2026-11-22T06:00:00.000Z", 1, 0)]
+            vec![
+                u("production", "web", "2026-11-22T06:00:00.000Z", 27, 8),
+                u("development", "", "2026-11-22T06:00:00.000Z", 1, 0)
+            ]
         );
         assert!(parse(&json!({"error": "nope"})).is_empty());
     }
@@ -108,13 +117,33 @@ mod tests {
         let mut c = Counter::default();
         let h6 = "2026-11-22T06:00:00.000Z";
         // The first read is only the starting point.
-        assert!(c.delta("f", vec![u("production", "web", h6, 100, 40)]).is_empty());
+        assert!(
+            c.delta("f", vec![u("production", "web", h6, 100, 40)])
+                .is_empty()
+        );
         // Growth of one total, a second application, another environment.
-        let d = c.delta("f", vec![u("production", "web", h6, 130, 50), u("production", "api", h6, 5, 0), u("development", "web", h6, 2, 2)]);
+        let d = c.delta(
+            "f",
+            vec![
+                u("production", "web", h6, 130, 50),
+                u("production", "api", h6, 5, 0),
+                u("development", "web", h6, 2, 2),
+            ],
+        );
         assert_eq!(d.get("production"), Some(&(35, 10)));
         assert_eq!(d.get("development"), Some(&(2, 2)));
         // Nothing new → nothing; a total that went down (Unleash pruned it) adds nothing.
-        assert!(c.delta("f", vec![u("production", "web", h6, 130, 50), u("production", "api", h6, 5, 0), u("development", "web", h6, 1, 2)]).is_empty());
+        assert!(
+            c.delta(
+                "f",
+                vec![
+                    u("production", "web", h6, 130, 50),
+                    u("production", "api", h6, 5, 0),
+                    u("development", "web", h6, 1, 2)
+                ]
+            )
+            .is_empty()
+        );
     }
 
     #[test]
@@ -122,12 +151,21 @@ mod tests {
         let mut c = Counter::default();
         let (h6, h7) = ("2026-11-22T06:00:00.000Z", "2026-11-22T07:00:00.000Z");
         c.delta("f", vec![u("production", "web", h6, 10, 10)]);
-        let d = c.delta("f", vec![u("production", "web", h6, 12, 10), u("production", "web", h7, 3, 1)]);
+        let d = c.delta(
+            "f",
+            vec![
+                u("production", "web", h6, 12, 10),
+                u("production", "web", h7, 3, 1),
+            ],
+        );
         assert_eq!(d.get("production"), Some(&(5, 1)));
         c.delta("f", vec![u("production", "web", h7, 3, 1)]);
         assert_eq!(c.totals.get("f").map(HashMap::len), Some(1));
         // A flag no longer watched starts afresh when it is watched again.
         c.retain(&HashSet::new());
-        assert!(c.delta("f", vec![u("production", "web", h7, 9, 9)]).is_empty());
+        assert!(
+            c.delta("f", vec![u("production", "web", h7, 9, 9)])
+                .is_empty()
+        );
     }
 }

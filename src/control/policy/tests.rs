@@ -6,13 +6,20 @@ const DOC: &str = include_str!("../../../docs/policy.md");
 
 /// The rows of the markdown table under `heading`, cells trimmed.
 fn table(heading: &str) -> Vec<Vec<String>> {
-    let start = DOC.find(heading).unwrap_or_else(|| panic!("docs/policy.md lost the heading {heading}"));
+    let start = DOC
+        .find(heading)
+        .unwrap_or_else(|| panic!("docs/policy.md lost the heading {heading}"));
     DOC[start..]
         .lines()
         .skip_while(|l| !l.starts_with('|'))
         .take_while(|l| l.starts_with('|'))
         .skip(2)
-        .map(|l| l.trim_matches('|').split('|').map(|c| c.trim().to_string()).collect())
+        .map(|l| {
+            l.trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().to_string())
+                .collect()
+        })
         .collect()
 }
 
@@ -34,12 +41,24 @@ fn every_action_combination_matches_the_written_table() {
             for tier in Tier::ALL {
                 for protected in [false, true] {
                     for automatic_ladder in [false, true] {
-                        let vals = [kind.as_str(), role.as_str(), tier.as_str(), yes_no(protected), yes_no(automatic_ladder)];
+                        let vals = [
+                            kind.as_str(),
+                            role.as_str(),
+                            tier.as_str(),
+                            yes_no(protected),
+                            yes_no(automatic_ladder),
+                        ];
                         let row = rows
                             .iter()
                             .find(|r| r.iter().zip(vals).all(|(c, v)| matches(c, v)))
                             .unwrap_or_else(|| panic!("no row in docs/policy.md for {vals:?}"));
-                        let got = decide(Ask { kind, role, tier, protected, automatic_ladder });
+                        let got = decide(Ask {
+                            kind,
+                            role,
+                            tier,
+                            protected,
+                            automatic_ladder,
+                        });
                         let got = match got {
                             Decision::Apply => "apply",
                             Decision::Request => "request",
@@ -69,7 +88,11 @@ fn every_request_combination_matches_the_written_table() {
                     .iter()
                     .find(|r| r.iter().zip(vals).all(|(c, v)| matches(c, v)))
                     .unwrap_or_else(|| panic!("no row in docs/policy.md for {vals:?}"));
-                let got = if may(kind, role, op).is_ok() { "allow" } else { "deny" };
+                let got = if may(kind, role, op).is_ok() {
+                    "allow"
+                } else {
+                    "deny"
+                };
                 assert_eq!(got, row[3], "{vals:?}");
             }
         }
@@ -87,7 +110,13 @@ fn a_token_can_never_be_the_engine() {
         }
     }
     // And a person is held to the two-person rule where the engine's automatic ladder is not.
-    let ask = |kind| Ask { kind, role: Role::Admin, tier: Tier::Expand, protected: true, automatic_ladder: true };
+    let ask = |kind| Ask {
+        kind,
+        role: Role::Admin,
+        tier: Tier::Expand,
+        protected: true,
+        automatic_ladder: true,
+    };
     assert_eq!(decide(ask(ActorKind::Person)), Decision::Request);
     assert_eq!(decide(ask(ActorKind::Engine)), Decision::Apply);
 }

@@ -18,7 +18,11 @@ pub enum PromError {
     /// No connection, or no reply in time.
     Unreachable(String),
     /// Prometheus answered with `status: error`.
-    Api { status: u16, error_type: String, error: String },
+    Api {
+        status: u16,
+        error_type: String,
+        error: String,
+    },
     /// A reply that is not the Prometheus API's shape.
     Protocol(String),
 }
@@ -27,7 +31,14 @@ impl std::fmt::Display for PromError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             PromError::Unreachable(e) => write!(f, "prometheus unreachable: {}", clean(e, 200)),
-            PromError::Api { error_type, error, .. } => write!(f, "prometheus: {}: {}", clean(error_type, 40), clean(error, 300)),
+            PromError::Api {
+                error_type, error, ..
+            } => write!(
+                f,
+                "prometheus: {}: {}",
+                clean(error_type, 40),
+                clean(error, 300)
+            ),
             PromError::Protocol(e) => write!(f, "prometheus: {}", clean(e, 300)),
         }
     }
@@ -90,7 +101,9 @@ fn ms(ts: f64) -> i64 {
 }
 
 fn point((ts, v): (f64, String)) -> Result<(i64, f64), PromError> {
-    parse_value(&v).map(|v| (ms(ts), v)).map_err(PromError::Protocol)
+    parse_value(&v)
+        .map(|v| (ms(ts), v))
+        .map_err(PromError::Protocol)
 }
 
 /// Decode a Prometheus API reply (any HTTP status) into series.
@@ -99,7 +112,10 @@ pub fn decode(status: u16, body: &[u8]) -> Result<Vec<Series>, PromError> {
         Ok(e) => e,
         Err(_) if !(200..300).contains(&status) => {
             let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-            return Err(PromError::Protocol(format!("HTTP {status}: {}", text.trim())));
+            return Err(PromError::Protocol(format!(
+                "HTTP {status}: {}",
+                text.trim()
+            )));
         }
         Err(e) => return Err(PromError::Protocol(format!("unreadable reply: {e}"))),
     };
@@ -107,25 +123,44 @@ pub fn decode(status: u16, body: &[u8]) -> Result<Vec<Series>, PromError> {
         return Err(PromError::Api {
             status,
             error_type: env.error_type.unwrap_or_else(|| "unknown".into()),
-            error: env.error.unwrap_or_else(|| format!("HTTP {status} without an error message")),
+            error: env
+                .error
+                .unwrap_or_else(|| format!("HTTP {status} without an error message")),
         });
     }
     match env.data {
         None => Err(PromError::Protocol("a success reply without data".into())),
         Some(Data::Vector(v)) => v
             .into_iter()
-            .map(|s| Ok(Series { labels: s.metric, points: vec![point(s.value)?] }))
+            .map(|s| {
+                Ok(Series {
+                    labels: s.metric,
+                    points: vec![point(s.value)?],
+                })
+            })
             .collect(),
         Some(Data::Matrix(m)) => m
             .into_iter()
             .map(|s| {
-                let mut points = s.values.into_iter().map(point).collect::<Result<Vec<_>, _>>()?;
+                let mut points = s
+                    .values
+                    .into_iter()
+                    .map(point)
+                    .collect::<Result<Vec<_>, _>>()?;
                 points.sort_by_key(|p| p.0);
-                Ok(Series { labels: s.metric, points })
+                Ok(Series {
+                    labels: s.metric,
+                    points,
+                })
             })
             .collect(),
-        Some(Data::Scalar(p)) => Ok(vec![Series { labels: BTreeMap::new(), points: vec![point(p)?] }]),
-        Some(Data::String(_)) => Err(PromError::Protocol("the query returned a string, not numbers".into())),
+        Some(Data::Scalar(p)) => Ok(vec![Series {
+            labels: BTreeMap::new(),
+            points: vec![point(p)?],
+        }]),
+        Some(Data::String(_)) => Err(PromError::Protocol(
+            "the query returned a string, not numbers".into(),
+        )),
     }
 }
 
@@ -143,9 +178,13 @@ pub struct PromClient {
 impl PromClient {
     pub fn new(base: &str) -> Result<PromClient, String> {
         let base = base.trim().trim_end_matches('/').to_string();
-        let parsed = reqwest::Url::parse(&base).map_err(|e| format!("--prometheus: not a URL `{}`: {e}", clean(&base, 100)))?;
+        let parsed = reqwest::Url::parse(&base)
+            .map_err(|e| format!("--prometheus: not a URL `{}`: {e}", clean(&base, 100)))?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(format!("--prometheus: use an http:// or https:// URL, not `{}`", clean(&base, 100)));
+            return Err(format!(
+                "--prometheus: use an http:// or https:// URL, not `{}`",
+                clean(&base, 100)
+            ));
         }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
@@ -163,7 +202,11 @@ impl PromClient {
     }
 
     /// `GET /api/v1/query` at `at` (Prometheus' now when `None`).
-    pub async fn query(&self, query: &str, at: Option<DateTime<Utc>>) -> Result<Vec<Series>, PromError> {
+    pub async fn query(
+        &self,
+        query: &str,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Series>, PromError> {
         let mut params = vec![("query", query.to_string())];
         if let Some(t) = at {
             params.push(("time", unix(t)));
@@ -172,20 +215,43 @@ impl PromClient {
     }
 
     /// `GET /api/v1/query_range` from `start` to `end` every `step_secs`.
-    pub async fn query_range(&self, query: &str, start: DateTime<Utc>, end: DateTime<Utc>, step_secs: u64) -> Result<Vec<Series>, PromError> {
-        let params = [("query", query.to_string()), ("start", unix(start)), ("end", unix(end)), ("step", format!("{}s", step_secs.max(1)))];
+    pub async fn query_range(
+        &self,
+        query: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        step_secs: u64,
+    ) -> Result<Vec<Series>, PromError> {
+        let params = [
+            ("query", query.to_string()),
+            ("start", unix(start)),
+            ("end", unix(end)),
+            ("step", format!("{}s", step_secs.max(1))),
+        ];
         self.get("/api/v1/query_range", &params).await
     }
 
     async fn get(&self, path: &str, params: &[(&str, String)]) -> Result<Vec<Series>, PromError> {
         let url = reqwest::Url::parse_with_params(&format!("{}{path}", self.base), params)
             .map_err(|e| PromError::Protocol(format!("cannot build the query URL: {e}")))?;
-        let mut resp = self.http.get(url).send().await.map_err(|e| PromError::Unreachable(describe(&e)))?;
+        let mut resp = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| PromError::Unreachable(describe(&e)))?;
         let status = resp.status().as_u16();
         let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| PromError::Unreachable(describe(&e)))? {
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| PromError::Unreachable(describe(&e)))?
+        {
             if body.len() + chunk.len() > MAX_BODY {
-                return Err(PromError::Protocol(format!("reply larger than {} MiB", MAX_BODY >> 20)));
+                return Err(PromError::Protocol(format!(
+                    "reply larger than {} MiB",
+                    MAX_BODY >> 20
+                )));
             }
             body.extend_from_slice(&chunk);
         }
@@ -246,8 +312,13 @@ mod tests {
             Some("prometheus: bad_data: 1:5: parse error: unexpected \u{241b}")
         );
         assert!(matches!(e, Some(PromError::Api { status: 400, .. })));
-        let e = decode(503, b"<html>Service Unavailable</html>").err().map(|e| e.to_string());
-        assert_eq!(e.as_deref(), Some("prometheus: HTTP 503: <html>Service Unavailable</html>"));
+        let e = decode(503, b"<html>Service Unavailable</html>")
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("prometheus: HTTP 503: <html>Service Unavailable</html>")
+        );
         assert!(decode(200, b"{}").is_err());
         assert!(decode(200, br#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"x"]}]}}"#).is_err());
         assert_eq!(
@@ -258,8 +329,18 @@ mod tests {
 
     #[test]
     fn scalar_is_one_unlabelled_series() {
-        let s = decode(200, br#"{"status":"success","data":{"resultType":"scalar","result":[5,"1"]}}"#).unwrap_or_default();
-        assert_eq!(s, vec![Series { labels: BTreeMap::new(), points: vec![(5000, 1.0)] }]);
+        let s = decode(
+            200,
+            br#"{"status":"success","data":{"resultType":"scalar","result":[5,"1"]}}"#,
+        )
+        .unwrap_or_default();
+        assert_eq!(
+            s,
+            vec![Series {
+                labels: BTreeMap::new(),
+                points: vec![(5000, 1.0)]
+            }]
+        );
     }
 
     #[test]
@@ -267,6 +348,9 @@ mod tests {
         crate::app::init_tls();
         assert!(PromClient::new("ftp://x").is_err());
         assert!(PromClient::new("not a url").is_err());
-        assert!(PromClient::new("http://127.0.0.1:9090/").is_ok_and(|c| c.base() == "http://127.0.0.1:9090"));
+        assert!(
+            PromClient::new("http://127.0.0.1:9090/")
+                .is_ok_and(|c| c.base() == "http://127.0.0.1:9090")
+        );
     }
 }

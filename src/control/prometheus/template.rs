@@ -72,9 +72,12 @@ pub fn parse_value(s: &str) -> Result<f64, String> {
         "NaN" => Ok(f64::NAN),
         "+Inf" | "Inf" => Ok(f64::INFINITY),
         "-Inf" => Ok(f64::NEG_INFINITY),
-        other => other
-            .parse::<f64>()
-            .map_err(|_| format!("not a sample value: `{}`", crate::sanitize::clean(other, 40))),
+        other => other.parse::<f64>().map_err(|_| {
+            format!(
+                "not a sample value: `{}`",
+                crate::sanitize::clean(other, 40)
+            )
+        }),
     }
 }
 
@@ -100,7 +103,11 @@ pub fn baseline_value(v: f64) -> Option<f64> {
 
 /// A sample-size result as a count: rounded; NaN, infinities and negatives count as 0.
 pub fn sample_count(v: f64) -> u64 {
-    if v.is_finite() && v > 0.0 { v.round().min(u64::MAX as f64) as u64 } else { 0 }
+    if v.is_finite() && v > 0.0 {
+        v.round().min(u64::MAX as f64) as u64
+    } else {
+        0
+    }
 }
 
 #[cfg(test)]
@@ -108,7 +115,13 @@ mod tests {
     use super::*;
 
     fn vars() -> Vars<'static> {
-        Vars { flag: "checkout-v2", env: "production", cohort: "eu-west", metric: "error_rate", window_secs: 60 }
+        Vars {
+            flag: "checkout-v2",
+            env: "production",
+            cohort: "eu-west",
+            metric: "error_rate",
+            window_secs: 60,
+        }
     }
 
     #[test]
@@ -122,17 +135,35 @@ mod tests {
 
     #[test]
     fn values_are_escaped_and_never_rendered_twice() {
-        let v = Vars { metric: "a\"b\\$flag", ..vars() };
+        let v = Vars {
+            metric: "a\"b\\$flag",
+            ..vars()
+        };
         assert_eq!(render(r#"x{m="$metric"}"#, &v), r#"x{m="a\"b\\$flag"}"#);
-        let v = Vars { metric: "it's", ..vars() };
+        let v = Vars {
+            metric: "it's",
+            ..vars()
+        };
         assert_eq!(render("x{m='$metric'}", &v), r"x{m='it\'s'}");
     }
 
     #[test]
     fn unknown_and_partial_names_stay() {
-        assert_eq!(render("$nope $flagx $ $flag_", &vars()), "$nope $flagx $ $flag_");
+        assert_eq!(
+            render("$nope $flagx $ $flag_", &vars()),
+            "$nope $flagx $ $flag_"
+        );
         assert_eq!(render("a$flag$env", &vars()), "acheckout-v2production");
-        assert_eq!(render("$window)", &Vars { window_secs: 90, ..vars() }), "90s)");
+        assert_eq!(
+            render(
+                "$window)",
+                &Vars {
+                    window_secs: 90,
+                    ..vars()
+                }
+            ),
+            "90s)"
+        );
         assert_eq!(render("ü$cohort€", &vars()), "üeu-west€");
     }
 

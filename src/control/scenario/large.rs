@@ -33,7 +33,9 @@ fn selector(pool_index: usize) -> Selector {
 
 /// splitmix64: a tiny fixed-seed generator, one value per flag index.
 fn mix(i: u64) -> u64 {
-    let mut z = i.wrapping_add(0x9e37_79b9_7f4a_7c15).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut z = i
+        .wrapping_add(0x9e37_79b9_7f4a_7c15)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
@@ -67,8 +69,16 @@ fn synthetic_flag(i: usize, now: DateTime<Utc>) -> crate::domain::Flag {
     let target_name = POOL[target.min(POOL.len() - 1)];
 
     // The target cohort's production exposure; guarded ones sit at 25 or 50 % so both arms see traffic.
-    let current = if guarded { 1 + pick(r, 20, 2) } else { pick(r, 20, STAGE_PERCENTS.len()) };
-    let target_percent = if laddered { STAGE_PERCENTS[current] } else { PERCENT_CHOICES[pick(r, 24, 6)] };
+    let current = if guarded {
+        1 + pick(r, 20, 2)
+    } else {
+        pick(r, 20, STAGE_PERCENTS.len())
+    };
+    let target_percent = if laddered {
+        STAGE_PERCENTS[current]
+    } else {
+        PERCENT_CHOICES[pick(r, 24, 6)]
+    };
 
     let cohorts = |production: bool| -> Vec<Cohort> {
         members
@@ -90,14 +100,23 @@ fn synthetic_flag(i: usize, now: DateTime<Utc>) -> crate::domain::Flag {
     };
 
     let prod_ladder = laddered.then(|| {
-        let stages = STAGE_PERCENTS.iter().map(|p| stage(&format!("{p}%"), &[(target_name, *p)], DWELL_SECS)).collect();
+        let stages = STAGE_PERCENTS
+            .iter()
+            .map(|p| stage(&format!("{p}%"), &[(target_name, *p)], DWELL_SECS))
+            .collect();
         let entered = now - Duration::seconds((r >> 40) as i64 % 3600);
         ladder(stages, current, entered, AdvancePolicy::RequestApproval)
     });
     let guardrails = if guarded {
         vec![
             guard("error_rate", target_name, Threshold::Absolute { max: 0.02 }),
-            guard("p95_latency_ms", target_name, Threshold::Relative { max_increase_pct: 20.0 }),
+            guard(
+                "p95_latency_ms",
+                target_name,
+                Threshold::Relative {
+                    max_increase_pct: 20.0,
+                },
+            ),
         ]
     } else {
         Vec::new()

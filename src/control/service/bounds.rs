@@ -20,7 +20,11 @@ pub const MAX_SAMPLE_COUNT: u64 = 1 << 53;
 pub const MAX_SAMPLE_VALUE: f64 = 1e15;
 
 fn too_long(field: &str, max: usize) -> ServiceError {
-    ServiceError::new(ErrorKind::Invalid, "field_too_long", format!("`{field}` is too long (at most {max} bytes)"))
+    ServiceError::new(
+        ErrorKind::Invalid,
+        "field_too_long",
+        format!("`{field}` is too long (at most {max} bytes)"),
+    )
 }
 
 /// A pause note within its bound.
@@ -39,13 +43,23 @@ pub fn check_evidence(evidence: &[Evidence], gap: Option<&str>) -> Result<(), Se
         return Err(ServiceError::new(
             ErrorKind::Invalid,
             "too_much_evidence",
-            format!("`evidence` has {} items; at most {MAX_EVIDENCE}", evidence.len()),
+            format!(
+                "`evidence` has {} items; at most {MAX_EVIDENCE}",
+                evidence.len()
+            ),
         ));
     }
     for (i, e) in evidence.iter().enumerate() {
-        for (name, text) in [("metric", e.metric.as_str()), ("cohort", e.cohort.as_str()), ("status", e.status.as_deref().unwrap_or(""))] {
+        for (name, text) in [
+            ("metric", e.metric.as_str()),
+            ("cohort", e.cohort.as_str()),
+            ("status", e.status.as_deref().unwrap_or("")),
+        ] {
             if text.len() > MAX_EVIDENCE_TEXT {
-                return Err(too_long(&format!("evidence[{i}].{name}"), MAX_EVIDENCE_TEXT));
+                return Err(too_long(
+                    &format!("evidence[{i}].{name}"),
+                    MAX_EVIDENCE_TEXT,
+                ));
             }
         }
         let numbers = [e.candidate, e.baseline, e.threshold, e.cohort_value];
@@ -74,7 +88,11 @@ pub const MAX_METRIC_NAME: usize = 100;
 
 /// Whether `name` fits a metric or cohort name: 1–100 of A–Z a–z 0–9 `_ . : -`.
 fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= MAX_METRIC_NAME && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b))
+    !name.is_empty()
+        && name.len() <= MAX_METRIC_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b))
 }
 
 /// A pushed sample the control plane will keep: for a configured flag and environment, with
@@ -85,7 +103,10 @@ pub fn check_sample(i: usize, s: &MetricSample, state: &State) -> Result<bool, S
         return Err(ServiceError::new(
             ErrorKind::NotFound,
             "unknown_flag",
-            format!("sample {i}: flag `{}` is not configured in `{}`", s.flag, s.env),
+            format!(
+                "sample {i}: flag `{}` is not configured in `{}`",
+                s.flag, s.env
+            ),
         ));
     };
     if !valid_name(&s.metric) {

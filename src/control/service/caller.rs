@@ -1,7 +1,7 @@
 //! Typed callers: who a change comes from. A token yields a person or an agent; the engine, the
 //! flag-store follower and the system are built here only, so no token can claim them.
 
-use crate::domain::{Actor, ActorKind, Role, ENGINE_ACTOR, SYSTEM_ACTOR};
+use crate::domain::{Actor, ActorKind, ENGINE_ACTOR, Role, SYSTEM_ACTOR};
 
 /// Where a change comes from, for policy and the audit trail.
 #[derive(Debug, Clone)]
@@ -17,25 +17,53 @@ impl Caller {
     /// A token holder (person or agent, by the token's role); `scope` identifies the token.
     pub fn token(actor: Actor, source: impl Into<String>, scope: impl Into<String>) -> Caller {
         let actor = Actor::from_token(actor.name, actor.role);
-        Caller { actor, source: source.into(), scope: scope.into() }
+        Caller {
+            actor,
+            source: source.into(),
+            scope: scope.into(),
+        }
     }
 
     /// The ladder engine and safeguards.
     pub fn engine() -> Caller {
-        let actor = Actor { name: ENGINE_ACTOR.into(), role: Role::Operator, kind: ActorKind::Engine };
-        Caller { actor, source: "engine".into(), scope: "engine".into() }
+        let actor = Actor {
+            name: ENGINE_ACTOR.into(),
+            role: Role::Operator,
+            kind: ActorKind::Engine,
+        };
+        Caller {
+            actor,
+            source: "engine".into(),
+            scope: "engine".into(),
+        }
     }
 
     /// The control plane itself: seeding, expiry, housekeeping.
     pub fn system() -> Caller {
-        let actor = Actor { name: SYSTEM_ACTOR.into(), role: Role::Viewer, kind: ActorKind::System };
-        Caller { actor, source: "system".into(), scope: "system".into() }
+        let actor = Actor {
+            name: SYSTEM_ACTOR.into(),
+            role: Role::Viewer,
+            kind: ActorKind::System,
+        };
+        Caller {
+            actor,
+            source: "system".into(),
+            scope: "system".into(),
+        }
     }
 
     /// The follower of an external flag store, recording a change made there by `name`.
     pub fn follower(name: &str, store: &str) -> Caller {
-        let actor = Actor { name: crate::sanitize::clean(name, 60), role: Role::Viewer, kind: ActorKind::Follower };
-        Caller { actor, source: store.to_string(), scope: "follower".into() }
+        let actor = Actor {
+            name: crate::sanitize::clean(name, 60),
+            role: Role::Viewer,
+            kind: ActorKind::Follower,
+        };
+        Caller {
+            actor,
+            source: store.to_string(),
+            scope: "follower".into(),
+        }
     }
 
     /// The idempotency key as stored: scoped to the caller's token.

@@ -83,7 +83,11 @@ impl Inner {
 
     /// Queue `change` for the group's commit and, once durable, for the streams. The flags,
     /// requests and audit events it carries are what the commit writes.
-    pub(super) fn stage_change(&mut self, change: Change, idempotency: Option<(String, IdemRecord)>) {
+    pub(super) fn stage_change(
+        &mut self,
+        change: Change,
+        idempotency: Option<(String, IdemRecord)>,
+    ) {
         self.begin_staging();
         self.pending.changes.push(change);
         if let Some((key, rec)) = idempotency {
@@ -120,9 +124,14 @@ impl Inner {
 
     /// THE commit: everything staged in one transaction, then each change published in order.
     /// On a failed commit nothing staged stays live and nothing is published.
-    pub(in crate::control) fn commit(&mut self, tx: &broadcast::Sender<StreamMsg>) -> Result<(), ServiceError> {
+    pub(in crate::control) fn commit(
+        &mut self,
+        tx: &broadcast::Sender<StreamMsg>,
+    ) -> Result<(), ServiceError> {
         let pending = std::mem::take(&mut self.pending);
-        let Some(undo) = pending.undo else { return Ok(()) };
+        let Some(undo) = pending.undo else {
+            return Ok(());
+        };
         if pending.changes.is_empty() && pending.prune_idempotency_before.is_none() {
             self.undo(undo);
             return Ok(());
@@ -143,8 +152,16 @@ impl Inner {
                 flags: flags.into_values().map(|f| &**f).collect(),
                 approvals: approvals.into_values().collect(),
                 audit: pending.changes.iter().flat_map(|c| &c.audit).collect(),
-                idempotency: pending.idempotency.iter().map(|(k, r)| (k.as_str(), r)).collect(),
-                tokens: pending.tokens.iter().map(|(h, r)| (h.as_str(), r)).collect(),
+                idempotency: pending
+                    .idempotency
+                    .iter()
+                    .map(|(k, r)| (k.as_str(), r))
+                    .collect(),
+                tokens: pending
+                    .tokens
+                    .iter()
+                    .map(|(h, r)| (h.as_str(), r))
+                    .collect(),
                 evidence_due: pending.evidence_new.iter().collect(),
                 evidence_done: pending.evidence_done.clone(),
                 prune_idempotency_before: pending.prune_idempotency_before,
@@ -181,11 +198,16 @@ impl Inner {
 
     /// Take in what other replicas committed after the live revision, in order, and publish
     /// each change to this replica's streams. Nothing may be staged. Returns how many changes.
-    pub(in crate::control) fn catch_up(&mut self, tx: &broadcast::Sender<StreamMsg>) -> Result<usize, StoreError> {
+    pub(in crate::control) fn catch_up(
+        &mut self,
+        tx: &broadcast::Sender<StreamMsg>,
+    ) -> Result<usize, StoreError> {
         if self.pending.undo.is_some() {
             return Ok(0);
         }
-        let Some(c) = self.store.since(self.state.revision)? else { return Ok(0) };
+        let Some(c) = self.store.since(self.state.revision)? else {
+            return Ok(0);
+        };
         let n = c.changes.len();
         for change in c.changes {
             for f in &change.flags {

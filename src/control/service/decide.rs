@@ -5,16 +5,26 @@ use super::*;
 
 impl Inner {
     /// The open request `id`, or why it cannot be decided.
-    pub(super) fn pending_request(&self, id: &str, now: DateTime<Utc>) -> Result<ApprovalRequest, ServiceError> {
-        let a = self
-            .approvals
-            .get(id)
-            .ok_or_else(|| ServiceError::new(ErrorKind::NotFound, "unknown_approval", format!("no approval request `{id}`")))?;
+    pub(super) fn pending_request(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ApprovalRequest, ServiceError> {
+        let a = self.approvals.get(id).ok_or_else(|| {
+            ServiceError::new(
+                ErrorKind::NotFound,
+                "unknown_approval",
+                format!("no approval request `{id}`"),
+            )
+        })?;
         if a.is_expired(now) {
             return Err(ServiceError::new(
                 ErrorKind::Conflict,
                 "approval_expired",
-                format!("request {id} expired at {}; ask for a new one", a.expires_at),
+                format!(
+                    "request {id} expired at {}; ask for a new one",
+                    a.expires_at
+                ),
             ));
         }
         if a.state != ApprovalState::Pending {
@@ -28,10 +38,19 @@ impl Inner {
     }
 
     /// Everything that must hold for `caller` to approve `id` now.
-    pub(super) fn approvable(&self, caller: &Caller, id: &str, now: DateTime<Utc>) -> Result<ApprovalRequest, ServiceError> {
+    pub(super) fn approvable(
+        &self,
+        caller: &Caller,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ApprovalRequest, ServiceError> {
         let a = self.pending_request(id, now)?;
         if a.requested_by.name == caller.actor.name {
-            return Err(ServiceError::new(ErrorKind::Forbidden, "self_approval", "nobody approves their own request: ask another approver"));
+            return Err(ServiceError::new(
+                ErrorKind::Forbidden,
+                "self_approval",
+                "nobody approves their own request: ask another approver",
+            ));
         }
         let current = a.action.target_revision(&self.state);
         if current > a.revision {
@@ -47,12 +66,23 @@ impl Inner {
     }
 
     /// Stage the close of a request without applying it (rejected, expired).
-    fn stage_close(&mut self, caller: &Caller, mut a: ApprovalRequest, state: ApprovalState, reason: &str, now: DateTime<Utc>) -> (ApprovalRequest, AuditId, Revision) {
+    fn stage_close(
+        &mut self,
+        caller: &Caller,
+        mut a: ApprovalRequest,
+        state: ApprovalState,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> (ApprovalRequest, AuditId, Revision) {
         a.state = state;
         a.decided_by = Some(caller.actor.clone());
         a.decided_at = Some(now);
         a.decision_reason = Some(reason.to_string());
-        let kind = if state == ApprovalState::Expired { AuditKind::Expired } else { AuditKind::Rejected };
+        let kind = if state == ApprovalState::Expired {
+            AuditKind::Expired
+        } else {
+            AuditKind::Rejected
+        };
         self.begin_staging();
         let revision = Revision(self.state.revision.0 + 1);
         let mut audit = self.new_audit(caller, kind, reason, now, revision);
@@ -62,13 +92,28 @@ impl Inner {
         self.state.revision = revision;
         self.stage_approval(a.clone());
         let audit_id = audit.id;
-        self.stage_change(Change { revision, at: now, flags: vec![], frozen: None, approvals: vec![a.clone()], audit: vec![audit] }, None);
+        self.stage_change(
+            Change {
+                revision,
+                at: now,
+                flags: vec![],
+                frozen: None,
+                approvals: vec![a.clone()],
+                audit: vec![audit],
+            },
+            None,
+        );
         (a, audit_id, revision)
     }
 }
 
 impl ControlPlane {
-    pub fn approve(&self, caller: &Caller, id: &str, reason: &str) -> Result<Outcome, ServiceError> {
+    pub fn approve(
+        &self,
+        caller: &Caller,
+        id: &str,
+        reason: &str,
+    ) -> Result<Outcome, ServiceError> {
         authorise(caller, Op::Approve)?;
         check_reason(reason)?;
         let now = self.clock.now();
@@ -91,9 +136,12 @@ impl ControlPlane {
         let mut inner = lock(&self.inner);
         let a = inner.pending_request(id, now)?;
         if !caller.actor.role.can_approve() && a.requested_by.name != caller.actor.name {
-            return Err(ServiceError::forbidden("only approvers (or the requester, to withdraw) can reject"));
+            return Err(ServiceError::forbidden(
+                "only approvers (or the requester, to withdraw) can reject",
+            ));
         }
-        let (a, audit_id, revision) = inner.stage_close(caller, a, ApprovalState::Rejected, reason, now);
+        let (a, audit_id, revision) =
+            inner.stage_close(caller, a, ApprovalState::Rejected, reason, now);
         inner.commit(&self.tx)?;
         Ok(Outcome {
             outcome: OutcomeKind::Rejected,
@@ -113,7 +161,12 @@ impl ControlPlane {
         authorise(&caller, Op::Expire)?;
         let now = self.clock.now();
         let mut inner = lock(&self.inner);
-        let overdue: Vec<ApprovalRequest> = inner.approvals.values().filter(|a| a.is_expired(now)).cloned().collect();
+        let overdue: Vec<ApprovalRequest> = inner
+            .approvals
+            .values()
+            .filter(|a| a.is_expired(now))
+            .cloned()
+            .collect();
         for a in overdue.iter().cloned() {
             inner.stage_close(&caller, a, ApprovalState::Expired, "request expired", now);
         }

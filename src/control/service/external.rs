@@ -35,7 +35,9 @@ struct Write {
 
 /// What the external store did with a write.
 enum Truth {
-    Applied { confirmed_by_reading: bool },
+    Applied {
+        confirmed_by_reading: bool,
+    },
     /// Definitely not applied: the store refused it, or it never reached the store.
     Refused(FlagStoreError),
     /// Sent, no answer, and the read-back shows the old values (or someone else's).
@@ -49,7 +51,10 @@ fn holds(store: &Flag, want: &Flag, env: &crate::domain::EnvKey) -> bool {
         (Some(s), Some(w)) => {
             s.enabled == w.enabled
                 && s.cohorts.len() == w.cohorts.len()
-                && s.cohorts.iter().zip(&w.cohorts).all(|(a, b)| a.percent == b.percent && a.rolled_back == b.rolled_back)
+                && s.cohorts
+                    .iter()
+                    .zip(&w.cohorts)
+                    .all(|(a, b)| a.percent == b.percent && a.rolled_back == b.rolled_back)
         }
         _ => false,
     }
@@ -58,14 +63,22 @@ fn holds(store: &Flag, want: &Flag, env: &crate::domain::EnvKey) -> bool {
 fn store_error(e: FlagStoreError) -> ServiceError {
     match e {
         FlagStoreError::Conflict { .. } => ServiceError::conflict(
-            format!("{e}; flagtop will pick up the new state within seconds — review it and decide again"),
+            format!(
+                "{e}; flagtop will pick up the new state within seconds — review it and decide again"
+            ),
             None,
         ),
-        FlagStoreError::Refused { .. } => ServiceError::new(ErrorKind::Invalid, "flag_store_refused", e.to_string()),
-        FlagStoreError::Unavailable { .. } => {
-            ServiceError::new(ErrorKind::Unavailable, "flag_store_unavailable", format!("{e}; nothing was changed"))
+        FlagStoreError::Refused { .. } => {
+            ServiceError::new(ErrorKind::Invalid, "flag_store_refused", e.to_string())
         }
-        FlagStoreError::Unknown { .. } => ServiceError::new(ErrorKind::OutcomeUnknown, "outcome_unknown", e.to_string()),
+        FlagStoreError::Unavailable { .. } => ServiceError::new(
+            ErrorKind::Unavailable,
+            "flag_store_unavailable",
+            format!("{e}; nothing was changed"),
+        ),
+        FlagStoreError::Unknown { .. } => {
+            ServiceError::new(ErrorKind::OutcomeUnknown, "outcome_unknown", e.to_string())
+        }
     }
 }
 
@@ -87,23 +100,53 @@ impl ControlPlane {
             {
                 return answer;
             }
-            let idem_fn = |o: &Outcome| IdemRecord { body_hash: hash.clone(), status: 200, response: serde_json::to_value(o).unwrap_or_default(), at: now };
-            let idem = key.as_ref().map(|(scoped, sent)| Idem { scoped, sent, record: &idem_fn });
+            let idem_fn = |o: &Outcome| IdemRecord {
+                body_hash: hash.clone(),
+                status: 200,
+                response: serde_json::to_value(o).unwrap_or_default(),
+                at: now,
+            };
+            let idem = key.as_ref().map(|(scoped, sent)| Idem {
+                scoped,
+                sent,
+                record: &idem_fn,
+            });
             match inner.check_submission(caller, req)? {
                 Decision::Deny(why) => return Err(ServiceError::forbidden(why)),
                 Decision::Request => {
-                    let staged = inner.stage_request(caller, &req.action, &req.reason, Vec::new(), gap, now, self.approval_ttl, idem);
+                    let staged = inner.stage_request(
+                        caller,
+                        &req.action,
+                        &req.reason,
+                        Vec::new(),
+                        gap,
+                        now,
+                        self.approval_ttl,
+                        idem,
+                    );
                     return inner.commit_one(&self.tx, staged);
                 }
                 Decision::Apply => {}
             }
-            inner.begin_write(caller, &req.action, &req.reason, None, key.map(|(s, k)| (s, k, hash.clone())), now)?
+            inner.begin_write(
+                caller,
+                &req.action,
+                &req.reason,
+                None,
+                key.map(|(s, k)| (s, k, hash.clone())),
+                now,
+            )?
         };
         self.write_external(write)
     }
 
     /// `approve` for a request whose action changes state held by the external store.
-    pub(super) fn approve_external(&self, caller: &Caller, a: ApprovalRequest, reason: &str) -> Result<Outcome, ServiceError> {
+    pub(super) fn approve_external(
+        &self,
+        caller: &Caller,
+        a: ApprovalRequest,
+        reason: &str,
+    ) -> Result<Outcome, ServiceError> {
         let now = self.clock.now();
         let write = {
             let mut inner = lock(&self.inner);
@@ -118,10 +161,16 @@ impl ControlPlane {
     /// Call the store without the lock, find out what happened, commit the truth.
     fn write_external(&self, w: Write) -> Result<Outcome, ServiceError> {
         let Some(ext) = self.external.clone() else {
-            return Err(ServiceError::new(ErrorKind::Internal, "no_flag_store", "no external flag store is configured"));
+            return Err(ServiceError::new(
+                ErrorKind::Internal,
+                "no_flag_store",
+                "no external flag store is configured",
+            ));
         };
         let truth = match ext.apply(&w.action, &w.before, &w.after) {
-            Ok(()) => Truth::Applied { confirmed_by_reading: false },
+            Ok(()) => Truth::Applied {
+                confirmed_by_reading: false,
+            },
             Err(e @ FlagStoreError::Unknown { .. }) => {
                 tracing::warn!(error = %e, action = %w.action.describe(), "external write outcome unknown; reading it back");
                 read_back(ext.as_ref(), &w, e.to_string())
@@ -135,8 +184,14 @@ impl ControlPlane {
     /// Settle writes whose outcome was unknown: read each flag back; commit what the store
     /// holds. Called by the follower on every poll. Returns how many were settled.
     pub fn settle_unknown(&self) -> usize {
-        let Some(ext) = self.external.clone() else { return 0 };
-        let waiting: Vec<Write> = lock(&self.inner).unsettled.iter().map(|u| u.write.clone()).collect();
+        let Some(ext) = self.external.clone() else {
+            return 0;
+        };
+        let waiting: Vec<Write> = lock(&self.inner)
+            .unsettled
+            .iter()
+            .map(|u| u.write.clone())
+            .collect();
         let mut settled = 0;
         for w in waiting {
             let truth = read_back(ext.as_ref(), &w, String::new());
@@ -144,7 +199,11 @@ impl ControlPlane {
                 continue;
             }
             let mut inner = lock(&self.inner);
-            let Some(i) = inner.unsettled.iter().position(|u| u.write.action == w.action && u.write.before.revision == w.before.revision) else { continue };
+            let Some(i) = inner.unsettled.iter().position(|u| {
+                u.write.action == w.action && u.write.before.revision == w.before.revision
+            }) else {
+                continue;
+            };
             inner.unsettled.remove(i);
             let r = inner.settle(&self.tx, w, truth, self.clock.now());
             if let Err(e) = r {
@@ -165,12 +224,21 @@ impl ControlPlane {
 fn read_back(ext: &dyn FlagStore, w: &Write, why: String) -> Truth {
     let env = w.action.env();
     match ext.read(&w.before.key) {
-        Ok(Some(now)) if holds(&now, &w.after, env) => Truth::Applied { confirmed_by_reading: true },
-        Ok(Some(now)) if holds(&now, &w.before, env) => {
-            Truth::NotApplied(format!("{why}; reading {} back shows the old values", ext.name()))
-        }
-        Ok(Some(_)) => Truth::NotApplied(format!("{why}; reading {} back shows values set by someone else", ext.name())),
-        Ok(None) => Truth::NotApplied(format!("{why}; the flag no longer exists in {}", ext.name())),
+        Ok(Some(now)) if holds(&now, &w.after, env) => Truth::Applied {
+            confirmed_by_reading: true,
+        },
+        Ok(Some(now)) if holds(&now, &w.before, env) => Truth::NotApplied(format!(
+            "{why}; reading {} back shows the old values",
+            ext.name()
+        )),
+        Ok(Some(_)) => Truth::NotApplied(format!(
+            "{why}; reading {} back shows values set by someone else",
+            ext.name()
+        )),
+        Ok(None) => Truth::NotApplied(format!(
+            "{why}; the flag no longer exists in {}",
+            ext.name()
+        )),
         Err(e) => Truth::Unknown(format!("{why}; reading it back failed too: {e}")),
     }
 }
@@ -188,30 +256,58 @@ impl Inner {
         now: DateTime<Utc>,
     ) -> Result<Write, ServiceError> {
         let Some(key) = action.flag().cloned() else {
-            return Err(ServiceError::new(ErrorKind::Internal, "no_flag", "only flag actions reach the external store"));
+            return Err(ServiceError::new(
+                ErrorKind::Internal,
+                "no_flag",
+                "only flag actions reach the external store",
+            ));
         };
         let mut scratch = self.scratch(action);
         action.apply(&mut scratch, now)?;
-        let (Some(before), Some(after)) = (self.state.flags.get(&key).cloned(), scratch.flags.remove(&key)) else {
+        let (Some(before), Some(after)) = (
+            self.state.flags.get(&key).cloned(),
+            scratch.flags.remove(&key),
+        ) else {
             return Err(DomainError::UnknownFlag(key.to_string()).into());
         };
         if !self.in_flight.insert(key.clone()) {
             return Err(ServiceError::conflict(
-                format!("another change to {key} is being written to the flag store (or its outcome is still being settled); look again in a moment"),
+                format!(
+                    "another change to {key} is being written to the flag store (or its outcome is still being settled); look again in a moment"
+                ),
                 None,
             ));
         }
-        Ok(Write { caller: caller.clone(), action: action.clone(), reason: reason.to_string(), approval, idem, before, after: Arc::unwrap_or_clone(after) })
+        Ok(Write {
+            caller: caller.clone(),
+            action: action.clone(),
+            reason: reason.to_string(),
+            approval,
+            idem,
+            before,
+            after: Arc::unwrap_or_clone(after),
+        })
     }
 
     /// Commit what the store did with `w` and release its flag (unless still unknown).
-    fn settle(&mut self, tx: &broadcast::Sender<StreamMsg>, w: Write, truth: Truth, now: DateTime<Utc>) -> Result<Outcome, ServiceError> {
+    fn settle(
+        &mut self,
+        tx: &broadcast::Sender<StreamMsg>,
+        w: Write,
+        truth: Truth,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, ServiceError> {
         let key = w.before.key.clone();
         match truth {
-            Truth::Applied { confirmed_by_reading } => {
+            Truth::Applied {
+                confirmed_by_reading,
+            } => {
                 self.in_flight.remove(&key);
                 let reason = if confirmed_by_reading {
-                    format!("{} (the flag store did not answer; reading it back confirmed the change)", w.reason)
+                    format!(
+                        "{} (the flag store did not answer; reading it back confirmed the change)",
+                        w.reason
+                    )
                 } else {
                     w.reason.clone()
                 };
@@ -221,8 +317,13 @@ impl Inner {
                     response: serde_json::to_value(o).unwrap_or_default(),
                     at: now,
                 };
-                let idem = w.idem.as_ref().map(|(scoped, sent, _)| Idem { scoped, sent, record: &idem_fn });
-                let staged = self.stage_apply(&w.caller, &w.action, &reason, now, w.approval.clone(), idem);
+                let idem = w.idem.as_ref().map(|(scoped, sent, _)| Idem {
+                    scoped,
+                    sent,
+                    record: &idem_fn,
+                });
+                let staged =
+                    self.stage_apply(&w.caller, &w.action, &reason, now, w.approval.clone(), idem);
                 if let Err(e) = &staged {
                     // The store has it but flagtop could not record it: the follower brings it in.
                     tracing::error!(error = %e, action = %w.action.describe(), "applied in the flag store but not recorded here");
@@ -236,7 +337,9 @@ impl Inner {
                 Err(ServiceError::new(
                     ErrorKind::Conflict,
                     "outdated",
-                    format!("the request is outdated: {e}; nothing was changed — reject it and ask again on the current state"),
+                    format!(
+                        "the request is outdated: {e}; nothing was changed — reject it and ask again on the current state"
+                    ),
                 ))
             }
             Truth::Refused(e) => {
@@ -245,18 +348,32 @@ impl Inner {
             }
             Truth::NotApplied(why) => {
                 self.in_flight.remove(&key);
-                self.stage_note(&w, AuditKind::NotApplied, &format!("not applied: {why}"), now);
+                self.stage_note(
+                    &w,
+                    AuditKind::NotApplied,
+                    &format!("not applied: {why}"),
+                    now,
+                );
                 self.commit(tx)?;
                 Err(ServiceError::new(
                     ErrorKind::Unavailable,
                     "flag_store_unavailable",
-                    format!("nothing was changed: {why}; the request is unchanged — decide again when the flag store answers"),
+                    format!(
+                        "nothing was changed: {why}; the request is unchanged — decide again when the flag store answers"
+                    ),
                 ))
             }
             Truth::Unknown(why) => {
-                let first = !self.unsettled.iter().any(|u| u.write.action == w.action && u.write.before.revision == w.before.revision);
+                let first = !self.unsettled.iter().any(|u| {
+                    u.write.action == w.action && u.write.before.revision == w.before.revision
+                });
                 if first {
-                    self.stage_note(&w, AuditKind::OutcomeUnknown, &format!("outcome unknown: {why}"), now);
+                    self.stage_note(
+                        &w,
+                        AuditKind::OutcomeUnknown,
+                        &format!("outcome unknown: {why}"),
+                        now,
+                    );
                     self.commit(tx)?;
                     self.unsettled.push(Unsettled { write: w });
                 }
@@ -276,11 +393,27 @@ impl Inner {
     fn stage_note(&mut self, w: &Write, kind: AuditKind, note: &str, now: DateTime<Utc>) {
         self.begin_staging();
         let revision = Revision(self.state.revision.0 + 1);
-        let mut audit = self.new_audit(&w.caller, kind, &format!("{} — {note}", w.reason), now, revision);
+        let mut audit = self.new_audit(
+            &w.caller,
+            kind,
+            &format!("{} — {note}", w.reason),
+            now,
+            revision,
+        );
         audit.flag = Some(w.before.key.clone());
         audit.action = Some(w.action.clone());
         audit.approval = w.approval.as_ref().map(|a| a.id.clone());
         self.state.revision = revision;
-        self.stage_change(Change { revision, at: now, flags: vec![], frozen: None, approvals: vec![], audit: vec![audit] }, None);
+        self.stage_change(
+            Change {
+                revision,
+                at: now,
+                flags: vec![],
+                frozen: None,
+                approvals: vec![],
+                audit: vec![audit],
+            },
+            None,
+        );
     }
 }

@@ -52,7 +52,12 @@ enum Staged {
 impl ControlPlane {
     /// Submit an action on behalf of `caller` (the path of the TUI, the CLI, the API and the
     /// engine). Returns once the action is durable (or refused).
-    pub fn submit(&self, caller: &Caller, req: &ActionRequest, idem_key: Option<&str>) -> Result<Outcome, ServiceError> {
+    pub fn submit(
+        &self,
+        caller: &Caller,
+        req: &ActionRequest,
+        idem_key: Option<&str>,
+    ) -> Result<Outcome, ServiceError> {
         self.submit_with_gap(caller, req, idem_key, None)
     }
 
@@ -74,7 +79,11 @@ impl ControlPlane {
         if let Some(key) = idem_key
             && (key.is_empty() || key.len() > 200)
         {
-            return Err(ServiceError::new(ErrorKind::Invalid, "invalid_idempotency_key", "an idempotency key is 1–200 characters"));
+            return Err(ServiceError::new(
+                ErrorKind::Invalid,
+                "invalid_idempotency_key",
+                "an idempotency key is 1–200 characters",
+            ));
         }
         let key = idem_key.map(|k| (caller.scoped_key(k), k.to_string()));
         if self.external.is_some() && crate::control::flags::touches_store(&req.action) {
@@ -85,13 +94,23 @@ impl ControlPlane {
         let mut w = lock(&self.group.state);
         let id = w.next_id;
         w.next_id += 1;
-        w.tickets.push_back(Ticket { id, caller: caller.clone(), req: req.clone(), key, gap });
+        w.tickets.push_back(Ticket {
+            id,
+            caller: caller.clone(),
+            req: req.clone(),
+            key,
+            gap,
+        });
         loop {
             if let Some(answer) = w.answers.remove(&id) {
                 return answer;
             }
             if w.leading {
-                w = self.group.answered.wait(w).unwrap_or_else(|p| p.into_inner());
+                w = self
+                    .group
+                    .answered
+                    .wait(w)
+                    .unwrap_or_else(|p| p.into_inner());
                 continue;
             }
             w.leading = true;
@@ -127,11 +146,19 @@ impl ControlPlane {
         };
         let staged: Vec<(u64, Staged)> = tickets
             .iter()
-            .map(|t| (t.id, inner.stage_ticket(t, self.clock.now(), self.approval_ttl)))
+            .map(|t| {
+                (
+                    t.id,
+                    inner.stage_ticket(t, self.clock.now(), self.approval_ttl),
+                )
+            })
             .collect();
         let durable = inner.commit(&self.tx);
         drop(inner);
-        let in_group = staged.iter().filter(|(_, s)| matches!(s, Staged::Pending(_))).count();
+        let in_group = staged
+            .iter()
+            .filter(|(_, s)| matches!(s, Staged::Pending(_)))
+            .count();
         if in_group > 0 && durable.is_ok() {
             let mut w = lock(&self.group.state);
             w.groups += 1;
@@ -152,13 +179,19 @@ impl ControlPlane {
 
 fn replay(rec: &IdemRecord, hash: &str) -> Result<Outcome, ServiceError> {
     if rec.body_hash != hash {
-        return Err(ServiceError::new(ErrorKind::Invalid,
+        return Err(ServiceError::new(
+            ErrorKind::Invalid,
             "idempotency_key_reused",
             "this idempotency key was already used for a different request; use a new key per action",
         ));
     }
-    let mut outcome: Outcome = serde_json::from_value(rec.response.clone())
-        .map_err(|e| ServiceError::new(ErrorKind::Internal, "store_failed", format!("stored outcome unreadable: {e}")))?;
+    let mut outcome: Outcome = serde_json::from_value(rec.response.clone()).map_err(|e| {
+        ServiceError::new(
+            ErrorKind::Internal,
+            "store_failed",
+            format!("stored outcome unreadable: {e}"),
+        )
+    })?;
     outcome.replayed = true;
     Ok(outcome)
 }
@@ -201,7 +234,11 @@ impl Inner {
     }
 
     /// Validate a submission against the live state and say what policy makes of it.
-    pub(super) fn check_submission(&self, caller: &Caller, req: &ActionRequest) -> Result<Decision, ServiceError> {
+    pub(super) fn check_submission(
+        &self,
+        caller: &Caller,
+        req: &ActionRequest,
+    ) -> Result<Decision, ServiceError> {
         let action = &req.action;
         let env = self
             .state
@@ -209,14 +246,22 @@ impl Inner {
             .cloned()
             .ok_or_else(|| DomainError::UnknownEnv(action.env().to_string()))?;
         let flag = match action.flag() {
-            Some(f) => Some(self.state.flags.get(f).ok_or_else(|| DomainError::UnknownFlag(f.to_string()))?),
+            Some(f) => Some(
+                self.state
+                    .flags
+                    .get(f)
+                    .ok_or_else(|| DomainError::UnknownFlag(f.to_string()))?,
+            ),
             None => None,
         };
         let current = action.target_revision(&self.state);
         if let Some(expected) = req.expected_revision
             && current > expected
         {
-            let what = action.flag().map_or_else(|| format!("environment {}", action.env()), |f| format!("flag {f}"));
+            let what = action.flag().map_or_else(
+                || format!("environment {}", action.env()),
+                |f| format!("flag {f}"),
+            );
             return Err(ServiceError::conflict(
                 format!(
                     "changed since you looked: {what} is at revision {current}, you decided on {expected}; review the new state and decide again"
@@ -240,7 +285,13 @@ impl Inner {
 
     /// Check the target, the expected revision and policy against the live state (including
     /// the actions staged before this one), then stage the action or an approval request.
-    fn stage_submit(&mut self, t: &Ticket, hash: String, now: DateTime<Utc>, ttl: Duration) -> Result<Outcome, ServiceError> {
+    fn stage_submit(
+        &mut self,
+        t: &Ticket,
+        hash: String,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<Outcome, ServiceError> {
         let decision = self.check_submission(&t.caller, &t.req)?;
         let idem_fn = |o: &Outcome| IdemRecord {
             body_hash: hash.clone(),
@@ -248,12 +299,25 @@ impl Inner {
             response: serde_json::to_value(o).unwrap_or_default(),
             at: now,
         };
-        let idem = t.key.as_ref().map(|(scoped, sent)| Idem { scoped, sent, record: &idem_fn });
+        let idem = t.key.as_ref().map(|(scoped, sent)| Idem {
+            scoped,
+            sent,
+            record: &idem_fn,
+        });
         let (caller, req) = (&t.caller, &t.req);
         match decision {
             Decision::Deny(why) => Err(ServiceError::forbidden(why)),
             Decision::Apply => self.stage_apply(caller, &req.action, &req.reason, now, None, idem),
-            Decision::Request => self.stage_request(caller, &req.action, &req.reason, Vec::new(), t.gap.clone(), now, ttl, idem),
+            Decision::Request => self.stage_request(
+                caller,
+                &req.action,
+                &req.reason,
+                Vec::new(),
+                t.gap.clone(),
+                now,
+                ttl,
+                idem,
+            ),
         }
     }
 }

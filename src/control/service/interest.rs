@@ -50,6 +50,9 @@ impl ControlPlane {
     /// before it subscribes.
     pub fn want_readings(self: &Arc<Self>, env: Option<EnvKey>) -> Interest {
         *self.interests.lock().entry(env.clone()).or_default() += 1;
-        Interest { cp: Arc::clone(self), env }
+        Interest {
+            cp: Arc::clone(self),
+            env,
+        }
     }
 }

@@ -20,22 +20,22 @@ mod read;
 mod tokens;
 mod upkeep;
 
-pub use caller::Caller;
 pub use crate::control::error::{ErrorKind, ServiceError};
+pub use caller::Caller;
 
 use super::auth;
 use super::clock::Clock;
+use super::flags::{ExternalEvent, FlagStore, FlagStoreError};
 use super::metrics::Metrics;
 use super::policy::{self, Decision, Op};
-use super::flags::{ExternalEvent, FlagStore, FlagStoreError};
 use super::store::{Backend, Commit, IdemRecord, TokenRecord};
 use crate::domain::{
-    Action, Actor, ApprovalId, ApprovalRequest, ApprovalState, AuditEvent, AuditId, AuditKind, DomainError,
-    Environment, Evidence, EvidenceDue, Flag, FlagKey, Revision, Role, State,
+    Action, Actor, ApprovalId, ApprovalRequest, ApprovalState, AuditEvent, AuditId, AuditKind,
+    DomainError, Environment, Evidence, EvidenceDue, Flag, FlagKey, Revision, Role, State,
 };
 use crate::wire::{
-    ActionRequest, Change, DefineOutcome, GuardrailReading, GuardrailUpdate, Outcome, OutcomeKind, ProposalRequest,
-    Snapshot,
+    ActionRequest, Change, DefineOutcome, GuardrailReading, GuardrailUpdate, Outcome, OutcomeKind,
+    ProposalRequest, Snapshot,
 };
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -79,7 +79,10 @@ pub struct Published {
 
 impl Published {
     pub fn new(change: &Change) -> Published {
-        Published { revision: change.revision, json: serde_json::to_string(change).unwrap_or_default() }
+        Published {
+            revision: change.revision,
+            json: serde_json::to_string(change).unwrap_or_default(),
+        }
     }
 
     pub fn json(&self) -> &str {
@@ -148,12 +151,14 @@ fn summarize(state: &State, action: &Action) -> serde_json::Value {
         return serde_json::Value::Null;
     };
     match action {
-        Action::SetPercent { cohort, .. } | Action::Rollback { cohort, .. } | Action::Restore { cohort, .. } => {
-            match fe.cohort(cohort) {
-                Some(c) => serde_json::json!({"cohort": c.name, "percent": c.percent, "rolled_back": c.rolled_back}),
-                None => serde_json::Value::Null,
+        Action::SetPercent { cohort, .. }
+        | Action::Rollback { cohort, .. }
+        | Action::Restore { cohort, .. } => match fe.cohort(cohort) {
+            Some(c) => {
+                serde_json::json!({"cohort": c.name, "percent": c.percent, "rolled_back": c.rolled_back})
             }
-        }
+            None => serde_json::Value::Null,
+        },
         Action::Kill { .. } | Action::Revive { .. } => serde_json::json!({ "enabled": fe.enabled }),
         _ => match &fe.ladder {
             Some(l) => serde_json::json!({
@@ -185,11 +190,14 @@ fn check_reason(reason: &str) -> Result<(), ServiceError> {
         ));
     }
     if reason.len() > MAX_REASON {
-        return Err(ServiceError::new(ErrorKind::Invalid, "reason_too_long", format!("the reason is longer than {MAX_REASON} bytes")));
+        return Err(ServiceError::new(
+            ErrorKind::Invalid,
+            "reason_too_long",
+            format!("the reason is longer than {MAX_REASON} bytes"),
+        ));
     }
     Ok(())
 }
-
 
 impl ControlPlane {
     /// Open the store in `dir`; seed it from `seed` when it is new.
@@ -209,7 +217,9 @@ impl ControlPlane {
         external: Option<Arc<dyn FlagStore>>,
     ) -> Result<Arc<ControlPlane>, ServiceError> {
         let loaded = store.load()?;
-        let recent_audit = store.audit(None, None, SNAPSHOT_AUDIT, SNAPSHOT_AUDIT)?.into();
+        let recent_audit = store
+            .audit(None, None, SNAPSHOT_AUDIT, SNAPSHOT_AUDIT)?
+            .into();
         let (tx, _) = broadcast::channel(1024);
         let store: Arc<dyn Backend> = Arc::new(store);
         let cp = Arc::new(ControlPlane {
@@ -217,7 +227,11 @@ impl ControlPlane {
             store: store.clone(),
             inner: Mutex::new(Inner {
                 state: loaded.state,
-                approvals: loaded.approvals.into_iter().map(|a| (a.id.clone(), a)).collect(),
+                approvals: loaded
+                    .approvals
+                    .into_iter()
+                    .map(|a| (a.id.clone(), a))
+                    .collect(),
                 store,
                 pending: Default::default(),
                 next_audit: loaded.last_audit,
@@ -268,12 +282,28 @@ impl ControlPlane {
                 flags.push(f);
             }
             let now = self.clock.now();
-            inner.stage_change(Change { revision: Revision(1), at: now, flags, frozen: None, approvals: vec![], audit: vec![] }, None);
+            inner.stage_change(
+                Change {
+                    revision: Revision(1),
+                    at: now,
+                    flags,
+                    frozen: None,
+                    approvals: vec![],
+                    audit: vec![],
+                },
+                None,
+            );
             inner.commit(&self.tx)?;
         }
         for p in seed.proposals {
             let caller = Caller::token(p.actor, "agent", "scenario");
-            let req = ProposalRequest { action: p.action, reverse: None, reason: p.reason, evidence: p.evidence, evidence_gap: p.evidence_gap };
+            let req = ProposalRequest {
+                action: p.action,
+                reverse: None,
+                reason: p.reason,
+                evidence: p.evidence,
+                evidence_gap: p.evidence_gap,
+            };
             self.propose(&caller, req)?;
         }
         Ok(())
@@ -292,22 +322,41 @@ impl ControlPlane {
         if let Some(r) = &req.reverse
             && r != &reverse
         {
-            return Err(ServiceError::new(ErrorKind::Invalid,
+            return Err(ServiceError::new(
+                ErrorKind::Invalid,
                 "reverse_mismatch",
-                format!("the reverse you sent does not undo the action; the control plane computes {}", serde_json::to_string(&reverse).unwrap_or_default()),
+                format!(
+                    "the reverse you sent does not undo the action; the control plane computes {}",
+                    serde_json::to_string(&reverse).unwrap_or_default()
+                ),
             ));
         }
-        let staged = inner.stage_request(caller, &req.action, &req.reason, req.evidence, req.evidence_gap, now, self.approval_ttl, None);
+        let staged = inner.stage_request(
+            caller,
+            &req.action,
+            &req.reason,
+            req.evidence,
+            req.evidence_gap,
+            now,
+            self.approval_ttl,
+            None,
+        );
         inner.commit_one(&self.tx, staged)
     }
 
     /// Whether a request for exactly `action` is open.
     pub fn has_pending(&self, action: &Action) -> bool {
-        lock(&self.inner).approvals.values().any(|a| a.state == ApprovalState::Pending && &a.action == action)
+        lock(&self.inner)
+            .approvals
+            .values()
+            .any(|a| a.state == ApprovalState::Pending && &a.action == action)
     }
 
     /// Accept pushed or simulated samples.
-    pub fn push_samples(&self, samples: &[crate::wire::MetricSample]) -> Result<usize, ServiceError> {
+    pub fn push_samples(
+        &self,
+        samples: &[crate::wire::MetricSample],
+    ) -> Result<usize, ServiceError> {
         let now = self.clock.now();
         let mut inner = lock(&self.inner);
         let mut unguarded_new = 0;
@@ -319,9 +368,15 @@ impl ControlPlane {
         if unguarded_new > 0 {
             let state = &inner.state;
             let guarded = |f: &FlagKey, e: &crate::domain::EnvKey, m: &str| {
-                state.flags.get(f).and_then(|f| f.env(e)).is_some_and(|fe| fe.guardrails.iter().any(|g| g.metric == m))
+                state
+                    .flags
+                    .get(f)
+                    .and_then(|f| f.env(e))
+                    .is_some_and(|fe| fe.guardrails.iter().any(|g| g.metric == m))
             };
-            let unguarded = inner.metrics.count_series(|k| !guarded(&k.flag, &k.env, &k.metric));
+            let unguarded = inner
+                .metrics
+                .count_series(|k| !guarded(&k.flag, &k.env, &k.metric));
             if unguarded + unguarded_new > bounds::MAX_UNGUARDED_SERIES {
                 return Err(ServiceError::new(
                     ErrorKind::TooMany,
@@ -334,10 +389,13 @@ impl ControlPlane {
             }
         }
         for (i, s) in samples.iter().enumerate() {
-            inner
-                .metrics
-                .push(s, now)
-                .map_err(|e| ServiceError::new(ErrorKind::Invalid, "invalid_sample", format!("sample {i}: {e}")))?;
+            inner.metrics.push(s, now).map_err(|e| {
+                ServiceError::new(
+                    ErrorKind::Invalid,
+                    "invalid_sample",
+                    format!("sample {i}: {e}"),
+                )
+            })?;
         }
         Ok(samples.len())
     }
@@ -351,25 +409,50 @@ impl ControlPlane {
         let before: HashMap<(&str, &str, &str, &str), &GuardrailReading> = inner
             .readings
             .iter()
-            .map(|o| ((o.flag.as_str(), o.env.as_str(), o.metric.as_str(), o.cohort.as_str()), o))
+            .map(|o| {
+                (
+                    (
+                        o.flag.as_str(),
+                        o.env.as_str(),
+                        o.metric.as_str(),
+                        o.cohort.as_str(),
+                    ),
+                    o,
+                )
+            })
             .collect();
         let changed: Vec<GuardrailReading> = readings
             .iter()
-            .filter(|r| before.get(&(r.flag.as_str(), r.env.as_str(), r.metric.as_str(), r.cohort.as_str())) != Some(r))
+            .filter(|r| {
+                before.get(&(
+                    r.flag.as_str(),
+                    r.env.as_str(),
+                    r.metric.as_str(),
+                    r.cohort.as_str(),
+                )) != Some(r)
+            })
             .cloned()
             .collect();
         drop(before);
         inner.readings = readings.clone();
         let changed = self.interests.wanted(changed);
         if !changed.is_empty() {
-            let _ = self.tx.send(StreamMsg::Guardrails(Arc::new(GuardrailUpdate { at: now, readings: changed })));
+            let _ = self
+                .tx
+                .send(StreamMsg::Guardrails(Arc::new(GuardrailUpdate {
+                    at: now,
+                    readings: changed,
+                })));
         }
         readings
     }
 
     /// The guardrail samples and the state they are judged against (simulator, Prometheus,
     /// Unleash usage). Samples are readings, not changes: they do not pass the door.
-    pub(in crate::control) fn with_metrics<R>(&self, f: impl FnOnce(&mut Metrics, &State) -> R) -> R {
+    pub(in crate::control) fn with_metrics<R>(
+        &self,
+        f: impl FnOnce(&mut Metrics, &State) -> R,
+    ) -> R {
         let mut inner = lock(&self.inner);
         let inner = &mut *inner;
         f(&mut inner.metrics, &inner.state)
@@ -381,4 +464,3 @@ impl ControlPlane {
         f(&mut lock(&self.inner))
     }
 }
-

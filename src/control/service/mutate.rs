@@ -23,7 +23,9 @@ impl Inner {
     }
 
     pub(in crate::control) fn evidence_for(&self, action: &Action) -> Vec<Evidence> {
-        let Some(flag) = action.flag() else { return Vec::new() };
+        let Some(flag) = action.flag() else {
+            return Vec::new();
+        };
         self.readings
             .iter()
             .filter(|r| &r.flag == flag && &r.env == action.env())
@@ -32,7 +34,14 @@ impl Inner {
             .collect()
     }
 
-    pub(in crate::control) fn new_audit(&mut self, caller: &Caller, kind: AuditKind, reason: &str, now: DateTime<Utc>, revision: Revision) -> AuditEvent {
+    pub(in crate::control) fn new_audit(
+        &mut self,
+        caller: &Caller,
+        kind: AuditKind,
+        reason: &str,
+        now: DateTime<Utc>,
+        revision: Revision,
+    ) -> AuditEvent {
         self.next_audit += 1;
         AuditEvent {
             id: AuditId(self.next_audit),
@@ -54,7 +63,11 @@ impl Inner {
         }
     }
 
-    pub(in crate::control) fn publish(&mut self, tx: &broadcast::Sender<StreamMsg>, change: Change) {
+    pub(in crate::control) fn publish(
+        &mut self,
+        tx: &broadcast::Sender<StreamMsg>,
+        change: Change,
+    ) {
         for e in &change.audit {
             self.recent_audit.push_front(e.clone());
         }
@@ -97,7 +110,11 @@ impl Inner {
         let after = summarize(&scratch, action);
         // Nothing below fails: from here on the action is staged.
         self.begin_staging();
-        let kind = if approval.is_some() { AuditKind::Approved } else { AuditKind::Applied };
+        let kind = if approval.is_some() {
+            AuditKind::Approved
+        } else {
+            AuditKind::Applied
+        };
         let mut audit = self.new_audit(caller, kind, reason, now, revision);
         audit.flag = action.flag().cloned();
         audit.action = Some(action.clone());
@@ -143,7 +160,17 @@ impl Inner {
         self.schedule_evidence(action, audit_id, now);
         let mut approvals: Vec<ApprovalRequest> = approval.into_iter().collect();
         approvals.extend(self.close_superseded(caller, action, audit_id, now));
-        self.stage_change(Change { revision, at: now, flags, frozen, approvals, audit: vec![audit] }, idem_rec);
+        self.stage_change(
+            Change {
+                revision,
+                at: now,
+                flags,
+                frozen,
+                approvals,
+                audit: vec![audit],
+            },
+            idem_rec,
+        );
         Ok(outcome)
     }
 
@@ -166,7 +193,11 @@ impl Inner {
         let reverse = action.apply(&mut scratch, now)?;
         let revision = Revision(self.state.revision.0 + 1);
         // Merge duplicates of an open request instead of stacking them.
-        if let Some(existing) = self.approvals.values().find(|a| a.state == ApprovalState::Pending && &a.action == action) {
+        if let Some(existing) = self
+            .approvals
+            .values()
+            .find(|a| a.state == ApprovalState::Pending && &a.action == action)
+        {
             let mut a = existing.clone();
             a.merged += 1;
             if !evidence.is_empty() {
@@ -189,26 +220,65 @@ impl Inner {
             self.begin_staging();
             self.state.revision = revision;
             self.stage_approval(a.clone());
-            self.stage_change(Change { revision, at: now, flags: vec![], frozen: None, approvals: vec![a], audit: vec![] }, idem_rec);
+            self.stage_change(
+                Change {
+                    revision,
+                    at: now,
+                    flags: vec![],
+                    frozen: None,
+                    approvals: vec![a],
+                    audit: vec![],
+                },
+                idem_rec,
+            );
             return Ok(outcome);
         }
-        let mine = self.approvals.values().filter(|a| a.state == ApprovalState::Pending && a.requested_by.name == caller.actor.name).count();
-        if mine >= bounds::MAX_PENDING_PER_REQUESTER && caller.actor.kind != crate::domain::ActorKind::Engine {
+        let mine = self
+            .approvals
+            .values()
+            .filter(|a| {
+                a.state == ApprovalState::Pending && a.requested_by.name == caller.actor.name
+            })
+            .count();
+        if mine >= bounds::MAX_PENDING_PER_REQUESTER
+            && caller.actor.kind != crate::domain::ActorKind::Engine
+        {
             return Err(ServiceError::new(
                 ErrorKind::TooMany,
                 "too_many_requests",
-                format!("{} already has {} requests waiting for a decision (at most {}); withdraw or wait for some", caller.actor.name, mine, bounds::MAX_PENDING_PER_REQUESTER),
+                format!(
+                    "{} already has {} requests waiting for a decision (at most {}); withdraw or wait for some",
+                    caller.actor.name,
+                    mine,
+                    bounds::MAX_PENDING_PER_REQUESTER
+                ),
             ));
         }
-        if self.approvals.values().filter(|a| a.state == ApprovalState::Pending).count() >= MAX_PENDING {
-            return Err(ServiceError::new(ErrorKind::TooMany,
+        if self
+            .approvals
+            .values()
+            .filter(|a| a.state == ApprovalState::Pending)
+            .count()
+            >= MAX_PENDING
+        {
+            return Err(ServiceError::new(
+                ErrorKind::TooMany,
                 "too_many_requests",
-                format!("{MAX_PENDING} requests are already waiting for a decision; decide some first"),
+                format!(
+                    "{MAX_PENDING} requests are already waiting for a decision; decide some first"
+                ),
             ));
         }
         self.prune_decided();
-        let id = ApprovalId::new(format!("apr-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]));
-        let evidence = if evidence.is_empty() { self.evidence_for(action) } else { evidence };
+        let id = ApprovalId::new(format!(
+            "apr-{}",
+            &uuid::Uuid::now_v7().simple().to_string()[20..]
+        ));
+        let evidence = if evidence.is_empty() {
+            self.evidence_for(action)
+        } else {
+            evidence
+        };
         let req = ApprovalRequest {
             id: id.clone(),
             action: action.clone(),
@@ -247,7 +317,17 @@ impl Inner {
         let idem_rec = idem.map(|i| (i.scoped.to_string(), (i.record)(&outcome)));
         self.state.revision = revision;
         self.stage_approval(req.clone());
-        self.stage_change(Change { revision, at: now, flags: vec![], frozen: None, approvals: vec![req], audit: vec![audit] }, idem_rec);
+        self.stage_change(
+            Change {
+                revision,
+                at: now,
+                flags: vec![],
+                frozen: None,
+                approvals: vec![req],
+                audit: vec![audit],
+            },
+            idem_rec,
+        );
         Ok(outcome)
     }
 }

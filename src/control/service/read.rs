@@ -17,12 +17,30 @@ impl ControlPlane {
         if revision.0 + 1 < oldest {
             return None;
         }
-        Some(inner.recent.iter().filter(|c| c.revision > revision).cloned().collect())
+        Some(
+            inner
+                .recent
+                .iter()
+                .filter(|c| c.revision > revision)
+                .cloned()
+                .collect(),
+        )
     }
 
-    /// The data dir's identity (see `Store::epoch`).
+    /// The store's identity (see `Backend::epoch`).
     pub fn epoch(&self) -> &str {
         self.store.epoch()
+    }
+
+    /// Take in what other replicas of a shared store committed, publishing it to this
+    /// replica's streams in order (the follower calls this when woken, and every second).
+    pub fn follow_store(&self) -> Result<usize, ServiceError> {
+        Ok(lock(&self.inner).catch_up(&self.tx)?)
+    }
+
+    /// Where the store is (never a password).
+    pub fn store_description(&self) -> String {
+        self.store.describe()
     }
 
     pub fn revision(&self) -> Revision {
@@ -31,7 +49,11 @@ impl ControlPlane {
 
     pub fn snapshot(&self, identity: &Actor) -> Snapshot {
         let inner = lock(&self.inner);
-        let mut decided: Vec<&ApprovalRequest> = inner.approvals.values().filter(|a| a.state != ApprovalState::Pending).collect();
+        let mut decided: Vec<&ApprovalRequest> = inner
+            .approvals
+            .values()
+            .filter(|a| a.state != ApprovalState::Pending)
+            .collect();
         decided.sort_by_key(|a| std::cmp::Reverse(a.decided_at.unwrap_or(a.created_at)));
         let approvals = inner
             .approvals
@@ -45,8 +67,14 @@ impl ControlPlane {
             server_time: self.clock.now(),
             identity: identity.clone(),
             flag_store: self.flag_store_name().to_string(),
-            flag_store_synced_at: self.external.as_ref().and_then(|_| lock(&self.sync_status).0),
-            flag_store_error: self.external.as_ref().and_then(|_| lock(&self.sync_status).1.clone()),
+            flag_store_synced_at: self
+                .external
+                .as_ref()
+                .and_then(|_| lock(&self.sync_status).0),
+            flag_store_error: self
+                .external
+                .as_ref()
+                .and_then(|_| lock(&self.sync_status).1.clone()),
             propagation_secs: self.external.as_ref().map(|e| e.propagation_secs()),
             environments: inner.state.environments.clone(),
             frozen: inner.state.frozen.clone(),
@@ -77,12 +105,24 @@ impl ControlPlane {
         lock(&self.inner).approvals.values().cloned().collect()
     }
 
-    pub fn audit(&self, flag: Option<&str>, before: Option<u64>, limit: usize) -> Result<Vec<AuditEvent>, ServiceError> {
+    pub fn audit(
+        &self,
+        flag: Option<&str>,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, ServiceError> {
         Ok(self.audit_page(flag, before, limit)?.0)
     }
 
     /// As `audit`, and where the search stopped if it hit `AUDIT_SCAN_LIMIT` first.
-    pub fn audit_page(&self, flag: Option<&str>, before: Option<u64>, limit: usize) -> Result<(Vec<AuditEvent>, Option<u64>), ServiceError> {
-        Ok(self.store.audit_scan(flag, before, limit.clamp(1, 1000), AUDIT_SCAN_LIMIT)?)
+    pub fn audit_page(
+        &self,
+        flag: Option<&str>,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<(Vec<AuditEvent>, Option<u64>), ServiceError> {
+        Ok(self
+            .store
+            .audit_scan(flag, before, limit.clamp(1, 1000), AUDIT_SCAN_LIMIT)?)
     }
 }

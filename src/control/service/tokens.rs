@@ -33,7 +33,11 @@ impl ControlPlane {
     /// dir): they authenticate nothing, the log says so once and `status` lists them.
     pub(super) fn disable_reserved_tokens(self: Arc<Self>) -> Arc<Self> {
         let names: Vec<String> = match self.store.tokens() {
-            Ok(tokens) => tokens.into_iter().map(|t| t.name).filter(|n| crate::domain::is_reserved_name(n)).collect(),
+            Ok(tokens) => tokens
+                .into_iter()
+                .map(|t| t.name)
+                .filter(|n| crate::domain::is_reserved_name(n))
+                .collect(),
             Err(e) => {
                 tracing::warn!(error = %e, "could not read tokens to check for reserved names");
                 Vec::new()
@@ -66,7 +70,8 @@ impl ControlPlane {
 
     /// An in-memory token for this process's owner; returns the secret.
     pub fn add_local_token(&self, actor: Actor) -> Result<String, ServiceError> {
-        let t = auth::mint().map_err(|e| ServiceError::new(ErrorKind::Internal, "random_failed", e))?;
+        let t =
+            auth::mint().map_err(|e| ServiceError::new(ErrorKind::Internal, "random_failed", e))?;
         lock(&self.local_tokens).insert(auth::hash(&t), actor);
         Ok(t)
     }

@@ -23,16 +23,34 @@ impl Inner {
     }
 
     /// After a change that takes exposure back, check the affected guardrails one window later.
-    pub(in crate::control) fn schedule_evidence(&mut self, action: &Action, follows: AuditId, now: DateTime<Utc>) {
+    pub(in crate::control) fn schedule_evidence(
+        &mut self,
+        action: &Action,
+        follows: AuditId,
+        now: DateTime<Utc>,
+    ) {
         let reduces = matches!(
             action,
-            Action::Rollback { .. } | Action::Retreat { .. } | Action::Kill { .. } | Action::SetPercent { .. }
+            Action::Rollback { .. }
+                | Action::Retreat { .. }
+                | Action::Kill { .. }
+                | Action::SetPercent { .. }
         ) && action.tier(&self.state) != crate::domain::Tier::Expand;
-        let Some(fe) = action.flag().and_then(|f| self.state.flags.get(f)).and_then(|f| f.env(action.env())) else { return };
+        let Some(fe) = action
+            .flag()
+            .and_then(|f| self.state.flags.get(f))
+            .and_then(|f| f.env(action.env()))
+        else {
+            return;
+        };
         let specs: Vec<_> = fe
             .guardrails
             .iter()
-            .filter(|g| action.cohort().is_none_or(|c| c.as_str() == g.cohort.as_str()))
+            .filter(|g| {
+                action
+                    .cohort()
+                    .is_none_or(|c| c.as_str() == g.cohort.as_str())
+            })
             .collect();
         if !reduces || specs.is_empty() {
             return;
@@ -50,15 +68,34 @@ impl Inner {
 
     /// Stage the evidence of every check that is due: an `evidence` audit event linked to the
     /// change, with each affected guardrail's value for the cohort as a whole now.
-    fn stage_due_evidence(&mut self, caller: &Caller, readings: &[GuardrailReading], now: DateTime<Utc>) -> usize {
-        let due: Vec<EvidenceDue> = self.evidence_due.iter().filter(|c| c.due <= now).cloned().collect();
+    fn stage_due_evidence(
+        &mut self,
+        caller: &Caller,
+        readings: &[GuardrailReading],
+        now: DateTime<Utc>,
+    ) -> usize {
+        let due: Vec<EvidenceDue> = self
+            .evidence_due
+            .iter()
+            .filter(|c| c.due <= now)
+            .cloned()
+            .collect();
         let n = due.len();
         for check in due {
             self.stage_evidence_done(check.follows);
-            let Some(flag) = check.action.flag() else { continue };
+            let Some(flag) = check.action.flag() else {
+                continue;
+            };
             let rs: Vec<&GuardrailReading> = readings
                 .iter()
-                .filter(|r| &r.flag == flag && &r.env == check.action.env() && check.cohorts.iter().any(|c| c.as_str() == r.cohort.as_str()))
+                .filter(|r| {
+                    &r.flag == flag
+                        && &r.env == check.action.env()
+                        && check
+                            .cohorts
+                            .iter()
+                            .any(|c| c.as_str() == r.cohort.as_str())
+                })
                 .collect();
             let mut parts = Vec::new();
             let mut evidence = Vec::new();
@@ -68,7 +105,16 @@ impl Inner {
                     _ => false,
                 };
                 let mut e = r.evidence();
-                e.status = Some(if ok { "recovered" } else if r.cohort_value.is_none() { "no data" } else { "not recovered" }.into());
+                e.status = Some(
+                    if ok {
+                        "recovered"
+                    } else if r.cohort_value.is_none() {
+                        "no data"
+                    } else {
+                        "not recovered"
+                    }
+                    .into(),
+                );
                 parts.push(format!(
                     "{} of {} {} ({} vs baseline {})",
                     r.metric,
@@ -87,14 +133,30 @@ impl Inner {
             audit.evidence = evidence;
             audit.follows = Some(check.follows);
             self.state.revision = revision;
-            self.stage_change(Change { revision, at: now, flags: vec![], frozen: None, approvals: vec![], audit: vec![audit] }, None);
+            self.stage_change(
+                Change {
+                    revision,
+                    at: now,
+                    flags: vec![],
+                    frozen: None,
+                    approvals: vec![],
+                    audit: vec![audit],
+                },
+                None,
+            );
         }
         n
     }
 
     /// Pending requests for exactly `action` are moot once it was applied directly: close them,
     /// staged with the action (committed, published or undone together with it).
-    pub(in crate::control) fn close_superseded(&mut self, caller: &Caller, action: &Action, by: AuditId, now: DateTime<Utc>) -> Vec<ApprovalRequest> {
+    pub(in crate::control) fn close_superseded(
+        &mut self,
+        caller: &Caller,
+        action: &Action,
+        by: AuditId,
+        now: DateTime<Utc>,
+    ) -> Vec<ApprovalRequest> {
         let moot: Vec<ApprovalRequest> = self
             .approvals
             .values()
@@ -106,7 +168,9 @@ impl Inner {
             a.state = ApprovalState::Rejected;
             a.decided_by = Some(caller.actor.clone());
             a.decided_at = Some(now);
-            a.decision_reason = Some(format!("superseded: the same change was applied directly (audit #{by})"));
+            a.decision_reason = Some(format!(
+                "superseded: the same change was applied directly (audit #{by})"
+            ));
             self.stage_approval(a.clone());
             closed.push(a);
         }
@@ -116,7 +180,11 @@ impl Inner {
 
 impl ControlPlane {
     /// Record the evidence of every check that is due (the engine's entry; one commit).
-    pub fn record_due_evidence(&self, caller: &Caller, readings: &[GuardrailReading]) -> Result<usize, ServiceError> {
+    pub fn record_due_evidence(
+        &self,
+        caller: &Caller,
+        readings: &[GuardrailReading],
+    ) -> Result<usize, ServiceError> {
         authorise(caller, Op::RecordEvidence)?;
         let now = self.clock.now();
         let mut inner = lock(&self.inner);
@@ -134,7 +202,10 @@ impl ControlPlane {
     pub fn prune_idempotency(&self) -> Result<bool, ServiceError> {
         let now = self.clock.now();
         let mut inner = lock(&self.inner);
-        if inner.idem_pruned_at.is_some_and(|t| now - t < Duration::hours(1)) {
+        if inner
+            .idem_pruned_at
+            .is_some_and(|t| now - t < Duration::hours(1))
+        {
             return Ok(false);
         }
         inner.idem_pruned_at = Some(now);

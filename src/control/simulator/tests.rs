@@ -13,7 +13,13 @@ fn state(name: &str) -> State {
     }
 }
 
-fn find<'a>(samples: &'a [MetricSample], flag: &str, metric: &str, cohort: &str, arm: Arm) -> Option<&'a MetricSample> {
+fn find<'a>(
+    samples: &'a [MetricSample],
+    flag: &str,
+    metric: &str,
+    cohort: &str,
+    arm: Arm,
+) -> Option<&'a MetricSample> {
     samples.iter().find(|s| {
         s.flag.as_str() == flag
             && s.env.as_str() == "production"
@@ -51,9 +57,18 @@ fn eu_west_is_healthy_at_first() {
     let out = run_to(&mut sim, &st, 1);
     let ratio = p95_ratio(&out, "checkout-v2", "eu-west");
     assert!((0.9..1.1).contains(&ratio), "{ratio}");
-    let base = value(&out, "checkout-v2", "p95_latency_ms", "eu-west", Arm::Baseline);
+    let base = value(
+        &out,
+        "checkout-v2",
+        "p95_latency_ms",
+        "eu-west",
+        Arm::Baseline,
+    );
     assert!((160.0..200.0).contains(&base), "{base}");
-    assert!(out.iter().all(|s| s.at == Some(t0() + Duration::seconds(1)) && s.count > 0));
+    assert!(
+        out.iter()
+            .all(|s| s.at == Some(t0() + Duration::seconds(1)) && s.count > 0)
+    );
 }
 
 #[test]
@@ -80,24 +95,51 @@ fn rolled_back_eu_west_has_no_candidate_traffic() {
     if let Some(c) = st
         .flags
         .get_mut("checkout-v2")
-        .and_then(|f| std::sync::Arc::make_mut(f).environments.get_mut("production"))
+        .and_then(|f| {
+            std::sync::Arc::make_mut(f)
+                .environments
+                .get_mut("production")
+        })
         .and_then(|e| e.cohort_mut("eu-west"))
     {
         c.rolled_back = true;
     }
     let mut sim = Simulator::new("demo", t0());
     let out = run_to(&mut sim, &st, 30);
-    assert!(find(&out, "checkout-v2", "p95_latency_ms", "eu-west", Arm::Candidate).is_none());
+    assert!(
+        find(
+            &out,
+            "checkout-v2",
+            "p95_latency_ms",
+            "eu-west",
+            Arm::Candidate
+        )
+        .is_none()
+    );
     assert!(find(&out, "checkout-v2", "error_rate", "eu-west", Arm::Candidate).is_none());
-    let base = find(&out, "checkout-v2", "p95_latency_ms", "eu-west", Arm::Baseline);
+    let base = find(
+        &out,
+        "checkout-v2",
+        "p95_latency_ms",
+        "eu-west",
+        Arm::Baseline,
+    );
     assert_eq!(base.map(|s| s.count), Some(USERS_PER_TICK as u64));
     // A killed flag likewise serves everyone the baseline.
     let mut killed = state("demo");
-    if let Some(e) = killed.flags.get_mut("checkout-v2").and_then(|f| std::sync::Arc::make_mut(f).environments.get_mut("production")) {
+    if let Some(e) = killed.flags.get_mut("checkout-v2").and_then(|f| {
+        std::sync::Arc::make_mut(f)
+            .environments
+            .get_mut("production")
+    }) {
         e.enabled = false;
     }
     let out = run_to(&mut Simulator::new("demo", t0()), &killed, 3);
-    assert!(out.iter().filter(|s| s.flag.as_str() == "checkout-v2").all(|s| s.arm == Arm::Baseline));
+    assert!(
+        out.iter()
+            .filter(|s| s.flag.as_str() == "checkout-v2")
+            .all(|s| s.arm == Arm::Baseline)
+    );
 }
 
 #[test]
@@ -108,7 +150,9 @@ fn candidate_share_follows_exposure() {
     for s in 1..=5 {
         let out = sim.tick(&st, t0() + Duration::seconds(s));
         for arm in [Arm::Candidate, Arm::Baseline] {
-            let n = find(&out, "checkout-v2", "error_rate", "eu-west", arm).map(|s| s.count).unwrap_or(0);
+            let n = find(&out, "checkout-v2", "error_rate", "eu-west", arm)
+                .map(|s| s.count)
+                .unwrap_or(0);
             total += n;
             if arm == Arm::Candidate {
                 cand += n;
@@ -117,7 +161,10 @@ fn candidate_share_follows_exposure() {
         let tick_share = find(&out, "checkout-v2", "error_rate", "eu-west", Arm::Candidate)
             .map(|s| s.count as f64 / USERS_PER_TICK as f64 * 100.0)
             .unwrap_or(0.0);
-        assert!((19.0..=31.0).contains(&tick_share), "tick {s}: {tick_share}");
+        assert!(
+            (19.0..=31.0).contains(&tick_share),
+            "tick {s}: {tick_share}"
+        );
     }
     assert_eq!(total, 5 * USERS_PER_TICK as u64);
     let share = cand as f64 / total as f64 * 100.0;
@@ -158,10 +205,19 @@ fn deterministic_for_the_same_ticks() {
 #[test]
 fn large_tick_covers_every_spec() {
     let st = state("large");
-    let specs: usize = st.flags.values().flat_map(|f| f.environments.values()).map(|e| e.guardrails.len()).sum();
+    let specs: usize = st
+        .flags
+        .values()
+        .flat_map(|f| f.environments.values())
+        .map(|e| e.guardrails.len())
+        .sum();
     let mut sim = Simulator::new("large", t0());
     let out = sim.tick(&st, t0() + Duration::seconds(1));
     assert!(out.len() <= specs * 2);
-    assert!(out.len() >= specs * 2 - 10, "{} samples for {specs} specs", out.len());
+    assert!(
+        out.len() >= specs * 2 - 10,
+        "{} samples for {specs} specs",
+        out.len()
+    );
     assert!(out.iter().all(|s| s.count as usize <= USERS_PER_TICK_LARGE));
 }

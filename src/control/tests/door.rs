@@ -16,7 +16,12 @@ fn admin() -> Caller {
 }
 
 fn staging(cohort: &str, percent: u8) -> Action {
-    Action::SetPercent { flag: "checkout-v2".into(), env: "staging".into(), cohort: cohort.into(), percent }
+    Action::SetPercent {
+        flag: "checkout-v2".into(),
+        env: "staging".into(),
+        cohort: cohort.into(),
+        percent,
+    }
 }
 
 fn fail_next_commit(cp: &ControlPlane) {
@@ -25,34 +30,77 @@ fn fail_next_commit(cp: &ControlPlane) {
 
 /// State, requests, audit and streams as they are now, to compare after a failed commit.
 fn everything(cp: &ControlPlane) -> (State, Vec<ApprovalRequest>, usize) {
-    let audit = cp.audit(None, None, 1000).unwrap_or_else(|e| panic!("{e}")).len();
+    let audit = cp
+        .audit(None, None, 1000)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .len();
     (cp.state(), cp.approvals(), audit)
 }
 
-fn assert_untouched(cp: &ControlPlane, before: &(State, Vec<ApprovalRequest>, usize), rx: &mut tokio::sync::broadcast::Receiver<StreamMsg>, what: &str) {
-    assert_eq!(&everything(cp), before, "{what}: a failed commit left something behind");
+fn assert_untouched(
+    cp: &ControlPlane,
+    before: &(State, Vec<ApprovalRequest>, usize),
+    rx: &mut tokio::sync::broadcast::Receiver<StreamMsg>,
+    what: &str,
+) {
+    assert_eq!(
+        &everything(cp),
+        before,
+        "{what}: a failed commit left something behind"
+    );
     while let Ok(m) = rx.try_recv() {
-        assert!(!matches!(m, StreamMsg::Change(_)), "{what}: a failed commit was published");
+        assert!(
+            !matches!(m, StreamMsg::Change(_)),
+            "{what}: a failed commit was published"
+        );
     }
 }
 
 #[test]
 fn a_reserved_name_cannot_be_minted_and_labels_come_from_the_kind() {
     let (_d, cp, _clock) = plane("calm");
-    for name in ["flagtop-engine", "flagtop-system", "FLAGTOP-ENGINE", "automation", "engine", "flagtop-anything"] {
-        let e = cp.add_token(&admin(), name, Role::Operator).err().unwrap_or_else(|| panic!("{name} was minted"));
-        assert_eq!((e.kind, e.code), (ErrorKind::BadRequest, "reserved_name"), "{name}");
+    for name in [
+        "flagtop-engine",
+        "flagtop-system",
+        "FLAGTOP-ENGINE",
+        "automation",
+        "engine",
+        "flagtop-anything",
+    ] {
+        let e = cp
+            .add_token(&admin(), name, Role::Operator)
+            .err()
+            .unwrap_or_else(|| panic!("{name} was minted"));
+        assert_eq!(
+            (e.kind, e.code),
+            (ErrorKind::BadRequest, "reserved_name"),
+            "{name}"
+        );
     }
-    let e = cp.add_token(&person("op", Role::Operator), "bob", Role::Admin).err().unwrap_or_else(|| panic!("an operator minted"));
+    let e = cp
+        .add_token(&person("op", Role::Operator), "bob", Role::Admin)
+        .err()
+        .unwrap_or_else(|| panic!("an operator minted"));
     assert_eq!(e.kind, ErrorKind::Forbidden);
     assert!(cp.add_token(&admin(), "bob", Role::Operator).is_ok());
     // A person named like the engine is still a person: the two-person rule holds for them.
     let impostor = person("flagtop-engine", Role::Admin);
     assert_eq!(impostor.actor.kind(), "person");
-    let expand = Action::SetPercent { flag: "checkout-v2".into(), env: "production".into(), cohort: "us-east".into(), percent: 100 };
-    let o = cp.submit(&impostor, &req(expand), None).unwrap_or_else(|e| panic!("{e}"));
+    let expand = Action::SetPercent {
+        flag: "checkout-v2".into(),
+        env: "production".into(),
+        cohort: "us-east".into(),
+        percent: 100,
+    };
+    let o = cp
+        .submit(&impostor, &req(expand), None)
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(o.outcome, OutcomeKind::Requested);
-    let a = cp.approvals().into_iter().find(|a| a.state == ApprovalState::Pending).unwrap_or_else(|| panic!("no request"));
+    let a = cp
+        .approvals()
+        .into_iter()
+        .find(|a| a.state == ApprovalState::Pending)
+        .unwrap_or_else(|| panic!("no request"));
     assert_eq!(a.requested_by.kind(), "person");
 }
 
@@ -63,19 +111,41 @@ fn an_impostor_token_planted_in_an_old_data_dir_is_disabled_at_start() {
     {
         let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
         let seed = scenario::build("calm", t0()).unwrap_or_else(|e| panic!("{e}"));
-        let cp = ControlPlane::open(store, Arc::new(ManualClock::new(t0())), Some(seed)).unwrap_or_else(|e| panic!("{e}"));
-        let rec = TokenRecord { name: ENGINE_ACTOR.into(), role: Role::Operator, created_at: t0(), environments: vec![] };
+        let cp = ControlPlane::open(store, Arc::new(ManualClock::new(t0())), Some(seed))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let rec = TokenRecord {
+            name: ENGINE_ACTOR.into(),
+            role: Role::Operator,
+            created_at: t0(),
+            environments: vec![],
+        };
         // As an older flagtop would have written it, past today's checks.
         cp.with_inner(|inner| {
             let hash = crate::control::auth::hash(secret);
-            inner.store.commit(Commit { tokens: vec![(hash.as_str(), &rec)], ..Default::default() }).unwrap_or_else(|e| panic!("{e}"));
+            inner
+                .store
+                .commit(Commit {
+                    tokens: vec![(hash.as_str(), &rec)],
+                    ..Default::default()
+                })
+                .unwrap_or_else(|e| panic!("{e}"));
         });
     }
     let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
-    let cp = ControlPlane::open(store, Arc::new(ManualClock::new(t0())), None).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(cp.authenticate(secret), None, "the planted token must authenticate nothing");
+    let cp = ControlPlane::open(store, Arc::new(ManualClock::new(t0())), None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        cp.authenticate(secret),
+        None,
+        "the planted token must authenticate nothing"
+    );
     let warnings = cp.warnings();
-    assert!(warnings.iter().any(|w| w.contains(ENGINE_ACTOR) && w.contains("disabled")), "{warnings:?}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains(ENGINE_ACTOR) && w.contains("disabled")),
+        "{warnings:?}"
+    );
 }
 
 #[test]
@@ -84,16 +154,38 @@ fn the_engine_passes_the_same_policy_table() {
     // its rollback applies. No name is consulted anywhere.
     let (_d, cp, _clock) = plane("calm");
     let engine = Caller::engine();
-    let rollback = |env: &str| Action::Rollback { flag: "checkout-v2".into(), env: env.into(), cohort: "eu-west".into() };
-    let o = cp.submit(&engine, &req(rollback("production")), None).unwrap_or_else(|e| panic!("{e}"));
+    let rollback = |env: &str| Action::Rollback {
+        flag: "checkout-v2".into(),
+        env: env.into(),
+        cohort: "eu-west".into(),
+    };
+    let o = cp
+        .submit(&engine, &req(rollback("production")), None)
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(o.outcome, OutcomeKind::Requested);
-    let o = cp.submit(&engine, &req(rollback("staging")), None).unwrap_or_else(|e| panic!("{e}"));
+    let o = cp
+        .submit(&engine, &req(rollback("staging")), None)
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(o.outcome, OutcomeKind::Applied);
-    let kill = Action::Kill { flag: "checkout-v2".into(), env: "staging".into() };
-    assert_eq!(cp.submit(&engine, &req(kill), None).err().map(|e| e.kind), Some(ErrorKind::Forbidden));
-    assert_eq!(cp.approve(&engine, "anything", "x").err().map(|e| e.kind), Some(ErrorKind::Forbidden));
+    let kill = Action::Kill {
+        flag: "checkout-v2".into(),
+        env: "staging".into(),
+    };
+    assert_eq!(
+        cp.submit(&engine, &req(kill), None).err().map(|e| e.kind),
+        Some(ErrorKind::Forbidden)
+    );
+    assert_eq!(
+        cp.approve(&engine, "anything", "x").err().map(|e| e.kind),
+        Some(ErrorKind::Forbidden)
+    );
     let audit = cp.audit(None, None, 10).unwrap_or_else(|e| panic!("{e}"));
-    assert!(audit.iter().filter(|e| e.source == "engine").all(|e| e.actor.kind() == "automation"));
+    assert!(
+        audit
+            .iter()
+            .filter(|e| e.source == "engine")
+            .all(|e| e.actor.kind() == "automation")
+    );
 }
 
 #[test]
@@ -101,11 +193,18 @@ fn a_failed_store_commit_takes_back_every_kind_of_writer() {
     let (_d, cp, clock) = plane("demo");
     let mut rx = cp.subscribe();
     let approver = person("carol", Role::Approver);
-    let pending = cp.approvals().into_iter().find(|a| a.state == ApprovalState::Pending).unwrap_or_else(|| panic!("no request"));
+    let pending = cp
+        .approvals()
+        .into_iter()
+        .find(|a| a.state == ApprovalState::Pending)
+        .unwrap_or_else(|| panic!("no request"));
     // approve
     let before = everything(&cp);
     fail_next_commit(&cp);
-    let e = cp.approve(&approver, pending.id.as_str(), "ok").err().unwrap_or_else(|| panic!("approve committed"));
+    let e = cp
+        .approve(&approver, pending.id.as_str(), "ok")
+        .err()
+        .unwrap_or_else(|| panic!("approve committed"));
     assert_eq!(e.kind, ErrorKind::Internal);
     assert_untouched(&cp, &before, &mut rx, "approve");
     // reject
@@ -126,7 +225,13 @@ fn a_failed_store_commit_takes_back_every_kind_of_writer() {
     // the flag-store follower
     let mut synced = (*cp.state().flags["checkout-v2"]).clone();
     synced.description = "from the store".into();
-    let event = crate::control::flags::ExternalEvent { id: 1, at: t0(), actor: "someone".into(), flag: Some("checkout-v2".into()), summary: "x".into() };
+    let event = crate::control::flags::ExternalEvent {
+        id: 1,
+        at: t0(),
+        actor: "someone".into(),
+        flag: Some("checkout-v2".into()),
+        summary: "x".into(),
+    };
     fail_next_commit(&cp);
     assert!(cp.sync_external(None, vec![synced], vec![event]).is_err());
     assert_untouched(&cp, &before, &mut rx, "follower");
@@ -135,18 +240,34 @@ fn a_failed_store_commit_takes_back_every_kind_of_writer() {
     assert!(cp.add_token(&admin(), "dave", Role::Viewer).is_err());
     assert_untouched(&cp, &before, &mut rx, "token");
     // evidence: a rollback in staging schedules a check; its recording fails, stays due.
-    let rb = Action::Rollback { flag: "checkout-v2".into(), env: "production".into(), cohort: "eu-west".into() };
-    cp.submit(&person("ic", Role::Operator), &req(rb), None).unwrap_or_else(|e| panic!("{e}"));
+    let rb = Action::Rollback {
+        flag: "checkout-v2".into(),
+        env: "production".into(),
+        cohort: "eu-west".into(),
+    };
+    cp.submit(&person("ic", Role::Operator), &req(rb), None)
+        .unwrap_or_else(|e| panic!("{e}"));
     while rx.try_recv().is_ok() {}
     let due = cp.evidence_due();
     assert_eq!(due.len(), 1, "the rollback scheduled no evidence check");
     clock.advance(600);
     let before = everything(&cp);
     fail_next_commit(&cp);
-    assert!(cp.record_due_evidence(&Caller::engine(), &cp.readings()).is_err());
+    assert!(
+        cp.record_due_evidence(&Caller::engine(), &cp.readings())
+            .is_err()
+    );
     assert_untouched(&cp, &before, &mut rx, "evidence");
-    assert_eq!(cp.evidence_due(), due, "a failed evidence commit lost the check");
-    assert_eq!(cp.record_due_evidence(&Caller::engine(), &cp.readings()).unwrap_or_else(|e| panic!("{e}")), 1);
+    assert_eq!(
+        cp.evidence_due(),
+        due,
+        "a failed evidence commit lost the check"
+    );
+    assert_eq!(
+        cp.record_due_evidence(&Caller::engine(), &cp.readings())
+            .unwrap_or_else(|e| panic!("{e}")),
+        1
+    );
     assert!(cp.evidence_due().is_empty());
     // expiry
     while rx.try_recv().is_ok() {}
@@ -165,21 +286,37 @@ fn pending_evidence_survives_a_restart() {
     let due = {
         let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
         let seed = scenario::build("calm", t0()).unwrap_or_else(|e| panic!("{e}"));
-        let cp = ControlPlane::open(store, clock.clone(), Some(seed)).unwrap_or_else(|e| panic!("{e}"));
-        let rb = Action::Rollback { flag: "checkout-v2".into(), env: "production".into(), cohort: "eu-west".into() };
-        cp.submit(&person("ic", Role::Operator), &req(rb), None).unwrap_or_else(|e| panic!("{e}"));
+        let cp =
+            ControlPlane::open(store, clock.clone(), Some(seed)).unwrap_or_else(|e| panic!("{e}"));
+        let rb = Action::Rollback {
+            flag: "checkout-v2".into(),
+            env: "production".into(),
+            cohort: "eu-west".into(),
+        };
+        cp.submit(&person("ic", Role::Operator), &req(rb), None)
+            .unwrap_or_else(|e| panic!("{e}"));
         cp.evidence_due()
     };
     assert_eq!(due.len(), 1);
     let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
     let cp = ControlPlane::open(store, clock.clone(), None).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(cp.evidence_due(), due, "the evidence check was lost on restart");
+    assert_eq!(
+        cp.evidence_due(),
+        due,
+        "the evidence check was lost on restart"
+    );
     clock.advance(3600);
     let mut engine = Engine::default();
     let report = engine.tick(&cp, None).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.evidence, 1);
-    let audit = cp.audit(Some("checkout-v2"), None, 10).unwrap_or_else(|e| panic!("{e}"));
-    assert!(audit.iter().any(|e| e.kind == AuditKind::Evidence && e.follows == Some(due[0].follows)));
+    let audit = cp
+        .audit(Some("checkout-v2"), None, 10)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.kind == AuditKind::Evidence && e.follows == Some(due[0].follows))
+    );
 }
 
 /// A flag store for tests: writes can be held (a hung call), lose their answer after applying
@@ -202,7 +339,11 @@ impl Scripted {
     }
     fn holds(&self, flag: &str, cohort: &str) -> Option<u8> {
         let flags = self.flags.lock().unwrap_or_else(|p| p.into_inner());
-        flags.get(flag)?.env("staging")?.cohort(cohort).map(|c| c.percent)
+        flags
+            .get(flag)?
+            .env("staging")?
+            .cohort(cohort)
+            .map(|c| c.percent)
     }
 }
 
@@ -214,7 +355,10 @@ impl FlagStore for Scripted {
         0
     }
     fn apply(&self, action: &Action, before: &Flag, after: &Flag) -> Result<(), FlagStoreError> {
-        self.calls.lock().unwrap_or_else(|p| p.into_inner()).push(action.describe());
+        self.calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(action.describe());
         let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
         while *held && before.key.as_str() == "checkout-v2" {
             held = self.released.wait(held).unwrap_or_else(|p| p.into_inner());
@@ -223,21 +367,35 @@ impl FlagStore for Scripted {
         let lose = self.lose.load(Ordering::SeqCst);
         let mut flags = self.flags.lock().unwrap_or_else(|p| p.into_inner());
         if flags.get(before.key.as_str()) != Some(before) && lose != 2 {
-            return Err(FlagStoreError::Conflict { store: "scripted", detail: "changed".into() });
+            return Err(FlagStoreError::Conflict {
+                store: "scripted",
+                detail: "changed".into(),
+            });
         }
         if lose != 2 {
             flags.insert(after.key.to_string(), after.clone());
         }
         match lose {
             0 => Ok(()),
-            _ => Err(FlagStoreError::Unknown { store: "scripted", detail: "timed out".into() }),
+            _ => Err(FlagStoreError::Unknown {
+                store: "scripted",
+                detail: "timed out".into(),
+            }),
         }
     }
     fn read(&self, flag: &FlagKey) -> Result<Option<Flag>, FlagStoreError> {
         if self.reads_fail.load(Ordering::SeqCst) {
-            return Err(FlagStoreError::Unavailable { store: "scripted", detail: "down".into() });
+            return Err(FlagStoreError::Unavailable {
+                store: "scripted",
+                detail: "down".into(),
+            });
         }
-        Ok(self.flags.lock().unwrap_or_else(|p| p.into_inner()).get(flag.as_str()).cloned())
+        Ok(self
+            .flags
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(flag.as_str())
+            .cloned())
     }
 }
 
@@ -246,10 +404,19 @@ fn external_plane(scenario_name: &str) -> (tempfile::TempDir, Arc<ControlPlane>,
     let seed = scenario::build(scenario_name, t0()).unwrap_or_else(|e| panic!("{e}"));
     let ext = Arc::new(Scripted::default());
     let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
-    let cp = ControlPlane::open_with(store, Arc::new(ManualClock::new(t0())), Some(seed), Some(ext.clone()))
-        .unwrap_or_else(|e| panic!("{e}"));
-    *ext.flags.lock().unwrap_or_else(|p| p.into_inner()) =
-        cp.state().flags.into_iter().map(|(k, f)| (k.to_string(), Arc::unwrap_or_clone(f))).collect();
+    let cp = ControlPlane::open_with(
+        store,
+        Arc::new(ManualClock::new(t0())),
+        Some(seed),
+        Some(ext.clone()),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    *ext.flags.lock().unwrap_or_else(|p| p.into_inner()) = cp
+        .state()
+        .flags
+        .into_iter()
+        .map(|(k, f)| (k.to_string(), Arc::unwrap_or_clone(f)))
+        .collect();
     (dir, cp, ext)
 }
 
@@ -261,27 +428,59 @@ fn while_an_external_write_hangs_everything_else_answers() {
     std::thread::scope(|s| {
         let hung = s.spawn(|| cp.submit(&op, &req(staging("eu-west", 10)), None));
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while ext.calls.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
-            assert!(std::time::Instant::now() < deadline, "the write never reached the store");
+        while ext
+            .calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the write never reached the store"
+            );
             std::thread::sleep(Duration::from_millis(2));
         }
         // The lock is free: a snapshot, an action on another flag, a flagtop-only action on
         // the same flag all answer while the store call hangs.
         assert!(cp.snapshot(&op.actor).revision.0 > 0);
-        let other = Action::SetPercent { flag: "assistant-pr-creation".into(), env: "staging".into(), cohort: "web-team".into(), percent: 10 };
+        let other = Action::SetPercent {
+            flag: "assistant-pr-creation".into(),
+            env: "staging".into(),
+            cohort: "web-team".into(),
+            percent: 10,
+        };
         let o = cp.submit(&op, &req(other), None);
-        assert!(o.is_ok() || o.as_ref().err().is_some_and(|e| e.kind != ErrorKind::Internal), "{o:?}");
-        let pause = Action::Pause { flag: "checkout-v2".into(), env: "staging".into(), note: None };
-        assert_eq!(cp.submit(&op, &req(pause), None).map(|o| o.outcome).ok(), Some(OutcomeKind::Applied));
+        assert!(
+            o.is_ok()
+                || o.as_ref()
+                    .err()
+                    .is_some_and(|e| e.kind != ErrorKind::Internal),
+            "{o:?}"
+        );
+        let pause = Action::Pause {
+            flag: "checkout-v2".into(),
+            env: "staging".into(),
+            note: None,
+        };
+        assert_eq!(
+            cp.submit(&op, &req(pause), None).map(|o| o.outcome).ok(),
+            Some(OutcomeKind::Applied)
+        );
         // A second store write to the same flag is told, not queued behind the hung one.
-        let second = cp.submit(&op, &req(staging("us-east", 10)), None).err().map(|e| e.kind);
+        let second = cp
+            .submit(&op, &req(staging("us-east", 10)), None)
+            .err()
+            .map(|e| e.kind);
         assert_eq!(second, Some(ErrorKind::Conflict));
         ext.hold(false);
         let answer = hung.join().unwrap_or_else(|_| panic!("submitter"));
         assert_eq!(answer.map(|o| o.outcome).ok(), Some(OutcomeKind::Applied));
     });
     assert_eq!(ext.holds("checkout-v2", "eu-west"), Some(10));
-    let live = cp.state().flags["checkout-v2"].env("staging").and_then(|e| e.cohort("eu-west")).map(|c| c.percent);
+    let live = cp.state().flags["checkout-v2"]
+        .env("staging")
+        .and_then(|e| e.cohort("eu-west"))
+        .map(|c| c.percent);
     assert_eq!(live, Some(10));
 }
 
@@ -291,16 +490,30 @@ fn an_unanswered_write_is_read_back_and_recorded_as_it_really_went() {
     let op = person("ic", Role::Operator);
     // Applied, answer lost: the read-back confirms it.
     ext.lose.store(1, Ordering::SeqCst);
-    let o = cp.submit(&op, &req(staging("eu-west", 11)), None).unwrap_or_else(|e| panic!("{e}"));
+    let o = cp
+        .submit(&op, &req(staging("eu-west", 11)), None)
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(o.outcome, OutcomeKind::Applied);
     let audit = cp.audit(None, None, 1).unwrap_or_else(|e| panic!("{e}"));
-    assert!(audit[0].reason.contains("reading it back confirmed"), "{:?}", audit[0].reason);
+    assert!(
+        audit[0].reason.contains("reading it back confirmed"),
+        "{:?}",
+        audit[0].reason
+    );
     // Never applied, answer lost: "nothing was changed" only because the read-back says so,
     // and recorded as not applied.
     ext.lose.store(2, Ordering::SeqCst);
-    let e = cp.submit(&op, &req(staging("eu-west", 12)), None).err().unwrap_or_else(|| panic!("recorded as applied"));
+    let e = cp
+        .submit(&op, &req(staging("eu-west", 12)), None)
+        .err()
+        .unwrap_or_else(|| panic!("recorded as applied"));
     assert_eq!(e.kind, ErrorKind::Unavailable);
-    assert!(e.message.contains("reading scripted back shows the old values"), "{}", e.message);
+    assert!(
+        e.message
+            .contains("reading scripted back shows the old values"),
+        "{}",
+        e.message
+    );
     let audit = cp.audit(None, None, 1).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(audit[0].kind, AuditKind::NotApplied);
     assert_eq!(ext.holds("checkout-v2", "eu-west"), Some(11));
@@ -310,31 +523,64 @@ fn an_unanswered_write_is_read_back_and_recorded_as_it_really_went() {
 fn an_unknown_outcome_is_never_nothing_changed_and_the_request_follows_the_truth() {
     let (_d, cp, ext) = external_plane("calm");
     let op = person("alice", Role::Operator);
-    let expand = Action::SetPercent { flag: "checkout-v2".into(), env: "production".into(), cohort: "us-east".into(), percent: 50 };
-    let o = cp.submit(&op, &req(expand.clone()), None).unwrap_or_else(|e| panic!("{e}"));
+    let expand = Action::SetPercent {
+        flag: "checkout-v2".into(),
+        env: "production".into(),
+        cohort: "us-east".into(),
+        percent: 50,
+    };
+    let o = cp
+        .submit(&op, &req(expand.clone()), None)
+        .unwrap_or_else(|e| panic!("{e}"));
     let id = o.approval_id.unwrap_or_else(|| panic!("no request"));
     // Bob approves; the store applies it but the answer is lost and it cannot be read back.
     ext.lose.store(1, Ordering::SeqCst);
     ext.reads_fail.store(true, Ordering::SeqCst);
-    let e = cp.approve(&person("bob", Role::Approver), id.as_str(), "ok").err().unwrap_or_else(|| panic!("no error"));
-    assert_eq!((e.kind, e.code), (ErrorKind::OutcomeUnknown, "outcome_unknown"));
+    let e = cp
+        .approve(&person("bob", Role::Approver), id.as_str(), "ok")
+        .err()
+        .unwrap_or_else(|| panic!("no error"));
+    assert_eq!(
+        (e.kind, e.code),
+        (ErrorKind::OutcomeUnknown, "outcome_unknown")
+    );
     assert!(!e.message.contains("nothing was changed"));
     assert_eq!(cp.unsettled(), 1);
     let audit = cp.audit(None, None, 1).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(audit[0].kind, AuditKind::OutcomeUnknown);
-    let state_of = |cp: &ControlPlane| cp.approvals().into_iter().find(|a| a.id == id).map(|a| a.state);
+    let state_of = |cp: &ControlPlane| {
+        cp.approvals()
+            .into_iter()
+            .find(|a| a.id == id)
+            .map(|a| a.state)
+    };
     assert_eq!(state_of(&cp), Some(ApprovalState::Pending));
     // Still unknown: no second write to that flag meanwhile.
     ext.lose.store(0, Ordering::SeqCst);
-    let again = Action::SetPercent { flag: "checkout-v2".into(), env: "production".into(), cohort: "us-east".into(), percent: 10 };
-    assert_eq!(cp.submit(&op, &req(again), None).err().map(|e| e.kind), Some(ErrorKind::Conflict));
-    assert_eq!(cp.settle_unknown(), 0, "settled while the store cannot be read");
+    let again = Action::SetPercent {
+        flag: "checkout-v2".into(),
+        env: "production".into(),
+        cohort: "us-east".into(),
+        percent: 10,
+    };
+    assert_eq!(
+        cp.submit(&op, &req(again), None).err().map(|e| e.kind),
+        Some(ErrorKind::Conflict)
+    );
+    assert_eq!(
+        cp.settle_unknown(),
+        0,
+        "settled while the store cannot be read"
+    );
     // The store answers again: the truth (applied) is recorded and the request follows it.
     ext.reads_fail.store(false, Ordering::SeqCst);
     assert_eq!(cp.settle_unknown(), 1);
     assert_eq!(cp.unsettled(), 0);
     assert_eq!(state_of(&cp), Some(ApprovalState::Applied));
-    let live = cp.state().flags["checkout-v2"].env("production").and_then(|e| e.cohort("us-east")).map(|c| c.percent);
+    let live = cp.state().flags["checkout-v2"]
+        .env("production")
+        .and_then(|e| e.cohort("us-east"))
+        .map(|c| c.percent);
     assert_eq!(live, Some(50));
 }
 
@@ -343,14 +589,27 @@ fn an_audit_search_that_stops_at_its_scan_limit_says_where() {
     let (_d, cp, _clock) = plane("demo");
     let op = person("ic", Role::Operator);
     for p in [11, 12, 13, 14, 15, 16] {
-        cp.submit(&op, &req(staging("eu-west", p)), None).unwrap_or_else(|e| panic!("{e}"));
+        cp.submit(&op, &req(staging("eu-west", p)), None)
+            .unwrap_or_else(|e| panic!("{e}"));
     }
-    let (events, stopped) = cp.with_inner(|inner| inner.store.audit_scan(Some("no-such-flag"), None, 10, 3)).unwrap_or_else(|e| panic!("{e}"));
+    let (events, stopped) = cp
+        .with_inner(|inner| inner.store.audit_scan(Some("no-such-flag"), None, 10, 3))
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(events.is_empty());
-    let stopped = stopped.unwrap_or_else(|| panic!("an empty answer that only means 'not searched that far' must say so"));
+    let stopped = stopped.unwrap_or_else(|| {
+        panic!("an empty answer that only means 'not searched that far' must say so")
+    });
     // Asking again from there goes on where it stopped.
-    let (_, again) = cp.with_inner(|inner| inner.store.audit_scan(Some("no-such-flag"), Some(stopped), 10, 1000)).unwrap_or_else(|e| panic!("{e}"));
+    let (_, again) = cp
+        .with_inner(|inner| {
+            inner
+                .store
+                .audit_scan(Some("no-such-flag"), Some(stopped), 10, 1000)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(again, None, "the whole trail was searched the second time");
-    let (found, none) = cp.with_inner(|inner| inner.store.audit_scan(Some("checkout-v2"), None, 3, 3)).unwrap_or_else(|e| panic!("{e}"));
+    let (found, none) = cp
+        .with_inner(|inner| inner.store.audit_scan(Some("checkout-v2"), None, 3, 3))
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((found.len(), none), (3, None));
 }

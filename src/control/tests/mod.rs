@@ -26,15 +26,32 @@ fn person(name: &str, role: Role) -> Caller {
 }
 
 fn req(action: Action) -> ActionRequest {
-    ActionRequest { action, reason: "test".into(), expected_revision: None, source: None }
+    ActionRequest {
+        action,
+        reason: "test".into(),
+        expected_revision: None,
+        source: None,
+    }
 }
 
 fn ladder(cp: &ControlPlane, flag: &str, env: &str) -> Ladder {
-    cp.state().flags[flag].environments[&crate::domain::EnvKey::from(env)].ladder.clone().unwrap_or_else(|| panic!("no ladder"))
+    cp.state().flags[flag].environments[&crate::domain::EnvKey::from(env)]
+        .ladder
+        .clone()
+        .unwrap_or_else(|| panic!("no ladder"))
 }
 
 #[allow(clippy::too_many_arguments)]
-fn push(cp: &ControlPlane, flag: &str, env: &str, metric: &str, cohort: &str, cand: f64, base: f64, n: u64) {
+fn push(
+    cp: &ControlPlane,
+    flag: &str,
+    env: &str,
+    metric: &str,
+    cohort: &str,
+    cand: f64,
+    base: f64,
+    n: u64,
+) {
     let s = |arm, value| MetricSample {
         flag: flag.into(),
         env: env.into(),
@@ -45,7 +62,8 @@ fn push(cp: &ControlPlane, flag: &str, env: &str, metric: &str, cohort: &str, ca
         count: n,
         at: None,
     };
-    cp.push_samples(&[s(Arm::Candidate, cand), s(Arm::Baseline, base)]).unwrap_or_else(|e| panic!("{e}"));
+    cp.push_samples(&[s(Arm::Candidate, cand), s(Arm::Baseline, base)])
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]
@@ -56,7 +74,9 @@ fn demo_breach_pauses_and_proposes_the_narrowed_rollback_within_half_a_minute() 
     let mut when = None;
     for s in 1..=40 {
         clock.advance(1);
-        let report = engine.tick(&cp, Some(&mut sim)).unwrap_or_else(|e| panic!("{e}"));
+        let report = engine
+            .tick(&cp, Some(&mut sim))
+            .unwrap_or_else(|e| panic!("{e}"));
         if !report.paused.is_empty() {
             when = Some(s);
             assert_eq!(report.paused, vec!["checkout-v2/production".to_string()]);
@@ -76,35 +96,102 @@ fn demo_breach_pauses_and_proposes_the_narrowed_rollback_within_half_a_minute() 
         .collect();
     assert_eq!(proposals.len(), 1, "{proposals:?}");
     let p = &proposals[0];
-    assert_eq!(p.action, Action::Rollback { flag: "checkout-v2".into(), env: "production".into(), cohort: "eu-west".into() });
-    assert_eq!(p.reverse, Action::Restore { flag: "checkout-v2".into(), env: "production".into(), cohort: "eu-west".into() });
-    assert!(p.evidence.iter().any(|e| e.status.as_deref() == Some("breached") && e.samples > 0));
+    assert_eq!(
+        p.action,
+        Action::Rollback {
+            flag: "checkout-v2".into(),
+            env: "production".into(),
+            cohort: "eu-west".into()
+        }
+    );
+    assert_eq!(
+        p.reverse,
+        Action::Restore {
+            flag: "checkout-v2".into(),
+            env: "production".into(),
+            cohort: "eu-west".into()
+        }
+    );
+    assert!(
+        p.evidence
+            .iter()
+            .any(|e| e.status.as_deref() == Some("breached") && e.samples > 0)
+    );
     // Never a global kill, and us-east untouched.
-    let fe = cp.state().flags["checkout-v2"].environments[&crate::domain::EnvKey::from("production")].clone();
+    let fe = cp.state().flags["checkout-v2"].environments
+        [&crate::domain::EnvKey::from("production")]
+        .clone();
     assert!(fe.enabled);
     assert!(!fe.cohort("us-east").is_some_and(|c| c.rolled_back));
     // Another tick does not stack a second proposal.
     clock.advance(1);
-    engine.tick(&cp, Some(&mut sim)).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(cp.approvals().iter().filter(|a| a.state == ApprovalState::Pending && a.requested_by.name == ENGINE_ACTOR).count(), 1);
+    engine
+        .tick(&cp, Some(&mut sim))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        cp.approvals()
+            .iter()
+            .filter(|a| a.state == ApprovalState::Pending && a.requested_by.name == ENGINE_ACTOR)
+            .count(),
+        1
+    );
     // Approving it rolls back eu-west; its candidate traffic stops.
-    let o = cp.approve(&person("ic", Role::Approver), &p.id, "take eu-west back").unwrap_or_else(|e| panic!("{e}"));
+    let o = cp
+        .approve(&person("ic", Role::Approver), &p.id, "take eu-west back")
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(o.outcome, OutcomeKind::Applied);
-    assert_eq!(cp.approvals().iter().find(|a| a.id == p.id).map(|a| a.state), Some(ApprovalState::Applied));
+    assert_eq!(
+        cp.approvals()
+            .iter()
+            .find(|a| a.id == p.id)
+            .map(|a| a.state),
+        Some(ApprovalState::Applied)
+    );
     for _ in 0..40 {
         clock.advance(1);
-        engine.tick(&cp, Some(&mut sim)).unwrap_or_else(|e| panic!("{e}"));
+        engine
+            .tick(&cp, Some(&mut sim))
+            .unwrap_or_else(|e| panic!("{e}"));
     }
-    let eu: Vec<_> = cp.readings().into_iter().filter(|r| r.flag.as_str() == "checkout-v2" && r.cohort.as_str() == "eu-west" && r.env.as_str() == "production").collect();
-    assert!(eu.iter().all(|r| r.status != GuardrailStatus::Breached && r.samples == 0), "{eu:?}");
+    let eu: Vec<_> = cp
+        .readings()
+        .into_iter()
+        .filter(|r| {
+            r.flag.as_str() == "checkout-v2"
+                && r.cohort.as_str() == "eu-west"
+                && r.env.as_str() == "production"
+        })
+        .collect();
+    assert!(
+        eu.iter()
+            .all(|r| r.status != GuardrailStatus::Breached && r.samples == 0),
+        "{eu:?}"
+    );
     // The cohort as a whole is back within its limits: the recovery is visible.
-    assert!(eu.iter().all(|r| matches!((r.cohort_value, r.threshold), (Some(v), Some(l)) if v <= l)), "{eu:?}");
+    assert!(
+        eu.iter()
+            .all(|r| matches!((r.cohort_value, r.threshold), (Some(v), Some(l)) if v <= l)),
+        "{eu:?}"
+    );
     // And the audit links the rollback to the evidence one window later.
     let audit = cp.audit(Some("checkout-v2"), None, 50).unwrap_or_default();
-    let applied = audit.iter().find(|e| e.kind == AuditKind::Approved).map(|e| e.id).unwrap_or_else(|| panic!("no approval"));
-    let ev = audit.iter().find(|e| e.kind == AuditKind::Evidence).unwrap_or_else(|| panic!("no evidence event: {audit:?}"));
+    let applied = audit
+        .iter()
+        .find(|e| e.kind == AuditKind::Approved)
+        .map(|e| e.id)
+        .unwrap_or_else(|| panic!("no approval"));
+    let ev = audit
+        .iter()
+        .find(|e| e.kind == AuditKind::Evidence)
+        .unwrap_or_else(|| panic!("no evidence event: {audit:?}"));
     assert_eq!(ev.follows, Some(applied));
-    assert!(ev.evidence.iter().all(|e| e.status.as_deref() == Some("recovered")), "{:?}", ev.evidence);
+    assert!(
+        ev.evidence
+            .iter()
+            .all(|e| e.status.as_deref() == Some("recovered")),
+        "{:?}",
+        ev.evidence
+    );
     assert!(ev.reason.contains("recovered"), "{}", ev.reason);
 }
 
@@ -112,13 +199,33 @@ fn demo_breach_pauses_and_proposes_the_narrowed_rollback_within_half_a_minute() 
 fn applying_a_change_directly_closes_the_matching_request() {
     let (_d, cp, _clock) = plane("demo");
     let op = person("ic", Role::Operator);
-    let action = Action::SetPercent { flag: "support-answer-profile".into(), env: "production".into(), cohort: "everyone".into(), percent: 0 };
-    let pending = |cp: &ControlPlane| cp.approvals().into_iter().filter(|a| a.state == ApprovalState::Pending && a.action == action).count();
+    let action = Action::SetPercent {
+        flag: "support-answer-profile".into(),
+        env: "production".into(),
+        cohort: "everyone".into(),
+        percent: 0,
+    };
+    let pending = |cp: &ControlPlane| {
+        cp.approvals()
+            .into_iter()
+            .filter(|a| a.state == ApprovalState::Pending && a.action == action)
+            .count()
+    };
     assert_eq!(pending(&cp), 1);
-    cp.submit(&op, &req(action.clone()), None).unwrap_or_else(|e| panic!("{e}"));
+    cp.submit(&op, &req(action.clone()), None)
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(pending(&cp), 0);
-    let closed = cp.approvals().into_iter().find(|a| a.action == action).unwrap_or_else(|| panic!("gone"));
-    assert!(closed.decision_reason.unwrap_or_default().starts_with("superseded"));
+    let closed = cp
+        .approvals()
+        .into_iter()
+        .find(|a| a.action == action)
+        .unwrap_or_else(|| panic!("gone"));
+    assert!(
+        closed
+            .decision_reason
+            .unwrap_or_default()
+            .starts_with("superseded")
+    );
 }
 
 #[test]
@@ -127,18 +234,38 @@ fn breach_in_unprotected_env_applies_the_rollback_by_policy() {
     let mut engine = Engine::default();
     for _ in 0..3 {
         clock.advance(1);
-        push(&cp, "checkout-v2", "staging", "error_rate", "eu-west", 0.09, 0.005, 500);
+        push(
+            &cp,
+            "checkout-v2",
+            "staging",
+            "error_rate",
+            "eu-west",
+            0.09,
+            0.005,
+            500,
+        );
     }
     // The calm scenario guards production only; give staging a guardrail via a definition.
     let mut flag = cp.state().flags["checkout-v2"].as_ref().clone();
     let spec = flag.environments[&crate::domain::EnvKey::from("production")].guardrails[0].clone();
     if let Some(fe) = flag.environments.get_mut("staging") {
-        fe.guardrails = vec![GuardrailSpec { cohort: "eu-west".into(), ..spec }];
+        fe.guardrails = vec![GuardrailSpec {
+            cohort: "eu-west".into(),
+            ..spec
+        }];
     }
-    cp.define_flag(&person("root", Role::Admin), flag).unwrap_or_else(|e| panic!("{e}"));
+    cp.define_flag(&person("root", Role::Admin), flag)
+        .unwrap_or_else(|e| panic!("{e}"));
     let report = engine.tick(&cp, None).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(report.rolled_back, vec!["rollback checkout-v2/eu-west in staging".to_string()]);
-    assert!(cp.state().flags["checkout-v2"].environments[&crate::domain::EnvKey::from("staging")].cohort("eu-west").is_some_and(|c| c.rolled_back));
+    assert_eq!(
+        report.rolled_back,
+        vec!["rollback checkout-v2/eu-west in staging".to_string()]
+    );
+    assert!(
+        cp.state().flags["checkout-v2"].environments[&crate::domain::EnvKey::from("staging")]
+            .cohort("eu-west")
+            .is_some_and(|c| c.rolled_back)
+    );
 }
 
 #[test]
@@ -157,13 +284,27 @@ fn healthy_dwell_advances_insufficient_does_not_and_freeze_blocks() {
             s.min_dwell_secs = 10;
         }
         l.entered_at = t0();
-        fe.guardrails = vec![GuardrailSpec { cohort: "eu-west".into(), min_samples: 100, ..spec }];
+        fe.guardrails = vec![GuardrailSpec {
+            cohort: "eu-west".into(),
+            min_samples: 100,
+            ..spec
+        }];
     }
-    cp.define_flag(&admin, flag).unwrap_or_else(|e| panic!("{e}"));
+    cp.define_flag(&admin, flag)
+        .unwrap_or_else(|e| panic!("{e}"));
     // Insufficient data for the whole dwell: no advance.
     for _ in 0..15 {
         clock.advance(1);
-        push(&cp, "checkout-v2", "staging", "error_rate", "eu-west", 0.005, 0.005, 2);
+        push(
+            &cp,
+            "checkout-v2",
+            "staging",
+            "error_rate",
+            "eu-west",
+            0.005,
+            0.005,
+            2,
+        );
         let r = engine.tick(&cp, None).unwrap_or_else(|e| panic!("{e}"));
         assert!(r.advanced.is_empty());
     }
@@ -172,28 +313,93 @@ fn healthy_dwell_advances_insufficient_does_not_and_freeze_blocks() {
     let mut advanced_at = None;
     for s in 1..=15 {
         clock.advance(1);
-        push(&cp, "checkout-v2", "staging", "error_rate", "eu-west", 0.005, 0.005, 500);
-        if !engine.tick(&cp, None).unwrap_or_else(|e| panic!("{e}")).advanced.is_empty() {
+        push(
+            &cp,
+            "checkout-v2",
+            "staging",
+            "error_rate",
+            "eu-west",
+            0.005,
+            0.005,
+            500,
+        );
+        if !engine
+            .tick(&cp, None)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .advanced
+            .is_empty()
+        {
             advanced_at = Some(s);
             break;
         }
     }
-    assert!(advanced_at.is_some_and(|s| s >= 10), "advanced after {advanced_at:?} s of healthy dwell");
+    assert!(
+        advanced_at.is_some_and(|s| s >= 10),
+        "advanced after {advanced_at:?} s of healthy dwell"
+    );
     assert_eq!(ladder(&cp, "checkout-v2", "staging").current, 3);
     // Frozen: healthy data well past the dwell, still no advance.
-    cp.submit(&admin, &req(Action::Freeze { env: "staging".into() }), None).unwrap_or_else(|e| panic!("{e}"));
+    cp.submit(
+        &admin,
+        &req(Action::Freeze {
+            env: "staging".into(),
+        }),
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     for _ in 0..30 {
         clock.advance(1);
-        push(&cp, "checkout-v2", "staging", "error_rate", "eu-west", 0.005, 0.005, 500);
-        assert!(engine.tick(&cp, None).unwrap_or_else(|e| panic!("{e}")).advanced.is_empty());
+        push(
+            &cp,
+            "checkout-v2",
+            "staging",
+            "error_rate",
+            "eu-west",
+            0.005,
+            0.005,
+            500,
+        );
+        assert!(
+            engine
+                .tick(&cp, None)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .advanced
+                .is_empty()
+        );
     }
     assert_eq!(ladder(&cp, "checkout-v2", "staging").current, 3);
-    assert_eq!(ladder(&cp, "checkout-v2", "staging").effective_state(true), LadderState::Frozen);
+    assert_eq!(
+        ladder(&cp, "checkout-v2", "staging").effective_state(true),
+        LadderState::Frozen
+    );
     // Unfreeze: the evidence covered the dwell, so the next tick advances.
-    cp.submit(&admin, &req(Action::Unfreeze { env: "staging".into() }), None).unwrap_or_else(|e| panic!("{e}"));
+    cp.submit(
+        &admin,
+        &req(Action::Unfreeze {
+            env: "staging".into(),
+        }),
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     clock.advance(1);
-    push(&cp, "checkout-v2", "staging", "error_rate", "eu-west", 0.005, 0.005, 500);
-    assert_eq!(engine.tick(&cp, None).unwrap_or_else(|e| panic!("{e}")).advanced.len(), 1);
+    push(
+        &cp,
+        "checkout-v2",
+        "staging",
+        "error_rate",
+        "eu-west",
+        0.005,
+        0.005,
+        500,
+    );
+    assert_eq!(
+        engine
+            .tick(&cp, None)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .advanced
+            .len(),
+        1
+    );
     assert_eq!(ladder(&cp, "checkout-v2", "staging").current, 4);
 }
 
@@ -210,44 +416,101 @@ fn protected_advance_becomes_an_engine_request() {
         }
         fe.guardrails.clear();
     }
-    cp.define_flag(&person("root", Role::Admin), flag).unwrap_or_else(|e| panic!("{e}"));
+    cp.define_flag(&person("root", Role::Admin), flag)
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut requested = Vec::new();
     for _ in 0..400 {
         clock.advance(1);
-        requested.extend(engine.tick(&cp, None).unwrap_or_else(|e| panic!("{e}")).requested);
+        requested.extend(
+            engine
+                .tick(&cp, None)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .requested,
+        );
         if !requested.is_empty() {
             break;
         }
     }
-    assert_eq!(requested, vec!["advance checkout-v2 in production".to_string()]);
-    assert_eq!(ladder(&cp, "checkout-v2", "production").current, 3, "not applied before approval");
+    assert_eq!(
+        requested,
+        vec!["advance checkout-v2 in production".to_string()]
+    );
+    assert_eq!(
+        ladder(&cp, "checkout-v2", "production").current,
+        3,
+        "not applied before approval"
+    );
 }
 
 #[test]
 fn agents_only_propose_duplicates_merge_and_requests_expire() {
     let (_d, cp, clock) = plane("demo");
     let agent = person("ops-assistant", Role::Agent);
-    let action = Action::SetPercent { flag: "support-answer-profile".into(), env: "production".into(), cohort: "everyone".into(), percent: 0 };
+    let action = Action::SetPercent {
+        flag: "support-answer-profile".into(),
+        env: "production".into(),
+        cohort: "everyone".into(),
+        percent: 0,
+    };
     // The seeded proposal exists; posting it again merges.
     let before = cp.approvals().len();
     let o = cp
-        .propose(&agent, ProposalRequest { action: action.clone(), reverse: None, reason: "again".into(), evidence: vec![], evidence_gap: None })
+        .propose(
+            &agent,
+            ProposalRequest {
+                action: action.clone(),
+                reverse: None,
+                reason: "again".into(),
+                evidence: vec![],
+                evidence_gap: None,
+            },
+        )
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(o.outcome, OutcomeKind::Requested);
     assert_eq!(cp.approvals().len(), before, "merged, not stacked");
-    let a = cp.approvals().into_iter().find(|a| a.action == action).unwrap_or_else(|| panic!("no request"));
+    let a = cp
+        .approvals()
+        .into_iter()
+        .find(|a| a.action == action)
+        .unwrap_or_else(|| panic!("no request"));
     assert_eq!(a.merged, 1);
     // A wrong reverse is refused.
-    let bad = ProposalRequest { action: action.clone(), reverse: Some(action.clone()), reason: "x".into(), evidence: vec![], evidence_gap: None };
-    assert_eq!(cp.propose(&agent, bad).map_err(|e| e.code), Err("reverse_mismatch"));
+    let bad = ProposalRequest {
+        action: action.clone(),
+        reverse: Some(action.clone()),
+        reason: "x".into(),
+        evidence: vec![],
+        evidence_gap: None,
+    };
+    assert_eq!(
+        cp.propose(&agent, bad).map_err(|e| e.code),
+        Err("reverse_mismatch")
+    );
     // Agents cannot act or approve.
-    assert_eq!(cp.submit(&agent, &req(action.clone()), None).map_err(|e| e.kind), Err(ErrorKind::Forbidden));
-    assert_eq!(cp.approve(&agent, &a.id, "ok").map_err(|e| e.kind), Err(ErrorKind::Forbidden));
+    assert_eq!(
+        cp.submit(&agent, &req(action.clone()), None)
+            .map_err(|e| e.kind),
+        Err(ErrorKind::Forbidden)
+    );
+    assert_eq!(
+        cp.approve(&agent, &a.id, "ok").map_err(|e| e.kind),
+        Err(ErrorKind::Forbidden)
+    );
     // Expired requests cannot be approved.
     clock.advance(5 * 3600);
-    assert_eq!(cp.approve(&person("ic", Role::Approver), &a.id, "late").map_err(|e| e.code), Err("approval_expired"));
+    assert_eq!(
+        cp.approve(&person("ic", Role::Approver), &a.id, "late")
+            .map_err(|e| e.code),
+        Err("approval_expired")
+    );
     assert_eq!(cp.expire().unwrap_or(0), 1);
-    assert_eq!(cp.approvals().into_iter().find(|x| x.id == a.id).map(|x| x.state), Some(ApprovalState::Expired));
+    assert_eq!(
+        cp.approvals()
+            .into_iter()
+            .find(|x| x.id == a.id)
+            .map(|x| x.state),
+        Some(ApprovalState::Expired)
+    );
 }
 
 #[test]
@@ -256,22 +519,55 @@ fn define_flag_is_idempotent_and_survives_reopen() {
     let clock = Arc::new(ManualClock::new(t0()));
     let admin = person("root", Role::Admin);
     let flag = {
-        let cp = ControlPlane::open(Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}")), clock.clone(), scenario::build("demo", t0()).ok())
-            .unwrap_or_else(|e| panic!("{e}"));
+        let cp = ControlPlane::open(
+            Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}")),
+            clock.clone(),
+            scenario::build("demo", t0()).ok(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let mut f = cp.state().flags["checkout-v2"].as_ref().clone();
         f.key = "checkout-v3".into();
         f.revision = Revision(0);
-        assert_eq!(cp.define_flag(&admin, f.clone()).map(|o| o.result).ok().as_deref(), Some("created"));
+        assert_eq!(
+            cp.define_flag(&admin, f.clone())
+                .map(|o| o.result)
+                .ok()
+                .as_deref(),
+            Some("created")
+        );
         let rev = cp.revision();
-        assert_eq!(cp.define_flag(&admin, f.clone()).map(|o| o.result).ok().as_deref(), Some("unchanged"));
+        assert_eq!(
+            cp.define_flag(&admin, f.clone())
+                .map(|o| o.result)
+                .ok()
+                .as_deref(),
+            Some("unchanged")
+        );
         assert_eq!(cp.revision(), rev);
-        assert_eq!(cp.define_flag(&person("op", Role::Operator), f.clone()).map_err(|e| e.kind), Err(ErrorKind::Forbidden));
+        assert_eq!(
+            cp.define_flag(&person("op", Role::Operator), f.clone())
+                .map_err(|e| e.kind),
+            Err(ErrorKind::Forbidden)
+        );
         // A second control plane cannot open the same data dir.
-        assert!(matches!(Store::open(dir.path()), Err(super::store::StoreError::Locked(_))));
+        assert!(matches!(
+            Store::open(dir.path()),
+            Err(super::store::StoreError::Locked(_))
+        ));
         f
     };
-    let cp = ControlPlane::open(Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}")), clock, None).unwrap_or_else(|e| panic!("{e}"));
-    let got = cp.state().flags.get("checkout-v3").cloned().unwrap_or_else(|| panic!("lost"));
+    let cp = ControlPlane::open(
+        Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}")),
+        clock,
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let got = cp
+        .state()
+        .flags
+        .get("checkout-v3")
+        .cloned()
+        .unwrap_or_else(|| panic!("lost"));
     assert_eq!(got.environments, flag.environments);
 }
 
@@ -287,16 +583,39 @@ fn snapshots_share_flags_with_the_live_state_and_an_action_copies_only_its_flag(
     let snap = cp.snapshot(&op.actor);
     let shared = |cp: &ControlPlane| {
         let live = cp.state();
-        snap.flags.iter().filter(|f| live.flags.get(&f.key).is_some_and(|l| Arc::ptr_eq(l, f))).count()
+        snap.flags
+            .iter()
+            .filter(|f| live.flags.get(&f.key).is_some_and(|l| Arc::ptr_eq(l, f)))
+            .count()
     };
     assert_eq!(shared(&cp), snap.flags.len());
-    let before = snap.flags.iter().find(|f| f.key.as_str() == "checkout-v2").map(|f| f.as_ref().clone());
-    let action = Action::SetPercent { flag: "checkout-v2".into(), env: "staging".into(), cohort: "eu-west".into(), percent: 7 };
-    cp.submit(&op, &req(action), None).unwrap_or_else(|e| panic!("{e}"));
+    let before = snap
+        .flags
+        .iter()
+        .find(|f| f.key.as_str() == "checkout-v2")
+        .map(|f| f.as_ref().clone());
+    let action = Action::SetPercent {
+        flag: "checkout-v2".into(),
+        env: "staging".into(),
+        cohort: "eu-west".into(),
+        percent: 7,
+    };
+    cp.submit(&op, &req(action), None)
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(shared(&cp), snap.flags.len() - 1);
-    let after = snap.flags.iter().find(|f| f.key.as_str() == "checkout-v2").map(|f| f.as_ref().clone());
-    assert_eq!(before, after, "the snapshot's flag must not change under it");
-    let live = cp.state().flags["checkout-v2"].env("staging").and_then(|e| e.cohort("eu-west")).map(|c| c.percent);
+    let after = snap
+        .flags
+        .iter()
+        .find(|f| f.key.as_str() == "checkout-v2")
+        .map(|f| f.as_ref().clone());
+    assert_eq!(
+        before, after,
+        "the snapshot's flag must not change under it"
+    );
+    let live = cp.state().flags["checkout-v2"]
+        .env("staging")
+        .and_then(|e| e.cohort("eu-west"))
+        .map(|c| c.percent);
     assert_eq!(live, Some(7));
 }
 
@@ -312,7 +631,9 @@ fn readings_are_published_only_for_environments_a_stream_wants() {
     let mut published = |cp: &ControlPlane, clock: &ManualClock| -> Vec<String> {
         for _ in 0..3 {
             clock.advance(1);
-            engine.tick(cp, Some(&mut sim)).unwrap_or_else(|e| panic!("{e}"));
+            engine
+                .tick(cp, Some(&mut sim))
+                .unwrap_or_else(|e| panic!("{e}"));
         }
         let mut envs = Vec::new();
         while let Ok(m) = rx.try_recv() {
@@ -324,9 +645,17 @@ fn readings_are_published_only_for_environments_a_stream_wants() {
         envs.dedup();
         envs
     };
-    assert_eq!(published(&cp, &clock), Vec::<String>::new(), "no stream wants readings");
+    assert_eq!(
+        published(&cp, &clock),
+        Vec::<String>::new(),
+        "no stream wants readings"
+    );
     let staging = cp.want_readings(Some("staging".into()));
-    assert_eq!(published(&cp, &clock), Vec::<String>::new(), "calm guards production only");
+    assert_eq!(
+        published(&cp, &clock),
+        Vec::<String>::new(),
+        "calm guards production only"
+    );
     let production = cp.want_readings(Some("production".into()));
     assert_eq!(published(&cp, &clock), vec!["production".to_string()]);
     drop((staging, production));

@@ -9,4 +9,6 @@ pub mod view;
 
 pub use preview::{Preview, default_reason};
 pub use state::{Confirm, Intent, Phase};
-pub use update::{on_key, on_outcome, open, open_decision, refresh_conflict_preview, refuse_if_not_writable};
+pub use update::{
+    on_key, on_outcome, open, open_decision, refresh_conflict_preview, refuse_if_not_writable,
+};

@@ -42,29 +42,47 @@ pub fn preview(action: &Action, state: &State, now: DateTime<Utc>) -> Preview {
     };
     let protected = state.environment(env).is_some_and(|e| e.protected);
     let fe_before = flag.and_then(|f| f.env(env));
-    let fe_after = action.flag().and_then(|k| mini.flags.get(k)).and_then(|f| f.env(env));
+    let fe_after = action
+        .flag()
+        .and_then(|k| mini.flags.get(k))
+        .and_then(|f| f.env(env));
     let envs = fit(env, 40);
     let mut change = Vec::new();
     let blast = match action {
-        Action::SetPercent { cohort, .. } | Action::Rollback { cohort, .. } | Action::Restore { cohort, .. } => {
-            let show = |fe: Option<&crate::domain::FlagEnv>| match fe.and_then(|e| e.cohort(cohort)) {
-                Some(c) if c.rolled_back => format!("rolled back (0% exposed, keeps {}%)", c.percent),
+        Action::SetPercent { cohort, .. }
+        | Action::Rollback { cohort, .. }
+        | Action::Restore { cohort, .. } => {
+            let show = |fe: Option<&crate::domain::FlagEnv>| match fe.and_then(|e| e.cohort(cohort))
+            {
+                Some(c) if c.rolled_back => {
+                    format!("rolled back (0% exposed, keeps {}%)", c.percent)
+                }
                 Some(c) => format!("{}% exposed", c.percent),
                 None => "?".into(),
             };
             let name = fit(cohort, 40);
             change.push(format!("{name}: {} → {}", show(fe_before), show(fe_after)));
-            let share = fe_before.and_then(|e| e.cohort(cohort)).map(|c| c.effective_percent()).unwrap_or(0);
+            let share = fe_before
+                .and_then(|e| e.cohort(cohort))
+                .map(|c| c.effective_percent())
+                .unwrap_or(0);
             if fe_before.is_some_and(|e| !e.enabled) {
                 // Killed: nobody gets the candidate now, whatever the cohort's percent says.
-                format!("cohort {name} in {envs} only (the flag is killed here: nobody exposed now); other cohorts unchanged")
+                format!(
+                    "cohort {name} in {envs} only (the flag is killed here: nobody exposed now); other cohorts unchanged"
+                )
             } else {
-                format!("cohort {name} in {envs} only (now {share}% of it exposed); other cohorts unchanged")
+                format!(
+                    "cohort {name} in {envs} only (now {share}% of it exposed); other cohorts unchanged"
+                )
             }
         }
         Action::Advance { .. } | Action::Retreat { .. } => {
             let stage = |fe: Option<&crate::domain::FlagEnv>| {
-                fe.and_then(|e| e.ladder.as_ref()).and_then(|l| l.current_stage()).map(|s| fit(&s.name, 30)).unwrap_or_default()
+                fe.and_then(|e| e.ladder.as_ref())
+                    .and_then(|l| l.current_stage())
+                    .map(|s| fit(&s.name, 30))
+                    .unwrap_or_default()
             };
             change.push(format!("stage: {} → {}", stage(fe_before), stage(fe_after)));
             let mut touched = Vec::new();
@@ -72,28 +90,56 @@ pub fn preview(action: &Action, state: &State, now: DateTime<Utc>) -> Preview {
                 for (cb, ca) in b.cohorts.iter().zip(&a.cohorts) {
                     if cb.percent != ca.percent {
                         touched.push(fit(&cb.name, 30));
-                        change.push(format!("{}: {}% → {}%", fit(&cb.name, 30), cb.percent, ca.percent));
+                        change.push(format!(
+                            "{}: {}% → {}%",
+                            fit(&cb.name, 30),
+                            cb.percent,
+                            ca.percent
+                        ));
                     }
                 }
             }
-            format!("cohorts {} in {envs}", if touched.is_empty() { "-".into() } else { touched.join(", ") })
+            format!(
+                "cohorts {} in {envs}",
+                if touched.is_empty() {
+                    "-".into()
+                } else {
+                    touched.join(", ")
+                }
+            )
         }
         Action::Pause { .. } | Action::Resume { .. } => {
             let st = |fe: Option<&crate::domain::FlagEnv>| {
-                fe.and_then(|e| e.ladder.as_ref()).map(|l| l.state.as_str()).unwrap_or(LadderState::Progressing.as_str())
+                fe.and_then(|e| e.ladder.as_ref())
+                    .map(|l| l.state.as_str())
+                    .unwrap_or(LadderState::Progressing.as_str())
             };
             change.push(format!("ladder: {} → {}", st(fe_before), st(fe_after)));
             "no exposure change; automatic steps of this ladder only".into()
         }
         Action::Freeze { .. } | Action::Unfreeze { .. } => {
-            let fr = |s: &State| if s.is_frozen(env) { "frozen" } else { "auto-advance on" };
+            let fr = |s: &State| {
+                if s.is_frozen(env) {
+                    "frozen"
+                } else {
+                    "auto-advance on"
+                }
+            };
             change.push(format!("{envs}: {} → {}", fr(state), fr(&mini)));
             format!("every ladder's automatic advance in {envs}; no exposure change")
         }
         Action::Kill { .. } | Action::Revive { .. } => {
-            let on = |fe: Option<&crate::domain::FlagEnv>| if fe.is_some_and(|e| e.enabled) { "on" } else { "OFF (killed)" };
+            let on = |fe: Option<&crate::domain::FlagEnv>| {
+                if fe.is_some_and(|e| e.enabled) {
+                    "on"
+                } else {
+                    "OFF (killed)"
+                }
+            };
             change.push(format!("flag: {} → {}", on(fe_before), on(fe_after)));
-            let fall = fe_before.map(|e| fit(&e.fallthrough, 30)).unwrap_or_default();
+            let fall = fe_before
+                .map(|e| fit(&e.fallthrough, 30))
+                .unwrap_or_default();
             format!("EVERY user in {envs} (all cohorts get `{fall}`)")
         }
     };
@@ -111,7 +157,9 @@ pub fn preview(action: &Action, state: &State, now: DateTime<Utc>) -> Preview {
 /// The default reason for a rollback/restore of `cohort`, built from its worst guardrail.
 pub fn default_reason(action: &Action, readings: &[&crate::wire::GuardrailReading]) -> String {
     let verb = action.verb();
-    let Some(cohort) = action.cohort() else { return String::new() };
+    let Some(cohort) = action.cohort() else {
+        return String::new();
+    };
     let bad = readings
         .iter()
         .filter(|r| r.cohort.as_str() == cohort.as_str())
@@ -119,7 +167,11 @@ pub fn default_reason(action: &Action, readings: &[&crate::wire::GuardrailReadin
         .map(|r| fit(&r.metric, 30))
         .collect::<Vec<_>>();
     let c = fit(cohort, 40);
-    if bad.is_empty() { format!("{verb} {c}") } else { format!("{verb} {c}: {} breach", bad.join("+")) }
+    if bad.is_empty() {
+        format!("{verb} {c}")
+    } else {
+        format!("{verb} {c}: {} breach", bad.join("+"))
+    }
 }
 
 /// Flag key to type for the kill switch.

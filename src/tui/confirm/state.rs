@@ -10,7 +10,11 @@ use tui_input::Input;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Intent {
     Act(Action),
-    Decide { id: ApprovalId, approve: bool, action: Action },
+    Decide {
+        id: ApprovalId,
+        approve: bool,
+        action: Action,
+    },
 }
 
 impl Intent {
@@ -31,7 +35,10 @@ pub enum Phase {
     Conflict(String),
     /// Failed. `retry_same_key`: the request may have arrived (timeout, lost link), so a retry
     /// reuses the key and the server answers with the first outcome instead of applying twice.
-    Failed { msg: String, retry_same_key: bool },
+    Failed {
+        msg: String,
+        retry_same_key: bool,
+    },
 }
 
 #[derive(Debug)]
@@ -55,7 +62,8 @@ pub struct Confirm {
 
 impl Confirm {
     pub fn typed_ok(&self) -> bool {
-        self.typed.as_ref().is_none_or(|(want, got)| got.value() == want)
+        self.typed
+            .as_ref()
+            .is_none_or(|(want, got)| got.value() == want)
     }
 }
-

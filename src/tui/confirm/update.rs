@@ -7,11 +7,11 @@ use super::preview::{Preview, kill_word, preview};
 use super::state::{Confirm, Intent, Phase};
 use crate::client::ClientError;
 use crate::domain::{Action, ApprovalRequest, Revision};
-use crate::tui::text::fit;
 use crate::tui::dialog::Dialog;
 use crate::tui::effect::{Effect, Step};
 use crate::tui::keys::{Cmd, KeyPress};
 use crate::tui::model::Model;
+use crate::tui::text::fit;
 use crate::wire::{ActionRequest, Outcome, OutcomeKind};
 use crossterm::event::{Event as CtEvent, KeyEvent};
 use tui_input::Input;
@@ -29,18 +29,37 @@ pub fn target_revision(m: &Model, action: &Action) -> Revision {
 /// Says why nothing may be sent now (stale view, read-only role), on the status line.
 pub fn refuse_if_not_writable(m: &mut Model) -> bool {
     if !m.is_live() {
-        let age = m.stale_secs().map(|s| format!(" (stale {s}s)")).unwrap_or_default();
-        m.set_status(format!("refused: not connected{age}; the view may be out of date — wait until live"), true);
+        let age = m
+            .stale_secs()
+            .map(|s| format!(" (stale {s}s)"))
+            .unwrap_or_default();
+        m.set_status(
+            format!("refused: not connected{age}; the view may be out of date — wait until live"),
+            true,
+        );
         return true;
     }
     if !m.can_act() {
-        m.set_status(format!("refused: the {} role cannot change flags", m.data.identity.role.as_str()), true);
+        m.set_status(
+            format!(
+                "refused: the {} role cannot change flags",
+                m.data.identity.role.as_str()
+            ),
+            true,
+        );
         return true;
     }
     false
 }
 
-fn new_confirm(intent: Intent, preview: Preview, expected: Option<Revision>, reason: String, typed: Option<String>, idem_key: &str) -> Confirm {
+fn new_confirm(
+    intent: Intent,
+    preview: Preview,
+    expected: Option<Revision>,
+    reason: String,
+    typed: Option<String>,
+    idem_key: &str,
+) -> Confirm {
     let typing_focus = typed.is_some();
     Confirm {
         intent,
@@ -66,33 +85,68 @@ pub fn open(m: &mut Model, action: Action, reason: String, new_idem_key: &str) {
         _ => None,
     };
     let expected = Some(target_revision(m, &action));
-    m.dialog = Some(Dialog::Confirm(Box::new(new_confirm(Intent::Act(action), p, expected, reason, typed, new_idem_key))));
+    m.dialog = Some(Dialog::Confirm(Box::new(new_confirm(
+        Intent::Act(action),
+        p,
+        expected,
+        reason,
+        typed,
+        new_idem_key,
+    ))));
 }
 
 /// Opens the confirm dialog for a decision on the request `req` (its checks are the caller's:
 /// pending, not one's own). The preview shows the request's action on the state on screen.
 pub fn open_decision(m: &mut Model, req: &ApprovalRequest, approve: bool, new_idem_key: &str) {
-    let intent = Intent::Decide { id: req.id.clone(), approve, action: req.action.clone() };
+    let intent = Intent::Decide {
+        id: req.id.clone(),
+        approve,
+        action: req.action.clone(),
+    };
     let mut p = preview(&req.action, &m.data.state, m.now);
     let withdraw = !approve && req.requested_by.name == m.data.identity.name;
-    let verb = if approve { "approve" } else if withdraw { "withdraw" } else { "reject" };
+    let verb = if approve {
+        "approve"
+    } else if withdraw {
+        "withdraw"
+    } else {
+        "reject"
+    };
     p.title = format!("{verb} {}: {}", fit(&req.id, 40), p.title);
     // Applying someone else's request may fail locally if state moved; the server decides.
     p.error = None;
     if approve {
         // Approving applies the change now: it does not become another request.
         p.needs_approval = false;
-        p.change.push("approving applies this change now".to_string());
+        p.change
+            .push("approving applies this change now".to_string());
     } else {
-        let closed = if withdraw { "your request is withdrawn" } else { "the request is closed as rejected" };
+        let closed = if withdraw {
+            "your request is withdrawn"
+        } else {
+            "the request is closed as rejected"
+        };
         p.change = vec![format!("nothing changes: {closed}; no flag is touched")];
         p.blast = "none".to_string();
         p.reverse = None;
         p.tier = crate::domain::Tier::Hold;
         p.needs_approval = false;
     }
-    let reason = if approve { String::new() } else if withdraw { "withdrawn".to_string() } else { "rejected".to_string() };
-    m.dialog = Some(Dialog::Confirm(Box::new(new_confirm(intent, p, Some(req.revision), reason, None, new_idem_key))));
+    let reason = if approve {
+        String::new()
+    } else if withdraw {
+        "withdrawn".to_string()
+    } else {
+        "rejected".to_string()
+    };
+    m.dialog = Some(Dialog::Confirm(Box::new(new_confirm(
+        intent,
+        p,
+        Some(req.revision),
+        reason,
+        None,
+        new_idem_key,
+    ))));
 }
 
 /// After new data: a dialog whose flag changed while it was open says so before anything is
@@ -115,7 +169,9 @@ pub fn refresh_conflict_preview(m: &mut Model) {
             && let (Some(now_rev), Some(seen)) = (current, c.expected_revision)
             && now_rev != seen
         {
-            c.phase = Phase::Conflict(format!("changed while this dialog was open (revision {seen} → {now_rev}); nothing was sent"));
+            c.phase = Phase::Conflict(format!(
+                "changed while this dialog was open (revision {seen} → {now_rev}); nothing was sent"
+            ));
             moved = true;
         }
         if matches!(c.phase, Phase::Conflict(_)) {
@@ -123,14 +179,19 @@ pub fn refresh_conflict_preview(m: &mut Model) {
         }
     }
     if moved {
-        m.set_status("the target changed underneath: review the new state before sending", true);
+        m.set_status(
+            "the target changed underneath: review the new state before sending",
+            true,
+        );
     }
 }
 
 /// A key while the confirm dialog is open.
 pub fn on_key(m: &mut Model, k: KeyEvent, new_idem_key: &str) -> Vec<Effect> {
     let dcmd = m.keymap.dialog(KeyPress::from_event(&k));
-    let Some(Dialog::Confirm(c)) = m.dialog.as_mut() else { return Vec::new() };
+    let Some(Dialog::Confirm(c)) = m.dialog.as_mut() else {
+        return Vec::new();
+    };
     match dcmd {
         Some(Cmd::Cancel) => {
             m.dialog = None;
@@ -176,20 +237,33 @@ fn send(m: &mut Model, new_idem_key: &str) -> Vec<Effect> {
         Some(Dialog::Confirm(c)) => target_revision(m, c.intent.action()),
         _ => return Vec::new(),
     };
-    let Some(Dialog::Confirm(c)) = m.dialog.as_mut() else { return Vec::new() };
+    let Some(Dialog::Confirm(c)) = m.dialog.as_mut() else {
+        return Vec::new();
+    };
     let reason = c.reason.value().trim().to_string();
     let problem = match &c.phase {
         Phase::Sending => Some("already sent; waiting for the answer".to_string()),
         _ if reason.is_empty() => Some("a reason is required".to_string()),
-        _ if !c.typed_ok() => Some(format!("type `{}` to confirm", c.typed.as_ref().map(|t| t.0.as_str()).unwrap_or(""))),
-        _ => c.preview.error.as_ref().map(|e| format!("cannot apply now: {e}")),
+        _ if !c.typed_ok() => Some(format!(
+            "type `{}` to confirm",
+            c.typed.as_ref().map(|t| t.0.as_str()).unwrap_or("")
+        )),
+        _ => c
+            .preview
+            .error
+            .as_ref()
+            .map(|e| format!("cannot apply now: {e}")),
     };
     if let Some(p) = problem {
         m.set_status(p, true);
         return Vec::new();
     }
     match &c.phase {
-        Phase::Conflict(_) | Phase::Failed { retry_same_key: false, .. } => {
+        Phase::Conflict(_)
+        | Phase::Failed {
+            retry_same_key: false,
+            ..
+        } => {
             // A new decision: new key, and the revision now on screen.
             c.idem_key = new_idem_key.to_string();
             if let Intent::Act(_) = c.intent {
@@ -202,17 +276,31 @@ fn send(m: &mut Model, new_idem_key: &str) -> Vec<Effect> {
     let idem_key = c.idem_key.clone();
     let fx = match &c.intent {
         Intent::Act(a) => Effect::Submit {
-            req: ActionRequest { action: a.clone(), reason, expected_revision: c.expected_revision, source: Some("tui".into()) },
+            req: ActionRequest {
+                action: a.clone(),
+                reason,
+                expected_revision: c.expected_revision,
+                source: Some("tui".into()),
+            },
             idem_key,
         },
-        Intent::Decide { id, approve, .. } => Effect::Decide { id: id.clone(), approve: *approve, reason, idem_key },
+        Intent::Decide { id, approve, .. } => Effect::Decide {
+            id: id.clone(),
+            approve: *approve,
+            reason,
+            idem_key,
+        },
     };
     m.set_status("sending…", false);
     vec![fx]
 }
 
 /// The control plane's answer to what the dialog sent (matched by its idempotency key).
-pub fn on_outcome(m: &mut Model, idem_key: &str, result: Result<Box<crate::client::Clean<Outcome>>, ClientError>) -> Step {
+pub fn on_outcome(
+    m: &mut Model,
+    idem_key: &str,
+    result: Result<Box<crate::client::Clean<Outcome>>, ClientError>,
+) -> Step {
     let Some(Dialog::Confirm(c)) = m.dialog.as_mut() else {
         // The dialog was closed meanwhile: still report the outcome.
         match result {
@@ -235,17 +323,30 @@ pub fn on_outcome(m: &mut Model, idem_key: &str, result: Result<Box<crate::clien
             match &e {
                 ClientError::Api { code, .. } if code == "conflict" => {
                     c.phase = Phase::Conflict(format!("changed since you looked — {msg}"));
-                    m.set_status("conflict: changed since you looked; review the new state", true);
+                    m.set_status(
+                        "conflict: changed since you looked; review the new state",
+                        true,
+                    );
                     // The dialog stays open; the fresh snapshot updates its preview.
                     effects.push(Effect::FetchSnapshot);
                 }
                 ClientError::Api { code, .. } => {
-                    let what = if code == "forbidden" { "denied" } else { "invalid" };
-                    c.phase = Phase::Failed { msg: format!("{what}: {msg}"), retry_same_key: false };
+                    let what = if code == "forbidden" {
+                        "denied"
+                    } else {
+                        "invalid"
+                    };
+                    c.phase = Phase::Failed {
+                        msg: format!("{what}: {msg}"),
+                        retry_same_key: false,
+                    };
                     m.set_status(format!("{what}: {msg}"), true);
                 }
                 _ => {
-                    c.phase = Phase::Failed { msg: format!("not confirmed: {msg} — Enter retries safely"), retry_same_key: true };
+                    c.phase = Phase::Failed {
+                        msg: format!("not confirmed: {msg} — Enter retries safely"),
+                        retry_same_key: true,
+                    };
                     m.set_status(format!("not confirmed: {msg}"), true);
                 }
             }
@@ -261,15 +362,24 @@ fn report_success(m: &mut Model, o: &Outcome) {
             if let Some(id) = o.audit_id {
                 m.own_last = Some(id);
             }
-            let id = o.audit_id.map(|i| format!(" (audit #{i})")).unwrap_or_default();
-            format!("applied: {what}{id} — reverse: {}", fit(&o.reverse.describe(), 60))
+            let id = o
+                .audit_id
+                .map(|i| format!(" (audit #{i})"))
+                .unwrap_or_default();
+            format!(
+                "applied: {what}{id} — reverse: {}",
+                fit(&o.reverse.describe(), 60)
+            )
         }
         OutcomeKind::Requested => {
-            let id = o.approval_id.as_ref().map(|i| fit(i, 40)).unwrap_or_default();
+            let id = o
+                .approval_id
+                .as_ref()
+                .map(|i| fit(i, 40))
+                .unwrap_or_default();
             format!("requested: {what} needs approval ({id})")
         }
         OutcomeKind::Rejected => format!("rejected: {what}"),
     };
     m.set_status(text, false);
 }
-

@@ -3,11 +3,11 @@
 //! Must not mutate the model or hard-code colours.
 
 use super::state::{Confirm, Phase};
-use crate::tui::model::Model;
-use crate::tui::theme::Theme;
-use crate::tui::layout::centered;
 use crate::domain::Tier;
+use crate::tui::layout::centered;
+use crate::tui::model::Model;
 use crate::tui::text::{fit, typed};
+use crate::tui::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
@@ -29,53 +29,117 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, c: &Confirm, t: &Theme) -> O
         Span::styled(format!("  [{:?}]", p.tier).to_lowercase(), tier_style),
     ]));
     for ch in &p.change {
-        lines.push(Line::from(vec![Span::styled("change:  ", t.muted), Span::raw(fit(ch, 300))]));
+        lines.push(Line::from(vec![
+            Span::styled("change:  ", t.muted),
+            Span::raw(fit(ch, 300)),
+        ]));
     }
-    lines.push(Line::from(vec![Span::styled("blast:   ", t.muted), Span::raw(fit(&p.blast, 300))]));
-    let rev = p.reverse.as_ref().map(|r| fit(&r.describe(), inner_w)).unwrap_or_else(|| "-".into());
-    lines.push(Line::from(vec![Span::styled("reverse: ", t.muted), Span::raw(rev)]));
+    lines.push(Line::from(vec![
+        Span::styled("blast:   ", t.muted),
+        Span::raw(fit(&p.blast, 300)),
+    ]));
+    let rev = p
+        .reverse
+        .as_ref()
+        .map(|r| fit(&r.describe(), inner_w))
+        .unwrap_or_else(|| "-".into());
+    lines.push(Line::from(vec![
+        Span::styled("reverse: ", t.muted),
+        Span::raw(rev),
+    ]));
     if let Some(r) = c.expected_revision {
-        lines.push(Line::from(Span::styled(format!("decided on revision {r}"), t.muted)));
+        lines.push(Line::from(Span::styled(
+            format!("decided on revision {r}"),
+            t.muted,
+        )));
     }
     if p.needs_approval {
-        lines.push(Line::from(Span::styled("expands exposure in a protected environment: becomes a request", t.warning)));
+        lines.push(Line::from(Span::styled(
+            "expands exposure in a protected environment: becomes a request",
+            t.warning,
+        )));
     }
     if let Some(e) = &p.error {
-        lines.push(Line::from(Span::styled(format!("cannot apply now: {}", fit(e, inner_w)), t.danger)));
+        lines.push(Line::from(Span::styled(
+            format!("cannot apply now: {}", fit(e, inner_w)),
+            t.danger,
+        )));
     }
     let mut cursor = None;
     if let Some((want, got)) = &c.typed {
-        lines.push(Line::from(Span::styled(format!("type `{}` to confirm (Tab switches field):", fit(want, 60)), t.danger)));
-        let style = if c.typing_focus { t.title_focused } else { t.base };
-        lines.push(Line::from(vec![Span::styled("> ", t.key_hint), Span::styled(fit(&typed(got.value()), inner_w), style)]));
+        lines.push(Line::from(Span::styled(
+            format!("type `{}` to confirm (Tab switches field):", fit(want, 60)),
+            t.danger,
+        )));
+        let style = if c.typing_focus {
+            t.title_focused
+        } else {
+            t.base
+        };
+        lines.push(Line::from(vec![
+            Span::styled("> ", t.key_hint),
+            Span::styled(fit(&typed(got.value()), inner_w), style),
+        ]));
         if c.typing_focus {
             cursor = Some((lines.len() - 1, got.visual_cursor()));
         }
     }
-    let label = if c.reason_selected { "reason (prefilled — typing replaces it, ← → edit it):" } else { "reason:" };
+    let label = if c.reason_selected {
+        "reason (prefilled — typing replaces it, ← → edit it):"
+    } else {
+        "reason:"
+    };
     lines.push(Line::from(Span::styled(label, t.muted)));
     let scroll = c.reason.visual_scroll(inner_w.saturating_sub(3));
     let shown: String = typed(c.reason.value()).chars().skip(scroll).collect();
-    let reason_style = if c.reason_selected { t.selection } else { ratatui::style::Style::default() };
-    lines.push(Line::from(vec![Span::styled("> ", t.key_hint), Span::styled(fit(&shown, inner_w.saturating_sub(2)), reason_style)]));
+    let reason_style = if c.reason_selected {
+        t.selection
+    } else {
+        ratatui::style::Style::default()
+    };
+    lines.push(Line::from(vec![
+        Span::styled("> ", t.key_hint),
+        Span::styled(fit(&shown, inner_w.saturating_sub(2)), reason_style),
+    ]));
     if !c.typing_focus {
-        cursor = Some((lines.len() - 1, c.reason.visual_cursor().saturating_sub(scroll)));
+        cursor = Some((
+            lines.len() - 1,
+            c.reason.visual_cursor().saturating_sub(scroll),
+        ));
     }
     let (msg, style) = match &c.phase {
         Phase::Editing => ("Enter: send · Esc: cancel".to_string(), t.muted),
         Phase::Sending => ("sending…".to_string(), t.warning),
-        Phase::Conflict(msg) => (format!("{} — Enter re-decides on the new state", fit(msg, 300)), t.danger),
+        Phase::Conflict(msg) => (
+            format!("{} — Enter re-decides on the new state", fit(msg, 300)),
+            t.danger,
+        ),
         Phase::Failed { msg, .. } => (fit(msg, 300), t.status_err),
     };
     lines.push(Line::from(Span::styled(msg, style)));
     // Long lines wrap: size the dialog for the wrapped height.
-    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner_w.max(1))).sum();
+    let rows: usize = lines
+        .iter()
+        .map(|l| l.width().max(1).div_ceil(inner_w.max(1)))
+        .sum();
     let h = (rows as u16 + 3).min(area.height);
     let r = centered(area, w, h);
     f.render_widget(Clear, r);
-    let border = if p.tier == Tier::Global { t.danger } else { t.title_focused };
-    let block = Block::default().borders(Borders::ALL).border_style(border).title(Span::styled(" confirm ", t.title));
-    f.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), r);
+    let border = if p.tier == Tier::Global {
+        t.danger
+    } else {
+        t.title_focused
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(border)
+        .title(Span::styled(" confirm ", t.title));
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        r,
+    );
     let _ = m;
     cursor.map(|(row, col)| {
         let x = (r.x + 3 + col as u16).min(r.right().saturating_sub(2));

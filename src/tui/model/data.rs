@@ -4,9 +4,9 @@
 //! views print from here needs no cleaning. Merging only; it must not know about panes, selection
 //! or the screen, do I/O or read clocks.
 
+use crate::client::Clean;
 use crate::domain::{Actor, ApprovalRequest, AuditEvent, EnvKey, Revision, State};
 use crate::tui::readings::{is_of, series};
-use crate::client::Clean;
 use crate::wire::{Change, GuardrailReading, GuardrailUpdate, Snapshot, StoreStatus};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -20,7 +20,10 @@ pub enum Conn {
     Connecting,
     Live,
     /// The stream is down since `since`.
-    Reconnecting { since: DateTime<Utc>, reason: String },
+    Reconnecting {
+        since: DateTime<Utc>,
+        reason: String,
+    },
 }
 
 #[derive(Debug)]
@@ -50,7 +53,10 @@ impl Data {
             backend_label,
             identity: snap.identity.clone(),
             flag_store: String::new(),
-            store: StoreStatus { synced_at: None, error: None },
+            store: StoreStatus {
+                synced_at: None,
+                error: None,
+            },
             propagation_secs: None,
             revision: Revision(0),
             state: State::default(),
@@ -69,7 +75,10 @@ impl Data {
         let snap = snap.into_inner();
         self.identity = snap.identity;
         self.flag_store = snap.flag_store;
-        self.store = StoreStatus { synced_at: snap.flag_store_synced_at, error: snap.flag_store_error };
+        self.store = StoreStatus {
+            synced_at: snap.flag_store_synced_at,
+            error: snap.flag_store_error,
+        };
         self.propagation_secs = snap.propagation_secs;
         self.revision = snap.revision;
         self.state = State {
@@ -89,7 +98,10 @@ impl Data {
     /// Merges a stream change; says whether it brought a flag not seen before.
     pub fn apply_change(&mut self, c: Clean<Change>, now: DateTime<Utc>) -> bool {
         let c = c.into_inner();
-        let new_keys = c.flags.iter().any(|f| !self.state.flags.contains_key(&f.key));
+        let new_keys = c
+            .flags
+            .iter()
+            .any(|f| !self.state.flags.contains_key(&f.key));
         for f in c.flags {
             self.state.flags.insert(f.key.clone(), f);
         }
@@ -102,7 +114,11 @@ impl Data {
                 None => self.approvals.push(a),
             }
         }
-        let mut fresh: Vec<AuditEvent> = c.audit.into_iter().filter(|e| !self.audit.iter().any(|x| x.id == e.id)).collect();
+        let mut fresh: Vec<AuditEvent> = c
+            .audit
+            .into_iter()
+            .filter(|e| !self.audit.iter().any(|x| x.id == e.id))
+            .collect();
         if !fresh.is_empty() {
             fresh.sort_by_key(|e| std::cmp::Reverse(e.id));
             fresh.append(&mut self.audit);
@@ -116,7 +132,12 @@ impl Data {
     }
 
     /// Merges readings that arrived at `arrived` (by series); says whether one is for `shown`.
-    pub fn apply_guardrails(&mut self, u: Clean<GuardrailUpdate>, arrived: DateTime<Utc>, shown: &EnvKey) -> bool {
+    pub fn apply_guardrails(
+        &mut self,
+        u: Clean<GuardrailUpdate>,
+        arrived: DateTime<Utc>,
+        shown: &EnvKey,
+    ) -> bool {
         let u: GuardrailUpdate = u.into_inner();
         let on_screen = u.readings.iter().any(|r| r.env == *shown);
         for r in u.readings {

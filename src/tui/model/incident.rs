@@ -3,7 +3,9 @@
 //! that `r` rolls back; and what a request's state is called (outdated, superseded). Reads the model only; it must not change it, do I/O or draw.
 
 use super::Model;
-use crate::domain::{ApprovalRequest, ApprovalState, CohortName, EnvKey, FlagKey, GuardrailStatus, Revision};
+use crate::domain::{
+    ApprovalRequest, ApprovalState, CohortName, EnvKey, FlagKey, GuardrailStatus, Revision,
+};
 use crate::wire::GuardrailReading;
 
 /// One breached guardrail of a cohort that is still exposed (not rolled back).
@@ -42,7 +44,13 @@ impl Model {
             .flags
             .get(flag)
             .and_then(|f| f.env(env))
-            .is_some_and(|fe| fe.enabled && fe.cohorts.iter().any(|c| c.name.as_str() == cohort && !c.rolled_back))
+            .is_some_and(|fe| {
+                fe.enabled
+                    && fe
+                        .cohorts
+                        .iter()
+                        .any(|c| c.name.as_str() == cohort && !c.rolled_back)
+            })
     }
 
     /// Every breach of an exposed cohort, worst first: the environment on screen before the
@@ -52,8 +60,13 @@ impl Model {
             .data
             .guardrails
             .iter()
-            .filter(|r| r.status == GuardrailStatus::Breached && self.exposed(&r.flag, &r.env, &r.cohort))
-            .map(|r| Breach { reading: r, excess: excess(r) })
+            .filter(|r| {
+                r.status == GuardrailStatus::Breached && self.exposed(&r.flag, &r.env, &r.cohort)
+            })
+            .map(|r| Breach {
+                reading: r,
+                excess: excess(r),
+            })
             .collect();
         v.sort_by(|a, b| {
             (a.reading.env != self.env)
@@ -68,7 +81,10 @@ impl Model {
 
     /// The breaches in the environment on screen (what the header announces).
     pub fn breaches_here(&self) -> Vec<Breach<'_>> {
-        self.breaches().into_iter().filter(|b| *b.env() == self.env).collect()
+        self.breaches()
+            .into_iter()
+            .filter(|b| *b.env() == self.env)
+            .collect()
     }
 
     /// The exposed cohorts of `flag` with a breached guardrail in the environment on screen,
@@ -92,7 +108,14 @@ impl Model {
         let now: Vec<(FlagKey, EnvKey, String, String)> = self
             .breaches_here()
             .iter()
-            .map(|b| (b.flag().clone(), b.env().clone(), b.cohort().to_string(), b.reading.metric.clone()))
+            .map(|b| {
+                (
+                    b.flag().clone(),
+                    b.env().clone(),
+                    b.cohort().to_string(),
+                    b.reading.metric.clone(),
+                )
+            })
             .collect();
         let new = now.iter().any(|k| !self.rung.contains(k));
         self.rung = now;
@@ -114,7 +137,13 @@ impl Model {
     pub fn approval_label(&self, a: &ApprovalRequest) -> &'static str {
         match a.state {
             ApprovalState::Pending if self.outdated(a).is_some() => "outdated",
-            ApprovalState::Rejected if a.decision_reason.as_deref().is_some_and(|r| r.starts_with("superseded")) => "superseded",
+            ApprovalState::Rejected
+                if a.decision_reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("superseded")) =>
+            {
+                "superseded"
+            }
             s => s.as_str(),
         }
     }
@@ -122,9 +151,11 @@ impl Model {
     /// Whether `cohort` of `flag` has a breached guardrail in the environment on screen (rolled
     /// back or not: the Ladder marks both).
     pub fn cohort_breached(&self, flag: &FlagKey, cohort: &str) -> bool {
-        self.data
-            .guardrails
-            .iter()
-            .any(|r| r.status == GuardrailStatus::Breached && r.flag == *flag && r.env == self.env && r.cohort.as_str() == cohort)
+        self.data.guardrails.iter().any(|r| {
+            r.status == GuardrailStatus::Breached
+                && r.flag == *flag
+                && r.env == self.env
+                && r.cohort.as_str() == cohort
+        })
     }
 }

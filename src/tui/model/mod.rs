@@ -7,18 +7,23 @@ mod data;
 mod incident;
 mod panes;
 
+pub use super::pane::Pane;
 pub use data::{AUDIT_KEEP, Conn, Data};
 pub use incident::Breach;
-pub use super::pane::Pane;
-pub use panes::{ActivityPane, ApprovalsPane, FlagsPane, GuardrailsPane, LadderPane, Selection, SortBy};
+pub use panes::{
+    ActivityPane, ApprovalsPane, FlagsPane, GuardrailsPane, LadderPane, Selection, SortBy,
+};
 
 use super::dialog::Dialog;
 use super::keymap::Keymap;
 use super::keys::KeyPress;
-use crate::domain::{ApprovalRequest, ApprovalState, AuditEvent, AuditId, Cohort, EnvKey, Flag, FlagEnv, FlagKey, GuardrailStatus, Role};
-use crate::domain::guardrail::SeriesKey;
-use crate::tui::readings::series;
 use crate::client::Clean;
+use crate::domain::guardrail::SeriesKey;
+use crate::domain::{
+    ApprovalRequest, ApprovalState, AuditEvent, AuditId, Cohort, EnvKey, Flag, FlagEnv, FlagKey,
+    GuardrailStatus, Role,
+};
+use crate::tui::readings::series;
 use crate::wire::{GuardrailReading, Snapshot};
 use chrono::{DateTime, Utc};
 
@@ -62,7 +67,13 @@ pub struct Model {
 }
 
 impl Model {
-    pub fn new(snap: Clean<Snapshot>, backend_label: &str, initial_env: Option<&str>, keymap: Keymap, now: DateTime<Utc>) -> Model {
+    pub fn new(
+        snap: Clean<Snapshot>,
+        backend_label: &str,
+        initial_env: Option<&str>,
+        keymap: Keymap,
+        now: DateTime<Utc>,
+    ) -> Model {
         let env = initial_env
             .and_then(|e| snap.environments.iter().find(|x| x.key.as_str() == e))
             .or_else(|| snap.environments.iter().find(|x| x.protected))
@@ -71,7 +82,11 @@ impl Model {
             .unwrap_or_else(|| EnvKey::from(""));
         let mut m = Model {
             // The label comes from the command line or config: inert like the data.
-            data: Data::new(snap, crate::sanitize::sanitize(backend_label).into_owned(), now),
+            data: Data::new(
+                snap,
+                crate::sanitize::sanitize(backend_label).into_owned(),
+                now,
+            ),
             env,
             focus: Pane::Flags,
             zoom: false,
@@ -107,7 +122,13 @@ impl Model {
         self.data.approvals.sort_by(|a, b| {
             let pa = a.state != ApprovalState::Pending;
             let pb = b.state != ApprovalState::Pending;
-            pa.cmp(&pb).then_with(|| if pa { b.decided_at.cmp(&a.decided_at) } else { a.created_at.cmp(&b.created_at) })
+            pa.cmp(&pb).then_with(|| {
+                if pa {
+                    b.decided_at.cmp(&a.decided_at)
+                } else {
+                    a.created_at.cmp(&b.created_at)
+                }
+            })
         });
         if rows {
             self.refilter();
@@ -143,7 +164,11 @@ impl Model {
             .flags
             .values()
             .map(|f| &**f)
-            .filter(|f| needle.is_empty() || f.key.to_lowercase().contains(&needle) || f.owner.to_lowercase().contains(&needle))
+            .filter(|f| {
+                needle.is_empty()
+                    || f.key.to_lowercase().contains(&needle)
+                    || f.owner.to_lowercase().contains(&needle)
+            })
             .collect();
         match self.flags.sort {
             SortBy::Key => {}
@@ -151,14 +176,25 @@ impl Model {
             SortBy::Attention => {
                 // Stable: ties keep key order.
                 let worst = &self.flags.worst;
-                let pending: std::collections::HashSet<&FlagKey> =
-                    self.data.approvals.iter().filter(|a| a.state == ApprovalState::Pending).filter_map(|a| a.action.flag()).collect();
+                let pending: std::collections::HashSet<&FlagKey> = self
+                    .data
+                    .approvals
+                    .iter()
+                    .filter(|a| a.state == ApprovalState::Pending)
+                    .filter_map(|a| a.action.flag())
+                    .collect();
                 let env = &self.env;
                 flags.sort_by_key(|f| match worst.get(&f.key) {
                     Some(GuardrailStatus::Breached) => 0u8,
                     Some(GuardrailStatus::Warning) => 1,
                     Some(GuardrailStatus::Insufficient) => 2,
-                    _ if f.env(env).and_then(|e| e.ladder.as_ref()).is_some_and(|l| l.state == crate::domain::LadderState::Paused) => 3,
+                    _ if f
+                        .env(env)
+                        .and_then(|e| e.ladder.as_ref())
+                        .is_some_and(|l| l.state == crate::domain::LadderState::Paused) =>
+                    {
+                        3
+                    }
                     _ if pending.contains(&f.key) => 4,
                     _ => 5,
                 });
@@ -191,7 +227,9 @@ impl Model {
     }
 
     pub fn selected_flag(&self) -> Option<&Flag> {
-        self.selected_flag_key().and_then(|k| self.data.state.flags.get(k)).map(|f| &**f)
+        self.selected_flag_key()
+            .and_then(|k| self.data.state.flags.get(k))
+            .map(|f| &**f)
     }
 
     /// The selected flag's state in the current environment.
@@ -216,11 +254,17 @@ impl Model {
     }
 
     pub fn selected_reading(&self) -> Option<&GuardrailReading> {
-        self.flag_guardrails().get(self.guardrails.sel.row()).copied()
+        self.flag_guardrails()
+            .get(self.guardrails.sel.row())
+            .copied()
     }
 
     pub fn readings_for(&self, flag: &FlagKey) -> Vec<&GuardrailReading> {
-        self.data.guardrails.iter().filter(|r| r.flag == *flag && r.env == self.env).collect()
+        self.data
+            .guardrails
+            .iter()
+            .filter(|r| r.flag == *flag && r.env == self.env)
+            .collect()
     }
 
     pub fn worst_status(&self, flag: &FlagKey) -> Option<GuardrailStatus> {
@@ -236,7 +280,10 @@ impl Model {
     }
 
     pub fn pending_for(&self, flag: &FlagKey) -> bool {
-        self.data.approvals.iter().any(|a| a.state == ApprovalState::Pending && a.action.flag() == Some(flag))
+        self.data
+            .approvals
+            .iter()
+            .any(|a| a.state == ApprovalState::Pending && a.action.flag() == Some(flag))
     }
 
     pub fn is_frozen(&self) -> bool {
@@ -244,7 +291,10 @@ impl Model {
     }
 
     pub fn is_protected(&self) -> bool {
-        self.data.state.environment(&self.env).is_some_and(|e| e.protected)
+        self.data
+            .state
+            .environment(&self.env)
+            .is_some_and(|e| e.protected)
     }
 
     pub fn is_live(&self) -> bool {
@@ -273,7 +323,10 @@ impl Model {
     }
 
     pub fn set_status(&mut self, text: impl Into<String>, error: bool) {
-        self.status = Some(StatusLine { text: text.into(), error });
+        self.status = Some(StatusLine {
+            text: text.into(),
+            error,
+        });
     }
 
     /// Moves the focused pane's selection by `delta` rows (clamped).
@@ -282,7 +335,9 @@ impl Model {
             if len == 0 {
                 return 0;
             }
-            (cur as isize).saturating_add(delta).clamp(0, len as isize - 1) as usize
+            (cur as isize)
+                .saturating_add(delta)
+                .clamp(0, len as isize - 1) as usize
         };
         match self.focus {
             Pane::Flags => {
@@ -314,14 +369,20 @@ impl Model {
                 let ids: Vec<_> = self.data.audit.iter().map(|e| e.id).collect();
                 let row = step(self.activity.sel.row(), ids.len());
                 // On the top row the cursor follows the newest entry as new ones arrive.
-                if row == 0 { self.activity.sel.reset() } else { self.activity.sel.select_row(row, &ids) }
+                if row == 0 {
+                    self.activity.sel.reset()
+                } else {
+                    self.activity.sel.select_row(row, &ids)
+                }
             }
         }
     }
 
     /// Selects the flag `key` (with its first cohort and series); false when it is not visible.
     pub fn select_flag(&mut self, key: &str) -> bool {
-        let Some(i) = self.flags.visible.iter().position(|k| k.as_str() == key) else { return false };
+        let Some(i) = self.flags.visible.iter().position(|k| k.as_str() == key) else {
+            return false;
+        };
         self.flags.sel.select_row(i, &self.flags.visible);
         self.ladder.sel.reset();
         self.guardrails.sel.reset();
@@ -332,7 +393,9 @@ impl Model {
     /// Selects the cohort `name` of the selected flag; false when it has none by that name.
     pub fn select_cohort(&mut self, name: &str) -> bool {
         let cohorts: Vec<_> = self.cohorts().iter().map(|c| c.name.clone()).collect();
-        let Some(i) = cohorts.iter().position(|c| c.as_str() == name) else { return false };
+        let Some(i) = cohorts.iter().position(|c| c.as_str() == name) else {
+            return false;
+        };
         self.ladder.sel.select_row(i, &cohorts);
         true
     }

@@ -2,8 +2,8 @@
 //! filter and order. Plain data kept in step by `update`; it must not read the control-plane
 //! data on its own or draw.
 
-use crate::domain::{ApprovalId, AuditId, CohortName, FlagKey, GuardrailStatus};
 use crate::domain::guardrail::SeriesKey;
+use crate::domain::{ApprovalId, AuditId, CohortName, FlagKey, GuardrailStatus};
 use std::collections::HashMap;
 
 /// A selection by key. `row` is where the key sits in the pane's list; `update` keeps it in
@@ -141,11 +141,19 @@ mod tests {
         s.follow(&["x", "a", "b", "c"]);
         assert_eq!(s.row(), 2, "the key moved down with an insert above it");
         s.follow(&["x", "a"]);
-        assert_eq!((s.row(), s.key()), (1, Some(&"a")), "gone: the row stays (clamped) and selects what is there");
+        assert_eq!(
+            (s.row(), s.key()),
+            (1, Some(&"a")),
+            "gone: the row stays (clamped) and selects what is there"
+        );
         s.follow(&[]);
         assert_eq!((s.row(), s.key()), (0, None));
         s.reset();
         s.follow(&["n", "m"]);
-        assert_eq!((s.row(), s.key()), (0, None), "no key: the first row, whatever is there");
+        assert_eq!(
+            (s.row(), s.key()),
+            (0, None),
+            "no key: the first row, whatever is there"
+        );
     }
 }

@@ -5,19 +5,22 @@
 use super::super::confirm::{Intent, Phase};
 use super::super::dialog::Dialog;
 use super::super::effect::{Effect, Event};
-use super::fixture::*;
 use super::super::model::{Conn, Pane};
 use super::super::update::update;
-use crate::client::{Clean, ClientError};
+use super::fixture::*;
 use crate::client::stream::StreamEvent;
+use crate::client::{Clean, ClientError};
 use crate::domain::{Action, AuditId, Revision};
 use crate::wire::{Change, Outcome, OutcomeKind};
 use crossterm::event::KeyCode;
 
 fn rollback(cohort: &str) -> Action {
-    Action::Rollback { flag: "checkout-v2".into(), env: "production".into(), cohort: cohort.into() }
+    Action::Rollback {
+        flag: "checkout-v2".into(),
+        env: "production".into(),
+        cohort: cohort.into(),
+    }
 }
-
 
 #[test]
 fn r_enter_rolls_back_the_selected_cohort_in_two_keys() {
@@ -25,9 +28,24 @@ fn r_enter_rolls_back_the_selected_cohort_in_two_keys() {
     assert!(update(&mut m, key('r')).effects.is_empty());
     let c = confirm_of(&m);
     assert_eq!(c.intent, Intent::Act(rollback("eu-west")));
-    assert!(c.reason.value().contains("eu-west") && c.reason.value().contains("breach"), "{}", c.reason.value());
-    assert!(c.preview.change[0].contains("25% exposed → rolled back"), "{:?}", c.preview.change);
-    assert_eq!(c.preview.reverse, Some(Action::Restore { flag: "checkout-v2".into(), env: "production".into(), cohort: "eu-west".into() }));
+    assert!(
+        c.reason.value().contains("eu-west") && c.reason.value().contains("breach"),
+        "{}",
+        c.reason.value()
+    );
+    assert!(
+        c.preview.change[0].contains("25% exposed → rolled back"),
+        "{:?}",
+        c.preview.change
+    );
+    assert_eq!(
+        c.preview.reverse,
+        Some(Action::Restore {
+            flag: "checkout-v2".into(),
+            env: "production".into(),
+            cohort: "eu-west".into()
+        })
+    );
     let fx = update(&mut m, code(KeyCode::Enter)).effects;
     let (req, key) = submit(&fx);
     assert_eq!(req.action, rollback("eu-west"));
@@ -43,14 +61,36 @@ fn r_enter_rolls_back_the_selected_cohort_in_two_keys() {
 fn r_on_a_rolled_back_cohort_offers_restore() {
     let mut m = on_eu_west();
     let mut f = m.selected_flag().unwrap().clone();
-    f.environments.get_mut("production").unwrap().cohort_mut("eu-west").unwrap().rolled_back = true;
+    f.environments
+        .get_mut("production")
+        .unwrap()
+        .cohort_mut("eu-west")
+        .unwrap()
+        .rolled_back = true;
     f.revision = Revision(50);
-    let change = Change { revision: Revision(50), at: t0(), flags: vec![f.into()], frozen: None, approvals: vec![], audit: vec![] };
-    update(&mut m, Event::Stream(StreamEvent::Change(Box::new(Clean::new(change)))));
+    let change = Change {
+        revision: Revision(50),
+        at: t0(),
+        flags: vec![f.into()],
+        frozen: None,
+        approvals: vec![],
+        audit: vec![],
+    };
+    update(
+        &mut m,
+        Event::Stream(StreamEvent::Change(Box::new(Clean::new(change)))),
+    );
     update(&mut m, key('r'));
     let fx = update(&mut m, code(KeyCode::Enter)).effects;
     let (req, _) = submit(&fx);
-    assert_eq!(req.action, Action::Restore { flag: "checkout-v2".into(), env: "production".into(), cohort: "eu-west".into() });
+    assert_eq!(
+        req.action,
+        Action::Restore {
+            flag: "checkout-v2".into(),
+            env: "production".into(),
+            cohort: "eu-west".into()
+        }
+    );
     assert_eq!(req.expected_revision, Some(Revision(50)));
 }
 
@@ -60,9 +100,18 @@ fn timeout_retry_reuses_the_key_and_conflict_uses_a_new_key_and_revision() {
     update(&mut m, key('r'));
     let fx = update(&mut m, code(KeyCode::Enter)).effects;
     let first = submit(&fx).1.to_string();
-    let out = Event::Outcome { idem_key: first.clone(), result: Err(ClientError::Timeout { url: "x".into() }) };
+    let out = Event::Outcome {
+        idem_key: first.clone(),
+        result: Err(ClientError::Timeout { url: "x".into() }),
+    };
     update(&mut m, out);
-    assert!(matches!(confirm_of(&m).phase, Phase::Failed { retry_same_key: true, .. }));
+    assert!(matches!(
+        confirm_of(&m).phase,
+        Phase::Failed {
+            retry_same_key: true,
+            ..
+        }
+    ));
     let fx = update(&mut m, code(KeyCode::Enter)).effects;
     let (req, again) = submit(&fx);
     assert_eq!(again, first, "a retry must reuse the idempotency key");
@@ -74,7 +123,14 @@ fn timeout_retry_reuses_the_key_and_conflict_uses_a_new_key_and_revision() {
         message: "changed since you looked".into(),
         current_revision: Some(Revision(60)),
     };
-    let fx = update(&mut m, Event::Outcome { idem_key: first.clone(), result: Err(conflict) }).effects;
+    let fx = update(
+        &mut m,
+        Event::Outcome {
+            idem_key: first.clone(),
+            result: Err(conflict),
+        },
+    )
+    .effects;
     assert_eq!(fx, vec![Effect::FetchSnapshot]);
     assert!(matches!(confirm_of(&m).phase, Phase::Conflict(_)));
     let mut snap = snapshot();
@@ -85,7 +141,10 @@ fn timeout_retry_reuses_the_key_and_conflict_uses_a_new_key_and_revision() {
     update(&mut m, Event::Snapshot(Ok(Box::new(Clean::new(snap)))));
     let fx = update(&mut m, code(KeyCode::Enter)).effects;
     let (req, third) = submit(&fx);
-    assert_ne!(third, first, "a re-decision after a conflict uses a new key");
+    assert_ne!(
+        third, first,
+        "a re-decision after a conflict uses a new key"
+    );
     assert_eq!(req.expected_revision, Some(Revision(60)));
 }
 
@@ -99,13 +158,23 @@ fn applied_outcome_closes_the_dialog_and_shows_the_audit_id() {
         outcome: OutcomeKind::Applied,
         revision: Revision(43),
         action: rollback("eu-west"),
-        reverse: Action::Restore { flag: "checkout-v2".into(), env: "production".into(), cohort: "eu-west".into() },
+        reverse: Action::Restore {
+            flag: "checkout-v2".into(),
+            env: "production".into(),
+            cohort: "eu-west".into(),
+        },
         reverse_command: String::new(),
         audit_id: Some(AuditId(8)),
         approval_id: None,
         replayed: false,
     };
-    update(&mut m, Event::Outcome { idem_key, result: Ok(Box::new(Clean::new(o))) });
+    update(
+        &mut m,
+        Event::Outcome {
+            idem_key,
+            result: Ok(Box::new(Clean::new(o))),
+        },
+    );
     assert!(m.dialog.is_none());
     assert!(m.status.as_ref().unwrap().text.contains("audit #8"));
     assert_eq!(m.own_last, Some(AuditId(8)));
@@ -117,9 +186,22 @@ fn denied_keeps_the_dialog_with_the_answer() {
     update(&mut m, key('r'));
     let fx = update(&mut m, code(KeyCode::Enter)).effects;
     let idem_key = submit(&fx).1.to_string();
-    let denied = ClientError::Api { status: 403, code: "forbidden".into(), message: "no".into(), current_revision: None };
-    update(&mut m, Event::Outcome { idem_key: idem_key.clone(), result: Err(denied) });
-    assert!(matches!(&confirm_of(&m).phase, Phase::Failed { msg, retry_same_key: false } if msg.starts_with("denied")));
+    let denied = ClientError::Api {
+        status: 403,
+        code: "forbidden".into(),
+        message: "no".into(),
+        current_revision: None,
+    };
+    update(
+        &mut m,
+        Event::Outcome {
+            idem_key: idem_key.clone(),
+            result: Err(denied),
+        },
+    );
+    assert!(
+        matches!(&confirm_of(&m).phase, Phase::Failed { msg, retry_same_key: false } if msg.starts_with("denied"))
+    );
     let fx = update(&mut m, code(KeyCode::Enter)).effects;
     assert_ne!(submit(&fx).1, idem_key);
 }
@@ -127,7 +209,10 @@ fn denied_keeps_the_dialog_with_the_answer() {
 #[test]
 fn mutations_are_refused_while_stale_and_reconnect_fetches_a_snapshot() {
     let mut m = on_eu_west();
-    let down = StreamEvent::Disconnected { reason: "gone".into(), retry_in: std::time::Duration::from_secs(1) };
+    let down = StreamEvent::Disconnected {
+        reason: "gone".into(),
+        retry_in: std::time::Duration::from_secs(1),
+    };
     update(&mut m, Event::Stream(down));
     assert!(matches!(m.data.conn, Conn::Reconnecting { .. }));
     for c in ['r', '+', '-', '%', ']', '[', ' ', 'u', 'F', 'K', 'a', 'x'] {
@@ -135,7 +220,13 @@ fn mutations_are_refused_while_stale_and_reconnect_fetches_a_snapshot() {
         assert!(m.dialog.is_none(), "{c} opened a dialog while stale");
         assert!(m.status.as_ref().unwrap().text.contains("refused"), "{c}");
     }
-    let fx = update(&mut m, Event::Stream(StreamEvent::Connected { revision: STATE_REV })).effects;
+    let fx = update(
+        &mut m,
+        Event::Stream(StreamEvent::Connected {
+            revision: STATE_REV,
+        }),
+    )
+    .effects;
     assert_eq!(fx, vec![Effect::FetchSnapshot]);
     assert!(m.is_live());
 }
@@ -144,7 +235,10 @@ fn mutations_are_refused_while_stale_and_reconnect_fetches_a_snapshot() {
 fn an_open_dialog_does_not_send_while_stale() {
     let mut m = on_eu_west();
     update(&mut m, key('r'));
-    let down = StreamEvent::Disconnected { reason: "gone".into(), retry_in: std::time::Duration::from_secs(1) };
+    let down = StreamEvent::Disconnected {
+        reason: "gone".into(),
+        retry_in: std::time::Duration::from_secs(1),
+    };
     update(&mut m, Event::Stream(down));
     assert!(update(&mut m, code(KeyCode::Enter)).effects.is_empty());
     assert!(m.status.as_ref().unwrap().text.contains("refused"));
@@ -155,7 +249,10 @@ fn plus_minus_step_the_selected_cohort() {
     let mut m = on_eu_west();
     update(&mut m, key('+'));
     let c = confirm_of(&m);
-    assert!(c.preview.needs_approval, "expanding in production becomes a request");
+    assert!(
+        c.preview.needs_approval,
+        "expanding in production becomes a request"
+    );
     assert!(c.reason.value().is_empty());
     // Enter with an empty reason sends nothing.
     assert!(update(&mut m, code(KeyCode::Enter)).effects.is_empty());
@@ -164,12 +261,20 @@ fn plus_minus_step_the_selected_cohort() {
     let (req, _) = submit(&fx);
     assert_eq!(
         req.action,
-        Action::SetPercent { flag: "checkout-v2".into(), env: "production".into(), cohort: "eu-west".into(), percent: 50 }
+        Action::SetPercent {
+            flag: "checkout-v2".into(),
+            env: "production".into(),
+            cohort: "eu-west".into(),
+            percent: 50
+        }
     );
     assert_eq!(req.reason, "go on");
     let mut m = on_eu_west();
     update(&mut m, key('-'));
-    assert!(matches!(confirm_of(&m).intent.action(), Action::SetPercent { percent: 10, .. }));
+    assert!(matches!(
+        confirm_of(&m).intent.action(),
+        Action::SetPercent { percent: 10, .. }
+    ));
     update(&mut m, code(KeyCode::Esc));
     assert!(m.dialog.is_none());
 }
@@ -184,7 +289,10 @@ fn percent_prompt_then_confirm() {
     update(&mut m, code(KeyCode::Enter));
     type_str(&mut m, "exact");
     let fx = update(&mut m, code(KeyCode::Enter)).effects;
-    assert!(matches!(&submit(&fx).0.action, Action::SetPercent { percent: 40, .. }));
+    assert!(matches!(
+        &submit(&fx).0.action,
+        Action::SetPercent { percent: 40, .. }
+    ));
 }
 
 #[test]
@@ -207,7 +315,12 @@ fn freeze_uses_the_state_revision() {
     type_str(&mut m, "incident");
     let fx = update(&mut m, code(KeyCode::Enter)).effects;
     let (req, _) = submit(&fx);
-    assert_eq!(req.action, Action::Freeze { env: "production".into() });
+    assert_eq!(
+        req.action,
+        Action::Freeze {
+            env: "production".into()
+        }
+    );
     assert_eq!(req.expected_revision, Some(Revision(STATE_REV)));
 }
 
@@ -218,14 +331,29 @@ fn kill_requires_typing_the_flag_key() {
     assert!(confirm_of(&m).typing_focus);
     update(&mut m, code(KeyCode::Tab));
     type_str(&mut m, "sev1");
-    assert!(update(&mut m, code(KeyCode::Enter)).effects.is_empty(), "sent without typed confirmation");
-    assert!(m.status.as_ref().unwrap().text.contains("type `checkout-v2`"));
+    assert!(
+        update(&mut m, code(KeyCode::Enter)).effects.is_empty(),
+        "sent without typed confirmation"
+    );
+    assert!(
+        m.status
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("type `checkout-v2`")
+    );
     update(&mut m, code(KeyCode::Tab));
     type_str(&mut m, "checkout-v");
     assert!(update(&mut m, code(KeyCode::Enter)).effects.is_empty());
     type_str(&mut m, "2");
     let fx = update(&mut m, code(KeyCode::Enter)).effects;
-    assert_eq!(submit(&fx).0.action, Action::Kill { flag: "checkout-v2".into(), env: "production".into() });
+    assert_eq!(
+        submit(&fx).0.action,
+        Action::Kill {
+            flag: "checkout-v2".into(),
+            env: "production".into()
+        }
+    );
 }
 
 #[test]
@@ -235,7 +363,10 @@ fn undo_applies_the_selected_activity_reverse() {
     update(&mut m, key('u'));
     assert_eq!(confirm_of(&m).reason.value(), "undo #7");
     let fx = update(&mut m, code(KeyCode::Enter)).effects;
-    assert!(matches!(&submit(&fx).0.action, Action::SetPercent { percent: 10, .. }));
+    assert!(matches!(
+        &submit(&fx).0.action,
+        Action::SetPercent { percent: 10, .. }
+    ));
 }
 
 #[test]
@@ -246,7 +377,14 @@ fn approve_and_reject_the_selected_request() {
     type_str(&mut m, "looks right");
     let fx = update(&mut m, code(KeyCode::Enter)).effects;
     match fx.as_slice() {
-        [Effect::Decide { id, approve: true, reason, .. }] => {
+        [
+            Effect::Decide {
+                id,
+                approve: true,
+                reason,
+                ..
+            },
+        ] => {
             assert_eq!(id.as_str(), "apr-1");
             assert_eq!(reason, "looks right");
         }
@@ -255,15 +393,29 @@ fn approve_and_reject_the_selected_request() {
     let mut m = model();
     update(&mut m, key('x'));
     let fx = update(&mut m, code(KeyCode::Enter)).effects;
-    assert!(matches!(fx.as_slice(), [Effect::Decide { approve: false, .. }]));
+    assert!(matches!(
+        fx.as_slice(),
+        [Effect::Decide { approve: false, .. }]
+    ));
 }
 
 #[test]
 fn nobody_approves_their_own_request() {
     let mut snap = snapshot();
     snap.identity.name = "ops-assistant".into();
-    let mut m = super::super::model::Model::new(Clean::new(snap), "x", None, crate::config::keymap::builtin_default(), t0());
-    update(&mut m, Event::Stream(StreamEvent::Connected { revision: STATE_REV }));
+    let mut m = super::super::model::Model::new(
+        Clean::new(snap),
+        "x",
+        None,
+        crate::config::keymap::builtin_default(),
+        t0(),
+    );
+    update(
+        &mut m,
+        Event::Stream(StreamEvent::Connected {
+            revision: STATE_REV,
+        }),
+    );
     update(&mut m, key('a'));
     assert!(m.dialog.is_none());
     assert!(m.status.as_ref().unwrap().text.contains("own request"));

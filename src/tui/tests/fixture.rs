@@ -21,7 +21,10 @@ pub fn press(k: KeyEvent) -> Event {
         n.set(n.get() + 1);
         n.get()
     });
-    Event::Key { key: k, new_idem_key: format!("key-{n}") }
+    Event::Key {
+        key: k,
+        new_idem_key: format!("key-{n}"),
+    }
 }
 
 pub fn key(c: char) -> Event {

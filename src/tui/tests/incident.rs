@@ -5,9 +5,9 @@
 use super::super::confirm::Intent;
 use super::super::dialog::Dialog;
 use super::super::effect::Event;
-use super::fixture::*;
 use super::super::model::{Model, Pane};
 use super::super::update::update;
+use super::fixture::*;
 use crate::client::Clean;
 use crate::client::stream::StreamEvent;
 use crate::domain::{Action, GuardrailStatus, Revision};
@@ -15,11 +15,21 @@ use crate::wire::{Change, GuardrailUpdate};
 use crossterm::event::KeyCode;
 
 fn rollback(cohort: &str) -> Action {
-    Action::Rollback { flag: "checkout-v2".into(), env: "production".into(), cohort: cohort.into() }
+    Action::Rollback {
+        flag: "checkout-v2".into(),
+        env: "production".into(),
+        cohort: cohort.into(),
+    }
 }
 
 fn readings(m: &mut Model, rs: Vec<crate::wire::GuardrailReading>) {
-    update(m, Event::Stream(StreamEvent::Guardrails(Clean::new(GuardrailUpdate { at: t0(), readings: rs }))));
+    update(
+        m,
+        Event::Stream(StreamEvent::Guardrails(Clean::new(GuardrailUpdate {
+            at: t0(),
+            readings: rs,
+        }))),
+    );
 }
 
 fn choices(m: &Model) -> Vec<String> {
@@ -34,21 +44,42 @@ fn r_on_the_breached_flag_in_the_flags_pane_offers_the_breached_cohort() {
     let mut m = model();
     select_flag(&mut m, "checkout-v2");
     assert_eq!(m.focus, Pane::Flags);
-    assert_eq!(m.selected_cohort().map(|c| c.name.as_str()), Some("internal"), "the Ladder cursor sits on the first cohort");
+    assert_eq!(
+        m.selected_cohort().map(|c| c.name.as_str()),
+        Some("internal"),
+        "the Ladder cursor sits on the first cohort"
+    );
     update(&mut m, key('r'));
     let c = confirm_of(&m);
-    assert_eq!(c.intent, Intent::Act(rollback("eu-west")), "the breached cohort, not the first one");
-    assert!(c.reason.value().contains("eu-west") && c.reason.value().contains("p95_latency_ms breach"), "{}", c.reason.value());
+    assert_eq!(
+        c.intent,
+        Intent::Act(rollback("eu-west")),
+        "the breached cohort, not the first one"
+    );
+    assert!(
+        c.reason.value().contains("eu-west") && c.reason.value().contains("p95_latency_ms breach"),
+        "{}",
+        c.reason.value()
+    );
 }
 
 #[test]
 fn r_targets_the_breach_from_every_pane() {
-    for pane in [Pane::Flags, Pane::Guardrails, Pane::Approvals, Pane::Activity] {
+    for pane in [
+        Pane::Flags,
+        Pane::Guardrails,
+        Pane::Approvals,
+        Pane::Activity,
+    ] {
         let mut m = model();
         select_flag(&mut m, "checkout-v2");
         m.focus = pane;
         update(&mut m, key('r'));
-        assert_eq!(confirm_of(&m).intent, Intent::Act(rollback("eu-west")), "from {pane:?}");
+        assert_eq!(
+            confirm_of(&m).intent,
+            Intent::Act(rollback("eu-west")),
+            "from {pane:?}"
+        );
     }
     // In the Ladder pane on a healthy cohort while another is breached: still the breach.
     let mut m = on_eu_west();
@@ -61,12 +92,27 @@ fn r_targets_the_breach_from_every_pane() {
 fn several_breaches_open_a_chooser_that_lists_them_worst_first() {
     let mut m = model();
     select_flag(&mut m, "checkout-v2");
-    readings(&mut m, vec![reading("us-east", "p95_latency_ms", GuardrailStatus::Breached, 500.0)]);
+    readings(
+        &mut m,
+        vec![reading(
+            "us-east",
+            "p95_latency_ms",
+            GuardrailStatus::Breached,
+            500.0,
+        )],
+    );
     update(&mut m, key('r'));
-    assert_eq!(choices(&m), ["us-east", "eu-west"], "us-east is further past its limit (500 vs 455)");
+    assert_eq!(
+        choices(&m),
+        ["us-east", "eu-west"],
+        "us-east is further past its limit (500 vs 455)"
+    );
     update(&mut m, key('j'));
     let fx = update(&mut m, code(KeyCode::Enter)).effects;
-    assert!(fx.is_empty(), "choosing opens the confirm, it sends nothing");
+    assert!(
+        fx.is_empty(),
+        "choosing opens the confirm, it sends nothing"
+    );
     assert_eq!(confirm_of(&m).intent, Intent::Act(rollback("eu-west")));
     // A digit picks directly; Esc closes without anything sent.
     update(&mut m, code(KeyCode::Esc));
@@ -84,14 +130,28 @@ fn several_breaches_open_a_chooser_that_lists_them_worst_first() {
 fn no_breach_asks_which_cohort_unless_one_was_chosen_in_the_ladder() {
     let mut m = model();
     select_flag(&mut m, "checkout-v2");
-    readings(&mut m, vec![reading("eu-west", "p95_latency_ms", GuardrailStatus::Healthy, 320.0)]);
+    readings(
+        &mut m,
+        vec![reading(
+            "eu-west",
+            "p95_latency_ms",
+            GuardrailStatus::Healthy,
+            320.0,
+        )],
+    );
     update(&mut m, key('r'));
-    assert_eq!(choices(&m), ["internal", "beta-accounts", "eu-west", "us-east"]);
+    assert_eq!(
+        choices(&m),
+        ["internal", "beta-accounts", "eu-west", "us-east"]
+    );
     update(&mut m, code(KeyCode::Esc));
     // The Ladder cursor was never moved: still a question.
     m.focus = Pane::Ladder;
     update(&mut m, key('r'));
-    assert!(matches!(m.dialog, Some(Dialog::Choose(_))), "an untouched Ladder cursor is not a choice");
+    assert!(
+        matches!(m.dialog, Some(Dialog::Choose(_))),
+        "an untouched Ladder cursor is not a choice"
+    );
     update(&mut m, code(KeyCode::Esc));
     // Moved onto us-east: that is a choice.
     update(&mut m, key('j'));
@@ -111,10 +171,19 @@ fn bang_jumps_to_the_worst_breach_and_r_enter_rolls_it_back() {
     update(&mut m, code(KeyCode::Enter));
     update(&mut m, key('!'));
     assert_eq!(m.env.as_str(), "production");
-    assert_eq!(m.selected_flag_key().map(|k| k.as_str()), Some("checkout-v2"));
-    assert_eq!(m.selected_cohort().map(|c| c.name.as_str()), Some("eu-west"));
+    assert_eq!(
+        m.selected_flag_key().map(|k| k.as_str()),
+        Some("checkout-v2")
+    );
+    assert_eq!(
+        m.selected_cohort().map(|c| c.name.as_str()),
+        Some("eu-west")
+    );
     assert_eq!(m.focus, Pane::Ladder);
-    assert!(m.flags.filter.is_empty(), "a filter hiding the flag is cleared");
+    assert!(
+        m.flags.filter.is_empty(),
+        "a filter hiding the flag is cleared"
+    );
     update(&mut m, key('r'));
     let fx = update(&mut m, code(KeyCode::Enter)).effects;
     let (req, _) = submit(&fx);
@@ -126,24 +195,59 @@ fn bang_jumps_to_the_worst_breach_and_r_enter_rolls_it_back() {
 fn a_rolled_back_breach_is_recovering_not_a_target() {
     let mut m = model();
     let mut f = (**m.data.state.flags.get("checkout-v2").unwrap()).clone();
-    f.environments.get_mut("production").unwrap().cohort_mut("eu-west").unwrap().rolled_back = true;
+    f.environments
+        .get_mut("production")
+        .unwrap()
+        .cohort_mut("eu-west")
+        .unwrap()
+        .rolled_back = true;
     f.revision = Revision(50);
-    let change = Change { revision: Revision(50), at: t0(), flags: vec![f.into()], frozen: None, approvals: vec![], audit: vec![] };
-    update(&mut m, Event::Stream(StreamEvent::Change(Box::new(Clean::new(change)))));
+    let change = Change {
+        revision: Revision(50),
+        at: t0(),
+        flags: vec![f.into()],
+        frozen: None,
+        approvals: vec![],
+        audit: vec![],
+    };
+    update(
+        &mut m,
+        Event::Stream(StreamEvent::Change(Box::new(Clean::new(change)))),
+    );
     assert!(m.breaches().is_empty());
     update(&mut m, key('!'));
-    assert_eq!(m.status.as_ref().map(|s| s.text.as_str()), Some("no breached guardrail"));
+    assert_eq!(
+        m.status.as_ref().map(|s| s.text.as_str()),
+        Some("no breached guardrail")
+    );
     assert!(super::super::view::header_banner(&m).is_none());
 }
 
 #[test]
 fn the_banner_names_the_worst_breach_and_counts_the_others() {
     let mut m = model();
-    assert_eq!(super::super::view::header_banner(&m).as_deref(), Some("✗ checkout-v2/eu-west p95 455 vs ≤372 — ! to jump"));
-    readings(&mut m, vec![reading("us-east", "p95_latency_ms", GuardrailStatus::Breached, 400.0)]);
-    assert_eq!(super::super::view::header_banner(&m).as_deref(), Some("✗ checkout-v2/eu-west p95 455 vs ≤372 (+1) — ! to jump"));
+    assert_eq!(
+        super::super::view::header_banner(&m).as_deref(),
+        Some("✗ checkout-v2/eu-west p95 455 vs ≤372 — ! to jump")
+    );
+    readings(
+        &mut m,
+        vec![reading(
+            "us-east",
+            "p95_latency_ms",
+            GuardrailStatus::Breached,
+            400.0,
+        )],
+    );
+    assert_eq!(
+        super::super::view::header_banner(&m).as_deref(),
+        Some("✗ checkout-v2/eu-west p95 455 vs ≤372 (+1) — ! to jump")
+    );
     update(&mut m, key('e'));
-    assert!(super::super::view::header_banner(&m).is_none(), "staging has no breach");
+    assert!(
+        super::super::view::header_banner(&m).is_none(),
+        "staging has no breach"
+    );
 }
 
 #[test]
@@ -152,7 +256,11 @@ fn a_prefilled_reason_is_selected_and_typing_replaces_it() {
     update(&mut m, key('r'));
     assert!(confirm_of(&m).reason_selected);
     type_str(&mut m, "still breaching");
-    assert_eq!(confirm_of(&m).reason.value(), "still breaching", "replaced, not appended to");
+    assert_eq!(
+        confirm_of(&m).reason.value(),
+        "still breaching",
+        "replaced, not appended to"
+    );
     assert!(!confirm_of(&m).reason_selected);
     // Backspace on the selected prefill clears it; a cursor key keeps it for editing.
     update(&mut m, code(KeyCode::Esc));
@@ -164,7 +272,10 @@ fn a_prefilled_reason_is_selected_and_typing_replaces_it() {
     let prefilled = confirm_of(&m).reason.value().to_string();
     update(&mut m, code(KeyCode::End));
     type_str(&mut m, " (pager)");
-    assert_eq!(confirm_of(&m).reason.value(), format!("{prefilled} (pager)"));
+    assert_eq!(
+        confirm_of(&m).reason.value(),
+        format!("{prefilled} (pager)")
+    );
     // The reject prefill too.
     update(&mut m, code(KeyCode::Esc));
     m.focus = Pane::Approvals;
@@ -172,7 +283,13 @@ fn a_prefilled_reason_is_selected_and_typing_replaces_it() {
     type_str(&mut m, "not now");
     let fx = update(&mut m, code(KeyCode::Enter)).effects;
     match fx.as_slice() {
-        [super::super::effect::Effect::Decide { approve: false, reason, .. }] => assert_eq!(reason, "not now"),
+        [
+            super::super::effect::Effect::Decide {
+                approve: false,
+                reason,
+                ..
+            },
+        ] => assert_eq!(reason, "not now"),
         other => panic!("{other:?}"),
     }
 }
@@ -182,16 +299,27 @@ fn freeze_opens_with_a_reason_so_f_enter_is_enough() {
     let mut m = model();
     update(&mut m, key('F'));
     let reason = confirm_of(&m).reason.value().to_string();
-    assert_eq!(reason, "freeze production during incident: checkout-v2/eu-west p95_latency_ms breach");
+    assert_eq!(
+        reason,
+        "freeze production during incident: checkout-v2/eu-west p95_latency_ms breach"
+    );
     let fx = update(&mut m, code(KeyCode::Enter)).effects;
     let (req, _) = submit(&fx);
-    assert_eq!(req.action, Action::Freeze { env: "production".into() });
+    assert_eq!(
+        req.action,
+        Action::Freeze {
+            env: "production".into()
+        }
+    );
     assert_eq!(req.reason, reason);
     // Without a breach, and for unfreeze, a plain reason.
     let mut m = model();
     update(&mut m, key('e'));
     update(&mut m, key('F'));
-    assert_eq!(confirm_of(&m).reason.value(), "freeze automatic advances in staging");
+    assert_eq!(
+        confirm_of(&m).reason.value(),
+        "freeze automatic advances in staging"
+    );
 }
 
 #[test]
@@ -201,13 +329,31 @@ fn a_dialog_whose_target_changed_underneath_says_so_before_sending() {
     assert_eq!(confirm_of(&m).expected_revision, Some(Revision(FLAG_REV)));
     // Someone else moves us-east meanwhile: same flag, new revision.
     let mut f = m.selected_flag().unwrap().clone();
-    f.environments.get_mut("production").unwrap().cohort_mut("us-east").unwrap().percent = 10;
+    f.environments
+        .get_mut("production")
+        .unwrap()
+        .cohort_mut("us-east")
+        .unwrap()
+        .percent = 10;
     f.revision = Revision(50);
-    let change = Change { revision: Revision(50), at: t0(), flags: vec![f.into()], frozen: None, approvals: vec![], audit: vec![] };
-    let fx = update(&mut m, Event::Stream(StreamEvent::Change(Box::new(Clean::new(change))))).effects;
+    let change = Change {
+        revision: Revision(50),
+        at: t0(),
+        flags: vec![f.into()],
+        frozen: None,
+        approvals: vec![],
+        audit: vec![],
+    };
+    let fx = update(
+        &mut m,
+        Event::Stream(StreamEvent::Change(Box::new(Clean::new(change)))),
+    )
+    .effects;
     assert!(fx.is_empty(), "nothing is sent by a change");
     match &confirm_of(&m).phase {
-        super::super::confirm::Phase::Conflict(msg) => assert!(msg.contains("revision 40 → 50"), "{msg}"),
+        super::super::confirm::Phase::Conflict(msg) => {
+            assert!(msg.contains("revision 40 → 50"), "{msg}")
+        }
         other => panic!("expected the dialog to say it changed, got {other:?}"),
     }
     // Enter now re-decides on what is on screen, with the new revision.
@@ -220,15 +366,26 @@ fn a_dialog_whose_target_changed_underneath_says_so_before_sending() {
 #[test]
 fn attention_order_keeps_the_selection_by_key_when_rows_move() {
     let mut m = model();
-    assert_eq!(m.flags.visible.first().map(|k| k.as_str()), Some("checkout-v2"));
+    assert_eq!(
+        m.flags.visible.first().map(|k| k.as_str()),
+        Some("checkout-v2")
+    );
     select_flag(&mut m, "search-ranking-v3");
     let before = m.flags.sel.row();
     // A new breach on another flag moves it up; the selection stays on its flag.
-    let mut r = reading("eu-west", "p95_latency_ms", GuardrailStatus::Breached, 500.0);
+    let mut r = reading(
+        "eu-west",
+        "p95_latency_ms",
+        GuardrailStatus::Breached,
+        500.0,
+    );
     r.flag = "search-ranking-v3".into();
     r.cohort = "everyone".into();
     readings(&mut m, vec![r]);
-    assert_eq!(m.selected_flag_key().map(|k| k.as_str()), Some("search-ranking-v3"));
+    assert_eq!(
+        m.selected_flag_key().map(|k| k.as_str()),
+        Some("search-ranking-v3")
+    );
     assert!(m.flags.sel.row() < before, "it moved up with its flag");
 }
 
@@ -238,28 +395,87 @@ fn the_rollback_dialog_on_a_killed_flag_does_not_claim_exposure() {
     let mut f = m.selected_flag().unwrap().clone();
     f.environments.get_mut("production").unwrap().enabled = false;
     f.revision = Revision(50);
-    let change = Change { revision: Revision(50), at: t0(), flags: vec![f.into()], frozen: None, approvals: vec![], audit: vec![] };
-    update(&mut m, Event::Stream(StreamEvent::Change(Box::new(Clean::new(change)))));
+    let change = Change {
+        revision: Revision(50),
+        at: t0(),
+        flags: vec![f.into()],
+        frozen: None,
+        approvals: vec![],
+        audit: vec![],
+    };
+    update(
+        &mut m,
+        Event::Stream(StreamEvent::Change(Box::new(Clean::new(change)))),
+    );
     // Killed: no cohort is exposed, so no breach is a target; the operator chose eu-west.
     update(&mut m, key('r'));
     let c = confirm_of(&m);
-    assert!(c.preview.blast.contains("the flag is killed here: nobody exposed now"), "{}", c.preview.blast);
-    assert!(!c.preview.blast.contains("25% of it exposed"), "{}", c.preview.blast);
+    assert!(
+        c.preview
+            .blast
+            .contains("the flag is killed here: nobody exposed now"),
+        "{}",
+        c.preview.blast
+    );
+    assert!(
+        !c.preview.blast.contains("25% of it exposed"),
+        "{}",
+        c.preview.blast
+    );
 }
 
 #[test]
 fn the_bell_rings_once_per_new_breach_and_only_when_configured() {
-    let new_breach = || vec![reading("us-east", "p95_latency_ms", GuardrailStatus::Breached, 400.0)];
-    let bell = |fx: &[super::super::effect::Effect]| fx.iter().filter(|e| **e == super::super::effect::Effect::Bell).count();
+    let new_breach = || {
+        vec![reading(
+            "us-east",
+            "p95_latency_ms",
+            GuardrailStatus::Breached,
+            400.0,
+        )]
+    };
+    let bell = |fx: &[super::super::effect::Effect]| {
+        fx.iter()
+            .filter(|e| **e == super::super::effect::Effect::Bell)
+            .count()
+    };
     let mut m = model();
-    let fx = update(&mut m, Event::Stream(StreamEvent::Guardrails(Clean::new(GuardrailUpdate { at: t0(), readings: new_breach() })))).effects;
+    let fx = update(
+        &mut m,
+        Event::Stream(StreamEvent::Guardrails(Clean::new(GuardrailUpdate {
+            at: t0(),
+            readings: new_breach(),
+        }))),
+    )
+    .effects;
     assert_eq!(bell(&fx), 0, "off by default");
     let mut m = model();
     m.bell = true;
-    assert!(m.ring_for_new_breach(), "what is breached at start is seen once (the loop drops it)");
-    let fx = update(&mut m, Event::Stream(StreamEvent::Guardrails(Clean::new(GuardrailUpdate { at: t0(), readings: new_breach() })))).effects;
+    assert!(
+        m.ring_for_new_breach(),
+        "what is breached at start is seen once (the loop drops it)"
+    );
+    let fx = update(
+        &mut m,
+        Event::Stream(StreamEvent::Guardrails(Clean::new(GuardrailUpdate {
+            at: t0(),
+            readings: new_breach(),
+        }))),
+    )
+    .effects;
     assert_eq!(bell(&fx), 1, "us-east newly breached");
-    let fx = update(&mut m, Event::Stream(StreamEvent::Guardrails(Clean::new(GuardrailUpdate { at: t0(), readings: new_breach() })))).effects;
+    let fx = update(
+        &mut m,
+        Event::Stream(StreamEvent::Guardrails(Clean::new(GuardrailUpdate {
+            at: t0(),
+            readings: new_breach(),
+        }))),
+    )
+    .effects;
     assert_eq!(bell(&fx), 0, "the same breach rings once");
-    assert_eq!(bell(&update(&mut m, key('j')).effects), 0, "keys never ring");
+    assert_eq!(
+        bell(&update(&mut m, key('j')).effects),
+        0,
+        "keys never ring"
+    );
 }

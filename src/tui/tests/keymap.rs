@@ -3,22 +3,34 @@
 //! mode, and the README key table generated from `keymaps/default.toml`.
 
 use super::super::effect::Effect;
-use super::fixture::*;
 use super::super::keymap::{Context, Lookup};
 use super::super::keys::{Cmd, KeyPress, parse_seq};
 use super::super::model::Pane;
 use super::super::update::update;
+use super::fixture::*;
 use crate::config::problem::Problems;
 use crate::config::{THEMES, keymap, theme};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 
-fn screen(m: &super::super::model::Model, t: &super::super::theme::Theme, w: u16, h: u16) -> String {
+fn screen(
+    m: &super::super::model::Model,
+    t: &super::super::theme::Theme,
+    w: u16,
+    h: u16,
+) -> String {
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
     term.draw(|f| super::super::view::draw(f, m, t)).unwrap();
     let b = term.backend().buffer().clone();
-    (0..h).map(|y| (0..w).map(|x| b[(x, y)].symbol().to_string()).collect::<String>() + "\n").collect()
+    (0..h)
+        .map(|y| {
+            (0..w)
+                .map(|x| b[(x, y)].symbol().to_string())
+                .collect::<String>()
+                + "\n"
+        })
+        .collect()
 }
 
 #[test]
@@ -44,7 +56,12 @@ fn ansi16_uses_only_the_16_colours_and_mono_none() {
         assert!(s.fg.is_none() && s.bg.is_none(), "{s:?}");
     }
     // Selection stays visible without colour.
-    assert!(theme::builtin("mono").selection.add_modifier.contains(ratatui::style::Modifier::REVERSED));
+    assert!(
+        theme::builtin("mono")
+            .selection
+            .add_modifier
+            .contains(ratatui::style::Modifier::REVERSED)
+    );
 }
 
 #[test]
@@ -52,15 +69,42 @@ fn default_keymap_is_the_product_table() {
     let k = crate::config::keymap::builtin_default();
     let at = |s: &str| k.lookup(Pane::Flags, &parse_seq(s).unwrap());
     for (key, cmd) in [
-        ("r", Cmd::Rollback), ("K", Cmd::Kill), ("F", Cmd::Freeze), ("u", Cmd::Undo), ("a", Cmd::Approve), ("x", Cmd::Reject),
-        ("]", Cmd::Advance), ("[", Cmd::Retreat), ("<Space>", Cmd::PauseResume), ("%", Cmd::Percent), ("+", Cmd::StepUp),
-        ("-", Cmd::StepDown), ("?", Cmd::Help), ("e", Cmd::CycleEnv), ("q", Cmd::Quit), ("/", Cmd::Filter), (":", Cmd::Command),
-        ("<Tab>", Cmd::NextPane), ("<S-Tab>", Cmd::PrevPane), ("<Enter>", Cmd::Details), ("j", Cmd::Down), ("k", Cmd::Up),
-        ("g", Cmd::Top), ("G", Cmd::Bottom), ("<PageDown>", Cmd::PageDown), ("<PageUp>", Cmd::PageUp), ("z", Cmd::Zoom),
+        ("r", Cmd::Rollback),
+        ("K", Cmd::Kill),
+        ("F", Cmd::Freeze),
+        ("u", Cmd::Undo),
+        ("a", Cmd::Approve),
+        ("x", Cmd::Reject),
+        ("]", Cmd::Advance),
+        ("[", Cmd::Retreat),
+        ("<Space>", Cmd::PauseResume),
+        ("%", Cmd::Percent),
+        ("+", Cmd::StepUp),
+        ("-", Cmd::StepDown),
+        ("?", Cmd::Help),
+        ("e", Cmd::CycleEnv),
+        ("q", Cmd::Quit),
+        ("/", Cmd::Filter),
+        (":", Cmd::Command),
+        ("<Tab>", Cmd::NextPane),
+        ("<S-Tab>", Cmd::PrevPane),
+        ("<Enter>", Cmd::Details),
+        ("j", Cmd::Down),
+        ("k", Cmd::Up),
+        ("g", Cmd::Top),
+        ("G", Cmd::Bottom),
+        ("<PageDown>", Cmd::PageDown),
+        ("<PageUp>", Cmd::PageUp),
+        ("z", Cmd::Zoom),
     ] {
         assert_eq!(at(key), Lookup::Exact(cmd), "{key}");
     }
-    assert!(k.bindings.iter().all(|b| b.on.iter().all(|p| p.ctrl_letter().is_none())), "no Ctrl keys by default");
+    assert!(
+        k.bindings
+            .iter()
+            .all(|b| b.on.iter().all(|p| p.ctrl_letter().is_none())),
+        "no Ctrl keys by default"
+    );
 }
 
 #[test]
@@ -82,7 +126,11 @@ fn vim_g_g_is_a_sequence_shown_in_the_footer() {
     flag_row(&mut m, 2);
     update(&mut m, key('g'));
     let step = update(&mut m, key('q'));
-    assert!(!step.effects.contains(&Effect::Quit) && m.pending_keys.is_empty() && m.flags.sel.row() == 2);
+    assert!(
+        !step.effects.contains(&Effect::Quit)
+            && m.pending_keys.is_empty()
+            && m.flags.sel.row() == 2
+    );
     update(&mut m, key('l'));
     assert_eq!(m.focus, Pane::Ladder);
 }
@@ -101,27 +149,54 @@ fn user_keymap_overrides_and_unbinds_per_context() {
     assert!(p.0.is_empty(), "{}", crate::config::render_problems(&p));
     let one = |s: &str| vec![KeyPress::parse(s).unwrap()];
     assert_eq!(k.lookup(Pane::Flags, &one("K")), Lookup::None);
-    assert_eq!(k.lookup(Pane::Flags, &one("R")), Lookup::Exact(Cmd::Rollback));
-    assert_eq!(k.lookup(Pane::Ladder, &one("d")), Lookup::Exact(Cmd::Details));
+    assert_eq!(
+        k.lookup(Pane::Flags, &one("R")),
+        Lookup::Exact(Cmd::Rollback)
+    );
+    assert_eq!(
+        k.lookup(Pane::Ladder, &one("d")),
+        Lookup::Exact(Cmd::Details)
+    );
     assert_eq!(k.lookup(Pane::Flags, &one("d")), Lookup::None);
-    assert!(k.hints(Pane::Flags, false).iter().any(|(l, d)| l == "R" && d == "rollback!"));
-    assert!(k.rows(false).iter().any(|(c, keys, _)| *c == Context::Ladder && keys == "d"));
+    assert!(
+        k.hints(Pane::Flags, false)
+            .iter()
+            .any(|(l, d)| l == "R" && d == "rollback!")
+    );
+    assert!(
+        k.rows(false)
+            .iter()
+            .any(|(c, keys, _)| *c == Context::Ladder && keys == "d")
+    );
     let mut m = on_eu_west();
     m.keymap = k;
     update(&mut m, key('R'));
-    assert!(matches!(m.dialog, Some(super::super::dialog::Dialog::Confirm(_))));
+    assert!(matches!(
+        m.dialog,
+        Some(super::super::dialog::Dialog::Confirm(_))
+    ));
 }
 
 #[test]
 fn dialog_keys_come_from_the_keymap() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("keymap.toml"), "[dialog]\nunbind = [\"<Esc>\"]\nkeymap = [ { on = \"<C-c>\", run = \"cancel\" } ]\n").unwrap();
+    std::fs::write(
+        dir.path().join("keymap.toml"),
+        "[dialog]\nunbind = [\"<Esc>\"]\nkeymap = [ { on = \"<C-c>\", run = \"cancel\" } ]\n",
+    )
+    .unwrap();
     let mut p = Problems::default();
     let mut m = on_eu_west();
     m.keymap = keymap::load(Some(dir.path()), "default", "keymap", &mut p);
     update(&mut m, key('r'));
     assert!(m.dialog.is_some());
-    update(&mut m, press(crossterm::event::KeyEvent::new(crossterm::event::KeyCode::Char('c'), crossterm::event::KeyModifiers::CONTROL)));
+    update(
+        &mut m,
+        press(crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Char('c'),
+            crossterm::event::KeyModifiers::CONTROL,
+        )),
+    );
     assert!(m.dialog.is_none());
 }
 
@@ -132,7 +207,10 @@ fn zoom_maximises_the_focused_pane() {
     update(&mut m, key('z'));
     assert!(m.zoom);
     let s = screen(&m, &crate::config::theme::builtin("dark"), 80, 24);
-    assert!(s.contains("Guardrails") && s.contains("[zoom: z]") && !s.contains(" Flags "), "{s}");
+    assert!(
+        s.contains("Guardrails") && s.contains("[zoom: z]") && !s.contains(" Flags "),
+        "{s}"
+    );
     update(&mut m, key('z'));
     assert!(!m.zoom);
 }
@@ -142,7 +220,12 @@ fn help_and_footer_come_from_the_loaded_keymap() {
     let mut m = on_eu_west();
     update(&mut m, key('?'));
     let s = screen(&m, &crate::config::theme::builtin("dark"), 160, 48);
-    assert!(s.contains("rollback (the breached cohort)") && s.contains("keymap: default") && s.contains("in dialog:"), "{s}");
+    assert!(
+        s.contains("rollback (the breached cohort)")
+            && s.contains("keymap: default")
+            && s.contains("in dialog:"),
+        "{s}"
+    );
     let s80 = screen(&m, &crate::config::theme::builtin("dark"), 80, 24);
     assert!(s80.contains("help") && s80.contains("quit"), "{s80}");
 }
@@ -167,9 +250,14 @@ fn ascii_mode_leaves_no_non_ascii_cell() {
 #[test]
 fn readme_key_table_matches_default_toml() {
     let table = crate::config::keymap::builtin_default().markdown_table();
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let start = readme.find("<!-- keys:start -->").expect("README has <!-- keys:start -->");
-    let end = readme.find("<!-- keys:end -->").expect("README has <!-- keys:end -->");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme
+        .find("<!-- keys:start -->")
+        .expect("README has <!-- keys:start -->");
+    let end = readme
+        .find("<!-- keys:end -->")
+        .expect("README has <!-- keys:end -->");
     let current = readme[start + "<!-- keys:start -->".len()..end].trim();
     assert_eq!(
         current,
@@ -177,4 +265,3 @@ fn readme_key_table_matches_default_toml() {
         "README.md's key table is out of date with keymaps/default.toml; paste this between the markers:\n{table}"
     );
 }
-

@@ -5,11 +5,11 @@
 use super::super::confirm::Phase;
 use super::super::dialog::Dialog;
 use super::super::effect::{Effect, Event};
-use super::fixture::*;
 use super::super::model::Pane;
 use super::super::update::update;
-use crate::client::{Clean, ClientError};
+use super::fixture::*;
 use crate::client::stream::StreamEvent;
+use crate::client::{Clean, ClientError};
 use crate::domain::{Action, Revision};
 use crate::wire::Change;
 use crossterm::event::KeyCode;
@@ -42,7 +42,10 @@ fn navigation_command_line_filter_env_and_quit() {
     update(&mut m, key(':'));
     type_str(&mut m, "freeze");
     update(&mut m, code(KeyCode::Enter));
-    assert!(matches!(confirm_of(&m).intent.action(), Action::Freeze { .. }));
+    assert!(matches!(
+        confirm_of(&m).intent.action(),
+        Action::Freeze { .. }
+    ));
     update(&mut m, code(KeyCode::Esc));
     assert_eq!(update(&mut m, key('q')).effects, vec![Effect::Quit]);
 }
@@ -65,7 +68,9 @@ fn moves_and_details() {
     m.focus = Pane::Approvals;
     update(&mut m, code(KeyCode::Enter));
     match &m.dialog {
-        Some(Dialog::Details { lines, .. }) => assert!(lines.iter().any(|l| l.contains("evidence gap"))),
+        Some(Dialog::Details { lines, .. }) => {
+            assert!(lines.iter().any(|l| l.contains("evidence gap")))
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -73,10 +78,26 @@ fn moves_and_details() {
 #[test]
 fn stream_changes_and_guardrails_patch_the_model() {
     let mut m = model();
-    let mut g = reading("eu-west", "p95_latency_ms", crate::domain::GuardrailStatus::Healthy, 300.0);
+    let mut g = reading(
+        "eu-west",
+        "p95_latency_ms",
+        crate::domain::GuardrailStatus::Healthy,
+        300.0,
+    );
     g.history.push(300.0);
-    update(&mut m, Event::Stream(StreamEvent::Guardrails(Clean::new(crate::wire::GuardrailUpdate { at: t0(), readings: vec![g] }))));
-    assert_eq!(m.worst_status(&"checkout-v2".into()), Some(crate::domain::GuardrailStatus::Healthy));
+    update(
+        &mut m,
+        Event::Stream(StreamEvent::Guardrails(Clean::new(
+            crate::wire::GuardrailUpdate {
+                at: t0(),
+                readings: vec![g],
+            },
+        ))),
+    );
+    assert_eq!(
+        m.worst_status(&"checkout-v2".into()),
+        Some(crate::domain::GuardrailStatus::Healthy)
+    );
     let frozen = Change {
         revision: Revision(44),
         at: t0(),
@@ -85,20 +106,42 @@ fn stream_changes_and_guardrails_patch_the_model() {
         approvals: vec![],
         audit: vec![],
     };
-    update(&mut m, Event::Stream(StreamEvent::Change(Box::new(Clean::new(frozen)))));
+    update(
+        &mut m,
+        Event::Stream(StreamEvent::Change(Box::new(Clean::new(frozen)))),
+    );
     assert!(m.is_frozen());
     assert_eq!(m.data.revision, Revision(44));
     // Unfreeze is offered now.
     update(&mut m, key('F'));
-    assert_eq!(confirm_of(&m).intent.action(), &Action::Unfreeze { env: "production".into() });
+    assert_eq!(
+        confirm_of(&m).intent.action(),
+        &Action::Unfreeze {
+            env: "production".into()
+        }
+    );
 }
 
 #[test]
 fn s_cycles_sort_and_worst_first_puts_the_breached_flag_on_top() {
     let mut m = model();
-    let first = |m: &super::super::model::Model| m.flags.visible.first().map(|k| k.to_string()).unwrap_or_default();
-    assert_eq!(m.flags.sort, super::super::model::SortBy::Attention, "attention first by default");
-    assert_eq!(first(&m), "checkout-v2", "the fixture's breached flag comes first");
+    let first = |m: &super::super::model::Model| {
+        m.flags
+            .visible
+            .first()
+            .map(|k| k.to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        m.flags.sort,
+        super::super::model::SortBy::Attention,
+        "attention first by default"
+    );
+    assert_eq!(
+        first(&m),
+        "checkout-v2",
+        "the fixture's breached flag comes first"
+    );
     update(&mut m, key('s'));
     assert_eq!(m.flags.sort, super::super::model::SortBy::Key);
     assert_eq!(first(&m), "assistant-pr-creation", "by key");
@@ -117,7 +160,11 @@ fn worst_status_follows_environment_switches_and_guardrail_updates() {
     assert_eq!(m.worst_status(&flag), Some(GuardrailStatus::Breached));
     update(&mut m, key('e'));
     assert_ne!(m.env.as_str(), "production");
-    assert_eq!(m.worst_status(&flag), None, "no guardrails for it in the other environment");
+    assert_eq!(
+        m.worst_status(&flag),
+        None,
+        "no guardrails for it in the other environment"
+    );
     update(&mut m, key('e'));
     assert_eq!(m.env.as_str(), "production");
     assert_eq!(m.worst_status(&flag), Some(GuardrailStatus::Breached));
@@ -133,14 +180,25 @@ fn worst_status_follows_environment_switches_and_guardrail_updates() {
             r
         })
         .collect();
-    update(&mut m, Event::Stream(StreamEvent::Guardrails(Clean::new(crate::wire::GuardrailUpdate { at: t0(), readings: healed }))));
+    update(
+        &mut m,
+        Event::Stream(StreamEvent::Guardrails(Clean::new(
+            crate::wire::GuardrailUpdate {
+                at: t0(),
+                readings: healed,
+            },
+        ))),
+    );
     assert_eq!(m.worst_status(&flag), Some(GuardrailStatus::Healthy));
 }
 
 #[test]
 fn update_is_deterministic_and_says_when_to_redraw() {
     use crossterm::event::{KeyEvent, KeyModifiers};
-    let with_id = |c: KeyCode, id: &str| Event::Key { key: KeyEvent::new(c, KeyModifiers::NONE), new_idem_key: id.to_string() };
+    let with_id = |c: KeyCode, id: &str| Event::Key {
+        key: KeyEvent::new(c, KeyModifiers::NONE),
+        new_idem_key: id.to_string(),
+    };
     // The same events give the same effects: the idempotency key is the one the event brought.
     let run = || {
         let mut m = on_eu_west();
@@ -153,11 +211,28 @@ fn update_is_deterministic_and_says_when_to_redraw() {
     let mut m = on_eu_west();
     assert!(update(&mut m, key('j')).redraw, "a key redraws");
     let now = m.now;
-    assert!(!update(&mut m, Event::Tick(now)).redraw, "a tick that changes nothing on screen does not");
+    assert!(
+        !update(&mut m, Event::Tick(now)).redraw,
+        "a tick that changes nothing on screen does not"
+    );
     update(&mut m, key('r'));
-    let step = update(&mut m, Event::Outcome { idem_key: "not-ours".into(), result: Err(ClientError::Timeout { url: "x".into() }) });
-    assert_eq!(step, super::super::effect::Step::default(), "an answer for another dialog changes nothing");
+    let step = update(
+        &mut m,
+        Event::Outcome {
+            idem_key: "not-ours".into(),
+            result: Err(ClientError::Timeout { url: "x".into() }),
+        },
+    );
+    assert_eq!(
+        step,
+        super::super::effect::Step::default(),
+        "an answer for another dialog changes nothing"
+    );
     assert_eq!(confirm_of(&m).phase, Phase::Editing);
     update(&mut m, code(KeyCode::Esc));
-    assert_eq!(update(&mut m, key('q')).effects, vec![Effect::Quit], "quit is one effect, signalled once");
+    assert_eq!(
+        update(&mut m, key('q')).effects,
+        vec![Effect::Quit],
+        "quit is one effect, signalled once"
+    );
 }

@@ -20,10 +20,20 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) -> Rect {
     let (start, end) = window(m.activity.sel.row(), m.data.audit.len(), room);
     let buf = f.buffer_mut();
     // Line by line straight into the buffer (a Paragraph costs extra passes over the pane).
-    for (y, (i, e)) in (inner.y..inner.bottom()).zip(m.data.audit.iter().enumerate().take(end).skip(start)) {
+    for (y, (i, e)) in
+        (inner.y..inner.bottom()).zip(m.data.audit.iter().enumerate().take(end).skip(start))
+    {
         let sel = i == m.activity.sel.row() && m.focus == Pane::Activity;
-        let what = e.action.as_ref().map(|a| a.describe()).unwrap_or_else(|| format!("{:?}", e.kind).to_lowercase());
-        let rev = e.reverse.as_ref().map(|r| format!(" ↩ {}", r.verb())).unwrap_or_default();
+        let what = e
+            .action
+            .as_ref()
+            .map(|a| a.describe())
+            .unwrap_or_else(|| format!("{:?}", e.kind).to_lowercase());
+        let rev = e
+            .reverse
+            .as_ref()
+            .map(|r| format!(" ↩ {}", r.verb()))
+            .unwrap_or_default();
         let text = format!(
             "#{} {} {} {}: {}{rev} — {}",
             e.id,
@@ -37,7 +47,18 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) -> Rect {
         put(buf, inner.x, y, &fit(&text, w), inner.width, style);
     }
     if m.data.audit.is_empty() && inner.height > 0 {
-        put(buf, inner.x, inner.y, "no activity yet", inner.width, t.muted);
+        put(
+            buf,
+            inner.x,
+            inner.y,
+            "no activity yet",
+            inner.width,
+            t.muted,
+        );
     }
-    Rect { y: area.y.saturating_add(1), height: area.height.saturating_sub(2), ..area }
+    Rect {
+        y: area.y.saturating_add(1),
+        height: area.height.saturating_sub(2),
+        ..area
+    }
 }

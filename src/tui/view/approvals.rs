@@ -25,12 +25,25 @@ pub(crate) fn more(start: usize, end: usize, len: usize) -> String {
 }
 
 pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
-    let pending = m.data.approvals.iter().filter(|a| a.state == ApprovalState::Pending).count();
+    let pending = m
+        .data
+        .approvals
+        .iter()
+        .filter(|a| a.state == ApprovalState::Pending)
+        .count();
     let w = usize::from(area.width.saturating_sub(4));
     // Two lines per request.
     let room = usize::from(area.height.saturating_sub(2)) / 2;
     let (start, end) = window(m.approvals.sel.row(), m.data.approvals.len(), room);
-    let block = pane_block(Pane::Approvals, format!("{pending} pending{}", more(start, end, m.data.approvals.len())), m, t);
+    let block = pane_block(
+        Pane::Approvals,
+        format!(
+            "{pending} pending{}",
+            more(start, end, m.data.approvals.len())
+        ),
+        m,
+        t,
+    );
     let mut lines = Vec::new();
     for (i, a) in m.data.approvals.iter().enumerate().take(end).skip(start) {
         let sel = i == m.approvals.sel.row() && m.focus == Pane::Approvals;
@@ -43,7 +56,10 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
         };
         let age = human_secs((m.now - a.created_at).num_seconds());
         let expires = if a.state == ApprovalState::Pending {
-            format!(" expires in {}", human_secs((a.expires_at - m.now).num_seconds()))
+            format!(
+                " expires in {}",
+                human_secs((a.expires_at - m.now).num_seconds())
+            )
         } else {
             String::new()
         };
@@ -58,16 +74,33 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
             Some((seen, now)) => format!("(revision {seen} → {now}) {head}"),
             None => head,
         };
-        let mut first = vec![Span::styled(format!("{label:<10} "), live(state_style, m, t))];
-        first.push(Span::styled(fit(&head, w), if sel { t.selection } else { live(t.base, m, t) }));
+        let mut first = vec![Span::styled(
+            format!("{label:<10} "),
+            live(state_style, m, t),
+        )];
+        first.push(Span::styled(
+            fit(&head, w),
+            if sel { t.selection } else { live(t.base, m, t) },
+        ));
         lines.push(Line::from(first));
         let ev = match (a.evidence.first(), &a.evidence_gap) {
-            (Some(e), _) => format!(" · evidence {} {}", fit(&e.metric, 24), e.status.as_deref().map(|s| fit(s, 12)).unwrap_or_default()),
+            (Some(e), _) => format!(
+                " · evidence {} {}",
+                fit(&e.metric, 24),
+                e.status.as_deref().map(|s| fit(s, 12)).unwrap_or_default()
+            ),
             (None, Some(g)) => format!(" · gap: {}", fit(g, 60)),
             _ => String::new(),
         };
-        let second = format!("  ↩ {} · {}{ev}", fit(&a.reverse.describe(), 50), fit(&a.reason, 80));
-        lines.push(Line::from(Span::styled(fit(&second, w), live(t.muted, m, t))));
+        let second = format!(
+            "  ↩ {} · {}{ev}",
+            fit(&a.reverse.describe(), 50),
+            fit(&a.reason, 80)
+        );
+        lines.push(Line::from(Span::styled(
+            fit(&second, w),
+            live(t.muted, m, t),
+        )));
     }
     if lines.is_empty() {
         lines.push(Line::from(Span::styled("no requests", t.muted)));

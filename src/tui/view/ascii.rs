@@ -9,7 +9,8 @@ pub fn glyph(c: char) -> char {
     match c {
         '─' | '━' | '═' | '╌' | '┄' => '-',
         '│' | '┃' | '║' | '╎' | '┆' => '|',
-        '┌' | '┐' | '└' | '┘' | '├' | '┤' | '┬' | '┴' | '┼' | '╭' | '╮' | '╰' | '╯' | '╔' | '╗' | '╚' | '╝' | '┏' | '┓' | '┗' | '┛' => '+',
+        '┌' | '┐' | '└' | '┘' | '├' | '┤' | '┬' | '┴' | '┼' | '╭' | '╮' | '╰' | '╯' | '╔' | '╗'
+        | '╚' | '╝' | '┏' | '┓' | '┗' | '┛' => '+',
         '█' | '▇' => '#',
         '▆' | '▅' => '=',
         '▄' | '▃' => '-',
@@ -70,8 +71,14 @@ pub fn asciify(buf: &mut Buffer) {
 /// Rough display width: East Asian wide and emoji ranges count 2.
 fn unicode_width(c: char) -> usize {
     let u = u32::from(c);
-    if (0x1100..=0x115F).contains(&u) || (0x2E80..=0xA4CF).contains(&u) || (0xAC00..=0xD7A3).contains(&u) || (0xF900..=0xFAFF).contains(&u)
-        || (0xFE30..=0xFE4F).contains(&u) || (0xFF00..=0xFF60).contains(&u) || (0xFFE0..=0xFFE6).contains(&u) || (0x1F300..=0x1FAFF).contains(&u)
+    if (0x1100..=0x115F).contains(&u)
+        || (0x2E80..=0xA4CF).contains(&u)
+        || (0xAC00..=0xD7A3).contains(&u)
+        || (0xF900..=0xFAFF).contains(&u)
+        || (0xFE30..=0xFE4F).contains(&u)
+        || (0xFF00..=0xFF60).contains(&u)
+        || (0xFFE0..=0xFFE6).contains(&u)
+        || (0x1F300..=0x1FAFF).contains(&u)
         || (0x20000..=0x3FFFD).contains(&u)
     {
         2

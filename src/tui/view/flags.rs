@@ -23,9 +23,19 @@ const FLAG_MAX: u16 = 60;
 /// beside the columns that never give way (exposure, guard, pending marker): the wide layout
 /// gives the Flags pane this much when it can.
 pub fn wanted_width(m: &Model, rows: u16) -> u16 {
-    let (start, end) = window(m.flags.sel.row(), m.flags.visible.len(), usize::from(rows.saturating_sub(3)));
-    let longest = m.flags.visible[start..end].iter().map(|k| k.chars().count()).max().unwrap_or(0);
-    let name = u16::try_from(longest).unwrap_or(u16::MAX).clamp(FLAG_MIN, FLAG_MAX);
+    let (start, end) = window(
+        m.flags.sel.row(),
+        m.flags.visible.len(),
+        usize::from(rows.saturating_sub(3)),
+    );
+    let longest = m.flags.visible[start..end]
+        .iter()
+        .map(|k| k.chars().count())
+        .max()
+        .unwrap_or(0);
+    let name = u16::try_from(longest)
+        .unwrap_or(u16::MAX)
+        .clamp(FLAG_MIN, FLAG_MAX);
     name.saturating_add(EXPOSURE + GUARD + PEND + 3 + 2)
 }
 
@@ -52,7 +62,9 @@ fn widths(inner: u16, longest: u16, envs: u16) -> [u16; 6] {
     } else {
         (0, 0)
     };
-    let name = inner.saturating_sub(fixed(envs_w, stage)).max(FLAG_MIN.min(inner));
+    let name = inner
+        .saturating_sub(fixed(envs_w, stage))
+        .max(FLAG_MIN.min(inner));
     [name, envs_w, EXPOSURE, stage, GUARD, PEND]
 }
 
@@ -63,41 +75,89 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) -> Rect {
     let room = usize::from(area.height.saturating_sub(3));
     let (s0, e0) = window(m.flags.sel.row(), m.flags.visible.len(), room);
     let more = super::approvals::more(s0, e0, m.flags.visible.len());
-    let extra = format!("{}/{} · {}{more}", m.flags.visible.len(), m.data.state.flags.len(), m.flags.sort.label());
+    let extra = format!(
+        "{}/{} · {}{more}",
+        m.flags.visible.len(),
+        m.data.state.flags.len(),
+        m.flags.sort.label()
+    );
     let block = pane_block(Pane::Flags, extra, m, t);
     let inner = block.inner(area);
     f.render_widget(block, area);
-    let band = Rect { y: area.y.saturating_add(2), height: area.height.saturating_sub(3), ..area };
+    let band = Rect {
+        y: area.y.saturating_add(2),
+        height: area.height.saturating_sub(3),
+        ..area
+    };
     if inner.height == 0 || inner.width == 0 {
         return band;
     }
     let room = usize::from(inner.height - 1);
     let (start, end) = window(m.flags.sel.row(), m.flags.visible.len(), room);
-    let longest = m.flags.visible[start..end].iter().map(|k| k.chars().count()).max().unwrap_or(0);
+    let longest = m.flags.visible[start..end]
+        .iter()
+        .map(|k| k.chars().count())
+        .max()
+        .unwrap_or(0);
     let envs = u16::try_from(m.data.state.environments.len()).unwrap_or(u16::MAX);
-    let constraints = widths(inner.width, u16::try_from(longest).unwrap_or(u16::MAX), envs);
+    let constraints = widths(
+        inner.width,
+        u16::try_from(longest).unwrap_or(u16::MAX),
+        envs,
+    );
     // Side by side from the left, one space between; a column that gave way takes no gap.
     let mut cols = Vec::with_capacity(constraints.len());
     let mut x = inner.x;
     for w in constraints {
         let w = w.min(inner.right().saturating_sub(x));
-        cols.push(Rect { x, y: inner.y, width: w, height: 1 });
-        x = x.saturating_add(w).saturating_add(u16::from(w > 0)).min(inner.right());
+        cols.push(Rect {
+            x,
+            y: inner.y,
+            width: w,
+            height: 1,
+        });
+        x = x
+            .saturating_add(w)
+            .saturating_add(u16::from(w > 0))
+            .min(inner.right());
     }
     let buf = f.buffer_mut();
     buf.set_style(Rect { height: 1, ..inner }, t.muted);
     for (c, h) in cols.iter().zip(HEAD) {
         put(buf, c.x, inner.y, h, c.width, Style::default());
     }
-    let flags = m.flags.visible[start..end].iter().enumerate().filter_map(|(i, key)| m.data.state.flags.get(key).map(|fl| (start + i, fl)));
+    let flags = m.flags.visible[start..end]
+        .iter()
+        .enumerate()
+        .filter_map(|(i, key)| m.data.state.flags.get(key).map(|fl| (start + i, fl)));
     for (y, (idx, fl)) in (inner.y + 1..inner.bottom()).zip(flags) {
-        row(buf, Rect { y, height: 1, ..inner }, &cols, fl, idx == m.flags.sel.row(), m, t);
+        row(
+            buf,
+            Rect {
+                y,
+                height: 1,
+                ..inner
+            },
+            &cols,
+            fl,
+            idx == m.flags.sel.row(),
+            m,
+            t,
+        );
     }
     band
 }
 
 /// One flag's row on `line`, cell by cell into `cols`.
-fn row(buf: &mut Buffer, line: Rect, cols: &[Rect], fl: &Flag, selected: bool, m: &Model, t: &Theme) {
+fn row(
+    buf: &mut Buffer,
+    line: Rect,
+    cols: &[Rect],
+    fl: &Flag,
+    selected: bool,
+    m: &Model,
+    t: &Theme,
+) {
     let y = line.y;
     if selected {
         buf.set_style(line, t.selection);
@@ -116,8 +176,15 @@ fn row(buf: &mut Buffer, line: Rect, cols: &[Rect], fl: &Flag, selected: bool, m
         for e in &m.data.state.environments {
             let on = fl.env(&e.key).is_some_and(|x| x.enabled);
             let first: String = fit(&e.key, 3).chars().take(1).collect();
-            let style = if e.key == m.env { if on { t.flag_on } else { t.danger } } else { t.muted };
-            envs.push(Span::styled(format!("{first}{} ", if on { "●" } else { "○" }), live(style, m, t)));
+            let style = if e.key == m.env {
+                if on { t.flag_on } else { t.danger }
+            } else {
+                t.muted
+            };
+            envs.push(Span::styled(
+                format!("{first}{} ", if on { "●" } else { "○" }),
+                live(style, m, t),
+            ));
         }
         buf.set_line(c.x, y, &Line::from(envs), c.width);
     }

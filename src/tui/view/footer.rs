@@ -12,18 +12,37 @@ use ratatui::widgets::Paragraph;
 
 /// Returns where the cursor goes while `/` or `:` input is open.
 pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) -> Option<Position> {
-    let top = Rect { height: 1.min(area.height), ..area };
+    let top = Rect {
+        height: 1.min(area.height),
+        ..area
+    };
     let mut cursor = None;
     let status = match &m.dialog {
         Some(Dialog::Filter(input)) | Some(Dialog::Command(input)) => {
-            let prefix = if matches!(m.dialog, Some(Dialog::Filter(_))) { "/" } else { ":" };
+            let prefix = if matches!(m.dialog, Some(Dialog::Filter(_))) {
+                "/"
+            } else {
+                ":"
+            };
             let x = top.x + 1 + input.visual_cursor() as u16;
-            cursor = Some(Position { x: x.min(top.right().saturating_sub(1)), y: top.y });
-            Line::from(vec![Span::styled(prefix, t.key_hint), Span::raw(fit(&typed(input.value()), 200))])
+            cursor = Some(Position {
+                x: x.min(top.right().saturating_sub(1)),
+                y: top.y,
+            });
+            Line::from(vec![
+                Span::styled(prefix, t.key_hint),
+                Span::raw(fit(&typed(input.value()), 200)),
+            ])
         }
         _ => match &m.status {
-            Some(s) => Line::from(Span::styled(fit(&s.text, 300), if s.error { t.status_err } else { t.status_ok })),
-            None if !m.flags.filter.is_empty() => Line::from(Span::styled(format!("filter: {}", fit(&typed(&m.flags.filter), 60)), t.muted)),
+            Some(s) => Line::from(Span::styled(
+                fit(&s.text, 300),
+                if s.error { t.status_err } else { t.status_ok },
+            )),
+            None if !m.flags.filter.is_empty() => Line::from(Span::styled(
+                format!("filter: {}", fit(&typed(&m.flags.filter), 60)),
+                t.muted,
+            )),
             None => Line::from(""),
         },
     };
@@ -51,7 +70,11 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) -> Option<Positio
         hints.push(Span::styled(label, t.key_hint));
         hints.push(Span::styled(desc, t.muted));
     }
-    let bottom = Rect { y: area.y + 1, height: 1, ..area };
+    let bottom = Rect {
+        y: area.y + 1,
+        height: 1,
+        ..area
+    };
     f.render_widget(Paragraph::new(Line::from(hints)), bottom);
     cursor
 }

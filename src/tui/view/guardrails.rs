@@ -2,8 +2,8 @@
 //! samples, status word + colour, sparkline; breached rows get a text marker too. Must not
 //! mutate the model or hard-code colours.
 
-use super::super::text::num;
 use super::super::model::{Model, Pane};
+use super::super::text::num;
 use super::super::theme::Theme;
 use super::{live, pane_block, window};
 use crate::domain::GuardrailStatus;
@@ -40,7 +40,16 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
     // A failing metric source is named in the title, where there is room for its message.
     let extra = readings
         .iter()
-        .find_map(|r| r.source_error.as_ref().map(|e| format!("⚠ {} {}: {}", fit(&r.metric, 30), fit(&r.cohort, 20), fit(e, 120))))
+        .find_map(|r| {
+            r.source_error.as_ref().map(|e| {
+                format!(
+                    "⚠ {} {}: {}",
+                    fit(&r.metric, 30),
+                    fit(&r.cohort, 20),
+                    fit(e, 120)
+                )
+            })
+        })
         .unwrap_or_default();
     let block = pane_block(Pane::Guardrails, extra, m, t);
     let wide = area.width >= 90;
@@ -76,14 +85,29 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
             }
             cells.push(Cell::from(Span::styled(word, style)));
             match &r.source_error {
-                Some(e) => cells.push(Cell::from(Span::styled(fit(e, 80), live(t.insufficient, m, t)))),
-                None => cells.push(Cell::from(Span::styled(sparkline(&r.history, if wide { 16 } else { 8 }), live(t.sparkline, m, t)))),
+                Some(e) => cells.push(Cell::from(Span::styled(
+                    fit(e, 80),
+                    live(t.insufficient, m, t),
+                ))),
+                None => cells.push(Cell::from(Span::styled(
+                    sparkline(&r.history, if wide { 16 } else { 8 }),
+                    live(t.sparkline, m, t),
+                ))),
             }
             let row = Row::new(cells).style(style);
-            if m.focus == Pane::Guardrails && start + i == m.guardrails.sel.row() { row.style(t.selection) } else { row }
+            if m.focus == Pane::Guardrails && start + i == m.guardrails.sel.row() {
+                row.style(t.selection)
+            } else {
+                row
+            }
         })
         .collect();
-    let mut widths = vec![Constraint::Length(if wide { 22 } else { 14 }), Constraint::Length(14), Constraint::Length(if wide { 20 } else { 18 }), Constraint::Length(8)];
+    let mut widths = vec![
+        Constraint::Length(if wide { 22 } else { 14 }),
+        Constraint::Length(14),
+        Constraint::Length(if wide { 20 } else { 18 }),
+        Constraint::Length(8),
+    ];
     let mut head = vec!["metric", "cohort", "value vs base", "limit"];
     if wide {
         widths.push(Constraint::Length(8));
@@ -93,9 +117,15 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
     head.push("status");
     widths.push(Constraint::Fill(1));
     head.push("trend");
-    let table = Table::new(rows, widths).header(Row::new(head).style(t.muted)).block(block).column_spacing(1);
+    let table = Table::new(rows, widths)
+        .header(Row::new(head).style(t.muted))
+        .block(block)
+        .column_spacing(1);
     if readings.is_empty() {
-        f.render_widget(table.header(Row::new(["no guardrails for this flag here"]).style(t.muted)), area);
+        f.render_widget(
+            table.header(Row::new(["no guardrails for this flag here"]).style(t.muted)),
+            area,
+        );
     } else {
         f.render_widget(table, area);
     }

@@ -17,12 +17,30 @@ pub fn banner(m: &Model) -> Option<String> {
     let worst = here.first()?;
     let r = worst.reading;
     let metric = match r.metric.split('_').next() {
-        Some(p) if p.len() > 1 && p.starts_with('p') && p[1..].chars().all(|c| c.is_ascii_digit()) => p.to_string(),
+        Some(p)
+            if p.len() > 1 && p.starts_with('p') && p[1..].chars().all(|c| c.is_ascii_digit()) =>
+        {
+            p.to_string()
+        }
         _ => fit(&r.metric, 20),
     };
-    let cmp = if r.rule.trim_start().starts_with(">=") { "≥" } else { "≤" };
-    let more = if here.len() > 1 { format!(" (+{})", here.len() - 1) } else { String::new() };
-    Some(format!("✗ {}/{} {metric} {} vs {cmp}{}{more} — ! to jump", fit(&r.flag, 40), fit(&r.cohort, 30), num(r.value), num(r.threshold)))
+    let cmp = if r.rule.trim_start().starts_with(">=") {
+        "≥"
+    } else {
+        "≤"
+    };
+    let more = if here.len() > 1 {
+        format!(" (+{})", here.len() - 1)
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "✗ {}/{} {metric} {} vs {cmp}{}{more} — ! to jump",
+        fit(&r.flag, 40),
+        fit(&r.cohort, 30),
+        num(r.value),
+        num(r.threshold)
+    ))
 }
 
 pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
@@ -33,12 +51,22 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
         Conn::Connecting => s.push(Span::styled("◌ connecting", t.warning)),
         Conn::Reconnecting { .. } => {
             let age = human_secs(m.stale_secs().unwrap_or(0));
-            s.push(Span::styled(format!("◌ reconnecting (stale {age})"), t.danger));
+            s.push(Span::styled(
+                format!("◌ reconnecting (stale {age})"),
+                t.danger,
+            ));
         }
     }
     let banner = banner(m);
     // Under 100 columns with an incident, the environment goes without its label.
-    s.push(Span::styled(if banner.is_some() && area.width < 100 { "  " } else { "  env " }, t.muted));
+    s.push(Span::styled(
+        if banner.is_some() && area.width < 100 {
+            "  "
+        } else {
+            "  env "
+        },
+        t.muted,
+    ));
     s.push(Span::styled(fit(&m.env, 30), t.title));
     if m.is_frozen() {
         s.push(Span::styled(" ❄ FROZEN", t.warning));
@@ -51,26 +79,57 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
     if m.is_protected() {
         s.push(Span::styled(" (protected)", t.muted));
     }
-    s.push(Span::styled(format!("  {} ({})", fit(&m.data.identity.name, 30), m.data.identity.role.as_str()), t.base));
+    s.push(Span::styled(
+        format!(
+            "  {} ({})",
+            fit(&m.data.identity.name, 30),
+            m.data.identity.role.as_str()
+        ),
+        t.base,
+    ));
     // Flags held by an external store (Unleash): whether flagtop is in step with it, and how
     // long applications take to see a change there.
     if m.data.flag_store != "embedded" && !m.data.flag_store.is_empty() {
         let store = fit(&m.data.flag_store, 20);
         match &m.data.store.error {
-            Some(e) => s.push(Span::styled(format!("  {store} sync failing: {}", fit(e, 60)), t.danger)),
+            Some(e) => s.push(Span::styled(
+                format!("  {store} sync failing: {}", fit(e, 60)),
+                t.danger,
+            )),
             None => {
                 // The control plane re-announces a healthy sync every 30 s: older than a minute
                 // means it has not heard from the store.
-                let age = m.data.store.synced_at.map(|at| (m.now - at).num_seconds().max(0));
-                let bound = m.data.propagation_secs.map(|p| format!(", apps see changes ≤{p}s")).unwrap_or_default();
+                let age = m
+                    .data
+                    .store
+                    .synced_at
+                    .map(|at| (m.now - at).num_seconds().max(0));
+                let bound = m
+                    .data
+                    .propagation_secs
+                    .map(|p| format!(", apps see changes ≤{p}s"))
+                    .unwrap_or_default();
                 match age {
-                    Some(a) if a > 60 => s.push(Span::styled(format!("  {store} synced {} ago{bound}", human_secs(a)), t.warning)),
+                    Some(a) if a > 60 => s.push(Span::styled(
+                        format!("  {store} synced {} ago{bound}", human_secs(a)),
+                        t.warning,
+                    )),
                     Some(_) => s.push(Span::styled(format!("  {store} in sync{bound}"), t.muted)),
-                    None => s.push(Span::styled(format!("  {store} not synced yet{bound}"), t.warning)),
+                    None => s.push(Span::styled(
+                        format!("  {store} not synced yet{bound}"),
+                        t.warning,
+                    )),
                 }
             }
         }
     }
-    s.push(Span::styled(format!("  {}  rev {}", fit(&m.data.backend_label, 40), m.data.revision), t.muted));
+    s.push(Span::styled(
+        format!(
+            "  {}  rev {}",
+            fit(&m.data.backend_label, 40),
+            m.data.revision
+        ),
+        t.muted,
+    ));
     f.render_widget(Paragraph::new(Line::from(s)), area);
 }

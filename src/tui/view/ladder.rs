@@ -14,20 +14,32 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
     let Some(fl) = m.selected_flag() else {
-        f.render_widget(Paragraph::new("no flag selected").block(pane_block(Pane::Ladder, String::new(), m, t)), area);
+        f.render_widget(
+            Paragraph::new("no flag selected").block(pane_block(Pane::Ladder, String::new(), m, t)),
+            area,
+        );
         return;
     };
     let title = format!("{} · {}", fit(&fl.key, 40), fit(&m.env, 20));
     let block = pane_block(Pane::Ladder, title, m, t);
     let mut lines: Vec<Line> = Vec::new();
     let Some(fe) = fl.env(&m.env) else {
-        f.render_widget(Paragraph::new("not configured in this environment").block(block), area);
+        f.render_widget(
+            Paragraph::new("not configured in this environment").block(block),
+            area,
+        );
         return;
     };
     if fe.killed() {
-        lines.push(Line::from(Span::styled("✗ KILLED — everyone gets the fallthrough", live(t.danger, m, t))));
+        lines.push(Line::from(Span::styled(
+            "✗ KILLED — everyone gets the fallthrough",
+            live(t.danger, m, t),
+        )));
     } else if !fe.enabled {
-        lines.push(Line::from(Span::styled("○ off in the flag store — everyone gets the fallthrough", live(t.muted, m, t))));
+        lines.push(Line::from(Span::styled(
+            "○ off in the flag store — everyone gets the fallthrough",
+            live(t.muted, m, t),
+        )));
     }
     match &fe.ladder {
         Some(l) => {
@@ -38,9 +50,15 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
                 }
                 let name = fit(&s.name, 20);
                 if i == l.current {
-                    stages.push(Span::styled(format!("[{name}]"), live(t.title_focused, m, t)));
+                    stages.push(Span::styled(
+                        format!("[{name}]"),
+                        live(t.title_focused, m, t),
+                    ));
                 } else {
-                    stages.push(Span::styled(name, live(if i < l.current { t.base } else { t.muted }, m, t)));
+                    stages.push(Span::styled(
+                        name,
+                        live(if i < l.current { t.base } else { t.muted }, m, t),
+                    ));
                 }
             }
             lines.push(Line::from(stages));
@@ -52,13 +70,25 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
             };
             let mut st = vec![
                 Span::styled(format!("{} ", state.as_str()), live(style, m, t)),
-                Span::styled(format!("· {} at this stage", human_secs((m.now - l.entered_at).num_seconds())), live(t.base, m, t)),
+                Span::styled(
+                    format!(
+                        "· {} at this stage",
+                        human_secs((m.now - l.entered_at).num_seconds())
+                    ),
+                    live(t.base, m, t),
+                ),
             ];
             if let Some(n) = &l.pause_note {
-                st.push(Span::styled(format!("  — {}", fit(n, 120)), live(t.warning, m, t)));
+                st.push(Span::styled(
+                    format!("  — {}", fit(n, 120)),
+                    live(t.warning, m, t),
+                ));
             }
             lines.push(Line::from(st));
-            lines.push(Line::from(Span::styled(next_step(l, fe.enabled, m), live(t.muted, m, t))));
+            lines.push(Line::from(Span::styled(
+                next_step(l, fe.enabled, m),
+                live(t.muted, m, t),
+            )));
         }
         None => lines.push(Line::from(Span::styled("no ladder", t.muted))),
     }
@@ -72,37 +102,59 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
         let name = format!("{cursor}{:<14}", fit(&c.name, 14));
         let mut row = vec![
             Span::styled(name, if sel { t.selection } else { live(t.base, m, t) }),
-            Span::styled(format!(" {} ", bar(c.effective_percent(), gauge_w)), live(t.gauge, m, t)),
+            Span::styled(
+                format!(" {} ", bar(c.effective_percent(), gauge_w)),
+                live(t.gauge, m, t),
+            ),
             Span::styled(format!("{:>3}%", c.effective_percent()), live(t.base, m, t)),
         ];
         let breached = m.cohort_breached(&fl.key, &c.name);
         if c.rolled_back {
-            row.push(Span::styled(format!(" ↩ ROLLED BACK (keeps {}%)", c.percent), live(t.danger, m, t)));
+            row.push(Span::styled(
+                format!(" ↩ ROLLED BACK (keeps {}%)", c.percent),
+                live(t.danger, m, t),
+            ));
             if breached {
                 row.push(Span::styled(" · recovering", live(t.warning, m, t)));
             }
         } else if breached {
-            row.push(Span::styled(" ✗ breached — r rolls it back", live(t.breached, m, t)));
+            row.push(Span::styled(
+                " ✗ breached — r rolls it back",
+                live(t.breached, m, t),
+            ));
         }
         lines.push(Line::from(row));
     }
-    f.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), area);
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
 }
 
 /// When and how the ladder takes its next automatic step, in words.
 fn next_step(l: &crate::domain::Ladder, enabled: bool, m: &Model) -> String {
     use crate::domain::AdvancePolicy;
-    let Some(next) = l.stages.get(l.current + 1) else { return "last stage reached".into() };
+    let Some(next) = l.stages.get(l.current + 1) else {
+        return "last stage reached".into();
+    };
     let next_name = fit(&next.name, 20);
     match l.effective_state(m.is_frozen()) {
         LadderState::Paused => return format!("next: {next_name} — paused; resume with space"),
-        LadderState::Frozen => return format!("next: {next_name} — automatic advances stopped: environment frozen"),
+        LadderState::Frozen => {
+            return format!("next: {next_name} — automatic advances stopped: environment frozen");
+        }
         _ => {}
     }
     if !enabled {
         return "killed: no automatic advance".into();
     }
-    let protected = m.data.state.environment(&m.env).is_some_and(|e| e.protected);
+    let protected = m
+        .data
+        .state
+        .environment(&m.env)
+        .is_some_and(|e| e.protected);
     let how = match (l.policy, protected) {
         (AdvancePolicy::Manual, _) => return format!("next: {next_name} — manual only (])"),
         (AdvancePolicy::RequestApproval, true) => "then asks for approval",
@@ -111,8 +163,14 @@ fn next_step(l: &crate::domain::Ladder, enabled: bool, m: &Model) -> String {
     let dwell = l.current_stage().map_or(0, |s| s.min_dwell_secs) as i64;
     let left = dwell - (m.now - l.entered_at).num_seconds();
     if left > 0 {
-        format!("next: {next_name} in ≥{} if every guardrail stays healthy ({how})", human_secs(left))
+        format!(
+            "next: {next_name} in ≥{} if every guardrail stays healthy ({how})",
+            human_secs(left)
+        )
     } else {
-        format!("next: {next_name} once every guardrail has been healthy for {} ({how})", human_secs(dwell))
+        format!(
+            "next: {next_name} once every guardrail has been healthy for {} ({how})",
+            human_secs(dwell)
+        )
     }
 }

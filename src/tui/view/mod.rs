@@ -19,13 +19,13 @@ use super::dialog::Dialog;
 use super::model::{Model, Pane};
 use super::screen::Drawn;
 use super::theme::Theme;
+use chrono::{DateTime, Duration, Utc};
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders};
-use chrono::{DateTime, Duration, Utc};
 
 pub use header::banner as header_banner;
 
@@ -44,7 +44,11 @@ pub fn frame(f: &mut Frame, m: &Model, t: &Theme) -> Drawn {
     let area = f.area();
     let rows = Layout::default()
         .direction(Direction::Vertical)
-        .constraints([Constraint::Length(1), Constraint::Min(3), Constraint::Length(2)])
+        .constraints([
+            Constraint::Length(1),
+            Constraint::Min(3),
+            Constraint::Length(2),
+        ])
         .split(area);
     header::render(f, rows[0], m, t);
     let mut scroll = if m.zoom {
@@ -61,7 +65,11 @@ pub fn frame(f: &mut Frame, m: &Model, t: &Theme) -> Drawn {
         Some(Dialog::Help) => help::render(f, area, m, t),
         Some(Dialog::Details { title, lines }) => help::details(f, area, title, lines, t),
         Some(Dialog::Confirm(c)) => cursor = super::confirm::view::render(f, area, m, c, t),
-        Some(Dialog::Percent { input, action_base, current }) => prompt::percent(f, area, action_base, *current, input, t),
+        Some(Dialog::Percent {
+            input,
+            action_base,
+            current,
+        }) => prompt::percent(f, area, action_base, *current, input, t),
         Some(Dialog::Choose(ch)) => choose::render(f, area, m, ch, t),
         Some(Dialog::Filter(_) | Dialog::Command(_)) => {} // drawn by the footer
     }
@@ -69,10 +77,16 @@ pub fn frame(f: &mut Frame, m: &Model, t: &Theme) -> Drawn {
         ascii::asciify(f.buffer_mut());
     }
     // A dialog drawn over a list would scroll with it.
-    if !matches!(m.dialog, None | Some(Dialog::Filter(_) | Dialog::Command(_))) {
+    if !matches!(
+        m.dialog,
+        None | Some(Dialog::Filter(_) | Dialog::Command(_))
+    ) {
         scroll.clear();
     }
-    Drawn { cursor, scroll: scroll.into_iter().flatten().collect() }
+    Drawn {
+        cursor,
+        scroll: scroll.into_iter().flatten().collect(),
+    }
 }
 
 /// Draws one pane; returns the rows of a list that moves as a whole (Flags, Activity).
@@ -94,7 +108,11 @@ fn narrow(f: &mut Frame, area: Rect, m: &Model, t: &Theme) -> Vec<Option<Rect>> 
         .constraints([Constraint::Percentage(40), Constraint::Percentage(60)])
         .split(area);
     let list = flags::render(f, parts[0], m, t);
-    let below = if m.focus == Pane::Flags { Pane::Ladder } else { m.focus };
+    let below = if m.focus == Pane::Flags {
+        Pane::Ladder
+    } else {
+        m.focus
+    };
     vec![Some(list), render_pane(f, parts[1], below, m, t)]
 }
 
@@ -116,7 +134,11 @@ fn wide(f: &mut Frame, area: Rect, m: &Model, t: &Theme) -> Vec<Option<Rect>> {
         .split(rows[0]);
     let right = Layout::default()
         .direction(Direction::Vertical)
-        .constraints([Constraint::Percentage(40), Constraint::Percentage(36), Constraint::Percentage(24)])
+        .constraints([
+            Constraint::Percentage(40),
+            Constraint::Percentage(36),
+            Constraint::Percentage(24),
+        ])
         .split(top[1]);
     flags::render(f, top[0], m, t);
     ladder::render(f, right[0], m, t);
@@ -128,7 +150,10 @@ fn wide(f: &mut Frame, area: Rect, m: &Model, t: &Theme) -> Vec<Option<Rect>> {
 /// A pane's frame: title, focus marker, and the data age when it is old or stale.
 pub(crate) fn pane_block<'a>(pane: Pane, extra: String, m: &Model, t: &Theme) -> Block<'a> {
     let focused = m.focus == pane;
-    let mut spans = vec![Span::styled(format!(" {} ", pane.title()), if focused { t.title_focused } else { t.title })];
+    let mut spans = vec![Span::styled(
+        format!(" {} ", pane.title()),
+        if focused { t.title_focused } else { t.title },
+    )];
     if focused && m.zoom {
         spans.push(Span::styled("[zoom: z] ", t.muted));
     }
@@ -141,7 +166,10 @@ pub(crate) fn pane_block<'a>(pane: Pane, extra: String, m: &Model, t: &Theme) ->
         spans.push(Span::styled(format!("· data {age}s old "), t.stale));
     }
     let border = if focused { t.title_focused } else { t.border };
-    Block::default().borders(Borders::ALL).border_style(border).title(Line::from(spans))
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(border)
+        .title(Line::from(spans))
 }
 
 /// Writes `s` at (x, y), at most `max` columns, patching `style` over the cells; returns the
@@ -167,7 +195,11 @@ pub(crate) fn put(buf: &mut Buffer, x: u16, y: u16, s: &str, max: u16, style: St
 
 /// `style`, greyed when the data is stale.
 pub(crate) fn live(style: Style, m: &Model, t: &Theme) -> Style {
-    if m.stale_secs().is_some() { t.stale } else { style }
+    if m.stale_secs().is_some() {
+        t.stale
+    } else {
+        style
+    }
 }
 
 /// A text bar of `width` cells for `percent`.
@@ -212,7 +244,11 @@ pub fn next_clock_change(m: &Model) -> Option<DateTime<Utc>> {
     {
         // "in sync" until the age passes a minute, then `human_secs` steps.
         let a = (now - at).num_seconds();
-        due.extend(if a <= 60 { Some(at + Duration::seconds(61)) } else { age_changes(at, now) });
+        due.extend(if a <= 60 {
+            Some(at + Duration::seconds(61))
+        } else {
+            age_changes(at, now)
+        });
     }
     due.into_iter().min()
 }
@@ -235,7 +271,11 @@ fn age_changes(t0: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
 }
 
 /// `human_secs(total - (now - t0).num_seconds())`, shown while positive, changes next at this instant.
-fn countdown_from_changes(t0: DateTime<Utc>, total: i64, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+fn countdown_from_changes(
+    t0: DateTime<Utc>,
+    total: i64,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
     let e = (now - t0).num_seconds().max(0);
     let x = total - e;
     (x > 0).then(|| t0 + Duration::seconds(e + x % human_step(x) + 1))
