@@ -324,11 +324,20 @@ impl Inner {
                 });
                 let staged =
                     self.stage_apply(&w.caller, &w.action, &reason, now, w.approval.clone(), idem);
-                if let Err(e) = &staged {
-                    // The store has it but flagtop could not record it: the follower brings it in.
+                // The store has it. If flagtop cannot record it (a refusal on the state it holds
+                // now, or a failed commit), the answer must not read as "nothing changed": the
+                // change is live in the flag store and the follower brings it in.
+                self.commit_one(tx, staged).map_err(|e| {
                     tracing::error!(error = %e, action = %w.action.describe(), "applied in the flag store but not recorded here");
-                }
-                self.commit_one(tx, staged)
+                    ServiceError::new(
+                        ErrorKind::OutcomeUnknown,
+                        "applied_not_recorded",
+                        format!(
+                            "the flag store applied the change, but flagtop could not record it ({e}); it shows what the \
+                             flag store holds within one sync — do not repeat the change, watch the flag"
+                        ),
+                    )
+                })
             }
             Truth::Refused(e @ FlagStoreError::Conflict { .. }) if w.approval.is_some() => {
                 // The approver was shown the request on the values flagtop saw; the store no

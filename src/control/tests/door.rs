@@ -613,3 +613,25 @@ fn an_audit_search_that_stops_at_its_scan_limit_says_where() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((found.len(), none), (3, None));
 }
+
+#[test]
+fn a_change_the_flag_store_applied_but_flagtop_could_not_record_is_never_reported_as_refused() {
+    let (_d, cp, ext) = external_plane("calm");
+    fail_next_commit(&cp);
+    let e = cp
+        .submit(
+            &person("ic", Role::Operator),
+            &req(staging("eu-west", 17)),
+            None,
+        )
+        .err()
+        .unwrap_or_else(|| panic!("recorded although the commit failed"));
+    assert_eq!(
+        (e.kind, e.code),
+        (ErrorKind::OutcomeUnknown, "applied_not_recorded"),
+        "{}",
+        e.message
+    );
+    assert!(e.message.contains("applied the change"), "{}", e.message);
+    assert_eq!(ext.holds("checkout-v2", "eu-west"), Some(17));
+}
