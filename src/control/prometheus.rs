@@ -10,9 +10,11 @@
 //! `rate()` still answers.
 
 pub mod client;
+pub mod series;
 pub mod template;
 
 pub use client::{PromClient, PromError, Series};
+pub use series::{history, history_step, split};
 
 use super::metrics::{ExternalStat, SeriesKey};
 use super::service::ControlPlane;
@@ -110,79 +112,6 @@ impl Session<'_> {
         )
         .await
     }
-}
-
-/// Series of `cohort` (those without a `cohort` label count too) for `variation`.
-fn of<'s>(
-    series: &'s [Series],
-    cohort: &'s str,
-    variation: &'s str,
-) -> impl Iterator<Item = &'s Series> + 's {
-    series
-        .iter()
-        .filter(move |s| s.label("cohort").is_none_or(|c| c == cohort))
-        .filter(move |s| s.label("variation") == Some(variation))
-}
-
-/// The raw candidate and baseline values of a result split by `variation`.
-pub fn split(
-    series: &[Series],
-    cohort: &str,
-    candidate: &str,
-    baseline: &str,
-) -> Result<(Option<f64>, Option<f64>), String> {
-    let mine: Vec<&Series> = series
-        .iter()
-        .filter(|s| s.label("cohort").is_none_or(|c| c == cohort))
-        .collect();
-    if !mine.is_empty() && mine.iter().all(|s| s.label("variation").is_none()) {
-        return Err("prometheus: the result has no `variation` label; split the query with `sum by (cohort, variation)`".into());
-    }
-    let pick = |variation: &str| -> Result<Option<f64>, String> {
-        let found: Vec<&Series> = of(series, cohort, variation).collect();
-        match found.as_slice() {
-            [] => Ok(None),
-            [one] => Ok(one.last()),
-            many => Err(format!(
-                "prometheus: {} series for variation `{}` of cohort `{}`; aggregate with `sum by (cohort, variation)`",
-                many.len(),
-                crate::sanitize::clean(variation, 40),
-                crate::sanitize::clean(cohort, 40)
-            )),
-        }
-    };
-    Ok((pick(candidate)?, pick(baseline)?))
-}
-
-/// The candidate's sparkline from a range result: points placed on the step grid by their
-/// timestamps (steps Prometheus left out stay out), oldest first, finite values only.
-pub fn history(
-    series: &[Series],
-    cohort: &str,
-    candidate: &str,
-    start_ms: i64,
-    step_ms: i64,
-) -> Vec<f64> {
-    let mut slots: Vec<Option<f64>> = vec![None; HISTORY_POINTS as usize];
-    let step = step_ms.max(1);
-    for s in of(series, cohort, candidate).take(1) {
-        for &(ts, v) in &s.points {
-            let k = (ts - start_ms + step / 2).div_euclid(step);
-            if let Some(slot) = usize::try_from(k).ok().and_then(|k| slots.get_mut(k)) {
-                *slot = Some(v);
-            }
-        }
-    }
-    slots
-        .into_iter()
-        .flatten()
-        .filter(|v| v.is_finite())
-        .collect()
-}
-
-/// The step of the sparkline for a window: a quarter of it (at least 1 s).
-pub fn history_step(window_secs: u64) -> u64 {
-    (window_secs / 4).max(1)
 }
 
 async fn read(s: &mut Session<'_>, job: &Job) -> ExternalStat {
@@ -424,90 +353,4 @@ pub fn spawn(cp: Arc<ControlPlane>, url: &str, stop: Arc<AtomicBool>) -> Result<
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::BTreeMap;
-
-    fn series(labels: &[(&str, &str)], points: &[(i64, f64)]) -> Series {
-        Series {
-            labels: labels
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect::<BTreeMap<_, _>>(),
-            points: points.to_vec(),
-        }
-    }
-
-    #[test]
-    fn split_by_variation_and_cohort_in_any_order() {
-        let r = vec![
-            series(&[("cohort", "us"), ("variation", "on")], &[(0, 9.0)]),
-            series(&[("cohort", "eu"), ("variation", "off")], &[(0, 1.0)]),
-            series(&[("cohort", "eu"), ("variation", "on")], &[(0, 2.0)]),
-        ];
-        assert_eq!(split(&r, "eu", "on", "off"), Ok((Some(2.0), Some(1.0))));
-        assert_eq!(split(&r, "us", "on", "off"), Ok((Some(9.0), None)));
-        assert_eq!(
-            split(&[], "eu", "on", "off"),
-            Ok((None, None)),
-            "empty is no traffic, not an error"
-        );
-    }
-
-    #[test]
-    fn split_refuses_ambiguous_or_unsplit_results() {
-        let twice = vec![
-            series(&[("variation", "on"), ("pod", "a")], &[(0, 1.0)]),
-            series(&[("variation", "on"), ("pod", "b")], &[(0, 2.0)]),
-        ];
-        assert!(
-            split(&twice, "eu", "on", "off")
-                .is_err_and(|e| e.contains("2 series for variation `on`"))
-        );
-        let unsplit = vec![series(&[], &[(0, 1.0)])];
-        assert!(
-            split(&unsplit, "eu", "on", "off").is_err_and(|e| e.contains("no `variation` label"))
-        );
-    }
-
-    #[test]
-    fn history_matches_points_by_timestamp() {
-        // Steps at 0, 15 s, 30 s …; the 15 s step is missing, a stray point lies off the grid
-        // range, and a NaN is dropped.
-        let r = vec![
-            series(&[("variation", "off")], &[(0, 100.0)]),
-            series(
-                &[("variation", "on")],
-                &[
-                    (-15_000, 7.0),
-                    (0, 1.0),
-                    (30_001, 3.0),
-                    (45_000, f64::NAN),
-                    (60_000, 4.0),
-                ],
-            ),
-        ];
-        assert_eq!(history(&r, "eu", "on", 0, 15_000), vec![1.0, 3.0, 4.0]);
-        let late = series(&[("variation", "on")], &[(15_000 * HISTORY_POINTS, 5.0)]);
-        assert!(history(&[late], "eu", "on", 0, 15_000).is_empty());
-    }
-
-    #[test]
-    fn history_step_is_a_quarter_window() {
-        assert_eq!(history_step(60), 15);
-        assert_eq!(history_step(2), 1);
-    }
-
-    #[test]
-    fn parses_times() {
-        assert_eq!(
-            parse_time("1780000000").map(|t| t.timestamp()),
-            Some(1_780_000_000)
-        );
-        assert_eq!(
-            parse_time("2026-05-28T20:26:40Z").map(|t| t.timestamp()),
-            Some(1_780_000_000)
-        );
-        assert_eq!(parse_time("yesterday"), None);
-    }
-}
+mod tests;
