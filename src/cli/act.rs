@@ -111,7 +111,7 @@ fn need_env(cli: &Cli) -> Result<EnvKey> {
         .ok_or_else(|| eyre!(UsageError("say which environment with --env ENV".into())))
 }
 
-async fn build_action(cli: &Cli, session: &Session, verb: &Verb) -> Result<Action> {
+pub(super) async fn build_action(cli: &Cli, session: &Session, verb: &Verb) -> Result<Action> {
     let f = |s: &String| FlagKey::from(s.as_str());
     let c = |s: &String| CohortName::from(s.as_str());
     if let Verb::Undo { audit_id } = verb {
@@ -181,6 +181,8 @@ pub async fn act(cli: &Cli, args: &ActArgs) -> Result<i32> {
     let session = connect(cli, "cli").await?;
     let result = async {
         let action = build_action(cli, &session, &args.verb).await?;
+        // An unknown flag, environment or cohort: exit 5 with the names that exist.
+        super::known::action(&session.client.snapshot().await?, &action)?;
         let req = ActionRequest {
             action,
             reason,
