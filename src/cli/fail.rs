@@ -78,6 +78,27 @@ pub fn argv_wants_json<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(arg
         .any(|a| a.as_ref() == "--json")
 }
 
+/// A clap error in one line: what is wrong, without the usage and help lines.
+pub fn clap_message(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let words: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let line = words.join(" ");
+    let line = line.trim_start_matches("error: ");
+    crate::sanitize::clean(
+        if line.is_empty() {
+            "invalid command line"
+        } else {
+            line
+        },
+        500,
+    )
+}
+
 /// Parse the command line; a usage error with `--json` is JSON on stdout (exit 2), help and
 /// version print as usual.
 pub fn parse<P: clap::Parser>() -> P {
@@ -88,12 +109,7 @@ pub fn parse<P: clap::Parser>() -> P {
             let informational = matches!(e.kind(), K::DisplayHelp | K::DisplayVersion)
                 || e.kind() == K::DisplayHelpOnMissingArgumentOrSubcommand;
             if !informational && argv_wants_json(std::env::args_os()) {
-                let text = e.render().to_string();
-                let first = text
-                    .lines()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("invalid command line");
-                let message = crate::sanitize::clean(first.trim_start_matches("error: "), 500);
+                let message = clap_message(&e);
                 println!("{}", json_error("usage", &message));
                 std::process::exit(exit::USAGE);
             }

@@ -140,11 +140,9 @@ pub fn parse_evidence(s: &str) -> Result<Evidence> {
 fn parse_reverse(s: &str) -> Result<Verb> {
     bounded("--reverse", s)?;
     let line = ReverseLine::try_parse_from(s.split_whitespace()).map_err(|e| {
-        let text = e.render().to_string();
-        let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
         usage(format!(
             "--reverse wants an operation as `flagtop act` takes it (e.g. \"restore checkout-v2 eu-west\"): {}",
-            clean(first.trim_start_matches("error: "), 300)
+            super::fail::clap_message(&e)
         ))
     })?;
     if matches!(line.verb, Verb::Undo { .. }) {
