@@ -160,7 +160,10 @@ async fn every_command_fails_as_json_on_stdout_with_the_documented_code() {
             assert!(message.contains("<COHORT>"), "{message}");
         }
         if *what == "act flag" {
-            assert!(message.contains("known: ") && message.contains("checkout-v2"), "{message}");
+            assert!(
+                message.contains("known: ") && message.contains("checkout-v2"),
+                "{message}"
+            );
         }
     }
     // Not allowed: a viewer minting a token, JSON with exit 4.

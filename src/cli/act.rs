@@ -181,8 +181,6 @@ pub async fn act(cli: &Cli, args: &ActArgs) -> Result<i32> {
     let session = connect(cli, "cli").await?;
     let result = async {
         let action = build_action(cli, &session, &args.verb).await?;
-        // An unknown flag, environment or cohort: exit 5 with the names that exist.
-        super::known::action(&session.client.snapshot().await?, &action)?;
         let req = ActionRequest {
             action,
             reason,
@@ -199,7 +197,8 @@ pub async fn act(cli: &Cli, args: &ActArgs) -> Result<i32> {
                     "no answer to the action: it may or may not have been applied. Retry safely with the same key (--idempotency-key {key} )"
                 )));
             }
-            Err(e) => return Err(e.into()),
+            // Not found: say which name is unknown and which exist.
+            Err(e) => return Err(super::known::explain(&session, e, &req.action).await),
         };
         if args.json {
             let mut v = serde_json::to_value(&outcome)?;

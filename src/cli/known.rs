@@ -1,9 +1,10 @@
 //! Owns "is this name known?" for the client commands: a flag, an environment or a cohort
 //! named on the command line is looked up in the control plane's snapshot, and an unknown one
-//! is a `NotFound` (exit 5) that names it and the names that exist (a bounded list, near
+//! (after the control plane refused it as not found) is a `NotFound` (exit 5) that names it and the names that exist (a bounded list, near
 //! matches first). It must not print or change anything.
 
 use super::fail::NotFound;
+use crate::client::ClientError;
 use crate::domain::Action;
 use crate::sanitize::clean;
 use crate::wire::Snapshot;
@@ -71,6 +72,23 @@ pub fn flag(snap: &Snapshot, flag: &str) -> Result<()> {
         flag,
         listing(flag, snap.flags.iter().map(|f| f.key.as_str())),
     ))
+}
+
+/// A refusal of `action`: when the control plane did not find something it names (404),
+/// the names that exist, from a fresh snapshot (exit 5 either way); else the error as it came.
+/// Looked up only after a refusal, so a good request costs no extra round trip.
+pub async fn explain(
+    session: &super::Session,
+    e: ClientError,
+    action: &Action,
+) -> color_eyre::Report {
+    if matches!(e, ClientError::Api { status: 404, .. })
+        && let Ok(snap) = session.client.snapshot().await
+        && let Err(named) = self::action(&snap, action)
+    {
+        return named;
+    }
+    e.into()
 }
 
 /// Every name the action uses: its environment, its flag (in that environment), its cohort.

@@ -187,11 +187,6 @@ pub async fn run(cli: &Cli, args: &ProposeArgs) -> Result<i32> {
             Some(v) => Some(build_action(cli, &session, v).await?),
             None => None,
         };
-        let snap = session.client.snapshot().await?;
-        super::known::action(&snap, &action)?;
-        if let Some(r) = &reverse {
-            super::known::action(&snap, r)?;
-        }
         let req = ProposalRequest {
             action,
             reverse,
@@ -199,7 +194,10 @@ pub async fn run(cli: &Cli, args: &ProposeArgs) -> Result<i32> {
             evidence,
             evidence_gap: gap,
         };
-        let outcome = session.client.propose(&req).await?;
+        let outcome = match session.client.propose(&req).await {
+            Ok(o) => o,
+            Err(e) => return Err(super::known::explain(&session, e, &req.action).await),
+        };
         if args.json {
             let v = serde_json::to_value(&outcome)?;
             println!(
