@@ -166,6 +166,19 @@ async fn every_command_fails_as_json_on_stdout_with_the_documented_code() {
             );
         }
     }
+    // An sdk token for an unknown environment: 5, as everywhere.
+    let out = run(
+        &admin,
+        &[
+            "token", "add", "app", "--role", "sdk", "--env", "nope", "--json",
+        ],
+    );
+    let (exit, code, message) = json_error(&out);
+    assert_eq!(
+        (exit, code.as_str()),
+        (5, "unknown_environment"),
+        "{message}"
+    );
     // Not allowed: a viewer minting a token, JSON with exit 4.
     let out = run(
         &viewer,

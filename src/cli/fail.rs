@@ -10,6 +10,14 @@ use crate::exit::{self, UsageError};
 #[error("{0}")]
 pub struct NotFound(pub String);
 
+/// The control plane's codes for a name it does not know.
+const UNKNOWN_NAMES: [&str; 4] = [
+    "unknown_flag",
+    "unknown_cohort",
+    "unknown_environment",
+    "unknown_approval",
+];
+
 /// The process exit code for an error (documented in the README).
 pub fn exit_code(e: &color_eyre::Report) -> i32 {
     if e.downcast_ref::<UsageError>().is_some() {
@@ -19,6 +27,11 @@ pub fn exit_code(e: &color_eyre::Report) -> i32 {
         return exit::NOT_FOUND;
     }
     match e.downcast_ref::<ClientError>() {
+        // A name the control plane does not know is exit 5 whatever the status it came with
+        // (an sdk token's environments are checked as a body, 422).
+        Some(ClientError::Api { code, .. }) if UNKNOWN_NAMES.contains(&code.as_str()) => {
+            exit::NOT_FOUND
+        }
         Some(ClientError::Api { status, code, .. }) => match status {
             // The flag store behind the control plane is unreachable: as unreachable as the
             // control plane itself would be, for scripts. An unknown outcome is not that.
@@ -141,6 +154,20 @@ mod tests {
         .wrap_err("context");
         assert_eq!(exit_code(&api), 3);
         assert_eq!(error_code(&api), "approval_not_pending");
+        let env = eyre!(ClientError::Api {
+            status: 422,
+            code: "unknown_environment".into(),
+            message: "m".into(),
+            current_revision: None,
+        });
+        assert_eq!(exit_code(&env), 5);
+        let field = eyre!(ClientError::Api {
+            status: 422,
+            code: "unknown_field".into(),
+            message: "m".into(),
+            current_revision: None,
+        });
+        assert_eq!(exit_code(&field), 6);
         let other = eyre!("boom");
         assert_eq!(
             (exit_code(&other), error_code(&other).as_str()),
