@@ -22,7 +22,7 @@ pub enum ApprovalsCommand {
         #[arg(long)]
         reason: String,
     },
-    /// Take back your own pending request (nothing changes; it is closed as withdrawn).
+    /// Take back your own pending request (nothing changes; it closes as rejected, by you).
     Withdraw {
         id: String,
         #[arg(long)]
