@@ -1,11 +1,9 @@
 //! The flagtop binary: parse the command line, set up logging, run, exit with a documented code.
 
-use clap::Parser;
-
 fn main() {
     flagtop::app::install_hooks();
     flagtop::app::init_tls();
-    let cli = flagtop::cli::Cli::parse();
+    let cli: flagtop::cli::Cli = flagtop::cli::parse();
     let _log = flagtop::app::init_logging(cli.data.as_deref());
     // The TUI (with its embedded control plane) needs one worker: its work is a few sockets on
     // loopback, and each extra worker is one more thread woken per stream event. Blocking work

@@ -341,10 +341,13 @@ async fn tokens_are_hashed_never_logged_and_files_are_owner_only() {
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     let out = run();
     assert_eq!(out.status.code(), Some(2));
+    // With --json the error is JSON on stdout.
+    let err: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON error");
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("readable by others"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        err["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("readable by others")),
+        "{err}"
     );
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     let out = run();

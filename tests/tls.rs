@@ -65,9 +65,12 @@ fn serve_over_tls() {
         out.status.code(),
         Some(7),
         "{}",
-        String::from_utf8_lossy(&out.stderr)
+        String::from_utf8_lossy(&out.stdout)
     );
-    let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    // `--json`: the error is JSON on stdout.
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON error");
+    assert_eq!(v["error"]["code"], "unreachable", "{v}");
+    let err = v["error"]["message"].as_str().unwrap_or("").to_lowercase();
     assert!(
         err.contains("certificate") || err.contains("issuer"),
         "{err}"

@@ -111,7 +111,7 @@ fn need_env(cli: &Cli) -> Result<EnvKey> {
         .ok_or_else(|| eyre!(UsageError("say which environment with --env ENV".into())))
 }
 
-async fn build_action(cli: &Cli, session: &Session, verb: &Verb) -> Result<Action> {
+pub(super) async fn build_action(cli: &Cli, session: &Session, verb: &Verb) -> Result<Action> {
     let f = |s: &String| FlagKey::from(s.as_str());
     let c = |s: &String| CohortName::from(s.as_str());
     if let Verb::Undo { audit_id } = verb {
@@ -197,7 +197,8 @@ pub async fn act(cli: &Cli, args: &ActArgs) -> Result<i32> {
                     "no answer to the action: it may or may not have been applied. Retry safely with the same key (--idempotency-key {key} )"
                 )));
             }
-            Err(e) => return Err(e.into()),
+            // Not found: say which name is unknown and which exist.
+            Err(e) => return Err(super::known::explain(&session, e, &req.action).await),
         };
         if args.json {
             let mut v = serde_json::to_value(&outcome)?;

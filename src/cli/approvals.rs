@@ -1,4 +1,5 @@
-//! `flagtop approvals [list|approve ID|reject ID]`: the approval queue from the shell.
+//! `flagtop approvals [list|approve ID|reject ID|withdraw ID]`: the approval queue from the
+//! shell; `withdraw` is the requester taking back their own pending request.
 
 use super::Cli;
 use super::session::connect;
@@ -17,6 +18,12 @@ pub enum ApprovalsCommand {
         reason: String,
     },
     Reject {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Take back your own pending request (nothing changes; it closes as rejected, by you).
+    Withdraw {
         id: String,
         #[arg(long)]
         reason: String,
@@ -58,6 +65,23 @@ pub async fn approvals(cli: &Cli, command: &Option<ApprovalsCommand>, json: bool
                             println!("    evidence gap: {}", clean(gap, 300));
                         }
                     }
+                }
+            }
+            Some(ApprovalsCommand::Withdraw { id, reason }) => {
+                let outcome = session.client.withdraw(id, reason).await?;
+                if json {
+                    println!(
+                        "{}",
+                        crate::sanitize::json_for_terminal(&serde_json::to_string_pretty(
+                            &outcome
+                        )?)
+                    );
+                } else {
+                    println!(
+                        "withdrawn: {} (request {}); nothing changed",
+                        clean(&outcome.action.describe(), 300),
+                        outcome.approval_id.as_ref().map_or("", |a| a.as_str()),
+                    );
                 }
             }
             Some(

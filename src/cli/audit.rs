@@ -1,5 +1,7 @@
-//! `flagtop audit [--flag KEY] [--before ID] [--json]`: the audit trail, newest first; says so
-//! when a search stopped at its scan limit.
+//! `flagtop audit [--flag KEY] [--before ID] [--json]`: the audit trail, newest first, each
+//! change with its before → after (`change`); says so when a search stopped at its scan limit.
+
+mod change;
 
 use super::Cli;
 use super::session::connect;
@@ -18,11 +20,17 @@ pub async fn audit(
     let session = connect(cli, "cli").await?;
     let result = async {
         let page = session.client.audit_page(flag, before, limit).await?;
-        if let Some(f) = flag
-            && page.events.is_empty()
-            && !session.client.snapshot().await?.flags.iter().any(|x| x.key.as_str() == f)
-        {
-            return Ok(super::not_found(json, &format!("no flag `{}`", clean(f, 60))));
+        // A flag with no events that flagtop does not know, or an unknown environment: exit 5
+        // with the names that exist (a deleted flag's history is still shown).
+        let unknown_flag = flag.filter(|_| page.events.is_empty());
+        if unknown_flag.is_some() || cli.env.is_some() {
+            let snap = session.client.snapshot().await?;
+            if let Some(f) = unknown_flag {
+                super::known::flag(&snap, f)?;
+            }
+            if let Some(e) = cli.env.as_deref() {
+                super::known::env(&snap, e)?;
+            }
         }
         if json {
             println!("{}", crate::sanitize::json_for_terminal(&serde_json::to_string_pretty(&page)?));
@@ -39,6 +47,9 @@ pub async fn audit(
                     clean(&e.source, 10),
                     clean(&e.reason, 200)
                 );
+                if let Some(c) = change::line(e.before.as_ref(), e.after.as_ref()) {
+                    println!("       change:  {c}");
+                }
                 if let Some(r) = &e.reverse {
                     println!("       reverse: {}", clean(&r.describe(), 200));
                 }

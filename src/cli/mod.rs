@@ -1,14 +1,18 @@
 //! Command-line parsing (clap) and dispatch, one file per subcommand: the TUI (no subcommand,
-//! `tui`), `serve`, `status`, `act`, `approvals`, `audit`, `apply`, `token`, `screenshot`;
-//! `session` is how the client commands reach a control plane. Prints only outside the TUI;
-//! every backend string is sanitised before it is printed.
+//! `tui`), `serve`, `status`, `act`, `propose`, `approvals`, `audit`, `apply`, `token`,
+//! `screenshot`; `session` is how the client commands reach a control plane, `known` checks the
+//! names a command uses, `fail` reports errors (JSON on stdout with `--json`). Prints only
+//! outside the TUI; every backend string is sanitised before it is printed.
 
 mod act;
 mod apply;
 mod approvals;
 mod audit;
+mod fail;
+mod known;
 mod mcp;
 mod migrate;
+mod propose;
 mod screenshot;
 mod serve;
 mod session;
@@ -18,9 +22,9 @@ mod tui;
 
 pub use crate::exit::{self, UsageError};
 pub use act::parse_percent;
+pub use fail::{NotFound, exit_code, parse};
 pub use session::{Session, connect, data_dir, flag_source, read_token_file, token_from_env};
 
-use crate::client::ClientError;
 use crate::control::runtime::{self};
 use clap::{Parser, Subcommand};
 use color_eyre::eyre::{Result, eyre};
@@ -113,6 +117,8 @@ pub enum Command {
     },
     /// Perform an action (always with --reason).
     Act(act::ActArgs),
+    /// Propose an action for a person to decide (agents: this, not `act`); prints the request id.
+    Propose(propose::ProposeArgs),
     /// The approval queue.
     Approvals {
         #[command(subcommand)]
@@ -162,31 +168,6 @@ pub enum Command {
     },
 }
 
-pub fn exit_code(e: &color_eyre::Report) -> i32 {
-    if e.downcast_ref::<UsageError>().is_some() {
-        return exit::USAGE;
-    }
-    match e.downcast_ref::<ClientError>() {
-        Some(ClientError::Api { status, code, .. }) => match status {
-            // The flag store behind the control plane is unreachable: as unreachable as the
-            // control plane itself would be, for scripts. An unknown outcome is not that.
-            503 if code == "flag_store_unavailable" => exit::UNREACHABLE,
-            409 => exit::CONFLICT,
-            401 | 403 => exit::DENIED,
-            404 => exit::NOT_FOUND,
-            400 | 413 | 415 | 422 => exit::INVALID,
-            _ => exit::SERVER,
-        },
-        Some(
-            ClientError::Unreachable { .. }
-            | ClientError::Timeout { .. }
-            | ClientError::Interrupted { .. },
-        ) => exit::UNREACHABLE,
-        Some(ClientError::Protocol(_)) => exit::SERVER,
-        None => exit::FAILURE,
-    }
-}
-
 /// `config.toml` for the one-shot client commands: backend, token variable and default
 /// environment, below the command line and the environment (clap has already applied those).
 fn with_config(mut cli: Cli) -> Result<Cli> {
@@ -212,12 +193,43 @@ fn with_config(mut cli: Cli) -> Result<Cli> {
     Ok(cli)
 }
 
+impl Cli {
+    /// Whether the command was asked for JSON: its errors are JSON on stdout then.
+    pub fn wants_json(&self) -> bool {
+        match &self.command {
+            Some(
+                Command::Status { json }
+                | Command::Approvals { json, .. }
+                | Command::Audit { json, .. }
+                | Command::Apply { json, .. },
+            ) => *json,
+            Some(Command::Act(a)) => a.json,
+            Some(Command::Propose(p)) => p.json,
+            Some(Command::Token {
+                command: token::TokenCommand::Add { json, .. },
+            }) => *json,
+            _ => false,
+        }
+    }
+}
+
+/// Run the command. With `--json`, a failure is printed here as JSON on stdout and its exit
+/// code returned; without, it is returned for `main` to print on stderr.
 pub async fn run(cli: Cli) -> Result<i32> {
+    let json = cli.wants_json();
+    match dispatch(cli).await {
+        Err(e) if json => Ok(fail::report(&e, true)),
+        other => other,
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<i32> {
     let client_command = matches!(
         cli.command,
         Some(
             Command::Status { .. }
                 | Command::Act(_)
+                | Command::Propose(_)
                 | Command::Approvals { .. }
                 | Command::Audit { .. }
                 | Command::Apply { .. }
@@ -252,6 +264,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         }
         Some(Command::Status { json }) => status::run(&cli, *json).await,
         Some(Command::Act(args)) => act::act(&cli, args).await,
+        Some(Command::Propose(args)) => propose::run(&cli, args).await,
         Some(Command::Approvals { command, json }) => {
             approvals::approvals(&cli, command, *json).await
         }
@@ -263,25 +276,11 @@ pub async fn run(cli: Cli) -> Result<i32> {
         }) => audit::audit(&cli, flag.as_deref(), *before, *limit, *json).await,
         Some(Command::Apply { file, json }) => apply::apply_file(&cli, file, *json).await,
         Some(Command::Token {
-            command: token::TokenCommand::Add { name, role },
-        }) => token::token_add(&cli, name, role).await,
+            command: token::TokenCommand::Add { name, role, json },
+        }) => token::token_add(&cli, name, role, *json).await,
         Some(Command::CheckConfig) => Ok(crate::config::check_command()),
         Some(Command::Screenshot(args)) => screenshot::run(&cli, args),
         Some(Command::Mcp) => mcp::run(&cli).await,
         Some(Command::Migrate { from, to }) => migrate::run(from, to),
     }
-}
-
-/// An unknown flag or environment: exit 5, the error as JSON on stdout with `--json`
-/// (`{"error":{"code":"not_found","message":…}}`), else in words on stderr.
-pub(crate) fn not_found(json: bool, message: &str) -> i32 {
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({"error": {"code": "not_found", "message": message}})
-        );
-    } else {
-        eprintln!("flagtop: {message}");
-    }
-    crate::exit::NOT_FOUND
 }

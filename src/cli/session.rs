@@ -92,17 +92,11 @@ pub async fn connect(cli: &Cli, source: &'static str) -> Result<Session> {
         });
     }
     let dir = data_dir(cli)?;
-    if let Some(ep) = runtime::live_endpoint(&dir) {
-        // Before the token goes anywhere: the server must prove it holds this start's key.
-        let probe = Client::new(&ep.url, "", source)?;
-        let key = ep.proof_key.clone().unwrap_or_default();
-        if probe.proves(&key).await {
-            return Ok(Session {
-                client: Client::new(&ep.url, &ep.token, source)?,
-                embedded: None,
-            });
-        }
-        tracing::warn!(url = %ep.url, "the endpoint file's address did not prove it is this data dir's control plane; not sending the token");
+    if let Some(client) = attach(&dir, source).await? {
+        return Ok(Session {
+            client,
+            embedded: None,
+        });
     }
     let running = runtime::start(embedded(cli, dir, false)?).await?;
     let client = Client::new(&running.url, &running.token, source)?;
@@ -110,6 +104,23 @@ pub async fn connect(cli: &Cli, source: &'static str) -> Result<Session> {
         client,
         embedded: Some(running),
     })
+}
+
+/// A client of the control plane already running on the data dir `dir` (a TUI or `serve`
+/// advertises its address and an owner-only token there), or None when none runs or the one
+/// at the advertised address cannot prove it is that control plane (then no token is sent).
+pub async fn attach(dir: &std::path::Path, source: &'static str) -> Result<Option<Client>> {
+    let Some(ep) = runtime::live_endpoint(dir) else {
+        return Ok(None);
+    };
+    // Before the token goes anywhere: the server must prove it holds this start's key.
+    let probe = Client::new(&ep.url, "", source)?;
+    let key = ep.proof_key.clone().unwrap_or_default();
+    if probe.proves(&key).await {
+        return Ok(Some(Client::new(&ep.url, &ep.token, source)?));
+    }
+    tracing::warn!(url = %ep.url, "the endpoint file's address did not prove it is this data dir's control plane; not sending the token");
+    Ok(None)
 }
 
 /// A control plane opened here on the data dir `dir`, on a loopback port, without TLS.

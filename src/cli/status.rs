@@ -11,13 +11,8 @@ pub async fn run(cli: &Cli, json: bool) -> Result<i32> {
     let snap = session.client.snapshot().await;
     session.close().await;
     let snap = snap?;
-    if let Some(env) = cli.env.as_deref()
-        && !snap.environments.iter().any(|e| e.key.as_str() == env)
-    {
-        return Ok(super::not_found(
-            json,
-            &format!("no environment `{}`", crate::sanitize::clean(env, 60)),
-        ));
+    if let Some(env) = cli.env.as_deref() {
+        super::known::env(&snap, env)?;
     }
     if json {
         println!(

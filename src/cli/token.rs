@@ -1,4 +1,5 @@
-//! `flagtop token add NAME --role ROLE [--env ENV]`: mint an API token (shown once, stored hashed).
+//! `flagtop token add NAME --role ROLE [--env ENV] [--json]`: mint an API token (shown once,
+//! stored hashed).
 
 use super::Cli;
 use super::session::connect;
@@ -16,12 +17,15 @@ pub enum TokenCommand {
         name: String,
         #[arg(long, value_parser = ["viewer", "operator", "approver", "agent", "admin", "sdk"])]
         role: String,
+        /// Print the token as JSON (`name`, `role`, `environments`, `token`).
+        #[arg(long)]
+        json: bool,
     },
 }
 
 /// An `sdk` token evaluates in the environments of the global `--env` (comma-separated for
 /// several); other roles are not bound to environments.
-pub async fn token_add(cli: &Cli, name: &str, role: &str) -> Result<i32> {
+pub async fn token_add(cli: &Cli, name: &str, role: &str, json: bool) -> Result<i32> {
     let role =
         Role::parse(role).ok_or_else(|| eyre!(UsageError(format!("unknown role `{role}`"))))?;
     let envs: Vec<&str> = match (role, cli.env.as_deref()) {
@@ -40,6 +44,19 @@ pub async fn token_add(cli: &Cli, name: &str, role: &str) -> Result<i32> {
         .await;
     session.close().await;
     let t = result?;
+    if json {
+        let v = serde_json::json!({
+            "name": t.name,
+            "role": t.role.as_str(),
+            "environments": t.environments,
+            "token": t.token,
+        });
+        println!(
+            "{}",
+            crate::sanitize::json_for_terminal(&serde_json::to_string_pretty(&v)?)
+        );
+        return Ok(exit::OK);
+    }
     let envs: Vec<String> = t.environments.iter().map(|e| clean(e, 100)).collect();
     let scope = if envs.is_empty() {
         String::new()

@@ -1,9 +1,10 @@
 //! No subcommand: the TUI, with config.toml, theme and keymap loaded first (a broken file stops
-//! here with every problem), on `--backend` or on an embedded control plane that hands it its
-//! first state directly.
+//! here with every problem), on `--backend`, on the control plane already running on the data
+//! dir (attached, as the one-shot commands do), or on an embedded control plane that hands it
+//! its first state directly.
 
 use super::Cli;
-use super::session::{data_dir, embedded, token_from_env};
+use super::session::{attach, data_dir, embedded, token_from_env};
 use crate::control::runtime;
 use crate::exit;
 use color_eyre::eyre::Result;
@@ -45,9 +46,20 @@ pub async fn run(cli: &Cli) -> Result<i32> {
             )
         }
         None => {
-            let running = runtime::start(embedded(cli, data_dir(cli)?, true)?).await?;
-            let client = crate::client::Client::new(&running.url, &running.token, "tui")?;
-            (client, format!("embedded {}", running.url), Some(running))
+            let dir = data_dir(cli)?;
+            match attach(&dir, "tui").await? {
+                // Another TUI or `flagtop serve` runs on this data dir: use it, never a second
+                // control plane (the lock would refuse one).
+                Some(client) => {
+                    let label = format!("attached {}", client.base);
+                    (client, label, None)
+                }
+                None => {
+                    let running = runtime::start(embedded(cli, dir, true)?).await?;
+                    let client = crate::client::Client::new(&running.url, &running.token, "tui")?;
+                    (client, format!("embedded {}", running.url), Some(running))
+                }
+            }
         }
     };
     // The embedded control plane hands the TUI its first state directly: the same snapshot the

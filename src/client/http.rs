@@ -279,6 +279,21 @@ impl Client {
         .await
     }
 
+    /// Withdraw the caller's own pending request (`POST /v1/approvals/{id}/withdraw`).
+    pub async fn withdraw(&self, id: &str, reason: &str) -> Result<Outcome, ClientError> {
+        let id: String = id
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        self.post(
+            &format!("/v1/approvals/{id}/withdraw"),
+            &DecisionRequest {
+                reason: reason.to_string(),
+            },
+        )
+        .await
+    }
+
     pub async fn audit(&self, flag: Option<&str>, limit: usize) -> Result<AuditPage, ClientError> {
         let mut path = format!("/v1/audit?limit={limit}");
         if let Some(f) = flag {

@@ -5,11 +5,11 @@ use super::policy::{self, Op};
 use super::service::{Caller, ControlPlane, ErrorKind, ServiceError};
 use crate::domain::{Actor, Environment, Flag, Role};
 use crate::wire::{
-    ActionRequest, ApprovalList, AuditPage, DecisionRequest, ErrorBody, ErrorDetail, MetricAck,
-    MetricBatch, ProposalRequest, TokenCreated, TokenRequest,
+    ActionRequest, AuditPage, ErrorBody, ErrorDetail, MetricAck, MetricBatch, TokenCreated,
+    TokenRequest,
 };
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
@@ -23,6 +23,7 @@ use std::sync::Arc;
 mod gate;
 pub mod limits;
 pub mod ofrep;
+mod requests;
 mod stream;
 
 use gate::{TokenScope, allowed, authenticate, blocking, body, bounded_body, caller};
@@ -172,62 +173,6 @@ async fn act(
         _ => StatusCode::OK,
     };
     Ok((status, Json(outcome)).into_response())
-}
-
-async fn propose(
-    State(cp): State<Arc<ControlPlane>>,
-    Extension(limits): Extension<Arc<Limits>>,
-    Extension(actor): Extension<Actor>,
-    Extension(scope): Extension<TokenScope>,
-    headers: HeaderMap,
-    req: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    allowed(&actor, Op::Propose)?;
-    limits.check(Class::Proposal, &scope.0)?;
-    let req: ProposalRequest = body(&headers, req)?;
-    let caller = caller(actor, &scope, &headers, "api");
-    let outcome = blocking(move || cp.propose(&caller, req)).await?;
-    Ok((StatusCode::ACCEPTED, Json(outcome)).into_response())
-}
-
-async fn approvals(State(cp): State<Arc<ControlPlane>>) -> Json<ApprovalList> {
-    let mut approvals = cp.approvals();
-    approvals.sort_by_key(|a| std::cmp::Reverse(a.created_at));
-    Json(ApprovalList { approvals })
-}
-
-async fn decide(
-    State(cp): State<Arc<ControlPlane>>,
-    Extension(limits): Extension<Arc<Limits>>,
-    Extension(actor): Extension<Actor>,
-    Extension(scope): Extension<TokenScope>,
-    headers: HeaderMap,
-    path: Result<Path<(String, String)>, PathRejection>,
-    req: Result<Bytes, BytesRejection>,
-) -> Result<Json<crate::wire::Outcome>, ApiError> {
-    let Path((id, verb)) =
-        path.map_err(|e| err(ErrorKind::NotFound, "not_found", e.body_text()))?;
-    let approve = match verb.as_str() {
-        "approve" => true,
-        "reject" => false,
-        _ => {
-            return Err(err(
-                ErrorKind::NotFound,
-                "not_found",
-                "use /v1/approvals/{id}/approve or /v1/approvals/{id}/reject",
-            ));
-        }
-    };
-    allowed(&actor, if approve { Op::Approve } else { Op::Reject })?;
-    limits.check(Class::Write, &scope.0)?;
-    let req: DecisionRequest = body(&headers, req)?;
-    let caller = caller(actor, &scope, &headers, "api");
-    let outcome = if approve {
-        blocking(move || cp.approve(&caller, &id, &req.reason)).await?
-    } else {
-        blocking(move || cp.reject(&caller, &id, &req.reason)).await?
-    };
-    Ok(Json(outcome))
 }
 
 #[derive(Deserialize)]
@@ -401,9 +346,9 @@ pub fn router_with(cp: Arc<ControlPlane>, extras: Extras) -> Router {
         .route("/v1/snapshot", get(snapshot))
         .route("/v1/stream", get(stream::stream))
         .route("/v1/actions", post(act))
-        .route("/v1/proposals", post(propose))
-        .route("/v1/approvals", get(approvals))
-        .route("/v1/approvals/{id}/{verb}", post(decide))
+        .route("/v1/proposals", post(requests::propose))
+        .route("/v1/approvals", get(requests::approvals))
+        .route("/v1/approvals/{id}/{verb}", post(requests::decide))
         .route("/v1/audit", get(audit))
         .route("/v1/metrics", post(metrics))
         .route("/v1/flags", get(list_flags))

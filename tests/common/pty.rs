@@ -115,7 +115,11 @@ impl Tui {
         } else {
             CommandBuilder::new(bin)
         };
-        cmd.args(["--backend", url, "--env", "production"]);
+        // No URL: no --backend, so the TUI finds its control plane from the data dir.
+        if !url.is_empty() {
+            cmd.args(["--backend", url]);
+        }
+        cmd.args(["--env", "production"]);
         cmd.args(o.args);
         cmd.env("FLAGTOP_TOKEN", token);
         cmd.env(
@@ -185,6 +189,23 @@ impl Tui {
             hangup,
             reader_done,
         }
+    }
+
+    /// `flagtop --data DIR --env production` without `--backend`: the TUI on whatever control
+    /// plane runs on that data dir (or one it opens there).
+    pub fn on_data_dir(data: &std::path::Path, rows: u16, cols: u16) -> Tui {
+        let dir = data.to_string_lossy().to_string();
+        let env = [("FLAGTOP_DATA", dir.as_str())];
+        Tui::start_opts(
+            "",
+            "",
+            Opts {
+                rows,
+                cols,
+                env: &env,
+                ..Opts::default()
+            },
+        )
     }
 
     pub fn contents(&self) -> String {

@@ -140,19 +140,44 @@ impl ControlPlane {
                 "only approvers (or the requester, to withdraw) can reject",
             ));
         }
-        let (a, audit_id, revision) =
-            inner.stage_close(caller, a, ApprovalState::Rejected, reason, now);
-        inner.commit(&self.tx)?;
-        Ok(Outcome {
-            outcome: OutcomeKind::Rejected,
-            revision,
-            action: a.action.clone(),
-            reverse: a.reverse.clone(),
-            reverse_command: String::new(),
-            audit_id: Some(audit_id),
-            approval_id: Some(a.id),
-            replayed: false,
-        })
+        inner.close_rejected(&self.tx, caller, a, reason, now)
+    }
+
+    /// Withdraw an open request: only its requester may, whatever their role (closed as
+    /// rejected, decided by the requester). Someone else's request is refused (403) before
+    /// whether it is still open is looked at; a decided one is a conflict (409).
+    pub fn withdraw(
+        &self,
+        caller: &Caller,
+        id: &str,
+        reason: &str,
+    ) -> Result<Outcome, ServiceError> {
+        authorise(caller, Op::Reject)?;
+        check_reason(reason)?;
+        let now = self.clock.now();
+        let mut inner = lock(&self.inner);
+        let owner = inner
+            .approvals
+            .get(id)
+            .map(|a| a.requested_by.name.clone())
+            .ok_or_else(|| {
+                ServiceError::new(
+                    ErrorKind::NotFound,
+                    "unknown_approval",
+                    format!("no approval request `{id}`"),
+                )
+            })?;
+        if owner != caller.actor.name {
+            return Err(ServiceError::new(
+                ErrorKind::Forbidden,
+                "not_your_request",
+                format!(
+                    "request {id} was made by {owner}: only its requester withdraws it (an approver may reject it)"
+                ),
+            ));
+        }
+        let a = inner.pending_request(id, now)?;
+        inner.close_rejected(&self.tx, caller, a, reason, now)
     }
 
     /// Mark overdue requests expired (audited, one commit). Returns how many.
@@ -172,5 +197,31 @@ impl ControlPlane {
         }
         inner.commit(&self.tx)?;
         Ok(overdue.len())
+    }
+}
+
+impl Inner {
+    /// Close `a` as rejected (by an approver, or withdrawn by its requester) and commit.
+    fn close_rejected(
+        &mut self,
+        tx: &broadcast::Sender<StreamMsg>,
+        caller: &Caller,
+        a: ApprovalRequest,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, ServiceError> {
+        let (a, audit_id, revision) =
+            self.stage_close(caller, a, ApprovalState::Rejected, reason, now);
+        self.commit(tx)?;
+        Ok(Outcome {
+            outcome: OutcomeKind::Rejected,
+            revision,
+            action: a.action.clone(),
+            reverse: a.reverse.clone(),
+            reverse_command: String::new(),
+            audit_id: Some(audit_id),
+            approval_id: Some(a.id),
+            replayed: false,
+        })
     }
 }
