@@ -1,5 +1,5 @@
 //! The HTTP connection loop under the API: every connection bounded. At most `MAX_CONNECTIONS`
-//! at once; request headers must arrive within `HEADER_READ_TIMEOUT` (also between keep-alive
+//! at once (fewer when the file limit is low: `public_cap`); request headers must arrive within `HEADER_READ_TIMEOUT` (also between keep-alive
 //! requests), a TLS handshake within `TLS_HANDSHAKE_TIMEOUT`. When the cap is reached, a new
 //! connection evicts one that never got an answer (half-open: the oldest first), else the one
 //! idle the longest; streams and requests in flight are never evicted — so an authenticated
@@ -10,16 +10,20 @@
 use axum::Router;
 use futures::task::AtomicWaker;
 use std::collections::HashMap;
-use std::io;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 
-/// Connections served at once.
+mod tracked;
+use tracked::Tracked;
+
+/// Connections served at once (on one listener; lower when the process may open fewer files).
 pub const MAX_CONNECTIONS: usize = 2048;
+/// File descriptors kept free of TCP connections: the owner's socket, its TUI, the store, logs.
+pub const FD_RESERVE: usize = 256;
+/// The fewest connections a listener admits, however low the file limit.
+pub const MIN_CONNECTIONS: usize = 16;
 /// A client must send a request's headers within this (and within this of the previous answer
 /// on a kept-alive connection).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
@@ -40,13 +44,13 @@ struct Entry {
 #[derive(Default)]
 pub struct Shared {
     /// Bytes were written back (an answer began): not half-open.
-    answered: AtomicBool,
+    pub(crate) answered: AtomicBool,
     /// Requests being handled and streams open on this connection.
     busy: AtomicUsize,
     /// Milliseconds since the registry's start of the last read or write.
-    last_activity: AtomicU64,
-    evicted: AtomicBool,
-    waker: AtomicWaker,
+    pub(crate) last_activity: AtomicU64,
+    pub(crate) evicted: AtomicBool,
+    pub(crate) waker: AtomicWaker,
 }
 
 /// A request on this connection keeps it from eviction while the guard lives (a stream holds
@@ -70,15 +74,53 @@ impl ConnHandle {
     }
 }
 
-#[derive(Default)]
 pub struct Registry {
     conns: Mutex<HashMap<u64, Entry>>,
     next: AtomicU64,
     epoch: std::sync::OnceLock<Instant>,
+    cap: usize,
+}
+
+impl Default for Registry {
+    fn default() -> Registry {
+        Registry::with_cap(MAX_CONNECTIONS)
+    }
+}
+
+/// The soft limit on open files of this process (`/proc/self/limits`), when it can be read.
+pub fn open_files_limit() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The cap for a listener others can reach: `MAX_CONNECTIONS`, or fewer so that `FD_RESERVE`
+/// descriptors stay free under the file limit — whoever holds connections to it cannot run
+/// the process (and the TUI in it) out of files.
+pub fn public_cap(open_files: Option<usize>) -> usize {
+    match open_files {
+        Some(n) => n
+            .saturating_sub(FD_RESERVE)
+            .clamp(MIN_CONNECTIONS, MAX_CONNECTIONS),
+        None => MAX_CONNECTIONS,
+    }
 }
 
 impl Registry {
-    fn now_ms(&self) -> u64 {
+    pub fn with_cap(cap: usize) -> Registry {
+        Registry {
+            conns: Mutex::default(),
+            next: AtomicU64::new(0),
+            epoch: std::sync::OnceLock::new(),
+            cap: cap.max(1),
+        }
+    }
+
+    pub(crate) fn now_ms(&self) -> u64 {
         self.epoch.get_or_init(Instant::now).elapsed().as_millis() as u64
     }
 
@@ -90,7 +132,7 @@ impl Registry {
     /// connection is busy).
     fn admit(&self) -> Option<(u64, Arc<Shared>)> {
         let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
-        if conns.len() >= MAX_CONNECTIONS {
+        if conns.len() >= self.cap {
             let idle = |e: &&Entry| e.shared.busy.load(Ordering::SeqCst) == 0;
             let victim = conns
                 .values()
@@ -122,112 +164,22 @@ impl Registry {
         Some((id, shared))
     }
 
-    fn remove(&self, id: u64) {
+    pub(crate) fn remove(&self, id: u64) {
         if let Ok(mut c) = self.conns.lock() {
             c.remove(&id);
         }
     }
 }
 
-/// A connection's I/O, tracked: activity and answers are noted, and an evicted connection fails
-/// its next read or write (hyper then closes it).
-struct Tracked<S> {
-    io: S,
-    id: u64,
-    shared: Arc<Shared>,
-    registry: Arc<Registry>,
-}
-
-impl<S> Drop for Tracked<S> {
-    fn drop(&mut self) {
-        self.registry.remove(self.id);
-    }
-}
-
-fn evicted() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::ConnectionAborted,
-        "connection evicted: the server is at its connection limit",
-    )
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        self.shared.waker.register(cx.waker());
-        if self.shared.evicted.load(Ordering::SeqCst) {
-            return Poll::Ready(Err(evicted()));
-        }
-        let before = buf.filled().len();
-        let r = Pin::new(&mut self.io).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            let now = self.registry.now_ms();
-            self.shared.last_activity.store(now, Ordering::SeqCst);
-        }
-        r
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        if self.shared.evicted.load(Ordering::SeqCst) {
-            return Poll::Ready(Err(evicted()));
-        }
-        let r = Pin::new(&mut self.io).poll_write(cx, data);
-        if let Poll::Ready(Ok(n)) = &r
-            && *n > 0
-        {
-            self.shared.answered.store(true, Ordering::SeqCst);
-            let now = self.registry.now_ms();
-            self.shared.last_activity.store(now, Ordering::SeqCst);
-        }
-        r
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        if self.shared.evicted.load(Ordering::SeqCst) {
-            return Poll::Ready(Err(evicted()));
-        }
-        let r = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = &r
-            && *n > 0
-        {
-            self.shared.answered.store(true, Ordering::SeqCst);
-            let now = self.registry.now_ms();
-            self.shared.last_activity.store(now, Ordering::SeqCst);
-        }
-        r
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-}
-
-/// How connections arrive: plain TCP, TCP with TLS, or a Unix socket (the embedded plane's).
+/// How connections arrive: plain TCP, TCP with TLS, or the owner's Unix socket (a connection
+/// from any other uid than `owner_uid` is closed unanswered).
 pub enum Listener {
     Tcp(tokio::net::TcpListener),
     Tls(tokio::net::TcpListener, tokio_rustls::TlsAcceptor),
-    Unix(tokio::net::UnixListener),
+    Unix {
+        listener: tokio::net::UnixListener,
+        owner_uid: u32,
+    },
 }
 
 /// Serve `app` on `listener` until `shutdown` resolves; then stop accepting, tell streams to
@@ -278,7 +230,26 @@ async fn accept(listener: &Listener) -> Option<Io> {
     let r = match listener {
         Listener::Tcp(l) => l.accept().await.map(|(s, _)| Io::Tcp(s)),
         Listener::Tls(l, a) => l.accept().await.map(|(s, _)| Io::Tls(s, a.clone())),
-        Listener::Unix(l) => l.accept().await.map(|(s, _)| Io::Unix(s)),
+        Listener::Unix {
+            listener,
+            owner_uid,
+        } => match listener.accept().await {
+            Ok((s, _)) => match s.peer_cred() {
+                Ok(c) if c.uid() == *owner_uid => Ok(Io::Unix(s)),
+                Ok(c) => {
+                    tracing::warn!(
+                        uid = c.uid(),
+                        "refused a connection on the owner's socket from another user"
+                    );
+                    return None;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "refused a connection on the owner's socket: its peer is unknown");
+                    return None;
+                }
+            },
+            Err(e) => Err(e),
+        },
     };
     match r {
         Ok(io) => Some(io),
@@ -392,5 +363,19 @@ pub async fn until_closing(closing: &mut tokio::sync::watch::Receiver<bool>) {
         if closing.changed().await.is_err() {
             std::future::pending::<()>().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_public_cap_leaves_descriptors_free_under_the_file_limit() {
+        assert_eq!(public_cap(Some(1024)), 1024 - FD_RESERVE);
+        assert_eq!(public_cap(Some(20_000)), MAX_CONNECTIONS);
+        assert_eq!(public_cap(Some(100)), MIN_CONNECTIONS);
+        assert_eq!(public_cap(None), MAX_CONNECTIONS);
+        assert!(open_files_limit().is_some_and(|n| n > 0));
     }
 }

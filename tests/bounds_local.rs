@@ -1,0 +1,202 @@
+//! Bounded on the local side, against a real `flagtop serve`: SIGTERM and SIGHUP end it with
+//! streams open and a TUI attached, a squatter on a stale or forged endpoint file never
+//! receives the token, and every command exits quietly on a closed stdout.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
+
+mod common;
+
+use common::Server;
+use common::raw::{addr, unread_stream};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_the_server_promptly_with_streams_open() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut server = Server::start(dir.path(), &["--no-simulate", "--scenario", "calm"]);
+    let admin = server.admin.clone().expect("admin");
+    let mut streams = Vec::new();
+    for _ in 0..5 {
+        streams.push(unread_stream(&addr(&server), &admin, None).await);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = server.child.id().to_string();
+    let started = Instant::now();
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if server.child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve still running 10 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Generous for a shared machine; the goal (≤ 1 s) is measured in docs/performance.md.
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "serve took {:?} to exit",
+        started.elapsed()
+    );
+}
+
+/// A fake server on `listener` that records every request head it receives and answers 200 `{}`.
+fn squatter(listener: std::net::TcpListener) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
+    use std::io::{Read, Write};
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(50) {
+            let Ok(mut c) = conn else { continue };
+            let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut buf = vec![0u8; 16 << 10];
+            let n = c.read(&mut buf).unwrap_or(0);
+            log.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            let _ = c.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 60\r\n\r\n{\"outcome\":\"applied\",\"revision\":4242,\"audit_id\":4242,\"x\":0}");
+        }
+    });
+    seen
+}
+
+fn act_pause(data: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_flagtop"))
+        .args([
+            "act",
+            "pause",
+            "checkout-v2",
+            "--env",
+            "staging",
+            "--reason",
+            "squat test",
+            "--json",
+            "--data",
+        ])
+        .arg(data)
+        .env_remove("FLAGTOP_TOKEN")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run flagtop act")
+}
+
+#[test]
+fn a_squatter_on_a_stale_or_forged_endpoint_never_receives_the_token() {
+    // 1. A server killed with -9 leaves its endpoint file; a local user binds its port.
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = Server::start(dir.path(), &["--no-simulate", "--scenario", "calm"]);
+    let port_addr = addr(&server);
+    server.kill9();
+    let ep_path = dir.path().join("endpoint.json");
+    assert!(ep_path.exists(), "kill -9 leaves the endpoint file behind");
+    let seen = squatter(std::net::TcpListener::bind(&port_addr).expect("squat the port"));
+    let out = act_pause(dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !stdout.contains("4242"),
+        "the squatter's forged outcome was believed: {stdout}"
+    );
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .all(|r| !r.to_ascii_lowercase().contains("authorization")),
+        "the squatter received a token"
+    );
+    assert!(
+        !ep_path.exists()
+            || std::fs::read_to_string(&ep_path).is_ok_and(|t| !t.contains(&port_addr)),
+        "the stale endpoint file was kept"
+    );
+
+    // 2. A forged endpoint file that names a live process and the squatter's address: the
+    //    squatter cannot prove it holds the key, so it gets no token either.
+    let dir = tempfile::tempdir().expect("tmp");
+    drop(Server::start(
+        dir.path(),
+        &["--no-simulate", "--scenario", "calm"],
+    ));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let fake = format!("http://{}", listener.local_addr().expect("addr"));
+    let seen = squatter(listener);
+    let forged = json!({"url": fake, "token": "ft_would_be_stolen", "pid": std::process::id(), "proof_key": "a-key-the-squatter-does-not-hold"});
+    std::fs::write(dir.path().join("endpoint.json"), forged.to_string()).expect("forge");
+    let out = act_pause(dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains("4242"),
+        "the squatter's forged outcome was believed: {stdout}"
+    );
+    let seen = seen.lock().unwrap();
+    assert!(
+        !seen.is_empty(),
+        "the client never asked the address for its proof"
+    );
+    assert!(
+        seen.iter().all(|r| !r.contains("ft_would_be_stolen")
+            && !r.to_ascii_lowercase().contains("authorization")),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn a_closed_stdout_ends_commands_quietly() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for args in [&["status", "--json"][..], &["audit"][..], &["status"][..]] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flagtop"))
+            .args(args)
+            .arg("--data")
+            .arg(dir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run");
+        drop(child.stdout.take()); // the reader is gone before anything is written
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+        assert!(
+            !stderr.contains("panicked")
+                && !stderr.contains("Broken pipe")
+                && !stderr.contains('\u{1b}'),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn sighup_ends_serve_and_removes_its_endpoint_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut server = Server::start(dir.path(), &["--no-simulate", "--scenario", "calm"]);
+    assert!(dir.path().join("endpoint.json").exists());
+    let pid = server.child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.child.try_wait().expect("wait").is_none() {
+        assert!(Instant::now() < deadline, "serve ignored SIGHUP");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !dir.path().join("endpoint.json").exists(),
+        "SIGHUP left the endpoint file behind"
+    );
+}
