@@ -1,20 +1,22 @@
-//! Bounded on the local side, against a real `flagtop serve`: SIGTERM and SIGHUP end it with
-//! streams open and a TUI attached, a squatter on a stale or forged endpoint file never
+//! Bounded on the local side, against a real `flagtop serve`: SIGTERM ends it with a TUI
+//! attached and closes its streams, SIGHUP ends it too, a squatter on a stale or forged endpoint file never
 //! receives the token, and every command exits quietly on a closed stdout.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
 
 mod common;
 
 use common::Server;
-use common::raw::{addr, unread_stream};
+use common::raw::{addr, read_to_close, unread_stream};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_ends_the_server_promptly_with_streams_open() {
+async fn sigterm_ends_the_server_with_a_tui_attached_and_closes_its_streams() {
     let dir = tempfile::tempdir().expect("tmp");
     let mut server = Server::start(dir.path(), &["--no-simulate", "--scenario", "calm"]);
     let admin = server.admin.clone().expect("admin");
+    let tui = common::pty::Tui::start(&server.url, &admin, 30, 110);
+    tui.wait_for("● live", 20);
     let mut streams = Vec::new();
     for _ in 0..5 {
         streams.push(unread_stream(&addr(&server), &admin, None).await);
@@ -28,23 +30,35 @@ async fn sigterm_ends_the_server_promptly_with_streams_open() {
         .expect("kill")
         .success();
     assert!(ok);
+    // Bounded waits only (the 1 s goal is measured in docs/performance.md, not asserted here).
     let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if server.child.try_wait().expect("wait").is_some() {
-            break;
+    let status = loop {
+        if let Some(st) = server.child.try_wait().expect("wait") {
+            break st;
         }
         assert!(
             Instant::now() < deadline,
             "serve still running 10 s after SIGTERM"
         );
         std::thread::sleep(Duration::from_millis(20));
+    };
+    eprintln!("serve exited {:?} after SIGTERM", started.elapsed());
+    assert!(status.success(), "serve on SIGTERM: {status:?}");
+    // Every stream was ended by the server before it exited: its chunked body is complete
+    // (the last chunk sent), not cut by the process going away.
+    for s in &mut streams {
+        let (text, closed) = read_to_close(s, Duration::from_secs(5)).await;
+        assert!(closed, "a stream was left open by a server that exited");
+        assert!(
+            text.ends_with("0\r\n\r\n"),
+            "a stream was cut, not closed: …{:?}",
+            &text[text.len().saturating_sub(80)..]
+        );
     }
-    // Generous for a shared machine; the goal (≤ 1 s) is measured in docs/performance.md.
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "serve took {:?} to exit",
-        started.elapsed()
-    );
+    // The attached TUI sees its plane go and says so (never "● live").
+    let screen = tui.wait_for("reconnecting", 20);
+    assert!(!screen.contains("● live"), "{screen}");
+    assert!(!dir.path().join("endpoint.json").exists());
 }
 
 /// A fake server on `listener` that records every request head it receives and answers 200 `{}`.
@@ -199,4 +213,76 @@ fn sighup_ends_serve_and_removes_its_endpoint_file() {
         !dir.path().join("endpoint.json").exists(),
         "SIGHUP left the endpoint file behind"
     );
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "test-hooks"),
+    ignore = "the lowered scan limit needs `--features test-hooks` (scripts/test passes it)"
+)]
+fn audit_for_a_flag_past_the_scan_limit_says_where_it_stopped() {
+    use common::raw::local_cli;
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path();
+    let _server = Server::start_env(
+        data,
+        "127.0.0.1:0",
+        &["--no-simulate", "--scenario", "calm"],
+        &[("FLAGTOP_TEST_AUDIT_SCAN_LIMIT", "3".to_string())],
+    );
+    let ok = |out: std::process::Output| {
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+    let act = |verb: &str, flag: &str| {
+        ok(local_cli(
+            data,
+            &[
+                "act",
+                verb,
+                flag,
+                "--env",
+                "staging",
+                "--reason",
+                "scan test",
+            ],
+        ))
+    };
+    // The flag's only event is older than the newest 3 (the lowered scan limit).
+    act("kill", "assistant-pr-creation");
+    for verb in ["pause", "resume", "pause", "resume"] {
+        act(verb, "checkout-v2");
+    }
+    let text = ok(local_cli(
+        data,
+        &["audit", "--flag", "assistant-pr-creation"],
+    ));
+    assert!(
+        text.contains("searched back to audit #") && text.contains("flagtop audit --before"),
+        "an empty answer that only means 'not searched that far': {text:?}"
+    );
+    let page: serde_json::Value = serde_json::from_str(&ok(local_cli(
+        data,
+        &["audit", "--flag", "assistant-pr-creation", "--json"],
+    )))
+    .expect("json");
+    assert_eq!(page["events"].as_array().map(Vec::len), Some(0), "{page}");
+    let from = page["searched_back_to"].as_u64().expect("searched_back_to");
+    // Following the hint finds the event.
+    let older = ok(local_cli(
+        data,
+        &[
+            "audit",
+            "--flag",
+            "assistant-pr-creation",
+            "--before",
+            &from.to_string(),
+        ],
+    ));
+    assert!(older.contains("kill assistant-pr-creation"), "{older}");
 }

@@ -50,3 +50,24 @@ pub async fn read_to_close(s: &mut TcpStream, limit: Duration) -> (String, bool)
         }
     }
 }
+
+/// `flagtop ARGS --data DATA` as the owner would run it on this machine: no `--backend`, no
+/// token (it finds the control plane through the data dir's endpoint file).
+pub fn local_cli(data: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_flagtop"))
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .env_remove("FLAGTOP_TOKEN")
+        .env_remove("FLAGTOP_BACKEND")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run flagtop")
+}
+
+/// Open files of process `pid`.
+pub fn open_files(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
