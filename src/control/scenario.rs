@@ -129,6 +129,7 @@ fn region(value: &str) -> Selector {
             values: vec![value.into()],
             inverted: false,
             case_insensitive: false,
+            segment: None,
         }],
         segments: vec![],
     }
