@@ -223,3 +223,58 @@ async fn a_socket_open_to_others_or_owned_by_another_user_is_refused() {
     );
     assert!(other.stdout.is_empty(), "{other:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_tuis_rollback_goes_through_its_socket_while_others_hold_its_tcp_port() {
+    use common::pty::{Opts, Tui};
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().to_str().expect("utf-8 path");
+    // The TUI on its own embedded plane, with a common default file limit.
+    let tui = Tui::start_opts(
+        "",
+        "",
+        Opts {
+            args: &["--data", data, "--scenario", "demo"],
+            files: Some(1024),
+            ..Opts::default()
+        },
+    );
+    tui.wait_for("● live", 30);
+    let socket = socket_of(dir.path());
+    assert!(socket.exists());
+    let ep: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("endpoint.json")).unwrap())
+            .unwrap();
+    let tcp = ep["url"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http://")
+        .to_string();
+    // Another local user (no token needed) keeps 3,000 connections on the TUI's TCP port.
+    let (stop, open) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    hold(tcp, 3000, stop.clone(), open.clone());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while open.load(Ordering::Relaxed) < 2500 {
+        assert!(Instant::now() < deadline, "could not open the connections");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut tui = tui;
+    tui.keys(":flag checkout-v2\r");
+    tui.wait_for("Ladder checkout-v2", 10);
+    tui.keys("\tjj");
+    tui.keys("r");
+    tui.wait_for("confirm", 10);
+    tui.keys("\r");
+    let screen = tui.wait_for("ROLLED BACK", 20);
+    stop.store(true, Ordering::Relaxed);
+    assert!(
+        !screen.contains("Too many open files") && !screen.contains("unreachable"),
+        "{screen}"
+    );
+    assert!(screen.contains("● live"), "{screen}");
+    tui.keys("q");
+    tui.wait_exit(10);
+}

@@ -15,15 +15,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+mod cap;
 mod tracked;
+pub use cap::{FD_RESERVE, MIN_CONNECTIONS, open_files_limit, public_cap};
 use tracked::Tracked;
 
 /// Connections served at once (on one listener; lower when the process may open fewer files).
 pub const MAX_CONNECTIONS: usize = 2048;
-/// File descriptors kept free of TCP connections: the owner's socket, its TUI, the store, logs.
-pub const FD_RESERVE: usize = 256;
-/// The fewest connections a listener admits, however low the file limit.
-pub const MIN_CONNECTIONS: usize = 16;
 /// A client must send a request's headers within this (and within this of the previous answer
 /// on a kept-alive connection).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
@@ -79,34 +77,13 @@ pub struct Registry {
     next: AtomicU64,
     epoch: std::sync::OnceLock<Instant>,
     cap: usize,
+    /// One permit per open connection (held until its descriptor is closed).
+    room: Arc<tokio::sync::Semaphore>,
 }
 
 impl Default for Registry {
     fn default() -> Registry {
         Registry::with_cap(MAX_CONNECTIONS)
-    }
-}
-
-/// The soft limit on open files of this process (`/proc/self/limits`), when it can be read.
-pub fn open_files_limit() -> Option<usize> {
-    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
-    line.trim_start_matches("Max open files")
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// The cap for a listener others can reach: `MAX_CONNECTIONS`, or fewer so that `FD_RESERVE`
-/// descriptors stay free under the file limit — whoever holds connections to it cannot run
-/// the process (and the TUI in it) out of files.
-pub fn public_cap(open_files: Option<usize>) -> usize {
-    match open_files {
-        Some(n) => n
-            .saturating_sub(FD_RESERVE)
-            .clamp(MIN_CONNECTIONS, MAX_CONNECTIONS),
-        None => MAX_CONNECTIONS,
     }
 }
 
@@ -117,6 +94,7 @@ impl Registry {
             next: AtomicU64::new(0),
             epoch: std::sync::OnceLock::new(),
             cap: cap.max(1),
+            room: Arc::new(tokio::sync::Semaphore::new(cap.max(1))),
         }
     }
 
@@ -132,24 +110,8 @@ impl Registry {
     /// connection is busy).
     fn admit(&self) -> Option<(u64, Arc<Shared>)> {
         let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
-        if conns.len() >= self.cap {
-            let idle = |e: &&Entry| e.shared.busy.load(Ordering::SeqCst) == 0;
-            let victim = conns
-                .values()
-                .filter(idle)
-                .filter(|e| !e.shared.answered.load(Ordering::SeqCst))
-                .min_by_key(|e| e.accepted)
-                .or_else(|| {
-                    conns
-                        .values()
-                        .filter(idle)
-                        .min_by_key(|e| e.shared.last_activity.load(Ordering::SeqCst))
-                })
-                .map(|e| e.shared.clone());
-            let victim = victim?;
-            victim.evicted.store(true, Ordering::SeqCst);
-            victim.waker.wake();
-            conns.retain(|_, e| !Arc::ptr_eq(&e.shared, &victim));
+        if conns.len() >= self.cap && !evict_from(&mut conns) {
+            return None;
         }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::new(Shared::default());
@@ -169,6 +131,53 @@ impl Registry {
             c.remove(&id);
         }
     }
+
+    /// Room for one more connection: a permit that lives as long as its descriptor (at most
+    /// the cap at once). With none left, one idle connection is evicted at once (before the
+    /// next one is accepted) and its permit awaited, so the descriptors in use never exceed
+    /// the cap, however fast others reconnect.
+    async fn room(self: Arc<Self>) -> tokio::sync::OwnedSemaphorePermit {
+        if let Ok(p) = self.room.clone().try_acquire_owned() {
+            return p;
+        }
+        let evicted = {
+            let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+            evict_from(&mut conns)
+        };
+        if !evicted {
+            tracing::warn!("every connection is busy: new connections wait");
+        }
+        match self.room.clone().acquire_owned().await {
+            Ok(p) => p,
+            // The semaphore is never closed.
+            Err(_) => std::future::pending().await,
+        }
+    }
+}
+
+/// Evict one idle connection: a half-open one (never answered) first, the oldest; else the
+/// one idle longest. False when every connection is busy.
+fn evict_from(conns: &mut HashMap<u64, Entry>) -> bool {
+    let idle = |e: &&Entry| e.shared.busy.load(Ordering::SeqCst) == 0;
+    let victim = conns
+        .values()
+        .filter(idle)
+        .filter(|e| !e.shared.answered.load(Ordering::SeqCst))
+        .min_by_key(|e| e.accepted)
+        .or_else(|| {
+            conns
+                .values()
+                .filter(idle)
+                .min_by_key(|e| e.shared.last_activity.load(Ordering::SeqCst))
+        })
+        .map(|e| e.shared.clone());
+    let Some(victim) = victim else {
+        return false;
+    };
+    victim.evicted.store(true, Ordering::SeqCst);
+    victim.waker.wake();
+    conns.retain(|_, e| !Arc::ptr_eq(&e.shared, &victim));
+    true
 }
 
 /// How connections arrive: plain TCP, TCP with TLS, or the owner's Unix socket (a connection
@@ -194,10 +203,20 @@ pub async fn serve(
     let mut tasks = tokio::task::JoinSet::new();
     let listener = Arc::new(listener);
     tokio::pin!(shutdown);
+    // Room first, then accept: kept across turns of the loop (a finished connection must not
+    // start another eviction).
+    let next = |listener: Arc<Listener>, registry: Arc<Registry>| {
+        Box::pin(async move {
+            let permit = registry.room().await;
+            (permit, accept(&listener).await)
+        })
+    };
+    let mut pending = next(listener.clone(), registry.clone());
     loop {
         tokio::select! {
             () = &mut shutdown => break,
-            accepted = accept(&listener) => {
+            (permit, accepted) = &mut pending => {
+                pending = next(listener.clone(), registry.clone());
                 let Some(io) = accepted else { continue };
                 let Some((id, shared)) = registry.admit() else {
                     tracing::warn!("connection refused: every connection is busy");
@@ -206,7 +225,11 @@ pub async fn serve(
                 let app = app.clone();
                 let registry = registry.clone();
                 let closing = closing.subscribe();
-                tasks.spawn(connection(io, id, shared, registry, app, closing));
+                tasks.spawn(async move {
+                    connection(io, id, shared, registry, app, closing).await;
+                    // The descriptor is closed: room for the next one.
+                    drop(permit);
+                });
             }
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
         }
@@ -363,19 +386,5 @@ pub async fn until_closing(closing: &mut tokio::sync::watch::Receiver<bool>) {
         if closing.changed().await.is_err() {
             std::future::pending::<()>().await;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_public_cap_leaves_descriptors_free_under_the_file_limit() {
-        assert_eq!(public_cap(Some(1024)), 1024 - FD_RESERVE);
-        assert_eq!(public_cap(Some(20_000)), MAX_CONNECTIONS);
-        assert_eq!(public_cap(Some(100)), MIN_CONNECTIONS);
-        assert_eq!(public_cap(None), MAX_CONNECTIONS);
-        assert!(open_files_limit().is_some_and(|n| n > 0));
     }
 }
