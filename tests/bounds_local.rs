@@ -1,6 +1,8 @@
 //! Bounded on the local side, against a real `flagtop serve`: SIGTERM ends it with a TUI
-//! attached and closes its streams, SIGHUP ends it too, a squatter on a stale or forged endpoint file never
-//! receives the token, and every command exits quietly on a closed stdout.
+//! attached and closes its streams, SIGHUP ends it too, a squatter on a stale or forged
+//! endpoint file never receives the token, every command exits quietly on a closed stdout,
+//! `audit --flag` past its scan limit says where it stopped, and a TUI whose request gets no
+//! answer stops saying live until one is answered.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
 
 mod common;
@@ -285,4 +287,55 @@ fn audit_for_a_flag_past_the_scan_limit_says_where_it_stopped() {
         ],
     ));
     assert!(older.contains("kill assistant-pr-creation"), "{older}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tui_whose_request_gets_no_answer_stops_saying_live_until_one_is_answered() {
+    use common::pty::Tui;
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = Server::start(dir.path(), &["--no-simulate", "--scenario", "calm"]);
+    let admin = server.admin.clone().expect("admin");
+    // Requests give up after 2 s; the stream, already open, would wait much longer.
+    let env = [
+        ("FLAGTOP_HTTP_TIMEOUT_SECS", "2"),
+        ("FLAGTOP_STREAM_IDLE_SECS", "300"),
+    ];
+    let mut tui = Tui::start_with(&server.url, &admin, 30, 110, &env, &[]);
+    tui.wait_for("● live", 20);
+    tui.keys(":flag checkout-v2\r");
+    tui.wait_for("Ladder checkout-v2", 10);
+    tui.keys("\tjj");
+    tui.keys("r");
+    tui.wait_for("confirm", 10);
+    let pid = server.child.id().to_string();
+    let signal = |sig: &str| {
+        assert!(
+            std::process::Command::new("kill")
+                .args([sig, &pid])
+                .status()
+                .expect("kill")
+                .success()
+        )
+    };
+    // The control plane stops answering (its connections stay open): the confirm times out.
+    signal("-STOP");
+    tui.keys("\r");
+    let screen = tui.wait_for("✕ unreachable", 20);
+    signal("-CONT");
+    assert!(
+        !screen.contains("● live"),
+        "a plane that does not answer is not live:\n{screen}"
+    );
+    assert!(screen.contains("Enter retries safely"), "{screen}");
+    // It answers again: the retry goes through and the header is live again.
+    tui.keys("\r");
+    let screen = tui.wait_for("ROLLED BACK", 20);
+    let screen = if screen.contains("● live") {
+        screen
+    } else {
+        tui.wait_for("● live", 10)
+    };
+    assert!(!screen.contains("unreachable"), "{screen}");
+    tui.keys("q");
+    tui.wait_exit(10);
 }
