@@ -72,9 +72,86 @@ async fn bug6_7_selectors_operators_segments_and_variants_are_shown_as_they_are(
     );
     assert_eq!(
         cohorts[1]["selector"],
-        json!({"type": "segment", "segment": segment}),
-        "segments by name"
+        json!({"type": "constraints", "segments": [segment], "constraints": [
+            {"attribute": "userId", "op": "in", "values": ["u1"], "segment": segment}]}),
+        "segments by name, with their own constraints"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bug6_7_a_segment_is_shown_with_its_own_constraints_and_never_named_by_an_excluded_value() {
+    let Some(u) = unleash() else { return };
+    let name = unique("segmented");
+    let segment = unique("eu staff");
+    let (s, v) = u
+        .call(reqwest::Method::POST, format!("{}/api/admin/segments", u.url),
+            Some(json!({"name": segment, "constraints": [
+                {"contextName": "email", "operator": "STR_ENDS_WITH", "values": ["@example.com"], "caseInsensitive": true},
+                {"contextName": "region", "operator": "IN", "values": ["us-east"], "inverted": true},
+                {"contextName": "appVersion", "operator": "SEMVER_GT", "value": "2.1.0"}]})))
+        .await;
+    assert!(s == 201 || s == 200, "segment: {s} {v}");
+    let seg_id = v["id"].as_u64().expect("segment id");
+    let strategy = json!({"name": "flexibleRollout", "title": "", "parameters": {"rollout": "40", "stickiness": "default", "groupId": name},
+        "segments": [seg_id],
+        "constraints": [{"contextName": "plan", "operator": "IN", "values": ["pro"]}]});
+    u.feature_with(&name, "production", &[strategy]).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = serve(dir.path(), &u, "1");
+    let admin = server.admin.clone().expect("admin");
+    let snap = Http::new(&server.url)
+        .get("/v1/snapshot", &admin)
+        .await
+        .body;
+    let cohort = &flag(&snap, &name)["environments"]["production"]["cohorts"][0];
+    assert_eq!(
+        cohort["selector"],
+        json!({"type": "constraints", "segments": [segment], "constraints": [
+            {"attribute": "plan", "op": "in", "values": ["pro"]},
+            {"attribute": "email", "op": "str_ends_with", "values": ["@example.com"], "case_insensitive": true, "segment": segment},
+            {"attribute": "region", "op": "in", "values": ["us-east"], "inverted": true, "segment": segment},
+            {"attribute": "appVersion", "op": "semver_gt", "values": ["2.1.0"], "segment": segment}]}),
+        "the strategy's and the segment's own constraints, each as Unleash holds it"
+    );
+    let cname = cohort["name"].as_str().expect("cohort name");
+    assert!(
+        !cname.contains("us-east"),
+        "the name never claims the region the segment excludes: {cname}"
+    );
+    assert!(cname.starts_with("segment-"), "{cname}");
+    // `status --json` shows the same selector (what the CLI shows is what the API holds).
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flagtop"))
+        .args([
+            "status",
+            "--json",
+            "--env",
+            "production",
+            "--backend",
+            &server.url,
+        ])
+        .env("FLAGTOP_TOKEN", &admin)
+        .output()
+        .expect("status");
+    let status: Value = serde_json::from_slice(&out.stdout).expect("status json");
+    let shown = &flag(&status, &name)["environments"]["production"]["cohorts"][0];
+    assert_eq!(shown["selector"], cohort["selector"], "{shown}");
+    // A change to the segment's constraints in Unleash reaches the view (the poll re-reads it).
+    let (s, _) = u
+        .call(
+            reqwest::Method::PUT,
+            format!("{}/api/admin/segments/{seg_id}", u.url),
+            Some(json!({"name": segment, "constraints": [
+                {"contextName": "region", "operator": "NOT_IN", "values": ["us-east"]}]})),
+        )
+        .await;
+    assert!(s == 204 || s == 200, "segment update: {s}");
+    let http = Http::new(&server.url);
+    eventually(20, "the segment's new constraints are shown", || async {
+        let snap = http.get("/v1/snapshot", &admin).await.body;
+        let c = &flag(&snap, &name)["environments"]["production"]["cohorts"][0]["selector"]["constraints"];
+        (c.as_array().map(Vec::len) == Some(2) && c[1]["op"] == "not_in").then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,8 @@
 //! the one advertised in the data dir, or one opened here; where flags live. It must not print.
 
 use super::Cli;
-use crate::client::Client;
+use crate::client::{Client, Transport};
+use crate::control::local_socket;
 use crate::control::runtime::{self, StartOptions};
 use crate::exit::UsageError;
 use color_eyre::eyre::{Result, eyre};
@@ -99,7 +100,7 @@ pub async fn connect(cli: &Cli, source: &'static str) -> Result<Session> {
         });
     }
     let running = runtime::start(embedded(cli, dir, false)?).await?;
-    let client = Client::new(&running.url, &running.token, source)?;
+    let client = owner_client(&running, source)?;
     Ok(Session {
         client,
         embedded: Some(running),
@@ -107,20 +108,51 @@ pub async fn connect(cli: &Cli, source: &'static str) -> Result<Session> {
 }
 
 /// A client of the control plane already running on the data dir `dir` (a TUI or `serve`
-/// advertises its address and an owner-only token there), or None when none runs or the one
-/// at the advertised address cannot prove it is that control plane (then no token is sent).
+/// advertises its address, its owner's socket and an owner-only token there), or None when none
+/// runs or the one at the advertised address cannot prove it is that control plane (then no
+/// token is sent). A socket that is not private to this user is an error, never a fallback.
 pub async fn attach(dir: &std::path::Path, source: &'static str) -> Result<Option<Client>> {
     let Some(ep) = runtime::live_endpoint(dir) else {
         return Ok(None);
     };
-    // Before the token goes anywhere: the server must prove it holds this start's key.
-    let probe = Client::new(&ep.url, "", source)?;
+    // Before the token goes anywhere: the owner's socket must be private and served by this
+    // user, and the server must prove it holds this start's key.
+    let transport = match &ep.socket {
+        Some(path) => {
+            local_socket::check(path).await.map_err(|e| {
+                eyre!(
+                    "the control plane's socket is not safe to use: {e}; not sending the token (stop the control plane on {} and start it again)",
+                    dir.display()
+                )
+            })?;
+            Transport::Unix(path.clone())
+        }
+        None => Transport::Tcp,
+    };
+    let probe = Client::with_transport(&ep.url, "", source, transport.clone())?;
     let key = ep.proof_key.clone().unwrap_or_default();
     if probe.proves(&key).await {
-        return Ok(Some(Client::new(&ep.url, &ep.token, source)?));
+        return Ok(Some(Client::with_transport(
+            &ep.url, &ep.token, source, transport,
+        )?));
     }
     tracing::warn!(url = %ep.url, "the endpoint file's address did not prove it is this data dir's control plane; not sending the token");
     Ok(None)
+}
+
+/// A client for the plane this process started: over its socket when it has one.
+pub fn owner_client(running: &runtime::Running, source: &'static str) -> Result<Client> {
+    let transport = running
+        .socket
+        .clone()
+        .map(Transport::Unix)
+        .unwrap_or_default();
+    Ok(Client::with_transport(
+        &running.url,
+        &running.token,
+        source,
+        transport,
+    )?)
 }
 
 /// A control plane opened here on the data dir `dir`, on a loopback port, without TLS.

@@ -4,7 +4,7 @@
 //! its first state directly.
 
 use super::Cli;
-use super::session::{attach, data_dir, embedded, token_from_env};
+use super::session::{attach, data_dir, embedded, owner_client, token_from_env};
 use crate::control::runtime;
 use crate::exit;
 use color_eyre::eyre::Result;
@@ -56,7 +56,9 @@ pub async fn run(cli: &Cli) -> Result<i32> {
                 }
                 None => {
                     let running = runtime::start(embedded(cli, dir, true)?).await?;
-                    let client = crate::client::Client::new(&running.url, &running.token, "tui")?;
+                    // The TUI talks to its own plane over the owner's socket: other local users
+                    // can reach the TCP port (OFREP, MCP) but cannot crowd the TUI out of it.
+                    let client = owner_client(&running, "tui")?;
                     (client, format!("embedded {}", running.url), Some(running))
                 }
             }

@@ -151,6 +151,7 @@ impl Neutralise for Cohort {
                 for c in constraints {
                     text(&mut c.attribute);
                     c.values.iter_mut().for_each(text);
+                    opt(&mut c.segment);
                 }
                 segments.iter_mut().for_each(text);
             }
@@ -217,10 +218,11 @@ fn flag_dirty(f: &Flag) -> bool {
                     constraints,
                     segments,
                 } => {
-                    constraints
-                        .iter()
-                        .any(|k| dirty(&k.attribute) || k.values.iter().any(|v| dirty(v)))
-                        || segments.iter().any(|s| dirty(s))
+                    constraints.iter().any(|k| {
+                        dirty(&k.attribute)
+                            || k.values.iter().any(|v| dirty(v))
+                            || k.segment.as_deref().is_some_and(dirty)
+                    }) || segments.iter().any(|s| dirty(s))
                 }
             }
     };

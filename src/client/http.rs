@@ -2,6 +2,7 @@
 //! definitions. Every request has timeouts; errors keep the server's code and sentence.
 
 use super::clean::Clean;
+use super::transport::Transport;
 use crate::domain::{Actor, Environment, Flag, Revision};
 use crate::wire::{
     ActionRequest, ApprovalList, AuditPage, DecisionRequest, DefineOutcome, ErrorBody, MetricAck,
@@ -79,6 +80,16 @@ pub fn secs_from_env(var: &str, default: u64) -> Duration {
 impl Client {
     /// Needs the process's TLS set-up (`app::init_tls`, done once at start).
     pub fn new(base: &str, token: &str, source: &'static str) -> Result<Client, ClientError> {
+        Client::with_transport(base, token, source, Transport::Tcp)
+    }
+
+    /// As `new`, over `transport`.
+    pub fn with_transport(
+        base: &str,
+        token: &str,
+        source: &'static str,
+        transport: Transport,
+    ) -> Result<Client, ClientError> {
         let timeout = secs_from_env("FLAGTOP_HTTP_TIMEOUT_SECS", 15);
         // No client-wide read timeout: every request has its own total timeout, and the stream
         // has its idle timeout (a read timeout re-armed on every chunk would keep waking the
@@ -98,6 +109,9 @@ impl Client {
                 ))
             })?;
             builder = builder.add_root_certificate(cert);
+        }
+        if let Transport::Unix(path) = transport {
+            builder = builder.unix_socket(path);
         }
         let http = builder
             .build()

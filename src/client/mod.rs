@@ -4,6 +4,8 @@ pub mod clean;
 pub mod http;
 pub mod sse;
 pub mod stream;
+pub mod transport;
 
 pub use clean::Clean;
 pub use http::{Client, ClientError};
+pub use transport::Transport;

@@ -127,15 +127,20 @@ impl Follower {
     }
 
     /// One poll: new events → read the features they name; a changed list → read new ones,
-    /// mark vanished ones archived; a gap in the log → read everything.
+    /// mark vanished ones archived; a gap in the log, or a changed segment (its event names no
+    /// feature) → read everything.
     pub fn poll(&mut self, cp: &ControlPlane) -> Result<usize, FlagStoreError> {
         let stamp = cp.revision();
         let page = self.unleash.events_since(self.last_event)?;
-        if page.gap {
-            tracing::info!(
-                after = self.last_event,
-                "the Unleash event log ran past one poll's pages: reading every feature again"
-            );
+        if page.gap || page.segments_changed {
+            if page.gap {
+                tracing::info!(
+                    after = self.last_event,
+                    "the Unleash event log ran past one poll's pages: reading every feature again"
+                );
+            } else {
+                tracing::info!("an Unleash segment changed: reading every feature again");
+            }
             let n = page.events.len();
             self.full(cp, page.events, page.newest)?;
             return Ok(n);

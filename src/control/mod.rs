@@ -10,6 +10,7 @@ pub mod exposition;
 pub mod exposure;
 pub mod flags;
 pub mod follower;
+pub mod local_socket;
 pub mod metrics;
 pub mod policy;
 pub mod prometheus;

@@ -1,5 +1,6 @@
 //! Starting a control plane: open the data dir, seed a scenario, run the engine and serve the
-//! API on a listener; advertise the address and an owner-only token in the data dir.
+//! API on a TCP listener and on the owner's Unix socket (`local_socket`); advertise both and
+//! an owner-only token in the data dir.
 
 use super::clock::{Clock, SystemClock};
 use super::flags::FlagStore;
@@ -8,9 +9,8 @@ use super::follower::{self as sync, Follower};
 use super::service::ControlPlane;
 use super::store::postgres::{self, PgStore};
 use super::store::{Backend, Store};
-use super::{api, engine, scenario, server, simulator::Simulator};
+use super::{api, engine, local_socket, scenario, server, simulator::Simulator};
 use crate::domain::{Actor, Role};
-use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -39,44 +39,6 @@ pub struct StartOptions {
 pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
-}
-
-/// A rustls server configuration from PEM files, with a clear error for each way they can be wrong.
-fn tls_config(files: &TlsFiles) -> color_eyre::Result<tokio_rustls::rustls::ServerConfig> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
-        .map_err(|e| {
-            color_eyre::eyre::eyre!(
-                "cannot read the TLS certificate {}: {e}",
-                files.cert.display()
-            )
-        })?
-        .collect::<Result<_, _>>()
-        .map_err(|e| {
-            color_eyre::eyre::eyre!(
-                "the TLS certificate {} is not valid PEM: {e}",
-                files.cert.display()
-            )
-        })?;
-    if certs.is_empty() {
-        return Err(color_eyre::eyre::eyre!(
-            "no certificate found in {}",
-            files.cert.display()
-        ));
-    }
-    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| {
-        color_eyre::eyre::eyre!("cannot read the TLS key {}: {e}", files.key.display())
-    })?;
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| color_eyre::eyre::eyre!("TLS set-up failed: {e}"))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| {
-            color_eyre::eyre::eyre!("the TLS certificate and key do not fit together: {e}")
-        })
 }
 
 /// Which store holds flagtop's own records.
@@ -136,77 +98,6 @@ fn open_on(
     }
 }
 
-/// Each replica's follower: woken by NOTIFY (a revision only) or every `FOLLOW_POLL`, it reads
-/// what other replicas committed from the changes table and publishes it to this replica's
-/// streams, in order.
-fn spawn_store_follower(
-    cp: Arc<ControlPlane>,
-    wake: Arc<tokio::sync::Notify>,
-    stop: Arc<AtomicBool>,
-) {
-    tokio::spawn(async move {
-        while !stop.load(Ordering::Relaxed) {
-            tokio::select! {
-                () = wake.notified() => {}
-                () = tokio::time::sleep(FOLLOW_POLL) => {}
-            }
-            let cp = cp.clone();
-            match tokio::task::spawn_blocking(move || cp.follow_store()).await {
-                Ok(Ok(n)) if n > 0 => tracing::debug!(changes = n, "caught up with other replicas"),
-                Ok(Err(e)) => tracing::warn!(error = %e, "could not read other replicas' changes"),
-                _ => {}
-            }
-        }
-    });
-}
-
-/// The engine runs on exactly one replica: the one holding the advisory lock. Every replica
-/// tries to take it every `LEAD_CHECK`; the leader checks it still holds it as often, and stops
-/// its engine when it lost it (its connection died). When the leader's process dies, its
-/// connection closes, PostgreSQL releases the lock and another replica takes over.
-fn spawn_leadership(
-    cp: Arc<ControlPlane>,
-    pg: Arc<PgStore>,
-    mut engine_start: impl FnMut(Arc<AtomicBool>) + Send + 'static,
-    stop: Arc<AtomicBool>,
-) {
-    let spawned = std::thread::Builder::new().name("flagtop-leader".into()).spawn(move || {
-        let mut leading: Option<(postgres::Leadership, Arc<AtomicBool>)> = None;
-        while !stop.load(Ordering::Relaxed) {
-            match &leading {
-                Some((l, engine_stop)) => {
-                    if !pg.still_leads(l) {
-                        tracing::warn!("lost the engine's lock (database connection lost); stopping the engine here");
-                        engine_stop.store(true, Ordering::Relaxed);
-                        leading = None;
-                    }
-                }
-                None => match pg.try_lead() {
-                    Ok(Some(l)) => {
-                        // Start from what the previous leader committed.
-                        if let Err(e) = cp.follow_store() {
-                            tracing::warn!(error = %e, "could not catch up before taking the engine");
-                        }
-                        tracing::info!("this replica runs the engine");
-                        let engine_stop = Arc::new(AtomicBool::new(false));
-                        engine_start(engine_stop.clone());
-                        leading = Some((l, engine_stop));
-                    }
-                    Ok(None) => {}
-                    Err(e) => tracing::debug!(error = %e, "cannot reach PostgreSQL to take the engine's lock"),
-                },
-            }
-            std::thread::sleep(LEAD_CHECK);
-        }
-        if let Some((_, engine_stop)) = leading {
-            engine_stop.store(true, Ordering::Relaxed);
-        }
-    });
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "could not start the leadership thread; this replica will not run the engine");
-    }
-}
-
 /// Where a control plane keeps flag state.
 #[derive(Debug, Clone, Default)]
 pub enum FlagSource {
@@ -221,26 +112,15 @@ pub enum FlagSource {
     },
 }
 
-/// Where a running control plane can be reached by its owner (`DATA/endpoint.json`, mode 0600).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Endpoint {
-    pub url: String,
-    pub token: String,
-    pub pid: u32,
-    /// A key made at start: the server proves it holds it (`GET /v1/hello`) before a client
-    /// sends the token, so whoever binds a dead server's port gets no token. Files written by
-    /// older versions have none and are not trusted.
-    #[serde(default)]
-    pub proof_key: Option<String>,
-}
-
 pub struct Running {
     pub url: String,
+    /// The owner's Unix socket, when one is served (the TUI and local CLI use it).
+    pub socket: Option<PathBuf>,
     /// The owner's token (in memory and in the 0600 endpoint file only).
     pub token: String,
     pub cp: Arc<ControlPlane>,
     stop: Arc<AtomicBool>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    shutdown: tokio::sync::watch::Sender<bool>,
     server: tokio::task::JoinHandle<()>,
     endpoint_file: PathBuf,
 }
@@ -248,12 +128,13 @@ pub struct Running {
 impl Running {
     pub async fn shutdown(mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+        let _ = self.shutdown.send(true);
         // The server closes its streams and gives connections `server::SHUTDOWN_GRACE`.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), &mut self.server).await;
         let _ = std::fs::remove_file(&self.endpoint_file);
+        if let Some(socket) = &self.socket {
+            let _ = std::fs::remove_file(socket);
+        }
     }
 
     /// Serve until the task ends (used by `flagtop serve`).
@@ -262,53 +143,33 @@ impl Running {
     }
 }
 
-pub fn owner_name() -> String {
-    std::env::var("USER")
-        .ok()
-        .filter(|u| crate::domain::ids::valid_key(u))
-        .unwrap_or_else(|| "owner".to_string())
-}
+mod endpoint;
+mod replicas;
+mod tls;
+use endpoint::write_private;
+pub use endpoint::{Endpoint, endpoint_path, live_endpoint, owner_name, read_endpoint};
+use replicas::{spawn_leadership, spawn_store_follower};
 
-pub fn endpoint_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("endpoint.json")
-}
-
-pub fn read_endpoint(data_dir: &Path) -> Option<Endpoint> {
-    let text = std::fs::read_to_string(endpoint_path(data_dir)).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
-/// The endpoint file if the process that wrote it still runs; a stale one (its process gone,
-/// after `kill -9`) is removed and ignored, so a client never offers its token to whoever
-/// binds that port next. Files from older versions (no proof key) are ignored too.
-pub fn live_endpoint(data_dir: &Path) -> Option<Endpoint> {
-    let ep = read_endpoint(data_dir)?;
-    let alive = Path::new(&format!("/proc/{}", ep.pid)).exists();
-    if !alive || ep.proof_key.is_none() {
-        if !alive {
-            tracing::info!(
-                pid = ep.pid,
-                "removing a stale endpoint file (its control plane is gone)"
-            );
-            let _ = std::fs::remove_file(endpoint_path(data_dir));
-        }
+/// The owner's socket for `data_dir`, bound; None (TCP only, with a warning) when the path is
+/// too long or it cannot be made private.
+fn bound_socket(data_dir: &Path) -> Option<(PathBuf, server::Listener)> {
+    let Some(path) = local_socket::socket_path(data_dir) else {
+        tracing::warn!(data = %data_dir.display(), "the data dir's path is too long for a Unix socket and XDG_RUNTIME_DIR is not set: the local CLI and TUI use TCP");
         return None;
+    };
+    match local_socket::bind(&path) {
+        Ok((listener, owner_uid)) => Some((
+            path,
+            server::Listener::Unix {
+                listener,
+                owner_uid,
+            },
+        )),
+        Err(e) => {
+            tracing::warn!(error = %e, "no owner socket: the local CLI and TUI use TCP");
+            None
+        }
     }
-    Some(ep)
-}
-
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()
 }
 
 pub async fn start(opts: StartOptions) -> color_eyre::Result<Running> {
@@ -391,7 +252,7 @@ pub async fn start_with(opts: StartOptions, choice: StoreChoice) -> color_eyre::
         .await
         .map_err(|e| color_eyre::eyre::eyre!("cannot listen on {}: {e}", opts.listen))?;
     let addr = listener.local_addr()?;
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
     let limits = Arc::new(api::limits::Limits::default());
     let proof_key = super::auth::mint().map_err(|e| color_eyre::eyre::eyre!(e))?;
@@ -402,21 +263,56 @@ pub async fn start_with(opts: StartOptions, choice: StoreChoice) -> color_eyre::
         exposed: super::exposition::Exposed(exposition),
     };
     let app = api::router_with(cp.clone(), extras);
-    let shutdown = async move {
-        let _ = rx.await;
-    };
     let (url, listener) = match &opts.tls {
         None => (format!("http://{addr}"), server::Listener::Tcp(listener)),
         Some(files) => {
-            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls_config(files)?));
+            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls::tls_config(files)?));
             (
                 format!("https://{addr}"),
                 server::Listener::Tls(listener, acceptor),
             )
         }
     };
-    let registry = Arc::new(server::Registry::default());
-    let server = tokio::spawn(server::serve(listener, app, registry, closing_tx, shutdown));
+    // The owner's socket has its own connection registry: however many TCP connections others
+    // hold, none of them can evict or crowd out the owner's.
+    let socket = bound_socket(&opts.data_dir);
+    // Stopped by `Running::shutdown`, or when `Running` is dropped.
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        while !*rx.borrow_and_update() {
+            if rx.changed().await.is_err() {
+                break;
+            }
+        }
+    };
+    let tcp_cap = server::public_cap(server::open_files_limit());
+    let tcp = server::serve(
+        listener,
+        app.clone(),
+        Arc::new(server::Registry::with_cap(tcp_cap)),
+        closing_tx.clone(),
+        until_stopped(stop_rx.clone()),
+    );
+    let (socket, local) = match socket {
+        Some((path, l)) => (Some(path), Some(l)),
+        None => (None, None),
+    };
+    let local = local.map(|l| {
+        server::serve(
+            l,
+            app,
+            Arc::new(server::Registry::default()),
+            closing_tx,
+            until_stopped(stop_rx),
+        )
+    });
+    let server = tokio::spawn(async move {
+        match local {
+            Some(local) => {
+                tokio::join!(tcp, local);
+            }
+            None => tcp.await,
+        }
+    });
     {
         // Rate-limit state of tokens not seen lately is forgotten once a minute.
         let (limits, stop) = (limits.clone(), stop.clone());
@@ -433,15 +329,17 @@ pub async fn start_with(opts: StartOptions, choice: StoreChoice) -> color_eyre::
         token: token.clone(),
         pid: std::process::id(),
         proof_key: Some(proof_key),
+        socket: socket.clone(),
     };
     write_private(&endpoint_file, &serde_json::to_string(&ep)?)?;
     tracing::info!(%url, data = %opts.data_dir.display(), "control plane listening");
     Ok(Running {
         url,
+        socket,
         token,
         cp,
         stop,
-        shutdown: Some(tx),
+        shutdown: stop_tx,
         server,
         endpoint_file,
     })

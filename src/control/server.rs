@@ -1,5 +1,5 @@
 //! The HTTP connection loop under the API: every connection bounded. At most `MAX_CONNECTIONS`
-//! at once; request headers must arrive within `HEADER_READ_TIMEOUT` (also between keep-alive
+//! at once (fewer when the file limit is low: `public_cap`); request headers must arrive within `HEADER_READ_TIMEOUT` (also between keep-alive
 //! requests), a TLS handshake within `TLS_HANDSHAKE_TIMEOUT`. When the cap is reached, a new
 //! connection evicts one that never got an answer (half-open: the oldest first), else the one
 //! idle the longest; streams and requests in flight are never evicted — so an authenticated
@@ -10,15 +10,17 @@
 use axum::Router;
 use futures::task::AtomicWaker;
 use std::collections::HashMap;
-use std::io;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 
-/// Connections served at once.
+mod cap;
+mod tracked;
+pub use cap::{FD_RESERVE, MIN_CONNECTIONS, open_files_limit, public_cap};
+use tracked::Tracked;
+
+/// Connections served at once (on one listener; lower when the process may open fewer files).
 pub const MAX_CONNECTIONS: usize = 2048;
 /// A client must send a request's headers within this (and within this of the previous answer
 /// on a kept-alive connection).
@@ -40,13 +42,13 @@ struct Entry {
 #[derive(Default)]
 pub struct Shared {
     /// Bytes were written back (an answer began): not half-open.
-    answered: AtomicBool,
+    pub(crate) answered: AtomicBool,
     /// Requests being handled and streams open on this connection.
     busy: AtomicUsize,
     /// Milliseconds since the registry's start of the last read or write.
-    last_activity: AtomicU64,
-    evicted: AtomicBool,
-    waker: AtomicWaker,
+    pub(crate) last_activity: AtomicU64,
+    pub(crate) evicted: AtomicBool,
+    pub(crate) waker: AtomicWaker,
 }
 
 /// A request on this connection keeps it from eviction while the guard lives (a stream holds
@@ -70,15 +72,33 @@ impl ConnHandle {
     }
 }
 
-#[derive(Default)]
 pub struct Registry {
     conns: Mutex<HashMap<u64, Entry>>,
     next: AtomicU64,
     epoch: std::sync::OnceLock<Instant>,
+    cap: usize,
+    /// One permit per open connection (held until its descriptor is closed).
+    room: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for Registry {
+    fn default() -> Registry {
+        Registry::with_cap(MAX_CONNECTIONS)
+    }
 }
 
 impl Registry {
-    fn now_ms(&self) -> u64 {
+    pub fn with_cap(cap: usize) -> Registry {
+        Registry {
+            conns: Mutex::default(),
+            next: AtomicU64::new(0),
+            epoch: std::sync::OnceLock::new(),
+            cap: cap.max(1),
+            room: Arc::new(tokio::sync::Semaphore::new(cap.max(1))),
+        }
+    }
+
+    pub(crate) fn now_ms(&self) -> u64 {
         self.epoch.get_or_init(Instant::now).elapsed().as_millis() as u64
     }
 
@@ -90,24 +110,8 @@ impl Registry {
     /// connection is busy).
     fn admit(&self) -> Option<(u64, Arc<Shared>)> {
         let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
-        if conns.len() >= MAX_CONNECTIONS {
-            let idle = |e: &&Entry| e.shared.busy.load(Ordering::SeqCst) == 0;
-            let victim = conns
-                .values()
-                .filter(idle)
-                .filter(|e| !e.shared.answered.load(Ordering::SeqCst))
-                .min_by_key(|e| e.accepted)
-                .or_else(|| {
-                    conns
-                        .values()
-                        .filter(idle)
-                        .min_by_key(|e| e.shared.last_activity.load(Ordering::SeqCst))
-                })
-                .map(|e| e.shared.clone());
-            let victim = victim?;
-            victim.evicted.store(true, Ordering::SeqCst);
-            victim.waker.wake();
-            conns.retain(|_, e| !Arc::ptr_eq(&e.shared, &victim));
+        if conns.len() >= self.cap && !evict_from(&mut conns) {
+            return None;
         }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::new(Shared::default());
@@ -122,112 +126,69 @@ impl Registry {
         Some((id, shared))
     }
 
-    fn remove(&self, id: u64) {
+    pub(crate) fn remove(&self, id: u64) {
         if let Ok(mut c) = self.conns.lock() {
             c.remove(&id);
         }
     }
-}
 
-/// A connection's I/O, tracked: activity and answers are noted, and an evicted connection fails
-/// its next read or write (hyper then closes it).
-struct Tracked<S> {
-    io: S,
-    id: u64,
-    shared: Arc<Shared>,
-    registry: Arc<Registry>,
-}
-
-impl<S> Drop for Tracked<S> {
-    fn drop(&mut self) {
-        self.registry.remove(self.id);
-    }
-}
-
-fn evicted() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::ConnectionAborted,
-        "connection evicted: the server is at its connection limit",
-    )
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        self.shared.waker.register(cx.waker());
-        if self.shared.evicted.load(Ordering::SeqCst) {
-            return Poll::Ready(Err(evicted()));
+    /// Room for one more connection: a permit that lives as long as its descriptor (at most
+    /// the cap at once). With none left, one idle connection is evicted at once (before the
+    /// next one is accepted) and its permit awaited, so the descriptors in use never exceed
+    /// the cap, however fast others reconnect.
+    async fn room(self: Arc<Self>) -> tokio::sync::OwnedSemaphorePermit {
+        if let Ok(p) = self.room.clone().try_acquire_owned() {
+            return p;
         }
-        let before = buf.filled().len();
-        let r = Pin::new(&mut self.io).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            let now = self.registry.now_ms();
-            self.shared.last_activity.store(now, Ordering::SeqCst);
+        let evicted = {
+            let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+            evict_from(&mut conns)
+        };
+        if !evicted {
+            tracing::warn!("every connection is busy: new connections wait");
         }
-        r
+        match self.room.clone().acquire_owned().await {
+            Ok(p) => p,
+            // The semaphore is never closed.
+            Err(_) => std::future::pending().await,
+        }
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        if self.shared.evicted.load(Ordering::SeqCst) {
-            return Poll::Ready(Err(evicted()));
-        }
-        let r = Pin::new(&mut self.io).poll_write(cx, data);
-        if let Poll::Ready(Ok(n)) = &r
-            && *n > 0
-        {
-            self.shared.answered.store(true, Ordering::SeqCst);
-            let now = self.registry.now_ms();
-            self.shared.last_activity.store(now, Ordering::SeqCst);
-        }
-        r
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        if self.shared.evicted.load(Ordering::SeqCst) {
-            return Poll::Ready(Err(evicted()));
-        }
-        let r = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = &r
-            && *n > 0
-        {
-            self.shared.answered.store(true, Ordering::SeqCst);
-            let now = self.registry.now_ms();
-            self.shared.last_activity.store(now, Ordering::SeqCst);
-        }
-        r
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
+/// Evict one idle connection: a half-open one (never answered) first, the oldest; else the
+/// one idle longest. False when every connection is busy.
+fn evict_from(conns: &mut HashMap<u64, Entry>) -> bool {
+    let idle = |e: &&Entry| e.shared.busy.load(Ordering::SeqCst) == 0;
+    let victim = conns
+        .values()
+        .filter(idle)
+        .filter(|e| !e.shared.answered.load(Ordering::SeqCst))
+        .min_by_key(|e| e.accepted)
+        .or_else(|| {
+            conns
+                .values()
+                .filter(idle)
+                .min_by_key(|e| e.shared.last_activity.load(Ordering::SeqCst))
+        })
+        .map(|e| e.shared.clone());
+    let Some(victim) = victim else {
+        return false;
+    };
+    victim.evicted.store(true, Ordering::SeqCst);
+    victim.waker.wake();
+    conns.retain(|_, e| !Arc::ptr_eq(&e.shared, &victim));
+    true
 }
 
-/// How connections arrive: plain TCP, TCP with TLS, or a Unix socket (the embedded plane's).
+/// How connections arrive: plain TCP, TCP with TLS, or the owner's Unix socket (a connection
+/// from any other uid than `owner_uid` is closed unanswered).
 pub enum Listener {
     Tcp(tokio::net::TcpListener),
     Tls(tokio::net::TcpListener, tokio_rustls::TlsAcceptor),
-    Unix(tokio::net::UnixListener),
+    Unix {
+        listener: tokio::net::UnixListener,
+        owner_uid: u32,
+    },
 }
 
 /// Serve `app` on `listener` until `shutdown` resolves; then stop accepting, tell streams to
@@ -242,10 +203,20 @@ pub async fn serve(
     let mut tasks = tokio::task::JoinSet::new();
     let listener = Arc::new(listener);
     tokio::pin!(shutdown);
+    // Room first, then accept: kept across turns of the loop (a finished connection must not
+    // start another eviction).
+    let next = |listener: Arc<Listener>, registry: Arc<Registry>| {
+        Box::pin(async move {
+            let permit = registry.room().await;
+            (permit, accept(&listener).await)
+        })
+    };
+    let mut pending = next(listener.clone(), registry.clone());
     loop {
         tokio::select! {
             () = &mut shutdown => break,
-            accepted = accept(&listener) => {
+            (permit, accepted) = &mut pending => {
+                pending = next(listener.clone(), registry.clone());
                 let Some(io) = accepted else { continue };
                 let Some((id, shared)) = registry.admit() else {
                     tracing::warn!("connection refused: every connection is busy");
@@ -254,7 +225,11 @@ pub async fn serve(
                 let app = app.clone();
                 let registry = registry.clone();
                 let closing = closing.subscribe();
-                tasks.spawn(connection(io, id, shared, registry, app, closing));
+                tasks.spawn(async move {
+                    connection(io, id, shared, registry, app, closing).await;
+                    // The descriptor is closed: room for the next one.
+                    drop(permit);
+                });
             }
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
         }
@@ -278,7 +253,26 @@ async fn accept(listener: &Listener) -> Option<Io> {
     let r = match listener {
         Listener::Tcp(l) => l.accept().await.map(|(s, _)| Io::Tcp(s)),
         Listener::Tls(l, a) => l.accept().await.map(|(s, _)| Io::Tls(s, a.clone())),
-        Listener::Unix(l) => l.accept().await.map(|(s, _)| Io::Unix(s)),
+        Listener::Unix {
+            listener,
+            owner_uid,
+        } => match listener.accept().await {
+            Ok((s, _)) => match s.peer_cred() {
+                Ok(c) if c.uid() == *owner_uid => Ok(Io::Unix(s)),
+                Ok(c) => {
+                    tracing::warn!(
+                        uid = c.uid(),
+                        "refused a connection on the owner's socket from another user"
+                    );
+                    return None;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "refused a connection on the owner's socket: its peer is unknown");
+                    return None;
+                }
+            },
+            Err(e) => Err(e),
+        },
     };
     match r {
         Ok(io) => Some(io),

@@ -201,6 +201,7 @@ mod constraint_tests {
             values: values.iter().map(|v| v.to_string()).collect(),
             inverted,
             case_insensitive,
+            segment: None,
         }
     }
 

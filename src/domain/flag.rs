@@ -67,6 +67,10 @@ pub struct Constraint {
     /// String comparisons ignore case.
     #[serde(default, skip_serializing_if = "is_false")]
     pub case_insensitive: bool,
+    /// The segment (by name) this constraint is part of, when it is one of a segment's own
+    /// constraints (an Unleash segment); None for the cohort's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
 }
 
 /// How a constraint compares the user's attribute with its values (Unleash's operators).
@@ -115,7 +119,8 @@ impl ConstraintOp {
 }
 
 impl Constraint {
-    /// `region in eu-west`, `not (userId starts with vip-)`: what the constraint really selects.
+    /// `region in eu-west`, `not (userId starts with vip-)`, `userId in u1 (segment beta)`:
+    /// what the constraint really selects, and the segment it belongs to.
     pub fn describe(&self) -> String {
         let case = if self.case_insensitive {
             " (any case)"
@@ -128,10 +133,14 @@ impl Constraint {
             self.op.words(),
             self.values.join(",")
         );
-        if self.inverted {
+        let shown = if self.inverted {
             format!("not ({plain})")
         } else {
             plain
+        };
+        match &self.segment {
+            Some(seg) => format!("{shown} (segment {seg})"),
+            None => shown,
         }
     }
 }

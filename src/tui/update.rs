@@ -9,6 +9,7 @@ use super::effect::{Effect, Event, Step};
 use super::keymap::Lookup;
 use super::keys::{Cmd, KeyPress};
 use super::model::{Conn, Model, Pane, StatusLine};
+use crate::client::ClientError;
 use crate::client::stream::StreamEvent;
 use crate::tui::text::{fit, typed};
 use crossterm::event::{Event as CtEvent, KeyCode, KeyEvent, KeyEventKind};
@@ -32,6 +33,7 @@ fn step(m: &mut Model, ev: Event) -> Step {
         Event::Key { key, .. } if key.kind == KeyEventKind::Release => Step::redraw(false),
         Event::Key { key, new_idem_key } => Step::run(on_key(m, key, &new_idem_key)),
         Event::Snapshot(Ok(s)) => {
+            reached(m);
             let now = m.now;
             m.data.load_snapshot(*s, now);
             m.data_changed(true);
@@ -39,6 +41,7 @@ fn step(m: &mut Model, ev: Event) -> Step {
             Step::redraw(true)
         }
         Event::Snapshot(Err(e)) => {
+            note_reach(m, &e);
             m.set_status(
                 format!("snapshot failed: {}", fit(&e.to_string(), 120)),
                 true,
@@ -47,7 +50,17 @@ fn step(m: &mut Model, ev: Event) -> Step {
         }
         Event::Stream(s) => on_stream(m, s),
         Event::Readings(u, arrived) => Step::redraw(apply_guardrails(m, u, arrived)),
-        Event::Outcome { idem_key, result } => confirm::on_outcome(m, &idem_key, result),
+        Event::Outcome { idem_key, result } => {
+            let before = m.data.conn.clone();
+            match &result {
+                Err(e) => note_reach(m, e),
+                Ok(_) => reached(m),
+            }
+            let mut step = confirm::on_outcome(m, &idem_key, result);
+            // The header shows whether the plane is reachable.
+            step.redraw |= m.data.conn != before;
+            step
+        }
         Event::Tick(now) => {
             let shown_before = age_label(m);
             m.now = now;
@@ -86,6 +99,40 @@ fn apply_guardrails(
     let reorder = m.flags.sort == super::model::SortBy::Attention;
     m.data_changed(reorder);
     true
+}
+
+/// A request failed: when it never got an answer, the header stops saying live (the stream
+/// may still be up while this process cannot open a connection). An error the server sent
+/// proves it was reached.
+fn note_reach(m: &mut Model, e: &ClientError) {
+    match e {
+        ClientError::Unreachable { .. }
+        | ClientError::Timeout { .. }
+        | ClientError::Interrupted { .. } => {
+            let stream_up = match &m.data.conn {
+                Conn::Live => true,
+                Conn::Unreachable { stream_up, .. } => *stream_up,
+                // The stream's own state says more (and when it is back, the view is live).
+                Conn::Connecting | Conn::Reconnecting { .. } => return,
+            };
+            m.data.conn = Conn::Unreachable {
+                reason: fit(&e.to_string(), 120),
+                stream_up,
+            };
+        }
+        ClientError::Api { .. } | ClientError::Protocol(_) => reached(m),
+    }
+}
+
+/// A request got an answer: a view that was live before the failure is live again.
+fn reached(m: &mut Model) {
+    if let Conn::Unreachable { stream_up, .. } = m.data.conn {
+        m.data.conn = if stream_up {
+            Conn::Live
+        } else {
+            Conn::Connecting
+        };
+    }
 }
 
 fn on_stream(m: &mut Model, s: StreamEvent) -> Step {

@@ -3,6 +3,7 @@
 
 pub mod fault;
 pub mod pty;
+pub mod raw;
 pub mod unleash;
 
 use std::io::{BufRead, BufReader};
@@ -40,9 +41,34 @@ impl Server {
 
     /// `flagtop serve` on `listen` with extra environment variables.
     pub fn start_env(data: &Path, listen: &str, extra: &[&str], envs: &[(&str, String)]) -> Server {
+        Server::start_cmd(
+            Command::new(env!("CARGO_BIN_EXE_flagtop")),
+            data,
+            listen,
+            extra,
+            envs,
+        )
+    }
+
+    /// `flagtop serve` that may open at most `files` files (run under `prlimit`).
+    pub fn start_limited(data: &Path, files: u32, extra: &[&str]) -> Server {
+        let mut cmd = Command::new("prlimit");
+        cmd.arg(format!("--nofile={files}:{files}"))
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_flagtop"));
+        Server::start_cmd(cmd, data, "127.0.0.1:0", extra, &[])
+    }
+
+    fn start_cmd(
+        mut cmd: Command,
+        data: &Path,
+        listen: &str,
+        extra: &[&str],
+        envs: &[(&str, String)],
+    ) -> Server {
         // Tests build clients (ours, Prometheus') once a server runs: TLS set up, as `main` does.
         flagtop::app::init_tls();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_flagtop"))
+        let mut child = cmd
             .args(["serve", "--listen", listen, "--data"])
             .arg(data)
             .args(extra)

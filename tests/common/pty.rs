@@ -35,6 +35,8 @@ pub struct Opts<'a> {
     pub args: &'a [&'a str],
     /// Start through `sh` with SIGHUP ignored (as under `nohup`).
     pub ignore_hup: bool,
+    /// Run under `prlimit` with at most this many open files.
+    pub files: Option<u32>,
 }
 
 impl Default for Opts<'_> {
@@ -45,6 +47,7 @@ impl Default for Opts<'_> {
             env: &[],
             args: &[],
             ignore_hup: false,
+            files: None,
         }
     }
 }
@@ -93,11 +96,13 @@ impl Tui {
                 env,
                 args,
                 ignore_hup: false,
+                files: None,
             },
         )
     }
 
     /// An empty config dir and a clean environment, so only what is given here decides the looks.
+    /// An empty `url` starts the TUI on its own embedded control plane (no `--backend`).
     pub fn start_opts(url: &str, token: &str, o: Opts<'_>) -> Tui {
         let pair = native_pty_system()
             .openpty(PtySize {
@@ -111,6 +116,10 @@ impl Tui {
         let mut cmd = if o.ignore_hup {
             let mut c = CommandBuilder::new("/bin/sh");
             c.args(["-c", "trap '' HUP; exec \"$0\" \"$@\"", bin]);
+            c
+        } else if let Some(n) = o.files {
+            let mut c = CommandBuilder::new("prlimit");
+            c.args([format!("--nofile={n}:{n}").as_str(), "--", bin]);
             c
         } else {
             CommandBuilder::new(bin)

@@ -218,7 +218,8 @@ impl Unleash {
             .collect())
     }
 
-    /// Segment ids → names (empty when the server has none or does not offer them).
+    /// Segment ids → segments with their constraints (empty when the server has none or does
+    /// not offer them).
     pub fn segments(&self) -> Result<Segments, FlagStoreError> {
         let Some(v) = self.get_opt(&format!("{}/api/admin/segments", self.base))? else {
             return Ok(Segments::new());
@@ -228,12 +229,7 @@ impl Unleash {
             .into_iter()
             .flatten()
             .take(10_000)
-            .filter_map(|s| {
-                Some((
-                    s["id"].as_u64()?,
-                    crate::sanitize::clean(s["name"].as_str()?, map::MAX_TEXT),
-                ))
-            })
+            .filter_map(map::segment)
             .collect())
     }
 

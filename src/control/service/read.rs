@@ -123,6 +123,20 @@ impl ControlPlane {
     ) -> Result<(Vec<AuditEvent>, Option<u64>), ServiceError> {
         Ok(self
             .store
-            .audit_scan(flag, before, limit.clamp(1, 1000), AUDIT_SCAN_LIMIT)?)
+            .audit_scan(flag, before, limit.clamp(1, 1000), audit_scan_limit())?)
     }
+}
+
+/// `AUDIT_SCAN_LIMIT`; builds with the `test-hooks` feature (never shipped) take a lower one
+/// from `FLAGTOP_TEST_AUDIT_SCAN_LIMIT`, so an end-to-end test can reach it without writing
+/// 100,000 events.
+fn audit_scan_limit() -> usize {
+    #[cfg(feature = "test-hooks")]
+    if let Some(n) = std::env::var("FLAGTOP_TEST_AUDIT_SCAN_LIMIT")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        return n.max(1);
+    }
+    AUDIT_SCAN_LIMIT
 }

@@ -10,7 +10,7 @@ use crate::domain::{Action, ApprovalRequest, Revision};
 use crate::tui::dialog::Dialog;
 use crate::tui::effect::{Effect, Step};
 use crate::tui::keys::{Cmd, KeyPress};
-use crate::tui::model::Model;
+use crate::tui::model::{Conn, Model};
 use crate::tui::text::fit;
 use crate::wire::{ActionRequest, Outcome, OutcomeKind};
 use crossterm::event::{Event as CtEvent, KeyEvent};
@@ -28,7 +28,17 @@ pub fn target_revision(m: &Model, action: &Action) -> Revision {
 
 /// Says why nothing may be sent now (stale view, read-only role), on the status line.
 pub fn refuse_if_not_writable(m: &mut Model) -> bool {
-    if !m.is_live() {
+    // After a request that could not get through, the stream still keeps the view current:
+    // the operator may try again (an answer makes the header live again).
+    let current = m.is_live()
+        || matches!(
+            m.data.conn,
+            Conn::Unreachable {
+                stream_up: true,
+                ..
+            }
+        );
+    if !current {
         let age = m
             .stale_secs()
             .map(|s| format!(" (stale {s}s)"))

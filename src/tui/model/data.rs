@@ -24,6 +24,13 @@ pub enum Conn {
         since: DateTime<Utc>,
         reason: String,
     },
+    /// A request could not reach the control plane (refused, out of file descriptors, timed
+    /// out, cut off), whatever the stream says; ends when a request or the stream gets through.
+    /// `stream_up`: the stream was live before, so a good answer makes the view live again.
+    Unreachable {
+        reason: String,
+        stream_up: bool,
+    },
 }
 
 #[derive(Debug)]

@@ -8,6 +8,7 @@ mod confirm;
 mod incident;
 mod incident_view;
 mod keymap;
+mod reach;
 mod screen;
 mod update;
-mod view;
+pub(super) mod view;

@@ -220,7 +220,12 @@ fn update_is_deterministic_and_says_when_to_redraw() {
         &mut m,
         Event::Outcome {
             idem_key: "not-ours".into(),
-            result: Err(ClientError::Timeout { url: "x".into() }),
+            result: Err(ClientError::Api {
+                status: 422,
+                code: "invalid".into(),
+                message: "no".into(),
+                current_revision: None,
+            }),
         },
     );
     assert_eq!(

@@ -49,6 +49,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
     match &m.data.conn {
         Conn::Live => s.push(Span::styled("● live", t.healthy)),
         Conn::Connecting => s.push(Span::styled("◌ connecting", t.warning)),
+        Conn::Unreachable { .. } => s.push(Span::styled("✕ unreachable", t.danger)),
         Conn::Reconnecting { .. } => {
             let age = human_secs(m.stale_secs().unwrap_or(0));
             s.push(Span::styled(

@@ -29,6 +29,9 @@ pub struct EventPage {
     pub events: Vec<ExternalEvent>,
     pub newest: u64,
     pub gap: bool,
+    /// A segment was created, changed or deleted: every strategy using it selects differently,
+    /// and its event names no feature.
+    pub segments_changed: bool,
 }
 
 /// Unleash event types that are not flag activity (SDK registrations, metrics).
@@ -144,6 +147,11 @@ impl Unleash {
             return Ok(page);
         }
         raw.sort_by_key(|e| e["id"].as_u64());
+        page.segments_changed = raw.iter().any(|e| {
+            e["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("segment-"))
+        });
         page.events = raw
             .iter()
             .filter(|e| !is_noise(e["type"].as_str().unwrap_or("")) && !self.is_own(e))

@@ -1,6 +1,7 @@
 //! Unleash features (Admin API JSON, 7.x and 8.x shapes) → flagtop flags, truthfully: every
-//! constraint operator with `inverted` and `caseInsensitive`, segments by name, strategy
-//! variants as the cohort's variations, and cohort names that never claim an excluded value.
+//! constraint operator with `inverted` and `caseInsensitive`, segments by name with their own
+//! constraints, strategy variants as the cohort's variations, and cohort names that never
+//! claim an excluded value.
 //! Pure: no I/O. Every string from Unleash is bounded and cleaned here, where it enters.
 
 use crate::domain::flag::{Constraint, ConstraintOp, WeightedVariant};
@@ -18,8 +19,34 @@ pub const MAX_VALUES: usize = 1000;
 pub const MAX_VARIANTS: usize = 64;
 pub const MAX_TEXT: usize = 200;
 
-/// Segment ids → names (from `/api/admin/segments`).
-pub type Segments = BTreeMap<u64, String>;
+/// One Unleash segment: its name and its own constraints (None when one of them uses an
+/// operator flagtop does not know: a strategy using it cannot be shown truthfully).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentDef {
+    pub name: String,
+    pub constraints: Option<Vec<Constraint>>,
+}
+
+/// Segment ids → segments (from `/api/admin/segments`).
+pub type Segments = BTreeMap<u64, SegmentDef>;
+
+/// A segment from `/api/admin/segments` (its name and constraints bounded and cleaned).
+pub fn segment(v: &Value) -> Option<(u64, SegmentDef)> {
+    let name = text(v["name"].as_str()?);
+    let constraints = v["constraints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .take(MAX_CONSTRAINTS)
+        .map(|c| {
+            constraint(c).map(|k| Constraint {
+                segment: Some(name.clone()),
+                ..k
+            })
+        })
+        .collect();
+    Some((v["id"].as_u64()?, SegmentDef { name, constraints }))
+}
 
 fn text(s: &str) -> String {
     crate::sanitize::clean(s, MAX_TEXT)
@@ -68,10 +95,12 @@ fn constraint(c: &Value) -> Option<Constraint> {
         values,
         inverted: c["inverted"].as_bool().unwrap_or(false),
         case_insensitive: c["caseInsensitive"].as_bool().unwrap_or(false),
+        segment: None,
     })
 }
 
-/// The selector of a strategy; None when one of its constraints cannot be represented.
+/// The selector of a strategy; None when one of its constraints (or of its segments')
+/// cannot be represented.
 pub fn selector(s: &Value, segments: &Segments) -> Option<Selector> {
     let mut constraints = Vec::new();
     for c in s["constraints"]
@@ -82,18 +111,24 @@ pub fn selector(s: &Value, segments: &Segments) -> Option<Selector> {
     {
         constraints.push(constraint(c)?);
     }
-    let segs: Vec<String> = s["segments"]
+    // A segment's own constraints are listed with the cohort's, each naming its segment, so
+    // what is shown is whom the strategy really selects.
+    let mut segs = Vec::new();
+    for id in s["segments"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(Value::as_u64)
-        .map(|id| {
-            segments
-                .get(&id)
-                .cloned()
-                .unwrap_or_else(|| format!("segment {id}"))
-        })
-        .collect();
+        .take(MAX_CONSTRAINTS)
+    {
+        match segments.get(&id) {
+            Some(def) => {
+                constraints.extend(def.constraints.clone()?);
+                segs.push(def.name.clone());
+            }
+            None => segs.push(format!("segment {id}")),
+        }
+    }
     Some(match (constraints.is_empty(), segs.len()) {
         (true, 0) => Selector::Everyone,
         (true, 1) => Selector::Segment {
@@ -144,8 +179,9 @@ fn selector_name(sel: &Selector) -> String {
             constraints,
             segments,
         } => {
+            // A segment's constraints are named by their segment, never by their values.
             let mut parts: Vec<String> = segments.iter().map(|s| format!("segment-{s}")).collect();
-            parts.extend(constraints.iter().map(part));
+            parts.extend(constraints.iter().filter(|c| c.segment.is_none()).map(part));
             parts.join("-")
         }
     }

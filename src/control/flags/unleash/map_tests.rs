@@ -50,7 +50,14 @@ fn maps_strategies_to_cohorts() {
 
 #[test]
 fn operators_inversion_case_and_segments_are_kept_and_names_never_claim_an_excluded_value() {
-    let segs: Segments = [(2, "vip users".to_string())].into();
+    let segs: Segments = [(
+        2,
+        SegmentDef {
+            name: "vip users".into(),
+            constraints: Some(vec![]),
+        },
+    )]
+    .into();
     let v = json!({"name": "f", "environments": [{"name": "production", "enabled": true, "strategies": [
         {"id": "a", "name": "flexibleRollout", "parameters": {"rollout": "10"}, "constraints": [
             {"contextName": "userId", "operator": "STR_STARTS_WITH", "values": ["vip-"], "caseInsensitive": true},
@@ -97,6 +104,76 @@ fn operators_inversion_case_and_segments_are_kept_and_names_never_claim_an_exclu
         (constraints[0].op, constraints[0].values.clone()),
         (ConstraintOp::SemverGt, vec!["2.0.0".to_string()])
     );
+}
+
+#[test]
+fn a_segment_is_shown_with_its_own_constraints_and_never_named_by_an_excluded_value() {
+    // As `/api/admin/segments` answers.
+    let listed = json!([
+        {"id": 7, "name": "beta testers", "constraints": [
+            {"contextName": "userId", "operator": "STR_ENDS_WITH", "values": ["@beta.example"], "caseInsensitive": true},
+            {"contextName": "region", "operator": "IN", "values": ["eu-west"], "inverted": true}]},
+        {"id": 8, "name": "odd", "constraints": [{"contextName": "x", "operator": "FANCY_NEW_OP", "values": ["y"]}]}
+    ]);
+    let segs: Segments = listed
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(segment)
+        .collect();
+    let v = json!({"name": "f", "environments": [{"name": "production", "enabled": true, "strategies": [
+        {"id": "a", "name": "flexibleRollout", "parameters": {"rollout": "20"}, "segments": [7]},
+        {"id": "b", "name": "flexibleRollout", "parameters": {"rollout": "30"}, "segments": [7],
+         "constraints": [{"contextName": "plan", "operator": "IN", "values": ["pro"]}]},
+        {"id": "c", "name": "flexibleRollout", "parameters": {"rollout": "40"}, "segments": [8]}
+    ]}]});
+    let fe = prod(&v, &segs);
+    assert_eq!(
+        fe.cohorts.len(),
+        2,
+        "a segment with an unknown operator cannot be shown truthfully: skipped"
+    );
+    let Selector::Constraints {
+        constraints,
+        segments,
+    } = &fe.cohorts[0].selector
+    else {
+        panic!(
+            "a segment with constraints shows them: {:?}",
+            fe.cohorts[0].selector
+        )
+    };
+    assert_eq!(segments, &["beta testers"]);
+    assert_eq!(constraints.len(), 2);
+    assert_eq!(
+        (
+            constraints[0].op,
+            constraints[0].case_insensitive,
+            constraints[0].segment.as_deref()
+        ),
+        (ConstraintOp::StrEndsWith, true, Some("beta testers"))
+    );
+    assert_eq!(
+        (constraints[1].op, constraints[1].inverted),
+        (ConstraintOp::In, true)
+    );
+    assert_eq!(
+        constraints[1].describe(),
+        "not (region in eu-west) (segment beta testers)"
+    );
+    // Named by the segment, never by the region it excludes.
+    assert_eq!(fe.cohorts[0].name.as_str(), "segment-beta-testers");
+    let Selector::Constraints { constraints, .. } = &fe.cohorts[1].selector else {
+        panic!("constraints")
+    };
+    assert_eq!(
+        constraints
+            .iter()
+            .map(|c| (c.attribute.as_str(), c.segment.is_some()))
+            .collect::<Vec<_>>(),
+        [("plan", false), ("userId", true), ("region", true)]
+    );
+    assert_eq!(fe.cohorts[1].name.as_str(), "segment-beta-testers-pro");
 }
 
 #[test]
