@@ -148,11 +148,15 @@ async fn the_owner_acts_through_its_socket_while_others_hold_thousands_of_tcp_co
 }
 
 fn refused(out: &std::process::Output, why: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "used an unsafe socket: {stderr}");
+    // `--json`: the error is JSON on stdout, `{"error":{"code","message"}}`.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "used an unsafe socket: {stdout}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not a JSON error ({e}): {stdout}"));
+    let message = v["error"]["message"].as_str().unwrap_or("");
     assert!(
-        stderr.contains("not safe to use") && stderr.contains(why),
-        "{stderr}"
+        message.contains("not safe to use") && message.contains(why),
+        "{stdout}"
     );
 }
 
