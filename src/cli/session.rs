@@ -82,12 +82,13 @@ pub fn read_token_file(path: &std::path::Path) -> Result<String> {
     Ok(token)
 }
 
-/// Connect: --backend, else the control plane advertised in the data dir, else open it here.
+/// Connect: --backend (one or several replicas), else the control plane advertised in the data
+/// dir, else open it here.
 pub async fn connect(cli: &Cli, source: &'static str) -> Result<Session> {
-    if let Some(url) = &cli.backend {
+    if !cli.backend.is_empty() {
         let token = token_from_env(&cli.token_env)?;
         return Ok(Session {
-            client: Client::new(url, &token, source)?,
+            client: Client::replicas(&cli.backend, &token, source)?,
             embedded: None,
         });
     }
