@@ -250,5 +250,8 @@ fn the_header_names_the_replica_the_stream_moved_to() {
     let top = super::view::text(&super::view::render(&m, 200, 24));
     let header = top.lines().next().unwrap_or_default();
     assert!(header.contains("https://b.internal:7878"), "{header}");
-    assert!(!header.contains('\u{1b}'), "the URL reaches the screen inert");
+    assert!(
+        !header.contains('\u{1b}'),
+        "the URL reaches the screen inert"
+    );
 }
