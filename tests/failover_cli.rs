@@ -108,4 +108,12 @@ async fn the_cli_moves_on_when_the_connection_is_lost_and_not_on_an_error_answer
         ],
     );
     assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+
+    // At most 16 replicas: more is a usage error (2), said before anything is sent.
+    let many: Vec<String> = (0..17)
+        .map(|i| format!("http://127.0.0.1:{}", 1000 + i))
+        .collect();
+    let o = flagtop(&many.join(","), &token, &["status"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("at most 16"), "{}", text(&o));
 }

@@ -21,6 +21,7 @@ pub async fn run(cli: &Cli) -> Result<i32> {
 /// the data dir.
 async fn backend_urls(cli: &Cli) -> Result<Vec<String>> {
     if !cli.backend.is_empty() {
+        super::session::check_backends(&cli.backend)?;
         return Ok(cli.backend.clone());
     }
     let dir = data_dir(cli)?;

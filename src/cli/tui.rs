@@ -40,6 +40,7 @@ pub async fn run(cli: &Cli) -> Result<i32> {
     };
     let (client, label, embedded) = match &backend {
         Some(urls) => {
+            super::session::check_backends(urls)?;
             let token = token_from_env(&token_env)?;
             let client = crate::client::Client::replicas(urls, &token, "tui")?;
             // The header names the replica in use; the stream updates it on a failover.
