@@ -15,6 +15,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod followers;
 mod load;
 mod pty;
 mod replicas;
@@ -24,6 +25,7 @@ mod support;
 
 use flagtop::client::sse::{SseItem, SseParser};
 use flagtop::tui::screen::Screen;
+use followers::*;
 use load::*;
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 use pty::*;
