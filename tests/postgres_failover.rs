@@ -283,3 +283,33 @@ async fn kill_9_of_the_engines_replica_just_before_a_breach_leaves_it_to_the_oth
     );
     drop(b);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tui_is_live_on_the_other_replica_after_kill_9_and_names_it() {
+    let Some((url, pw)) = fresh_db("tui") else {
+        return;
+    };
+    let (_da, a) = replica(&url, &pw, &["--no-simulate"]);
+    let admin = a.admin.clone().unwrap();
+    let (_db, b) = replica(&url, &pw, &["--no-simulate"]);
+    let (a_url, b_url) = (a.url.clone(), b.url.clone());
+    // The real binary in a PTY, given both replicas (`--backend A,B`), wide enough for the
+    // whole header.
+    let tui = common::pty::Tui::start(&format!("{a_url},{b_url}"), &admin, 30, 200);
+    tui.wait_for("● live", 20);
+    let header = |t: &common::pty::Tui| t.contents().lines().next().unwrap_or("").to_string();
+    assert!(header(&tui).contains(&a_url), "on A: {}", header(&tui));
+    a.kill9();
+    tui.wait_for(&b_url, 15);
+    let top = header(&tui);
+    assert!(
+        top.contains("● live") && !top.contains(&a_url),
+        "live on B: {top}"
+    );
+    // Live for real: a change made on B reaches the screen through the resumed stream.
+    let hb = Http::new(&b_url);
+    let r = hb.post("/v1/actions", &admin, json!({"action": {"type": "rollback", "flag": "checkout-v2", "env": "production", "cohort": "eu-west"}, "reason": "after failover"})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let rev = r.body["revision"].as_u64().unwrap();
+    tui.wait_for(&format!("rev {rev}"), 10);
+}
