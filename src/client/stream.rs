@@ -103,9 +103,10 @@ pub async fn follow(
     // Replicas that failed one after the other since the last `hello`.
     let mut hops = 0;
     loop {
-        let (at, _) = client.backends().current();
+        let (at, base) = client.backends().current();
+        let base = base.to_string();
         let failed = match connection(
-            &client,
+            (&client, &base),
             (&mut last_revision, &mut epoch),
             readings.as_mut(),
             switching,
@@ -153,14 +154,13 @@ pub async fn follow(
 
 /// One connection: Ok when it ended on purpose, Err when it failed.
 async fn connection(
-    client: &Client,
+    (client, base): (&Client, &str),
     (last_revision, epoch): (&mut Option<u64>, &mut Option<String>),
     mut readings: Option<&mut watch::Receiver<EnvKey>>,
     switching: bool,
     tx: &mpsc::Sender<StreamEvent>,
     (backoff, hops): (&mut Duration, &mut usize),
 ) -> Result<End, Failed> {
-    let base = client.base().to_string();
     // Keys are checked to be URL-safe; one that is not gets every environment's readings.
     let path = match readings
         .as_deref_mut()
@@ -170,7 +170,7 @@ async fn connection(
         _ => "/v1/stream".to_string(),
     };
     let mut rb = client
-        .request_to(&base, reqwest::Method::GET, &path)
+        .request_to(base, reqwest::Method::GET, &path)
         .header("accept", "text/event-stream");
     if let Some(r) = last_revision {
         let id = match epoch.as_deref() {
@@ -187,7 +187,7 @@ async fn connection(
                 idle.as_secs()
             )));
         }
-        Ok(r) => r.map_err(|e| lost(Client::map_send_error(&base, e).to_string()))?,
+        Ok(r) => r.map_err(|e| lost(Client::map_send_error(base, e).to_string()))?,
     };
     if !resp.status().is_success() {
         return Err(refused(format!("stream answered HTTP {}", resp.status())));
@@ -240,7 +240,10 @@ async fn connection(
                         continue;
                     }
                     if client.backends().several()
-                        && tx.send(StreamEvent::Replica(base.clone())).await.is_err()
+                        && tx
+                            .send(StreamEvent::Replica(base.to_string()))
+                            .await
+                            .is_err()
                     {
                         return Ok(End::Gone);
                     }

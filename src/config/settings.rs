@@ -129,7 +129,7 @@ fn backends(src: &Source, top: &toml::de::DeTable<'_>, p: &mut Problems) -> Opti
                     "`backend` must be an http:// or https:// URL, found `{}`",
                     u.escape_debug()
                 ),
-                Some("several replicas: backend = [\"https://a:7878\", \"https://b:7878\"]".into()),
+                None,
             );
         }
     }
