@@ -219,7 +219,9 @@ fn with_config(mut cli: Cli) -> Result<Cli> {
     Ok(cli)
 }
 
-pub async fn run(cli: Cli) -> Result<i32> {
+pub async fn run(mut cli: Cli) -> Result<i32> {
+    // `FLAGTOP_BACKEND=` (or a stray comma) names no control plane: as if not given.
+    cli.backend.retain(|u| !u.trim().is_empty());
     let client_command = matches!(
         cli.command,
         Some(
