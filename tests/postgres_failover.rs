@@ -132,6 +132,11 @@ async fn kill_9_of_the_clients_replica_moves_it_on_with_a_complete_stream_and_no
         outcomes.push(client.act(req, key).await.unwrap());
     }
     assert_eq!(client.base(), b_url, "the client moved to B");
+    eprintln!(
+        "{} of {} answers were read back from the record on B (sent to A, answer lost)",
+        outcomes.iter().filter(|o| o.replayed).count(),
+        outcomes.len()
+    );
 
     // The stream followed: it names B, and catches up to B's revision.
     let hb = Http::new(&b_url);
