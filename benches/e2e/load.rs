@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// A writer retries one action at most this often on `409 conflict` (replicas only).
+const MAX_CONFLICT_RETRIES: usize = 50;
+
 /// One load phase: its flags (flag, cohort, starting percent), writers, offered rate (None:
 /// back to back), length, and a tag for idempotency keys.
 pub(crate) struct Phase<'a> {
@@ -10,6 +13,9 @@ pub(crate) struct Phase<'a> {
     pub(crate) rate: Option<f64>,
     pub(crate) window: Duration,
     pub(crate) tag: String,
+    /// None: every action must be acknowledged at once. Some: a `409 conflict` (another replica
+    /// committed first) is retried with the same key, counted here; latency runs to the ack.
+    pub(crate) retries: Option<Arc<AtomicU64>>,
 }
 
 /// One load phase's writers. With `rate`, a sustained stream: action `i` is due at
@@ -29,6 +35,7 @@ pub(crate) async fn write_for(
         rate,
         window,
         tag,
+        retries,
     } = phase;
     let t0 = Instant::now();
     let end = t0 + window;
@@ -36,12 +43,13 @@ pub(crate) async fn write_for(
     let mut tasks = Vec::new();
     for w in 0..writers {
         let mine: Vec<_> = targets.iter().skip(w).step_by(writers).cloned().collect();
-        let (c, url, token, slot, tag) = (
+        let (c, url, token, slot, tag, retries) = (
             c.clone(),
             url.to_string(),
             token.to_string(),
             slot.clone(),
             tag.clone(),
+            retries.clone(),
         );
         tasks.push(tokio::spawn(async move {
             let (mut lat, mut revs) = (Vec::new(), Vec::new());
@@ -58,7 +66,17 @@ pub(crate) async fn write_for(
                 let (flag, cohort, p0) = &mine[i % mine.len()];
                 let p = if (i / mine.len()).is_multiple_of(2) { if *p0 == 50 { 51 } else { 50 } } else { *p0 };
                 let action = json!({"type": "set_percent", "flag": flag, "env": "staging", "cohort": cohort, "percent": p});
-                let (st, body) = act(&c, &url, &token, action, &format!("{tag}-{w}-{i}")).await;
+                let key = format!("{tag}-{w}-{i}");
+                let (mut st, mut body) = act(&c, &url, &token, action.clone(), &key).await;
+                if let Some(n) = &retries {
+                    for _ in 0..MAX_CONFLICT_RETRIES {
+                        if st != 409 {
+                            break;
+                        }
+                        n.fetch_add(1, Ordering::SeqCst);
+                        (st, body) = act(&c, &url, &token, action.clone(), &key).await;
+                    }
+                }
                 lat.push(due.elapsed().as_secs_f64() * 1e3);
                 assert_eq!(st, 200, "{body}");
                 revs.push(body["revision"].as_u64().expect("revision"));
@@ -132,56 +150,17 @@ pub(crate) fn load(
             // Each phase its own flags: a writer alternates percents from the state it knows.
             let (sustained, saturated) = targets.split_at(targets.len() / 2);
             // 200 followers, each recording every change id in arrival order.
-            // Told to stop through a watch channel: a timer per chunk (a select with a sleep) was
-            // measurable client CPU at 120,000 events/s.
             let (stop, stopped) = tokio::sync::watch::channel(false);
             let mut followers = Vec::new();
             let connected = Arc::new(AtomicU64::new(0));
             for _ in 0..streams {
-                let (c, url, token, mut stopped, connected) = (
-                    c.clone(),
+                let (url, token, stopped, connected) = (
                     url.clone(),
                     token.clone(),
                     stopped.clone(),
                     connected.clone(),
                 );
-                followers.push(tokio::spawn(async move {
-                    let sc = reqwest::Client::builder().build().expect("client");
-                    let _ = c;
-                    let mut resp = sc
-                        .get(format!("{url}/v1/stream"))
-                        .bearer_auth(&token)
-                        .send()
-                        .await
-                        .expect("stream");
-                    let mut p = SseParser::new(1 << 20, 8 << 20);
-                    let (mut ids, mut resets, mut items) = (Vec::<u64>::new(), 0usize, Vec::new());
-                    let mut hello = false;
-                    loop {
-                        let chunk = tokio::select! {
-                            c = resp.chunk() => c,
-                            _ = stopped.changed() => break,
-                        };
-                        let Ok(Some(chunk)) = chunk else { break };
-                        p.push(&chunk, &mut items).expect("sse");
-                        for it in items.drain(..) {
-                            if let SseItem::Event(e) = it {
-                                match e.event.as_str() {
-                                    "hello" if !hello => {
-                                        hello = true;
-                                        connected.fetch_add(1, Ordering::SeqCst);
-                                    }
-                                    "reset" => resets += 1,
-                                    "change" => ids.push(
-                                        e.id.as_deref().and_then(|x| x.parse().ok()).unwrap_or(0),
-                                    ),
-                                    _ => {}
-                                }
-                            }
-                        }
-                    }
-                    (ids, resets)
-                }));
+                followers.push(follower(url, token, stopped, connected));
             }
             while connected.load(Ordering::SeqCst) < streams as u64 {
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -198,6 +177,7 @@ pub(crate) fn load(
                     rate: Some(rate),
                     window,
                     tag: format!("load-{run}"),
+                    retries: None,
                 },
             )
             .await;
@@ -213,6 +193,7 @@ pub(crate) fn load(
                     rate: None,
                     window,
                     tag: format!("cap-{run}"),
+                    retries: None,
                 },
             )
             .await;

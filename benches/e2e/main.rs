@@ -9,18 +9,23 @@
 //! `BENCH_LOAD_WRITERS` (the `load` section's offered 600 actions/s, 200 streams and 32
 //! saturating writers), Unleash via
 //! `FLAGTOP_TEST_UNLEASH_URL` + `UNLEASH_ADMIN_TOKEN` (as written by `scripts/unleash start`).
+//! The `postgres` section (two replicas on PostgreSQL, `replicas.rs`) runs only when named
+//! (`./scripts/bench postgres`) and writes its own section of the doc.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // bench code may fail loudly
 
 #[path = "../common/mod.rs"]
 mod common;
+mod followers;
 mod load;
 mod pty;
+mod replicas;
 mod report;
 mod screen;
 mod support;
 
 use flagtop::client::sse::{SseItem, SseParser};
 use flagtop::tui::screen::Screen;
+use followers::*;
 use load::*;
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 use pty::*;
@@ -122,6 +127,24 @@ fn main() {
             knob("BENCH_LOAD_WRITERS", 32),
             rate,
         );
+    }
+    // Only when named: it needs PostgreSQL, and writes its own section of the doc.
+    if filter.iter().any(|f| f == "postgres") {
+        let knob = |name: &str, default: usize| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        replicas::postgres(
+            &mut out,
+            &rt,
+            runs,
+            window,
+            knob("BENCH_LOAD_STREAMS", 200),
+            knob("BENCH_LOAD_RATE", 600) as f64,
+        );
+        return;
     }
     if on("unleash") {
         unleash(&mut out, &rt, if quick { 20 } else { 100 });

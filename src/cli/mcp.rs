@@ -17,10 +17,12 @@ pub async fn run(cli: &Cli) -> Result<i32> {
     crate::mcp::serve(client, me).await
 }
 
-/// The control plane's URL: `--backend`, else the one running on the data dir.
-async fn backend_url(cli: &Cli) -> Result<String> {
-    if let Some(url) = &cli.backend {
-        return Ok(url.clone());
+/// The control plane's URLs: `--backend` (one or several replicas), else the one running on
+/// the data dir.
+async fn backend_urls(cli: &Cli) -> Result<Vec<String>> {
+    if !cli.backend.is_empty() {
+        super::session::check_backends(&cli.backend)?;
+        return Ok(cli.backend.clone());
     }
     let dir = data_dir(cli)?;
     let Some(ep) = runtime::live_endpoint(&dir) else {
@@ -30,14 +32,14 @@ async fn backend_url(cli: &Cli) -> Result<String> {
         ))));
     };
     // Only the address is taken from the endpoint file: its token is the owner's admin token.
-    Ok(ep.url)
+    Ok(vec![ep.url])
 }
 
 /// A client with an agent token, and who the control plane says it is.
 pub async fn agent_client(cli: &Cli) -> Result<(Client, Actor)> {
-    let url = backend_url(cli).await?;
+    let urls = backend_urls(cli).await?;
     let token = token_from_env(&cli.token_env)?;
-    let client = Client::new(&url, &token, SOURCE)?;
+    let client = Client::replicas(&urls, &token, SOURCE)?;
     let me = client.whoami().await?;
     if me.role != Role::Agent {
         return Err(eyre!(ClientError::Api {

@@ -35,9 +35,16 @@ use std::path::PathBuf;
 #[command(name = "flagtop", version, about = "top for feature-flag rollouts", long_about = None,
     after_help = "With no command, flagtop opens the TUI on an embedded control plane running the demo scenario.\nLogs go to flagtop.log in the state dir (see `flagtop --help` → FLAGTOP_DATA / --data).")]
 pub struct Cli {
-    /// A running control plane (`flagtop serve`) to use instead of the embedded one.
-    #[arg(long, global = true, env = "FLAGTOP_BACKEND")]
-    pub backend: Option<String>,
+    /// A running control plane (`flagtop serve`) to use instead of the embedded one. Replicas
+    /// of one: repeat it or separate URLs with commas; the next is used on connection loss.
+    #[arg(
+        long,
+        global = true,
+        env = "FLAGTOP_BACKEND",
+        value_delimiter = ',',
+        value_name = "URL"
+    )]
+    pub backend: Vec<String>,
     /// Name of the environment variable holding the API token for --backend.
     #[arg(
         long,
@@ -179,8 +186,8 @@ fn with_config(mut cli: Cli) -> Result<Cli> {
             crate::config::render_problems(&problems)
         ))));
     }
-    if cli.backend.is_none() {
-        cli.backend = s.backend;
+    if cli.backend.is_empty() {
+        cli.backend = s.backend.unwrap_or_default();
     }
     if cli.token_env == "FLAGTOP_TOKEN"
         && let Some(t) = s.token_env
@@ -223,7 +230,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
     }
 }
 
-async fn dispatch(cli: Cli) -> Result<i32> {
+async fn dispatch(mut cli: Cli) -> Result<i32> {
+    // `FLAGTOP_BACKEND=` (or a stray comma) names no control plane: as if not given.
+    cli.backend.retain(|u| !u.trim().is_empty());
     let client_command = matches!(
         cli.command,
         Some(

@@ -83,12 +83,27 @@ pub fn read_token_file(path: &std::path::Path) -> Result<String> {
     Ok(token)
 }
 
-/// Connect: --backend, else the control plane advertised in the data dir, else open it here.
+/// `--backend` as given (one or several replicas): a usage error beyond
+/// `client::failover::MAX_BACKENDS` URLs.
+pub fn check_backends(urls: &[String]) -> Result<()> {
+    let max = crate::client::failover::MAX_BACKENDS;
+    if urls.len() > max {
+        return Err(eyre!(UsageError(format!(
+            "--backend names {} control-plane URLs; at most {max} (the replicas of one control plane)",
+            urls.len()
+        ))));
+    }
+    Ok(())
+}
+
+/// Connect: --backend (one or several replicas), else the control plane advertised in the data
+/// dir, else open it here.
 pub async fn connect(cli: &Cli, source: &'static str) -> Result<Session> {
-    if let Some(url) = &cli.backend {
+    if !cli.backend.is_empty() {
+        check_backends(&cli.backend)?;
         let token = token_from_env(&cli.token_env)?;
         return Ok(Session {
-            client: Client::new(url, &token, source)?,
+            client: Client::replicas(&cli.backend, &token, source)?,
             embedded: None,
         });
     }

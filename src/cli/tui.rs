@@ -31,19 +31,22 @@ pub async fn run(cli: &Cli) -> Result<i32> {
         }
     };
     // Precedence for these three: the command line / environment (clap) > config.toml.
-    let backend = cli.backend.clone().or_else(|| ui.settings.backend.clone());
+    let backend = match cli.backend.is_empty() {
+        false => Some(cli.backend.clone()),
+        true => ui.settings.backend.clone(),
+    };
     let token_env = match (&ui.settings.token_env, cli.token_env.as_str()) {
         (Some(file), "FLAGTOP_TOKEN") => file.clone(),
         _ => cli.token_env.clone(),
     };
     let (client, label, embedded) = match &backend {
-        Some(url) => {
+        Some(urls) => {
+            super::session::check_backends(urls)?;
             let token = token_from_env(&token_env)?;
-            (
-                crate::client::Client::new(url, &token, "tui")?,
-                url.clone(),
-                None,
-            )
+            let client = crate::client::Client::replicas(urls, &token, "tui")?;
+            // The header names the replica in use; the stream updates it on a failover.
+            let label = client.base().to_string();
+            (client, label, None)
         }
         None => {
             let dir = data_dir(cli)?;
@@ -51,7 +54,7 @@ pub async fn run(cli: &Cli) -> Result<i32> {
                 // Another TUI or `flagtop serve` runs on this data dir: use it, never a second
                 // control plane (the lock would refuse one).
                 Some(client) => {
-                    let label = format!("attached {}", client.base);
+                    let label = format!("attached {}", client.base());
                     (client, label, None)
                 }
                 None => {

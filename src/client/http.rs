@@ -1,16 +1,23 @@
 //! HTTP requests to a control plane (reqwest, rustls): snapshot, actions, approvals, audit,
-//! definitions. Every request has timeouts; errors keep the server's code and sentence.
+//! definitions. Every request has timeouts; errors keep the server's code and sentence. With
+//! several replicas (`--backend A,B`) a request that loses its connection moves to the next one
+//! (`send.rs` says when it is resent there).
 
 use super::clean::Clean;
+use super::failover::Backends;
 use super::transport::Transport;
 use crate::domain::{Actor, Environment, Flag, Revision};
 use crate::wire::{
-    ActionRequest, ApprovalList, AuditPage, DecisionRequest, DefineOutcome, ErrorBody, MetricAck,
-    MetricBatch, Outcome, ProposalRequest, Snapshot, TokenCreated, TokenRequest,
+    ActionRequest, ApprovalList, AuditPage, DecisionRequest, DefineOutcome, MetricAck, MetricBatch,
+    Outcome, ProposalRequest, Snapshot, TokenCreated, TokenRequest,
 };
+use reqwest::Method;
+use send::Resend;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
+
+mod send;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ClientError {
@@ -53,11 +60,22 @@ impl ClientError {
     pub fn is_connect(&self) -> bool {
         matches!(self, ClientError::Unreachable { .. })
     }
+    /// The replica is gone or silent (no connection, a reset, no answer in time) — not an
+    /// answer: another replica may do better. An HTTP error answer is never this.
+    pub fn is_connection_loss(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Unreachable { .. }
+                | ClientError::Timeout { .. }
+                | ClientError::Interrupted { .. }
+        )
+    }
 }
 
 #[derive(Clone)]
 pub struct Client {
-    pub base: String,
+    /// The replicas and the one in use (shared by clones).
+    backends: Backends,
     token: String,
     http: reqwest::Client,
     /// Sent as `X-Flagtop-Source` (tui, cli, api).
@@ -78,18 +96,38 @@ pub fn secs_from_env(var: &str, default: u64) -> Duration {
 }
 
 impl Client {
-    /// Needs the process's TLS set-up (`app::init_tls`, done once at start).
+    /// One control plane. Needs the process's TLS set-up (`app::init_tls`, done once at start).
     pub fn new(base: &str, token: &str, source: &'static str) -> Result<Client, ClientError> {
-        Client::with_transport(base, token, source, Transport::Tcp)
+        Client::replicas(&[base], token, source)
     }
 
-    /// As `new`, over `transport`.
+    /// As `new`, over `transport` (the owner's Unix socket for the plane on this data dir).
     pub fn with_transport(
         base: &str,
         token: &str,
         source: &'static str,
         transport: Transport,
     ) -> Result<Client, ClientError> {
+        Client::build(&[base], token, source, transport)
+    }
+
+    /// Replicas of one control plane (one database), tried in order: requests and the stream
+    /// move to the next on connection loss.
+    pub fn replicas<S: AsRef<str>>(
+        bases: &[S],
+        token: &str,
+        source: &'static str,
+    ) -> Result<Client, ClientError> {
+        Client::build(bases, token, source, Transport::Tcp)
+    }
+
+    fn build<S: AsRef<str>>(
+        bases: &[S],
+        token: &str,
+        source: &'static str,
+        transport: Transport,
+    ) -> Result<Client, ClientError> {
+        let backends = Backends::new(bases).map_err(ClientError::Protocol)?;
         let timeout = secs_from_env("FLAGTOP_HTTP_TIMEOUT_SECS", 15);
         // No client-wide read timeout: every request has its own total timeout, and the stream
         // has its idle timeout (a read timeout re-armed on every chunk would keep waking the
@@ -117,7 +155,7 @@ impl Client {
             .build()
             .map_err(|e| ClientError::Protocol(format!("cannot build the HTTP client: {e}")))?;
         Ok(Client {
-            base: base.trim_end_matches('/').to_string(),
+            backends,
             token: token.to_string(),
             http,
             source,
@@ -125,86 +163,69 @@ impl Client {
         })
     }
 
-    pub(crate) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    /// The replica in use now.
+    pub fn base(&self) -> &str {
+        self.backends.current().1
+    }
+
+    /// Every replica and the one in use.
+    pub fn backends(&self) -> &Backends {
+        &self.backends
+    }
+
+    /// A request to the replica at `base`, with the token and the source.
+    pub(crate) fn request_to(
+        &self,
+        base: &str,
+        method: Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
         self.http
-            .request(method, format!("{}{path}", self.base))
+            .request(method, format!("{base}{path}"))
             .bearer_auth(&self.token)
             .header("x-flagtop-source", self.source)
     }
 
-    pub(crate) fn map_send_error(&self, e: reqwest::Error) -> ClientError {
+    pub(crate) fn map_send_error(base: &str, e: reqwest::Error) -> ClientError {
+        let url = base.to_string();
         if e.is_timeout() {
-            ClientError::Timeout {
-                url: self.base.clone(),
-            }
+            ClientError::Timeout { url }
         } else if e.is_connect() {
             ClientError::Unreachable {
-                url: self.base.clone(),
+                url,
                 detail: inert(root_cause(&e)),
             }
         } else {
             ClientError::Interrupted {
-                url: self.base.clone(),
+                url,
                 detail: inert(root_cause(&e)),
             }
         }
     }
 
-    async fn send<T: DeserializeOwned>(
-        &self,
-        rb: reqwest::RequestBuilder,
-        timeout: Duration,
-    ) -> Result<T, ClientError> {
-        let resp = rb
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(|e| self.map_send_error(e))?;
-        let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| self.map_send_error(e))?;
-        if status.is_success() {
-            return serde_json::from_slice(&bytes)
-                .map_err(|e| ClientError::Protocol(inert(format!("{e} in a {status} answer"))));
-        }
-        match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(b) => Err(ClientError::Api {
-                status: status.as_u16(),
-                code: inert(b.error.code),
-                message: inert(b.error.message),
-                current_revision: b.error.current_revision,
-            }),
-            Err(_) => Err(ClientError::Protocol(format!(
-                "HTTP {status} with a body that is not a flagtop error ({} bytes)",
-                bytes.len()
-            ))),
-        }
-    }
-
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        self.send(self.request(reqwest::Method::GET, path), self.timeout)
-            .await
+        self.send(Method::GET, path, Resend::Always, |rb| rb).await
     }
 
+    /// A write without an idempotency key: moved to another replica only if it never left.
     async fn post<B: Serialize, T: DeserializeOwned>(
         &self,
         path: &str,
         body: &B,
     ) -> Result<T, ClientError> {
-        self.send(
-            self.request(reqwest::Method::POST, path).json(body),
-            self.timeout,
-        )
-        .await
+        self.send(Method::POST, path, Resend::IfUnsent, |rb| rb.json(body))
+            .await
     }
 
     pub async fn healthz(&self) -> Result<(), ClientError> {
+        let base = self.base();
         let resp = self
             .http
-            .get(format!("{}/healthz", self.base))
+            .get(format!("{base}/healthz"))
             .timeout(Duration::from_secs(2))
             .send()
             .await
-            .map_err(|e| self.map_send_error(e))?;
+            .map_err(|e| Client::map_send_error(base, e))?;
         if resp.status().is_success() {
             Ok(())
         } else {
@@ -221,7 +242,7 @@ impl Client {
         let nonce = uuid::Uuid::new_v4().simple().to_string();
         let resp = self
             .http
-            .get(format!("{}/v1/hello?nonce={nonce}", self.base))
+            .get(format!("{}/v1/hello?nonce={nonce}", self.base()))
             .timeout(Duration::from_secs(2))
             .send()
             .await;
@@ -252,17 +273,19 @@ impl Client {
         self.snapshot().await.map(Clean::new)
     }
 
-    /// Submit an action; `idempotency_key` makes retries safe (the same key returns the first outcome).
+    /// Submit an action; `idempotency_key` makes retries safe (the same key returns the first
+    /// outcome). When the connection is lost after sending, the same request with the same key
+    /// goes to the next replica: it answers with the recorded outcome if the first one committed
+    /// it (`replayed`), never applies it twice, and applies it otherwise.
     pub async fn act(
         &self,
         req: &ActionRequest,
         idempotency_key: &str,
     ) -> Result<Outcome, ClientError> {
-        let rb = self
-            .request(reqwest::Method::POST, "/v1/actions")
-            .header("idempotency-key", idempotency_key)
-            .json(req);
-        self.send(rb, self.timeout).await
+        self.send(Method::POST, "/v1/actions", Resend::Always, |rb| {
+            rb.header("idempotency-key", idempotency_key).json(req)
+        })
+        .await
     }
 
     pub async fn propose(&self, req: &ProposalRequest) -> Result<Outcome, ClientError> {
@@ -312,11 +335,7 @@ impl Client {
         let mut path = format!("/v1/audit?limit={limit}");
         if let Some(f) = flag {
             // Flag keys are restricted to URL-safe characters; drop anything else.
-            let f: String = f
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
-                .collect();
-            path.push_str(&format!("&flag={f}"));
+            path.push_str(&format!("&flag={}", url_key(f)));
         }
         self.get(&path).await
     }
@@ -333,11 +352,7 @@ impl Client {
             path.push_str(&format!("&before={b}"));
         }
         if let Some(f) = flag {
-            let f: String = f
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
-                .collect();
-            path.push_str(&format!("&flag={f}"));
+            path.push_str(&format!("&flag={}", url_key(f)));
         }
         self.get(&path).await
     }
@@ -356,32 +371,17 @@ impl Client {
         Ok(page.events.into_iter().find(|e| e.id.0 == id))
     }
 
+    /// A definition: moved to another replica only if it never left (each one is audited).
     pub async fn put_flag(&self, flag: &Flag) -> Result<DefineOutcome, ClientError> {
-        let key: String = flag
-            .key
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
-            .collect();
-        self.send(
-            self.request(reqwest::Method::PUT, &format!("/v1/flags/{key}"))
-                .json(flag),
-            self.timeout,
-        )
-        .await
+        let path = format!("/v1/flags/{}", url_key(&flag.key));
+        self.send(Method::PUT, &path, Resend::IfUnsent, |rb| rb.json(flag))
+            .await
     }
 
     pub async fn put_environment(&self, env: &Environment) -> Result<DefineOutcome, ClientError> {
-        let key: String = env
-            .key
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
-            .collect();
-        self.send(
-            self.request(reqwest::Method::PUT, &format!("/v1/environments/{key}"))
-                .json(env),
-            self.timeout,
-        )
-        .await
+        let path = format!("/v1/environments/{}", url_key(&env.key));
+        self.send(Method::PUT, &path, Resend::IfUnsent, |rb| rb.json(env))
+            .await
     }
 
     pub async fn push_metrics(&self, batch: &MetricBatch) -> Result<MetricAck, ClientError> {
@@ -391,6 +391,14 @@ impl Client {
     pub async fn add_token(&self, req: &TokenRequest) -> Result<TokenCreated, ClientError> {
         self.post("/v1/tokens", req).await
     }
+}
+
+/// A key as it may appear in a URL: keys are restricted to URL-safe characters; anything else
+/// is dropped.
+fn url_key(k: &str) -> String {
+    k.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+        .collect()
 }
 
 fn root_cause(e: &dyn std::error::Error) -> String {

@@ -1,6 +1,7 @@
 //! The only code that speaks HTTP to a control plane: requests, the event stream, reconnects.
 
 pub mod clean;
+pub mod failover;
 pub mod http;
 pub mod sse;
 pub mod stream;

@@ -1,6 +1,8 @@
 //! The live event stream: connects to `GET /v1/stream`, parses it with the bounded SSE parser,
-//! resumes with `Last-Event-ID`, and reconnects with jittered exponential backoff. Emits
-//! `StreamEvent`s into a channel; never blocks the receiver.
+//! resumes with `Last-Event-ID`, and reconnects with jittered exponential backoff. With several
+//! replicas a lost connection moves to the next one at once (the id resumes on any replica of
+//! one database), backing off only once every replica failed in a row. Emits `StreamEvent`s
+//! into a channel; never blocks the receiver.
 
 use super::clean::Clean;
 use super::http::Client;
@@ -25,6 +27,9 @@ pub enum StreamEvent {
     Connected {
         revision: u64,
     },
+    /// Sent before `Connected` when the client has several replicas: the URL of the one the
+    /// stream (and every request after it) is on now.
+    Replica(String),
     Change(Box<Clean<Change>>),
     Guardrails(Clean<GuardrailUpdate>),
     /// The external flag store's sync state changed.
@@ -48,6 +53,27 @@ fn jitter(base: Duration) -> Duration {
         .unwrap_or(0);
     let frac = f64::from(nanos % 1000) / 1000.0; // 0..1
     base.mul_f64(0.5 + frac * 0.5)
+}
+
+/// Between two replicas: a pause just long enough not to spin.
+const HOP: Duration = Duration::from_millis(50);
+
+/// Why a connection failed, and whether the replica is gone or silent (another one may do
+/// better) rather than answering with an error.
+struct Failed {
+    reason: String,
+    lost: bool,
+}
+
+fn lost(reason: String) -> Failed {
+    Failed { reason, lost: true }
+}
+
+fn refused(reason: String) -> Failed {
+    Failed {
+        reason,
+        lost: false,
+    }
 }
 
 /// How one connection ended.
@@ -74,14 +100,18 @@ pub async fn follow(
     // The data dir the stream last came from: a resume names it, so another server answers
     // with a reset instead of a silent gap.
     let mut epoch: Option<String> = None;
+    // Replicas that failed one after the other since the last `hello`.
+    let mut hops = 0;
     loop {
-        let reason = match connection(
-            &client,
+        let (at, base) = client.backends().current();
+        let base = base.to_string();
+        let failed = match connection(
+            (&client, &base),
             (&mut last_revision, &mut epoch),
             readings.as_mut(),
             switching,
             &tx,
-            &mut backoff,
+            (&mut backoff, &mut hops),
         )
         .await
         {
@@ -90,11 +120,23 @@ pub async fn follow(
                 switching = true;
                 continue;
             }
-            Err(reason) => reason,
+            Err(f) => f,
         };
         switching = false;
-        let wait = jitter(backoff);
-        let reason = crate::sanitize::sanitize(&reason).into_owned();
+        let several = client.backends().several();
+        let wait = if failed.lost && several {
+            client.backends().move_on_from(at);
+            hops += 1;
+            if hops < client.backends().len() {
+                HOP
+            } else {
+                hops = 0;
+                jitter(backoff)
+            }
+        } else {
+            jitter(backoff)
+        };
+        let reason = crate::sanitize::sanitize(&failed.reason).into_owned();
         if tx
             .send(StreamEvent::Disconnected {
                 reason,
@@ -110,15 +152,15 @@ pub async fn follow(
     }
 }
 
-/// One connection: Ok when it ended on purpose, Err(reason) when it failed.
+/// One connection: Ok when it ended on purpose, Err when it failed.
 async fn connection(
-    client: &Client,
+    (client, base): (&Client, &str),
     (last_revision, epoch): (&mut Option<u64>, &mut Option<String>),
     mut readings: Option<&mut watch::Receiver<EnvKey>>,
     switching: bool,
     tx: &mpsc::Sender<StreamEvent>,
-    backoff: &mut Duration,
-) -> Result<End, String> {
+    (backoff, hops): (&mut Duration, &mut usize),
+) -> Result<End, Failed> {
     // Keys are checked to be URL-safe; one that is not gets every environment's readings.
     let path = match readings
         .as_deref_mut()
@@ -128,7 +170,7 @@ async fn connection(
         _ => "/v1/stream".to_string(),
     };
     let mut rb = client
-        .request(reqwest::Method::GET, &path)
+        .request_to(base, reqwest::Method::GET, &path)
         .header("accept", "text/event-stream");
     if let Some(r) = last_revision {
         let id = match epoch.as_deref() {
@@ -140,15 +182,15 @@ async fn connection(
     let idle = idle_timeout();
     let resp = match tokio::time::timeout(idle, rb.send()).await {
         Err(_) => {
-            return Err(format!(
-                "no answer to the stream request for {} s",
+            return Err(lost(format!(
+                "no answer to the stream request from {base} for {} s",
                 idle.as_secs()
-            ));
+            )));
         }
-        Ok(r) => r.map_err(|e| client.map_send_error(e).to_string())?,
+        Ok(r) => r.map_err(|e| lost(Client::map_send_error(base, e).to_string()))?,
     };
     if !resp.status().is_success() {
-        return Err(format!("stream answered HTTP {}", resp.status()));
+        return Err(refused(format!("stream answered HTTP {}", resp.status())));
     }
     let mut body = resp.bytes_stream();
     let mut parser = SseParser::new(MAX_LINE, MAX_EVENT);
@@ -170,48 +212,66 @@ async fn connection(
             return Ok(End::Switch);
         };
         let chunk = match chunk {
-            Err(_) => return Err(format!("no data or heartbeat for {} s", idle.as_secs())),
-            Ok(None) => return Err("the server closed the stream".into()),
-            Ok(Some(Err(e))) => return Err(format!("stream read failed: {e}")),
+            Err(_) => {
+                return Err(lost(format!(
+                    "no data or heartbeat from {base} for {} s",
+                    idle.as_secs()
+                )));
+            }
+            Ok(None) => return Err(lost(format!("{base} closed the stream"))),
+            Ok(Some(Err(e))) => return Err(lost(format!("stream read from {base} failed: {e}"))),
             Ok(Some(Ok(c))) => c,
         };
-        parser.push(&chunk, &mut items).map_err(|e| e.to_string())?;
+        parser
+            .push(&chunk, &mut items)
+            .map_err(|e| refused(e.to_string()))?;
         for item in items.drain(..) {
             let SseItem::Event(ev) = item else { continue };
             let out = match ev.event.as_str() {
                 "hello" => {
                     *backoff = Duration::from_millis(250);
-                    let h: StreamHello =
-                        serde_json::from_str(&ev.data).map_err(|e| format!("bad hello: {e}"))?;
+                    *hops = 0;
+                    let h: StreamHello = serde_json::from_str(&ev.data)
+                        .map_err(|e| refused(format!("bad hello: {e}")))?;
                     if let Some(e) = h.epoch.filter(|e| e.len() <= 64) {
                         *epoch = Some(e);
                     }
                     if switching {
                         continue;
                     }
+                    if client.backends().several()
+                        && tx
+                            .send(StreamEvent::Replica(base.to_string()))
+                            .await
+                            .is_err()
+                    {
+                        return Ok(End::Gone);
+                    }
                     StreamEvent::Connected {
                         revision: h.revision.0,
                     }
                 }
                 "reset" => {
-                    let h: StreamHello =
-                        serde_json::from_str(&ev.data).map_err(|e| format!("bad reset: {e}"))?;
+                    let h: StreamHello = serde_json::from_str(&ev.data)
+                        .map_err(|e| refused(format!("bad reset: {e}")))?;
                     *last_revision = Some(h.revision.0);
                     StreamEvent::Reset {
                         revision: h.revision.0,
                     }
                 }
                 "change" => {
-                    let c: Change =
-                        serde_json::from_str(&ev.data).map_err(|e| format!("bad change: {e}"))?;
+                    let c: Change = serde_json::from_str(&ev.data)
+                        .map_err(|e| refused(format!("bad change: {e}")))?;
                     *last_revision = Some(c.revision.0);
                     StreamEvent::Change(Box::new(Clean::new(c)))
                 }
                 "store" => StreamEvent::Store(Clean::new(
-                    serde_json::from_str(&ev.data).map_err(|e| format!("bad store: {e}"))?,
+                    serde_json::from_str(&ev.data)
+                        .map_err(|e| refused(format!("bad store: {e}")))?,
                 )),
                 "guardrails" => StreamEvent::Guardrails(Clean::new(
-                    serde_json::from_str(&ev.data).map_err(|e| format!("bad guardrails: {e}"))?,
+                    serde_json::from_str(&ev.data)
+                        .map_err(|e| refused(format!("bad guardrails: {e}")))?,
                 )),
                 _ => continue,
             };

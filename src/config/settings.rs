@@ -1,4 +1,4 @@
-//! Owns `config.toml`: backend URL, token variable, default environment, theme, keymap, ASCII
+//! Owns `config.toml`: backend URL(s), token variable, default environment, theme, keymap, ASCII
 //! mode, the incident bell and refresh limits, read strictly with positions. It must not apply precedence (that is
 //! `crate::config`) or touch the terminal.
 
@@ -30,7 +30,8 @@ pub struct Named {
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
     pub source: Option<Source>,
-    pub backend: Option<String>,
+    /// One control plane, or replicas of one in the order to try them.
+    pub backend: Option<Vec<String>>,
     pub token_env: Option<String>,
     pub env: Option<String>,
     pub theme: Option<Named>,
@@ -53,20 +54,7 @@ pub fn parse(src: &Source, p: &mut Problems) -> Settings {
     doc::check_keys(src, &top, KEYS, "config.toml", p);
     let text =
         |p: &mut Problems, k: &str| doc::string(src, &top, k, p).map(|(v, at)| (v.to_string(), at));
-    s.backend = text(p, "backend").map(|v| v.0);
-    if let Some((b, at)) = text(p, "backend")
-        && !(b.starts_with("http://") || b.starts_with("https://"))
-    {
-        p.error(
-            src,
-            at,
-            format!(
-                "`backend` must be an http:// or https:// URL, found `{}`",
-                b.escape_debug()
-            ),
-            None,
-        );
-    }
+    s.backend = backends(src, &top, p);
     s.token_env = text(p, "token_env").map(|v| v.0);
     if let Some((v, at)) = text(p, "token_env")
         && (v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
@@ -94,4 +82,97 @@ pub fn parse(src: &Source, p: &mut Problems) -> Settings {
         };
     }
     s
+}
+
+/// `backend = "https://a"`, `backend = "https://a,https://b"` or `backend = ["https://a",
+/// "https://b"]`: every entry an http(s) URL, at most `client::failover::MAX_BACKENDS`.
+fn backends(src: &Source, top: &toml::de::DeTable<'_>, p: &mut Problems) -> Option<Vec<String>> {
+    let v = doc::get(top, "backend")?;
+    let mut found: Vec<(String, usize)> = Vec::new();
+    if let Some(a) = v.get_ref().as_array() {
+        for item in a.iter() {
+            match item.get_ref().as_str() {
+                Some(u) => found.push((u.trim().to_string(), item.span().start)),
+                None => p.error(
+                    src,
+                    item.span().start,
+                    format!(
+                        "`backend` entries must be strings, found {}",
+                        item.get_ref().type_str()
+                    ),
+                    None,
+                ),
+            }
+        }
+    } else {
+        let (b, at) = doc::string(src, top, "backend", p)?;
+        found.extend(b.split(',').map(|u| (u.trim().to_string(), at)));
+    }
+    let max = crate::client::failover::MAX_BACKENDS;
+    if found.len() > max {
+        p.error(
+            src,
+            v.span().start,
+            format!("`backend` lists {} URLs; at most {max}", found.len()),
+            None,
+        );
+        return None;
+    }
+    let mut ok = true;
+    for (u, at) in &found {
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            ok = false;
+            p.error(
+                src,
+                *at,
+                format!(
+                    "`backend` must be an http:// or https:// URL, found `{}`",
+                    u.escape_debug()
+                ),
+                None,
+            );
+        }
+    }
+    (ok && !found.is_empty()).then(|| found.into_iter().map(|(u, _)| u).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backend(text: &str) -> (Option<Vec<String>>, bool) {
+        let mut p = Problems::default();
+        let s = parse(&Source::new("config.toml", text), &mut p);
+        (s.backend, p.has_errors())
+    }
+
+    #[test]
+    fn backend_is_one_url_a_comma_separated_list_or_an_array() {
+        let two = Some(vec!["https://a:1".to_string(), "https://b:2".to_string()]);
+        assert_eq!(
+            backend("backend = \"https://a:1\"\n"),
+            (Some(vec!["https://a:1".to_string()]), false)
+        );
+        assert_eq!(
+            backend("backend = \"https://a:1, https://b:2\"\n"),
+            (two.clone(), false)
+        );
+        assert_eq!(
+            backend("backend = [\"https://a:1\", \"https://b:2\"]\n"),
+            (two, false)
+        );
+        assert_eq!(
+            backend("backend = [\"https://a:1\", \"b:2\"]\n"),
+            (None, true)
+        );
+        assert_eq!(backend("backend = []\n"), (None, false));
+        let many: Vec<String> = (0..=crate::client::failover::MAX_BACKENDS)
+            .map(|i| format!("\"http://h{i}\""))
+            .collect();
+        assert_eq!(
+            backend(&format!("backend = [{}]\n", many.join(","))),
+            (None, true),
+            "bounded"
+        );
+    }
 }

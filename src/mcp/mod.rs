@@ -30,12 +30,12 @@ pub const SOURCE: &str = "mcp";
 
 /// Serve MCP on stdin/stdout until the client closes stdin.
 pub async fn serve(client: Client, me: Actor) -> Result<i32> {
-    tracing::info!(agent = %me.name, backend = %client.base, "mcp: serving on stdio");
+    tracing::info!(agent = %me.name, backend = %client.base(), "mcp: serving on stdio");
     // stdout carries JSON-RPC only; one line on stderr, which MCP clients keep as the log.
     eprintln!(
         "flagtop mcp: agent `{}` on {} (read tools + propose; nothing is ever applied from here)",
         crate::sanitize::clean(&me.name, 100),
-        crate::sanitize::clean(&client.base, 200)
+        crate::sanitize::clean(client.base(), 200)
     );
     let transport = AsyncRwTransport::new_server(tokio::io::stdin(), tokio::io::stdout())
         .with_max_line_length(limits::MAX_MESSAGE_BYTES);

@@ -159,6 +159,11 @@ fn on_stream(m: &mut Model, s: StreamEvent) -> Step {
             confirm::refresh_conflict_preview(m);
             Step::redraw(true)
         }
+        StreamEvent::Replica(url) => {
+            // The header names the replica the TUI is on (`--backend A,B`).
+            m.data.backend_label = crate::sanitize::sanitize(&url).into_owned();
+            Step::redraw(true)
+        }
         StreamEvent::Guardrails(g) => Step::redraw(apply_guardrails(m, g, now)),
         StreamEvent::Store(st) => {
             m.data.store = st.into_inner();

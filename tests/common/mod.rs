@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod fault;
+pub mod pg;
 pub mod pty;
 pub mod raw;
 pub mod unleash;

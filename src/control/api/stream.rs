@@ -187,6 +187,14 @@ pub(super) async fn stream(
         let (_interest, _slot, _busy) = (interest, slot, busy);
         let tx = sender;
         let epoch = cp.epoch().to_string();
+        // A client that comes from another replica of this database may have seen revisions
+        // this one has not read yet: read them first, so it resumes instead of a reset.
+        if let Some(id) = &last_event_id
+            && resume_point(id, &epoch, Revision(u64::MAX)).is_some_and(|r| r > cp.revision().0)
+        {
+            let cp = cp.clone();
+            let _ = tokio::task::spawn_blocking(move || cp.follow_store()).await;
+        }
         // The opening, as one chunk: hello, the changes missed (or a reset), the current readings.
         let current = cp.revision();
         let mut last = current.0;

@@ -241,3 +241,22 @@ fn update_is_deterministic_and_says_when_to_redraw() {
         "quit is one effect, signalled once"
     );
 }
+
+#[test]
+fn the_header_names_the_replica_the_stream_moved_to() {
+    let mut m = model();
+    let step = update(
+        &mut m,
+        Event::Stream(StreamEvent::Replica(
+            "https://b.internal:7878\u{1b}[2J".into(),
+        )),
+    );
+    assert!(step.redraw);
+    let top = super::view::text(&super::view::render(&m, 200, 24));
+    let header = top.lines().next().unwrap_or_default();
+    assert!(header.contains("https://b.internal:7878"), "{header}");
+    assert!(
+        !header.contains('\u{1b}'),
+        "the URL reaches the screen inert"
+    );
+}

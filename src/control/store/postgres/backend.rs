@@ -1,0 +1,155 @@
+//! `Backend` for the team store: each call run on the store's runtime, bounded, over the
+//! writer or the pipelined reader connection.
+
+use super::commit::{rows, write};
+use super::reads::{bodies, load, since};
+use super::{PgStore, corrupt, describe, i64_of, pg};
+use crate::control::store::{
+    Backend, CatchUp, Commit, IdemRecord, Loaded, StoreError, TokenRecord,
+};
+use crate::domain::{AuditEvent, Revision};
+
+impl Backend for PgStore {
+    fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    fn initialised(&self) -> Result<bool, StoreError> {
+        let c = self.reader()?;
+        self.run(async move {
+            let row = c
+                .query_one(
+                    "SELECT state IS NOT NULL FROM flagtop_meta WHERE id = 1",
+                    &[],
+                )
+                .await
+                .map_err(pg)?;
+            row.try_get(0).map_err(pg)
+        })
+    }
+
+    fn load(&self) -> Result<Loaded, StoreError> {
+        self.with_writer(|c| Box::pin(load(c)))
+    }
+
+    fn commit(&self, c: Commit<'_>) -> Result<(), StoreError> {
+        #[cfg(test)]
+        if self
+            .fail_next
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(StoreError::Unavailable(
+                "the connection was lost (injected by a test)".into(),
+            ));
+        }
+        let r = rows(&c);
+        self.with_writer(move |c| Box::pin(write(c, r)))?;
+        self.remember(c.tokens.iter().map(|(h, r)| (h.to_string(), (*r).clone())));
+        Ok(())
+    }
+
+    fn idempotency(&self, key: &str) -> Result<Option<IdemRecord>, StoreError> {
+        let (c, key) = (self.reader()?, key.to_string());
+        self.run(async move {
+            let rows = c
+                .query(
+                    "SELECT body FROM flagtop_idempotency WHERE key = $1",
+                    &[&key],
+                )
+                .await
+                .map_err(pg)?;
+            Ok(bodies(&rows, "idempotency")?.pop())
+        })
+    }
+
+    fn audit_scan(
+        &self,
+        flag: Option<&str>,
+        before: Option<u64>,
+        limit: usize,
+        _scan_limit: usize,
+    ) -> Result<(Vec<AuditEvent>, Option<u64>), StoreError> {
+        // The (flag, id) index finds a flag's events without scanning: no scan limit is hit.
+        let (c, flag) = (self.reader()?, flag.map(str::to_string));
+        let before = i64_of(before.unwrap_or(u64::MAX));
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.run(async move {
+            let rows = match &flag {
+                Some(f) => c
+                    .query("SELECT body FROM flagtop_audit WHERE flag = $1 AND id < $2 ORDER BY id DESC LIMIT $3", &[f, &before, &limit])
+                    .await,
+                None => c.query("SELECT body FROM flagtop_audit WHERE id < $1 ORDER BY id DESC LIMIT $2", &[&before, &limit]).await,
+            }
+            .map_err(pg)?;
+            Ok((bodies(&rows, "audit")?, None))
+        })
+    }
+
+    fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let known = || {
+            self.known_tokens
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(hash)
+                .cloned()
+        };
+        let found = self.reader().and_then(|c| {
+            let hash = hash.to_string();
+            self.run(async move {
+                let rows = c
+                    .query("SELECT body FROM flagtop_tokens WHERE hash = $1", &[&hash])
+                    .await
+                    .map_err(pg)?;
+                Ok(bodies::<TokenRecord>(&rows, "tokens")?.pop())
+            })
+        });
+        match found {
+            Ok(Some(rec)) => {
+                self.known_tokens
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(hash.to_string(), rec.clone());
+                Ok(Some(rec))
+            }
+            Err(StoreError::Unavailable(e)) => match known() {
+                Some(rec) => Ok(Some(rec)),
+                None => Err(StoreError::Unavailable(e)),
+            },
+            other => other,
+        }
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let c = self.reader()?;
+        let rows: Vec<(String, TokenRecord)> = self.run(async move {
+            let rows = c
+                .query("SELECT hash, body FROM flagtop_tokens ORDER BY hash", &[])
+                .await
+                .map_err(pg)?;
+            rows.iter()
+                .map(|row| {
+                    let (h, b): (String, Vec<u8>) =
+                        (row.try_get(0).map_err(pg)?, row.try_get(1).map_err(pg)?);
+                    Ok((h, serde_json::from_slice(&b).map_err(corrupt("tokens"))?))
+                })
+                .collect()
+        })?;
+        self.remember(rows.iter().cloned());
+        Ok(rows.into_iter().map(|(_, r)| r).collect())
+    }
+
+    fn since(&self, revision: Revision) -> Result<Option<CatchUp>, StoreError> {
+        let revision = i64_of(revision.0);
+        self.with_writer(move |c| Box::pin(since(c, revision)))
+    }
+
+    fn describe(&self) -> String {
+        describe(&self.config)
+    }
+
+    #[cfg(test)]
+    fn fail_next_commit(&self) {
+        self.fail_next
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
