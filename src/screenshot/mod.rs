@@ -3,6 +3,7 @@
 //! (monospace text, per-cell colours, XML-escaped). Also the README gallery. It must not touch
 //! a terminal or a control plane.
 
+pub mod contrast;
 pub mod fixture;
 
 use crate::config::problem::Problems;
@@ -170,7 +171,7 @@ fn named(c: Color, light: bool) -> Option<&'static str> {
         (Color::Cyan, false) => "#42b3c2",
         (Color::Cyan, true) => "#00a6b2",
         (Color::Gray, _) => "#bfbfbf",
-        (Color::DarkGray, false) => "#6b7280",
+        (Color::DarkGray, false) => "#7d8590",
         (Color::DarkGray, true) => "#8a8a8a",
         (Color::LightRed, _) => "#ff6e67",
         (Color::LightGreen, _) => "#5ffa68",
@@ -211,13 +212,18 @@ fn escape(s: &str) -> String {
     o
 }
 
-/// The buffer as SVG: background rectangles, then text runs of one style each.
-pub fn svg(b: &Buffer, light: bool) -> String {
-    let (canvas_bg, canvas_fg) = if light {
+/// The canvas (background, default foreground) of a dark or light screenshot.
+pub(crate) fn canvas(light: bool) -> (&'static str, &'static str) {
+    if light {
         ("#fbfbf8", "#202124")
     } else {
         ("#16181d", "#d4d4d4")
-    };
+    }
+}
+
+/// The buffer as SVG: background rectangles, then text runs of one style each.
+pub fn svg(b: &Buffer, light: bool) -> String {
+    let (canvas_bg, canvas_fg) = canvas(light);
     let (w, h) = (u32::from(b.area.width), u32::from(b.area.height));
     let mut s = String::new();
     let _ = writeln!(
