@@ -47,7 +47,9 @@ pub async fn run(cli: &Cli) -> Result<i32> {
         None => {
             let running = runtime::start(embedded(cli, data_dir(cli)?, true)?).await?;
             let client = crate::client::Client::new(&running.url, &running.token, "tui")?;
-            (client, format!("embedded {}", running.url), Some(running))
+            // The embedded plane runs the simulator: say so, not its loopback address.
+            let label = crate::tui::simulated_label(&cli.scenario);
+            (client, label, Some(running))
         }
     };
     // The embedded control plane hands the TUI its first state directly: the same snapshot the

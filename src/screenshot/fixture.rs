@@ -154,7 +154,7 @@ pub fn snapshot(name: &str) -> Result<Snapshot, String> {
 pub fn model(name: &str) -> Result<Model, String> {
     let mut m = Model::new(
         crate::client::Clean::new(snapshot(name)?),
-        "embedded (demo)",
+        &crate::tui::simulated_label(name),
         None,
         crate::config::keymap::builtin_default(),
         t0(),

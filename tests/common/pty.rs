@@ -35,6 +35,9 @@ pub struct Opts<'a> {
     pub args: &'a [&'a str],
     /// Start through `sh` with SIGHUP ignored (as under `nohup`).
     pub ignore_hup: bool,
+    /// No `--backend`: the TUI opens its own embedded control plane (the demo, simulated
+    /// traffic) on a fresh data dir; the url and token are ignored.
+    pub embedded: bool,
 }
 
 impl Default for Opts<'_> {
@@ -45,6 +48,7 @@ impl Default for Opts<'_> {
             env: &[],
             args: &[],
             ignore_hup: false,
+            embedded: false,
         }
     }
 }
@@ -92,7 +96,7 @@ impl Tui {
                 cols,
                 env,
                 args,
-                ignore_hup: false,
+                ..Opts::default()
             },
         )
     }
@@ -115,7 +119,11 @@ impl Tui {
         } else {
             CommandBuilder::new(bin)
         };
-        cmd.args(["--backend", url, "--env", "production"]);
+        if o.embedded {
+            cmd.args(["--env", "production"]);
+        } else {
+            cmd.args(["--backend", url, "--env", "production"]);
+        }
         cmd.args(o.args);
         cmd.env("FLAGTOP_TOKEN", token);
         cmd.env(
