@@ -1,4 +1,4 @@
-//! Owns the dialog states (confirm, percent, filter, command line, details, help, the cohort chooser of `r`). The confirm
+//! Owns the dialog states (confirm, percent, filter, command line, details (`tui::details`), help, the cohort chooser of `r`). The confirm
 //! dialog, used by every mutating command, has its own folder (`tui::confirm`). It must not do
 //! I/O, draw, or send anything.
 
@@ -9,10 +9,8 @@ use tui_input::Input;
 #[derive(Debug)]
 pub enum Dialog {
     Help,
-    Details {
-        title: String,
-        lines: Vec<String>,
-    },
+    /// Enter: the selected item in full, scrollable (`tui::details`).
+    Details(super::details::Details),
     Filter(Input),
     Command(Input),
     Percent {

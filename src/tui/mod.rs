@@ -5,6 +5,7 @@
 pub mod color_filter;
 mod commands;
 pub mod confirm;
+pub mod details;
 pub mod dialog;
 pub mod effect;
 mod event_loop;

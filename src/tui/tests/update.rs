@@ -68,8 +68,13 @@ fn moves_and_details() {
     m.focus = Pane::Approvals;
     update(&mut m, code(KeyCode::Enter));
     match &m.dialog {
-        Some(Dialog::Details { lines, .. }) => {
-            assert!(lines.iter().any(|l| l.contains("evidence gap")))
+        Some(Dialog::Details(d)) => {
+            let rows = crate::tui::details::content(&m, d).1;
+            assert!(
+                rows.iter()
+                    .any(|r| format!("{r:?}").contains("evidence gap")),
+                "{rows:?}"
+            )
         }
         other => panic!("{other:?}"),
     }

@@ -7,6 +7,7 @@ mod activity;
 mod approvals;
 pub mod ascii;
 mod choose;
+mod details;
 mod flags;
 mod footer;
 mod guardrails;
@@ -63,7 +64,7 @@ pub fn frame(f: &mut Frame, m: &Model, t: &Theme) -> Drawn {
     match &m.dialog {
         None => {}
         Some(Dialog::Help) => help::render(f, area, m, t),
-        Some(Dialog::Details { title, lines }) => help::details(f, area, title, lines, t),
+        Some(Dialog::Details(d)) => details::render(f, area, m, d, t),
         Some(Dialog::Confirm(c)) => cursor = super::confirm::view::render(f, area, m, c, t),
         Some(Dialog::Percent {
             input,
