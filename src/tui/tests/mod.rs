@@ -9,6 +9,7 @@ mod details;
 mod incident;
 mod incident_view;
 mod keymap;
+mod layout;
 mod screen;
 mod update;
 mod view;
