@@ -1,16 +1,18 @@
-//! Owns `flagtop screenshot`: fixture state (deterministic clock and data from
-//! `screenshot::fixture`) drawn by the real views into ratatui's TestBackend, then written as SVG
-//! (monospace text, per-cell colours, XML-escaped). Also the README gallery. It must not touch
-//! a terminal or a control plane.
+//! Owns `flagtop screenshot`: the live demo at a fixed clock (`screenshot::live`: the real
+//! control plane, simulator and engine, ticked by a hand-moved clock) drawn by the real views into
+//! ratatui's TestBackend, then written as SVG (monospace text, per-cell colours, XML-escaped).
+//! Also the README gallery. `screenshot::fixture` is the hand-made state unit tests use; the
+//! gallery does not. It must not touch a terminal or the network.
 
 pub mod contrast;
 pub mod fixture;
+pub mod live;
 
 use crate::config::problem::Problems;
 use crate::config::theme;
 use crate::tui::model::{Model, Pane};
 use crate::tui::theme::Theme;
-use crate::tui::{update, view};
+use crate::tui::view;
 use color_eyre::eyre::{Result, eyre};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -91,29 +93,26 @@ pub const GALLERY: &[Shot] = &[
 
 pub const STATES: [&str; 5] = ["dashboard", "incident", "confirm", "help", "zoom"];
 
-/// The model for a named state of `scenario`.
+/// The model for a named state of `scenario`, from the live demo's code path: the dashboard a
+/// few seconds in; the incident, zoom and confirm at the breach, reached with the incident
+/// commander's own keys (`!` jumps to the worst breach, `r` proposes its rollback).
 pub fn state(scenario: &str, name: &str) -> Result<Model> {
     let e = |s: String| eyre!(crate::exit::UsageError(s));
     let mut m = match name {
         "dashboard" | "help" => {
-            let mut m = fixture::on_eu_west(scenario).map_err(e)?;
+            let mut m = live::model_at(scenario, live::DASHBOARD_SECS).map_err(e)?;
+            fixture::select_flag(&mut m, "checkout-v2");
             m.focus = Pane::Flags;
             m
         }
-        "incident" | "zoom" => fixture::incident(scenario).map_err(e)?,
+        "incident" | "zoom" => {
+            let mut m = live::model_at(scenario, live::INCIDENT_SECS).map_err(e)?;
+            live::press(&mut m, "!");
+            m
+        }
         "confirm" => {
-            let mut m = fixture::on_eu_west(scenario).map_err(e)?;
-            let key = crossterm::event::KeyEvent::new(
-                crossterm::event::KeyCode::Char('r'),
-                crossterm::event::KeyModifiers::NONE,
-            );
-            let _ = update(
-                &mut m,
-                crate::tui::Event::Key {
-                    key,
-                    new_idem_key: "screenshot".into(),
-                },
-            );
+            let mut m = live::model_at(scenario, live::INCIDENT_SECS).map_err(e)?;
+            live::press(&mut m, "!r");
             m
         }
         other => {
