@@ -19,6 +19,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
     let order = [
         "look and move",
         "decide a request",
+        "hold (stops automatic steps; undone by the same key)",
         "reduce (applied after a confirm)",
         "expand or reduce",
         "expand (a request in protected environments)",
