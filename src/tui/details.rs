@@ -172,9 +172,9 @@ pub fn selector(s: &Selector) -> String {
 
 fn flag_rows(m: &Model, f: &Flag) -> Vec<Row> {
     let mut rows = vec![
-        Row::Text(fit(&f.description, 200)),
+        Row::Text(format!("description: {}", fit(&f.description, 200))),
         Row::Muted(format!(
-            "owner {} · lifecycle {:?} · kind {:?} · revision {} · variations {}",
+            "owner: {} · lifecycle: {:?} · kind: {:?} · revision {} · variations: {}",
             fit(&f.owner, 40),
             f.lifecycle,
             f.kind,
