@@ -2,6 +2,8 @@
 //! each open the confirm flow (`tui::confirm`) for the action they mean, or say on the status
 //! line why not; Enter opens the details of the selected item. Pure: it must not do I/O or draw.
 
+pub mod details;
+
 use super::confirm;
 use super::dialog::{Choose, Dialog};
 use super::keys::Cmd;

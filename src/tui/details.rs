@@ -4,19 +4,19 @@
 //! with their selectors, the ladder, the guardrails with a chart of candidate against baseline
 //! over the window, and the flag's recent audit with before → after; an audit entry shows its
 //! before → after and evidence (`details::audit`). Every list is bounded and every string cut.
-//! It must not draw, do I/O, or change the model.
+//! Opening it and its keys are `tui::commands::details`. It must not draw, do I/O, or change
+//! the model.
 
 mod audit;
-mod open;
 
 pub use audit::changes;
-pub use open::{on_key, open};
+
+pub use super::dialog::{Details, Target};
 
 use super::model::Model;
+use super::text::human_secs;
 use super::text::{fit, num};
-use super::view::human_secs;
-use crate::domain::guardrail::SeriesKey;
-use crate::domain::{AuditId, Flag, FlagEnv, FlagKey, GuardrailStatus, LadderState, Selector};
+use crate::domain::{Flag, FlagEnv, GuardrailStatus, LadderState, Selector};
 use crate::wire::GuardrailReading;
 
 /// At most this many rows of content (the rest is cut with a note).
@@ -25,27 +25,6 @@ pub const MAX_ROWS: usize = 600;
 pub const FLAG_AUDIT: usize = 8;
 /// Lines of the screen a guardrail chart takes.
 pub const CHART_HEIGHT: u16 = 7;
-
-/// What the details overlay shows.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Target {
-    Flag(FlagKey),
-    Audit(AuditId),
-    /// One guardrail series (the Guardrails pane's selected row).
-    Reading(SeriesKey),
-    /// Fixed lines (a guardrail reading, an approval request).
-    Text {
-        title: String,
-        lines: Vec<String>,
-    },
-}
-
-/// The overlay's state: its item and the first row on screen.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Details {
-    pub target: Target,
-    pub scroll: usize,
-}
 
 /// One row of content.
 #[derive(Debug, Clone, PartialEq)]
@@ -226,7 +205,7 @@ fn env_section(m: &Model, f: &Flag, e: &crate::domain::Environment, rows: &mut V
     let Some(fe) = f.env(&e.key) else {
         return;
     };
-    let mut head = format!("{}", fit(&e.key, 30));
+    let mut head = fit(&e.key, 30);
     if e.key == m.env {
         head.push_str(" (on screen)");
     }

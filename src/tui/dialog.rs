@@ -3,14 +3,15 @@
 //! I/O, draw, or send anything.
 
 use super::confirm::Confirm;
-use crate::domain::{Action, CohortName, EnvKey, FlagKey};
+use crate::domain::guardrail::SeriesKey;
+use crate::domain::{Action, AuditId, CohortName, EnvKey, FlagKey};
 use tui_input::Input;
 
 #[derive(Debug)]
 pub enum Dialog {
     Help,
     /// Enter: the selected item in full, scrollable (`tui::details`).
-    Details(super::details::Details),
+    Details(Details),
     Filter(Input),
     Command(Input),
     Percent {
@@ -32,4 +33,25 @@ pub struct Choose {
     pub options: Vec<CohortName>,
     /// The highlighted option.
     pub row: usize,
+}
+
+/// What the details overlay shows (its content is built by `tui::details`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    Flag(FlagKey),
+    Audit(AuditId),
+    /// One guardrail series (the Guardrails pane's selected row).
+    Reading(SeriesKey),
+    /// Fixed lines (a guardrail reading, an approval request).
+    Text {
+        title: String,
+        lines: Vec<String>,
+    },
+}
+
+/// The overlay's state: its item and the first row on screen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Details {
+    pub target: Target,
+    pub scroll: usize,
 }

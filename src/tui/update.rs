@@ -165,7 +165,7 @@ fn on_dialog_key(m: &mut Model, k: KeyEvent, new_idem_key: &str) -> Vec<Effect> 
             Vec::new()
         }
         Dialog::Details(_) => {
-            super::details::on_key(m, &k, dcmd);
+            commands::details::on_key(m, &k, dcmd);
             Vec::new()
         }
         Dialog::Filter(input) => {
@@ -311,7 +311,7 @@ fn on_cmd_key(m: &mut Model, k: KeyEvent, new_idem_key: &str) -> Vec<Effect> {
             };
             m.focus = Pane::ALL[j];
         }
-        Cmd::Details => super::details::open(m),
+        Cmd::Details => commands::details::open(m),
         Cmd::JumpToBreach => commands::jump_to_breach(m),
         Cmd::Filter => m.dialog = Some(Dialog::Filter(Input::new(m.flags.filter.clone()))),
         Cmd::Sort => {

@@ -209,16 +209,7 @@ pub(crate) fn bar(percent: u8, width: usize) -> String {
     format!("{}{}", "█".repeat(filled), "░".repeat(width - filled))
 }
 
-/// Human age: `42s`, `12m`, `3h`, `2d`.
-pub(crate) fn human_secs(s: i64) -> String {
-    let s = s.max(0);
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..86400 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86400),
-    }
-}
+pub(crate) use super::text::human_secs;
 
 /// When a time shown on screen next changes its text: the time at the selected ladder's stage
 /// and the countdown to its next step, the age and expiry of approval requests, the external

@@ -2,9 +2,9 @@
 //! j/k and the arrows scroll a row, PageUp/PageDown a screen, g/G to either end; Esc, Enter or q
 //! close it; other keys do nothing (nothing is sent from here). It must not draw or do I/O.
 
-use super::{Details, Target};
 use crate::domain::CohortName;
 use crate::domain::guardrail::SeriesKey;
+use crate::tui::details::{Details, Target, content};
 use crate::tui::dialog::Dialog;
 use crate::tui::keys::Cmd;
 use crate::tui::model::{Model, Pane};
@@ -80,7 +80,7 @@ pub fn open(m: &mut Model) {
 /// A key while the overlay is open; `len` is how many rows it has now.
 pub fn on_key(m: &mut Model, k: &KeyEvent, dcmd: Option<Cmd>) {
     let len = match &m.dialog {
-        Some(Dialog::Details(d)) => super::content(m, d).1.len(),
+        Some(Dialog::Details(d)) => content(m, d).1.len(),
         _ => return,
     };
     let Some(Dialog::Details(d)) = m.dialog.as_mut() else {
