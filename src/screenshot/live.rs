@@ -136,6 +136,21 @@ pub fn press(m: &mut Model, keys: &str) {
     }
 }
 
+/// Presses Enter (details of the selected item, outside dialogs).
+pub fn enter(m: &mut Model) {
+    let key = crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Enter,
+        crossterm::event::KeyModifiers::NONE,
+    );
+    let _ = update(
+        m,
+        Event::Key {
+            key,
+            new_idem_key: "screenshot-enter".into(),
+        },
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,6 +66,14 @@ pub const GALLERY: &[Shot] = &[
         ascii: false,
     },
     Shot {
+        file: "details.svg",
+        theme: "dark",
+        state: "details",
+        width: 160,
+        height: 48,
+        ascii: false,
+    },
+    Shot {
         file: "small-ansi16.svg",
         theme: "ansi16",
         state: "dashboard",
@@ -91,7 +99,14 @@ pub const GALLERY: &[Shot] = &[
     },
 ];
 
-pub const STATES: [&str; 5] = ["dashboard", "incident", "confirm", "help", "zoom"];
+pub const STATES: [&str; 6] = [
+    "dashboard",
+    "incident",
+    "confirm",
+    "details",
+    "help",
+    "zoom",
+];
 
 /// The model for a named state of `scenario`, from the live demo's code path: the dashboard a
 /// few seconds in; the incident, zoom and confirm at the breach, reached with the incident
@@ -113,6 +128,13 @@ pub fn state(scenario: &str, name: &str) -> Result<Model> {
         "confirm" => {
             let mut m = live::model_at(scenario, live::INCIDENT_SECS).map_err(e)?;
             live::press(&mut m, "!r");
+            m
+        }
+        "details" => {
+            let mut m = live::model_at(scenario, live::INCIDENT_SECS).map_err(e)?;
+            live::press(&mut m, "!");
+            m.focus = Pane::Flags;
+            live::enter(&mut m);
             m
         }
         other => {

@@ -145,7 +145,13 @@ fn chart(f: &mut Frame, area: Rect, c: &ChartRow, t: &Theme) {
         return;
     }
     let pad = ((hi - lo) * 0.1).max(hi.abs() * 0.01).max(1e-9);
-    let (lo, hi) = (lo - pad, hi + pad);
+    // Rates and latencies are never negative: the axis does not invent a negative range.
+    let lo = if lo >= 0.0 {
+        (lo - pad).max(0.0)
+    } else {
+        lo - pad
+    };
+    let hi = hi + pad;
     let set = |name: &'static str, pts, style| {
         Dataset::default()
             .name(name)
