@@ -139,3 +139,17 @@ fn long_backend_text_stays_inside_the_overlay() {
         .unwrap_or_else(|| panic!("{screen}"));
     assert!(row.contains('…') && row.trim_end().ends_with('│'), "{row}");
 }
+
+#[test]
+fn the_details_and_their_chart_stay_ascii_in_ascii_mode() {
+    let mut m = on_eu_west();
+    m.focus = Pane::Flags;
+    update(&mut m, code(KeyCode::Enter));
+    let mut t = crate::config::theme::builtin("mono");
+    t.ascii = true;
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 48)).unwrap();
+    term.draw(|f| super::super::view::draw(f, &m, &t)).unwrap();
+    let s = text(term.backend().buffer());
+    assert!(s.is_ascii(), "{s}");
+    assert!(s.contains("candidate") && s.contains('*'), "{s}");
+}

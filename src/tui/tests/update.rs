@@ -241,3 +241,19 @@ fn update_is_deterministic_and_says_when_to_redraw() {
         "quit is one effect, signalled once"
     );
 }
+
+#[test]
+fn the_status_line_clears_when_a_newer_command_or_message_comes() {
+    use super::view::{render, text};
+    let mut m = model();
+    m.set_status("refused: an old message", true);
+    assert!(text(&render(&m, 120, 30)).contains("refused: an old message"));
+    update(&mut m, key('j'));
+    assert!(m.status.is_none(), "{:?}", m.status);
+    assert!(!text(&render(&m, 120, 30)).contains("refused: an old message"));
+    m.set_status("old", false);
+    m.set_status("newer", true);
+    assert_eq!(m.status.as_ref().map(|s| s.text.as_str()), Some("newer"));
+    update(&mut m, code(KeyCode::Esc));
+    assert!(m.status.is_none());
+}
