@@ -153,3 +153,30 @@ fn the_details_and_their_chart_stay_ascii_in_ascii_mode() {
     assert!(s.is_ascii(), "{s}");
     assert!(s.contains("candidate") && s.contains('*'), "{s}");
 }
+
+#[test]
+fn details_stop_at_max_rows_and_say_how_many_more() {
+    use crate::tui::details::{Details, MAX_ROWS, Row, Target, content};
+    let m = model();
+    let d = Details {
+        target: Target::Text {
+            title: "t".into(),
+            lines: (0..MAX_ROWS + 50).map(|i| format!("line {i}")).collect(),
+        },
+        scroll: 0,
+    };
+    let rows = content(&m, &d).1;
+    assert_eq!(rows.len(), MAX_ROWS + 1);
+    assert_eq!(
+        rows.last(),
+        Some(&Row::Muted("… 50 more rows not shown".into()))
+    );
+    let at_edge = Details {
+        target: Target::Text {
+            title: "t".into(),
+            lines: (0..MAX_ROWS).map(|i| format!("line {i}")).collect(),
+        },
+        scroll: 0,
+    };
+    assert_eq!(content(&m, &at_edge).1.len(), MAX_ROWS);
+}
