@@ -109,3 +109,17 @@ fn an_approvals_summary_ends_in_an_ellipsis_when_cut() {
     let row = line_with(&s, "by ops-assistant");
     assert!(row.contains('…'), "{row}");
 }
+
+#[test]
+fn no_guardrails_is_said_in_full() {
+    let mut m = incident();
+    select_flag(&mut m, "legacy-billing-killswitch");
+    m.focus = Pane::Guardrails;
+    for (w, h) in [(80, 24), (120, 30)] {
+        let s = text(&render(&m, w, h));
+        assert!(
+            s.contains("no guardrails for this flag here"),
+            "{w}×{h}:\n{s}"
+        );
+    }
+}

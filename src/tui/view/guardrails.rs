@@ -154,8 +154,15 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
         .block(block)
         .column_spacing(1);
     if readings.is_empty() {
+        // The whole line, not the first column's width of it.
+        let msg = fit("no guardrails for this flag here", usize::from(inner_w));
         f.render_widget(
-            table.header(Row::new(["no guardrails for this flag here"]).style(t.muted)),
+            ratatui::widgets::Paragraph::new(Span::styled(msg, t.muted)).block(pane_block(
+                Pane::Guardrails,
+                String::new(),
+                m,
+                t,
+            )),
             area,
         );
     } else {
