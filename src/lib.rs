@@ -11,7 +11,7 @@
 //! - [`tui`]: the operator TUI (event loop, model, update, confirm flow, views).
 //! - [`config`]: config.toml, themes and keymaps (strict, with positions), `check-config`.
 //! - [`status`], [`app`]: the one-shot status view; process set-up (TLS, logging).
-//! - [`screenshot`]: fixture state (`screenshot::fixture`) rendered to SVG for the README.
+//! - [`screenshot`]: the live demo at a fixed clock (`screenshot::live`) rendered to SVG for the README; `screenshot::fixture` is the hand-made state of unit tests.
 //! - [`cli`]: command line and dispatch, one file per subcommand.
 //! - [`mcp`]: `flagtop mcp`, the MCP server for AI assistants (read tools + `propose`).
 pub mod app;

@@ -1,5 +1,6 @@
 //! Screenshots are a build artefact: every README image in `screenshots/` must equal a fresh
-//! render of its fixture state (`flagtop::screenshot::GALLERY`). Regenerate with
+//! render of its state from the live demo's code path at a fixed clock
+//! (`flagtop::screenshot::GALLERY`, `screenshot::live`). Regenerate with
 //! `./scripts/screenshots`. Also runs the real `flagtop screenshot` command once.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
 
@@ -62,7 +63,8 @@ fn the_screenshot_command_writes_an_svg_with_the_incident() {
         .expect("run");
     assert!(status.success());
     let svg = std::fs::read_to_string(&out).expect("svg");
-    for want in ["BREACHED", "eu-west", "flagtop-safeguard", "paused"] {
+    // The live demo's own engine actor (the old fixture called it `flagtop-safeguard`).
+    for want in ["BREACHED", "eu-west", "flagtop-engine", "paused"] {
         assert!(svg.contains(want), "missing {want}");
     }
     assert!(!svg.contains('\u{1b}'));

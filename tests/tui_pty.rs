@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::pty::{Tui, free_port};
+use common::pty::{Opts, Tui, free_port};
 use common::{Http, Server};
 use std::time::{Duration, Instant};
 
@@ -289,4 +289,24 @@ async fn bang_r_enter_rolls_back_the_breach_at_80x24_and_160x48() {
         );
         quit(tui);
     }
+}
+
+#[test]
+fn the_embedded_demo_says_its_traffic_is_simulated() {
+    // `flagtop` with no backend: the header names the simulated demo, not a loopback URL.
+    let tui = Tui::start_opts(
+        "",
+        "",
+        Opts {
+            rows: 48,
+            cols: 160,
+            embedded: true,
+            ..Opts::default()
+        },
+    );
+    let screen = tui.wait_for("demo · simulated traffic", 30);
+    let header = screen.lines().next().unwrap_or_default().to_string();
+    assert!(header.contains("demo · simulated traffic"), "{header}");
+    assert!(!header.contains("127.0.0.1"), "{header}");
+    quit(tui);
 }

@@ -14,7 +14,7 @@ pub struct ScreenshotArgs {
     /// Terminal size in cells, WIDTHxHEIGHT.
     #[arg(long, default_value = "160x48")]
     pub size: String,
-    /// What is on screen: dashboard, incident, confirm, help, zoom.
+    /// What is on screen: dashboard, incident, confirm, details, help, zoom.
     #[arg(long, default_value = "dashboard")]
     pub state: String,
     /// The SVG file to write.

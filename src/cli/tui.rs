@@ -62,7 +62,9 @@ pub async fn run(cli: &Cli) -> Result<i32> {
                     // The TUI talks to its own plane over the owner's socket: other local users
                     // can reach the TCP port (OFREP, MCP) but cannot crowd the TUI out of it.
                     let client = owner_client(&running, "tui")?;
-                    (client, format!("embedded {}", running.url), Some(running))
+                    // The embedded plane runs the simulator: say so, not its loopback address.
+                    let label = crate::tui::simulated_label(&cli.scenario);
+                    (client, label, Some(running))
                 }
             }
         }

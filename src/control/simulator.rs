@@ -8,9 +8,10 @@
 
 use crate::domain::eval::{User, evaluate};
 use crate::domain::flag::ConstraintOp;
-use crate::domain::{Cohort, FlagEnv, Selector, State};
+use crate::domain::{Cohort, FlagEnv, FlagKey, Selector, State};
 use crate::wire::{Arm, MetricSample};
 use chrono::{DateTime, Utc};
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 /// Synthetic users per (flag, environment, guarded cohort) per tick, for `demo` and `calm`.
@@ -55,6 +56,18 @@ pub struct Simulator {
     started_at: DateTime<Utc>,
     users_per_tick: usize,
     ticks: u64,
+    /// The flags whose traffic is invented: the scenario's own. A flag an operator defines
+    /// later (`flagtop apply -f`) gets none — its guardrails say "insufficient", never an
+    /// invented "healthy" — unless its scenario names it.
+    flags: BTreeSet<FlagKey>,
+}
+
+/// The flags a scenario's simulated traffic covers: those the scenario itself defines (none
+/// for an unknown scenario).
+pub fn simulated_flags(scenario: &str, now: DateTime<Utc>) -> BTreeSet<FlagKey> {
+    crate::control::scenario::build(scenario, now)
+        .map(|sc| sc.state.flags.into_keys().collect())
+        .unwrap_or_default()
 }
 
 /// How a candidate differs from the baseline right now.
@@ -98,6 +111,7 @@ impl Simulator {
             started_at,
             users_per_tick,
             ticks: 0,
+            flags: simulated_flags(scenario, started_at),
         }
     }
 
@@ -125,6 +139,9 @@ impl Simulator {
         let mut out = Vec::new();
         let mut user = User::default();
         for (flag_key, flag) in &state.flags {
+            if !self.flags.contains(flag_key) {
+                continue;
+            }
             for (env_key, fe) in &flag.environments {
                 // Each guarded cohort once, with the metrics guarded on it (in spec order).
                 let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();

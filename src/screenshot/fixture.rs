@@ -114,8 +114,9 @@ pub fn snapshot(name: &str) -> Result<Snapshot, String> {
         flag: Some("checkout-v2".into()),
         action: Some(set(25)),
         reverse: Some(set(10)),
-        before: None,
-        after: None,
+        // As the service summarises a percent change (`control::service::summarize`).
+        before: Some(serde_json::json!({"cohort": "us-east", "percent": 10, "rolled_back": false})),
+        after: Some(serde_json::json!({"cohort": "us-east", "percent": 25, "rolled_back": false})),
         approval: None,
         evidence: Vec::new(),
         revision: Revision(FLAG_REV),
@@ -154,7 +155,7 @@ pub fn snapshot(name: &str) -> Result<Snapshot, String> {
 pub fn model(name: &str) -> Result<Model, String> {
     let mut m = Model::new(
         crate::client::Clean::new(snapshot(name)?),
-        "embedded (demo)",
+        &crate::tui::simulated_label(name),
         None,
         crate::config::keymap::builtin_default(),
         t0(),

@@ -1,15 +1,18 @@
-//! Owns `flagtop screenshot`: fixture state (deterministic clock and data from
-//! `screenshot::fixture`) drawn by the real views into ratatui's TestBackend, then written as SVG
-//! (monospace text, per-cell colours, XML-escaped). Also the README gallery. It must not touch
-//! a terminal or a control plane.
+//! Owns `flagtop screenshot`: the live demo at a fixed clock (`screenshot::live`: the real
+//! control plane, simulator and engine, ticked by a hand-moved clock) drawn by the real views into
+//! ratatui's TestBackend, then written as SVG (monospace text, per-cell colours, XML-escaped).
+//! Also the README gallery. `screenshot::fixture` is the hand-made state unit tests use; the
+//! gallery does not. It must not touch a terminal or the network.
 
+pub mod contrast;
 pub mod fixture;
+pub mod live;
 
 use crate::config::problem::Problems;
 use crate::config::theme;
 use crate::tui::model::{Model, Pane};
 use crate::tui::theme::Theme;
-use crate::tui::{update, view};
+use crate::tui::view;
 use color_eyre::eyre::{Result, eyre};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -63,6 +66,14 @@ pub const GALLERY: &[Shot] = &[
         ascii: false,
     },
     Shot {
+        file: "details.svg",
+        theme: "dark",
+        state: "details",
+        width: 160,
+        height: 48,
+        ascii: false,
+    },
+    Shot {
         file: "small-ansi16.svg",
         theme: "ansi16",
         state: "dashboard",
@@ -88,31 +99,42 @@ pub const GALLERY: &[Shot] = &[
     },
 ];
 
-pub const STATES: [&str; 5] = ["dashboard", "incident", "confirm", "help", "zoom"];
+pub const STATES: [&str; 6] = [
+    "dashboard",
+    "incident",
+    "confirm",
+    "details",
+    "help",
+    "zoom",
+];
 
-/// The model for a named state of `scenario`.
+/// The model for a named state of `scenario`, from the live demo's code path: the dashboard a
+/// few seconds in; the incident, zoom and confirm at the breach, reached with the incident
+/// commander's own keys (`!` jumps to the worst breach, `r` proposes its rollback).
 pub fn state(scenario: &str, name: &str) -> Result<Model> {
     let e = |s: String| eyre!(crate::exit::UsageError(s));
     let mut m = match name {
         "dashboard" | "help" => {
-            let mut m = fixture::on_eu_west(scenario).map_err(e)?;
+            let mut m = live::model_at(scenario, live::DASHBOARD_SECS).map_err(e)?;
+            fixture::select_flag(&mut m, "checkout-v2");
             m.focus = Pane::Flags;
             m
         }
-        "incident" | "zoom" => fixture::incident(scenario).map_err(e)?,
+        "incident" | "zoom" => {
+            let mut m = live::model_at(scenario, live::INCIDENT_SECS).map_err(e)?;
+            live::press(&mut m, "!");
+            m
+        }
         "confirm" => {
-            let mut m = fixture::on_eu_west(scenario).map_err(e)?;
-            let key = crossterm::event::KeyEvent::new(
-                crossterm::event::KeyCode::Char('r'),
-                crossterm::event::KeyModifiers::NONE,
-            );
-            let _ = update(
-                &mut m,
-                crate::tui::Event::Key {
-                    key,
-                    new_idem_key: "screenshot".into(),
-                },
-            );
+            let mut m = live::model_at(scenario, live::INCIDENT_SECS).map_err(e)?;
+            live::press(&mut m, "!r");
+            m
+        }
+        "details" => {
+            let mut m = live::model_at(scenario, live::INCIDENT_SECS).map_err(e)?;
+            live::press(&mut m, "!");
+            m.focus = Pane::Flags;
+            live::enter(&mut m);
             m
         }
         other => {
@@ -170,7 +192,7 @@ fn named(c: Color, light: bool) -> Option<&'static str> {
         (Color::Cyan, false) => "#42b3c2",
         (Color::Cyan, true) => "#00a6b2",
         (Color::Gray, _) => "#bfbfbf",
-        (Color::DarkGray, false) => "#6b7280",
+        (Color::DarkGray, false) => "#7d8590",
         (Color::DarkGray, true) => "#8a8a8a",
         (Color::LightRed, _) => "#ff6e67",
         (Color::LightGreen, _) => "#5ffa68",
@@ -211,13 +233,18 @@ fn escape(s: &str) -> String {
     o
 }
 
-/// The buffer as SVG: background rectangles, then text runs of one style each.
-pub fn svg(b: &Buffer, light: bool) -> String {
-    let (canvas_bg, canvas_fg) = if light {
+/// The canvas (background, default foreground) of a dark or light screenshot.
+pub(crate) fn canvas(light: bool) -> (&'static str, &'static str) {
+    if light {
         ("#fbfbf8", "#202124")
     } else {
         ("#16181d", "#d4d4d4")
-    };
+    }
+}
+
+/// The buffer as SVG: background rectangles, then text runs of one style each.
+pub fn svg(b: &Buffer, light: bool) -> String {
+    let (canvas_bg, canvas_fg) = canvas(light);
     let (w, h) = (u32::from(b.area.width), u32::from(b.area.height));
     let mut s = String::new();
     let _ = writeln!(

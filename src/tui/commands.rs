@@ -2,11 +2,12 @@
 //! each open the confirm flow (`tui::confirm`) for the action they mean, or say on the status
 //! line why not; Enter opens the details of the selected item. Pure: it must not do I/O or draw.
 
+pub mod details;
+
 use super::confirm;
 use super::dialog::{Choose, Dialog};
 use super::keys::Cmd;
 use super::model::{Model, Pane};
-use super::text::num;
 use crate::domain::{Action, ApprovalState, AuditKind, CohortName, EnvKey, FlagKey, LadderState};
 use crate::tui::text::fit;
 use tui_input::Input;
@@ -354,119 +355,4 @@ fn decide(m: &mut Model, approve: bool, new_idem_key: &str) {
     }
     let req = req.clone();
     confirm::open_decision(m, &req, approve, new_idem_key);
-}
-
-/// Enter outside dialogs: details of the selected item.
-pub fn open_details(m: &mut Model) {
-    let (title, lines) = match m.focus {
-        Pane::Flags | Pane::Ladder => match m.selected_flag() {
-            Some(f) => (
-                format!("flag {}", fit(&f.key, 60)),
-                vec![
-                    format!("description: {}", fit(&f.description, 200)),
-                    format!(
-                        "owner: {}   lifecycle: {:?}   kind: {:?}",
-                        fit(&f.owner, 40),
-                        f.lifecycle,
-                        f.kind
-                    ),
-                    format!(
-                        "variations: {}",
-                        f.variations
-                            .iter()
-                            .map(|v| fit(v, 30))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                    format!("revision: {}", f.revision),
-                ],
-            ),
-            None => return,
-        },
-        Pane::Guardrails => match m.selected_reading() {
-            Some(r) => (
-                format!("guardrail {} / {}", fit(&r.metric, 40), fit(&r.cohort, 40)),
-                vec![
-                    format!("rule: {}", fit(&r.rule, 80)),
-                    format!(
-                        "samples: {} (baseline {}, min {}) over {}s",
-                        r.samples, r.baseline_samples, r.min_samples, r.window_secs
-                    ),
-                    format!(
-                        "source error: {}",
-                        r.source_error
-                            .as_deref()
-                            .map(|s| fit(s, 120))
-                            .unwrap_or_else(|| "-".into())
-                    ),
-                ],
-            ),
-            None => return,
-        },
-        Pane::Approvals => match m.selected_approval() {
-            Some(a) => {
-                let mut lines = vec![
-                    format!("action:  {}", fit(&a.action.describe(), 100)),
-                    format!("reverse: {}", fit(&a.reverse.describe(), 100)),
-                    format!("reason:  {}", fit(&a.reason, 200)),
-                    format!(
-                        "by: {} ({})   state: {}",
-                        fit(&a.requested_by.name, 40),
-                        a.requested_by.kind(),
-                        a.state.as_str()
-                    ),
-                    format!(
-                        "created {}   expires {}",
-                        a.created_at.format("%H:%M:%S"),
-                        a.expires_at.format("%H:%M:%S")
-                    ),
-                ];
-                for e in &a.evidence {
-                    lines.push(format!(
-                        "evidence: {} {} value {} vs {} (n={})",
-                        fit(&e.metric, 30),
-                        fit(&e.cohort, 30),
-                        num(e.candidate),
-                        num(e.baseline),
-                        e.samples
-                    ));
-                }
-                if let Some(g) = &a.evidence_gap {
-                    lines.push(format!("evidence gap: {}", fit(g, 200)));
-                }
-                (format!("request {}", fit(&a.id, 40)), lines)
-            }
-            None => return,
-        },
-        Pane::Activity => match m.selected_audit() {
-            Some(e) => (
-                format!("audit #{}", e.id),
-                vec![
-                    format!(
-                        "{} by {} via {}",
-                        e.at.format("%Y-%m-%d %H:%M:%S"),
-                        fit(&e.actor.name, 40),
-                        fit(&e.source, 20)
-                    ),
-                    format!(
-                        "action:  {}",
-                        e.action
-                            .as_ref()
-                            .map(|a| fit(&a.describe(), 100))
-                            .unwrap_or_default()
-                    ),
-                    format!(
-                        "reverse: {}",
-                        e.reverse
-                            .as_ref()
-                            .map(|a| fit(&a.describe(), 100))
-                            .unwrap_or_default()
-                    ),
-                    format!("reason:  {}", fit(&e.reason, 200)),
-                ],
-            ),
-            None => return,
-        },
-    };
-    m.dialog = Some(Dialog::Details { title, lines });
 }

@@ -1,18 +1,17 @@
-//! Owns the dialog states (confirm, percent, filter, command line, details, help, the cohort chooser of `r`). The confirm
+//! Owns the dialog states (confirm, percent, filter, command line, details (`tui::details`), help, the cohort chooser of `r`). The confirm
 //! dialog, used by every mutating command, has its own folder (`tui::confirm`). It must not do
 //! I/O, draw, or send anything.
 
 use super::confirm::Confirm;
-use crate::domain::{Action, CohortName, EnvKey, FlagKey};
+use crate::domain::guardrail::SeriesKey;
+use crate::domain::{Action, AuditId, CohortName, EnvKey, FlagKey};
 use tui_input::Input;
 
 #[derive(Debug)]
 pub enum Dialog {
     Help,
-    Details {
-        title: String,
-        lines: Vec<String>,
-    },
+    /// Enter: the selected item in full, scrollable (`tui::details`).
+    Details(Details),
     Filter(Input),
     Command(Input),
     Percent {
@@ -34,4 +33,25 @@ pub struct Choose {
     pub options: Vec<CohortName>,
     /// The highlighted option.
     pub row: usize,
+}
+
+/// What the details overlay shows (its content is built by `tui::details`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    Flag(FlagKey),
+    Audit(AuditId),
+    /// One guardrail series (the Guardrails pane's selected row).
+    Reading(SeriesKey),
+    /// Fixed lines (a guardrail reading, an approval request).
+    Text {
+        title: String,
+        lines: Vec<String>,
+    },
+}
+
+/// The overlay's state: its item and the first row on screen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Details {
+    pub target: Target,
+    pub scroll: usize,
 }

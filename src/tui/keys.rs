@@ -101,9 +101,11 @@ impl Cmd {
     /// The danger tier `?` help groups this command under (PRODUCT.md's key table).
     pub fn tier(self) -> &'static str {
         match self {
-            Cmd::StepDown | Cmd::Retreat | Cmd::PauseResume | Cmd::Rollback | Cmd::Freeze => {
-                "reduce (applied after a confirm)"
+            // The tiers of docs/policy.md: hold, reduce, expand, global.
+            Cmd::PauseResume | Cmd::Freeze => {
+                "hold (stops automatic steps; undone by the same key)"
             }
+            Cmd::StepDown | Cmd::Retreat | Cmd::Rollback => "reduce (applied after a confirm)",
             Cmd::StepUp | Cmd::Advance => "expand (a request in protected environments)",
             Cmd::Percent | Cmd::Undo => "expand or reduce",
             Cmd::Kill => "global (typed confirmation)",

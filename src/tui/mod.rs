@@ -5,6 +5,7 @@
 pub mod color_filter;
 mod commands;
 pub mod confirm;
+pub mod details;
 pub mod dialog;
 pub mod effect;
 mod event_loop;
@@ -29,10 +30,16 @@ pub use model::Model;
 pub use theme::Theme;
 pub use update::update;
 
+/// The header's source label when the control plane's simulator makes up the traffic:
+/// `demo · simulated traffic` (the screen must not pass invented numbers off as an address).
+pub fn simulated_label(scenario: &str) -> String {
+    format!("{} · simulated traffic", text::fit(scenario, 20))
+}
+
 /// Options the CLI passes to [`run`].
 #[derive(Debug, Clone)]
 pub struct TuiOptions {
-    /// Shown in the header, e.g. `embedded (demo)` or the backend URL.
+    /// Shown in the header: the backend URL, or [`simulated_label`] on the embedded demo.
     pub backend_label: String,
     /// Environment to open on (default: the first protected one).
     pub initial_env: Option<String>,

@@ -1,7 +1,7 @@
 //! Owns how the TUI turns values into text for the screen: the one truncation (`fit`, with `…`)
 //! every width goes through, the one place operator input is made inert (`typed`), numbers of
-//! guardrail readings. Backend text needs no cleaning here: it came in `client::Clean`. Pure
-//! formatting; it must not draw or read the model.
+//! guardrail readings, ages (`human_secs`). Backend text needs no cleaning here: it came in
+//! `client::Clean`. Pure formatting; it must not draw or read the model.
 
 use std::borrow::Cow;
 
@@ -21,5 +21,16 @@ pub fn num(v: Option<f64>) -> String {
     match v {
         None => "-".into(),
         v => crate::domain::guardrail::fmt_value(v),
+    }
+}
+
+/// Human age: `42s`, `12m`, `3h`, `2d`.
+pub fn human_secs(s: i64) -> String {
+    let s = s.max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
     }
 }

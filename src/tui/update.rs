@@ -212,8 +212,12 @@ fn on_dialog_key(m: &mut Model, k: KeyEvent, new_idem_key: &str) -> Vec<Effect> 
         return Vec::new();
     };
     match dialog {
-        Dialog::Help | Dialog::Details { .. } => {
+        Dialog::Help => {
             m.dialog = None;
+            Vec::new()
+        }
+        Dialog::Details(_) => {
+            commands::details::on_key(m, &k, dcmd);
             Vec::new()
         }
         Dialog::Filter(input) => {
@@ -359,7 +363,7 @@ fn on_cmd_key(m: &mut Model, k: KeyEvent, new_idem_key: &str) -> Vec<Effect> {
             };
             m.focus = Pane::ALL[j];
         }
-        Cmd::Details => commands::open_details(m),
+        Cmd::Details => commands::details::open(m),
         Cmd::JumpToBreach => commands::jump_to_breach(m),
         Cmd::Filter => m.dialog = Some(Dialog::Filter(Input::new(m.flags.filter.clone()))),
         Cmd::Sort => {

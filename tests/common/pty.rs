@@ -37,6 +37,9 @@ pub struct Opts<'a> {
     pub ignore_hup: bool,
     /// Run under `prlimit` with at most this many open files.
     pub files: Option<u32>,
+    /// No `--backend`: the TUI opens its own embedded control plane (the demo, simulated
+    /// traffic) on a fresh data dir; the url and token are ignored.
+    pub embedded: bool,
 }
 
 impl Default for Opts<'_> {
@@ -48,6 +51,7 @@ impl Default for Opts<'_> {
             args: &[],
             ignore_hup: false,
             files: None,
+            embedded: false,
         }
     }
 }
@@ -97,6 +101,7 @@ impl Tui {
                 args,
                 ignore_hup: false,
                 files: None,
+                embedded: false,
             },
         )
     }
@@ -124,8 +129,9 @@ impl Tui {
         } else {
             CommandBuilder::new(bin)
         };
-        // No URL: no --backend, so the TUI finds its control plane from the data dir.
-        if !url.is_empty() {
+        // No URL (or embedded): no --backend, so the TUI finds its control plane from the
+        // data dir, or opens its own embedded one there.
+        if !o.embedded && !url.is_empty() {
             cmd.args(["--backend", url]);
         }
         cmd.args(["--env", "production"]);

@@ -221,3 +221,34 @@ fn large_tick_covers_every_spec() {
     );
     assert!(out.iter().all(|s| s.count as usize <= USERS_PER_TICK_LARGE));
 }
+
+#[test]
+fn a_flag_the_operator_defined_gets_no_invented_traffic() {
+    // `flagtop apply -f` of a flag shaped like checkout-v2: the demo's simulator must not make
+    // up healthy samples for it (its guardrails stay "insufficient" until real traffic comes).
+    let mut st = state("demo");
+    let Some(src) = st
+        .flags
+        .values()
+        .find(|f| f.key.as_str() == "checkout-v2")
+        .cloned()
+    else {
+        panic!("checkout-v2 in the demo")
+    };
+    let mut mine = (*src).clone();
+    mine.key = crate::domain::FlagKey::from("new-search");
+    st.flags.insert(mine.key.clone(), std::sync::Arc::new(mine));
+    let mut sim = Simulator::new("demo", t0());
+    let out = run_to(&mut sim, &st, 3);
+    assert!(out.iter().any(|s| s.flag.as_str() == "checkout-v2"));
+    assert!(
+        out.iter().all(|s| s.flag.as_str() != "new-search"),
+        "invented traffic for a user-defined flag"
+    );
+    assert!(
+        simulated_flags("demo", t0())
+            .iter()
+            .any(|k| k.as_str() == "checkout-v2")
+    );
+    assert!(simulated_flags("no-such-scenario", t0()).is_empty());
+}

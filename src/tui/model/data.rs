@@ -35,7 +35,7 @@ pub enum Conn {
 
 #[derive(Debug)]
 pub struct Data {
-    /// Where the data comes from, e.g. `embedded (demo)` or the backend URL.
+    /// Where the data comes from: the backend URL, or `demo · simulated traffic`.
     pub backend_label: String,
     pub identity: Actor,
     pub flag_store: String,

@@ -202,6 +202,13 @@ fn help_groups_keys_by_danger_tier_with_the_kill_switch_last() {
         at("look and move:") < at("reduce (applied after a confirm):"),
         "{s}"
     );
+    // Pause and freeze are `hold` in docs/policy.md, not `reduce`: their own group.
+    let hold = at("hold (stops automatic steps; undone by the same key):");
+    let reduce = at("reduce (applied after a confirm):");
+    assert!(hold < reduce, "{s}");
+    for k in ["pause/resume ladder", "freeze/unfreeze env"] {
+        assert!(at(k) > hold && at(k) < reduce, "{k} under hold:\n{s}");
+    }
     assert!(
         at("reduce (applied after a confirm):") < at("global (typed confirmation):"),
         "{s}"

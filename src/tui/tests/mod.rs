@@ -5,9 +5,11 @@ pub(super) mod fixture;
 
 mod approvals;
 mod confirm;
+mod details;
 mod incident;
 mod incident_view;
 mod keymap;
+mod layout;
 mod reach;
 mod screen;
 mod update;

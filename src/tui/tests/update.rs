@@ -68,8 +68,13 @@ fn moves_and_details() {
     m.focus = Pane::Approvals;
     update(&mut m, code(KeyCode::Enter));
     match &m.dialog {
-        Some(Dialog::Details { lines, .. }) => {
-            assert!(lines.iter().any(|l| l.contains("evidence gap")))
+        Some(Dialog::Details(d)) => {
+            let rows = crate::tui::details::content(&m, d).1;
+            assert!(
+                rows.iter()
+                    .any(|r| format!("{r:?}").contains("evidence gap")),
+                "{rows:?}"
+            )
         }
         other => panic!("{other:?}"),
     }
@@ -259,4 +264,20 @@ fn the_header_names_the_replica_the_stream_moved_to() {
         !header.contains('\u{1b}'),
         "the URL reaches the screen inert"
     );
+}
+
+#[test]
+fn the_status_line_clears_when_a_newer_command_or_message_comes() {
+    use super::view::{render, text};
+    let mut m = model();
+    m.set_status("refused: an old message", true);
+    assert!(text(&render(&m, 120, 30)).contains("refused: an old message"));
+    update(&mut m, key('j'));
+    assert!(m.status.is_none(), "{:?}", m.status);
+    assert!(!text(&render(&m, 120, 30)).contains("refused: an old message"));
+    m.set_status("old", false);
+    m.set_status("newer", true);
+    assert_eq!(m.status.as_ref().map(|s| s.text.as_str()), Some("newer"));
+    update(&mut m, code(KeyCode::Esc));
+    assert!(m.status.is_none());
 }

@@ -12,12 +12,18 @@ use ratatui::layout::Rect;
 /// Returns the rows that move together when an entry arrives (the pane without its top and
 /// bottom border), for the terminal to scroll.
 pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) -> Rect {
-    let block = pane_block(Pane::Activity, String::new(), m, t);
+    let room = usize::from(area.height.saturating_sub(2));
+    let (start, end) = window(m.activity.sel.row(), m.data.audit.len(), room);
+    let more = super::approvals::more(start, end, m.data.audit.len());
+    let block = pane_block(
+        Pane::Activity,
+        more.trim_start_matches(" · ").to_string(),
+        m,
+        t,
+    );
     let inner = block.inner(area);
     f.render_widget(block, area);
     let w = usize::from(inner.width);
-    let room = usize::from(inner.height);
-    let (start, end) = window(m.activity.sel.row(), m.data.audit.len(), room);
     let buf = f.buffer_mut();
     // Line by line straight into the buffer (a Paragraph costs extra passes over the pane).
     for (y, (i, e)) in

@@ -78,8 +78,9 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
             format!("{label:<10} "),
             live(state_style, m, t),
         )];
+        // The state label takes 11 columns: the rest is cut with `…`, never by the pane.
         first.push(Span::styled(
-            fit(&head, w),
+            fit(&head, w.saturating_sub(11)),
             if sel { t.selection } else { live(t.base, m, t) },
         ));
         lines.push(Line::from(first));

@@ -13,6 +13,12 @@ use ratatui::widgets::Paragraph;
 /// The incident banner while a guardrail in the environment on screen is breached:
 /// `✗ checkout-v2/eu-west p95 455 vs ≤372 (+1) — ! to jump`.
 pub fn banner(m: &Model) -> Option<String> {
+    banner_as(m, true)
+}
+
+/// The banner, with the reading's values or without them (`✗ checkout-v2/eu-west p95 — ! to
+/// jump`, when the header has no room for them).
+fn banner_as(m: &Model, values: bool) -> Option<String> {
     let here = m.breaches_here();
     let worst = here.first()?;
     let r = worst.reading;
@@ -34,12 +40,15 @@ pub fn banner(m: &Model) -> Option<String> {
     } else {
         String::new()
     };
+    let reading = if values {
+        format!(" {} vs {cmp}{}", num(r.value), num(r.threshold))
+    } else {
+        String::new()
+    };
     Some(format!(
-        "✗ {}/{} {metric} {} vs {cmp}{}{more} — ! to jump",
+        "✗ {}/{} {metric}{reading}{more} — ! to jump",
         fit(&r.flag, 40),
         fit(&r.cohort, 30),
-        num(r.value),
-        num(r.threshold)
     ))
 }
 
@@ -72,8 +81,16 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
     if m.is_frozen() {
         s.push(Span::styled(" ❄ FROZEN", t.warning));
     }
-    // The incident comes before everything that can wait: at 80 columns it is still whole.
+    // The incident comes before everything that can wait: at 80 columns it is still whole —
+    // without the values when they do not fit, cut with `…` only when even that does not.
     if let Some(text) = banner {
+        let used: usize = s.iter().map(|x| x.width()).sum::<usize>() + 2;
+        let room = usize::from(area.width).saturating_sub(used);
+        let text = if text.chars().count() <= room {
+            text
+        } else {
+            fit(&banner_as(m, false).unwrap_or(text), room)
+        };
         s.push(Span::raw("  "));
         s.push(Span::styled(text, t.breached));
     }

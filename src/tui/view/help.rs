@@ -1,5 +1,5 @@
 //! Owns the `?` help overlay (built from the loaded keymap, grouped by danger tier, in as many
-//! columns as the screen needs) and the Enter details overlay. Must not mutate the model or hard-code colours.
+//! columns as the screen needs). Must not mutate the model or hard-code colours.
 
 use super::super::keymap::Context;
 use super::super::model::Model;
@@ -9,7 +9,7 @@ use crate::tui::text::{fit, typed};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
     let mut items: Vec<Line> = Vec::new();
@@ -19,6 +19,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
     let order = [
         "look and move",
         "decide a request",
+        "hold (stops automatic steps; undone by the same key)",
         "reduce (applied after a confirm)",
         "expand or reduce",
         "expand (a request in protected environments)",
@@ -64,6 +65,10 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
         t.muted,
     )));
     items.push(Line::from(Span::styled(
+        "in details (Enter): j/k PgUp/PgDn g/G scroll · Esc, Enter or q close",
+        t.muted,
+    )));
+    items.push(Line::from(Span::styled(
         format!(
             "keymap: {} · any key closes",
             fit(&typed(&m.keymap.name), 30)
@@ -105,23 +110,4 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
             },
         );
     }
-}
-
-pub fn details(f: &mut Frame, area: Rect, title: &str, lines: &[String], t: &Theme) {
-    let r = centered(
-        area,
-        area.width.saturating_sub(8).min(100),
-        (lines.len() as u16 + 4).min(area.height),
-    );
-    f.render_widget(Clear, r);
-    let body: Vec<Line> = lines.iter().map(|l| Line::from(fit(l, 400))).collect();
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(t.border)
-        .title(Span::styled(format!(" {} ", fit(title, 60)), t.title))
-        .title_bottom(Span::styled(" any key closes ", t.muted));
-    f.render_widget(
-        Paragraph::new(body).block(block).wrap(Wrap { trim: false }),
-        r,
-    );
 }

@@ -21,11 +21,15 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
         return;
     };
     let title = format!("{} · {}", fit(&fl.key, 40), fit(&m.env, 20));
-    let block = pane_block(Pane::Ladder, title, m, t);
     let mut lines: Vec<Line> = Vec::new();
     let Some(fe) = fl.env(&m.env) else {
         f.render_widget(
-            Paragraph::new("not configured in this environment").block(block),
+            Paragraph::new("not configured in this environment").block(pane_block(
+                Pane::Ladder,
+                title,
+                m,
+                t,
+            )),
             area,
         );
         return;
@@ -92,9 +96,18 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
         }
         None => lines.push(Line::from(Span::styled("no ladder", t.muted))),
     }
-    let used = lines.len();
+    // Lines wrap: count the screen lines they take, so the cohort rows (and the breached one
+    // under the cursor) are never pushed out of the pane unmarked.
+    let inner_w = usize::from(area.width.saturating_sub(2)).max(1);
+    let used: usize = lines
+        .iter()
+        .map(|l| l.width().div_ceil(inner_w).max(1))
+        .sum();
     let room = usize::from(area.height.saturating_sub(2)).saturating_sub(used);
     let (start, end) = window(m.ladder.sel.row(), fe.cohorts.len(), room);
+    // Cohorts that do not fit are counted in the title.
+    let more = super::approvals::more(start, end, fe.cohorts.len());
+    let block = pane_block(Pane::Ladder, format!("{title}{more}"), m, t);
     let gauge_w = if area.width > 70 { 20 } else { 10 };
     for (i, c) in fe.cohorts.iter().enumerate().take(end).skip(start) {
         let sel = i == m.ladder.sel.row();

@@ -7,6 +7,7 @@ mod activity;
 mod approvals;
 pub mod ascii;
 mod choose;
+mod details;
 mod flags;
 mod footer;
 mod guardrails;
@@ -63,7 +64,7 @@ pub fn frame(f: &mut Frame, m: &Model, t: &Theme) -> Drawn {
     match &m.dialog {
         None => {}
         Some(Dialog::Help) => help::render(f, area, m, t),
-        Some(Dialog::Details { title, lines }) => help::details(f, area, title, lines, t),
+        Some(Dialog::Details(d)) => details::render(f, area, m, d, t),
         Some(Dialog::Confirm(c)) => cursor = super::confirm::view::render(f, area, m, c, t),
         Some(Dialog::Percent {
             input,
@@ -208,16 +209,7 @@ pub(crate) fn bar(percent: u8, width: usize) -> String {
     format!("{}{}", "█".repeat(filled), "░".repeat(width - filled))
 }
 
-/// Human age: `42s`, `12m`, `3h`, `2d`.
-pub(crate) fn human_secs(s: i64) -> String {
-    let s = s.max(0);
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..86400 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86400),
-    }
-}
+pub(crate) use super::text::human_secs;
 
 /// When a time shown on screen next changes its text: the time at the selected ladder's stage
 /// and the countdown to its next step, the age and expiry of approval requests, the external
