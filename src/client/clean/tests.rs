@@ -5,8 +5,7 @@ use super::*;
 #[test]
 fn every_shown_string_of_a_snapshot_is_inert_and_nothing_else_changes() {
     let evil = "x\x1b]0;pwned\x07\x1b[2J\u{9b}1m\u{202e}y\nz";
-    let mut snap =
-        crate::screenshot::fixture::snapshot("demo").unwrap_or_else(|e| panic!("{e}"));
+    let mut snap = crate::screenshot::fixture::snapshot("demo").unwrap_or_else(|e| panic!("{e}"));
     let mut f = (*snap.flags[0]).clone();
     (f.description, f.owner) = (evil.into(), evil.into());
     snap.flags[0] = Arc::new(f);
@@ -52,7 +51,5 @@ fn a_clean_shared_flag_is_not_copied_and_a_dirty_one_is() {
     let mut f = Arc::new(evil);
     let other = f.clone();
     f.neutralise();
-    assert!(
-        !Arc::ptr_eq(&f, &other) && f.environments.iter().all(|(_, e)| e.fallthrough == "a␛b")
-    );
+    assert!(!Arc::ptr_eq(&f, &other) && f.environments.iter().all(|(_, e)| e.fallthrough == "a␛b"));
 }
