@@ -160,6 +160,10 @@ fn summarize(state: &State, action: &Action) -> serde_json::Value {
             None => serde_json::Value::Null,
         },
         Action::Kill { .. } | Action::Revive { .. } => serde_json::json!({ "enabled": fe.enabled }),
+        Action::Archive { .. } | Action::Unarchive { .. } => {
+            let archived = state.flags.get(flag).is_some_and(|f| f.archived);
+            serde_json::json!({ "archived": archived, "serves": fe.released_value() })
+        }
         _ => match &fe.ladder {
             Some(l) => serde_json::json!({
                 "stage": l.current_stage().map(|s| s.name.clone()),
