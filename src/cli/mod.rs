@@ -7,6 +7,7 @@ mod act;
 mod apply;
 mod approvals;
 mod audit;
+mod lifecycle;
 mod mcp;
 mod migrate;
 mod screenshot;
@@ -132,6 +133,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Every flag's lifecycle stage (ready for cleanup, stale, …); `--fail-on stale` exits 9.
+    Lifecycle(lifecycle::LifecycleArgs),
     /// Create or update environments and flags from a definitions file (idempotent).
     Apply {
         #[arg(short = 'f', long = "file")]
@@ -220,6 +223,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 | Command::Act(_)
                 | Command::Approvals { .. }
                 | Command::Audit { .. }
+                | Command::Lifecycle(_)
                 | Command::Apply { .. }
                 | Command::Token { .. }
                 | Command::Mcp
@@ -261,6 +265,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             before,
             json,
         }) => audit::audit(&cli, flag.as_deref(), *before, *limit, *json).await,
+        Some(Command::Lifecycle(args)) => lifecycle::run(&cli, args).await,
         Some(Command::Apply { file, json }) => apply::apply_file(&cli, file, *json).await,
         Some(Command::Token {
             command: token::TokenCommand::Add { name, role },
