@@ -3,6 +3,7 @@
 //! removed. Pure rendering; it must not connect or print.
 
 pub mod lifecycle;
+pub mod timeline;
 
 use crate::domain::{ApprovalState, GuardrailStatus, LifecycleRules};
 use crate::sanitize::clean;

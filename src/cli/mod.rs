@@ -14,6 +14,7 @@ mod screenshot;
 mod serve;
 mod session;
 mod status;
+mod timeline;
 mod token;
 mod tui;
 
@@ -135,6 +136,9 @@ pub enum Command {
     },
     /// Every flag's lifecycle stage (ready for cleanup, stale, …); `--fail-on stale` exits 9.
     Lifecycle(lifecycle::LifecycleArgs),
+    /// The incident record of a window: signal → proposal → approval → change → evidence
+    /// (`--env` narrows it to one environment).
+    Timeline(timeline::TimelineArgs),
     /// Create or update environments and flags from a definitions file (idempotent).
     Apply {
         #[arg(short = 'f', long = "file")]
@@ -224,6 +228,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 | Command::Approvals { .. }
                 | Command::Audit { .. }
                 | Command::Lifecycle(_)
+                | Command::Timeline(_)
                 | Command::Apply { .. }
                 | Command::Token { .. }
                 | Command::Mcp
@@ -266,6 +271,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             json,
         }) => audit::audit(&cli, flag.as_deref(), *before, *limit, *json).await,
         Some(Command::Lifecycle(args)) => lifecycle::run(&cli, args).await,
+        Some(Command::Timeline(args)) => timeline::run(&cli, args).await,
         Some(Command::Apply { file, json }) => apply::apply_file(&cli, file, *json).await,
         Some(Command::Token {
             command: token::TokenCommand::Add { name, role },
