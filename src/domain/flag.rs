@@ -1,5 +1,8 @@
 //! Flags, environments, cohorts and the whole flag state. Pure data; no I/O.
 
+mod date;
+pub use date::de_date;
+
 use super::guardrail::GuardrailSpec;
 use super::ids::{CohortName, EnvKey, FlagKey, Revision};
 use super::ladder::Ladder;
@@ -287,7 +290,7 @@ pub struct Flag {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "super::lifecycle::de_date"
+        deserialize_with = "date::de_date"
     )]
     pub review_by: Option<NaiveDate>,
     /// When the flag may be removed from the code, in words (bounded, no control characters).

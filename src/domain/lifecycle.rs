@@ -3,8 +3,8 @@
 //! it must not read a clock or the configuration itself.
 
 use super::flag::{Flag, Lifecycle};
-use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 /// Where a flag stands in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -154,50 +154,6 @@ pub fn assess(flag: &Flag, rules: &Rules, now: DateTime<Utc>) -> Assessment {
             format!("released everywhere for {days} days"),
         ),
     }
-}
-
-/// `review_by` from JSON (`"2026-12-31"`) or TOML (a bare date `2026-12-31`, or a string); the
-/// error names the field.
-pub fn de_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
-    struct V;
-    impl<'de> serde::de::Visitor<'de> for V {
-        type Value = Option<NaiveDate>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("`review_by` as a date like 2026-12-31")
-        }
-        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
-            NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-                .map(Some)
-                .map_err(|_| {
-                    let shown: String = s.chars().filter(|c| !c.is_control()).take(40).collect();
-                    E::custom(format!(
-                        "`review_by` must be a date like 2026-12-31, got `{shown}`"
-                    ))
-                })
-        }
-        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
-            d.deserialize_any(V)
-        }
-        // TOML hands a bare date over as a one-entry map holding its text.
-        fn visit_map<A: serde::de::MapAccess<'de>>(
-            self,
-            mut m: A,
-        ) -> Result<Self::Value, A::Error> {
-            match m.next_entry::<String, String>()? {
-                Some((_, text)) => self.visit_str(&text),
-                None => Err(serde::de::Error::custom(
-                    "`review_by` must be a date like 2026-12-31",
-                )),
-            }
-        }
-    }
-    d.deserialize_any(V)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use super::*;
 use crate::domain::eval::{User, evaluate};
 use crate::domain::{Action, Flag, State};
 use crate::testkit::t0;
-use chrono::Duration;
+use chrono::{Duration, NaiveDate};
 
 fn demo() -> State {
     crate::control::scenario::build("demo", t0())
@@ -186,7 +186,7 @@ fn exposure_changes_stamp_changed_at_but_a_pause_does_not() {
 
 #[derive(Debug, serde::Deserialize)]
 struct Dated {
-    #[serde(default, deserialize_with = "de_date")]
+    #[serde(default, deserialize_with = "crate::domain::flag::de_date")]
     review_by: Option<NaiveDate>,
 }
 
