@@ -52,6 +52,15 @@ fn lifecycle_lists_stages_and_fail_on_stale_exits_9_on_a_planted_stale_flag() {
         run(&["lifecycle", "--fail-on", "nonsense"]).status.code(),
         Some(2)
     );
+    // The rules' bound, at its edge.
+    assert_eq!(
+        run(&["lifecycle", "--ready-after-days", "3650"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(&["lifecycle", "--ready-after-days", "3651"]).status.code(),
+        Some(2)
+    );
 
     // Without an owner a temporary flag is refused, naming the field.
     let file = dir.path().join("flags.toml");
