@@ -54,11 +54,15 @@ fn lifecycle_lists_stages_and_fail_on_stale_exits_9_on_a_planted_stale_flag() {
     );
     // The rules' bound, at its edge.
     assert_eq!(
-        run(&["lifecycle", "--ready-after-days", "3650"]).status.code(),
+        run(&["lifecycle", "--ready-after-days", "3650"])
+            .status
+            .code(),
         Some(0)
     );
     assert_eq!(
-        run(&["lifecycle", "--ready-after-days", "3651"]).status.code(),
+        run(&["lifecycle", "--ready-after-days", "3651"])
+            .status
+            .code(),
         Some(2)
     );
 

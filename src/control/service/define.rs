@@ -4,7 +4,7 @@
 use super::*;
 
 /// Whether two versions of a flag serve the same people the same way (cohorts and switches).
-fn same_exposure(a: &Flag, b: &Flag) -> bool {
+pub(in crate::control::service) fn same_exposure(a: &Flag, b: &Flag) -> bool {
     a.environments.len() == b.environments.len()
         && a.environments.iter().all(|(env, x)| {
             b.env(env).is_some_and(|y| {
