@@ -10,6 +10,8 @@ pub const NOT_FOUND: i32 = 5;
 pub const INVALID: i32 = 6;
 pub const UNREACHABLE: i32 = 7;
 pub const SERVER: i32 = 8;
+/// A check the caller asked for failed (`flagtop lifecycle --fail-on stale` found a stale flag).
+pub const CHECK_FAILED: i32 = 9;
 
 /// A usage error with exit code 2.
 #[derive(Debug, thiserror::Error)]

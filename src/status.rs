@@ -2,7 +2,10 @@
 //! snapshot as text or JSON. The JSON shape is a contract (PRODUCT.md): fields may be added, never
 //! removed. Pure rendering; it must not connect or print.
 
-use crate::domain::{ApprovalState, GuardrailStatus};
+pub mod lifecycle;
+pub mod timeline;
+
+use crate::domain::{ApprovalState, GuardrailStatus, LifecycleRules};
 use crate::sanitize::clean;
 use crate::wire::Snapshot;
 use serde_json::{Value, json};
@@ -54,11 +57,20 @@ pub fn to_json(s: &Snapshot) -> Value {
                     (env.to_string(), v)
                 })
                 .collect();
-            json!({
+            let mut v = json!({
                 "key": f.key, "kind": f.kind, "owner": f.owner, "description": f.description,
                 "lifecycle": f.lifecycle, "variations": f.variations, "revision": f.revision,
                 "environments": envs,
-            })
+            });
+            // The computed stage at the control plane's clock, under the default rules.
+            let row = lifecycle::Row {
+                flag: f,
+                assessment: crate::domain::lifecycle::assess(f, &LifecycleRules::default(), s.server_time),
+            };
+            if let Value::Object(m) = &mut v {
+                m.extend(lifecycle::fields(&row));
+            }
+            v
         })
         .collect();
     json!({

@@ -70,6 +70,15 @@ pub enum Verb {
     Revive {
         flag: String,
     },
+    /// Retire a flag that serves one variation everywhere (decide it in its protected
+    /// environment: `--env production`); it keeps serving that value.
+    Archive {
+        flag: String,
+    },
+    /// Bring an archived flag back under control.
+    Unarchive {
+        flag: String,
+    },
     Freeze,
     Unfreeze,
     /// Apply the stored reverse of an audit entry.
@@ -166,6 +175,8 @@ pub(super) async fn build_action(cli: &Cli, session: &Session, verb: &Verb) -> R
         Verb::Resume { flag } => Action::Resume { flag: f(flag), env },
         Verb::Kill { flag } => Action::Kill { flag: f(flag), env },
         Verb::Revive { flag } => Action::Revive { flag: f(flag), env },
+        Verb::Archive { flag } => Action::Archive { flag: f(flag), env },
+        Verb::Unarchive { flag } => Action::Unarchive { flag: f(flag), env },
         Verb::Freeze => Action::Freeze { env },
         Verb::Unfreeze => Action::Unfreeze { env },
         Verb::Undo { .. } => return Err(eyre!("unreachable")),

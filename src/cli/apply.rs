@@ -12,6 +12,8 @@ pub async fn apply_file(cli: &Cli, file: &PathBuf, json: bool) -> Result<i32> {
         .map_err(|e| eyre!(UsageError(format!("cannot read {}: {e}", file.display()))))?;
     let defs = crate::control::definitions::parse(&file.display().to_string(), &text)
         .map_err(|e| eyre!(UsageError(e)))?;
+    crate::control::definitions::check_file(&file.display().to_string(), &defs)
+        .map_err(|e| eyre!(UsageError(e)))?;
     let session = connect(cli, "cli").await?;
     let result = async {
         let mut results = Vec::new();

@@ -10,6 +10,7 @@ mod approvals;
 mod audit;
 mod fail;
 mod known;
+mod lifecycle;
 mod mcp;
 mod migrate;
 mod propose;
@@ -17,6 +18,7 @@ mod screenshot;
 mod serve;
 mod session;
 mod status;
+mod timeline;
 mod token;
 mod tui;
 
@@ -145,6 +147,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Every flag's lifecycle stage (ready for cleanup, stale, …); `--fail-on stale` exits 9.
+    Lifecycle(lifecycle::LifecycleArgs),
+    /// The incident record of a window: signal → proposal → approval → change → evidence
+    /// (`--env` narrows it to one environment).
+    Timeline(timeline::TimelineArgs),
     /// Create or update environments and flags from a definitions file (idempotent).
     Apply {
         #[arg(short = 'f', long = "file")]
@@ -212,6 +219,8 @@ impl Cli {
             ) => *json,
             Some(Command::Act(a)) => a.json,
             Some(Command::Propose(p)) => p.json,
+            Some(Command::Lifecycle(l)) => l.json,
+            Some(Command::Timeline(t)) => t.format == timeline::Format::Json,
             Some(Command::Token {
                 command: token::TokenCommand::Add { json, .. },
             }) => *json,
@@ -241,6 +250,8 @@ async fn dispatch(mut cli: Cli) -> Result<i32> {
                 | Command::Propose(_)
                 | Command::Approvals { .. }
                 | Command::Audit { .. }
+                | Command::Lifecycle(_)
+                | Command::Timeline(_)
                 | Command::Apply { .. }
                 | Command::Token { .. }
                 | Command::Mcp
@@ -283,6 +294,8 @@ async fn dispatch(mut cli: Cli) -> Result<i32> {
             before,
             json,
         }) => audit::audit(&cli, flag.as_deref(), *before, *limit, *json).await,
+        Some(Command::Lifecycle(args)) => lifecycle::run(&cli, args).await,
+        Some(Command::Timeline(args)) => timeline::run(&cli, args).await,
         Some(Command::Apply { file, json }) => apply::apply_file(&cli, file, *json).await,
         Some(Command::Token {
             command: token::TokenCommand::Add { name, role, json },

@@ -127,7 +127,9 @@ impl Neutralise for Action {
             }
             Action::Resume { flag, env }
             | Action::Kill { flag, env }
-            | Action::Revive { flag, env } => {
+            | Action::Revive { flag, env }
+            | Action::Archive { flag, env }
+            | Action::Unarchive { flag, env } => {
                 id(&mut flag.0);
                 id(&mut env.0);
             }
@@ -179,6 +181,7 @@ impl Neutralise for Flag {
         id(&mut self.key.0);
         text(&mut self.description);
         text(&mut self.owner);
+        text(&mut self.cleanup);
         self.variations.iter_mut().for_each(text);
         if self.environments.keys().any(|k| dirty(k)) {
             self.environments = std::mem::take(&mut self.environments)

@@ -33,6 +33,21 @@ pub fn parse(file_name: &str, text: &str) -> Result<FlagsFile, String> {
     })
 }
 
+/// What a definitions file must say beyond a valid flag: an owner for every temporary flag
+/// (someone has to clean it up). Errors name the flag and the field.
+pub fn check_file(file_name: &str, file: &FlagsFile) -> Result<(), String> {
+    for f in &file.flags {
+        if f.lifecycle == crate::domain::Lifecycle::Temporary && f.owner.trim().is_empty() {
+            return Err(format!(
+                "{file_name}: flag {}: `owner` is required for a temporary flag (who cleans it up?); \
+                 add owner = \"team\" or mark it lifecycle = \"permanent\"",
+                crate::sanitize::clean(&f.key, 100)
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Bounds on a definition (every one named in `docs/reliability.md`).
 pub const MAX_VARIATIONS: usize = 20;
 pub const MAX_VARIATION_NAME: usize = 100;
@@ -41,6 +56,7 @@ pub const MAX_STAGES: usize = 20;
 pub const MAX_GUARDRAILS: usize = 20;
 pub const MAX_DESCRIPTION: usize = 4000;
 pub const MAX_OWNER: usize = 200;
+pub const MAX_CLEANUP: usize = 500;
 
 fn invalid(msg: String) -> ServiceError {
     ServiceError::new(ErrorKind::Invalid, "invalid_definition", msg)
@@ -75,6 +91,16 @@ pub fn validate(flag: &Flag, state: &State) -> Result<(), ServiceError> {
     if flag.owner.len() > MAX_OWNER {
         return Err(invalid(format!(
             "flag {key}: `owner` is too long (at most {MAX_OWNER} bytes)"
+        )));
+    }
+    if flag.cleanup.len() > MAX_CLEANUP {
+        return Err(invalid(format!(
+            "flag {key}: `cleanup` is too long (at most {MAX_CLEANUP} bytes)"
+        )));
+    }
+    if flag.cleanup.chars().any(char::is_control) {
+        return Err(invalid(format!(
+            "flag {key}: `cleanup` must be one line of plain text (no control characters)"
         )));
     }
     if flag.variations.len() > MAX_VARIATIONS
@@ -219,5 +245,69 @@ stages = [ { name = "internal", targets = { internal = 100 } } ]
             ..Default::default()
         };
         assert!(validate(&f.flags[0], &state).is_ok());
+    }
+
+    const TEMPORARY: &str = r#"
+[[environments]]
+key = "production"
+
+[[flags]]
+key = "new-search"
+variations = ["off", "on"]
+OWNER
+[flags.environments.production]
+fallthrough = "off"
+cohorts = []
+"#;
+
+    fn file(extra: &str) -> Result<FlagsFile, String> {
+        let f = parse("flags.toml", &TEMPORARY.replace("OWNER", extra))?;
+        check_file("flags.toml", &f)?;
+        Ok(f)
+    }
+
+    #[test]
+    fn a_temporary_flag_needs_an_owner_and_a_permanent_one_does_not() {
+        let err = file("").err().unwrap_or_default();
+        assert!(
+            err.contains("flag new-search: `owner` is required for a temporary flag"),
+            "{err}"
+        );
+        assert!(file("lifecycle = \"permanent\"").is_ok());
+        let f =
+            file("owner = \"search\"\nreview_by = 2026-12-31\ncleanup = \"remove once v3 ships\"");
+        let f = f.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            f.flags[0].review_by,
+            chrono::NaiveDate::from_ymd_opt(2026, 12, 31)
+        );
+        assert_eq!(f.flags[0].cleanup, "remove once v3 ships");
+    }
+
+    #[test]
+    fn a_bad_review_date_names_the_field_line_and_column() {
+        let err = file("owner = \"s\"\nreview_by = \"31/12/2026\"")
+            .err()
+            .unwrap_or_default();
+        assert!(err.starts_with("flags.toml:9:"), "{err}");
+        assert!(err.contains("`review_by` must be a date"), "{err}");
+    }
+
+    #[test]
+    fn cleanup_text_is_bounded_and_plain() {
+        let f = file("owner = \"s\"").unwrap_or_else(|e| panic!("{e}"));
+        let state = State {
+            environments: f.environments.clone(),
+            ..Default::default()
+        };
+        let mut flag = f.flags[0].clone();
+        flag.cleanup = "x".repeat(MAX_CLEANUP);
+        assert!(validate(&flag, &state).is_ok());
+        flag.cleanup.push('x');
+        let e = validate(&flag, &state).err().map(|e| e.message);
+        assert!(e.is_some_and(|m| m.contains("`cleanup` is too long")));
+        flag.cleanup = "drop it\x1b]0;pwned\x07".into();
+        let e = validate(&flag, &state).err().map(|e| e.message);
+        assert!(e.is_some_and(|m| m.contains("`cleanup` must be one line")));
     }
 }

@@ -206,7 +206,8 @@ impl Engine {
         }
         let state = cp.state();
         let mut advance = Vec::new();
-        for flag in state.flags.values() {
+        // An archived flag takes no step (the domain would refuse it anyway).
+        for flag in state.flags.values().filter(|f| !f.archived) {
             for (env, fe) in &flag.environments {
                 let Some(l) = &fe.ladder else { continue };
                 let key = (flag.key.clone(), env.clone());

@@ -33,11 +33,13 @@ const RECORDER: &str =
     "the flag-store follower and the system record what happened; they submit no actions";
 const SDK: &str = "sdk tokens only evaluate flags (OFREP: POST /ofrep/v1/evaluate/flags); mint another role to read or act";
 const ENGINE_KILL: &str = "the engine never uses the kill switch; people do";
+const ENGINE_RETIRE: &str = "the engine never archives or unarchives flags; people do";
 
 /// Decide an action. Reducing exposure is immediate for people (blast radius first); expanding
 /// it in a protected environment needs a second person; the engine's narrowed rollbacks and
 /// expansions in protected environments are drafted for a person unless the ladder's own policy
-/// says `automatic`; agents only propose.
+/// says `automatic`; archiving (or unarchiving) in a protected environment needs a second person
+/// too, and the engine never does it; agents only propose.
 pub fn decide(ask: Ask) -> Decision {
     use Decision::*;
     match ask.kind {
@@ -45,6 +47,7 @@ pub fn decide(ask: Ask) -> Decision {
         ActorKind::Agent => Deny(AGENT),
         ActorKind::Engine => match ask.tier {
             Tier::Global => Deny(ENGINE_KILL),
+            Tier::Retire => Deny(ENGINE_RETIRE),
             Tier::Hold => Apply,
             Tier::Reduce if ask.protected => Request,
             Tier::Expand if ask.protected && !ask.automatic_ladder => Request,
@@ -56,8 +59,8 @@ pub fn decide(ask: Ask) -> Decision {
             Role::Sdk => Deny(SDK),
             Role::Operator | Role::Approver | Role::Admin => match ask.tier {
                 Tier::Hold | Tier::Reduce | Tier::Global => Apply,
-                Tier::Expand if ask.protected => Request,
-                Tier::Expand => Apply,
+                Tier::Expand | Tier::Retire if ask.protected => Request,
+                Tier::Expand | Tier::Retire => Apply,
             },
         },
     }

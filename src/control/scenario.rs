@@ -208,6 +208,11 @@ fn flag(head: FlagHead<'_>, staging: FlagEnv, production: FlagEnv) -> Flag {
     let mut environments = crate::domain::SmallMap::new();
     environments.insert(EnvKey::from(STAGING), staging);
     environments.insert(EnvKey::from(PRODUCTION), production);
+    // Seeded flags last changed when their ladders last stepped (unknown without a ladder).
+    let changed_at = environments
+        .values()
+        .filter_map(|e| e.ladder.as_ref().map(|l| l.entered_at))
+        .max();
     Flag {
         key: head.key.into(),
         kind: head.kind,
@@ -217,10 +222,12 @@ fn flag(head: FlagHead<'_>, staging: FlagEnv, production: FlagEnv) -> Flag {
         variations: head.variations.iter().map(|v| v.to_string()).collect(),
         environments,
         revision: Revision(0),
+        review_by: None,
+        cleanup: String::new(),
+        archived: false,
+        changed_at,
     }
 }
-
-// ---- the demo (and calm) flags ----
 
 #[cfg(test)]
 mod tests;

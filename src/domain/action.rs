@@ -68,6 +68,17 @@ pub enum Action {
         flag: FlagKey,
         env: EnvKey,
     },
+    /// Retire a flag that serves one variation everywhere: it keeps serving that value and
+    /// takes no action but `Unarchive`. `env` is where it is decided: the flag's protected
+    /// environment when it has one.
+    Archive {
+        flag: FlagKey,
+        env: EnvKey,
+    },
+    Unarchive {
+        flag: FlagKey,
+        env: EnvKey,
+    },
 }
 
 /// Whether an action widens or narrows who gets the candidate.
@@ -80,10 +91,19 @@ pub enum Tier {
     Expand,
     /// The kill switch: reduces, for everybody at once.
     Global,
+    /// Archive, unarchive: nobody's value changes, but the flag leaves (or rejoins) the
+    /// operator's view and its controls.
+    Retire,
 }
 
 impl Tier {
-    pub const ALL: [Tier; 4] = [Tier::Hold, Tier::Reduce, Tier::Expand, Tier::Global];
+    pub const ALL: [Tier; 5] = [
+        Tier::Hold,
+        Tier::Reduce,
+        Tier::Expand,
+        Tier::Global,
+        Tier::Retire,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -91,6 +111,7 @@ impl Tier {
             Tier::Reduce => "reduce",
             Tier::Expand => "expand",
             Tier::Global => "global",
+            Tier::Retire => "retire",
         }
     }
 }
@@ -142,6 +163,8 @@ impl Action {
             Action::Unfreeze { .. } => "unfreeze",
             Action::Kill { .. } => "kill",
             Action::Revive { .. } => "revive",
+            Action::Archive { .. } => "archive",
+            Action::Unarchive { .. } => "unarchive",
         }
     }
 
@@ -155,7 +178,9 @@ impl Action {
             | Action::Pause { flag, .. }
             | Action::Resume { flag, .. }
             | Action::Kill { flag, .. }
-            | Action::Revive { flag, .. } => Some(flag),
+            | Action::Revive { flag, .. }
+            | Action::Archive { flag, .. }
+            | Action::Unarchive { flag, .. } => Some(flag),
             Action::Freeze { .. } | Action::Unfreeze { .. } => None,
         }
     }
@@ -171,6 +196,8 @@ impl Action {
             | Action::Resume { env, .. }
             | Action::Kill { env, .. }
             | Action::Revive { env, .. }
+            | Action::Archive { env, .. }
+            | Action::Unarchive { env, .. }
             | Action::Freeze { env }
             | Action::Unfreeze { env } => env,
         }
@@ -215,6 +242,7 @@ impl Action {
             | Action::Unfreeze { .. }
             | Action::Revive { .. } => Tier::Expand,
             Action::Kill { .. } => Tier::Global,
+            Action::Archive { .. } | Action::Unarchive { .. } => Tier::Retire,
         }
     }
 

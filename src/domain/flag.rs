@@ -1,9 +1,13 @@
 //! Flags, environments, cohorts and the whole flag state. Pure data; no I/O.
 
+mod date;
+pub use date::de_date;
+
 use super::guardrail::GuardrailSpec;
 use super::ids::{CohortName, EnvKey, FlagKey, Revision};
 use super::ladder::Ladder;
 use super::small_map::SmallMap;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -216,6 +220,61 @@ impl FlagEnv {
     pub fn cohort_mut(&mut self, name: &str) -> Option<&mut Cohort> {
         self.cohorts.iter_mut().find(|c| c.name.as_str() == name)
     }
+
+    /// Every variation someone in this environment can be served (sorted, deduplicated).
+    pub fn served_variations(&self) -> BTreeSet<&str> {
+        let mut out = BTreeSet::new();
+        if !self.enabled {
+            out.insert(self.fallthrough.as_str());
+            return out;
+        }
+        let mut everyone_covered = false;
+        for c in &self.cohorts {
+            let p = c.effective_percent();
+            if p > 0 {
+                if c.variants.iter().any(|v| v.weight > 0) {
+                    out.extend(
+                        c.variants
+                            .iter()
+                            .filter(|v| v.weight > 0)
+                            .map(|v| v.name.as_str()),
+                    );
+                } else {
+                    out.insert(c.variation.as_str());
+                }
+            }
+            if p < 100 {
+                out.insert(self.fallthrough.as_str());
+            }
+            if c.selector == Selector::Everyone {
+                everyone_covered = true;
+                break;
+            }
+        }
+        if !everyone_covered {
+            out.insert(self.fallthrough.as_str());
+        }
+        out
+    }
+
+    /// The one variation everybody here is served, when there is exactly one.
+    pub fn released_value(&self) -> Option<&str> {
+        let served = self.served_variations();
+        if served.len() == 1 {
+            served.into_iter().next()
+        } else {
+            None
+        }
+    }
+
+    /// Somebody here is served a cohort's variation (not only the fallthrough).
+    pub fn exposed(&self) -> bool {
+        self.enabled
+            && self
+                .cohorts
+                .iter()
+                .any(|c| c.effective_percent() > 0 && c.variation != self.fallthrough)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -236,6 +295,23 @@ pub struct Flag {
     /// The revision at which this flag last changed (set by the control plane).
     #[serde(default)]
     pub revision: Revision,
+    /// Temporary flags: the date by which someone decides its fate (stale after it).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "date::de_date"
+    )]
+    pub review_by: Option<NaiveDate>,
+    /// When the flag may be removed from the code, in words (bounded, no control characters).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cleanup: String,
+    /// Retired (`Action::Archive`): serves its released value, takes no action but unarchive.
+    /// State, not definition: a definition file never sets it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub archived: bool,
+    /// When who-gets-what last changed (set by `Action::apply` and definitions; None: unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_at: Option<DateTime<Utc>>,
 }
 
 impl Flag {

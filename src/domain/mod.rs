@@ -9,6 +9,7 @@ pub mod flag;
 pub mod guardrail;
 pub mod ids;
 pub mod ladder;
+pub mod lifecycle;
 pub mod reason;
 pub mod small_map;
 
@@ -25,6 +26,7 @@ pub use flag::{Cohort, Environment, Flag, FlagEnv, FlagKind, Lifecycle, Selector
 pub use guardrail::{GuardrailSpec, GuardrailStatus, PromQl, SampleSource, Threshold, WindowStat};
 pub use ids::{ApprovalId, AuditId, CohortName, EnvKey, FlagKey, Revision};
 pub use ladder::{AdvancePolicy, Ladder, LadderState, Stage};
+pub use lifecycle::{Assessment, Rules as LifecycleRules, Stage as LifecycleStage};
 pub use small_map::SmallMap;
 
 /// The name the control plane's own automation (ladder engine, safeguards) acts under. A name

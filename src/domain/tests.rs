@@ -75,6 +75,10 @@ fn state_with(
         variations: vec!["off".into(), "on".into()],
         environments,
         revision: Revision(0),
+        review_by: None,
+        cleanup: String::new(),
+        archived: false,
+        changed_at: None,
     };
     State {
         revision: Revision(1),
@@ -156,6 +160,14 @@ fn arb_action() -> impl Strategy<Value = Action> {
             flag: f(),
             env: e()
         }),
+        Just(Action::Archive {
+            flag: f(),
+            env: e()
+        }),
+        Just(Action::Unarchive {
+            flag: f(),
+            env: e()
+        }),
     ]
 }
 
@@ -167,6 +179,7 @@ fn without_clock(mut s: State) -> State {
                 l.entered_at = t0();
             }
         }
+        std::sync::Arc::make_mut(f).changed_at = None;
     }
     s
 }

@@ -1,4 +1,4 @@
-//! Tests of `Clean`: every string a view may print is inert, nothing else changes.
+//! Unit tests of `client::clean`: every shown string made inert, clean shared values kept.
 
 use super::*;
 
@@ -7,7 +7,7 @@ fn every_shown_string_of_a_snapshot_is_inert_and_nothing_else_changes() {
     let evil = "x\x1b]0;pwned\x07\x1b[2J\u{9b}1m\u{202e}y\nz";
     let mut snap = crate::screenshot::fixture::snapshot("demo").unwrap_or_else(|e| panic!("{e}"));
     let mut f = (*snap.flags[0]).clone();
-    (f.description, f.owner) = (evil.into(), evil.into());
+    (f.description, f.owner, f.cleanup) = (evil.into(), evil.into(), evil.into());
     snap.flags[0] = Arc::new(f);
     snap.identity.name = evil.into();
     snap.approvals[0].reason = evil.into();
@@ -18,7 +18,9 @@ fn every_shown_string_of_a_snapshot_is_inert_and_nothing_else_changes() {
     let text = format!("{:?}", *clean);
     for bad in ['\x1b', '\x07', '\u{9b}', '\u{202e}', '\n'] {
         assert!(
-            !clean.flags[0].description.contains(bad) && !clean.identity.name.contains(bad),
+            !clean.flags[0].description.contains(bad)
+                && !clean.flags[0].cleanup.contains(bad)
+                && !clean.identity.name.contains(bad),
             "{bad:?} left"
         );
     }

@@ -74,7 +74,10 @@ fn every_action_combination_matches_the_written_table() {
             }
         }
     }
-    assert_eq!(checked, ActorKind::ALL.len() * Role::ALL.len() * 4 * 2 * 2);
+    assert_eq!(
+        checked,
+        ActorKind::ALL.len() * Role::ALL.len() * Tier::ALL.len() * 2 * 2
+    );
 }
 
 #[test]

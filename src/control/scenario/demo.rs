@@ -1,6 +1,6 @@
-//! The `demo` and `calm` scenarios' flags: checkout-v2 mid-rollout with a breaching cohort,
-//! the assistant flags, search ranking and a retired billing flag, and the demo agent's seeded
-//! proposal. Pure construction from the helpers in `scenario`; no I/O, no clocks of its own.
+//! The demo (and calm) flags: checkout-v2 and its regional ladder, support-answer-profile with
+//! the agent's pending proposal, assistant-pr-creation, search-ranking-v3 (released three weeks
+//! ago: ready for cleanup) and the permanent legacy billing kill switch. Pure data.
 
 use super::*;
 

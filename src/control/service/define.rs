@@ -3,6 +3,19 @@
 
 use super::*;
 
+/// Whether two versions of a flag serve the same people the same way (cohorts and switches).
+pub(in crate::control::service) fn same_exposure(a: &Flag, b: &Flag) -> bool {
+    a.environments.len() == b.environments.len()
+        && a.environments.iter().all(|(env, x)| {
+            b.env(env).is_some_and(|y| {
+                x.enabled == y.enabled
+                    && x.off == y.off
+                    && x.cohorts == y.cohorts
+                    && x.fallthrough == y.fallthrough
+            })
+        })
+}
+
 impl ControlPlane {
     /// Create or replace an environment (admin).
     pub fn define_environment(
@@ -97,6 +110,8 @@ impl ControlPlane {
             };
             let mut merged = Arc::unwrap_or_clone(current);
             merged.owner = flag.owner.clone();
+            merged.review_by = flag.review_by;
+            merged.cleanup = flag.cleanup.clone();
             if !flag.description.is_empty() {
                 merged.description = flag.description.clone();
             }
@@ -109,6 +124,13 @@ impl ControlPlane {
             flag = merged;
         }
         crate::control::definitions::validate(&flag, &inner.state)?;
+        // Archived and when exposure last changed are state, not definition: carried over.
+        let old = inner.state.flags.get(&flag.key);
+        flag.archived = old.is_some_and(|o| o.archived);
+        flag.changed_at = match old {
+            Some(o) if same_exposure(o, &flag) => o.changed_at,
+            _ => Some(now),
+        };
         // A definition may leave a ladder's entered_at out: keep the running one, or start now.
         for (env, fe) in flag.environments.iter_mut() {
             if let Some(l) = fe.ladder.as_mut()

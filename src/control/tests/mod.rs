@@ -198,6 +198,7 @@ fn define_flag_is_idempotent_and_survives_reopen() {
 mod door;
 mod engine;
 mod group_commit;
+mod lifecycle;
 
 /// The embedded TUI holds the control plane's flags, not a copy: a snapshot shares every flag;
 /// an action replaces only the flag it changed, and leaves the snapshot's version as it was.

@@ -1,8 +1,8 @@
 //! Applying an action: the new state in place and its exact reverse; on error nothing changed.
 
 use super::{Action, DomainError};
-use crate::domain::flag::State;
-use crate::domain::ids::{CohortName, FlagKey};
+use crate::domain::flag::{Flag, State};
+use crate::domain::ids::{CohortName, EnvKey, FlagKey};
 use crate::domain::ladder::LadderState;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -32,11 +32,40 @@ impl Action {
             _ => {}
         }
         let flag_key = self.flag().cloned().unwrap_or_else(|| FlagKey::new(""));
+        let protected: Vec<EnvKey> = state
+            .environments
+            .iter()
+            .filter(|e| e.protected)
+            .map(|e| e.key.clone())
+            .collect();
         let flag = state
             .flags
             .get_mut(&flag_key)
             .map(std::sync::Arc::make_mut)
             .ok_or_else(|| DomainError::UnknownFlag(flag_key.to_string()))?;
+        if matches!(self, Action::Archive { .. } | Action::Unarchive { .. }) {
+            return retire(self, flag, &protected, now);
+        }
+        if flag.archived {
+            return Err(DomainError::InvalidState(format!(
+                "`{flag_key}` is archived; unarchive it first"
+            )));
+        }
+        let reverse = self.apply_in_env(flag, &flag_key, now)?;
+        if !matches!(self, Action::Pause { .. } | Action::Resume { .. }) {
+            flag.changed_at = Some(now);
+        }
+        Ok(reverse)
+    }
+
+    /// The actions on one environment of one (not archived) flag.
+    fn apply_in_env(
+        &self,
+        flag: &mut Flag,
+        flag_key: &FlagKey,
+        now: DateTime<Utc>,
+    ) -> Result<Action, DomainError> {
+        let env = self.env();
         let fe = flag.environments.get_mut(env).ok_or_else(|| {
             DomainError::InvalidState(format!("flag `{flag_key}` is not configured in `{env}`"))
         })?;
@@ -208,9 +237,58 @@ impl Action {
                     Action::Revive { flag, env }
                 })
             }
-            Action::Freeze { .. } | Action::Unfreeze { .. } => {
-                Err(DomainError::InvalidState("unreachable freeze".into()))
+            Action::Freeze { .. }
+            | Action::Unfreeze { .. }
+            | Action::Archive { .. }
+            | Action::Unarchive { .. } => Err(DomainError::InvalidState(format!(
+                "{} is not an action on one environment",
+                self.verb()
+            ))),
+        }
+    }
+}
+
+/// Archive or unarchive `flag`, deciding in `action.env()` (`protected`: the state's protected
+/// environments). Archiving needs one served variation in every environment.
+fn retire(
+    action: &Action,
+    flag: &mut Flag,
+    protected: &[EnvKey],
+    now: DateTime<Utc>,
+) -> Result<Action, DomainError> {
+    let (key, env) = (flag.key.clone(), action.env().clone());
+    let archive = matches!(action, Action::Archive { .. });
+    if flag.archived == archive {
+        let what = if archive { "already" } else { "not" };
+        return Err(DomainError::InvalidState(format!(
+            "`{key}` is {what} archived"
+        )));
+    }
+    if !protected.contains(&env)
+        && let Some(p) = flag.environments.keys().find(|e| protected.contains(e))
+    {
+        return Err(DomainError::InvalidState(format!(
+            "`{key}` is also in the protected environment `{p}`: {} it there (--env {p})",
+            action.verb()
+        )));
+    }
+    if archive {
+        for (e, fe) in flag.environments.iter() {
+            let served = fe.served_variations();
+            if served.len() > 1 {
+                let list: Vec<&str> = served.into_iter().collect();
+                return Err(DomainError::InvalidState(format!(
+                    "`{key}` still serves {} in {e}: finish or roll back the rollout before archiving",
+                    list.join(" and ")
+                )));
             }
         }
     }
+    flag.archived = archive;
+    flag.changed_at = Some(now);
+    Ok(if archive {
+        Action::Unarchive { flag: key, env }
+    } else {
+        Action::Archive { flag: key, env }
+    })
 }

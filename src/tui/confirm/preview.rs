@@ -142,6 +142,22 @@ pub fn preview(action: &Action, state: &State, now: DateTime<Utc>) -> Preview {
                 .unwrap_or_default();
             format!("EVERY user in {envs} (all cohorts get `{fall}`)")
         }
+        Action::Archive { .. } | Action::Unarchive { .. } => {
+            let was = |f: Option<&crate::domain::Flag>| {
+                if f.is_some_and(|f| f.archived) {
+                    "archived"
+                } else {
+                    "active"
+                }
+            };
+            let after = action.flag().and_then(|k| mini.flags.get(k));
+            change.push(format!(
+                "flag: {} → {}",
+                was(flag.map(|f| &**f)),
+                was(after.map(|f| &**f))
+            ));
+            "nobody's value changes; the flag leaves or rejoins the operator's controls".into()
+        }
     };
     Preview {
         title: fit(&action.describe(), 80),
@@ -150,7 +166,7 @@ pub fn preview(action: &Action, state: &State, now: DateTime<Utc>) -> Preview {
         reverse,
         tier,
         error,
-        needs_approval: protected && tier == Tier::Expand,
+        needs_approval: protected && matches!(tier, Tier::Expand | Tier::Retire),
     }
 }
 

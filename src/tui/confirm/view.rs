@@ -21,7 +21,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, c: &Confirm, t: &Theme) -> O
     let mut lines: Vec<Line> = Vec::new();
     let tier_style = match p.tier {
         Tier::Hold | Tier::Reduce => t.healthy,
-        Tier::Expand => t.warning,
+        Tier::Expand | Tier::Retire => t.warning,
         Tier::Global => t.danger,
     };
     lines.push(Line::from(vec![

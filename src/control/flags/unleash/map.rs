@@ -348,6 +348,10 @@ pub fn to_flag(
         variations,
         environments,
         revision: Default::default(),
+        review_by: None,
+        cleanup: String::new(),
+        archived: false,
+        changed_at: None,
     };
     Some((flag, raw))
 }
@@ -356,6 +360,7 @@ pub fn to_flag(
 /// environment left to act on, and saying so.
 pub fn archived(mut f: Flag) -> Flag {
     f.environments = crate::domain::SmallMap::new();
+    f.archived = true;
     if !f.description.starts_with(ARCHIVED) {
         f.description = format!("{ARCHIVED}{}", f.description);
     }

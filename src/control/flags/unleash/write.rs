@@ -180,6 +180,11 @@ impl FlagStore for Unleash {
                 self.send_own(own, self.http.post(url), "turn the flag off")
             }
             Action::Revive { .. } => self.revive(flag, env),
+            // Not mapped to Unleash's archive yet: refused, so that nothing changes anywhere.
+            Action::Archive { .. } | Action::Unarchive { .. } => Err(refused(format!(
+                "{} {flag}: archive it in Unleash (flagtop follows Unleash's archive)",
+                action.verb()
+            ))),
             _ => {
                 // Cohort changes: one compare-and-set patch per changed strategy. Once one patch
                 // went through, any later failure leaves the outcome unknown (partly applied):

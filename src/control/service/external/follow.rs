@@ -137,6 +137,10 @@ impl ControlPlane {
                 again.push(f.key.clone());
                 continue;
             }
+            if !inner.state.flags.contains_key(&f.key) {
+                // First seen here: exposure has stood at least since now.
+                f.changed_at = Some(now);
+            }
             if let Some(old) = inner.state.flags.get(&f.key) {
                 for (env, fe) in f.environments.iter_mut() {
                     if let Some(o) = old.env(env) {
@@ -159,6 +163,14 @@ impl ControlPlane {
                     }
                 }
                 f.owner = old.owner.clone();
+                // flagtop's own parts of the definition, and when exposure last changed.
+                f.review_by = old.review_by;
+                f.cleanup = old.cleanup.clone();
+                f.changed_at = if crate::control::service::define::same_exposure(old, &f) {
+                    old.changed_at
+                } else {
+                    Some(now)
+                };
                 f.revision = old.revision;
                 if **old == f {
                     continue;
