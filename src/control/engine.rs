@@ -3,6 +3,7 @@
 //! that dwelt long enough on healthy evidence, expire requests. Every change goes through the
 //! service's apply/request path (audited, durable, published).
 
+use super::exposure::Served;
 use super::service::{Caller, ControlPlane, ErrorKind, ServiceError};
 use super::simulator::Simulator;
 use crate::domain::{
@@ -38,7 +39,12 @@ pub struct Engine {
     healthy_since: HashMap<(FlagKey, EnvKey), DateTime<Utc>>,
     /// Breaches (flag, env, cohort) already answered; forgotten when the breach ends.
     breach_handled: HashSet<(FlagKey, EnvKey, CohortName)>,
+    /// When the exposure that changed was last published to the streams.
+    exposure_published: Option<DateTime<Utc>>,
 }
+
+/// How often the engine publishes the exposure counts that changed (dashboards' cells).
+pub const EXPOSURE_PUBLISH_SECS: i64 = 5;
 
 /// What the engine does with a refusal: a store failure ends the tick; anything else (the flag
 /// changed meanwhile, a write in flight) is logged and tried again on a later tick.
@@ -70,6 +76,31 @@ impl Engine {
                     e.record(state, &samples);
                 }
             });
+            // The simulator's users were evaluated by the same code as OFREP: what they were
+            // served is exposure like an application's.
+            let served = sim.take_served();
+            cp.exposure.record_counted(
+                now,
+                served.iter().map(|s| {
+                    (
+                        Served {
+                            flag: &s.flag,
+                            env: &s.env,
+                            cohort: s.cohort.as_deref(),
+                            variation: &s.variation,
+                            exposed: s.exposed,
+                        },
+                        s.count,
+                    )
+                }),
+            );
+        }
+        if self
+            .exposure_published
+            .is_none_or(|t| now - t >= Duration::seconds(EXPOSURE_PUBLISH_SECS))
+        {
+            self.exposure_published = Some(now);
+            cp.publish_exposure();
         }
         let readings = cp.evaluate_guardrails(true);
         let mut report = TickReport::default();

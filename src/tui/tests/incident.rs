@@ -26,6 +26,7 @@ fn readings(m: &mut Model, rs: Vec<crate::wire::GuardrailReading>) {
     update(
         m,
         Event::Stream(StreamEvent::Guardrails(Clean::new(GuardrailUpdate {
+            exposure: Vec::new(),
             at: t0(),
             readings: rs,
         }))),
@@ -443,6 +444,7 @@ fn the_bell_rings_once_per_new_breach_and_only_when_configured() {
     let fx = update(
         &mut m,
         Event::Stream(StreamEvent::Guardrails(Clean::new(GuardrailUpdate {
+            exposure: Vec::new(),
             at: t0(),
             readings: new_breach(),
         }))),
@@ -458,6 +460,7 @@ fn the_bell_rings_once_per_new_breach_and_only_when_configured() {
     let fx = update(
         &mut m,
         Event::Stream(StreamEvent::Guardrails(Clean::new(GuardrailUpdate {
+            exposure: Vec::new(),
             at: t0(),
             readings: new_breach(),
         }))),
@@ -467,6 +470,7 @@ fn the_bell_rings_once_per_new_breach_and_only_when_configured() {
     let fx = update(
         &mut m,
         Event::Stream(StreamEvent::Guardrails(Clean::new(GuardrailUpdate {
+            exposure: Vec::new(),
             at: t0(),
             readings: new_breach(),
         }))),

@@ -5,6 +5,7 @@ pub(super) mod fixture;
 
 mod approvals;
 mod confirm;
+mod exposure;
 mod incident;
 mod incident_view;
 mod keymap;

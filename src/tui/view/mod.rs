@@ -14,6 +14,7 @@ mod header;
 mod help;
 mod ladder;
 mod prompt;
+mod served;
 
 use super::dialog::Dialog;
 use super::model::{Model, Pane};
