@@ -232,6 +232,7 @@ mod breach;
 mod door;
 mod group_commit;
 mod ladder;
+mod served;
 
 /// The embedded TUI holds the control plane's flags, not a copy: a snapshot shares every flag;
 /// an action replaces only the flag it changed, and leaves the snapshot's version as it was.
