@@ -207,8 +207,10 @@ async fn unleash_frontend(c: &reqwest::Client, secs: f64) -> Result<Load, String
         .as_str()
         .ok_or(format!("no frontend token: {token}"))?
         .to_string();
-    // The frontend API answers 200 (enabled for the user) or 404 (not); wait until it knows both.
-    let url = format!("{uurl}/api/frontend/features/{name}");
+    // OSS Unleash 8 has no single-feature frontend route (404 "path not available"): the
+    // frontend API evaluates every flag of the token's environment for the context, once the
+    // token is known.
+    let url = format!("{uurl}/api/frontend");
     let ready = Instant::now();
     loop {
         let r = c
@@ -219,7 +221,7 @@ async fn unleash_frontend(c: &reqwest::Client, secs: f64) -> Result<Load, String
             .send()
             .await
             .map_err(|e| e.to_string())?;
-        if matches!(r.status().as_u16(), 200 | 404) {
+        if r.status().as_u16() == 200 {
             break;
         }
         if ready.elapsed() > Duration::from_secs(15) {
@@ -228,7 +230,7 @@ async fn unleash_frontend(c: &reqwest::Client, secs: f64) -> Result<Load, String
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let c = c.clone();
-    Ok(hammer(secs, &[200, 404], move |cl, i| {
+    Ok(hammer(secs, &[200], move |cl, i| {
         c.get(format!(
             "{url}?userId=bench-{cl}-{i}&properties%5Bregion%5D=eu-west"
         ))
@@ -309,7 +311,7 @@ pub(crate) fn ofrep(out: &mut Out, rt: &tokio::runtime::Runtime, secs: f64, n: u
                 out,
                 "unleash_frontend",
                 *u,
-                "GET /api/frontend/features/{name}",
+                "GET /api/frontend (every flag of the environment)",
             );
             let r = single.per_sec / u.per_sec;
             out.put("ofrep_unleash_ratio", r, None, "×", &[r], "");
@@ -347,7 +349,7 @@ fn section(
         "## OpenFeature (OFREP) (`./scripts/bench ofrep`, `benches/e2e/ofrep.rs`)\n\n\
          | figure | goal | measured | |\n|---|---|---|---|\n\
          | single-flag `POST /ofrep/v1/evaluate/flags/{{key}}`, {CLIENTS} keep-alive clients | p99 < 2 ms | {:.0} evaluations/s, p50 {:.2} ms, p99 {:.2} ms ({} requests) | {} |\n\
-         | Unleash's frontend API on the same machine, same run, same clients (`GET /api/frontend/features/{{name}}`, frontend token) | – | {unleash_row} | |\n\
+         | Unleash's frontend API on the same machine, same run, same clients (`GET /api/frontend?userId=…`, frontend token; OSS has no single-flag route, so it evaluates every flag of `development`) | – | {unleash_row} | |\n\
          | flagtop ÷ Unleash evaluations/s | ≥ 3× | {ratio_row} |\n\
          | bulk of {flags} flags `POST /ofrep/v1/evaluate/flags` | – | {:.0} answers/s ({:.0} flag evaluations/s), p50 {:.2} ms, p99 {:.2} ms | |\n\
          | bulk with a matching `If-None-Match` (the 304 path) | – | {:.0} answers/s, p50 {:.2} ms, p99 {:.2} ms | |\n\

@@ -86,6 +86,27 @@ pub fn served<'a>(
     s
 }
 
+/// Evaluations of `flag` in `env` that name no cohort, per minute: (candidate, all); None when
+/// there are none. Unleash's client metrics are of this kind (`yes`/`no` per flag), as are
+/// OFREP evaluations of users no cohort matched.
+pub fn flag_level<'a>(
+    rows: impl IntoIterator<Item = &'a ExposureCount>,
+    flag: &str,
+    env: &str,
+) -> Option<(u64, u64)> {
+    let mut out: Option<(u64, u64)> = None;
+    for e in rows {
+        if e.flag.as_str() == flag && e.env.as_str() == env && e.cohort.is_none() {
+            let (yes, all) = out.get_or_insert((0, 0));
+            *all += per_min(e);
+            if e.exposed {
+                *yes += per_min(e);
+            }
+        }
+    }
+    out
+}
+
 /// Whether a change at `since` moved the cohort's candidate traffic, from counts taken at `at`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Moved {

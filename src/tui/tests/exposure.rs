@@ -147,3 +147,20 @@ fn after_a_narrowed_rollback_the_ladder_says_whether_traffic_moved() {
         "{s}"
     );
 }
+
+#[test]
+fn flag_level_counts_show_in_the_title_when_no_cohort_has_any() {
+    let mut m = on_eu_west();
+    let mut yes = row("x", true, 900, t0());
+    yes.cohort = None;
+    yes.variation = "yes".into();
+    let mut no = row("x", false, 2700, t0());
+    no.cohort = None;
+    no.variation = "no".into();
+    served(&mut m, t0(), vec![yes, no]);
+    let s = text(&render(&m, 160, 48));
+    assert!(
+        s.contains("checkout-v2 · production · served 900/min of 3,600/min, no per-cohort counts"),
+        "{s}"
+    );
+}

@@ -22,8 +22,8 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
     };
     // Exposure: one note in the title when nothing of the flag was evaluated here, else a cell
     // per cohort.
-    let evaluated = m.data.served(&fl.key, &m.env, None).evaluated;
-    let unserved = if evaluated { "" } else { " · no evaluations" };
+    let unserved = super::served::title_note(m, &fl.key);
+    let evaluated = unserved.is_empty();
     let title = format!("{} · {}{unserved}", fit(&fl.key, 40), fit(&m.env, 20));
     let block = pane_block(Pane::Ladder, title, m, t);
     let mut lines: Vec<Line> = Vec::new();

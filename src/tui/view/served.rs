@@ -5,7 +5,23 @@
 
 use crate::domain::{Action, AuditKind};
 use crate::tui::model::Model;
-use crate::wire::exposure::fmt_count;
+use crate::wire::exposure::{flag_level, fmt_count};
+
+/// The Ladder title's note when no cohort has counts: flag-level counts (Unleash's client
+/// metrics have no cohorts) or ` · no evaluations`; empty when the cohorts have their cells.
+pub fn title_note(m: &Model, flag: &str) -> String {
+    if m.data.served(flag, &m.env, None).evaluated {
+        return String::new();
+    }
+    match flag_level(m.data.exposure.values(), flag, &m.env) {
+        Some((yes, all)) => format!(
+            " · served {}/min of {}/min, no per-cohort counts",
+            fmt_count(yes),
+            fmt_count(all)
+        ),
+        None => " · no evaluations".into(),
+    }
+}
 
 /// The cell after a cohort's gauge: candidate evaluations per minute and the variation served.
 pub fn cell(m: &Model, flag: &str, cohort: &str) -> String {
