@@ -7,6 +7,7 @@ mod approvals;
 mod confirm;
 mod exposure;
 mod incident;
+mod incident_dialogs;
 mod incident_view;
 mod keymap;
 mod screen;
