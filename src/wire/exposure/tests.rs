@@ -1,3 +1,6 @@
+//! Tests of reading exposure counts: sums per cohort, whether a rollback moved traffic, what was
+//! served before it, thousands separators.
+
 use super::*;
 use chrono::TimeZone;
 
