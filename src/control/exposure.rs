@@ -10,6 +10,10 @@ use std::sync::Mutex;
 
 pub use crate::wire::exposure::{EXPOSURE_WINDOW_SECS, MAX_EXPOSURE_SERIES, window_of};
 
+/// Complete windows kept per series for the evidence after a change (an hour: the longest
+/// guardrail window), so that what was served before a change is known when its evidence is due.
+pub const EXPOSURE_HISTORY_WINDOWS: usize = 60;
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
     flag: FlagKey,
@@ -19,7 +23,7 @@ struct Key {
     exposed: bool,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 struct Counter {
     total: u64,
     window: i64,
@@ -30,12 +34,25 @@ struct Counter {
     last_at: Option<DateTime<Utc>>,
     /// Changed since the last `changed` call (published on the stream).
     dirty: bool,
+    /// Complete windows with evaluations, oldest first (at most `EXPOSURE_HISTORY_WINDOWS`).
+    history: std::collections::VecDeque<(i64, u64)>,
 }
 
 impl Counter {
     /// Move the windows on to `window` (empty windows in between read zero).
     fn roll(&mut self, window: i64) {
         if window > self.window {
+            if self.current > 0 {
+                self.history.push_back((self.window, self.current));
+            }
+            while self.history.len() > EXPOSURE_HISTORY_WINDOWS
+                || self
+                    .history
+                    .front()
+                    .is_some_and(|(w, _)| window - w > EXPOSURE_HISTORY_WINDOWS as i64)
+            {
+                self.history.pop_front();
+            }
             let (previous, earlier) = match window - self.window {
                 1 => (self.current, self.previous),
                 2 => (0, self.current),
@@ -47,6 +64,17 @@ impl Counter {
             (self.previous, self.earlier, self.current) = (previous, earlier, 0);
             self.window = window;
         }
+    }
+
+    /// Evaluations in `window` (the current one or a kept one; 0 when none were counted).
+    fn at(&self, window: i64) -> u64 {
+        if window == self.window {
+            return self.current;
+        }
+        self.history
+            .iter()
+            .find(|(w, _)| *w == window)
+            .map_or(0, |(_, n)| *n)
     }
 
     fn count(&self, k: &Key) -> ExposureCount {
@@ -188,6 +216,35 @@ impl Exposure {
             .collect()
     }
 
+    /// Candidate evaluations of `cohort` up to a change at `since`, per minute as
+    /// `wire::exposure::Served::was` reads them (the window before the change, or its own
+    /// window's when more), from the windows kept; None when `since` is older than those.
+    pub fn candidate_before(
+        &self,
+        (flag, env, cohort): (&str, &str, &str),
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Option<u64> {
+        let (w, n) = (window_of(since), window_of(now));
+        if n - (w - 1) > EXPOSURE_HISTORY_WINDOWS as i64 {
+            return None;
+        }
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let (mut before, mut own) = (0, 0);
+        for (k, c) in inner.series.iter_mut() {
+            if k.exposed
+                && k.flag.as_str() == flag
+                && k.env.as_str() == env
+                && k.cohort.as_ref().is_some_and(|c| c.as_str() == cohort)
+            {
+                c.roll(n);
+                before += c.at(w - 1);
+                own += c.at(w);
+            }
+        }
+        Some(before.max(own))
+    }
+
     /// Evaluations not counted because `MAX_EXPOSURE_SERIES` was reached.
     pub fn dropped(&self) -> u64 {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).dropped
@@ -249,6 +306,31 @@ mod tests {
         let s = e.summary(at(185));
         let cand = s.iter().find(|c| c.exposed).unwrap();
         assert_eq!((cand.last_window, cand.earlier_window), (0, 0));
+    }
+
+    #[test]
+    fn what_was_served_before_a_change_is_kept_for_an_hour() {
+        let e = Exposure::default();
+        // 1,240 candidate evaluations in the minute before a change at 60 s, 30 in its own.
+        e.record_counted(at(0), [(one("eu-west", true), 1240)]);
+        e.record_counted(at(61), [(one("eu-west", true), 30)]);
+        let cohort = ("f", "production", "eu-west");
+        let since = at(70);
+        assert_eq!(e.candidate_before(cohort, since, at(75)), Some(1240));
+        // Five minutes later (a 300 s guardrail window) the counts no longer hold it; this does.
+        assert_eq!(e.candidate_before(cohort, since, at(370)), Some(1240));
+        assert!(
+            e.summary(at(370))
+                .iter()
+                .all(|c| c.last_window == 0 && c.earlier_window == 0)
+        );
+        assert_eq!(
+            e.candidate_before(("f", "production", "us-east"), since, at(370)),
+            Some(0)
+        );
+        // Older than the windows kept: unknown.
+        let late = at(60 * (EXPOSURE_HISTORY_WINDOWS as i64 + 2));
+        assert_eq!(e.candidate_before(cohort, since, late), None);
     }
 
     #[test]

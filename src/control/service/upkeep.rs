@@ -86,7 +86,7 @@ impl Inner {
         &mut self,
         caller: &Caller,
         readings: &[GuardrailReading],
-        exposure: &[crate::wire::ExposureCount],
+        exposure: &super::super::exposure::Exposure,
         now: DateTime<Utc>,
     ) -> usize {
         let due: Vec<EvidenceDue> = self
@@ -96,6 +96,12 @@ impl Inner {
             .cloned()
             .collect();
         let n = due.len();
+        // Read once, and only when a check is due (the engine calls this every tick).
+        let summary = if n > 0 {
+            exposure.summary(now)
+        } else {
+            Vec::new()
+        };
         for check in due {
             self.stage_evidence_done(check.follows);
             let Some(flag) = check.action.flag() else {
@@ -143,7 +149,9 @@ impl Inner {
             if let (Action::Rollback { cohort, .. }, Some(since)) =
                 (&check.action, check.changed_at)
             {
-                let (part, e) = traffic_moved(exposure, &check.action, cohort.as_str(), since, now);
+                let flag = (flag.as_str(), check.action.env().as_str(), cohort.as_str());
+                let before = exposure.candidate_before(flag, since, now);
+                let (part, e) = traffic_moved(&summary, flag, before, since, now);
                 parts.push(part);
                 evidence.push(e);
             }
@@ -206,18 +214,13 @@ impl Inner {
 /// still served or no evaluations).
 fn traffic_moved(
     exposure: &[crate::wire::ExposureCount],
-    action: &Action,
-    cohort: &str,
+    (flag, env, cohort): (&str, &str, &str),
+    before: Option<u64>,
     since: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> (String, Evidence) {
-    let served = crate::wire::exposure::served(
-        exposure,
-        action.flag().map_or("", |f| f.as_str()),
-        action.env().as_str(),
-        Some(cohort),
-    );
-    let moved = served.since(since, now);
+    let served = crate::wire::exposure::served(exposure, flag, env, Some(cohort));
+    let moved = served.since(since, now).or_was(before);
     let e = Evidence {
         metric: "exposure".into(),
         cohort: cohort.to_string(),
@@ -241,9 +244,8 @@ impl ControlPlane {
     ) -> Result<usize, ServiceError> {
         authorise(caller, Op::RecordEvidence)?;
         let now = self.clock.now();
-        let exposure = self.exposure.summary(now);
         let mut inner = lock(&self.inner);
-        let n = inner.stage_due_evidence(caller, readings, &exposure, now);
+        let n = inner.stage_due_evidence(caller, readings, &self.exposure, now);
         inner.commit(&self.tx)?;
         Ok(n)
     }

@@ -74,3 +74,69 @@ fn a_guardrail_counting_samples_from_exposure_counts_what_was_served() {
     assert_eq!((r.samples, r.baseline_samples), (200, 210));
     assert_ne!(r.status, GuardrailStatus::Insufficient, "{r:?}");
 }
+
+/// A guardrail window of five minutes: the evidence after a narrowed rollback still says what
+/// the cohort was served before it (the counts keep an hour of windows), and that it moved.
+#[test]
+fn evidence_after_a_long_window_still_knows_what_was_served_before() {
+    let (_dir, cp, clock) = plane("demo");
+    cp.with_inner(|inner| {
+        let flag = inner.state.flags.get_mut("checkout-v2").unwrap();
+        let fe = Arc::make_mut(flag)
+            .environments
+            .get_mut("production")
+            .unwrap();
+        for g in &mut fe.guardrails {
+            g.window_secs = 300;
+        }
+    });
+    let served = |exposed: bool, n: u64| {
+        cp.exposure.record_counted(
+            clock.now(),
+            [(
+                Served {
+                    flag: "checkout-v2",
+                    env: "production",
+                    cohort: Some("eu-west"),
+                    variation: if exposed { "on" } else { "off" },
+                    exposed,
+                },
+                n,
+            )],
+        )
+    };
+    served(true, 1240);
+    served(false, 3720);
+    clock.advance(61);
+    let rollback = Action::Rollback {
+        flag: "checkout-v2".into(),
+        env: "production".into(),
+        cohort: "eu-west".into(),
+    };
+    let o = cp
+        .submit(&person("alice", Role::Operator), &req(rollback), None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(o.outcome, OutcomeKind::Applied);
+    let mut engine = Engine::default();
+    for _ in 0..31 {
+        clock.advance(10);
+        served(false, 60);
+        engine.tick(&cp, None).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let audit = cp.audit(Some("checkout-v2"), None, 20).unwrap_or_default();
+    let ev = audit
+        .iter()
+        .find(|e| e.kind == AuditKind::Evidence && e.follows == o.audit_id)
+        .unwrap_or_else(|| panic!("no evidence: {audit:?}"));
+    let e = ev
+        .evidence
+        .iter()
+        .find(|e| e.metric == "exposure")
+        .unwrap_or_else(|| panic!("no exposure evidence: {ev:?}"));
+    assert_eq!(
+        (e.status.as_deref(), e.candidate, e.baseline),
+        (Some("traffic moved"), Some(0.0), Some(1240.0)),
+        "{e:?}"
+    );
+    assert!(ev.reason.contains("was 1,240/min"), "{}", ev.reason);
+}
