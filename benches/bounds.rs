@@ -8,6 +8,8 @@
 //! of 5 min), `BENCH_BOUNDS_SECS`, `BENCH_DOC` (default docs/performance.md).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // bench code may fail loudly
 
+mod common;
+
 use serde_json::json;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -248,30 +250,16 @@ fn main() {
     );
     let met = |b: bool| if b { "✅ met" } else { "❌ missed" };
     let section = format!(
-        "<!-- bounds:start (written by `cargo bench --bench bounds`) -->\n\
-         ## Under hostile load (`benches/bounds.rs`)\n\n\
+        "## Under hostile load (`benches/bounds.rs`)\n\n\
          | figure | goal | measured | |\n|---|---|---|---|\n\
          | RSS of `serve` above idle with 2,000 event streams that never read, changes flowing, for {secs} s (the server accepts 1,024: 64 per token × 32 tokens, capped at 1,024 in all) | ≤ 64 MB | peak {peak:.1} MB; {after:.1} MB after they disconnect | {} |\n\
          | authenticated `POST /v1/actions` while another client tries to hold 20,000 idle connections (it held {held} at the end; the server keeps at most 2,048 and evicts half-open ones) | p99 < 50 ms | p50 {p50:.2} ms, p99 {p99:.2} ms over {} actions | {} |\n\n\
-         Method: loopback only; the streams are raw sockets with a 4 KiB receive buffer that are never read; a writer sends ~20 actions/s; RSS is read from `/proc/PID/status` every second of writes. Take these figures while nothing else runs on the machine.\n\
-         <!-- bounds:end -->\n",
+         Method: loopback only; the streams are raw sockets with a 4 KiB receive buffer that are never read; a writer sends ~20 actions/s; RSS is read from `/proc/PID/status` every second of writes. Take these figures while nothing else runs on the machine.\n",
         met(peak <= 64.0),
         lat.len(),
         met(p99 < 50.0),
     );
     let doc = std::env::var("BENCH_DOC").unwrap_or_else(|_| "docs/performance.md".into());
-    let text = std::fs::read_to_string(&doc).unwrap_or_default();
-    let new = match (
-        text.find("<!-- bounds:start"),
-        text.find("<!-- bounds:end -->"),
-    ) {
-        (Some(a), Some(b)) => format!(
-            "{}{section}{}",
-            &text[..a],
-            &text[b + "<!-- bounds:end -->\n".len().min(text.len() - b)..]
-        ),
-        _ => format!("{}\n{section}", text.trim_end()),
-    };
-    std::fs::write(&doc, new).expect("write the doc");
+    common::write_section(&doc, "bounds", &section);
     eprintln!("bounds: wrote its section of {doc}");
 }

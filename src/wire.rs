@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+pub mod exposure;
+
 /// `GET /v1/snapshot`: the full state at one revision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -63,6 +65,13 @@ pub struct ExposureCount {
     /// In the last complete one-minute window, and so far in the current one.
     pub last_window: u64,
     pub this_window: u64,
+    /// In the complete window before `last_window` (so that, one window after a change, what
+    /// was served before it is still known).
+    #[serde(default)]
+    pub earlier_window: u64,
+    /// When this series was last served (None: never since the control plane started).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_at: Option<DateTime<Utc>>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -137,6 +146,9 @@ pub struct Change {
 pub struct GuardrailUpdate {
     pub at: DateTime<Utc>,
     pub readings: Vec<GuardrailReading>,
+    /// Exposure series that changed since the last update (every few seconds at most), as of `at`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exposure: Vec<ExposureCount>,
 }
 
 /// `event: store` on the stream: the external flag store's sync state, when it changes.

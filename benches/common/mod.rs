@@ -132,3 +132,23 @@ pub fn terminal() -> (Term, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     t.clear().ok();
     (t, n)
 }
+
+/// Replace the section of `doc` between `<!-- NAME:start` and `<!-- NAME:end -->` with `body`
+/// (markers added around it), or append it when the doc has none: how a bench that runs on
+/// its own writes its part of docs/performance.md.
+pub fn write_section(doc: &str, name: &str, body: &str) {
+    let (start, end) = (format!("<!-- {name}:start"), format!("<!-- {name}:end -->"));
+    let section = format!(
+        "{start} (written by `./scripts/bench {name}`) -->\n{}\n{end}\n",
+        body.trim_end()
+    );
+    let text = std::fs::read_to_string(doc).unwrap_or_default();
+    let new = match (text.find(&start), text.find(&end)) {
+        (Some(a), Some(b)) if a < b => {
+            let after = (b + end.len() + 1).min(text.len());
+            format!("{}{section}{}", &text[..a], &text[after..])
+        }
+        _ => format!("{}\n\n{section}", text.trim_end()),
+    };
+    std::fs::write(doc, new).expect("write the doc");
+}

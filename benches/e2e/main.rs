@@ -7,7 +7,8 @@
 //! Run: `cargo bench --bench e2e` (or `./scripts/bench`). Knobs: `BENCH_RUNS` (default 3),
 //! `BENCH_QUICK=1` (shorter windows), `BENCH_LOAD_RATE` / `BENCH_LOAD_STREAMS` /
 //! `BENCH_LOAD_WRITERS` (the `load` section's offered 600 actions/s, 200 streams and 32
-//! saturating writers), Unleash via
+//! saturating writers), `BENCH_OFREP_SECS` (seconds per OFREP load; `ofrep` runs only when
+//! named), Unleash via
 //! `FLAGTOP_TEST_UNLEASH_URL` + `UNLEASH_ADMIN_TOKEN` (as written by `scripts/unleash start`).
 //! The `postgres` section (two replicas on PostgreSQL, `replicas.rs`) runs only when named
 //! (`./scripts/bench postgres`) and writes its own section of the doc.
@@ -17,6 +18,7 @@
 mod common;
 mod followers;
 mod load;
+mod ofrep;
 mod pty;
 mod replicas;
 mod report;
@@ -148,5 +150,13 @@ fn main() {
     }
     if on("unleash") {
         unleash(&mut out, &rt, if quick { 20 } else { 100 });
+    }
+    // Only when asked (`./scripts/bench ofrep`, run after the report): it writes its own section.
+    if filter.iter().any(|f| f == "ofrep") {
+        let secs = std::env::var("BENCH_OFREP_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(if quick { 2.0 } else { 10.0 });
+        ofrep::ofrep(&mut out, &rt, secs, if quick { 20 } else { 200 });
     }
 }

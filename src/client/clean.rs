@@ -9,7 +9,9 @@ use crate::domain::{
     Selector,
 };
 use crate::sanitize::sanitize;
-use crate::wire::{Change, GuardrailReading, GuardrailUpdate, Outcome, Snapshot, StoreStatus};
+use crate::wire::{
+    Change, ExposureCount, GuardrailReading, GuardrailUpdate, Outcome, Snapshot, StoreStatus,
+};
 use compact_str::CompactString;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -313,6 +315,18 @@ impl Neutralise for GuardrailReading {
 impl Neutralise for GuardrailUpdate {
     fn neutralise(&mut self) {
         self.readings.iter_mut().for_each(Neutralise::neutralise);
+        self.exposure.iter_mut().for_each(Neutralise::neutralise);
+    }
+}
+
+impl Neutralise for ExposureCount {
+    fn neutralise(&mut self) {
+        id(&mut self.flag.0);
+        id(&mut self.env.0);
+        if let Some(c) = &mut self.cohort {
+            id(&mut c.0);
+        }
+        text(&mut self.variation);
     }
 }
 
@@ -347,14 +361,7 @@ impl Neutralise for Snapshot {
         self.guardrails.iter_mut().for_each(Neutralise::neutralise);
         self.approvals.iter_mut().for_each(Neutralise::neutralise);
         self.audit.iter_mut().for_each(Neutralise::neutralise);
-        for e in &mut self.exposure {
-            id(&mut e.flag.0);
-            id(&mut e.env.0);
-            if let Some(c) = &mut e.cohort {
-                id(&mut c.0);
-            }
-            text(&mut e.variation);
-        }
+        self.exposure.iter_mut().for_each(Neutralise::neutralise);
     }
 }
 

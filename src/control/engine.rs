@@ -3,6 +3,7 @@
 //! that dwelt long enough on healthy evidence, expire requests. Every change goes through the
 //! service's apply/request path (audited, durable, published).
 
+use super::exposure::Served;
 use super::service::{Caller, ControlPlane, ErrorKind, ServiceError};
 use super::simulator::Simulator;
 use crate::domain::{
@@ -38,7 +39,15 @@ pub struct Engine {
     healthy_since: HashMap<(FlagKey, EnvKey), DateTime<Utc>>,
     /// Breaches (flag, env, cohort) already answered; forgotten when the breach ends.
     breach_handled: HashSet<(FlagKey, EnvKey, CohortName)>,
+    /// When the exposure that changed was last published to the streams.
+    exposure_published: Option<DateTime<Utc>>,
+    /// Exposure totals per (flag, env, cohort, candidate) as last fed to the guardrails that
+    /// count samples from exposure.
+    served_totals: HashMap<(FlagKey, EnvKey, CohortName, bool), u64>,
 }
+
+/// How often the engine publishes the exposure counts that changed (dashboards' cells).
+pub const EXPOSURE_PUBLISH_SECS: i64 = 5;
 
 /// What the engine does with a refusal: a store failure ends the tick; anything else (the flag
 /// changed meanwhile, a write in flight) is logged and tried again on a later tick.
@@ -70,6 +79,32 @@ impl Engine {
                     e.record(state, &samples);
                 }
             });
+            // The simulator's users were evaluated by the same code as OFREP: what they were
+            // served is exposure like an application's.
+            let served = sim.take_served();
+            cp.exposure.record_counted(
+                now,
+                served.iter().map(|s| {
+                    (
+                        Served {
+                            flag: &s.flag,
+                            env: &s.env,
+                            cohort: s.cohort.as_deref(),
+                            variation: &s.variation,
+                            exposed: s.exposed,
+                        },
+                        s.count,
+                    )
+                }),
+            );
+        }
+        self.feed_served_counts(cp, now);
+        if self
+            .exposure_published
+            .is_none_or(|t| now - t >= Duration::seconds(EXPOSURE_PUBLISH_SECS))
+        {
+            self.exposure_published = Some(now);
+            cp.publish_exposure();
         }
         let readings = cp.evaluate_guardrails(true);
         let mut report = TickReport::default();
@@ -82,6 +117,39 @@ impl Engine {
             tracing::debug!("idempotency records past their TTL pruned");
         }
         Ok(report)
+    }
+
+    /// Guardrails with `samples_from = "exposure"` count the evaluations served since the last
+    /// tick (OFREP and the simulator), candidate against fallthrough, per cohort.
+    fn feed_served_counts(&mut self, cp: &ControlPlane, now: DateTime<Utc>) {
+        let wanted = cp.with_metrics(|_, state| {
+            state.flags.values().any(|f| {
+                f.environments.values().any(|fe| {
+                    fe.guardrails
+                        .iter()
+                        .any(|g| g.samples_from == crate::domain::SampleSource::Exposure)
+                })
+            })
+        });
+        if !wanted {
+            self.served_totals.clear();
+            return;
+        }
+        let mut delta: HashMap<(FlagKey, EnvKey, CohortName), (u64, u64)> = HashMap::new();
+        for (flag, env, cohort, exposed, total) in cp.exposure.totals() {
+            let key = (flag, env, cohort, exposed);
+            let before = self.served_totals.insert(key.clone(), total).unwrap_or(0);
+            let n = total.saturating_sub(before);
+            if n > 0 {
+                let d = delta.entry((key.0, key.1, key.2)).or_default();
+                if exposed { d.0 += n } else { d.1 += n }
+            }
+        }
+        cp.with_metrics(|metrics, _| {
+            for ((flag, env, cohort), (yes, no)) in &delta {
+                metrics.record_served(flag, env, cohort, *yes, *no, now);
+            }
+        });
     }
 
     /// Breach response: pause at once, then the narrowed rollback of exactly that cohort.

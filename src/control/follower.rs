@@ -10,6 +10,7 @@
 use super::flags::unleash::Unleash;
 use super::flags::usage::Counter;
 use super::flags::{ExternalEvent, ExternalSync, FlagStoreError};
+use crate::control::exposure::Served;
 use crate::control::service::ControlPlane;
 use crate::domain::{FlagKey, SampleSource};
 use std::collections::{BTreeSet, HashSet};
@@ -196,20 +197,23 @@ impl Follower {
 }
 
 impl Follower {
-    /// Read the client metrics of every flag with a guardrail counting samples from Unleash and
-    /// file the new evaluations; a failed read shows on that flag's guardrails.
+    /// Read the client metrics of every flag with a guardrail counting samples from Unleash
+    /// first, then of the other flags (`MAX_USAGE_FLAGS` in all), and file the new evaluations:
+    /// as guardrail sample counts, and as exposure (flag-level: Unleash reports `yes`/`no` per
+    /// flag and environment, not per cohort). A failed read shows on that flag's guardrails.
     pub fn poll_usage(&mut self, cp: &ControlPlane) {
         let watched: Vec<FlagKey> = cp.with_metrics(|_, state| {
-            state
-                .flags
-                .values()
-                .filter(|f| {
-                    f.environments.values().any(|fe| {
-                        fe.guardrails
-                            .iter()
-                            .any(|g| g.samples_from == SampleSource::Unleash)
-                    })
+            let sampled = |f: &crate::domain::Flag| {
+                f.environments.values().any(|fe| {
+                    fe.guardrails
+                        .iter()
+                        .any(|g| g.samples_from == SampleSource::Unleash)
                 })
+            };
+            let flags = || state.flags.values();
+            flags()
+                .filter(|f| sampled(f))
+                .chain(flags().filter(|f| !sampled(f)))
                 .map(|f| f.key.clone())
                 .take(MAX_USAGE_FLAGS)
                 .collect()
@@ -220,6 +224,22 @@ impl Follower {
             match read {
                 Ok(read) => {
                     let delta = self.usage.delta(flag.as_str(), read);
+                    let served = delta.iter().flat_map(|(env, (yes, no))| {
+                        [(true, *yes), (false, *no)].map(|(exposed, n)| {
+                            let variation = if exposed { "yes" } else { "no" };
+                            (
+                                Served {
+                                    flag: flag.as_str(),
+                                    env: env.as_str(),
+                                    cohort: None,
+                                    variation,
+                                    exposed,
+                                },
+                                n,
+                            )
+                        })
+                    });
+                    cp.exposure.record_counted(now, served);
                     cp.with_metrics(|metrics, _| {
                         for (env, (yes, no)) in delta {
                             metrics.record_exposures(flag, &env.as_str().into(), yes, no, now);

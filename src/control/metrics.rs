@@ -62,6 +62,9 @@ pub struct Metrics {
     exposures: Option<HashMap<(FlagKey, EnvKey), Exposures>>,
     /// Why the last fetch of a flag's client metrics failed.
     exposure_errors: HashMap<FlagKey, String>,
+    /// Evaluations per (flag, environment, cohort) served by this control plane (OFREP and the
+    /// simulator), for guardrails with `samples_from = "exposure"`.
+    served: HashMap<(FlagKey, EnvKey, crate::domain::CohortName), Exposures>,
 }
 
 /// How often SDKs evaluated a flag: `yes` (candidate) and `no` (baseline), bucketed per second
@@ -71,8 +74,6 @@ struct Exposures {
     yes: VecDeque<Bucket>,
     no: VecDeque<Bucket>,
 }
-
-const NOT_FOLLOWING_UNLEASH: &str = "sample counts come from Unleash client metrics, but this control plane does not follow Unleash (start it with --flags unleash)";
 
 fn add(buckets: &mut VecDeque<Bucket>, sec: i64, value: f64, count: u64, now_sec: i64) {
     match buckets.iter_mut().rev().find(|b| b.sec == sec) {
@@ -166,88 +167,6 @@ impl Metrics {
         self.external.insert(key, stat);
     }
 
-    /// From now on, guardrails with `samples_from = "unleash"` take their counts from
-    /// `record_exposures` (called by the Unleash follower).
-    pub fn follow_unleash_counts(&mut self) {
-        self.exposures.get_or_insert_with(HashMap::new);
-    }
-
-    /// New evaluations of `flag` in `env` seen in Unleash's client metrics since the last poll.
-    pub fn record_exposures(
-        &mut self,
-        flag: &FlagKey,
-        env: &EnvKey,
-        yes: u64,
-        no: u64,
-        now: DateTime<Utc>,
-    ) {
-        let Some(map) = self.exposures.as_mut() else {
-            return;
-        };
-        let e = map.entry((flag.clone(), env.clone())).or_default();
-        let sec = now.timestamp();
-        for (buckets, n) in [(&mut e.yes, yes), (&mut e.no, no)] {
-            if n > 0 {
-                add(buckets, sec, 0.0, n, sec);
-            }
-        }
-        self.exposure_errors.remove(flag);
-    }
-
-    /// The last fetch of `flag`'s client metrics failed (`None`: it worked again).
-    pub fn set_exposure_error(&mut self, flag: &FlagKey, error: Option<String>) {
-        match error {
-            Some(e) => self.exposure_errors.insert(flag.clone(), e),
-            None => self.exposure_errors.remove(flag),
-        };
-    }
-
-    /// Replace a reading's sample counts with Unleash's `yes`/`no` over its window and judge it
-    /// again; a missing or failing source makes it `insufficient` with the reason.
-    fn use_unleash_counts(
-        &self,
-        r: &mut GuardrailReading,
-        spec: &GuardrailSpec,
-        now: DateTime<Utc>,
-    ) {
-        let error = match &self.exposures {
-            None => Some(NOT_FOLLOWING_UNLEASH.to_string()),
-            Some(_) => self
-                .exposure_errors
-                .get(&r.flag)
-                .map(|e| format!("Unleash client metrics: {e}")),
-        };
-        let counts = self
-            .exposures
-            .as_ref()
-            .and_then(|m| m.get(&(r.flag.clone(), r.env.clone())));
-        let (yes, no) = counts.map_or((0, 0), |c| {
-            (
-                window(&c.yes, spec.window_secs, now.timestamp()).samples,
-                window(&c.no, spec.window_secs, now.timestamp()).samples,
-            )
-        });
-        let judgement = spec.judge(
-            WindowStat {
-                value: r.value,
-                samples: yes,
-            },
-            WindowStat {
-                value: r.baseline,
-                samples: no,
-            },
-        );
-        r.samples = yes;
-        r.baseline_samples = no;
-        r.threshold = judgement.limit;
-        r.source_error = r.source_error.take().or(error);
-        r.status = if r.source_error.is_some() {
-            GuardrailStatus::Insufficient
-        } else {
-            judgement.status
-        };
-    }
-
     pub fn window(
         &self,
         key: &SeriesKey,
@@ -287,8 +206,10 @@ impl Metrics {
                     } else {
                         self.local_reading(key, spec, now, record)
                     };
-                    if spec.samples_from == SampleSource::Unleash {
-                        self.use_unleash_counts(&mut reading, spec, now);
+                    match spec.samples_from {
+                        SampleSource::Metric => {}
+                        SampleSource::Unleash => self.use_unleash_counts(&mut reading, spec, now),
+                        SampleSource::Exposure => self.use_served_counts(&mut reading, spec, now),
                     }
                     out.push(reading);
                 }
@@ -402,5 +323,6 @@ pub fn worst<'a>(
         .max_by_key(|s| s.severity())
 }
 
+mod counts;
 #[cfg(test)]
 mod tests;

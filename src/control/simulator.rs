@@ -60,6 +60,8 @@ pub struct Simulator {
     /// later (`flagtop apply -f`) gets none — its guardrails say "insufficient", never an
     /// invented "healthy" — unless its scenario names it.
     flags: BTreeSet<FlagKey>,
+    /// What the last tick's users were served (taken by the engine into exposure).
+    served: Vec<SimServed>,
 }
 
 /// The flags a scenario's simulated traffic covers: those the scenario itself defines (none
@@ -68,6 +70,18 @@ pub fn simulated_flags(scenario: &str, now: DateTime<Utc>) -> BTreeSet<FlagKey> 
     crate::control::scenario::build(scenario, now)
         .map(|sc| sc.state.flags.into_keys().collect())
         .unwrap_or_default()
+}
+
+/// Users of one tick served one variation: they count as exposure like an application's
+/// evaluations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimServed {
+    pub flag: String,
+    pub env: String,
+    pub cohort: Option<String>,
+    pub variation: String,
+    pub exposed: bool,
+    pub count: u64,
 }
 
 /// How a candidate differs from the baseline right now.
@@ -112,6 +126,7 @@ impl Simulator {
             users_per_tick,
             ticks: 0,
             flags: simulated_flags(scenario, started_at),
+            served: Vec::new(),
         }
     }
 
@@ -121,6 +136,11 @@ impl Simulator {
 
     pub fn started_at(&self) -> DateTime<Utc> {
         self.started_at
+    }
+
+    /// What the users of the last tick were served (empty until the next tick).
+    pub fn take_served(&mut self) -> Vec<SimServed> {
+        std::mem::take(&mut self.served)
     }
 
     /// How many ticks have been generated.
@@ -137,6 +157,7 @@ impl Simulator {
         self.ticks = self.ticks.wrapping_add(1);
         let elapsed = (now - self.started_at).num_milliseconds().max(0) as f64 / 1000.0;
         let mut out = Vec::new();
+        self.served.clear();
         let mut user = User::default();
         for (flag_key, flag) in &state.flags {
             if !self.flags.contains(flag_key) {
@@ -166,7 +187,17 @@ impl Simulator {
                     };
                     let seed = fnv(&[flag_key, env_key, cohort_name])
                         ^ tick.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-                    let sums = self.simulate(&series, &mut user, tick, seed, effect);
+                    let (sums, served) = self.simulate(&series, &mut user, tick, seed, effect);
+                    self.served.extend(served.into_iter().map(
+                        |(cohort, variation, exposed, count)| SimServed {
+                            flag: flag_key.to_string(),
+                            env: env_key.to_string(),
+                            cohort: cohort.map(str::to_string),
+                            variation: variation.to_string(),
+                            exposed,
+                            count,
+                        },
+                    ));
                     for (metric, [cand, base]) in metrics.iter().zip(sums) {
                         for (arm, (sum, count)) in [(Arm::Candidate, cand), (Arm::Baseline, base)] {
                             if count == 0 {
@@ -196,16 +227,22 @@ impl Simulator {
         out
     }
 
-    /// Per metric: `[(candidate sum, candidate users), (baseline sum, baseline users)]`.
-    fn simulate(
+    /// Per metric: `[(candidate sum, candidate users), (baseline sum, baseline users)]`; and
+    /// what the users were served: (cohort, variation, exposed, users).
+    #[allow(clippy::type_complexity)]
+    fn simulate<'a>(
         &self,
-        s: &Series<'_>,
+        s: &Series<'a>,
         user: &mut User,
         tick: u64,
         seed: u64,
         effect: Effect,
-    ) -> Vec<[(f64, u64); 2]> {
+    ) -> (
+        Vec<[(f64, u64); 2]>,
+        Vec<(Option<&'a str>, &'a str, bool, u64)>,
+    ) {
         let mut sums = vec![[(0.0, 0u64); 2]; s.metrics.len()];
+        let mut served: Vec<(Option<&'a str>, &'a str, bool, u64)> = Vec::new();
         let mut rng = XorShift::new(seed);
         dress(user, s.cohort);
         let first = tick.wrapping_mul(self.users_per_tick as u64);
@@ -214,6 +251,13 @@ impl Simulator {
             let n = first.wrapping_add(i) % POPULATION;
             let _ = write!(user.id, "{}-u{n}", s.cohort.name);
             let ev = evaluate(s.flag, s.fe, user);
+            match served
+                .iter_mut()
+                .find(|x| (x.0, x.1, x.2) == (ev.cohort, ev.variation, ev.exposed))
+            {
+                Some(x) => x.3 += 1,
+                None => served.push((ev.cohort, ev.variation, ev.exposed, 1)),
+            }
             let candidate = ev.exposed && ev.cohort == Some(s.cohort.name.as_str());
             let (slot, fx) = if candidate {
                 (0, effect)
@@ -226,7 +270,7 @@ impl Simulator {
                 sums[k][slot].1 += 1;
             }
         }
-        sums
+        (sums, served)
     }
 
     fn candidate_effect(&self, flag: &str, env: &str, cohort: &str, elapsed: f64) -> Effect {

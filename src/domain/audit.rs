@@ -41,6 +41,10 @@ pub struct EvidenceDue {
     /// Cohorts whose guardrails to report (all guarded cohorts for flag-wide actions).
     pub cohorts: Vec<String>,
     pub due: DateTime<Utc>,
+    /// When the change was applied (for "served 0/min since …"); absent in checks stored by
+    /// older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

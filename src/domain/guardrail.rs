@@ -36,8 +36,9 @@ pub struct GuardrailSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promql: Option<PromQl>,
     /// Where the sample counts (`min_samples` is checked against them) come from: the metric's
-    /// own source (default) or Unleash's client metrics — evaluations of the flag in that
-    /// environment, `yes` counting as candidate and `no` as baseline.
+    /// own source (default), Unleash's client metrics — evaluations of the flag in that
+    /// environment, `yes` counting as candidate and `no` as baseline — or this control plane's
+    /// exposure counts of the cohort (candidate served vs fallthrough).
     #[serde(default, skip_serializing_if = "SampleSource::is_metric")]
     pub samples_from: SampleSource,
 }
@@ -51,6 +52,9 @@ pub enum SampleSource {
     Metric,
     /// Unleash client metrics: how often SDKs evaluated the flag to `yes` / `no` in the window.
     Unleash,
+    /// This control plane's exposure counts: how often applications (OFREP) and the simulator
+    /// were served the cohort's candidate / the fallthrough in the window.
+    Exposure,
 }
 
 impl SampleSource {

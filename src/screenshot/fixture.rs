@@ -126,7 +126,11 @@ pub fn snapshot(name: &str) -> Result<Snapshot, String> {
     Ok(Snapshot {
         warnings: Vec::new(),
         unsettled: 0,
-        exposure: Vec::new(),
+        exposure: if name == "demo" {
+            exposure()
+        } else {
+            Vec::new()
+        },
         revision: Revision(STATE_REV),
         server_time: t0(),
         identity: Actor::from_token("alice", Role::Approver),
@@ -149,6 +153,30 @@ pub fn snapshot(name: &str) -> Result<Snapshot, String> {
         approvals,
         audit: vec![audit],
     })
+}
+
+/// What applications were served in production in the last minute (checkout-v2's guarded
+/// regional cohorts; the internal cohorts were not evaluated): the Ladder's cells and the
+/// confirm's blast radius.
+fn exposure() -> Vec<crate::wire::ExposureCount> {
+    let row = |cohort: &str, exposed: bool, per_min: u64| crate::wire::ExposureCount {
+        flag: "checkout-v2".into(),
+        env: "production".into(),
+        cohort: Some(cohort.into()),
+        variation: if exposed { "on" } else { "off" }.into(),
+        exposed,
+        total: per_min * 12,
+        last_window: per_min,
+        this_window: per_min / 3,
+        earlier_window: per_min,
+        last_at: Some(t0()),
+    };
+    vec![
+        row("eu-west", true, 1240),
+        row("eu-west", false, 3720),
+        row("us-east", true, 2480),
+        row("us-east", false, 7440),
+    ]
 }
 
 /// A live model on the snapshot.

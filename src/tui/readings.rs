@@ -7,7 +7,7 @@
 use crate::client::Clean;
 use crate::domain::guardrail::SeriesKey;
 use crate::domain::{CohortName, EnvKey};
-use crate::wire::{GuardrailReading, GuardrailUpdate};
+use crate::wire::{ExposureCount, GuardrailReading, GuardrailUpdate};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -40,7 +40,12 @@ struct Waiting {
     index: HashMap<SeriesKey, usize>,
     /// When the newest of them arrived.
     arrived: Option<DateTime<Utc>>,
+    /// Exposure series waiting (the newest of each), and the control plane's time of the newest.
+    exposure: HashMap<ExposureKey, ExposureCount>,
+    exposure_at: Option<DateTime<Utc>>,
 }
+
+type ExposureKey = (String, String, Option<String>, String, bool);
 
 /// Readings waiting for the loop, and the wake-up for the ones it must show now.
 #[derive(Debug)]
@@ -56,6 +61,8 @@ impl Readings {
             readings: Vec::new(),
             index: HashMap::new(),
             arrived: None,
+            exposure: HashMap::new(),
+            exposure_at: None,
         };
         Readings {
             waiting: Mutex::new(waiting),
@@ -81,6 +88,20 @@ impl Readings {
                 }
             }
         }
+        if !u.exposure.is_empty() {
+            w.exposure_at = Some(w.exposure_at.map_or(u.at, |a| a.max(u.at)));
+        }
+        for e in u.exposure {
+            shown |= e.env == w.shown;
+            let key = (
+                e.flag.to_string(),
+                e.env.to_string(),
+                e.cohort.as_ref().map(|c| c.to_string()),
+                e.variation.clone(),
+                e.exposed,
+            );
+            w.exposure.insert(key, e);
+        }
         w.arrived = Some(w.arrived.map_or(now, |a| a.max(now)));
         drop(w);
         if shown {
@@ -98,10 +119,14 @@ impl Readings {
         let arrived = w.arrived.take()?;
         w.index.clear();
         let readings = std::mem::take(&mut w.readings);
+        let exposure: Vec<ExposureCount> = w.exposure.drain().map(|(_, e)| e).collect();
+        // Exposure counts are read against the control plane's time they were taken at.
+        let at = w.exposure_at.take().unwrap_or(arrived);
         // Clean already (they came in as `Clean`); `Clean::new` keeps the type saying so.
         Some((
             Clean::new(GuardrailUpdate {
-                at: arrived,
+                exposure,
+                at,
                 readings,
             }),
             arrived,
@@ -149,6 +174,7 @@ mod tests {
         let r = Readings::new("staging".into());
         r.put(
             Clean::new(GuardrailUpdate {
+                exposure: Vec::new(),
                 at: at(0),
                 readings: vec![reading("a", "production", 1.0)],
             }),
@@ -162,6 +188,7 @@ mod tests {
         );
         r.put(
             Clean::new(GuardrailUpdate {
+                exposure: Vec::new(),
                 at: at(1),
                 readings: vec![reading("a", "staging", 2.0)],
             }),
@@ -176,6 +203,7 @@ mod tests {
         let r = Readings::new("staging".into());
         r.put(
             Clean::new(GuardrailUpdate {
+                exposure: Vec::new(),
                 at: at(0),
                 readings: vec![
                     reading("a", "production", 1.0),
@@ -186,6 +214,7 @@ mod tests {
         );
         r.put(
             Clean::new(GuardrailUpdate {
+                exposure: Vec::new(),
                 at: at(1),
                 readings: vec![reading("a", "production", 3.0)],
             }),
@@ -213,6 +242,7 @@ mod tests {
         assert!(r.take(&"production".into()).is_none());
         r.put(
             Clean::new(GuardrailUpdate {
+                exposure: Vec::new(),
                 at: at(0),
                 readings: vec![reading("a", "production", 1.0)],
             }),

@@ -1,4 +1,4 @@
-//! Unit tests of `client::clean`: every shown string made inert, clean shared values kept.
+//! Tests of `Clean`: every string of a value made inert, nothing else changed.
 
 use super::*;
 
@@ -54,4 +54,29 @@ fn a_clean_shared_flag_is_not_copied_and_a_dirty_one_is() {
     let other = f.clone();
     f.neutralise();
     assert!(!Arc::ptr_eq(&f, &other) && f.environments.iter().all(|(_, e)| e.fallthrough == "a␛b"));
+}
+
+#[test]
+fn exposure_on_the_stream_is_made_inert_too() {
+    let u = GuardrailUpdate {
+        at: crate::testkit::t0(),
+        readings: Vec::new(),
+        exposure: vec![ExposureCount {
+            flag: "checkout-v2".into(),
+            env: "production".into(),
+            cohort: Some("eu-west".into()),
+            variation: "on\u{1b}[2J\u{202e}".into(),
+            exposed: true,
+            total: 1,
+            last_window: 1,
+            this_window: 0,
+            earlier_window: 0,
+            last_at: None,
+        }],
+    };
+    let c = Clean::new(u);
+    let v = &c.exposure[0].variation;
+    assert!(!v.contains('\u{1b}') && !v.contains('\u{202e}'), "{v:?}");
+    assert!(v.starts_with("on"), "{v:?}");
+    assert_eq!(c.exposure[0].total, 1);
 }

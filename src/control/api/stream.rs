@@ -8,7 +8,7 @@ use super::{ApiError, TokenScope};
 use crate::control::server::{ConnHandle, until_closing};
 use crate::control::service::{ControlPlane, StreamMsg};
 use crate::domain::Revision;
-use crate::wire::{GuardrailReading, GuardrailUpdate, StreamHello};
+use crate::wire::{ExposureCount, GuardrailReading, GuardrailUpdate, StreamHello};
 use axum::Extension;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
@@ -84,14 +84,16 @@ pub(super) struct StreamQuery {
     readings: Option<String>,
 }
 
-/// A `GuardrailUpdate` as JSON, borrowing the readings it keeps.
+/// A `GuardrailUpdate` as JSON, borrowing the readings and exposure counts it keeps.
 #[derive(serde::Serialize)]
 struct Filtered<'a> {
     at: chrono::DateTime<chrono::Utc>,
     readings: Vec<&'a GuardrailReading>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    exposure: Vec<&'a ExposureCount>,
 }
 
-/// The `guardrails` data with the readings `env` lets through; None when none is left.
+/// The `guardrails` data with the readings and exposure `env` lets through; None when none is left.
 fn guardrails_json(g: &GuardrailUpdate, env: Option<&str>) -> Option<String> {
     let json = match env {
         None => serde_json::to_string(g),
@@ -101,10 +103,19 @@ fn guardrails_json(g: &GuardrailUpdate, env: Option<&str>) -> Option<String> {
                 .iter()
                 .filter(|r| r.env.as_str() == env)
                 .collect();
-            if readings.is_empty() {
+            let exposure: Vec<&ExposureCount> = g
+                .exposure
+                .iter()
+                .filter(|e| e.env.as_str() == env)
+                .collect();
+            if readings.is_empty() && exposure.is_empty() {
                 return None;
             }
-            serde_json::to_string(&Filtered { at: g.at, readings })
+            serde_json::to_string(&Filtered {
+                at: g.at,
+                readings,
+                exposure,
+            })
         }
     };
     Some(json.unwrap_or_default())
@@ -216,9 +227,11 @@ pub(super) async fn stream(
         }
         if env.is_some() {
             // What a client switching to this environment has not been sent yet.
+            let at = cp.clock.now();
             let now = GuardrailUpdate {
-                at: chrono::Utc::now(),
+                at,
                 readings: cp.readings(),
+                exposure: cp.exposure.summary(at),
             };
             if let Some(json) = guardrails_json(&now, env.as_deref()) {
                 push_frame(&mut opening, "guardrails", None, &json);

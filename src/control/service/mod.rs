@@ -17,7 +17,7 @@ mod group;
 mod interest;
 mod mutate;
 mod read;
-mod readings;
+mod samples;
 mod tokens;
 mod upkeep;
 

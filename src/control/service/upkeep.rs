@@ -2,6 +2,7 @@
 //! (scheduled durably with the change, recorded through the one pipeline).
 
 use super::*;
+use crate::wire::exposure::EXPOSURE_WINDOW_SECS;
 
 impl Inner {
     /// Keep memory bounded: only the newest decided requests stay in memory (all are stored).
@@ -22,7 +23,9 @@ impl Inner {
         }
     }
 
-    /// After a change that takes exposure back, check the affected guardrails one window later.
+    /// After a change that takes exposure back, check the affected guardrails one window later;
+    /// after a narrowed rollback, also whether the cohort's traffic moved (one exposure window
+    /// later when the cohort has no guardrail).
     pub(in crate::control) fn schedule_evidence(
         &mut self,
         action: &Action,
@@ -52,17 +55,28 @@ impl Inner {
                     .is_none_or(|c| c.as_str() == g.cohort.as_str())
             })
             .collect();
-        if !reduces || specs.is_empty() {
+        let rollback = matches!(action, Action::Rollback { .. });
+        if !reduces || (specs.is_empty() && !rollback) {
             return;
         }
-        let window = specs.iter().map(|g| g.window_secs).max().unwrap_or(60);
+        let window = specs
+            .iter()
+            .map(|g| g.window_secs)
+            .max()
+            .unwrap_or(EXPOSURE_WINDOW_SECS as u64);
         let mut cohorts: Vec<String> = specs.iter().map(|g| g.cohort.to_string()).collect();
+        if let Some(c) = action.cohort()
+            && cohorts.is_empty()
+        {
+            cohorts.push(c.to_string());
+        }
         cohorts.dedup();
         self.stage_evidence_due(EvidenceDue {
             follows,
             action: action.clone(),
             cohorts,
             due: now + Duration::seconds(window as i64),
+            changed_at: Some(now),
         });
     }
 
@@ -72,6 +86,7 @@ impl Inner {
         &mut self,
         caller: &Caller,
         readings: &[GuardrailReading],
+        exposure: &super::super::exposure::Exposure,
         now: DateTime<Utc>,
     ) -> usize {
         let due: Vec<EvidenceDue> = self
@@ -81,6 +96,12 @@ impl Inner {
             .cloned()
             .collect();
         let n = due.len();
+        // Read once, and only when a check is due (the engine calls this every tick).
+        let summary = if n > 0 {
+            exposure.summary(now)
+        } else {
+            Vec::new()
+        };
         for check in due {
             self.stage_evidence_done(check.follows);
             let Some(flag) = check.action.flag() else {
@@ -123,6 +144,15 @@ impl Inner {
                     crate::domain::guardrail::fmt_value(r.cohort_value),
                     crate::domain::guardrail::fmt_value(r.baseline)
                 ));
+                evidence.push(e);
+            }
+            if let (Action::Rollback { cohort, .. }, Some(since)) =
+                (&check.action, check.changed_at)
+            {
+                let flag = (flag.as_str(), check.action.env().as_str(), cohort.as_str());
+                let before = exposure.candidate_before(flag, since, now);
+                let (part, e) = traffic_moved(&summary, flag, before, since, now);
+                parts.push(part);
                 evidence.push(e);
             }
             let revision = Revision(self.state.revision.0 + 1);
@@ -178,6 +208,33 @@ impl Inner {
     }
 }
 
+/// Whether a narrowed rollback at `since` moved the cohort's traffic, from the exposure counts
+/// taken at `now`: the evidence's sentence and its `exposure` entry (`candidate`: candidate
+/// evaluations/min since the change, `baseline`: what it was before, `status`: traffic moved,
+/// still served or no evaluations).
+fn traffic_moved(
+    exposure: &[crate::wire::ExposureCount],
+    (flag, env, cohort): (&str, &str, &str),
+    before: Option<u64>,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> (String, Evidence) {
+    let served = crate::wire::exposure::served(exposure, flag, env, Some(cohort));
+    let moved = served.since(since, now).or_was(before);
+    let e = Evidence {
+        metric: "exposure".into(),
+        cohort: cohort.to_string(),
+        candidate: moved.now_per_min().map(|n| n as f64),
+        baseline: moved.was().map(|n| n as f64),
+        threshold: Some(0.0),
+        samples: served.cohort_per_min,
+        window_secs: EXPOSURE_WINDOW_SECS as u64,
+        status: Some(moved.status().into()),
+        cohort_value: None,
+    };
+    (moved.describe(cohort, since), e)
+}
+
 impl ControlPlane {
     /// Record the evidence of every check that is due (the engine's entry; one commit).
     pub fn record_due_evidence(
@@ -188,7 +245,7 @@ impl ControlPlane {
         authorise(caller, Op::RecordEvidence)?;
         let now = self.clock.now();
         let mut inner = lock(&self.inner);
-        let n = inner.stage_due_evidence(caller, readings, now);
+        let n = inner.stage_due_evidence(caller, readings, &self.exposure, now);
         inner.commit(&self.tx)?;
         Ok(n)
     }

@@ -67,6 +67,39 @@ fn push(
 }
 
 #[test]
+fn applying_a_change_directly_closes_the_matching_request() {
+    let (_d, cp, _clock) = plane("demo");
+    let op = person("ic", Role::Operator);
+    let action = Action::SetPercent {
+        flag: "support-answer-profile".into(),
+        env: "production".into(),
+        cohort: "everyone".into(),
+        percent: 0,
+    };
+    let pending = |cp: &ControlPlane| {
+        cp.approvals()
+            .into_iter()
+            .filter(|a| a.state == ApprovalState::Pending && a.action == action)
+            .count()
+    };
+    assert_eq!(pending(&cp), 1);
+    cp.submit(&op, &req(action.clone()), None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(pending(&cp), 0);
+    let closed = cp
+        .approvals()
+        .into_iter()
+        .find(|a| a.action == action)
+        .unwrap_or_else(|| panic!("gone"));
+    assert!(
+        closed
+            .decision_reason
+            .unwrap_or_default()
+            .starts_with("superseded")
+    );
+}
+
+#[test]
 fn agents_only_propose_duplicates_merge_and_requests_expire() {
     let (_d, cp, clock) = plane("demo");
     let agent = person("ops-assistant", Role::Agent);
@@ -195,10 +228,12 @@ fn define_flag_is_idempotent_and_survives_reopen() {
     assert_eq!(got.environments, flag.environments);
 }
 
+mod breach;
 mod door;
-mod engine;
 mod group_commit;
+mod ladder;
 mod lifecycle;
+mod served;
 
 /// The embedded TUI holds the control plane's flags, not a copy: a snapshot shares every flag;
 /// an action replaces only the flag it changed, and leaves the snapshot's version as it was.

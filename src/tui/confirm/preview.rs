@@ -190,6 +190,20 @@ pub fn default_reason(action: &Action, readings: &[&crate::wire::GuardrailReadin
     }
 }
 
+/// The blast radius in evaluations, from the last exposure window: `~1,240 evaluations/min,
+/// 8 % of production` (the candidate traffic the action takes back or moves); None for actions
+/// that change no exposure.
+pub fn served(action: &Action, data: &crate::tui::model::Data) -> Option<String> {
+    let flag = action.flag()?;
+    let env = action.env();
+    let cohort = match action {
+        Action::Pause { .. } | Action::Resume { .. } => return None,
+        a => a.cohort().map(|c| c.as_str()),
+    };
+    let s = data.served(flag, env, cohort);
+    Some(s.blast_radius(&fit(env, 40)))
+}
+
 /// Flag key to type for the kill switch.
 pub fn kill_word(flag: &FlagKey) -> String {
     flag.to_string()

@@ -38,6 +38,12 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, c: &Confirm, t: &Theme) -> O
         Span::styled("blast:   ", t.muted),
         Span::raw(fit(&p.blast, 300)),
     ]));
+    if let Some(served) = super::preview::served(c.intent.action(), &m.data) {
+        lines.push(Line::from(vec![
+            Span::styled("served:  ", t.muted),
+            Span::raw(fit(&served, 300)),
+        ]));
+    }
     let rev = p
         .reverse
         .as_ref()

@@ -7,12 +7,28 @@
 use crate::client::Clean;
 use crate::domain::{Actor, ApprovalRequest, AuditEvent, EnvKey, Revision, State};
 use crate::tui::readings::{is_of, series};
-use crate::wire::{Change, GuardrailReading, GuardrailUpdate, Snapshot, StoreStatus};
+use crate::wire::exposure::{MAX_EXPOSURE_SERIES, Served, served};
+use crate::wire::{
+    Change, ExposureCount, GuardrailReading, GuardrailUpdate, Snapshot, StoreStatus,
+};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
 /// How many audit events the Activity pane keeps.
 pub const AUDIT_KEEP: usize = 500;
+
+/// One exposure series: flag, environment, cohort, variation, candidate or not.
+pub type ExposureKey = (String, String, Option<String>, String, bool);
+
+fn exposure_key(e: &ExposureCount) -> ExposureKey {
+    (
+        e.flag.to_string(),
+        e.env.to_string(),
+        e.cohort.as_ref().map(|c| c.to_string()),
+        e.variation.clone(),
+        e.exposed,
+    )
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Conn {
@@ -49,6 +65,10 @@ pub struct Data {
     pub approvals: Vec<ApprovalRequest>,
     /// Newest first, at most `AUDIT_KEEP`.
     pub audit: Vec<AuditEvent>,
+    /// What applications were served, by series (at most `MAX_EXPOSURE_SERIES`), as of
+    /// `exposure_at` (the control plane's time when it counted them).
+    pub exposure: BTreeMap<ExposureKey, ExposureCount>,
+    pub exposure_at: DateTime<Utc>,
     pub conn: Conn,
     /// When data last arrived from the control plane.
     pub data_at: DateTime<Utc>,
@@ -70,6 +90,8 @@ impl Data {
             guardrails: Vec::new(),
             approvals: Vec::new(),
             audit: Vec::new(),
+            exposure: BTreeMap::new(),
+            exposure_at: now,
             conn: Conn::Connecting,
             data_at: now,
         };
@@ -99,7 +121,25 @@ impl Data {
         self.approvals = snap.approvals;
         self.audit = snap.audit;
         self.audit.truncate(AUDIT_KEEP);
+        self.exposure.clear();
+        self.merge_exposure(snap.exposure);
+        self.exposure_at = snap.server_time;
         self.data_at = now;
+    }
+
+    /// Exposure series as they are now, replacing the same series (bounded).
+    fn merge_exposure(&mut self, rows: Vec<ExposureCount>) {
+        for e in rows {
+            let key = exposure_key(&e);
+            if self.exposure.len() < MAX_EXPOSURE_SERIES || self.exposure.contains_key(&key) {
+                self.exposure.insert(key, e);
+            }
+        }
+    }
+
+    /// What one cohort (None: the whole flag) of a flag was served in `env`.
+    pub fn served(&self, flag: &str, env: &str, cohort: Option<&str>) -> Served {
+        served(self.exposure.values(), flag, env, cohort)
     }
 
     /// Merges a stream change; says whether it brought a flag not seen before.
@@ -146,7 +186,12 @@ impl Data {
         shown: &EnvKey,
     ) -> bool {
         let u: GuardrailUpdate = u.into_inner();
-        let on_screen = u.readings.iter().any(|r| r.env == *shown);
+        let on_screen = u.readings.iter().any(|r| r.env == *shown)
+            || u.exposure.iter().any(|e| e.env == *shown);
+        if !u.exposure.is_empty() {
+            self.exposure_at = self.exposure_at.max(u.at);
+            self.merge_exposure(u.exposure);
+        }
         for r in u.readings {
             let key = series(&r);
             match self.guardrails.iter_mut().find(|x| is_of(x, &key)) {

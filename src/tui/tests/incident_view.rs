@@ -111,6 +111,7 @@ fn the_chooser_and_a_selected_prefilled_reason_are_drawn() {
         &mut m,
         super::super::effect::Event::Stream(crate::client::stream::StreamEvent::Guardrails(
             crate::client::Clean::new(crate::wire::GuardrailUpdate {
+                exposure: Vec::new(),
                 at: t0(),
                 readings: vec![r],
             }),

@@ -94,6 +94,7 @@ fn stream_changes_and_guardrails_patch_the_model() {
         &mut m,
         Event::Stream(StreamEvent::Guardrails(Clean::new(
             crate::wire::GuardrailUpdate {
+                exposure: Vec::new(),
                 at: t0(),
                 readings: vec![g],
             },
@@ -189,6 +190,7 @@ fn worst_status_follows_environment_switches_and_guardrail_updates() {
         &mut m,
         Event::Stream(StreamEvent::Guardrails(Clean::new(
             crate::wire::GuardrailUpdate {
+                exposure: Vec::new(),
                 at: t0(),
                 readings: healed,
             },

@@ -20,7 +20,11 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
         );
         return;
     };
-    let title = format!("{} · {}", fit(&fl.key, 40), fit(&m.env, 20));
+    // Exposure: one note in the title when nothing of the flag was evaluated here, else a cell
+    // per cohort.
+    let unserved = super::served::title_note(m, &fl.key);
+    let evaluated = unserved.is_empty();
+    let title = format!("{} · {}{unserved}", fit(&fl.key, 40), fit(&m.env, 20));
     let mut lines: Vec<Line> = Vec::new();
     let Some(fe) = fl.env(&m.env) else {
         f.render_widget(
@@ -122,6 +126,17 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
             Span::styled(format!("{:>3}%", c.effective_percent()), live(t.base, m, t)),
         ];
         let breached = m.cohort_breached(&fl.key, &c.name);
+        // What the cohort was served, where the row has room for it (never wrapping the row).
+        let room = usize::from(area.width.saturating_sub(2)).saturating_sub(22 + gauge_w);
+        if evaluated && !c.rolled_back && room >= 10 {
+            row.push(Span::styled(
+                format!(
+                    "  {}",
+                    fit(&super::served::cell(m, &fl.key, &c.name), room - 2)
+                ),
+                live(t.muted, m, t),
+            ));
+        }
         if c.rolled_back {
             row.push(Span::styled(
                 format!(" ↩ ROLLED BACK (keeps {}%)", c.percent),
@@ -137,6 +152,16 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
             ));
         }
         lines.push(Line::from(row));
+        if let Some(moved) = c
+            .rolled_back
+            .then(|| super::served::moved(m, &fl.key, &c.name))
+            .flatten()
+        {
+            lines.push(Line::from(Span::styled(
+                format!("    {}", fit(&moved, 120)),
+                live(t.muted, m, t),
+            )));
+        }
     }
     f.render_widget(
         Paragraph::new(lines)

@@ -15,6 +15,7 @@ mod header;
 mod help;
 mod ladder;
 mod prompt;
+mod served;
 
 use super::dialog::Dialog;
 use super::model::{Model, Pane};

@@ -1,4 +1,5 @@
-//! Unit tests of `stream`.
+//! Tests of the stream's frames: they parse back to the same events, a batch is one chunk in order,
+//! and a `guardrails` event keeps only the environment a stream asked for.
 
 use super::*;
 use crate::client::sse::{SseEvent, SseItem, SseParser};
@@ -77,4 +78,31 @@ fn a_batch_of_messages_is_one_chunk_of_frames_in_order() {
     let at = |r: u64| Some(format!("{r}@{}", cp.epoch()));
     assert_eq!(ids, vec![at(3), at(5)]);
     assert_eq!(last, 5);
+}
+
+#[test]
+fn a_guardrails_event_for_one_environment_keeps_only_its_exposure() {
+    let count = |env: &str| ExposureCount {
+        flag: "checkout-v2".into(),
+        env: env.into(),
+        cohort: Some("eu-west".into()),
+        variation: "on".into(),
+        exposed: true,
+        total: 5,
+        last_window: 5,
+        this_window: 0,
+        earlier_window: 0,
+        last_at: None,
+    };
+    let g = GuardrailUpdate {
+        at: crate::testkit::t0(),
+        readings: Vec::new(),
+        exposure: vec![count("production"), count("staging")],
+    };
+    let json = guardrails_json(&g, Some("staging")).unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+    assert_eq!(v["exposure"].as_array().map(Vec::len), Some(1), "{json}");
+    assert_eq!(v["exposure"][0]["env"], "staging");
+    // Nothing for an environment with neither readings nor exposure: no frame at all.
+    assert_eq!(guardrails_json(&g, Some("qa")), None);
 }

@@ -1,6 +1,6 @@
-//! Readings, not changes: samples pushed by applications or the simulator go to the metrics
-//! store, guardrails are re-judged and changed readings published to the streams. Nothing here
-//! passes the door or bumps a revision.
+//! Samples and readings: pushed or simulated guardrail samples, judging every guardrail, and
+//! publishing the readings and exposure counts that changed. Samples are readings, not changes:
+//! nothing here passes the door or bumps a revision.
 
 use super::*;
 
@@ -95,6 +95,7 @@ impl ControlPlane {
                 .send(StreamMsg::Guardrails(Arc::new(GuardrailUpdate {
                     at: now,
                     readings: changed,
+                    exposure: Vec::new(),
                 })));
         }
         readings
@@ -109,5 +110,23 @@ impl ControlPlane {
         let mut inner = lock(&self.inner);
         let inner = &mut *inner;
         f(&mut inner.metrics, &inner.state)
+    }
+
+    /// Publish the exposure series that changed since the last call (the engine calls it every
+    /// few seconds) on the stream's `guardrails` event, so that dashboards see what was served.
+    pub fn publish_exposure(&self) -> usize {
+        let now = self.clock.now();
+        let changed = self.exposure.changed(now);
+        let n = changed.len();
+        if n > 0 {
+            let _ = self
+                .tx
+                .send(StreamMsg::Guardrails(Arc::new(GuardrailUpdate {
+                    at: now,
+                    readings: Vec::new(),
+                    exposure: changed,
+                })));
+        }
+        n
     }
 }
