@@ -4,6 +4,7 @@
 pub(super) mod fixture;
 
 mod approvals;
+mod command_keys;
 mod confirm;
 mod details;
 mod exposure;
