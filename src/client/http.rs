@@ -6,7 +6,7 @@
 use super::clean::Clean;
 use super::failover::Backends;
 use super::transport::Transport;
-use crate::domain::{Actor, Environment, Flag, Revision};
+use crate::domain::{Actor, Environment, Flag};
 use crate::wire::{
     ActionRequest, ApprovalList, AuditPage, DecisionRequest, DefineOutcome, MetricAck, MetricBatch,
     Outcome, ProposalRequest, Snapshot, TokenCreated, TokenRequest,
@@ -17,60 +17,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 
+mod error;
 mod send;
 
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum ClientError {
-    /// The server answered with an error body.
-    #[error("{message} ({code}, HTTP {status})")]
-    Api {
-        status: u16,
-        code: String,
-        message: String,
-        current_revision: Option<Revision>,
-    },
-    #[error("cannot reach the control plane at {url}: {detail}")]
-    Unreachable { url: String, detail: String },
-    #[error("the control plane at {url} did not answer in time")]
-    Timeout { url: String },
-    /// The connection broke after the request was sent: its outcome is unknown.
-    #[error("the connection to the control plane at {url} broke: {detail}")]
-    Interrupted { url: String, detail: String },
-    #[error("unexpected answer from the control plane: {0}")]
-    Protocol(String),
-}
-
-/// Error text from the other side (a server's message, a decoder's complaint about its bytes),
-/// neutralised where it enters: `ClientError` prints only inert text.
-fn inert(s: String) -> String {
-    crate::sanitize::sanitize(&s).into_owned()
-}
-
-impl ClientError {
-    pub fn code(&self) -> &str {
-        match self {
-            ClientError::Api { code, .. } => code,
-            ClientError::Unreachable { .. } => "unreachable",
-            ClientError::Timeout { .. } => "timeout",
-            ClientError::Interrupted { .. } => "interrupted",
-            ClientError::Protocol(_) => "protocol",
-        }
-    }
-    /// Whether nothing could have been applied (safe to retry without a key).
-    pub fn is_connect(&self) -> bool {
-        matches!(self, ClientError::Unreachable { .. })
-    }
-    /// The replica is gone or silent (no connection, a reset, no answer in time) — not an
-    /// answer: another replica may do better. An HTTP error answer is never this.
-    pub fn is_connection_loss(&self) -> bool {
-        matches!(
-            self,
-            ClientError::Unreachable { .. }
-                | ClientError::Timeout { .. }
-                | ClientError::Interrupted { .. }
-        )
-    }
-}
+pub use error::ClientError;
+use error::inert;
 
 #[derive(Clone)]
 pub struct Client {

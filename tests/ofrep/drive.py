@@ -1,5 +1,5 @@
 """Drives a real flagtop control plane through the official OpenFeature Python SDK and its
-OFREP provider (tests/ofrep.rs runs this). Prints one JSON line per evaluation.
+OFREP provider (tests/ofrep/ runs this). Prints one JSON line per evaluation.
 
   drive.py evaluate FLAG N [bearer|apikey]   N synthetic users, one evaluation each
   drive.py errors FLAG                       the error codes a client meets

@@ -1,5 +1,5 @@
 // Drives a real flagtop control plane through the official OpenFeature Node server SDK and its
-// OFREP provider (tests/ofrep.rs runs this). Prints one JSON line per evaluation, as drive.py.
+// OFREP provider (tests/ofrep/ runs this). Prints one JSON line per evaluation, as drive.py.
 //   node drive.mjs evaluate FLAG N      N synthetic users (the same ones as drive.py)
 // OFREP_ENDPOINT is the server's base URL, OFREP_TOKEN the token (never on the command line).
 import { OpenFeature } from '@openfeature/server-sdk';
