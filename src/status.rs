@@ -77,6 +77,7 @@ pub fn to_json(s: &Snapshot) -> Value {
         "revision": s.revision,
         "server_time": s.server_time,
         "flag_store": s.flag_store,
+        "simulated": s.simulated,
         "warnings": s.warnings,
         "unsettled_writes": s.unsettled,
         "flag_store_sync": sync_state(s),
@@ -99,6 +100,9 @@ pub fn to_text(s: &Snapshot, only_env: Option<&str>) -> String {
         s.revision,
         clean(&s.flag_store, 20)
     ));
+    if s.simulated {
+        out.push_str("simulated traffic: the control plane's simulator makes up the readings\n");
+    }
     if s.flag_store != "embedded" {
         match (&s.flag_store_error, s.flag_store_synced_at) {
             (Some(e), at) => out.push_str(&format!(

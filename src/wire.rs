@@ -48,6 +48,10 @@ pub struct Snapshot {
     /// variation (empty until an application evaluates).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exposure: Vec<ExposureCount>,
+    /// The control plane's simulator makes up the traffic and the guardrail readings (`serve`
+    /// without `--no-simulate`, the embedded demo): no real application is behind them.
+    #[serde(default)]
+    pub simulated: bool,
 }
 
 /// Evaluations served for one flag, environment, cohort (None: no cohort matched) and variation.

@@ -316,3 +316,21 @@ fn unknown_names_exit_5_everywhere_and_say_what_exists() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("known: production"), "{err}");
 }
+
+#[test]
+fn status_says_when_the_plane_simulates_its_traffic() {
+    for (args, simulated) in [(&[][..], true), (&["--no-simulate"][..], false)] {
+        let (_dir, server, admin) = Server::fresh(args);
+        let out = server.cli(&admin, &["status", "--json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(v["simulated"], simulated, "serve {args:?}");
+        let text = server.cli(&admin, &["status"]);
+        let text = String::from_utf8_lossy(&text.stdout).to_string();
+        assert_eq!(text.contains("simulated traffic"), simulated, "{text}");
+    }
+}

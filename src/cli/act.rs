@@ -30,61 +30,56 @@ pub struct ActArgs {
     pub idempotency_key: Option<String>,
 }
 
+/// The verbs of `flagtop act` and `flagtop propose`. Their help is written for `act` (it
+/// applies); `propose::propose_help` rewrites each one for `propose` (it asks).
 #[derive(Subcommand, Debug)]
 pub enum Verb {
+    /// Set a cohort's share of the candidate to PERCENT (0–100).
     SetPercent {
         flag: String,
         cohort: String,
         percent: String,
     },
-    Rollback {
-        flag: String,
-        cohort: String,
-    },
-    Restore {
-        flag: String,
-        cohort: String,
-    },
+    /// Narrowed rollback: take one cohort back to the fallthrough, keeping its percent.
+    Rollback { flag: String, cohort: String },
+    /// Give a rolled-back cohort the candidate again at its kept percent.
+    Restore { flag: String, cohort: String },
+    /// Move the ladder to its next stage (or to exactly `--exposure`).
     Advance {
         flag: String,
         /// Exact exposure instead of the stage's targets, e.g. eu-west=25,us-east=25.
         #[arg(long)]
         exposure: Option<String>,
     },
+    /// Move the ladder back a stage (or to exactly `--exposure`).
     Retreat {
         flag: String,
         #[arg(long)]
         exposure: Option<String>,
     },
+    /// Pause the ladder: no automatic step until it is resumed.
     Pause {
         flag: String,
         #[arg(long)]
         note: Option<String>,
     },
-    Resume {
-        flag: String,
-    },
-    Kill {
-        flag: String,
-    },
-    Revive {
-        flag: String,
-    },
+    /// Resume a paused ladder.
+    Resume { flag: String },
+    /// The kill switch: everybody gets the fallthrough in this environment.
+    Kill { flag: String },
+    /// Lift the kill switch: the flag serves as it did before.
+    Revive { flag: String },
     /// Retire a flag that serves one variation everywhere (decide it in its protected
     /// environment: `--env production`); it keeps serving that value.
-    Archive {
-        flag: String,
-    },
+    Archive { flag: String },
     /// Bring an archived flag back under control.
-    Unarchive {
-        flag: String,
-    },
+    Unarchive { flag: String },
+    /// Freeze the environment: no automatic advance until it is unfrozen.
     Freeze,
+    /// Unfreeze the environment: automatic advances resume.
     Unfreeze,
     /// Apply the stored reverse of an audit entry.
-    Undo {
-        audit_id: u64,
-    },
+    Undo { audit_id: u64 },
 }
 
 fn parse_exposure(s: &str) -> Result<BTreeMap<CohortName, u8>> {
@@ -128,7 +123,11 @@ pub(super) async fn build_action(cli: &Cli, session: &Session, verb: &Verb) -> R
             .client
             .audit_event(*audit_id)
             .await?
-            .ok_or_else(|| eyre!(UsageError(format!("no audit entry #{audit_id}"))))?;
+            .ok_or_else(|| {
+                eyre!(super::fail::NotFound(format!(
+                    "no audit entry #{audit_id} (see `flagtop audit` for the ids that exist)"
+                )))
+            })?;
         return event.reverse.ok_or_else(|| {
             eyre!(UsageError(format!(
                 "audit entry #{audit_id} has no reverse to apply"

@@ -11,6 +11,9 @@ use color_eyre::eyre::Result;
 
 #[derive(Subcommand, Debug)]
 pub enum ApprovalsCommand {
+    /// The pending requests (all of them with `--json`, decided ones too). `--env ENV` on the
+    /// command line shows that environment's only; the configured default environment does not
+    /// filter, so a request elsewhere is never hidden by config.
     List,
     Approve {
         id: String,
@@ -30,12 +33,23 @@ pub enum ApprovalsCommand {
     },
 }
 
-pub async fn approvals(cli: &Cli, command: &Option<ApprovalsCommand>, json: bool) -> Result<i32> {
+/// `env_given` is `--env` as typed on the command line (not the configured default): the
+/// list's filter.
+pub async fn approvals(
+    cli: &Cli,
+    command: &Option<ApprovalsCommand>,
+    env_given: Option<&str>,
+    json: bool,
+) -> Result<i32> {
     let session = connect(cli, "cli").await?;
     let result = async {
         match command {
             None | Some(ApprovalsCommand::List) => {
-                let list = session.client.approvals().await?;
+                let mut list = session.client.approvals().await?;
+                if let Some(env) = env_given {
+                    super::known::env(&session.client.snapshot().await?, env)?;
+                    list.approvals.retain(|a| a.action.env().as_str() == env);
+                }
                 if json {
                     println!(
                         "{}",

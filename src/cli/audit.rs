@@ -53,6 +53,9 @@ pub async fn audit(
                 if let Some(r) = &e.reverse {
                     println!("       reverse: {}", clean(&r.describe(), 200));
                 }
+                for ev in &e.evidence {
+                    println!("       evidence: {}", crate::status::timeline::describe_evidence(ev));
+                }
             }
             if let Some(id) = page.searched_back_to {
                 // Never an empty answer that only means "not searched that far".

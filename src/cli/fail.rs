@@ -5,7 +5,8 @@
 use crate::client::ClientError;
 use crate::exit::{self, UsageError};
 
-/// An unknown flag, cohort, environment or request named on the command line: exit 5.
+/// An unknown flag, cohort, environment, request or audit entry named on the command line:
+/// exit 5.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct NotFound(pub String);

@@ -61,7 +61,8 @@ pub struct Cli {
     /// Scenario used to seed a new data dir: demo, calm, large.
     #[arg(long, global = true, default_value = "demo")]
     pub scenario: String,
-    /// Environment to start in (TUI) or to show (status).
+    /// Environment to start in (TUI), to show (status) or to act in; `approvals list` shows
+    /// only its requests when it is given here (not from config).
     #[arg(long, global = true)]
     pub env: Option<String>,
     /// Theme: dark, light, high-contrast, ansi16, mono, or a file in the config dir's themes/.
@@ -257,6 +258,8 @@ async fn dispatch(mut cli: Cli) -> Result<i32> {
                 | Command::Mcp
         )
     );
+    // `approvals list --env` filters only when typed, not by the configured default.
+    let env_given = cli.env.clone();
     let cli = if client_command {
         with_config(cli)?
     } else {
@@ -286,7 +289,7 @@ async fn dispatch(mut cli: Cli) -> Result<i32> {
         Some(Command::Act(args)) => act::act(&cli, args).await,
         Some(Command::Propose(args)) => propose::run(&cli, args).await,
         Some(Command::Approvals { command, json }) => {
-            approvals::approvals(&cli, command, *json).await
+            approvals::approvals(&cli, command, env_given.as_deref(), *json).await
         }
         Some(Command::Audit {
             flag,

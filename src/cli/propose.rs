@@ -15,6 +15,7 @@ use clap::{Args, Parser};
 use color_eyre::eyre::{Result, eyre};
 
 #[derive(Args, Debug)]
+#[command(mut_subcommands(propose_help))]
 pub struct ProposeArgs {
     #[command(subcommand)]
     pub verb: Verb,
@@ -35,6 +36,66 @@ pub struct ProposeArgs {
     /// Print the outcome as JSON.
     #[arg(long, global = true)]
     pub json: bool,
+}
+
+/// Each verb's help under `propose`, which asks for the change instead of making it (the
+/// verbs' own help is written for `act`).
+const PROPOSE_HELP: [(&str, &str); 14] = [
+    (
+        "set-percent",
+        "Propose setting a cohort's share of the candidate to PERCENT (0–100)",
+    ),
+    (
+        "rollback",
+        "Propose a narrowed rollback: one cohort back to the fallthrough",
+    ),
+    (
+        "restore",
+        "Propose giving a rolled-back cohort the candidate again",
+    ),
+    (
+        "advance",
+        "Propose moving the ladder to its next stage (or to exactly `--exposure`)",
+    ),
+    (
+        "retreat",
+        "Propose moving the ladder back a stage (or to exactly `--exposure`)",
+    ),
+    ("pause", "Propose pausing the ladder"),
+    ("resume", "Propose resuming a paused ladder"),
+    (
+        "kill",
+        "Propose the kill switch: everybody gets the fallthrough in this environment",
+    ),
+    ("revive", "Propose lifting the kill switch"),
+    (
+        "archive",
+        "Propose retiring a flag that serves one variation everywhere",
+    ),
+    (
+        "unarchive",
+        "Propose bringing an archived flag back under control",
+    ),
+    (
+        "freeze",
+        "Propose freezing the environment's automatic advances",
+    ),
+    ("unfreeze", "Propose unfreezing the environment"),
+    (
+        "undo",
+        "Propose the stored reverse of an audit entry (a person decides it)",
+    ),
+];
+
+/// Rewrites a verb's help for `propose` (clap calls it for every verb).
+fn propose_help(verb: clap::Command) -> clap::Command {
+    match PROPOSE_HELP
+        .iter()
+        .find(|(name, _)| verb.get_name() == *name)
+    {
+        Some((_, about)) => verb.about(*about).long_about(None),
+        None => verb,
+    }
 }
 
 /// `--reverse` parsed with the grammar of `flagtop act`.
@@ -246,6 +307,38 @@ mod tests {
         assert!(bad.contains("`colour`") && bad.contains("known:"), "{bad}");
         assert!(parse_evidence("cohort=x").is_err());
         assert!(parse_evidence("metric=p95,candidate=NaN").is_err());
+    }
+
+    /// Every verb's one-line help, under `flagtop act` and `flagtop propose`.
+    fn verb_help(command: &str) -> Vec<(String, String)> {
+        use clap::CommandFactory;
+        let cli = crate::cli::Cli::command();
+        let cmd = cli.find_subcommand(command).unwrap();
+        cmd.get_subcommands()
+            .filter(|v| v.get_name() != "help")
+            .map(|v| {
+                let about = v.get_about().map(|a| a.to_string()).unwrap_or_default();
+                (v.get_name().to_string(), about)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_verb_says_what_it_does_under_act_and_under_propose() {
+        let act = verb_help("act");
+        let propose = verb_help("propose");
+        assert_eq!(act.len(), PROPOSE_HELP.len());
+        assert_eq!(propose.len(), PROPOSE_HELP.len());
+        for (name, about) in &act {
+            assert!(!about.is_empty(), "act {name} has no help");
+            assert!(!about.starts_with("Propose"), "act {name}: {about}");
+        }
+        for (name, about) in &propose {
+            assert!(about.starts_with("Propose"), "propose {name}: {about}");
+        }
+        let undo = |v: &[(String, String)]| v.iter().find(|(n, _)| n == "undo").cloned();
+        assert!(undo(&act).is_some_and(|(_, a)| a.starts_with("Apply the stored reverse")));
+        assert!(undo(&propose).is_some_and(|(_, a)| !a.contains("Apply")));
     }
 
     #[test]

@@ -27,7 +27,15 @@ pub struct TickReport {
     pub evidence: usize,
 }
 
-use crate::domain::guardrail::fmt_value as fmt_num;
+/// The pause note and the request's reason for a breach: value and limit with enough digits
+/// that they never read equal when one breaches the other ("218.4 vs limit 218").
+pub(crate) fn breach_note(r: &GuardrailReading) -> String {
+    let (value, limit) = crate::domain::guardrail::fmt_apart(r.value, r.threshold);
+    format!(
+        "{} of {} breached: {value} vs limit {limit} ({}; {} samples over {}s)",
+        r.metric, r.cohort, r.rule, r.samples, r.window_secs
+    )
+}
 
 /// The engine's own memory (not the control plane's): what it has answered and what it has
 /// seen. Evidence still due is the control plane's (it is durable with the change).
@@ -174,16 +182,7 @@ impl Engine {
             if self.breach_handled.contains(&key) {
                 continue;
             }
-            let what = format!(
-                "{} of {} breached: {} vs limit {} ({}; {} samples over {}s)",
-                r.metric,
-                r.cohort,
-                fmt_num(r.value),
-                fmt_num(r.threshold),
-                r.rule,
-                r.samples,
-                r.window_secs
-            );
+            let what = breach_note(r);
             let state = cp.state();
             let Some(flag) = state.flags.get(&r.flag) else {
                 continue;

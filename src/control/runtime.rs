@@ -213,6 +213,7 @@ pub async fn start_with(opts: StartOptions, choice: StoreChoice) -> color_eyre::
         sync::spawn(cp.clone(), follower, poll, stop.clone());
     }
     let sim = opts.simulate.then(|| Simulator::new(&opts.scenario, now));
+    cp.set_simulated(opts.simulate);
     let exposition = opts
         .expose_metrics
         .then(|| Arc::new(super::exposition::Exposition::default()));

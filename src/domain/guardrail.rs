@@ -142,6 +142,38 @@ pub fn fmt_value(v: Option<f64>) -> String {
     }
 }
 
+/// Most decimals [`fmt_apart`] adds to tell two different values apart.
+const MAX_APART_DECIMALS: usize = 6;
+
+/// Two metric values for one sentence ("218.4 vs limit 218"): as [`fmt_value`], but with
+/// more decimals, up to [`MAX_APART_DECIMALS`], while different values would read the same — a
+/// breach must never read "218 vs limit 218".
+pub fn fmt_apart(a: Option<f64>, b: Option<f64>) -> (String, String) {
+    let (fa, fb) = (fmt_value(a), fmt_value(b));
+    let (Some(x), Some(y)) = (a, b) else {
+        return (fa, fb);
+    };
+    if fa != fb || x == y || !x.is_finite() || !y.is_finite() || x.abs() >= 1e15 {
+        return (fa, fb);
+    }
+    for d in 1..=MAX_APART_DECIMALS {
+        let (sx, sy) = (format!("{x:.d$}"), format!("{y:.d$}"));
+        if sx != sy {
+            return (trim_decimals(&sx), trim_decimals(&sy));
+        }
+    }
+    (format!("{x:e}"), format!("{y:e}"))
+}
+
+/// `218.40` → `218.4`, `218.00` → `218`: trailing zeros say nothing.
+fn trim_decimals(s: &str) -> String {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s.to_string()
+    }
+}
+
 /// A windowed aggregate: mean value over `samples` observations (None when no data).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct WindowStat {
@@ -217,6 +249,23 @@ impl GuardrailSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_apart_never_read_equal() {
+        let (v, l) = fmt_apart(Some(218.4), Some(218.0));
+        assert_eq!((v.as_str(), l.as_str()), ("218.4", "218"));
+        let (v, l) = fmt_apart(Some(1.00004), Some(1.0));
+        assert_ne!(v, l);
+        assert_eq!(
+            fmt_apart(Some(455.2), Some(372.0)),
+            ("455".into(), "372".into())
+        );
+        assert_eq!(
+            fmt_apart(Some(218.0), Some(218.0)),
+            ("218".into(), "218".into())
+        );
+        assert_eq!(fmt_apart(None, Some(1.0)), ("n/a".into(), "1.00".into()));
+    }
 
     fn spec(threshold: Threshold) -> GuardrailSpec {
         GuardrailSpec {

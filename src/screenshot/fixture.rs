@@ -138,6 +138,7 @@ pub fn snapshot(name: &str) -> Result<Snapshot, String> {
         flag_store_synced_at: None,
         flag_store_error: None,
         propagation_secs: None,
+        simulated: true,
         environments: sc.state.environments,
         frozen: Default::default(),
         flags,

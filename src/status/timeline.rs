@@ -123,7 +123,12 @@ use crate::domain::guardrail::fmt_value as num;
 
 /// `p95_latency_ms eu-west breached: 812 (limit 732, baseline 610; 1200 samples over 300 s)`;
 /// the whole cohort's value too when known (after a rollback the candidate serves nobody).
+/// Exposure evidence (after a narrowed rollback) is evaluations per minute, see
+/// [`describe_exposure`].
 pub fn describe_evidence(e: &Evidence) -> String {
+    if e.metric == EXPOSURE_EVIDENCE {
+        return describe_exposure(e);
+    }
     let cohort = e
         .cohort_value
         .map_or_else(String::new, |v| format!("; whole cohort {}", num(Some(v))));
@@ -136,6 +141,36 @@ pub fn describe_evidence(e: &Evidence) -> String {
         num(e.threshold),
         num(e.baseline),
         e.samples,
+        e.window_secs
+    ))
+}
+
+/// The metric name of the evidence that says whether a narrowed rollback moved the traffic.
+const EXPOSURE_EVIDENCE: &str = "exposure";
+
+/// `exposure eu-west traffic moved: candidate 0/min, was 1,443/min (the cohort 11,700/min, over
+/// 60 s windows)`: its `candidate`, `baseline` and `samples` are evaluations per minute, not a
+/// guardrail's value, limit and sample count ("0.0000 (limit 0.0000 …" said nothing).
+fn describe_exposure(e: &Evidence) -> String {
+    let per_min = |v: Option<f64>| {
+        v.filter(|x| x.is_finite()).map_or_else(
+            || "n/a".to_string(),
+            |x| {
+                format!(
+                    "{}/min",
+                    crate::wire::exposure::fmt_count(x.max(0.0).round() as u64)
+                )
+            },
+        )
+    };
+    text(&format!(
+        "{} {} {}: candidate {}, was {} (the cohort {}/min, over {} s windows)",
+        e.metric,
+        e.cohort,
+        e.status.as_deref().unwrap_or("?"),
+        per_min(e.candidate),
+        per_min(e.baseline),
+        crate::wire::exposure::fmt_count(e.samples),
         e.window_secs
     ))
 }

@@ -33,8 +33,11 @@ pub use update::update;
 /// The header's source label when the control plane's simulator makes up the traffic:
 /// `demo · simulated traffic` (the screen must not pass invented numbers off as an address).
 pub fn simulated_label(scenario: &str) -> String {
-    format!("{} · simulated traffic", text::fit(scenario, 20))
+    format!("{} · {SIMULATED}", text::fit(scenario, 20))
 }
+
+/// What the header says of a control plane whose simulator makes up the traffic.
+pub const SIMULATED: &str = "simulated traffic";
 
 /// Options the CLI passes to [`run`].
 #[derive(Debug, Clone)]

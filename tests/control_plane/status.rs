@@ -110,10 +110,11 @@ async fn status_json_carries_the_contract_fields() {
         (Some("requested"), Some("restore"))
     );
     assert_eq!(u["action"]["cohort"], "eu-west");
+    // An unknown audit entry is exit 5, like every other unknown name.
     let out = run(&["act", "undo", "999999", "--reason", "x"]);
     assert_eq!(
         out.status.code(),
-        Some(2),
+        Some(5),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -136,6 +136,9 @@ pub struct ControlPlane {
     /// What applications were served (OFREP evaluations), counted per flag, environment,
     /// cohort and variation; readings, not changes (they never pass the door).
     pub exposure: super::exposure::Exposure,
+    /// Whether this plane's simulator makes up the traffic (`serve` without `--no-simulate`,
+    /// the embedded demo): snapshots say so, and the TUI's header with them.
+    simulated: std::sync::atomic::AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -258,6 +261,7 @@ impl ControlPlane {
             interests: Default::default(),
             disabled_tokens: Vec::new(),
             exposure: Default::default(),
+            simulated: Default::default(),
         });
         let cp = cp.disable_reserved_tokens();
         if !loaded.initialised
@@ -266,6 +270,12 @@ impl ControlPlane {
             cp.seed(seed)?;
         }
         Ok(cp)
+    }
+
+    /// Say that the traffic this plane judges is simulated (its runtime runs the simulator).
+    pub fn set_simulated(&self, on: bool) {
+        self.simulated
+            .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Seed a new store from a scenario: the system defines its state, its agents propose.

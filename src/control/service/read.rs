@@ -85,6 +85,7 @@ impl ControlPlane {
             warnings: self.disabled_tokens.clone(),
             unsettled: inner.unsettled.len(),
             exposure: self.exposure.summary(self.clock.now()),
+            simulated: self.simulated.load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 

@@ -187,3 +187,30 @@ fn breach_in_unprotected_env_applies_the_rollback_by_policy() {
             .is_some_and(|c| c.rolled_back)
     );
 }
+
+#[test]
+fn a_breach_note_never_reads_value_equal_to_limit() {
+    let r = crate::wire::GuardrailReading {
+        flag: "checkout-v2".into(),
+        env: "production".into(),
+        metric: "p95_latency_ms".into(),
+        cohort: "eu-west".into(),
+        value: Some(218.4),
+        baseline: Some(181.7),
+        threshold: Some(218.04),
+        rule: "<= +20% vs baseline".into(),
+        samples: 1200,
+        baseline_samples: 9000,
+        min_samples: 100,
+        window_secs: 60,
+        status: GuardrailStatus::Breached,
+        history: vec![],
+        cohort_value: None,
+        source_error: None,
+    };
+    let note = super::super::engine::breach_note(&r);
+    assert!(
+        note.starts_with("p95_latency_ms of eu-west breached: 218.4 vs limit 218 ("),
+        "{note}"
+    );
+}

@@ -220,3 +220,27 @@ fn hostile_text_is_inert_in_markdown_and_json() {
         "{json}"
     );
 }
+
+#[test]
+fn exposure_evidence_reads_as_evaluations_per_minute() {
+    let e = Evidence {
+        metric: "exposure".into(),
+        cohort: "eu-west".into(),
+        candidate: Some(0.0),
+        baseline: Some(1443.0),
+        threshold: Some(0.0),
+        samples: 11700,
+        window_secs: 60,
+        status: Some("traffic moved".into()),
+        cohort_value: None,
+    };
+    assert_eq!(
+        describe_evidence(&e),
+        "exposure eu-west traffic moved: candidate 0/min, was 1,443/min (the cohort 11,700/min, over 60 s windows)"
+    );
+    let unknown = Evidence {
+        baseline: None,
+        ..e
+    };
+    assert!(describe_evidence(&unknown).contains("was n/a"));
+}

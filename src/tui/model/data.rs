@@ -59,6 +59,8 @@ pub struct Data {
     pub store: StoreStatus,
     /// How long applications take to see a change in the external store.
     pub propagation_secs: Option<u32>,
+    /// The control plane says its simulator makes up the traffic.
+    pub simulated: bool,
     pub revision: Revision,
     pub state: State,
     pub guardrails: Vec<GuardrailReading>,
@@ -85,6 +87,7 @@ impl Data {
                 error: None,
             },
             propagation_secs: None,
+            simulated: false,
             revision: Revision(0),
             state: State::default(),
             guardrails: Vec::new(),
@@ -109,6 +112,7 @@ impl Data {
             error: snap.flag_store_error,
         };
         self.propagation_secs = snap.propagation_secs;
+        self.simulated = snap.simulated;
         self.revision = snap.revision;
         self.state = State {
             revision: snap.revision,
@@ -125,6 +129,17 @@ impl Data {
         self.merge_exposure(snap.exposure);
         self.exposure_at = snap.server_time;
         self.data_at = now;
+    }
+
+    /// The header's source: the backend label, and `· simulated traffic` when the control
+    /// plane says so and the label does not already (the embedded demo's).
+    pub fn source_label(&self, width: usize) -> String {
+        let label = crate::tui::text::fit(&self.backend_label, width);
+        if self.simulated && !self.backend_label.ends_with(crate::tui::SIMULATED) {
+            format!("{label} · {}", crate::tui::SIMULATED)
+        } else {
+            label
+        }
     }
 
     /// Exposure series as they are now, replacing the same series (bounded).

@@ -1,7 +1,8 @@
 //! Layout render tests at 80×24 and 120×30 on the incident: every pane marks the rows it cannot
 //! show (Ladder, Guardrails, Activity), the selected breached cohort stays in view when lines
 //! wrap, guardrail values, limits and statuses are never cut, the header's banner stays whole
-//! (shortened, not clipped), an approval's summary ends in `…` when cut. Tests only.
+//! (shortened, not clipped), an approval's summary ends in `…` when cut, the header says
+//! `simulated traffic` whenever the control plane says its simulator makes it up. Tests only.
 
 use super::super::model::{Model, Pane};
 use super::fixture::*;
@@ -122,4 +123,28 @@ fn no_guardrails_is_said_in_full() {
             "{w}×{h}:\n{s}"
         );
     }
+}
+
+#[test]
+fn the_header_says_simulated_traffic_over_a_backend_whose_plane_simulates() {
+    // The fixture's snapshot says its plane simulates (as `flagtop serve` does by default).
+    let mut m = model();
+    assert!(m.data.simulated);
+    let s = text(&render(&m, 200, 30));
+    let header = line_with(&s, "rev ");
+    assert_eq!(header.matches("simulated traffic").count(), 1, "{header}");
+    assert!(header.contains("demo · simulated traffic"), "{header}");
+    m.data.backend_label = "https://flagtop.example:7878".into();
+    let s = text(&render(&m, 200, 30));
+    let header = line_with(&s, "rev ");
+    assert!(
+        header.contains("https://flagtop.example:7878 · simulated traffic"),
+        "{header}"
+    );
+    // A plane without the simulator: the address alone.
+    m.data.simulated = false;
+    let s = text(&render(&m, 200, 30));
+    let header = line_with(&s, "rev ");
+    assert!(header.contains("https://flagtop.example:7878"), "{header}");
+    assert!(!header.contains("simulated"), "{header}");
 }

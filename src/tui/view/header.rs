@@ -142,11 +142,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
         }
     }
     s.push(Span::styled(
-        format!(
-            "  {}  rev {}",
-            fit(&m.data.backend_label, 40),
-            m.data.revision
-        ),
+        format!("  {}  rev {}", m.data.source_label(40), m.data.revision),
         t.muted,
     ));
     f.render_widget(Paragraph::new(Line::from(s)), area);
