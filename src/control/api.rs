@@ -376,3 +376,6 @@ pub fn router_with(cp: Arc<ControlPlane>, extras: Extras) -> Router {
         .layer(middleware::from_fn(bounded_body))
         .with_state(cp)
 }
+
+#[cfg(test)]
+mod tests;
