@@ -1,7 +1,8 @@
 //! The team store against a real PostgreSQL 15 (started by `scripts/postgres`, which
 //! `scripts/test` runs): the same behaviour tests as the embedded store, over the `Backend`
 //! trait; two stores on one database; PostgreSQL restarted under a replica; `flagtop migrate`.
-//! Replicas are in `postgres_replicas.rs`, clients failing over in `postgres_failover.rs`. Each
+//! Replicas are in `postgres_replicas.rs`, lost races retried in `postgres_retry.rs`, clients
+//! failing over in `postgres_failover.rs`. Each
 //! test makes a database of its own, so they run in parallel. Without `FLAGTOP_TEST_PG_URL`
 //! they skip loudly, and fail under `CI=true`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
