@@ -1,7 +1,8 @@
 //! The team store against a real PostgreSQL 15 (started by `scripts/postgres`, which
 //! `scripts/test` runs): the same behaviour tests as the embedded store, over the `Backend`
 //! trait; two stores on one database; PostgreSQL restarted under a replica; `flagtop migrate`.
-//! Replicas are in `postgres_replicas.rs`, clients failing over in `postgres_failover.rs`. Each
+//! Replicas are in `postgres_replicas.rs`, lost races retried in `postgres_retry.rs`, clients
+//! failing over in `postgres_failover.rs`. Each
 //! test makes a database of its own, so they run in parallel. Without `FLAGTOP_TEST_PG_URL`
 //! they skip loudly, and fail under `CI=true`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
@@ -114,16 +115,38 @@ fn two_stores_on_one_database_never_commit_the_same_revision() {
         b.epoch(),
         "replicas of one database share its epoch"
     );
-    a.submit(&operator(), &rollback("eu-west"), None).unwrap();
-    // B staged on an older revision: refused as a conflict, nothing written, and it caught up.
-    let e = b
-        .submit(&operator(), &rollback("us-east"), None)
-        .unwrap_err();
-    assert_eq!(e.kind, flagtop::control::error::ErrorKind::Conflict, "{e}");
-    assert_eq!(b.revision(), a.revision(), "B caught up");
-    let ok = b.submit(&operator(), &rollback("us-east"), None).unwrap();
-    assert_eq!(ok.revision.0, a.revision().0 + 1);
+    let first = a.submit(&operator(), &rollback("eu-west"), None).unwrap();
+    // B stages on an older revision: the database refuses it (nothing written), B catches up,
+    // re-validates on A's change and commits on top of it — the next revision, not A's.
+    let second = b.submit(&operator(), &rollback("us-east"), None).unwrap();
+    assert_eq!(b.group_retries(), 1, "B lost the race once and retried");
+    assert_eq!(second.revision.0, first.revision.0 + 1);
     assert_eq!(a.follow_store().unwrap(), 1);
+    assert_eq!(a.state(), b.state());
+    let audit = a.audit(None, None, 1000).unwrap();
+    let ids: std::collections::BTreeSet<_> = audit.iter().map(|e| e.id.0).collect();
+    assert_eq!(ids.len(), audit.len(), "audit ids never collide");
+    assert_ne!(first.audit_id, second.audit_id);
+    // B decides on the flag as it sees it; A changes the flag meanwhile: after catching up, the
+    // decision is stale — 409 naming the new revision, nothing applied.
+    let pause: flagtop::wire::ActionRequest = serde_json::from_value(json!({
+        "action": {"type": "pause", "flag": "checkout-v2", "env": "production"},
+        "reason": "hold it"
+    }))
+    .unwrap();
+    let mut stale = pause.clone();
+    stale.expected_revision = Some(stale.action.target_revision(&b.state()));
+    let third = a.submit(&operator(), &pause, None).unwrap();
+    let e = b.submit(&operator(), &stale, None).unwrap_err();
+    assert_eq!(e.kind, flagtop::control::error::ErrorKind::Conflict, "{e}");
+    assert_eq!(e.current_revision, Some(third.revision), "{e}");
+    assert_eq!(b.group_retries(), 2, "re-validated after catching up");
+    assert_eq!(
+        b.revision(),
+        third.revision,
+        "nothing of the stale decision applied"
+    );
+    assert_eq!(a.follow_store().unwrap(), 0);
     assert_eq!(a.state(), b.state());
 }
 

@@ -256,7 +256,7 @@ pub(crate) fn postgres(
         None,
         "retries",
         &retries,
-        "409s retried with the same key (the other replica committed first)",
+        "409s retried with the same key (0 expected: writers act on their own flags, and a replica that loses the race retries on the server)",
     );
     out.put(
         "pg_streams_complete",
@@ -299,7 +299,7 @@ pub(crate) fn postgres(
          | figure | goal | measured |\n|---|---|---|\n\
          | acknowledged actions/s ({offered}, {streams} streams split over both) | ≥ 500/s | {} {:.0?} |\n\
          | latency due → acknowledged, p99 | < 50 ms | {} ms (median {} ms; per-run p99 {:.1?}) |\n\
-         | 409 conflicts retried with the same key | — | {} {:.0?} |\n\
+         | 409 conflicts retried with the same key (writers on their own flags) | 0 | {} {:.0?} |\n\
          | runs where every stream got every change in order | all | {}/{runs} |\n\
          | kill -9 → the client's stream live on the other replica | < 3 s | {} s {:.2?} |\n\
          | kill -9 → the client's next action acknowledged there | — | {} s {:.2?} |\n\

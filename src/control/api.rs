@@ -40,9 +40,14 @@ pub const MAX_SAMPLES: usize = 5_000;
 /// A refusal as the API sends it; `retry_after` (seconds) for the bounds that lift by themselves.
 pub struct ApiError(ServiceError, Option<u64>);
 
+/// How soon to retry a write refused `store_busy` (other replicas kept committing first).
+pub const STORE_BUSY_RETRY_SECS: u64 = 1;
+
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
-        ApiError(e, None)
+        let retry_after =
+            (e.code == crate::control::error::STORE_BUSY).then_some(STORE_BUSY_RETRY_SECS);
+        ApiError(e, retry_after)
     }
 }
 
@@ -371,3 +376,6 @@ pub fn router_with(cp: Arc<ControlPlane>, extras: Extras) -> Router {
         .layer(middleware::from_fn(bounded_body))
         .with_state(cp)
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,6 +4,10 @@
 use crate::control::store::StoreError;
 use crate::domain::{DomainError, Revision};
 
+/// The code of "another replica took the revision first; nothing was applied, retry" (503 with
+/// `Retry-After`). The group commit retries on it by itself; other write paths pass it on.
+pub const STORE_BUSY: &str = "store_busy";
+
 /// What kind of refusal; the API turns each into one HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -97,10 +101,12 @@ impl From<StoreError> for ServiceError {
                     ),
                 );
             }
-            StoreError::Behind { db, .. } => {
-                return ServiceError::conflict(
-                    format!("changed since you looked: {e}; look again and retry"),
-                    Some(*db),
+            StoreError::Behind { .. } => {
+                // Not a conflict: nothing the caller decided on need have changed.
+                return ServiceError::new(
+                    ErrorKind::Unavailable,
+                    STORE_BUSY,
+                    format!("nothing was applied: {e}; retry"),
                 );
             }
             _ => {}

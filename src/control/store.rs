@@ -84,6 +84,14 @@ pub trait Backend: Send + Sync {
     fn since(&self, _revision: Revision) -> Result<Option<CatchUp>, StoreError> {
         Ok(None)
     }
+    /// Replicas: after losing the race for a revision, hold the commit turn — every other
+    /// replica's commit waits until `end_turn` — so catching up, re-staging and committing
+    /// again cannot lose again (no starvation against a busy replica). One writer: no-op.
+    fn take_turn(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Give the commit turn back (also given back when the connection is lost).
+    fn end_turn(&self) {}
     /// Where it is, for logs and `status` (never a password).
     fn describe(&self) -> String;
     /// Tests: make the next commit fail as a full disk (or a lost database) would.
@@ -125,6 +133,12 @@ impl<T: Backend + ?Sized> Backend for std::sync::Arc<T> {
     }
     fn since(&self, revision: Revision) -> Result<Option<CatchUp>, StoreError> {
         (**self).since(revision)
+    }
+    fn take_turn(&self) -> Result<(), StoreError> {
+        (**self).take_turn()
+    }
+    fn end_turn(&self) {
+        (**self).end_turn()
     }
     fn describe(&self) -> String {
         (**self).describe()

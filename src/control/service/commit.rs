@@ -7,6 +7,7 @@
 //! durable.
 
 use super::*;
+use crate::control::error::STORE_BUSY;
 use crate::control::store::StoreError;
 use crate::domain::EnvKey;
 use std::collections::BTreeSet;
@@ -176,17 +177,20 @@ impl Inner {
             }
             Err(StoreError::Behind { db, staged }) => {
                 // Another replica committed first: nothing of this group was written. Take in
-                // what it committed, so the caller's next look (and retry) sees it.
+                // what it committed, so a retry stages on it. Not a conflict — nothing the caller
+                // decided on need have changed: the group commit re-validates and retries; the
+                // one-change paths answer "busy, retry" (503 with Retry-After).
                 self.undo(undo);
                 if let Err(e) = self.catch_up(tx) {
                     tracing::warn!(error = %e, "could not catch up with another replica");
                 }
-                Err(ServiceError::conflict(
+                Err(ServiceError::new(
+                    ErrorKind::Unavailable,
+                    STORE_BUSY,
                     format!(
-                        "changed since you looked: another replica committed (revision {db}, this one staged on {staged}); \
-                         nothing was applied — look again and retry"
+                        "another replica committed first (revision {db}, this one staged on {staged}); \
+                         nothing was applied — retry"
                     ),
-                    Some(self.state.revision),
                 ))
             }
             Err(e) => {

@@ -6,11 +6,18 @@
 //! given after the group's commit, and a failed commit fails every action staged in it.
 
 use super::*;
+use crate::control::error::STORE_BUSY;
 use std::sync::Condvar;
 
 /// At most this many actions in one transaction (and published at once: well inside the
 /// broadcast channel's capacity, so no stream lags because of a burst).
 const MAX_GROUP: usize = 256;
+
+/// Commit attempts for one group when other replicas take the next revision first (each after
+/// catching up and re-validating). From the second on the group holds the store's commit turn,
+/// so one retry is enough; the bound is a safety net, after which 503 `store_busy`. (A jittered
+/// backoff alone starved: against a replica committing back to back, one lost 8 in a row.)
+const GROUP_ATTEMPTS: u32 = 8;
 
 /// One submitted action waiting for its group.
 pub(super) struct Ticket {
@@ -39,6 +46,8 @@ struct Waiting {
     /// Groups committed and the largest so far (tests; cheap enough to keep for a metric).
     groups: u64,
     largest: usize,
+    /// Commits retried because another replica took the revision first.
+    retries: u64,
 }
 
 /// What staging one ticket gave.
@@ -129,13 +138,24 @@ impl ControlPlane {
         (w.groups, w.largest)
     }
 
+    /// Group commits retried because another replica committed first (each re-validated on
+    /// the caught-up state).
+    pub fn group_retries(&self) -> u64 {
+        lock(&self.group.state).retries
+    }
+
     /// Submissions queued for the next group (tests).
     #[cfg(test)]
     pub(in crate::control) fn queued(&self) -> usize {
         lock(&self.group.state).tickets.len()
     }
 
-    /// Stage every queued ticket in order, commit them together, and say what each gets.
+    /// Stage every queued ticket in order, commit them together, and say what each gets. When
+    /// another replica took the next revision first, the commit caught this replica up; every
+    /// ticket is then staged again on the caught-up state (expected revisions and idempotency
+    /// keys checked afresh, so only an action whose target really changed gets 409) and the
+    /// group committed again holding the store's commit turn — at most `GROUP_ATTEMPTS` times,
+    /// then 503 `store_busy`.
     fn lead_group(&self) -> Vec<(u64, Result<Outcome, ServiceError>)> {
         // Take the lock first: tickets queued while it is busy (an fsync, an engine tick) join.
         let mut inner = lock(&self.inner);
@@ -144,26 +164,59 @@ impl ControlPlane {
             let n = w.tickets.len().min(MAX_GROUP);
             w.tickets.drain(..n).collect()
         };
-        let staged: Vec<(u64, Staged)> = tickets
-            .iter()
-            .map(|t| {
-                (
-                    t.id,
-                    inner.stage_ticket(t, self.clock.now(), self.approval_ttl),
-                )
-            })
-            .collect();
-        let durable = inner.commit(&self.tx);
+        let (mut attempt, mut turn) = (1, false);
+        let (staged, durable) = loop {
+            let staged: Vec<(u64, Staged)> = tickets
+                .iter()
+                .map(|t| {
+                    (
+                        t.id,
+                        inner.stage_ticket(t, self.clock.now(), self.approval_ttl),
+                    )
+                })
+                .collect();
+            let durable = inner.commit(&self.tx);
+            match durable {
+                Err(e) if e.code == STORE_BUSY && attempt < GROUP_ATTEMPTS => {
+                    attempt += 1;
+                    if !turn {
+                        // Hold the commit turn: other replicas' commits wait until this group
+                        // is committed, so it cannot lose again while it re-stages.
+                        if let Err(e) = inner.store.take_turn() {
+                            break (staged, Err(e.into()));
+                        }
+                        turn = true;
+                    }
+                    // What landed before the turn was ours.
+                    if let Err(e) = inner.catch_up(&self.tx) {
+                        break (staged, Err(e.into()));
+                    }
+                }
+                Err(mut e) if e.code == STORE_BUSY => {
+                    e.message = format!(
+                        "{} (after {attempt} attempts: other replicas keep committing first; retry shortly)",
+                        e.message
+                    );
+                    break (staged, Err(e));
+                }
+                durable => break (staged, durable),
+            }
+        };
+        if turn {
+            inner.store.end_turn();
+        }
         drop(inner);
         let in_group = staged
             .iter()
             .filter(|(_, s)| matches!(s, Staged::Pending(_)))
             .count();
+        let mut w = lock(&self.group.state);
+        w.retries += u64::from(attempt - 1);
         if in_group > 0 && durable.is_ok() {
-            let mut w = lock(&self.group.state);
             w.groups += 1;
             w.largest = w.largest.max(in_group);
         }
+        drop(w);
         staged
             .into_iter()
             .map(|(id, s)| {

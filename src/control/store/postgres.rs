@@ -50,6 +50,9 @@ pub const CHANNEL: &str = "flagtop_changes";
 /// Advisory lock ids: schema migrations, and the engine's leadership.
 const MIGRATION_LOCK: i64 = 0x666c_6167_0001;
 pub const ENGINE_LOCK: i64 = 0x666c_6167_0002;
+/// The commit turn: every commit takes it shared (before the meta row); a replica that lost
+/// the race for a revision holds it exclusively until it has caught up and committed again.
+pub const TURN_LOCK: i64 = 0x666c_6167_0003;
 
 fn pg(e: tokio_postgres::Error) -> StoreError {
     // Connection trouble (refused, reset, the server shutting down) is "unavailable": the

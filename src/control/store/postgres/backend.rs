@@ -3,7 +3,7 @@
 
 use super::commit::{rows, write};
 use super::reads::{bodies, load, since};
-use super::{PgStore, corrupt, describe, i64_of, pg};
+use super::{PgStore, TURN_LOCK, corrupt, describe, i64_of, pg};
 use crate::control::store::{
     Backend, CatchUp, Commit, IdemRecord, Loaded, StoreError, TokenRecord,
 };
@@ -141,6 +141,32 @@ impl Backend for PgStore {
     fn since(&self, revision: Revision) -> Result<Option<CatchUp>, StoreError> {
         let revision = i64_of(revision.0);
         self.with_writer(move |c| Box::pin(since(c, revision)))
+    }
+
+    fn take_turn(&self) -> Result<(), StoreError> {
+        self.with_writer(|c| {
+            Box::pin(async move {
+                c.execute("SELECT pg_advisory_lock($1)", &[&TURN_LOCK])
+                    .await
+                    .map_err(pg)
+                    .map(drop)
+            })
+        })
+    }
+
+    fn end_turn(&self) {
+        let r = self.with_writer(|c| {
+            Box::pin(async move {
+                c.execute("SELECT pg_advisory_unlock($1)", &[&TURN_LOCK])
+                    .await
+                    .map_err(pg)
+                    .map(drop)
+            })
+        });
+        if let Err(e) = r {
+            // A lost connection gave the lock back with its session.
+            tracing::warn!(error = %e, "could not give the commit turn back");
+        }
     }
 
     fn describe(&self) -> String {

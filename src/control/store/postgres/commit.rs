@@ -1,7 +1,7 @@
-//! One committed group, one transaction: lock the meta row, check the revision this replica
+//! One committed group, one transaction: take the commit turn (shared), lock the meta row, check the revision this replica
 //! staged on, write every record and append the changes, notify the new revision.
 
-use super::{CHANNEL, i64_of, json, pg, u64_of};
+use super::{CHANNEL, TURN_LOCK, i64_of, json, pg, u64_of};
 use crate::control::store::{Commit, Meta, StoreError};
 use crate::domain::Revision;
 use tokio_postgres::Client;
@@ -85,6 +85,11 @@ pub(super) fn rows(c: &Commit<'_>) -> Rows {
 
 pub(super) async fn write(c: &mut Client, r: Rows) -> Result<(), StoreError> {
     let t = c.transaction().await.map_err(pg)?;
+    // The turn first, then the meta row (always in this order: no deadlock with a replica
+    // holding the turn while it commits).
+    t.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&TURN_LOCK])
+        .await
+        .map_err(pg)?;
     let row = t
         .query_one(
             "SELECT revision FROM flagtop_meta WHERE id = 1 FOR UPDATE",
