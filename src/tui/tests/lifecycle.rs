@@ -257,3 +257,34 @@ fn timeline_shows_the_selected_flags_record_of_the_last_hour() {
         "{screen}"
     );
 }
+
+#[test]
+fn a_control_plane_refusal_of_an_archive_is_shown_with_its_reason() {
+    let mut m = model();
+    command(&mut m, "flag search-ranking-v3");
+    command(&mut m, "archive");
+    type_str(&mut m, "removed from the code");
+    let fx = update(&mut m, code(KeyCode::Enter)).effects;
+    let (req, idem) = submit(&fx);
+    assert!(matches!(req.action, Action::Archive { .. }));
+    let refusal = crate::client::ClientError::Api {
+        status: 422,
+        code: "invalid_state".into(),
+        message: "`search-ranking-v3` still serves on and off in staging: finish or roll back \
+                  the rollout before archiving"
+            .into(),
+        current_revision: None,
+    };
+    let out = super::super::effect::Event::Outcome {
+        idem_key: idem.to_string(),
+        result: Err(refusal),
+    };
+    update(&mut m, out);
+    let (msg, error) = status(&m);
+    assert!(
+        error && msg.contains("still serves on and off in staging"),
+        "{msg}"
+    );
+    let screen = text(&render(&m, 160, 48));
+    assert!(screen.contains("still serves on and off"), "{screen}");
+}
