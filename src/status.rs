@@ -3,7 +3,8 @@
 //! removed. Pure rendering; it must not connect or print.
 
 pub mod lifecycle;
-pub mod timeline;
+/// The incident record lives in `wire::timeline` (the TUI shows it too); re-exported here.
+pub use crate::wire::timeline;
 
 use crate::domain::{ApprovalState, GuardrailStatus, LifecycleRules};
 use crate::sanitize::clean;

@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 pub mod exposure;
+pub mod timeline;
 
 /// `GET /v1/snapshot`: the full state at one revision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,7 +2,7 @@
 //! agent proposal appear in order with who, reason, before → after and reverse; `--flag` and
 //! `--env` narrow it; bad input exits 2 (usage) or 5 (unknown flag). The full incident (breach,
 //! engine pause and proposal, rollback, evidence) is pinned on a manual clock by the golden
-//! files in `tests/fixtures/timeline/` (`status::timeline::tests`).
+//! files in `tests/fixtures/timeline/` (`wire::timeline::tests`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
 
 mod common;

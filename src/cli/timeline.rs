@@ -1,12 +1,12 @@
 //! `flagtop timeline --since 2h [--flag KEY] [--env ENV] [--format md|json]`: the incident
 //! record of a window, read from the audit trail (paged back, bounded) and the approval queue,
-//! rendered by `status::timeline`. The window ends at the control plane's clock.
+//! rendered by `wire::timeline`. The window ends at the control plane's clock.
 
 use super::Cli;
 use super::session::connect;
 use crate::domain::{EnvKey, FlagKey};
 use crate::exit::{self, UsageError};
-use crate::status::timeline::{MAX_EVENTS, Window, build, to_json, to_markdown};
+use crate::wire::timeline::{MAX_EVENTS, Window, build, to_json, to_markdown};
 use clap::{Args, ValueEnum};
 use color_eyre::eyre::{Result, eyre};
 

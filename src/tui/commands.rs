@@ -3,6 +3,7 @@
 //! line why not; Enter opens the details of the selected item. Pure: it must not do I/O or draw.
 
 pub mod details;
+pub mod line;
 
 use super::confirm;
 use super::dialog::{Choose, Dialog};

@@ -8,6 +8,7 @@
 //! the model.
 
 mod audit;
+pub mod cleanup;
 
 pub use audit::changes;
 
@@ -95,6 +96,8 @@ pub fn content(m: &Model, d: &Details) -> (String, Vec<Row>) {
                 None => gone(title),
             }
         }
+        Target::Cleanup => cleanup::cleanup(m),
+        Target::Timeline(k) => cleanup::timeline(m, k),
         Target::Text { title, lines } => (
             title.clone(),
             lines.iter().map(|l| Row::Text(fit(l, 400))).collect(),

@@ -42,6 +42,10 @@ pub enum Target {
     Audit(AuditId),
     /// One guardrail series (the Guardrails pane's selected row).
     Reading(SeriesKey),
+    /// The Cleanup view: flags ready for cleanup or stale (Enter selects the top row's flag).
+    Cleanup,
+    /// The selected flag's release record of the last hour (`:timeline`).
+    Timeline(FlagKey),
     /// Fixed lines (a guardrail reading, an approval request).
     Text {
         title: String,

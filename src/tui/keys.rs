@@ -40,6 +40,8 @@ pub enum Cmd {
     Reject,
     /// Jump to the worst breach (flag, environment, cohort) and focus it.
     JumpToBreach,
+    /// The Cleanup view: flags ready for cleanup or stale (`:cleanup`).
+    Cleanup,
     /// Dialogs: send / accept.
     Confirm,
     /// Dialogs: close without sending; outside dialogs: clear the status line and pending keys.
@@ -50,7 +52,7 @@ pub enum Cmd {
 
 impl Cmd {
     /// Every command, in the order help lists them.
-    pub const ALL: [Cmd; 32] = [
+    pub const ALL: [Cmd; 33] = [
         Cmd::Up,
         Cmd::Down,
         Cmd::PageUp,
@@ -80,6 +82,7 @@ impl Cmd {
         Cmd::Approve,
         Cmd::Reject,
         Cmd::JumpToBreach,
+        Cmd::Cleanup,
         Cmd::Confirm,
         Cmd::Cancel,
         Cmd::SwitchField,

@@ -34,3 +34,16 @@ pub fn human_secs(s: i64) -> String {
         _ => format!("{}d", s / 86400),
     }
 }
+
+/// The lifecycle column's short label.
+pub fn life_label(s: crate::domain::LifecycleStage) -> &'static str {
+    match s {
+        crate::domain::LifecycleStage::New => "new",
+        crate::domain::LifecycleStage::RollingOut => "rolling",
+        crate::domain::LifecycleStage::Released => "released",
+        crate::domain::LifecycleStage::ReadyForCleanup => "cleanup",
+        crate::domain::LifecycleStage::Stale => "stale",
+        crate::domain::LifecycleStage::Permanent => "perm",
+        crate::domain::LifecycleStage::Archived => "archived",
+    }
+}

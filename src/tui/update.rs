@@ -11,7 +11,7 @@ use super::keys::{Cmd, KeyPress};
 use super::model::{Conn, Model, Pane, StatusLine};
 use crate::client::ClientError;
 use crate::client::stream::StreamEvent;
-use crate::tui::text::{fit, typed};
+use crate::tui::text::fit;
 use crossterm::event::{Event as CtEvent, KeyCode, KeyEvent, KeyEventKind};
 use tui_input::Input;
 use tui_input::backend::crossterm::to_input_request;
@@ -244,7 +244,7 @@ fn on_dialog_key(m: &mut Model, k: KeyEvent, new_idem_key: &str) -> Vec<Effect> 
             Some(Cmd::Confirm) => {
                 let line = input.value().to_string();
                 m.dialog = None;
-                run_command(m, &line, new_idem_key)
+                commands::line::run_command(m, &line, new_idem_key)
             }
             _ => {
                 input_key(input, k);
@@ -289,42 +289,6 @@ fn on_dialog_key(m: &mut Model, k: KeyEvent, new_idem_key: &str) -> Vec<Effect> 
     }
 }
 
-fn run_command(m: &mut Model, line: &str, new_idem_key: &str) -> Vec<Effect> {
-    let mut parts = line.split_whitespace();
-    match (parts.next(), parts.next()) {
-        (Some("q" | "quit"), _) => return vec![Effect::Quit],
-        (Some("env"), Some(name)) => match m
-            .data
-            .state
-            .environments
-            .iter()
-            .find(|e| e.key.as_str() == name)
-        {
-            Some(e) => {
-                let env = e.key.clone();
-                m.set_env(env);
-            }
-            None => m.set_status(format!("no environment `{}`", fit(&typed(name), 40)), true),
-        },
-        (Some("flag"), Some(key)) => {
-            m.flags.filter.clear();
-            m.refilter();
-            if !m.select_flag(key) {
-                m.set_status(format!("no flag `{}`", fit(&typed(key), 60)), true);
-            }
-        }
-        (Some("freeze"), _) => commands::run_cmd(m, Cmd::Freeze, new_idem_key),
-        _ => m.set_status(
-            format!(
-                "unknown command `{}` (try :env NAME, :flag KEY, :freeze, :quit)",
-                fit(&typed(line), 40)
-            ),
-            true,
-        ),
-    }
-    Vec::new()
-}
-
 fn on_cmd_key(m: &mut Model, k: KeyEvent, new_idem_key: &str) -> Vec<Effect> {
     let mut seq = std::mem::take(&mut m.pending_keys);
     seq.push(KeyPress::from_event(&k));
@@ -365,6 +329,12 @@ fn on_cmd_key(m: &mut Model, k: KeyEvent, new_idem_key: &str) -> Vec<Effect> {
         }
         Cmd::Details => commands::details::open(m),
         Cmd::JumpToBreach => commands::jump_to_breach(m),
+        Cmd::Cleanup => {
+            m.dialog = Some(Dialog::Details(super::dialog::Details {
+                target: super::dialog::Target::Cleanup,
+                scroll: 0,
+            }))
+        }
         Cmd::Filter => m.dialog = Some(Dialog::Filter(Input::new(m.flags.filter.clone()))),
         Cmd::Sort => {
             m.flags.sort = m.flags.sort.next();

@@ -87,7 +87,13 @@ pub fn on_key(m: &mut Model, k: &KeyEvent, dcmd: Option<Cmd>) {
         return;
     };
     let last = len.saturating_sub(1);
+    let cleanup = d.target == Target::Cleanup;
     match (dcmd, k.code) {
+        (Some(Cmd::Confirm), _) if cleanup => {
+            let row = d.scroll;
+            m.dialog = None;
+            select_from_cleanup(m, row);
+        }
         (Some(Cmd::Cancel | Cmd::Confirm), _) | (_, KeyCode::Char('q')) => m.dialog = None,
         (_, KeyCode::Up | KeyCode::Char('k')) => d.scroll = d.scroll.saturating_sub(1),
         (_, KeyCode::Down | KeyCode::Char('j')) => d.scroll = (d.scroll + 1).min(last),
@@ -96,5 +102,20 @@ pub fn on_key(m: &mut Model, k: &KeyEvent, dcmd: Option<Cmd>) {
         (_, KeyCode::Home | KeyCode::Char('g')) => d.scroll = 0,
         (_, KeyCode::End | KeyCode::Char('G')) => d.scroll = last,
         _ => {}
+    }
+}
+
+/// Enter in the Cleanup view: the flag on its top row becomes the selection in Flags (archived
+/// flags and any filter that would hide it give way).
+fn select_from_cleanup(m: &mut Model, row: usize) {
+    let Some(key) = crate::tui::details::cleanup::flag_at(m, row) else {
+        return;
+    };
+    m.focus = Pane::Flags;
+    if !m.select_flag(&key) {
+        m.flags.filter.clear();
+        m.flags.stage = None;
+        m.refilter();
+        m.select_flag(&key);
     }
 }

@@ -166,6 +166,11 @@ impl Model {
             .values()
             .map(|f| &**f)
             .filter(|f| {
+                let stage = self.flags.stage;
+                let at = stage.map(|st| self.stage_of(f) == st);
+                at.unwrap_or(self.flags.archived || !f.archived)
+            })
+            .filter(|f| {
                 needle.is_empty()
                     || f.key.to_lowercase().contains(&needle)
                     || f.owner.to_lowercase().contains(&needle)

@@ -3,7 +3,9 @@
 //! data on its own or draw.
 
 use crate::domain::guardrail::SeriesKey;
-use crate::domain::{ApprovalId, AuditId, CohortName, FlagKey, GuardrailStatus};
+use crate::domain::{
+    ApprovalId, AuditId, CohortName, FlagKey, GuardrailStatus, LifecycleRules, LifecycleStage,
+};
 use std::collections::HashMap;
 
 /// A selection by key. `row` is where the key sits in the pane's list; `update` keeps it in
@@ -97,6 +99,12 @@ impl SortBy {
 pub struct FlagsPane {
     pub filter: String,
     pub sort: SortBy,
+    /// Only flags at this lifecycle stage (`:lifecycle ready`); `None`: every stage.
+    pub stage: Option<LifecycleStage>,
+    /// Archived flags are listed too (`:archived`); hidden by default.
+    pub archived: bool,
+    /// How many days make "ready for cleanup" and "stale".
+    pub rules: LifecycleRules,
     /// Flag keys passing the filter, in `sort` order.
     pub visible: Vec<FlagKey>,
     pub sel: Selection<FlagKey>,

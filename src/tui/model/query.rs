@@ -2,6 +2,7 @@
 //! of a flag, and what the operator may do. Reads only; `update` stays the only writer.
 
 use super::*;
+use crate::domain::{Assessment, LifecycleStage, lifecycle};
 
 impl Model {
     pub fn selected_flag_key(&self) -> Option<&FlagKey> {
@@ -98,6 +99,15 @@ impl Model {
 
     pub fn can_act(&self) -> bool {
         self.data.identity.role.can_act()
+    }
+
+    /// A flag's lifecycle at the model's clock under the pane's rules (computed, never stored).
+    pub fn assess(&self, f: &Flag) -> Assessment {
+        lifecycle::assess(f, &self.flags.rules, self.now)
+    }
+
+    pub fn stage_of(&self, f: &Flag) -> LifecycleStage {
+        self.assess(f).stage
     }
 
     pub fn is_agent(&self) -> bool {

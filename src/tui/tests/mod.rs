@@ -13,6 +13,7 @@ mod incident_dialogs;
 mod incident_view;
 mod keymap;
 mod layout;
+mod lifecycle;
 mod reach;
 mod screen;
 mod update;

@@ -3,7 +3,7 @@
 //! guardrail chart as a braille line chart of the candidate against the baseline and limit.
 //! Must not mutate the model or hard-code colours.
 
-use super::super::details::{Chart as ChartRow, Details, Row, content};
+use super::super::details::{Chart as ChartRow, Details, Row, Target, content};
 use super::super::model::Model;
 use super::super::theme::Theme;
 use super::put;
@@ -71,7 +71,9 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, d: &Details, t: &Theme) {
     let inner = block.inner(r);
     f.render_widget(block, r);
     let mut y = inner.y;
-    for row in &rows[start..end] {
+    // The Cleanup view's cursor is its scroll row (Enter selects that flag).
+    let cursor = (d.target == Target::Cleanup).then_some(d.scroll);
+    for (i, row) in rows[start..end].iter().enumerate() {
         let h = row.height();
         let line = Rect {
             y,
@@ -88,6 +90,12 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, d: &Details, t: &Theme) {
                 y += h;
                 continue;
             }
+        };
+        let style = if cursor == Some(start + i) {
+            f.buffer_mut().set_style(line, t.selection);
+            style.patch(t.selection)
+        } else {
+            style
         };
         let w = usize::from(inner.width);
         put(

@@ -4,23 +4,24 @@
 use super::super::model::{Model, Pane};
 use super::super::theme::Theme;
 use super::{live, pane_block, put, window};
-use crate::domain::{Flag, GuardrailStatus};
-use crate::tui::text::fit;
+use crate::domain::{Flag, GuardrailStatus, LifecycleStage};
+use crate::tui::text::{fit, life_label};
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
-/// The columns: flag, environments, exposure, stage, guard, pending-request marker.
-const HEAD: [&str; 6] = ["flag", "envs", "exposure", "stage", "guard", ""];
+/// The columns: flag, environments, exposure, ladder stage, lifecycle, guard, pending marker.
+const HEAD: [&str; 7] = ["flag", "envs", "exposure", "stage", "life", "guard", ""];
 /// The narrowest the flag column gets before the stage column gives way to it.
 const FLAG_MIN: u16 = 14;
 /// The longest flag name the column makes room for.
 const FLAG_MAX: u16 = 60;
 
 /// The pane width (borders included) at which every name in the window of `rows` rows fits
-/// beside the columns that never give way (exposure, guard, pending marker): the wide layout
+/// beside the columns that never give way (exposure, guard, pending marker) and the lifecycle
+/// column: the wide layout
 /// gives the Flags pane this much when it can.
 pub fn wanted_width(m: &Model, rows: u16) -> u16 {
     let (start, end) = window(
@@ -36,36 +37,34 @@ pub fn wanted_width(m: &Model, rows: u16) -> u16 {
     let name = u16::try_from(longest)
         .unwrap_or(u16::MAX)
         .clamp(FLAG_MIN, FLAG_MAX);
-    name.saturating_add(EXPOSURE + GUARD + PEND + 3 + 2)
+    name.saturating_add(EXPOSURE + LIFE + GUARD + PEND + 4 + 2)
 }
 
 const EXPOSURE: u16 = 8;
 const STAGE: u16 = 9;
+const LIFE: u16 = 8;
 const GUARD: u16 = 12;
 const PEND: u16 = 1;
 
 /// Column widths by priority: the flag name gets what it needs (up to `FLAG_MAX`) while there is
-/// room; when there is not, the stage column gives way first, then the environments column,
-/// then the name is cut (with `…`). Spare width goes to the name.
-fn widths(inner: u16, longest: u16, envs: u16) -> [u16; 6] {
+/// room; when there is not, the ladder-stage column gives way first, then the lifecycle column,
+/// then the environments column, then the name is cut (with `…`). Spare width goes to the name.
+pub fn widths(inner: u16, longest: u16, envs: u16) -> [u16; 7] {
     let envs_w = envs.saturating_mul(3).max(4);
     let want = longest.clamp(FLAG_MIN, FLAG_MAX);
-    let fixed = |envs: u16, stage: u16| {
-        let gaps = 3 + u16::from(envs > 0) + u16::from(stage > 0);
-        envs + EXPOSURE + stage + GUARD + PEND + gaps
+    let fixed = |envs: u16, stage: u16, life: u16| {
+        let gaps = 3 + u16::from(envs > 0) + u16::from(stage > 0) + u16::from(life > 0);
+        envs + EXPOSURE + stage + life + GUARD + PEND + gaps
     };
-    let fits = |envs: u16, stage: u16| inner.saturating_sub(fixed(envs, stage)) >= want;
-    let (envs_w, stage) = if fits(envs_w, STAGE) {
-        (envs_w, STAGE)
-    } else if fits(envs_w, 0) {
-        (envs_w, 0)
-    } else {
-        (0, 0)
-    };
+    let fits = |e: u16, s: u16, l: u16| inner.saturating_sub(fixed(e, s, l)) >= want;
+    let (envs_w, stage, life) = [(envs_w, STAGE, LIFE), (envs_w, 0, LIFE), (envs_w, 0, 0)]
+        .into_iter()
+        .find(|&(e, s, l)| fits(e, s, l))
+        .unwrap_or((0, 0, 0));
     let name = inner
-        .saturating_sub(fixed(envs_w, stage))
+        .saturating_sub(fixed(envs_w, stage, life))
         .max(FLAG_MIN.min(inner));
-    [name, envs_w, EXPOSURE, stage, GUARD, PEND]
+    [name, envs_w, EXPOSURE, stage, life, GUARD, PEND]
 }
 
 /// Returns the rows of the list (below its header row), which move as a whole when it scrolls.
@@ -209,13 +208,21 @@ fn row(
         .map(|s| fit(&s.name, 9))
         .unwrap_or_else(|| "-".into());
     cell(buf, 3, &stage, base);
+    let life = m.stage_of(fl);
+    let life_style = match life {
+        LifecycleStage::Stale => t.warning,
+        LifecycleStage::ReadyForCleanup => t.flag_on,
+        LifecycleStage::Archived => t.muted,
+        _ => t.base,
+    };
+    cell(buf, 4, life_label(life), live(life_style, m, t));
     let (word, style) = match m.worst_status(&fl.key) {
         Some(GuardrailStatus::Breached) => ("✗ BREACH", t.breached),
         Some(s) => (s.as_str(), t.status(s)),
         None => ("-", t.muted),
     };
-    cell(buf, 4, word, live(style, m, t));
+    cell(buf, 5, word, live(style, m, t));
     if m.pending_for(&fl.key) {
-        cell(buf, 5, "⚑", live(t.warning, m, t));
+        cell(buf, 6, "⚑", live(t.warning, m, t));
     }
 }

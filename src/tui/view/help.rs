@@ -65,6 +65,10 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
         t.muted,
     )));
     items.push(Line::from(Span::styled(
+        ":lifecycle STAGE  :archived  :archive  :unarchive  :cleanup  :timeline",
+        t.muted,
+    )));
+    items.push(Line::from(Span::styled(
         "in details (Enter): j/k PgUp/PgDn g/G scroll · Esc, Enter or q close",
         t.muted,
     )));

@@ -9,6 +9,8 @@ pub mod ascii;
 mod choose;
 mod details;
 mod flags;
+#[cfg(test)]
+pub use flags::widths as flags_widths;
 mod footer;
 mod guardrails;
 mod header;

@@ -1,8 +1,9 @@
-//! The incident record (`flagtop timeline`, see `cli::timeline`): the release decisions of a
-//! window in order — the signal (breach, values, samples), proposals (who, evidence, gap),
-//! approvals and rejections (who, when, reason), changes (before → after, reverse) and the
-//! evidence after each change — built from the audit trail and the approval queue, as Markdown
-//! (a postmortem appendix) or JSON. Pure: it must not connect, print or read a clock.
+//! The incident record (`flagtop timeline`, see `cli::timeline`; the TUI's `:timeline`): the
+//! release decisions of a window in order — the signal (breach, values, samples), proposals
+//! (who, evidence, gap), approvals and rejections (who, when, reason), changes (before → after,
+//! reverse) and the evidence after each change — built from the audit trail and the approval
+//! queue, as Markdown (a postmortem appendix) or JSON. Pure: it must not connect, print or read
+//! a clock. In `wire` so the TUI (rank 3) and `status`/`cli` share it.
 
 use crate::domain::{Action, ApprovalRequest, AuditEvent, AuditKind, EnvKey, Evidence, FlagKey};
 use crate::sanitize::clean;
