@@ -226,6 +226,8 @@ fn main() {
         );
         return;
     }
+    // The HTTP clients here use rustls without a built-in provider, like the binary.
+    flagtop::app::init_tls();
     let quick = std::env::var("BENCH_QUICK").is_ok_and(|v| v == "1");
     let secs: u64 = std::env::var("BENCH_BOUNDS_SECS")
         .ok()
