@@ -27,15 +27,10 @@ fn python() -> Option<PathBuf> {
     if path.exists() {
         return Some(path);
     }
-    let msg = format!(
-        "\n\n!!!!!!!! MCP PYTHON SDK TEST SKIPPED: no venv at {} — run scripts/pyenv (scripts/test does) !!!!!!!!\n\n",
+    common::skip_loudly(&format!(
+        "MCP PYTHON SDK TEST SKIPPED: no venv at {} — run scripts/pyenv (scripts/test does)",
         path.display()
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{msg}under CI=true a skipped test is a failure");
-    }
-    eprintln!("{msg}");
-    None
+    ))
 }
 
 struct Plane {

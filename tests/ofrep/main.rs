@@ -37,15 +37,10 @@ fn python() -> Option<PathBuf> {
     if path.exists() {
         return Some(path);
     }
-    let msg = format!(
-        "\n\n!!!!!!!! OPENFEATURE (OFREP) PROVIDER TEST SKIPPED: no venv at {} — run `scripts/pyenv ofrep` (scripts/test does) !!!!!!!!\n\n",
+    common::skip_loudly(&format!(
+        "OPENFEATURE (OFREP) PROVIDER TEST SKIPPED: no venv at {} — run `scripts/pyenv ofrep` (scripts/test does)",
         path.display()
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{msg}under CI=true a skipped test is a failure");
-    }
-    eprintln!("{msg}");
-    None
+    ))
 }
 
 fn drive(python: &PathBuf, url: &str, token: &str, args: &[&str]) -> Vec<Value> {
