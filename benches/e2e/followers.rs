@@ -52,3 +52,25 @@ pub(crate) fn follower(
         (ids, resets)
     })
 }
+
+/// What writers change in a bench: the first staging cohort of each flag (at most 2,048), with
+/// its percent, from a snapshot's JSON.
+pub(crate) fn write_targets(snap: &Value) -> Vec<(String, String, u8)> {
+    snap["flags"]
+        .as_array()
+        .expect("flags")
+        .iter()
+        .filter_map(|f| {
+            let co = f["environments"]["staging"]["cohorts"]
+                .as_array()?
+                .first()?
+                .clone();
+            Some((
+                f["key"].as_str()?.to_string(),
+                co["name"].as_str()?.to_string(),
+                co["percent"].as_u64()? as u8,
+            ))
+        })
+        .take(2048)
+        .collect()
+}

@@ -130,23 +130,7 @@ pub(crate) fn load(
                 .json()
                 .await
                 .expect("json");
-            let targets: Vec<(String, String, u8)> = snap["flags"]
-                .as_array()
-                .expect("flags")
-                .iter()
-                .filter_map(|f| {
-                    let co = f["environments"]["staging"]["cohorts"]
-                        .as_array()?
-                        .first()?
-                        .clone();
-                    Some((
-                        f["key"].as_str()?.to_string(),
-                        co["name"].as_str()?.to_string(),
-                        co["percent"].as_u64()? as u8,
-                    ))
-                })
-                .take(2048)
-                .collect();
+            let targets = write_targets(&snap);
             // Each phase its own flags: a writer alternates percents from the state it knows.
             let (sustained, saturated) = targets.split_at(targets.len() / 2);
             // 200 followers, each recording every change id in arrival order.

@@ -80,23 +80,7 @@ fn load_once(
             .json()
             .await
             .expect("json");
-        let targets: Vec<(String, String, u8)> = snap["flags"]
-            .as_array()
-            .expect("flags")
-            .iter()
-            .filter_map(|f| {
-                let co = f["environments"]["staging"]["cohorts"]
-                    .as_array()?
-                    .first()?
-                    .clone();
-                Some((
-                    f["key"].as_str()?.to_string(),
-                    co["name"].as_str()?.to_string(),
-                    co["percent"].as_u64()? as u8,
-                ))
-            })
-            .take(2048)
-            .collect();
+        let targets = write_targets(&snap);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let connected = Arc::new(AtomicU64::new(0));
         let followers: Vec<_> = (0..streams)
