@@ -70,8 +70,9 @@ impl<W: std::io::Write> std::io::Write for InertLog<W> {
 }
 
 /// Error and panic reports: coloured only on a terminal that wants colour (plain in files and
-/// pipes), and a write to a closed stdout (`flagtop status --json | head -1`) ends the process
-/// quietly with success instead of a panic report.
+/// pipes). A print to an output that is gone ends the process quietly instead of with a panic
+/// report, which would itself fail to print and abort (SIGABRT): a closed stdout (`flagtop status
+/// --json | head -1`) is success; a dead terminal (an SSH drop: EIO) or a full disk is a failure.
 pub fn install_hooks() {
     use std::io::IsTerminal;
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -84,22 +85,52 @@ pub fn install_hooks() {
         .theme(theme)
         .into_hooks();
     let _ = eyre_hook.install();
-    let panic_hook = panic_hook.into_panic_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if is_closed_output(info) {
-            std::process::exit(crate::exit::OK);
+        match lost_output(info) {
+            Some(LostOutput::ClosedPipe) => std::process::exit(crate::exit::OK),
+            Some(LostOutput::Failed) => std::process::exit(crate::exit::FAILURE),
+            None => {}
         }
-        panic_hook(info)
+        // color-eyre's own hook `eprintln!`s, which panics again (an abort) on a dead terminal.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "{}",
+            panic_hook.panic_report(info)
+        );
     }));
 }
 
-/// Whether a panic is std's "failed printing to stdout: Broken pipe".
-fn is_closed_output(info: &std::panic::PanicHookInfo<'_>) -> bool {
+/// Print one line to stderr, never panicking (the terminal may be gone: the TUI's after an SSH
+/// drop). What cannot be printed is lost; the exit code still tells it.
+pub fn report_line(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
+enum LostOutput {
+    /// std's "failed printing to stdout: Broken pipe": the reader went away.
+    ClosedPipe,
+    /// Any other failed print to stdout or stderr (EIO on a closed terminal, a full disk).
+    Failed,
+}
+
+/// Whether a panic is std's "failed printing to stdout/stderr: …", and which kind.
+fn lost_output(info: &std::panic::PanicHookInfo<'_>) -> Option<LostOutput> {
     let payload = info.payload();
     let text = payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_default();
-    text.starts_with("failed printing to std") && text.contains("Broken pipe")
+    if !text.starts_with("failed printing to std") {
+        return None;
+    }
+    Some(
+        if text.starts_with("failed printing to stdout") && text.contains("Broken pipe") {
+            LostOutput::ClosedPipe
+        } else {
+            LostOutput::Failed
+        },
+    )
 }

@@ -25,14 +25,16 @@ fn main() {
             Ok(code) => code,
             Err(e) => {
                 let code = flagtop::cli::exit_code(&e);
-                eprintln!(
+                flagtop::app::report_line(&format!(
                     "flagtop: {}",
                     flagtop::sanitize::clean(&format!("{e:#}"), 2000)
-                );
+                ));
                 code
             }
         }
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    // `exit` runs no destructors: flush the log's last lines (why the TUI stopped) first.
+    drop(_log);
     std::process::exit(code);
 }

@@ -11,6 +11,7 @@ mod common;
 
 use common::Server;
 use common::pty::{Opts, Tui};
+use std::os::unix::process::ExitStatusExt;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,17 @@ fn after_alt(tui: &Tui) -> String {
     let text = tui.raw_text();
     let from = text.find(ENTER_ALT).unwrap_or(0);
     text[from..].to_string()
+}
+
+/// Every log file the TUI wrote under its data dir, concatenated.
+fn log_text(dir: &std::path::Path) -> String {
+    let mut text = String::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.file_name().to_string_lossy().contains("log") && e.path().is_file() {
+            text.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+        }
+    }
+    text
 }
 
 /// CPU ticks (user + system) the process used, from /proc/PID/stat; None once it is gone.
@@ -125,7 +137,9 @@ async fn a_panic_restores_the_terminal() {
 /// Drops every master descriptor while the TUI runs, like sshd when the connection dies.
 fn closed_pty(ignore_hup: bool) {
     let (_dir, server, admin) = Server::fresh(&["--no-simulate"]);
-    let mut tui = start(&server.url, &admin, &[], ignore_hup);
+    let data = tempfile::tempdir().unwrap();
+    let data_env = [("FLAGTOP_DATA", data.path().to_str().unwrap())];
+    let mut tui = start(&server.url, &admin, &data_env, ignore_hup);
     tui.wait_for("● live", 20);
     let pid = tui.pid();
     // Wake the reader with a redraw, then let it close the master; close the writer too.
@@ -153,6 +167,14 @@ fn closed_pty(ignore_hup: bool) {
                 s.signal().is_none(),
                 "flagtop died of a signal after its terminal closed: {s:?}"
             );
+            if ignore_hup {
+                // No signal came: the TUI noticed the dead terminal itself, and says how.
+                let log = log_text(data.path());
+                assert!(
+                    log.contains("the TUI stops") && !log.contains("SIGHUP;"),
+                    "with SIGHUP ignored the TUI should notice the hang-up itself and log why it stopped; its log:\n{log}"
+                );
+            }
         }
         None => {
             let a = cpu_ticks(pid);
@@ -177,4 +199,52 @@ async fn a_closed_pty_ends_the_tui_without_spinning() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_pty_with_sighup_ignored_ends_the_tui_without_spinning() {
     closed_pty(true);
+}
+
+/// A report to an output that is gone (stderr on a dead terminal, here a full disk) is lost, not
+/// a second panic: before, `eprintln!` panicked, the panic report failed to print again and the
+/// process died of SIGABRT — what a TUI whose terminal closed mid-draw did now and then.
+#[test]
+fn a_report_to_a_lost_output_exits_with_its_code_not_an_abort() {
+    use std::process::{Command, Stdio};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let backend = format!("http://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    for (json, what) in [(false, "stderr"), (true, "stdout")] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_flagtop"));
+        cmd.args([
+            "--data",
+            dir.path().to_str().unwrap(),
+            "--backend",
+            &backend,
+            "status",
+        ])
+        .env("FLAGTOP_TOKEN", "x")
+        .stdin(Stdio::null());
+        if json {
+            cmd.arg("--json").stdout(full()).stderr(Stdio::null());
+        } else {
+            cmd.stdout(Stdio::null()).stderr(full());
+        }
+        let s = cmd.status().unwrap();
+        assert!(
+            s.signal().is_none(),
+            "flagtop died of a signal when its {what} was lost: {s:?}"
+        );
+        assert_eq!(
+            s.code(),
+            Some(7),
+            "an unreachable backend exits 7 even when the report is lost ({what} lost)"
+        );
+    }
 }

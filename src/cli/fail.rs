@@ -78,9 +78,15 @@ pub fn json_error(code: &str, message: &str) -> String {
 pub fn report(e: &color_eyre::Report, json: bool) -> i32 {
     let message = crate::sanitize::clean(&format!("{e:#}"), 2000);
     if json {
-        println!("{}", json_error(&error_code(e), &message));
+        // Not `println!`: stdout may be gone (a closed pipe, a dead terminal); the code tells.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            json_error(&error_code(e), &message)
+        );
     } else {
-        eprintln!("flagtop: {message}");
+        crate::app::report_line(&format!("flagtop: {message}"));
     }
     exit_code(e)
 }

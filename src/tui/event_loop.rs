@@ -25,6 +25,9 @@ use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
+mod pace;
+use pace::Pace;
+
 /// Inbox capacity: producers wait (back-pressure) rather than growing memory.
 const INBOX: usize = 1024;
 
@@ -133,6 +136,7 @@ async fn event_loop(
         }
     });
     let mut keys = EventStream::new();
+    let mut tty = super::tty_watch::TtyWatch::new();
     let mut ticker = tokio::time::interval(Duration::from_millis(limits.stale_tick_ms.max(100)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut batch = Vec::with_capacity(batch_max);
@@ -179,6 +183,7 @@ async fn event_loop(
             && (answer || pace.ready_at(tokio::time::Instant::now()) <= tokio::time::Instant::now())
         {
             if let Err(e) = screen.draw(terminal, |f| view::frame(f, &lp.model, theme)) {
+                tracing::info!(error = %e, "drawing failed; the TUI stops");
                 break Err(eyre!("drawing failed: {e}"));
             }
             lp.dirty = false;
@@ -200,8 +205,19 @@ async fn event_loop(
                 lp.handle(Event::Tick(Utc::now()));
             }
             _ = hooks.due(), if hooks.armed() => hooks.fire(),
-            _ = sigterm.recv() => break Ok(()),
-            _ = sighup.recv() => break Ok(()),
+            _ = sigterm.recv() => {
+                tracing::info!("SIGTERM; the TUI stops");
+                break Ok(());
+            }
+            _ = sighup.recv() => {
+                tracing::info!("SIGHUP; the TUI stops");
+                break Ok(());
+            }
+            // The terminal hung up, whether or not SIGHUP came (`nohup`): stop instead of spinning.
+            () = tty.hung_up() => {
+                tracing::info!("the terminal hung up; the TUI stops");
+                break Ok(());
+            }
             ev = keys.next() => match ev {
                 Some(Ok(CtEvent::Key(key))) => {
                     lp.handle(Event::Tick(Utc::now()));
@@ -214,7 +230,14 @@ async fn event_loop(
                 }
                 Some(Ok(_)) => {}
                 // The TTY is gone (e.g. an SSH drop): stop instead of spinning.
-                Some(Err(_)) | None => break Ok(()),
+                Some(Err(e)) => {
+                    tracing::info!(error = %e, "reading the terminal failed; the TUI stops");
+                    break Ok(());
+                }
+                None => {
+                    tracing::info!("the terminal's input ended; the TUI stops");
+                    break Ok(());
+                }
             },
             n = rx.recv_many(&mut batch, batch_max) => {
                 if n == 0 {
@@ -302,82 +325,9 @@ impl Loop {
     }
 }
 
-/// Redraw pacing: a few frames at once (a key, the dialog it opens, the answer that comes back a
-/// few ms later must not wait for a frame slot), and at most `max_fps` frames a second beyond
-/// that, so a flood of changes becomes one frame per slot. A token bucket.
-struct Pace {
-    tokens: f64,
-    at: tokio::time::Instant,
-    per_frame: Duration,
-}
-
-impl Pace {
-    /// Frames that may be drawn back to back.
-    const BURST: f64 = 4.0;
-
-    fn new(max_fps: u32) -> Pace {
-        Pace {
-            tokens: Self::BURST,
-            at: tokio::time::Instant::now(),
-            per_frame: Duration::from_secs(1) / max_fps.max(1),
-        }
-    }
-
-    fn refill(&mut self, now: tokio::time::Instant) {
-        let gained =
-            now.saturating_duration_since(self.at).as_secs_f64() / self.per_frame.as_secs_f64();
-        self.tokens = (self.tokens + gained).min(Self::BURST);
-        self.at = now;
-    }
-
-    /// When the next frame may be drawn (`now` when it may be drawn now).
-    fn ready_at(&mut self, now: tokio::time::Instant) -> tokio::time::Instant {
-        self.refill(now);
-        if self.tokens >= 1.0 - 1e-6 {
-            now
-        } else {
-            now + self.per_frame.mul_f64(1.0 - self.tokens)
-        }
-    }
-
-    fn spend(&mut self, now: tokio::time::Instant) {
-        self.refill(now);
-        self.tokens = (self.tokens - 1.0).max(0.0);
-    }
-}
-
 /// The monotonic instant at which the wall clock reads `at` (a few ms late, never early: the
 /// label due then has changed when the frame is drawn).
 fn instant_at(at: chrono::DateTime<Utc>) -> tokio::time::Instant {
     let ahead = (at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
     tokio::time::Instant::now() + ahead + Duration::from_millis(5)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Pace;
-    use std::time::Duration;
-
-    #[test]
-    fn pacing_allows_a_burst_then_holds_to_the_frame_rate() {
-        let t0 = tokio::time::Instant::now();
-        let mut p = Pace::new(25); // 40 ms a frame
-        for _ in 0..4 {
-            assert_eq!(p.ready_at(t0), t0, "a burst of four frames draws at once");
-            p.spend(t0);
-        }
-        let next = p.ready_at(t0);
-        assert!(
-            next >= t0 + Duration::from_millis(39) && next <= t0 + Duration::from_millis(41),
-            "{:?}",
-            next - t0
-        );
-        // A second later the burst is back, never more than four.
-        let t1 = t0 + Duration::from_secs(1);
-        for _ in 0..4 {
-            assert_eq!(p.ready_at(t1), t1);
-            p.spend(t1);
-        }
-        assert!(p.ready_at(t1) > t1);
-    }
 }

@@ -21,6 +21,7 @@ mod test_hooks;
 mod tests;
 pub mod text;
 pub mod theme;
+mod tty_watch;
 pub mod update;
 pub mod view;
 

@@ -33,7 +33,7 @@ pub struct Opts<'a> {
     pub cols: u16,
     pub env: &'a [(&'a str, &'a str)],
     pub args: &'a [&'a str],
-    /// Start through `sh` with SIGHUP ignored (as under `nohup`).
+    /// Start with SIGHUP blocked (so it never arrives, whatever handler flagtop installs).
     pub ignore_hup: bool,
     /// Run under `prlimit` with at most this many open files.
     pub files: Option<u32>,
@@ -119,8 +119,15 @@ impl Tui {
             .expect("openpty");
         let bin = env!("CARGO_BIN_EXE_flagtop");
         let mut cmd = if o.ignore_hup {
-            let mut c = CommandBuilder::new("/bin/sh");
-            c.args(["-c", "trap '' HUP; exec \"$0\" \"$@\"", bin]);
+            // Blocked, not only ignored: flagtop installs its own SIGHUP handler (which replaces
+            // an inherited SIG_IGN, as under `nohup`), but a blocked signal stays blocked across
+            // exec and never arrives, so only flagtop's own notice of the dead terminal can end it.
+            let mut c = CommandBuilder::new("python3");
+            c.args([
+                "-c",
+                "import os, signal, sys; signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGHUP]); os.execv(sys.argv[1], sys.argv[1:])",
+                bin,
+            ]);
             c
         } else if let Some(n) = o.files {
             let mut c = CommandBuilder::new("prlimit");
