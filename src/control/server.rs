@@ -8,16 +8,18 @@
 //! per connection by hyper (the same hyper axum runs on).
 
 use axum::Router;
-use futures::task::AtomicWaker;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 mod cap;
+mod shared;
 mod tracked;
 pub use cap::{FD_RESERVE, MIN_CONNECTIONS, open_files_limit, public_cap};
+use shared::Shared;
+pub use shared::{Busy, ConnHandle, StreamQueue};
 use tracked::Tracked;
 
 /// Connections served at once (on one listener; lower when the process may open fewer files).
@@ -36,40 +38,6 @@ pub const MAX_HEAD_BYTES: usize = 64 << 10;
 struct Entry {
     accepted: Instant,
     shared: Arc<Shared>,
-}
-
-/// Shared between a connection's I/O, the requests on it and the registry.
-#[derive(Default)]
-pub struct Shared {
-    /// Bytes were written back (an answer began): not half-open.
-    pub(crate) answered: AtomicBool,
-    /// Requests being handled and streams open on this connection.
-    busy: AtomicUsize,
-    /// Milliseconds since the registry's start of the last read or write.
-    pub(crate) last_activity: AtomicU64,
-    pub(crate) evicted: AtomicBool,
-    pub(crate) waker: AtomicWaker,
-}
-
-/// A request on this connection keeps it from eviction while the guard lives (a stream holds
-/// one for its whole life).
-pub struct Busy(Arc<Shared>);
-
-impl Drop for Busy {
-    fn drop(&mut self) {
-        self.0.busy.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// A handle on the connection a request came in on (a request extension).
-#[derive(Clone)]
-pub struct ConnHandle(Arc<Shared>);
-
-impl ConnHandle {
-    pub fn busy(&self) -> Busy {
-        self.0.busy.fetch_add(1, Ordering::SeqCst);
-        Busy(self.0.clone())
-    }
 }
 
 pub struct Registry {

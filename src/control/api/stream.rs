@@ -5,7 +5,7 @@
 
 use super::limits::{Limits, STREAM_BUDGET_BYTES, STREAMS_TOTAL_BUDGET_BYTES};
 use super::{ApiError, TokenScope};
-use crate::control::server::{ConnHandle, until_closing};
+use crate::control::server::{ConnHandle, StreamQueue, until_closing};
 use crate::control::service::{ControlPlane, StreamMsg};
 use crate::domain::Revision;
 use crate::wire::{ExposureCount, GuardrailReading, GuardrailUpdate, StreamHello};
@@ -176,7 +176,8 @@ pub(super) async fn stream(
 ) -> Result<Response, ApiError> {
     let slot = limits.open_stream(&scope.0)?;
     // A stream keeps its connection from being evicted for as long as it is open.
-    let busy = conn.map(|Extension(c)| c.busy());
+    let conn = conn.map(|Extension(c)| c);
+    let busy = conn.as_ref().map(ConnHandle::busy);
     let last_event_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -189,6 +190,15 @@ pub(super) async fn stream(
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(STREAM_CHUNKS);
     let queued = Arc::new(AtomicUsize::new(0));
     let total = limits.queued.clone();
+    // Bytes stay counted until the socket takes them (hyper's own buffers included): the
+    // connection lowers the counts as it writes. Without one, as the body hands them to hyper.
+    let by_socket = conn.as_ref().is_some_and(|c| {
+        c.carry_stream(StreamQueue {
+            queued: queued.clone(),
+            total: total.clone(),
+        });
+        true
+    });
     let sender = Budgeted {
         tx,
         queued: queued.clone(),
@@ -290,10 +300,16 @@ pub(super) async fn stream(
             }
         }
     });
-    let frames = futures::stream::unfold(Drain { rx, queued, total }, |mut d| async move {
+    let drain = Drain {
+        rx,
+        queue: StreamQueue { queued, total },
+        by_socket,
+    };
+    let frames = futures::stream::unfold(drain, |mut d| async move {
         let f = d.rx.recv().await?;
-        sub_sat(&d.queued, f.len());
-        sub_sat(&d.total, f.len());
+        if !d.by_socket {
+            d.queue.taken(f.len());
+        }
         Some((Ok::<_, Infallible>(f), d))
     });
     let headers = [
@@ -312,6 +328,13 @@ struct Budgeted {
 }
 
 impl Budgeted {
+    fn queue(&self) -> StreamQueue {
+        StreamQueue {
+            queued: self.queued.clone(),
+            total: self.total.clone(),
+        }
+    }
+
     fn send(&self, chunk: Bytes) -> Result<(), ()> {
         let n = chunk.len();
         let mine = self.queued.load(Ordering::SeqCst);
@@ -327,33 +350,26 @@ impl Budgeted {
         self.queued.fetch_add(n, Ordering::SeqCst);
         self.total.fetch_add(n, Ordering::SeqCst);
         if self.tx.try_send(chunk).is_err() {
-            sub_sat(&self.queued, n);
-            sub_sat(&self.total, n);
+            self.queue().taken(n);
             return Err(());
         }
         Ok(())
     }
 }
 
-/// The receiving side (the response body): what is still queued when the client goes leaves
+/// The receiving side (the response body): what is still counted when the client goes leaves
 /// the server's total with it.
 struct Drain {
     rx: tokio::sync::mpsc::Receiver<Bytes>,
-    queued: Arc<AtomicUsize>,
-    total: Arc<AtomicUsize>,
+    queue: StreamQueue,
+    /// The connection lowers the counts as its socket takes bytes.
+    by_socket: bool,
 }
 
 impl Drop for Drain {
     fn drop(&mut self) {
-        let left = self.queued.swap(0, Ordering::SeqCst);
-        sub_sat(&self.total, left);
+        self.queue.taken(usize::MAX);
     }
-}
-
-fn sub_sat(a: &AtomicUsize, n: usize) {
-    let _ = a.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
-        Some(v.saturating_sub(n))
-    });
 }
 
 #[cfg(test)]

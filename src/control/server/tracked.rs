@@ -1,6 +1,6 @@
 //! A connection's I/O as the registry sees it: reads and writes note activity, the first
-//! bytes written mark it answered (no longer half-open), and once evicted its next read or
-//! write fails so hyper closes it. It must not decide who is evicted (the registry does).
+//! bytes written mark it answered (no longer half-open), bytes written leave its event stream's
+//! queue, and once evicted its next read or write fails so hyper closes it. It must not decide who is evicted (the registry does).
 
 use super::{Registry, Shared};
 use std::io;
@@ -52,6 +52,20 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
     }
 }
 
+impl<S> Tracked<S> {
+    /// `n` bytes went to the socket: answered, active, and out of its stream's queue.
+    fn wrote(&self, n: usize) {
+        self.shared.answered.store(true, Ordering::SeqCst);
+        let now = self.registry.now_ms();
+        self.shared.last_activity.store(now, Ordering::SeqCst);
+        if let Ok(q) = self.shared.stream_queue.lock()
+            && let Some(q) = q.as_ref()
+        {
+            q.taken(n);
+        }
+    }
+}
+
 impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
@@ -65,9 +79,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
         if let Poll::Ready(Ok(n)) = &r
             && *n > 0
         {
-            self.shared.answered.store(true, Ordering::SeqCst);
-            let now = self.registry.now_ms();
-            self.shared.last_activity.store(now, Ordering::SeqCst);
+            self.wrote(*n);
         }
         r
     }
@@ -92,9 +104,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
         if let Poll::Ready(Ok(n)) = &r
             && *n > 0
         {
-            self.shared.answered.store(true, Ordering::SeqCst);
-            let now = self.registry.now_ms();
-            self.shared.last_activity.store(now, Ordering::SeqCst);
+            self.wrote(*n);
         }
         r
     }
