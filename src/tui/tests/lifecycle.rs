@@ -288,3 +288,24 @@ fn a_control_plane_refusal_of_an_archive_is_shown_with_its_reason() {
     let screen = text(&render(&m, 160, 48));
     assert!(screen.contains("still serves on and off"), "{screen}");
 }
+
+#[test]
+fn the_control_planes_rules_from_its_snapshot_judge_stages_here() {
+    use super::super::effect::Event;
+    use crate::client::Clean;
+    let stage = |m: &Model| {
+        let f = m.data.state.flags.get("search-ranking-v3").unwrap();
+        m.stage_of(f)
+    };
+    let mut m = model();
+    assert_eq!(stage(&m), LifecycleStage::ReadyForCleanup);
+    let mut snap = snapshot();
+    snap.lifecycle_rules.ready_after_days = 60;
+    update(&mut m, Event::Snapshot(Ok(Box::new(Clean::new(snap)))));
+    assert_eq!(m.flags.rules.ready_after_days, 60);
+    assert_eq!(
+        stage(&m),
+        LifecycleStage::Released,
+        "released 21 days ago: not due under the plane's 60-day rule"
+    );
+}
