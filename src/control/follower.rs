@@ -148,6 +148,7 @@ impl Follower {
         }
         let mut names: BTreeSet<String> =
             page.events.iter().filter_map(|e| e.flag.clone()).collect();
+        names.extend(page.retired.iter().cloned());
         names.extend(std::mem::take(&mut self.again));
         let mut gone = Vec::new();
         if let Some((list, etag)) = self.unleash.feature_names(self.etag.as_deref())? {

@@ -6,6 +6,7 @@
 //! held when flagtop last mapped them (a failed test is HTTP 500 → our conflict). Blocking HTTP:
 //! call only from blocking threads (the service's mutation path and the sync thread).
 
+mod archive;
 mod events;
 pub mod map;
 #[cfg(test)]
