@@ -3,15 +3,20 @@
 //! /api/admin/projects/{p}/revive` with `{"features": [f]}` (Unleash 5+; it answers 200 even for
 //! a name it does not hold, so the revive is read back before it is called done). An archived
 //! feature's GET answers 404; whether it is archived is read from the feature search with
-//! `archived=IS:true` (7.5.1 and 8.2.0; `/api/admin/archive/features` is gone in both).
+//! `archived=IS:true` (7.5.1 and 8.2.0; `/api/admin/archive/features` is gone in both). The same
+//! search carries each feature's lifecycle stage: the bulk read behind `stages`.
 
 use super::events::Own;
 use super::{STORE, Unleash, conflict, seg};
 use crate::control::flags::FlagStoreError;
+use crate::domain::StoreStage;
 use serde_json::{Value, json};
 
 /// Archived features read per search page when looking one up by name.
 const SEARCH_PAGE: usize = 50;
+/// Features per page, and pages at most, when reading every feature's lifecycle stage.
+pub const STAGE_PAGE: usize = 100;
+pub const MAX_STAGE_PAGES: usize = 50;
 
 impl Unleash {
     pub(super) fn archive(&self, flag: &str) -> Result<(), FlagStoreError> {
@@ -49,6 +54,32 @@ impl Unleash {
                 detail: format!("revived, but reading {flag} back failed: {e}"),
             }),
         }
+    }
+
+    /// Every live feature's lifecycle stage (None: Unleash keeps none for it), from the feature
+    /// search — one request per `STAGE_PAGE` features instead of one per feature, at most
+    /// `MAX_STAGE_PAGES` pages.
+    pub fn stages(&self) -> Result<Vec<(String, Option<StoreStage>)>, FlagStoreError> {
+        let mut out = Vec::new();
+        for n in 0..MAX_STAGE_PAGES {
+            let url = format!(
+                "{}/api/admin/search/features?project=IS:{}&limit={STAGE_PAGE}&offset={}",
+                self.base,
+                seg(&self.project),
+                n * STAGE_PAGE
+            );
+            let v = self.get(&url)?;
+            let page = v["features"].as_array().cloned().unwrap_or_default();
+            let full = page.len() >= STAGE_PAGE;
+            out.extend(page.iter().filter_map(|f| {
+                let stage = f["lifecycle"]["stage"].as_str().and_then(StoreStage::parse);
+                Some((f["name"].as_str()?.to_string(), stage))
+            }));
+            if !full {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     /// Some(true): archived in Unleash; Some(false): live; None: Unleash holds no such feature.
