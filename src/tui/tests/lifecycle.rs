@@ -160,6 +160,20 @@ fn archive_and_unarchive_open_the_confirm_flow_and_a_refusal_says_why() {
         Action::Unarchive { .. }
     ));
     m.dialog = None;
+    // Archived in Unleash, followed with no environment left: decided in production too.
+    m.env = "staging".into();
+    edit(&mut m, "search-ranking-v3", |f| {
+        f.environments = Default::default()
+    });
+    command(&mut m, "flag search-ranking-v3");
+    command(&mut m, "unarchive");
+    assert_eq!(
+        confirm_of(&m).intent.action().env().as_str(),
+        "production",
+        "{:?}",
+        m.status
+    );
+    m.dialog = None;
     // A flag still rolling out: refused with the reason, nothing opens.
     command(&mut m, "flag checkout-v2");
     command(&mut m, "archive");
