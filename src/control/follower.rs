@@ -172,7 +172,11 @@ impl Follower {
         names.extend(page.retired.iter().cloned());
         self.polls = (self.polls + 1) % stage_every();
         if self.polls == 0 {
-            names.extend(self.moved_stages(cp)?);
+            // Stages are shown, not acted on: a failed bulk read waits for the next round.
+            match self.moved_stages(cp) {
+                Ok(moved) => names.extend(moved),
+                Err(e) => tracing::debug!(error = %e, "reading Unleash's lifecycle stages failed"),
+            }
         }
         names.extend(std::mem::take(&mut self.again));
         let mut gone = Vec::new();
