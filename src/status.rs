@@ -6,7 +6,7 @@ pub mod lifecycle;
 /// The incident record lives in `wire::timeline` (the TUI shows it too); re-exported here.
 pub use crate::wire::timeline;
 
-use crate::domain::{ApprovalState, GuardrailStatus, LifecycleRules};
+use crate::domain::{ApprovalState, GuardrailStatus};
 use crate::sanitize::clean;
 use crate::wire::Snapshot;
 use serde_json::{Value, json};
@@ -63,10 +63,10 @@ pub fn to_json(s: &Snapshot) -> Value {
                 "lifecycle": f.lifecycle, "variations": f.variations, "revision": f.revision,
                 "environments": envs,
             });
-            // The computed stage at the control plane's clock, under the default rules.
+            // The computed stage at the control plane's clock, under its rules.
             let row = lifecycle::Row {
                 flag: f,
-                assessment: crate::domain::lifecycle::assess(f, &LifecycleRules::default(), s.server_time),
+                assessment: crate::domain::lifecycle::assess(f, &s.lifecycle_rules, s.server_time),
             };
             if let Value::Object(m) = &mut v {
                 m.extend(lifecycle::fields(&row));
@@ -82,6 +82,7 @@ pub fn to_json(s: &Snapshot) -> Value {
         "warnings": s.warnings,
         "unsettled_writes": s.unsettled,
         "flag_store_sync": sync_state(s),
+        "lifecycle_rules": s.lifecycle_rules,
         "environments": s.environments.iter().map(|e| json!({"key": e.key, "protected": e.protected, "frozen": s.frozen.contains(&e.key)})).collect::<Vec<_>>(),
         "flags": flags,
         "exposure": s.exposure,

@@ -53,6 +53,10 @@ pub struct Snapshot {
     /// without `--no-simulate`, the embedded demo): no real application is behind them.
     #[serde(default)]
     pub simulated: bool,
+    /// The control plane's lifecycle rules (`[lifecycle]` in its `config.toml`; the defaults,
+    /// 14 and 30 days, when it says nothing): every view judges stages by them.
+    #[serde(default)]
+    pub lifecycle_rules: crate::domain::LifecycleRules,
 }
 
 /// Evaluations served for one flag, environment, cohort (None: no cohort matched) and variation.

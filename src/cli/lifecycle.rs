@@ -19,12 +19,14 @@ pub struct LifecycleArgs {
     /// `stale,ready`.
     #[arg(long, value_name = "STAGE,…")]
     pub fail_on: Option<String>,
-    /// Released this many days: ready for cleanup.
-    #[arg(long, value_name = "DAYS", default_value_t = Rules::default().ready_after_days)]
-    pub ready_after_days: u32,
-    /// Partly exposed and unchanged this many days: stale.
-    #[arg(long, value_name = "DAYS", default_value_t = Rules::default().stale_after_days)]
-    pub stale_after_days: u32,
+    /// Released this many days: ready for cleanup (default: the control plane's
+    /// `[lifecycle] ready_after_days`, else 14).
+    #[arg(long, value_name = "DAYS")]
+    pub ready_after_days: Option<u32>,
+    /// Partly exposed and unchanged this many days: stale (default: the control plane's
+    /// `[lifecycle] stale_after_days`, else 30).
+    #[arg(long, value_name = "DAYS")]
+    pub stale_after_days: Option<u32>,
 }
 
 fn parse_stages(list: &str) -> Result<Vec<Stage>> {
@@ -46,19 +48,22 @@ fn parse_stages(list: &str) -> Result<Vec<Stage>> {
 
 pub async fn run(cli: &Cli, args: &LifecycleArgs) -> Result<i32> {
     let fail_on = args.fail_on.as_deref().map(parse_stages).transpose()?;
-    if args.ready_after_days > MAX_RULE_DAYS || args.stale_after_days > MAX_RULE_DAYS {
+    let too_many = |d: Option<u32>| d.is_some_and(|d| d > MAX_RULE_DAYS);
+    if too_many(args.ready_after_days) || too_many(args.stale_after_days) {
         return Err(eyre!(UsageError(format!(
             "--ready-after-days and --stale-after-days are at most {MAX_RULE_DAYS}"
         ))));
     }
-    let rules = Rules {
-        ready_after_days: args.ready_after_days,
-        stale_after_days: args.stale_after_days,
-    };
     let session = connect(cli, "cli").await?;
     let snap = session.client.snapshot().await;
     session.close().await;
     let snap = snap?;
+    // The control plane's rules (its `config.toml`), each overridden by its flag.
+    let from = snap.lifecycle_rules.bounded();
+    let rules = Rules {
+        ready_after_days: args.ready_after_days.unwrap_or(from.ready_after_days),
+        stale_after_days: args.stale_after_days.unwrap_or(from.stale_after_days),
+    };
     if args.json {
         let v = to_json(&snap, &rules);
         println!(

@@ -1,7 +1,7 @@
 //! `flagtop serve`: the control plane as a server for a team; prints its URL.
 
 use super::Cli;
-use super::session::{data_dir, flag_source};
+use super::session::{config_lifecycle, data_dir, flag_source};
 use crate::control::runtime::{self, StartOptions, StoreChoice};
 use crate::domain::Role;
 use crate::exit::{self};
@@ -87,6 +87,7 @@ pub async fn serve(
             expose_metrics,
             flags: flag_source(cli)?,
             tls,
+            lifecycle: config_lifecycle()?,
         },
         store,
     )

@@ -362,6 +362,7 @@ impl Neutralise for Snapshot {
         self.approvals.iter_mut().for_each(Neutralise::neutralise);
         self.audit.iter_mut().for_each(Neutralise::neutralise);
         self.exposure.iter_mut().for_each(Neutralise::neutralise);
+        self.lifecycle_rules = self.lifecycle_rules.bounded();
     }
 }
 

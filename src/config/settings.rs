@@ -14,8 +14,10 @@ const KEYS: &[&str] = &[
     "ascii",
     "bell",
     "refresh",
+    "lifecycle",
 ];
 const REFRESH_KEYS: &[&str] = &["max_fps", "batch", "stale_tick_ms"];
+const LIFECYCLE_KEYS: &[&str] = &["ready_after_days", "stale_after_days"];
 
 pub use crate::tui::Limits;
 
@@ -40,6 +42,9 @@ pub struct Settings {
     /// Ring the terminal bell when a guardrail newly breaches (off by default).
     pub bell: Option<bool>,
     pub limits: Limits,
+    /// `[lifecycle]`: the days that make a flag ready for cleanup or stale, for a control plane
+    /// started with this config (None: the section is absent; a key it omits keeps its default).
+    pub lifecycle: Option<crate::domain::LifecycleRules>,
 }
 
 /// Reads `config.toml` text, reporting every problem.
@@ -80,6 +85,18 @@ pub fn parse(src: &Source, p: &mut Problems) -> Settings {
             stale_tick_ms: doc::integer(src, r, "stale_tick_ms", 100, 60_000, p)
                 .map_or(d.stale_tick_ms, |n| n as u64),
         };
+    }
+    if let Some(t) = doc::table(src, &top, "lifecycle", p) {
+        doc::check_keys(src, t, LIFECYCLE_KEYS, "[lifecycle]", p);
+        let d = crate::domain::LifecycleRules::default();
+        let max = i64::from(crate::domain::lifecycle::MAX_RULE_DAYS);
+        let days = |p: &mut Problems, k: &str, or: u32| {
+            doc::integer(src, t, k, 0, max, p).map_or(or, |n| n as u32)
+        };
+        s.lifecycle = Some(crate::domain::LifecycleRules {
+            ready_after_days: days(p, "ready_after_days", d.ready_after_days),
+            stale_after_days: days(p, "stale_after_days", d.stale_after_days),
+        });
     }
     s
 }
@@ -144,6 +161,31 @@ mod tests {
         let mut p = Problems::default();
         let s = parse(&Source::new("config.toml", text), &mut p);
         (s.backend, p.has_errors())
+    }
+
+    #[test]
+    fn lifecycle_rules_are_read_bounded_and_each_key_may_be_left_out() {
+        let read = |text: &str| {
+            let mut p = Problems::default();
+            let s = parse(&Source::new("config.toml", text), &mut p);
+            (s.lifecycle, p.has_errors())
+        };
+        let rules = |r, s| crate::domain::LifecycleRules {
+            ready_after_days: r,
+            stale_after_days: s,
+        };
+        assert_eq!(read("bell = true\n"), (None, false));
+        assert_eq!(
+            read("[lifecycle]\nready_after_days = 7\n"),
+            (Some(rules(7, 30)), false)
+        );
+        assert_eq!(
+            read("[lifecycle]\nready_after_days = 7\nstale_after_days = 3650\n"),
+            (Some(rules(7, 3650)), false)
+        );
+        assert!(read("[lifecycle]\nstale_after_days = 3651\n").1);
+        assert!(read("[lifecycle]\nready_after_days = -1\n").1);
+        assert!(read("[lifecycle]\nready_days = 3\n").1, "an unknown key");
     }
 
     #[test]

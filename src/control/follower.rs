@@ -29,6 +29,26 @@ pub struct Follower {
     cursor: Option<(PathBuf, String)>,
     /// Flags whose last read was not merged (flagtop changed them meanwhile): read again.
     again: BTreeSet<String>,
+    /// Polls since Unleash's lifecycle stages were last compared (see `STAGE_EVERY`).
+    polls: u32,
+}
+
+/// Every this many polls, the lifecycle stages of every feature are read in bulk (the feature
+/// search) and a feature whose stage moved without an event (Unleash moves `pre-live` and `live`
+/// on SDK metrics) is read again.
+const STAGE_EVERY: u32 = 30;
+
+/// `STAGE_EVERY`; builds with the `test-hooks` feature (never shipped) take a lower one from
+/// `FLAGTOP_TEST_STAGE_EVERY`, so an end-to-end test need not wait 30 polls.
+fn stage_every() -> u32 {
+    #[cfg(feature = "test-hooks")]
+    if let Some(n) = std::env::var("FLAGTOP_TEST_STAGE_EVERY")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+    {
+        return n.max(1);
+    }
+    STAGE_EVERY
 }
 
 /// At most this many flags' client metrics are read per poll (one request each).
@@ -53,6 +73,7 @@ impl Follower {
             usage: Counter::default(),
             cursor: None,
             again: BTreeSet::new(),
+            polls: 0,
         }
     }
 
@@ -148,6 +169,15 @@ impl Follower {
         }
         let mut names: BTreeSet<String> =
             page.events.iter().filter_map(|e| e.flag.clone()).collect();
+        names.extend(page.retired.iter().cloned());
+        self.polls = (self.polls + 1) % stage_every();
+        if self.polls == 0 {
+            // Stages are shown, not acted on: a failed bulk read waits for the next round.
+            match self.moved_stages(cp) {
+                Ok(moved) => names.extend(moved),
+                Err(e) => tracing::debug!(error = %e, "reading Unleash's lifecycle stages failed"),
+            }
+        }
         names.extend(std::mem::take(&mut self.again));
         let mut gone = Vec::new();
         if let Some((list, etag)) = self.unleash.feature_names(self.etag.as_deref())? {
@@ -197,6 +227,24 @@ impl Follower {
 }
 
 impl Follower {
+    /// Features whose Unleash lifecycle stage differs from the one flagtop holds.
+    fn moved_stages(&self, cp: &ControlPlane) -> Result<Vec<String>, FlagStoreError> {
+        let stages = self.unleash.stages()?;
+        Ok(cp.read_state(|state| {
+            stages
+                .into_iter()
+                .filter(|(name, stage)| {
+                    state
+                        .flags
+                        .get(name.as_str())
+                        .is_some_and(|f| f.store_stage != *stage)
+                })
+                .map(|(name, _)| name)
+                .take(MAX_AGAIN)
+                .collect()
+        }))
+    }
+
     /// Read the client metrics of every flag with a guardrail counting samples from Unleash
     /// first, then of the other flags (`MAX_USAGE_FLAGS` in all), and file the new evaluations:
     /// as guardrail sample counts, and as exposure (flag-level: Unleash reports `yes`/`no` per

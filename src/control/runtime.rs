@@ -33,6 +33,8 @@ pub struct StartOptions {
     pub flags: FlagSource,
     /// Serve HTTPS with this certificate chain and key (PEM files).
     pub tls: Option<TlsFiles>,
+    /// The lifecycle rules (`[lifecycle]` in `config.toml`), carried by every snapshot.
+    pub lifecycle: crate::domain::LifecycleRules,
 }
 
 #[derive(Debug, Clone)]
@@ -214,6 +216,7 @@ pub async fn start_with(opts: StartOptions, choice: StoreChoice) -> color_eyre::
     }
     let sim = opts.simulate.then(|| Simulator::new(&opts.scenario, now));
     cp.set_simulated(opts.simulate);
+    cp.set_lifecycle_rules(opts.lifecycle.bounded());
     let exposition = opts
         .expose_metrics
         .then(|| Arc::new(super::exposition::Exposition::default()));

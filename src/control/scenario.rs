@@ -225,6 +225,7 @@ fn flag(head: FlagHead<'_>, staging: FlagEnv, production: FlagEnv) -> Flag {
         review_by: None,
         cleanup: String::new(),
         archived: false,
+        store_stage: None,
         changed_at,
     }
 }

@@ -1,7 +1,9 @@
 //! Flags, environments, cohorts and the whole flag state. Pure data; no I/O.
 
 mod date;
+mod store_stage;
 pub use date::de_date;
+pub use store_stage::StoreStage;
 
 use super::guardrail::GuardrailSpec;
 use super::ids::{CohortName, EnvKey, FlagKey, Revision};
@@ -312,6 +314,9 @@ pub struct Flag {
     /// When who-gets-what last changed (set by `Action::apply` and definitions; None: unknown).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_at: Option<DateTime<Utc>>,
+    /// The stage an external flag store keeps for it (Unleash's lifecycle), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_stage: Option<StoreStage>,
 }
 
 impl Flag {

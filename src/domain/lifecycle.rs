@@ -82,6 +82,16 @@ pub struct Rules {
 /// The most days either rule may name (about ten years).
 pub const MAX_RULE_DAYS: u32 = 3650;
 
+impl Rules {
+    /// Each rule at most `MAX_RULE_DAYS` (rules from another process are bounded like input).
+    pub fn bounded(self) -> Rules {
+        Rules {
+            ready_after_days: self.ready_after_days.min(MAX_RULE_DAYS),
+            stale_after_days: self.stale_after_days.min(MAX_RULE_DAYS),
+        }
+    }
+}
+
 impl Default for Rules {
     fn default() -> Self {
         Rules {

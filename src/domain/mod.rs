@@ -22,7 +22,9 @@ pub use approval::{
     is_reserved_name,
 };
 pub use audit::{AuditEvent, AuditKind, EvidenceDue};
-pub use flag::{Cohort, Environment, Flag, FlagEnv, FlagKind, Lifecycle, Selector, State};
+pub use flag::{
+    Cohort, Environment, Flag, FlagEnv, FlagKind, Lifecycle, Selector, State, StoreStage,
+};
 pub use guardrail::{GuardrailSpec, GuardrailStatus, PromQl, SampleSource, Threshold, WindowStat};
 pub use ids::{ApprovalId, AuditId, CohortName, EnvKey, FlagKey, Revision};
 pub use ladder::{AdvancePolicy, Ladder, LadderState, Stage};

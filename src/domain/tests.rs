@@ -78,6 +78,7 @@ fn state_with(
         review_by: None,
         cleanup: String::new(),
         archived: false,
+        store_stage: None,
         changed_at: None,
     };
     State {

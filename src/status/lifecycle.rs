@@ -40,6 +40,8 @@ pub fn fields(row: &Row<'_>) -> serde_json::Map<String, Value> {
     m.insert("review_by".into(), json!(f.review_by));
     m.insert("cleanup".into(), json!(f.cleanup));
     m.insert("archived".into(), json!(f.archived));
+    // The stage the flag store keeps (Unleash's lifecycle), beside flagtop's; null without one.
+    m.insert("store_stage".into(), json!(f.store_stage));
     m
 }
 
@@ -79,6 +81,14 @@ pub fn to_text(s: &Snapshot, rules: &Rules) -> String {
         let mut reason = clean(&a.reason, 100);
         if r.flag.lifecycle == Lifecycle::Temporary && !r.flag.cleanup.is_empty() {
             reason.push_str(&format!("; cleanup: {}", clean(&r.flag.cleanup, 120)));
+        }
+        if let Some(st) = r.flag.store_stage {
+            reason.push_str(&format!(
+                "; {}: {} ({})",
+                clean(&s.flag_store, 20),
+                st.as_str(),
+                st.means()
+            ));
         }
         out.push_str(&format!(
             "{:<32} {:<18} {:<22} {:>5}  {reason}\n",
@@ -144,5 +154,41 @@ mod tests {
         let text = to_text(&s, &Rules::default());
         assert!(text.contains("past its review date 2026-01-01"), "{text}");
         assert!(!text.contains('\x1b'), "{text}");
+    }
+
+    #[test]
+    fn the_flag_stores_stage_is_shown_beside_flagtops() {
+        let mut s = snap();
+        s.flag_store = "unleash".into();
+        let i = s
+            .flags
+            .iter()
+            .position(|f| f.key.as_str() == "search-ranking-v3")
+            .unwrap_or_default();
+        let mut f = (*s.flags[i]).clone();
+        f.store_stage = Some(crate::domain::StoreStage::Completed);
+        s.flags[i] = std::sync::Arc::new(f);
+        let text = to_text(&s, &Rules::default());
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("search-ranking-v3"))
+            .unwrap_or_default();
+        assert!(
+            line.contains("ready for cleanup")
+                && line.contains("unleash: completed (ready for cleanup)"),
+            "{line}"
+        );
+        let v = to_json(&s, &Rules::default());
+        let f = v["flags"]
+            .as_array()
+            .and_then(|a| a.iter().find(|f| f["key"] == "search-ranking-v3"));
+        assert_eq!(
+            f.map(|f| f["store_stage"].clone()),
+            Some(json!("completed"))
+        );
+        let f = v["flags"]
+            .as_array()
+            .and_then(|a| a.iter().find(|f| f["key"] == "checkout-v2"));
+        assert_eq!(f.map(|f| f["store_stage"].clone()), Some(Value::Null));
     }
 }

@@ -169,6 +169,14 @@ fn flag_rows(m: &Model, f: &Flag) -> Vec<Row> {
                 .join(", ")
         )),
     ];
+    // flagtop's computed stage, and beside it the one the flag store keeps (Unleash's).
+    let store = f.store_stage.map_or_else(String::new, |st| {
+        format!(" · {}: {}", fit(&m.data.flag_store, 20), st.as_str())
+    });
+    rows.push(Row::Muted(format!(
+        "stage: {}{store}",
+        m.assess(f).stage.words()
+    )));
     // The environment on screen first, then the flag's recent audit, then the other
     // environments in their order.
     let (here, others): (Vec<_>, Vec<_>) = m

@@ -35,6 +35,8 @@ fn step(m: &mut Model, ev: Event) -> Step {
         Event::Snapshot(Ok(s)) => {
             reached(m);
             let now = m.now;
+            // The control plane's lifecycle rules (its `config.toml`) judge stages here too.
+            m.flags.rules = s.lifecycle_rules;
             m.data.load_snapshot(*s, now);
             m.data_changed(true);
             confirm::refresh_conflict_preview(m);

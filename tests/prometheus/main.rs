@@ -90,6 +90,7 @@ async fn in_process(dir: &std::path::Path) -> Running {
         expose_metrics: false,
         flags: Default::default(),
         tls: None,
+        lifecycle: Default::default(),
     })
     .await
     .expect("start an in-process control plane")

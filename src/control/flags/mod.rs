@@ -65,6 +65,11 @@ pub trait FlagStore: Send + Sync {
     fn apply(&self, action: &Action, before: &Flag, after: &Flag) -> Result<(), FlagStoreError>;
     /// The flag as the store holds it now (None: it no longer exists there).
     fn read(&self, flag: &crate::domain::FlagKey) -> Result<Option<Flag>, FlagStoreError>;
+    /// Whether the store holds the flag archived (Some(true)), live (Some(false)) or not at all
+    /// (None): how an archive or unarchive with an unknown outcome is read back.
+    fn archived(&self, flag: &crate::domain::FlagKey) -> Result<Option<bool>, FlagStoreError> {
+        Ok(self.read(flag)?.map(|f| f.archived))
+    }
 }
 
 /// Whether an action changes state held by the flag store (the rest is flagtop's own:

@@ -1,11 +1,13 @@
 //! The Unleash (open source, 7.5 and 8.x) flag store over its Admin API: features → flags,
 //! `flexibleRollout` strategies → cohorts (mapping in `map`), environment on/off → kill/revive,
-//! the event log → Activity. Unleash has no revision and ignores If-Match; the only
+//! Unleash's archive and revive → archive/unarchive and its lifecycle stages (`archive`), the
+//! event log → Activity. Unleash has no revision and ignores If-Match; the only
 //! compare-and-set is a JSON Patch `test`, so every strategy write tests each field the operator
 //! decided on — rollout, disabled, constraints, variants, segments — with the raw values Unleash
 //! held when flagtop last mapped them (a failed test is HTTP 500 → our conflict). Blocking HTTP:
 //! call only from blocking threads (the service's mutation path and the sync thread).
 
+mod archive;
 mod events;
 pub mod map;
 #[cfg(test)]

@@ -223,6 +223,9 @@ impl ControlPlane {
 
 /// Read the flag back and compare with what was sent.
 fn read_back(ext: &dyn FlagStore, w: &Write, why: String) -> Truth {
+    if matches!(w.action, Action::Archive { .. } | Action::Unarchive { .. }) {
+        return read_back_archive(ext, w, why);
+    }
     let env = w.action.env();
     match ext.read(&w.before.key) {
         Ok(Some(now)) if holds(&now, &w.after, env) => Truth::Applied {
@@ -235,6 +238,26 @@ fn read_back(ext: &dyn FlagStore, w: &Write, why: String) -> Truth {
         Ok(Some(_)) => Truth::NotApplied(format!(
             "{why}; reading {} back shows values set by someone else",
             ext.name()
+        )),
+        Ok(None) => Truth::NotApplied(format!(
+            "{why}; the flag no longer exists in {}",
+            ext.name()
+        )),
+        Err(e) => Truth::Unknown(format!("{why}; reading it back failed too: {e}")),
+    }
+}
+
+/// An archive or unarchive read back: is the flag archived in the store now?
+fn read_back_archive(ext: &dyn FlagStore, w: &Write, why: String) -> Truth {
+    let want = w.after.archived;
+    match ext.archived(&w.before.key) {
+        Ok(Some(a)) if a == want => Truth::Applied {
+            confirmed_by_reading: true,
+        },
+        Ok(Some(_)) => Truth::NotApplied(format!(
+            "{why}; reading {} back shows the flag still {}",
+            ext.name(),
+            if want { "live" } else { "archived" }
         )),
         Ok(None) => Truth::NotApplied(format!(
             "{why}; the flag no longer exists in {}",

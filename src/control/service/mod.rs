@@ -139,6 +139,9 @@ pub struct ControlPlane {
     /// Whether this plane's simulator makes up the traffic (`serve` without `--no-simulate`,
     /// the embedded demo): snapshots say so, and the TUI's header with them.
     simulated: std::sync::atomic::AtomicBool,
+    /// The lifecycle rules (`[lifecycle]` in the control plane's `config.toml`): snapshots carry
+    /// them, so that `status`, `lifecycle`, the TUI and the API judge stages alike.
+    lifecycle_rules: Mutex<crate::domain::LifecycleRules>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -262,6 +265,7 @@ impl ControlPlane {
             disabled_tokens: Vec::new(),
             exposure: Default::default(),
             simulated: Default::default(),
+            lifecycle_rules: Mutex::default(),
         });
         let cp = cp.disable_reserved_tokens();
         if !loaded.initialised
@@ -276,6 +280,15 @@ impl ControlPlane {
     pub fn set_simulated(&self, on: bool) {
         self.simulated
             .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Set the lifecycle rules this plane's snapshots carry (from its `config.toml`).
+    pub fn set_lifecycle_rules(&self, rules: crate::domain::LifecycleRules) {
+        *lock(&self.lifecycle_rules) = rules;
+    }
+
+    pub fn lifecycle_rules(&self) -> crate::domain::LifecycleRules {
+        *lock(&self.lifecycle_rules)
     }
 
     /// Seed a new store from a scenario: the system defines its state, its agents propose.

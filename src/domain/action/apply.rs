@@ -264,8 +264,14 @@ fn retire(
             "`{key}` is {what} archived"
         )));
     }
+    // A flag archived in an external store follows it with no environment left: it is
+    // unarchived where the state's protected environment is, as it was archived there.
+    let protected_home = match flag.environments.is_empty() {
+        true => protected.first(),
+        false => flag.environments.keys().find(|e| protected.contains(e)),
+    };
     if !protected.contains(&env)
-        && let Some(p) = flag.environments.keys().find(|e| protected.contains(e))
+        && let Some(p) = protected_home
     {
         return Err(DomainError::InvalidState(format!(
             "`{key}` is also in the protected environment `{p}`: {} it there (--env {p})",

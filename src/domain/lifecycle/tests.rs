@@ -120,6 +120,28 @@ fn archive_is_decided_in_the_protected_environment() {
 }
 
 #[test]
+fn a_flag_archived_with_no_environment_left_is_unarchived_in_the_protected_one() {
+    // As an external store's archived flag is followed: archived, no environment.
+    let mut s = demo();
+    if let Some(f) = s.flags.get_mut("search-ranking-v3") {
+        let f = std::sync::Arc::make_mut(f);
+        f.archived = true;
+        f.environments = Default::default();
+    }
+    let unarchive = |env: &str| Action::Unarchive {
+        flag: "search-ranking-v3".into(),
+        env: env.into(),
+    };
+    let err = unarchive("staging").apply(&mut s, t0());
+    let msg = err.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(msg.contains("--env production"), "{msg}");
+    assert_eq!(
+        unarchive("production").apply(&mut s, t0()).ok(),
+        Some(archive("search-ranking-v3", "production"))
+    );
+}
+
+#[test]
 fn archive_and_its_reverse_and_what_an_archived_flag_serves() {
     let mut s = demo();
     let later = t0() + Duration::hours(1);

@@ -136,7 +136,8 @@ fn archive(m: &mut Model, on: bool, new_idem_key: &str) {
         .state
         .environments
         .iter()
-        .find(|e| e.protected && f.env(&e.key).is_some())
+        // A flag archived in an external store keeps no environment: the protected one.
+        .find(|e| e.protected && (f.env(&e.key).is_some() || f.environments.is_empty()))
         .map(|e| e.key.clone())
         .unwrap_or_else(|| m.env.clone());
     let a = if on {

@@ -160,6 +160,20 @@ fn archive_and_unarchive_open_the_confirm_flow_and_a_refusal_says_why() {
         Action::Unarchive { .. }
     ));
     m.dialog = None;
+    // Archived in Unleash, followed with no environment left: decided in production too.
+    m.env = "staging".into();
+    edit(&mut m, "search-ranking-v3", |f| {
+        f.environments = Default::default()
+    });
+    command(&mut m, "flag search-ranking-v3");
+    command(&mut m, "unarchive");
+    assert_eq!(
+        confirm_of(&m).intent.action().env().as_str(),
+        "production",
+        "{:?}",
+        m.status
+    );
+    m.dialog = None;
     // A flag still rolling out: refused with the reason, nothing opens.
     command(&mut m, "flag checkout-v2");
     command(&mut m, "archive");
@@ -287,4 +301,25 @@ fn a_control_plane_refusal_of_an_archive_is_shown_with_its_reason() {
     );
     let screen = text(&render(&m, 160, 48));
     assert!(screen.contains("still serves on and off"), "{screen}");
+}
+
+#[test]
+fn the_control_planes_rules_from_its_snapshot_judge_stages_here() {
+    use super::super::effect::Event;
+    use crate::client::Clean;
+    let stage = |m: &Model| {
+        let f = m.data.state.flags.get("search-ranking-v3").unwrap();
+        m.stage_of(f)
+    };
+    let mut m = model();
+    assert_eq!(stage(&m), LifecycleStage::ReadyForCleanup);
+    let mut snap = snapshot();
+    snap.lifecycle_rules.ready_after_days = 60;
+    update(&mut m, Event::Snapshot(Ok(Box::new(Clean::new(snap)))));
+    assert_eq!(m.flags.rules.ready_after_days, 60);
+    assert_eq!(
+        stage(&m),
+        LifecycleStage::Released,
+        "released 21 days ago: not due under the plane's 60-day rule"
+    );
 }

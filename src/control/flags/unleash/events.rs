@@ -20,6 +20,11 @@ pub(super) enum Own {
         env: String,
         on: bool,
     },
+    /// Archived (`feature-archived`) or revived (`feature-revived`).
+    Archive {
+        flag: String,
+        archived: bool,
+    },
 }
 
 /// One read of the event log: new events (oldest first, flagtop's own and SDK registrations
@@ -32,6 +37,9 @@ pub struct EventPage {
     /// A segment was created, changed or deleted: every strategy using it selects differently,
     /// and its event names no feature.
     pub segments_changed: bool,
+    /// Features archived or revived (flagtop's own writes included, which `events` leaves out):
+    /// read again, since a revived feature comes back with what Unleash made of it.
+    pub retired: Vec<String>,
 }
 
 /// Unleash event types that are not flag activity (SDK registrations, metrics).
@@ -72,6 +80,10 @@ impl Unleash {
                 flag: e["featureName"].as_str().unwrap_or("").to_string(),
                 env: e["environment"].as_str().unwrap_or("").to_string(),
                 on: kind == "feature-environment-enabled",
+            },
+            "feature-archived" | "feature-revived" => Own::Archive {
+                flag: e["featureName"].as_str().unwrap_or("").to_string(),
+                archived: kind == "feature-archived",
             },
             _ => return false,
         };
@@ -152,6 +164,16 @@ impl Unleash {
                 .as_str()
                 .is_some_and(|t| t.starts_with("segment-"))
         });
+        page.retired = raw
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e["type"].as_str(),
+                    Some("feature-archived" | "feature-revived")
+                )
+            })
+            .filter_map(|e| e["featureName"].as_str().map(str::to_string))
+            .collect();
         page.events = raw
             .iter()
             .filter(|e| !is_noise(e["type"].as_str().unwrap_or("")) && !self.is_own(e))

@@ -352,6 +352,10 @@ pub fn to_flag(
         cleanup: String::new(),
         archived: false,
         changed_at: None,
+        // Unleash 7+/8 keeps a lifecycle per feature; the feature's GET carries the current one.
+        store_stage: v["lifecycle"]["stage"]
+            .as_str()
+            .and_then(crate::domain::StoreStage::parse),
     };
     Some((flag, raw))
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 impl Unleash {
     /// Send a write of flagtop's, remembering it so that its event in Unleash's log is not
     /// shown as someone else's; forgotten again when it was definitely not applied.
-    fn send_own(
+    pub(super) fn send_own(
         &self,
         own: Own,
         rb: reqwest::blocking::RequestBuilder,
@@ -160,7 +160,18 @@ impl FlagStore for Unleash {
         self.feature(flag.as_str(), &catalog)
     }
 
+    fn archived(&self, flag: &crate::domain::FlagKey) -> Result<Option<bool>, FlagStoreError> {
+        self.archived_state(flag.as_str())
+    }
+
     fn apply(&self, action: &Action, before: &Flag, after: &Flag) -> Result<(), FlagStoreError> {
+        // Archive and unarchive are the feature's, not an environment's (an archived flag
+        // follows Unleash with no environment left).
+        match action {
+            Action::Archive { .. } => return self.archive(before.key.as_str()),
+            Action::Unarchive { .. } => return self.revive_archived(before.key.as_str()),
+            _ => {}
+        }
         let env = action.env().as_str();
         let (Some(b), Some(a)) = (before.env(env), after.env(env)) else {
             return Err(refused(format!(
@@ -180,11 +191,6 @@ impl FlagStore for Unleash {
                 self.send_own(own, self.http.post(url), "turn the flag off")
             }
             Action::Revive { .. } => self.revive(flag, env),
-            // Not mapped to Unleash's archive yet: refused, so that nothing changes anywhere.
-            Action::Archive { .. } | Action::Unarchive { .. } => Err(refused(format!(
-                "{} {flag}: archive it in Unleash (flagtop follows Unleash's archive)",
-                action.verb()
-            ))),
             _ => {
                 // Cohort changes: one compare-and-set patch per changed strategy. Once one patch
                 // went through, any later failure leaves the outcome unknown (partly applied):

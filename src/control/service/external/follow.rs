@@ -122,7 +122,10 @@ impl ControlPlane {
                 continue;
             }
             if let Some(old) = inner.state.flags.get(&key) {
-                let a = crate::control::flags::unleash::map::archived(Flag::clone(old));
+                let mut a = crate::control::flags::unleash::map::archived(Flag::clone(old));
+                if a.store_stage.is_some() {
+                    a.store_stage = Some(crate::domain::StoreStage::Archived);
+                }
                 if a != **old {
                     archived.push(a);
                 }
