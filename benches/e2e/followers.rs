@@ -247,18 +247,31 @@ pub(crate) async fn stream_tokens(
     admin: &str,
     streams: usize,
 ) -> Vec<String> {
+    let n = streams.div_ceil(STREAMS_PER_TOKEN);
+    mint_tokens(c, url, admin, "viewer", n, "bench-streams").await
+}
+
+/// `n` new tokens of `role`, named `{prefix}-{i}`, minted with `admin` on `url`.
+pub(crate) async fn mint_tokens(
+    c: &reqwest::Client,
+    url: &str,
+    admin: &str,
+    role: &str,
+    n: usize,
+    prefix: &str,
+) -> Vec<String> {
     let mut out = Vec::new();
-    for i in 0..streams.div_ceil(STREAMS_PER_TOKEN) {
+    for i in 0..n {
         let r = c
             .post(format!("{url}/v1/tokens"))
             .bearer_auth(admin)
-            .json(&json!({"name": format!("bench-streams-{i}"), "role": "viewer"}))
+            .json(&json!({"name": format!("{prefix}-{i}"), "role": role}))
             .send()
             .await
             .expect("POST /v1/tokens");
         let status = r.status();
         let body: Value = r.json().await.unwrap_or(Value::Null);
-        assert_eq!(status, 200, "minting a stream token: {body}");
+        assert_eq!(status, 200, "minting a {role} token: {body}");
         out.push(body["token"].as_str().expect("token").to_string());
     }
     out

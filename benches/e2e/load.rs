@@ -7,6 +7,9 @@ const MAX_CONFLICT_RETRIES: usize = 50;
 /// How long after its window a phase's writers have to finish their last actions (each
 /// request is bounded by the HTTP client's timeout too) before the run ends, naming them.
 const WRITE_GRACE: Duration = Duration::from_secs(60);
+/// Admin tokens the writers share: the server allows `api::limits::WRITES_PER_SEC` (1,000) per
+/// token, and the capacity phase must measure the server, not that limit.
+pub(crate) const WRITER_TOKENS: usize = 4;
 /// How long the streams have, after the last acknowledgement, to receive every change.
 pub(crate) const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
@@ -27,11 +30,13 @@ pub(crate) struct Phase<'a> {
 /// `t0 + i / rate`, taken by whichever writer is free, and its latency counts from when it was
 /// due (so a server that falls behind shows as latency, not as a lower offered rate). Without,
 /// each writer sends its next action as soon as the previous one is acknowledged (saturation).
-/// Each writer owns its flags and alternates their percents. Returns (latencies ms, revisions).
+/// Each writer owns its flags and alternates their percents; writer `w` sends with
+/// `tokens[w % tokens.len()]` (the server limits writes per token). Returns (latencies ms,
+/// revisions).
 pub(crate) async fn write_for(
     c: &reqwest::Client,
     url: &str,
-    token: &str,
+    tokens: &[String],
     phase: Phase<'_>,
 ) -> (Vec<f64>, Vec<u64>) {
     let Phase {
@@ -51,7 +56,7 @@ pub(crate) async fn write_for(
         let (c, url, token, slot, tag, retries) = (
             c.clone(),
             url.to_string(),
-            token.to_string(),
+            tokens[w % tokens.len()].clone(),
             slot.clone(),
             tag.clone(),
             retries.clone(),
@@ -151,12 +156,14 @@ pub(crate) fn load(
                 (0..streams).map(|i| (url.clone(), tokens[i / STREAMS_PER_TOKEN].clone())),
             );
             followers.connected().await;
+            let writer_tokens =
+                mint_tokens(&c, &url, &token, "admin", WRITER_TOKENS, "bench-writers").await;
             // The sustained stream: 64 writers are enough to keep `rate` flowing while some wait.
             let t0 = Instant::now();
             let (lat, mut revs) = write_for(
                 &c,
                 &url,
-                &token,
+                &writer_tokens,
                 Phase {
                     targets: sustained,
                     writers: 64,
@@ -172,7 +179,7 @@ pub(crate) fn load(
             let (cap_lat, cap_revs) = write_for(
                 &c,
                 &url,
-                &token,
+                &writer_tokens,
                 Phase {
                     targets: saturated,
                     writers,

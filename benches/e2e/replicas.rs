@@ -137,7 +137,7 @@ pub(crate) fn postgres(
          Two `flagtop serve --store` replicas on one PostgreSQL 15 (`scripts/postgres`), 10,000-flag \
          store, {build}; {runs} runs of {}s, medians (individual runs in brackets). Each run: a new \
          database; {streams} SSE streams, alternately on A and B ({STREAMS_PER_TOKEN} per viewer \
-         token); 32 writers on each replica, each on its own staging cohorts, taking actions as \
+         token); 32 writers on each replica (on {WRITER_TOKENS} admin tokens), each on its own staging cohorts, taking actions as \
          they fall due at half the offered rate; latency counts from when an action was due. \
          Then a client streaming from A (`Client::replicas`), kill -9 of A.\n\n\
          | figure | goal | measured |\n|---|---|---|\n\

@@ -115,6 +115,15 @@ pub(super) fn load_once(
             (0..streams).map(|i| (urls[i % 2].clone(), tokens[i / STREAMS_PER_TOKEN].clone())),
         );
         followers.connected().await;
+        let writers = mint_tokens(
+            &c,
+            &urls[0],
+            &token,
+            "admin",
+            WRITER_TOKENS,
+            "bench-writers",
+        )
+        .await;
         let (ta, tb) = targets.split_at(targets.len() / 2);
         let retries = Arc::new(AtomicU64::new(0));
         let phase = |targets, tag: &str| Phase {
@@ -127,8 +136,8 @@ pub(super) fn load_once(
         };
         let t0 = Instant::now();
         let ((mut lat, mut revs), (lb, rb)) = tokio::join!(
-            write_for(&c, &urls[0], &token, phase(ta, "a")),
-            write_for(&c, &urls[1], &token, phase(tb, "b")),
+            write_for(&c, &urls[0], &writers, phase(ta, "a")),
+            write_for(&c, &urls[1], &writers, phase(tb, "b")),
         );
         let secs = t0.elapsed().as_secs_f64();
         let acked = (revs.len(), rb.len());
