@@ -31,7 +31,8 @@ fn session(rt: &tokio::runtime::Runtime, url: &str, pw: &str) -> tokio_postgres:
 /// Requests for an advisory lock in this database that wait (are not granted yet).
 fn waiting(rt: &tokio::runtime::Runtime, s: &tokio_postgres::Client) -> i64 {
     rt.block_on(s.query_one(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+        "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
+         WHERE d.datname = current_database() AND l.locktype = 'advisory' AND NOT l.granted",
         &[],
     ))
     .unwrap()
