@@ -4,6 +4,14 @@ use super::*;
 
 /// A writer retries one action at most this often on `409 conflict` (replicas only).
 const MAX_CONFLICT_RETRIES: usize = 50;
+/// How long after its window a phase's writers have to finish their last actions (each
+/// request is bounded by the HTTP client's timeout too) before the run ends, naming them.
+const WRITE_GRACE: Duration = Duration::from_secs(60);
+/// Admin tokens the writers share: the server allows `api::limits::WRITES_PER_SEC` (1,000) per
+/// token, and the capacity phase must measure the server, not that limit.
+pub(crate) const WRITER_TOKENS: usize = 4;
+/// How long the streams have, after the last acknowledgement, to receive every change.
+pub(crate) const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
 /// One load phase: its flags (flag, cohort, starting percent), writers, offered rate (None:
 /// back to back), length, and a tag for idempotency keys.
@@ -22,11 +30,13 @@ pub(crate) struct Phase<'a> {
 /// `t0 + i / rate`, taken by whichever writer is free, and its latency counts from when it was
 /// due (so a server that falls behind shows as latency, not as a lower offered rate). Without,
 /// each writer sends its next action as soon as the previous one is acknowledged (saturation).
-/// Each writer owns its flags and alternates their percents. Returns (latencies ms, revisions).
+/// Each writer owns its flags and alternates their percents; writer `w` sends with
+/// `tokens[w % tokens.len()]` (the server limits writes per token). Returns (latencies ms,
+/// revisions).
 pub(crate) async fn write_for(
     c: &reqwest::Client,
     url: &str,
-    token: &str,
+    tokens: &[String],
     phase: Phase<'_>,
 ) -> (Vec<f64>, Vec<u64>) {
     let Phase {
@@ -46,7 +56,7 @@ pub(crate) async fn write_for(
         let (c, url, token, slot, tag, retries) = (
             c.clone(),
             url.to_string(),
-            token.to_string(),
+            tokens[w % tokens.len()].clone(),
             slot.clone(),
             tag.clone(),
             retries.clone(),
@@ -78,7 +88,7 @@ pub(crate) async fn write_for(
                     }
                 }
                 lat.push(due.elapsed().as_secs_f64() * 1e3);
-                assert_eq!(st, 200, "{body}");
+                assert_eq!(st, 200, "action {key} on {url}: {body}");
                 revs.push(body["revision"].as_u64().expect("revision"));
                 i += 1;
             }
@@ -86,8 +96,14 @@ pub(crate) async fn write_for(
         }));
     }
     let (mut lat, mut revs) = (Vec::new(), Vec::new());
-    for t in tasks {
-        let (l, r) = t.await.expect("writer");
+    let deadline = tokio::time::Instant::from_std(end + WRITE_GRACE);
+    for (k, t) in tasks.into_iter().enumerate() {
+        let Ok(done) = tokio::time::timeout_at(deadline, t).await else {
+            panic!(
+                "timed out {WRITE_GRACE:?} after the {window:?} window waiting for the writers of {tag} on {url}: {k} of {writers} finished"
+            );
+        };
+        let (l, r) = done.expect("writer");
         lat.extend(l);
         revs.extend(r);
     }
@@ -133,28 +149,21 @@ pub(crate) fn load(
             let targets = write_targets(&snap);
             // Each phase its own flags: a writer alternates percents from the state it knows.
             let (sustained, saturated) = targets.split_at(targets.len() / 2);
-            // 200 followers, each recording every change id in arrival order.
-            let (stop, stopped) = tokio::sync::watch::channel(false);
-            let mut followers = Vec::new();
-            let connected = Arc::new(AtomicU64::new(0));
-            for _ in 0..streams {
-                let (url, token, stopped, connected) = (
-                    url.clone(),
-                    token.clone(),
-                    stopped.clone(),
-                    connected.clone(),
-                );
-                followers.push(follower(url, token, stopped, connected));
-            }
-            while connected.load(Ordering::SeqCst) < streams as u64 {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+            // 200 followers, each recording every change id in arrival order (viewer tokens:
+            // the server caps streams per token).
+            let tokens = stream_tokens(&c, &url, &token, streams).await;
+            let mut followers = Followers::open(
+                (0..streams).map(|i| (url.clone(), tokens[i / STREAMS_PER_TOKEN].clone())),
+            );
+            followers.connected().await;
+            let writer_tokens =
+                mint_tokens(&c, &url, &token, "admin", WRITER_TOKENS, "bench-writers").await;
             // The sustained stream: 64 writers are enough to keep `rate` flowing while some wait.
             let t0 = Instant::now();
             let (lat, mut revs) = write_for(
                 &c,
                 &url,
-                &token,
+                &writer_tokens,
                 Phase {
                     targets: sustained,
                     writers: 64,
@@ -170,7 +179,7 @@ pub(crate) fn load(
             let (cap_lat, cap_revs) = write_for(
                 &c,
                 &url,
-                &token,
+                &writer_tokens,
                 Phase {
                     targets: saturated,
                     writers,
@@ -185,20 +194,12 @@ pub(crate) fn load(
             revs.extend(cap_revs);
             revs.sort_unstable();
             // Let the streams drain, then check every stream got every change, in order.
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            let _ = stop.send(true);
+            let newest = revs.last().copied().unwrap_or(0);
+            let _ = followers.drained(newest, DRAIN_LIMIT).await;
             let mut ok = true;
-            for f in followers {
-                let (ids, resets) = f.await.expect("follower");
-                let in_order = ids.windows(2).all(|w| w[0] < w[1]);
-                let mut seen = ids.clone();
-                seen.sort_unstable();
-                let all = revs.iter().all(|r| seen.binary_search(r).is_ok());
-                if !(in_order && all && resets == 0) {
-                    eprintln!(
-                        "    stream: {} ids, in order {in_order}, has all {all}, resets {resets}",
-                        ids.len()
-                    );
+            for f in followers.finish().await {
+                if let Err(e) = f.check(&revs) {
+                    eprintln!("    {e}");
                     ok = false;
                 }
             }

@@ -139,6 +139,10 @@ pub(crate) async fn act(
     (s, r.json().await.unwrap_or(Value::Null))
 }
 
+/// How long `flagtop serve` may take to print its URL (seeding 10,000 flags into PostgreSQL in a
+/// debug build is the slow case).
+const SERVE_START_LIMIT: Duration = Duration::from_secs(120);
+
 /// `flagtop serve` on a free loopback port.
 pub(crate) struct Server {
     pub(crate) child: Child,
@@ -170,10 +174,36 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("start flagtop serve");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        // Its stdout is read on a thread of its own, so waiting for the URL is bounded.
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + SERVE_START_LIMIT;
         let (mut url, mut admin, mut expect) = (None, None, false);
         while url.is_none() {
-            let Some(Ok(line)) = lines.next() else { break };
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match rx.recv_timeout(left) {
+                Ok(line) => line,
+                Err(e) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    match e {
+                        std::sync::mpsc::RecvTimeoutError::Timeout => panic!(
+                            "timed out after {SERVE_START_LIMIT:?} waiting for `flagtop serve` on {} to print its URL (see its flagtop.log)",
+                            data.display()
+                        ),
+                        std::sync::mpsc::RecvTimeoutError::Disconnected => panic!(
+                            "`flagtop serve` on {} exited before printing its URL (see its flagtop.log)",
+                            data.display()
+                        ),
+                    }
+                }
+            };
             if expect {
                 admin = Some(line.trim().to_string());
                 expect = false;
@@ -183,10 +213,9 @@ impl Server {
                 url = Some(u.trim().to_string());
             }
         }
-        std::thread::spawn(move || for _ in lines {});
         Server {
             child,
-            url: url.expect("server URL"),
+            url: url.unwrap_or_default(),
             admin: admin.unwrap_or_default(),
         }
     }

@@ -143,6 +143,24 @@ impl Drop for PgStore {
     }
 }
 
+/// The writer connection while a call uses it: dropped with it (the session closed) unless the
+/// call got its answer and took the guard out.
+struct Discard<'a>(Option<tokio::sync::MutexGuard<'a, Option<Client>>>);
+
+impl Drop for Discard<'_> {
+    fn drop(&mut self) {
+        let Some(guard) = self.0.as_mut() else { return };
+        // Stop the statement it may have left waiting on the server (the session ends anyway
+        // once that statement answers and the connection sees its client gone).
+        if let (Some(c), Ok(rt)) = (guard.take(), tokio::runtime::Handle::try_current()) {
+            let cancel = c.cancel_token();
+            rt.spawn(async move {
+                let _ = tokio::time::timeout(CONNECT_TIMEOUT, cancel.cancel_query(NoTls)).await;
+            });
+        }
+    }
+}
+
 async fn connect(config: &Config) -> Result<Client, StoreError> {
     let (client, conn) = tokio::time::timeout(CONNECT_TIMEOUT, config.connect(NoTls))
         .await
@@ -247,16 +265,24 @@ impl PgStore {
     ) -> Result<T, StoreError> {
         let (write, config) = (self.write.clone(), self.config.clone());
         self.run(async move {
-            let mut guard = write.lock().await;
+            // Until the call has its answer, the connection is one to throw away: a call cut
+            // off by its deadline leaves its statement running on the server, where a lock it
+            // waited for (the commit turn) could still be granted to this session and never be
+            // given back. Closing the session gives back whatever it holds.
+            let mut slot = Discard(Some(write.lock().await));
+            let Some(guard) = slot.0.as_mut() else {
+                return Err(StoreError::Unavailable("no connection".into()));
+            };
             if guard.as_ref().is_none_or(|c| c.is_closed()) {
-                *guard = Some(connect(&config).await?);
+                **guard = Some(connect(&config).await?);
             }
             let Some(client) = guard.as_mut() else {
                 return Err(StoreError::Unavailable("no connection".into()));
             };
             let r = f(client).await;
-            if matches!(r, Err(StoreError::Unavailable(_))) {
-                *guard = None;
+            if !matches!(r, Err(StoreError::Unavailable(_))) {
+                // Answered: keep the connection.
+                slot.0.take();
             }
             r
         })
