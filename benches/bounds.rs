@@ -136,6 +136,11 @@ async fn unread_streams(secs: u64) -> (f64, f64, usize) {
         }
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
+    eprintln!(
+        "  {} streams held; RSS above idle before any change: {:.1} MB",
+        held.len(),
+        s.rss_mb() - idle
+    );
     // Changes keep flowing (a writer at ~20 actions/s) so unread streams fill up.
     let started = Instant::now();
     let mut peak: f64 = 0.0;

@@ -72,11 +72,18 @@ async fn an_unread_stream_is_closed_at_its_budget_and_streams_are_capped_per_tok
     let resp = open(&viewer).await;
     assert_eq!(resp.status().as_u16(), 429);
     assert!(resp.headers().get("retry-after").is_some());
+    // The refused stream's connection is not kept for it (a flood of them would be held memory).
+    assert_eq!(
+        resp.headers()
+            .get("connection")
+            .and_then(|v| v.to_str().ok()),
+        Some("close")
+    );
     drop(resp);
     // Another token is not held back by this one.
     assert_eq!(open(&admin).await.status().as_u16(), 200);
     // ~15 KB per change × 600 changes ≈ 9 MB per stream: past what the kernel buffers and past
-    // each stream's 1 MiB budget.
+    // each stream's 1 MiB budget (and the server's 16 MiB for all).
     for i in 0..600u32 {
         let body = json!({"action": {"type": "set_percent", "flag": "checkout-v2", "env": "staging", "cohort": format!("c{}", i % 90), "percent": 2 + (i % 50)}, "reason": "churn"});
         let r = http.post("/v1/actions", &admin, body).await;

@@ -18,8 +18,9 @@ pub const MAX_STREAMS_PER_TOKEN: usize = 64;
 /// Bytes one stream may have queued for a client that does not read; beyond it the stream is
 /// closed (the client reconnects and resyncs from a snapshot).
 pub const STREAM_BUDGET_BYTES: usize = 1 << 20;
-/// Bytes all streams together may have queued.
-pub const STREAMS_TOTAL_BUDGET_BYTES: usize = 32 << 20;
+/// Bytes all streams together may have queued (with ~17 KB of buffers per connection, 1,024
+/// streams cost ~18 MB open: this keeps them all under 64 MB, `benches/bounds.rs`).
+pub const STREAMS_TOTAL_BUDGET_BYTES: usize = 16 << 20;
 /// Per token: actions and decisions per second (and the burst above that rate).
 pub const WRITES_PER_SEC: u32 = 1000;
 pub const WRITES_BURST: u32 = 2000;
@@ -80,6 +81,9 @@ impl Default for Limits {
 pub struct TooMany {
     error: ServiceError,
     retry_after_secs: u64,
+    /// The answer ends its connection too (`Connection: close`): a refused stream's client is
+    /// told to wait, and an idle connection kept for it would be memory held by a flood.
+    close: bool,
 }
 
 impl From<TooMany> for ApiError {
@@ -90,7 +94,15 @@ impl From<TooMany> for ApiError {
 
 impl IntoResponse for TooMany {
     fn into_response(self) -> Response {
-        ApiError::from(self).into_response()
+        let close = self.close;
+        let mut r = ApiError::from(self).into_response();
+        if close {
+            r.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
+        r
     }
 }
 
@@ -147,6 +159,7 @@ impl Limits {
                         format!("this token is limited to {what}; retry in {secs} s"),
                     ),
                     retry_after_secs: secs.max(1),
+                    close: false,
                 })
             }
         }
@@ -157,6 +170,7 @@ impl Limits {
         let refuse = |msg: String| TooMany {
             error: ServiceError::new(ErrorKind::TooMany, "too_many_streams", msg),
             retry_after_secs: STREAM_RETRY_SECS,
+            close: true,
         };
         let mut s = self.streams.lock().unwrap_or_else(|p| p.into_inner());
         let mine = s.get(scope).copied().unwrap_or(0);

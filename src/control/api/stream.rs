@@ -174,7 +174,10 @@ pub(super) async fn stream(
     Query(q): Query<StreamQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let slot = limits.open_stream(&scope.0)?;
+    let slot = match limits.open_stream(&scope.0) {
+        Ok(s) => s,
+        Err(t) => return Ok(t.into_response()),
+    };
     // A stream keeps its connection from being evicted for as long as it is open.
     let conn = conn.map(|Extension(c)| c);
     let busy = conn.as_ref().map(ConnHandle::busy);
@@ -247,7 +250,7 @@ pub(super) async fn stream(
                 push_frame(&mut opening, "guardrails", None, &json);
             }
         }
-        if tx.send(Bytes::from(opening)).is_err() {
+        if tx.send(fitted(opening)).is_err() {
             return;
         }
         // The heartbeat timer is re-armed only when it fires, not on every event.
@@ -295,7 +298,7 @@ pub(super) async fn stream(
                 continue;
             }
             sent = tokio::time::Instant::now();
-            if tx.send(Bytes::from(chunk)).is_err() {
+            if tx.send(fitted(chunk)).is_err() {
                 return;
             }
         }
@@ -317,6 +320,13 @@ pub(super) async fn stream(
         (header::CACHE_CONTROL, "no-cache"),
     ];
     Ok((headers, Body::from_stream(frames)).into_response())
+}
+
+/// A chunk as bytes that hold no more memory than their length: a `String` grown by doubling
+/// may hold twice its text, and the budgets count length (shrinking in place is cheap).
+fn fitted(mut chunk: String) -> Bytes {
+    chunk.shrink_to_fit();
+    Bytes::from(chunk)
 }
 
 /// The sending side of a stream, within its byte budget and the server's: a chunk that does

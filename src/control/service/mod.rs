@@ -43,8 +43,10 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::broadcast;
 
-/// Changes kept in memory for stream resumption with `Last-Event-ID`.
+/// Changes kept in memory for stream resumption with `Last-Event-ID`: at most this many, and
+/// at most `RESUME_WINDOW_BYTES` of their JSON (a stream resumed from further back gets `reset`).
 pub const RESUME_WINDOW: usize = 4096;
+pub const RESUME_WINDOW_BYTES: usize = 8 << 20;
 /// Audit events included in a snapshot.
 pub const SNAPSHOT_AUDIT: usize = 200;
 /// Audit rows one search reads at most (a flag's events older than that need `before=`).
@@ -99,6 +101,8 @@ pub(super) struct Inner {
     pending: commit::Pending,
     next_audit: u64,
     recent: VecDeque<Arc<Published>>,
+    /// The JSON bytes `recent` holds.
+    recent_bytes: usize,
     recent_audit: VecDeque<AuditEvent>,
     pub metrics: Metrics,
     pub readings: Vec<GuardrailReading>,
@@ -247,6 +251,7 @@ impl ControlPlane {
                 pending: Default::default(),
                 next_audit: loaded.last_audit,
                 recent: VecDeque::new(),
+                recent_bytes: 0,
                 recent_audit,
                 metrics: Metrics::default(),
                 readings: Vec::new(),

@@ -73,9 +73,14 @@ impl Inner {
         }
         self.recent_audit.truncate(SNAPSHOT_AUDIT);
         let change = Arc::new(Published::new(&change));
+        self.recent_bytes += change.json().len();
         self.recent.push_back(change.clone());
-        while self.recent.len() > RESUME_WINDOW {
-            self.recent.pop_front();
+        while self.recent.len() > RESUME_WINDOW
+            || (self.recent_bytes > RESUME_WINDOW_BYTES && self.recent.len() > 1)
+        {
+            if let Some(old) = self.recent.pop_front() {
+                self.recent_bytes = self.recent_bytes.saturating_sub(old.json().len());
+            }
         }
         let _ = tx.send(StreamMsg::Change(change));
     }

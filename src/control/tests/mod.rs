@@ -233,6 +233,7 @@ mod door;
 mod group_commit;
 mod ladder;
 mod lifecycle;
+mod resume;
 mod served;
 
 /// The embedded TUI holds the control plane's flags, not a copy: a snapshot shares every flag;
