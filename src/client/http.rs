@@ -335,6 +335,15 @@ impl Client {
             .await
     }
 
+    pub async fn put_webhook(
+        &self,
+        hook: &crate::domain::Webhook,
+    ) -> Result<DefineOutcome, ClientError> {
+        let path = format!("/v1/webhooks/{}", url_key(&hook.name));
+        self.send(Method::PUT, &path, Resend::IfUnsent, |rb| rb.json(hook))
+            .await
+    }
+
     pub async fn push_metrics(&self, batch: &MetricBatch) -> Result<MetricAck, ClientError> {
         self.post("/v1/metrics", batch).await
     }

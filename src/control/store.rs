@@ -199,6 +199,22 @@ pub(crate) struct Meta {
     environments: Vec<Environment>,
     frozen: BTreeSet<EnvKey>,
     env_revisions: BTreeMap<EnvKey, Revision>,
+    /// Outgoing webhooks (no secrets: each names the environment variable holding its own).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    webhooks: Vec<crate::domain::Webhook>,
+}
+
+impl Meta {
+    /// What a commit writes of the live state besides flags.
+    pub(crate) fn of(s: &State) -> Meta {
+        Meta {
+            revision: s.revision,
+            environments: s.environments.clone(),
+            frozen: s.frozen.clone(),
+            env_revisions: s.env_revisions.clone(),
+            webhooks: s.webhooks.clone(),
+        }
+    }
 }
 
 /// Everything loaded at start.

@@ -31,6 +31,7 @@ struct Undo {
     environments: Vec<Environment>,
     frozen: BTreeSet<EnvKey>,
     env_revisions: BTreeMap<EnvKey, Revision>,
+    webhooks: Vec<crate::domain::Webhook>,
     next_audit: u64,
     evidence_due: Vec<EvidenceDue>,
     flags: HashMap<FlagKey, Option<Arc<Flag>>>,
@@ -54,6 +55,7 @@ impl Inner {
                 environments: self.state.environments.clone(),
                 frozen: self.state.frozen.clone(),
                 env_revisions: self.state.env_revisions.clone(),
+                webhooks: self.state.webhooks.clone(),
                 next_audit: self.next_audit,
                 evidence_due: self.evidence_due.clone(),
                 flags: HashMap::new(),
@@ -227,6 +229,7 @@ impl Inner {
             self.state.environments = c.state.environments;
             self.state.frozen = c.state.frozen;
             self.state.env_revisions = c.state.env_revisions;
+            self.state.webhooks = c.state.webhooks;
         }
         self.next_audit = self.next_audit.max(c.last_audit);
         self.evidence_due = c.evidence_due;
@@ -260,6 +263,7 @@ impl Inner {
         self.state.environments = u.environments;
         self.state.frozen = u.frozen;
         self.state.env_revisions = u.env_revisions;
+        self.state.webhooks = u.webhooks;
         self.next_audit = u.next_audit;
         self.evidence_due = u.evidence_due;
         for (key, old) in u.flags {

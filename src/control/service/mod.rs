@@ -20,6 +20,7 @@ mod read;
 mod samples;
 mod tokens;
 mod upkeep;
+pub mod webhooks;
 
 pub use crate::control::error::{ErrorKind, ServiceError};
 pub use caller::Caller;

@@ -205,6 +205,7 @@ impl Store {
                 environments: meta.environments,
                 frozen: meta.frozen,
                 env_revisions: meta.env_revisions,
+                webhooks: meta.webhooks,
                 flags,
             },
             approvals,
@@ -232,12 +233,7 @@ impl Store {
         let txn = self.db.begin_write()?;
         {
             if let Some(s) = c.meta {
-                let meta = Meta {
-                    revision: s.revision,
-                    environments: s.environments.clone(),
-                    frozen: s.frozen.clone(),
-                    env_revisions: s.env_revisions.clone(),
-                };
+                let meta = Meta::of(s);
                 txn.open_table(META)?
                     .insert("meta", to_json(&meta).as_slice())?;
             }

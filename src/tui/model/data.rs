@@ -120,6 +120,7 @@ impl Data {
             frozen: snap.frozen,
             env_revisions: BTreeMap::new(),
             flags: snap.flags.into_iter().map(|f| (f.key.clone(), f)).collect(),
+            webhooks: Vec::new(),
         };
         self.guardrails = snap.guardrails;
         self.approvals = snap.approvals;

@@ -24,12 +24,7 @@ pub(super) struct Rows {
 
 pub(super) fn rows(c: &Commit<'_>) -> Rows {
     let meta = c.meta.map(|s| {
-        let m = Meta {
-            revision: s.revision,
-            environments: s.environments.clone(),
-            frozen: s.frozen.clone(),
-            env_revisions: s.env_revisions.clone(),
-        };
+        let m = Meta::of(s);
         (i64_of(s.revision.0), json(&m))
     });
     Rows {

@@ -1,0 +1,46 @@
+//! The webhook routes: `PUT /v1/webhooks/{name}` (define, admin), `GET /v1/webhooks` (the
+//! definitions as they may be shown: no secret, no URL path). Handlers only translate.
+
+use super::gate::{TokenScope, allowed, blocking, body, caller};
+use super::{ApiError, err};
+use crate::control::policy::Op;
+use crate::control::service::webhooks::shown;
+use crate::control::service::{ControlPlane, ErrorKind};
+use crate::domain::{Actor, Webhook};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::{Extension, Json};
+use std::sync::Arc;
+
+pub(super) async fn put(
+    State(cp): State<Arc<ControlPlane>>,
+    Extension(actor): Extension<Actor>,
+    Extension(scope): Extension<TokenScope>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    req: Result<Bytes, BytesRejection>,
+) -> Result<Json<crate::wire::DefineOutcome>, ApiError> {
+    allowed(&actor, Op::Define)?;
+    let hook: Webhook = body(&headers, req)?;
+    if hook.name != name {
+        return Err(err(
+            ErrorKind::Invalid,
+            "key_mismatch",
+            format!(
+                "the body defines `{}` but the path says `{name}`",
+                crate::sanitize::clean(&hook.name, 100)
+            ),
+        ));
+    }
+    let caller = caller(actor, &scope, &headers, "api");
+    Ok(Json(
+        blocking(move || cp.define_webhook(&caller, hook)).await?,
+    ))
+}
+
+pub(super) async fn list(State(cp): State<Arc<ControlPlane>>) -> Json<serde_json::Value> {
+    let hooks: Vec<serde_json::Value> = cp.webhooks().iter().map(shown).collect();
+    Json(serde_json::json!({ "webhooks": hooks }))
+}
