@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 pub mod exposure;
 pub mod timeline;
+pub mod webhook;
 
 /// `GET /v1/snapshot`: the full state at one revision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -61,6 +61,8 @@ pub fn run(from: &Path, to: &str) -> Result<i32> {
         evidence_due: loaded.evidence_due.iter().collect(),
         evidence_done: Vec::new(),
         prune_idempotency_before: None,
+        // Webhook deliveries still queued are not copied (see docs/webhooks.md).
+        outbox: Vec::new(),
     })
     .map_err(|e| eyre!("the copy failed and nothing was written: {e}"))?;
 

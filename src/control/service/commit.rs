@@ -147,7 +147,9 @@ impl Inner {
                 flags.extend(c.flags.iter().map(|f| (&f.key, f)));
                 approvals.extend(c.approvals.iter().map(|a| (&a.id, a)));
             }
+            let outbox = self.outbox_for(&pending.changes, &undo.flags);
             self.store.commit(Commit {
+                outbox: outbox.iter().collect(),
                 meta: Some(&self.state),
                 base: undo.revision,
                 changes: pending.changes.iter().collect(),

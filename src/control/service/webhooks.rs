@@ -93,3 +93,87 @@ impl ControlPlane {
         lock(&self.inner).state.webhooks.clone()
     }
 }
+
+/// Deliveries one commit may queue at most (beyond it, the rest are dropped and logged): a
+/// group of many actions with many hooks must not make one transaction unbounded.
+pub const MAX_QUEUED_PER_COMMIT: usize = 10_000;
+
+impl Inner {
+    /// The outbox rows for what `changes` commit: one per (hook, event) a hook wants, written
+    /// in the same transaction. `before` holds the flags as they were before the group (a
+    /// pending request on a flag that changes is `request_outdated`).
+    pub(super) fn outbox_for(
+        &self,
+        changes: &[Change],
+        before: &HashMap<FlagKey, Option<Arc<Flag>>>,
+    ) -> Vec<crate::wire::webhook::OutboxRow> {
+        use crate::domain::HookEvent;
+        use crate::domain::hook_events::events_of;
+        let hooks = &self.state.webhooks;
+        if hooks.is_empty() {
+            return Vec::new();
+        }
+        let epoch = self.store.epoch();
+        let mut rows = Vec::new();
+        let mut outdated = std::collections::HashSet::new();
+        let mut queue = |event: HookEvent, a: &AuditEvent, id: String| {
+            let env = a.action.as_ref().map(|x| x.env());
+            for h in hooks
+                .iter()
+                .filter(|h| h.wants(event, a.flag.as_ref(), env))
+            {
+                if rows.len() >= MAX_QUEUED_PER_COMMIT {
+                    tracing::warn!(hook = %h.name, "too many webhook deliveries in one commit; dropped");
+                    continue;
+                }
+                rows.push(crate::wire::webhook::OutboxRow {
+                    id: id.clone(),
+                    hook: h.name.clone(),
+                    event,
+                    seq: a.id.0,
+                    queued_at: a.at,
+                    payload: crate::wire::webhook::payload(&id, event, a),
+                    attempts: 0,
+                    next_at: None,
+                });
+            }
+        };
+        for c in changes {
+            for a in &c.audit {
+                for event in events_of(a) {
+                    queue(event, a, format!("{epoch}-{}-{}", a.id, event.as_str()));
+                }
+            }
+            // A pending request on a flag this change moved is outdated now (it was not before).
+            for f in &c.flags {
+                let was = before
+                    .get(&f.key)
+                    .and_then(|o| o.as_ref())
+                    .map(|o| o.revision);
+                let Some(a) = c.audit.iter().find(|a| a.flag.as_ref() == Some(&f.key)) else {
+                    continue;
+                };
+                for r in self.approvals.values() {
+                    let on_flag = r.action.flag() == Some(&f.key);
+                    let fresh_before = was.is_none_or(|w| w <= r.revision);
+                    if r.state == ApprovalState::Pending
+                        && on_flag
+                        && fresh_before
+                        && f.revision > r.revision
+                        && a.approval.as_ref() != Some(&r.id)
+                        && outdated.insert(r.id.clone())
+                    {
+                        let mut ev = a.clone();
+                        ev.kind = crate::domain::AuditKind::Requested;
+                        ev.action = Some(r.action.clone());
+                        ev.reverse = Some(r.reverse.clone());
+                        ev.approval = Some(r.id.clone());
+                        let id = format!("{epoch}-{}-request_outdated-{}", a.id, r.id);
+                        queue(HookEvent::RequestOutdated, &ev, id);
+                    }
+                }
+            }
+        }
+        rows
+    }
+}

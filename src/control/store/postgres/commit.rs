@@ -20,6 +20,7 @@ pub(super) struct Rows {
     evidence_due: (Vec<i64>, Vec<Vec<u8>>),
     evidence_done: Vec<i64>,
     changes: (Vec<i64>, Vec<Vec<u8>>),
+    outbox: super::webhooks::Queued,
 }
 
 pub(super) fn rows(c: &Commit<'_>) -> Rows {
@@ -75,6 +76,7 @@ pub(super) fn rows(c: &Commit<'_>) -> Rows {
             .iter()
             .map(|ch| (i64_of(ch.revision.0), json(ch)))
             .unzip(),
+        outbox: super::webhooks::queued(&c.outbox),
     }
 }
 
@@ -176,6 +178,7 @@ pub(super) async fn write(c: &mut Client, r: Rows) -> Result<(), StoreError> {
         .await
         .map_err(pg)?;
     }
+    super::webhooks::queue(&t, &r.outbox).await?;
     if !r.changes.0.is_empty() {
         t.execute(
             "INSERT INTO flagtop_changes (revision, body) SELECT * FROM unnest($1::bigint[], $2::bytea[])",
