@@ -344,6 +344,18 @@ impl Client {
             .await
     }
 
+    pub async fn webhook_log(
+        &self,
+        hook: Option<&str>,
+        limit: usize,
+    ) -> Result<crate::wire::webhook::DeliveryLog, ClientError> {
+        let mut path = format!("/v1/webhooks/log?limit={limit}");
+        if let Some(h) = hook {
+            path.push_str(&format!("&hook={}", url_key(h)));
+        }
+        self.get(&path).await
+    }
+
     pub async fn push_metrics(&self, batch: &MetricBatch) -> Result<MetricAck, ClientError> {
         self.post("/v1/metrics", batch).await
     }

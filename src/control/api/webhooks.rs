@@ -1,5 +1,5 @@
-//! The webhook routes: `PUT /v1/webhooks/{name}` (define, admin), `GET /v1/webhooks` (the
-//! definitions as they may be shown: no secret, no URL path). Handlers only translate.
+//! The webhook routes: `PUT /v1/webhooks/{name}` (define, admin), `GET /v1/webhooks/log` (attempts and
+//! health), `GET /v1/webhooks` (the definitions as they may be shown: no secret, no URL path). Handlers only translate.
 
 use super::gate::{TokenScope, allowed, blocking, body, caller};
 use super::{ApiError, err};
@@ -8,8 +8,8 @@ use crate::control::service::webhooks::shown;
 use crate::control::service::{ControlPlane, ErrorKind};
 use crate::domain::{Actor, Webhook};
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::{Extension, Json};
 use std::sync::Arc;
@@ -37,6 +37,24 @@ pub(super) async fn put(
     let caller = caller(actor, &scope, &headers, "api");
     Ok(Json(
         blocking(move || cp.define_webhook(&caller, hook)).await?,
+    ))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LogQuery {
+    hook: Option<String>,
+    limit: Option<usize>,
+}
+
+pub(super) async fn log(
+    State(cp): State<Arc<ControlPlane>>,
+    q: Result<Query<LogQuery>, QueryRejection>,
+) -> Result<Json<crate::wire::webhook::DeliveryLog>, ApiError> {
+    let Query(q) = q.map_err(|e| err(ErrorKind::BadRequest, "invalid_query", e.body_text()))?;
+    let limit = q.limit.unwrap_or(100);
+    Ok(Json(
+        blocking(move || cp.webhook_log(q.hook.as_deref(), limit)).await?,
     ))
 }
 

@@ -177,3 +177,50 @@ impl Inner {
         rows
     }
 }
+
+/// Deliveries `GET /v1/webhooks/log` answers at most.
+pub const MAX_LOG_ANSWER: usize = 500;
+
+impl ControlPlane {
+    /// The store, for the webhook worker (outbox reads and attempts are bookkeeping of
+    /// deliveries, not changes: they never pass the door or bump a revision).
+    pub fn backend(&self) -> Arc<dyn Backend> {
+        self.store.clone()
+    }
+
+    /// Every defined hook's health (queued counted now), by name.
+    pub fn webhook_health(&self) -> Result<Vec<crate::wire::webhook::HookHealth>, ServiceError> {
+        let hooks = self.webhooks();
+        if hooks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let recorded = self.store.hook_health()?;
+        let mut out = Vec::new();
+        for h in hooks {
+            let mut hh = recorded
+                .iter()
+                .find(|r| r.name == h.name)
+                .cloned()
+                .unwrap_or_else(|| crate::wire::webhook::HookHealth {
+                    name: h.name.clone(),
+                    ..Default::default()
+                });
+            hh.queued = self.store.outbox_head(&h.name)?.1;
+            out.push(hh);
+        }
+        Ok(out)
+    }
+
+    /// The delivery log (newest first, one hook's or all) and every hook's health.
+    pub fn webhook_log(
+        &self,
+        hook: Option<&str>,
+        limit: usize,
+    ) -> Result<crate::wire::webhook::DeliveryLog, ServiceError> {
+        let limit = limit.clamp(1, MAX_LOG_ANSWER);
+        Ok(crate::wire::webhook::DeliveryLog {
+            deliveries: self.store.deliveries(hook, limit)?,
+            hooks: self.webhook_health()?,
+        })
+    }
+}
