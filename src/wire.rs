@@ -54,6 +54,9 @@ pub struct Snapshot {
     /// without `--no-simulate`, the embedded demo): no real application is behind them.
     #[serde(default)]
     pub simulated: bool,
+    /// Each webhook's health (queued, dropped, failing, the last attempt; see docs/webhooks.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<webhook::HookHealth>,
 }
 
 /// Evaluations served for one flag, environment, cohort (None: no cohort matched) and variation.

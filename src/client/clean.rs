@@ -362,6 +362,7 @@ impl Neutralise for Snapshot {
         self.approvals.iter_mut().for_each(Neutralise::neutralise);
         self.audit.iter_mut().for_each(Neutralise::neutralise);
         self.exposure.iter_mut().for_each(Neutralise::neutralise);
+        self.webhooks.neutralise();
     }
 }
 
@@ -386,6 +387,8 @@ impl Neutralise for Outcome {
         }
     }
 }
+
+mod webhook;
 
 #[cfg(test)]
 mod tests;

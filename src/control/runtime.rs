@@ -221,6 +221,7 @@ pub async fn start_with(opts: StartOptions, choice: StoreChoice) -> color_eyre::
         super::prometheus::spawn(cp.clone(), url, stop.clone())
             .map_err(|e| color_eyre::eyre::eyre!(e))?;
     }
+    super::webhooks::spawn_health(&tokio::runtime::Handle::current(), cp.clone(), stop.clone());
     match pg {
         None => {
             engine::spawn(cp.clone(), sim, exposition.clone(), opts.tick, stop.clone());

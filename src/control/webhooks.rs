@@ -55,6 +55,25 @@ pub fn spawn(rt: &tokio::runtime::Handle, cp: Arc<ControlPlane>, stop: Arc<Atomi
     });
 }
 
+/// How often every replica reads the webhooks' health for snapshots, `status` and the TUI.
+pub const HEALTH_POLL: Duration = Duration::from_secs(1);
+
+/// Read the webhooks' health every `HEALTH_POLL` until `stop` is set (every replica: the one
+/// delivering writes it to the store, the others read it there).
+pub fn spawn_health(rt: &tokio::runtime::Handle, cp: Arc<ControlPlane>, stop: Arc<AtomicBool>) {
+    rt.spawn(async move {
+        while !stop.load(Ordering::Relaxed) {
+            let c = cp.clone();
+            match tokio::task::spawn_blocking(move || c.webhook_health()).await {
+                Ok(Ok(h)) => cp.set_hook_health(h),
+                Ok(Err(e)) => tracing::debug!(error = %e, "cannot read the webhooks' health"),
+                Err(_) => {}
+            }
+            tokio::time::sleep(HEALTH_POLL).await;
+        }
+    });
+}
+
 /// One pass: each hook's oldest due delivery, sent once.
 async fn pass(cp: &Arc<ControlPlane>, client: &reqwest::Client) -> Result<(), String> {
     for hook in cp.webhooks() {

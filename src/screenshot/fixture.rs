@@ -139,6 +139,7 @@ pub fn snapshot(name: &str) -> Result<Snapshot, String> {
         flag_store_error: None,
         propagation_secs: None,
         simulated: true,
+        webhooks: Vec::new(),
         environments: sc.state.environments,
         frozen: Default::default(),
         flags,

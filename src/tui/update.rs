@@ -169,6 +169,12 @@ fn on_stream(m: &mut Model, s: StreamEvent) -> Step {
             m.data.store = st.into_inner();
             Step::redraw(true)
         }
+        StreamEvent::Webhooks(h) => {
+            let failing = super::model::failing(&h);
+            let changed = failing != m.data.webhooks_failing;
+            m.data.webhooks_failing = failing;
+            Step::redraw(changed)
+        }
         StreamEvent::Reset { .. } => Step {
             effects: vec![Effect::FetchSnapshot],
             redraw: false,

@@ -40,6 +40,32 @@ async fn killed_between_commit_and_delivery_it_delivers_after_the_restart_once_p
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(tried, "the worker never tried the unreachable receiver");
+    // `status` says so (its view of the hooks is refreshed every second).
+    let mut status = serde_json::Value::Null;
+    for _ in 0..50 {
+        let out = server.cli(&admin, &["status", "--json"]);
+        status = serde_json::from_slice(&out.stdout).unwrap();
+        if status["webhooks"][0]["failing"] == true {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let hook = &status["webhooks"][0];
+    assert_eq!(
+        (hook["name"].as_str(), hook["failing"].as_bool()),
+        (Some("ops"), Some(true)),
+        "{status}"
+    );
+    assert_eq!(
+        hook["last_attempt"]["error"], "could not connect to the receiver",
+        "{status}"
+    );
+    let text = server.cli(&admin, &["status"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("WARNING: webhook ops FAILING: attempt"),
+        "{text}"
+    );
     server.kill9();
     let rx = Receiver::start_on(&addr, &[]).await;
     let server = serve(dir.path(), &["--no-simulate"]);

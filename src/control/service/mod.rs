@@ -68,6 +68,8 @@ pub enum StreamMsg {
     Change(Arc<Published>),
     Guardrails(Arc<GuardrailUpdate>),
     Store(Arc<crate::wire::StoreStatus>),
+    /// The webhooks' health, when a hook starts or stops failing.
+    Webhooks(Arc<Vec<crate::wire::webhook::HookHealth>>),
 }
 
 /// A published change as streams send it: its revision and its JSON, made once for all of them
@@ -140,6 +142,8 @@ pub struct ControlPlane {
     /// Whether this plane's simulator makes up the traffic (`serve` without `--no-simulate`,
     /// the embedded demo): snapshots say so, and the TUI's header with them.
     simulated: std::sync::atomic::AtomicBool,
+    /// The webhooks' health as last read from the store (`webhooks::spawn_health`).
+    hook_health: Mutex<Vec<crate::wire::webhook::HookHealth>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -263,6 +267,7 @@ impl ControlPlane {
             disabled_tokens: Vec::new(),
             exposure: Default::default(),
             simulated: Default::default(),
+            hook_health: Default::default(),
         });
         let cp = cp.disable_reserved_tokens();
         if !loaded.initialised

@@ -86,6 +86,7 @@ impl ControlPlane {
             unsettled: inner.unsettled.len(),
             exposure: self.exposure.summary(self.clock.now()),
             simulated: self.simulated.load(std::sync::atomic::Ordering::Relaxed),
+            webhooks: lock(&self.hook_health).clone(),
         }
     }
 

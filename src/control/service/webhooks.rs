@@ -224,3 +224,23 @@ impl ControlPlane {
         })
     }
 }
+
+impl ControlPlane {
+    /// Keep the webhooks' health for snapshots and `status`; tell the streams when a hook
+    /// starts or stops failing (the TUI's header says `⚠ webhook failing`).
+    pub fn set_hook_health(&self, now: Vec<crate::wire::webhook::HookHealth>) {
+        let failing = |h: &[crate::wire::webhook::HookHealth]| -> Vec<String> {
+            h.iter()
+                .filter(|x| x.failing)
+                .map(|x| x.name.clone())
+                .collect()
+        };
+        let mut kept = lock(&self.hook_health);
+        let changed = failing(&kept) != failing(&now);
+        *kept = now.clone();
+        drop(kept);
+        if changed {
+            let _ = self.tx.send(StreamMsg::Webhooks(Arc::new(now)));
+        }
+    }
+}

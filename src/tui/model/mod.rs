@@ -9,7 +9,7 @@ mod panes;
 mod query;
 
 pub use super::pane::Pane;
-pub use data::{AUDIT_KEEP, Conn, Data};
+pub use data::{AUDIT_KEEP, Conn, Data, failing};
 pub use incident::Breach;
 pub use panes::{
     ActivityPane, ApprovalsPane, FlagsPane, GuardrailsPane, LadderPane, Selection, SortBy,

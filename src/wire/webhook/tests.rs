@@ -50,7 +50,7 @@ fn a_request_payload_names_what_who_and_how_to_act() {
     assert_eq!(p["environment"], "production");
     assert_eq!(p["cohort"], "eu-west");
     assert_eq!(p["who"]["kind"], "engine");
-    assert_eq!(p["change"]["reverse"]["restore"]["cohort"], "eu-west");
+    assert_eq!(p["change"]["reverse"]["type"], "restore");
     let cmds: Vec<&str> = p["commands"]
         .as_array()
         .unwrap()
