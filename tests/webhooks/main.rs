@@ -8,6 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod delivery;
+mod postgres;
 mod restart;
 
 use common::receiver::Got;
