@@ -22,7 +22,8 @@ pub fn update(m: &mut Model, ev: Event) -> Step {
         Event::Snapshot(_) | Event::Stream(_) | Event::Readings(..)
     );
     let mut step = step(m, ev);
-    if data && m.ring_for_new_breach() {
+    // Both are asked (each remembers what it announced); one bell for both.
+    if data && (m.ring_for_new_breach() | m.ring_for_new_request()) {
         step.effects.push(Effect::Bell);
     }
     step
