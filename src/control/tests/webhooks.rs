@@ -153,3 +153,39 @@ fn a_failed_commit_queues_nothing_and_the_queue_is_capped_oldest_dropped() {
     // The oldest went: the head is the second freeze.
     assert_eq!(head.map(|h| h.seq), Some(freezes[1]));
 }
+
+#[test]
+fn a_change_to_a_flag_with_a_pending_request_queues_request_outdated_once() {
+    let (_d, cp, _clock) = plane("demo");
+    cp.define_webhook(&admin(), slack(vec![HookEvent::RequestOutdated]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pending = cp
+        .approvals()
+        .into_iter()
+        .find(|a| a.state == ApprovalState::Pending)
+        .unwrap_or_else(|| panic!("the demo seeds a pending request"));
+    let key = pending
+        .action
+        .flag()
+        .cloned()
+        .unwrap_or_else(|| panic!("on a flag"));
+    let define = |text: &str| {
+        let mut f = (*cp.state().flags[&key]).clone();
+        f.description = text.into();
+        cp.define_flag(&admin(), f)
+            .unwrap_or_else(|e| panic!("{e}"));
+    };
+    define("changed once");
+    define("changed twice");
+    let rows = queued(&cp, "ops");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].event, HookEvent::RequestOutdated);
+    assert_eq!(rows[0].payload["approval"], pending.id.as_str());
+    assert!(
+        rows[0]
+            .id
+            .ends_with(&format!("request_outdated-{}", pending.id)),
+        "{}",
+        rows[0].id
+    );
+}
