@@ -7,6 +7,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod define;
 mod delivery;
 mod postgres;
 mod restart;
