@@ -74,39 +74,50 @@ pub fn spawn_health(rt: &tokio::runtime::Handle, cp: Arc<ControlPlane>, stop: Ar
     });
 }
 
-/// One pass: each hook's oldest due delivery, sent once.
+/// One pass: each hook's oldest due delivery, sent once — all hooks at the same time, so a
+/// receiver that never answers holds up only its own hook.
 async fn pass(cp: &Arc<ControlPlane>, client: &reqwest::Client) -> Result<(), String> {
-    for hook in cp.webhooks() {
-        let store = cp.backend();
-        let name = hook.name.clone();
-        let (head, _) = tokio::task::spawn_blocking(move || store.outbox_head(&name))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
-        let Some(row) = head else { continue };
-        let now = cp.clock.now();
-        if row.next_at.is_some_and(|t| t > now) {
-            continue;
-        }
-        let attempt = row.attempts.saturating_add(1);
-        let answer = send::send(client, &hook, &row, attempt, now).await;
-        let at = cp.clock.now();
-        let d = delivery(&row, attempt, at, answer);
-        match d.outcome.as_str() {
-            "delivered" => {
-                tracing::info!(hook = %hook.name, id = %row.id, attempt, "webhook delivered")
-            }
-            _ => {
-                tracing::warn!(hook = %hook.name, id = %row.id, attempt, error = d.error.as_deref().unwrap_or(""), "webhook delivery failed; will retry")
-            }
-        }
-        let store = cp.backend();
-        tokio::task::spawn_blocking(move || store.outbox_attempt(&row, &d))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+    let sends = cp.webhooks().into_iter().map(|hook| one(cp, client, hook));
+    futures::future::join_all(sends)
+        .await
+        .into_iter()
+        .collect::<Result<Vec<()>, String>>()
+        .map(drop)
+}
+
+/// `hook`'s oldest delivery, when it is due: sent, and the attempt recorded.
+async fn one(
+    cp: &Arc<ControlPlane>,
+    client: &reqwest::Client,
+    hook: crate::domain::Webhook,
+) -> Result<(), String> {
+    let store = cp.backend();
+    let name = hook.name.clone();
+    let (head, _) = tokio::task::spawn_blocking(move || store.outbox_head(&name))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let Some(row) = head else { return Ok(()) };
+    let now = cp.clock.now();
+    if row.next_at.is_some_and(|t| t > now) {
+        return Ok(());
     }
-    Ok(())
+    let attempt = row.attempts.saturating_add(1);
+    let answer = send::send(client, &hook, &row, attempt, now).await;
+    let d = delivery(&row, attempt, cp.clock.now(), answer);
+    match d.outcome.as_str() {
+        "delivered" => {
+            tracing::info!(hook = %hook.name, id = %row.id, attempt, "webhook delivered")
+        }
+        _ => {
+            tracing::warn!(hook = %hook.name, id = %row.id, attempt, error = d.error.as_deref().unwrap_or(""), "webhook delivery failed; will retry")
+        }
+    }
+    let store = cp.backend();
+    tokio::task::spawn_blocking(move || store.outbox_attempt(&row, &d))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
 }
 
 /// The log entry of one attempt: delivered on a 2xx, else retrying after the backoff.

@@ -127,3 +127,37 @@ async fn five_hundred_twice_then_200_is_delivered_once_after_two_retries_and_log
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     assert_eq!(rx.all().len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_never_answers_holds_up_only_its_own_hook() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &["--no-simulate"]);
+    let admin = server.admin.clone().unwrap();
+    let http = Http::new(&server.url);
+    // Accepts connections and never answers (held open until the test ends).
+    let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hole_url = format!("http://{}/hook", hole.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut conns = Vec::new();
+        while let Ok((c, _)) = hole.accept().await {
+            conns.push(c);
+        }
+    });
+    let rx = Receiver::start(&[]).await;
+    // Defined first: a pass that sent one hook after another would wait on it first.
+    for (name, url) in [("stuck", hole_url.as_str()), ("ops", rx.url.as_str())] {
+        let body =
+            json!({"name": name, "url": url, "events": ["freeze"], "secret_env": SECRET_ENV});
+        let path = format!("/v1/webhooks/{name}");
+        let r = http.call("PUT", &path, Some(&admin), Some(body), &[]).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+    freeze(&http, &admin, true).await;
+    let got = rx.wait_for(30, |g| !g.is_empty()).await;
+    assert_eq!(got.len(), 1);
+    // The stuck hook's first attempt is still waiting for its answer: nothing logged for it.
+    let out = server.cli(&admin, &["webhooks", "log", "--json", "--hook", "stuck"]);
+    let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(log["deliveries"].as_array().map(Vec::len), Some(0), "{log}");
+    held.abort();
+}
