@@ -63,6 +63,7 @@ pub fn run(from: &Path, to: &str) -> Result<i32> {
         prune_idempotency_before: None,
         // Webhook deliveries still queued are not copied (see docs/webhooks.md).
         outbox: Vec::new(),
+        hooks_removed: Vec::new(),
     })
     .map_err(|e| eyre!("the copy failed and nothing was written: {e}"))?;
 

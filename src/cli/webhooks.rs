@@ -1,5 +1,6 @@
 //! `flagtop webhooks log [--hook NAME] [--limit N] [--json]`: delivery attempts, newest first,
-//! and each hook's health (queued, dropped, delivered, failing, the last attempt).
+//! and each hook's health (queued, dropped, delivered, failing, the last attempt);
+//! `flagtop webhooks remove NAME`.
 
 use super::Cli;
 use super::session::connect;
@@ -20,10 +21,27 @@ pub enum WebhooksCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Remove a webhook; what is still queued for it is dropped.
+    Remove { name: String },
 }
 
 pub async fn run(cli: &Cli, command: &WebhooksCommand) -> Result<i32> {
-    let WebhooksCommand::Log { hook, limit, json } = command;
+    let (hook, limit, json) = match command {
+        WebhooksCommand::Log { hook, limit, json } => (hook, limit, json),
+        WebhooksCommand::Remove { name } => {
+            let session = connect(cli, "cli").await?;
+            let result = session.client.delete_webhook(name).await;
+            session.close().await;
+            let o = result?;
+            println!(
+                "webhook {} {} (revision {})",
+                clean(name, 100),
+                o.result,
+                o.revision
+            );
+            return Ok(exit::OK);
+        }
+    };
     let session = connect(cli, "cli").await?;
     let result = session.client.webhook_log(hook.as_deref(), *limit).await;
     session.close().await;

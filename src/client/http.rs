@@ -344,6 +344,12 @@ impl Client {
             .await
     }
 
+    pub async fn delete_webhook(&self, name: &str) -> Result<DefineOutcome, ClientError> {
+        let path = format!("/v1/webhooks/{}", url_key(name));
+        self.send(Method::DELETE, &path, Resend::IfUnsent, |rb| rb)
+            .await
+    }
+
     pub async fn webhook_log(
         &self,
         hook: Option<&str>,

@@ -363,7 +363,10 @@ pub fn router_with(cp: Arc<ControlPlane>, extras: Extras) -> Router {
         .route("/v1/tokens", post(add_token))
         .route("/v1/webhooks", get(webhooks::list))
         .route("/v1/webhooks/log", get(webhooks::log))
-        .route("/v1/webhooks/{name}", put(webhooks::put))
+        .route(
+            "/v1/webhooks/{name}",
+            put(webhooks::put).delete(webhooks::remove),
+        )
         .merge(ofrep::routes())
         .route_layer(middleware::from_fn_with_state(cp.clone(), authenticate));
     Router::new()

@@ -280,6 +280,8 @@ pub struct Commit<'a> {
     pub prune_idempotency_before: Option<chrono::DateTime<chrono::Utc>>,
     /// Webhook deliveries this commit queues (the outbox: durable with the change itself).
     pub outbox: Vec<&'a crate::wire::webhook::OutboxRow>,
+    /// Webhooks removed by this commit: their queued deliveries and health are dropped.
+    pub hooks_removed: Vec<&'a str>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {

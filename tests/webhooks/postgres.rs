@@ -45,4 +45,23 @@ async fn two_replicas_deliver_each_event_once_from_the_leader() {
         assert_eq!(log["hooks"][0]["queued"], 0, "{log}");
         assert_eq!(log["deliveries"].as_array().unwrap().len(), 3, "{log}");
     }
+    // Removed on B while one delivery is still queued (its receiver is gone): the queue goes
+    // with the hook, and A no longer lists it.
+    rx.stop();
+    freeze(&ha, &admin, false).await;
+    freeze(&ha, &admin, true).await;
+    let out = b.cli(&admin, &["webhooks", "remove", "ops"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_for("A to drop the hook", 30, async || {
+        ha.get("/v1/webhooks", &admin).await.body["webhooks"] == json!([])
+    })
+    .await;
+    let store = super::common::pg::pg_store(&url, &pw);
+    use flagtop::control::store::Backend;
+    assert_eq!(store.outbox_head("ops").unwrap().1, 0);
+    assert!(store.hook_health().unwrap().is_empty());
 }

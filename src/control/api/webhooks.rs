@@ -1,4 +1,4 @@
-//! The webhook routes: `PUT /v1/webhooks/{name}` (define, admin), `GET /v1/webhooks/log` (attempts and
+//! The webhook routes: `PUT`/`DELETE /v1/webhooks/{name}` (define, remove: admin), `GET /v1/webhooks/log` (attempts and
 //! health), `GET /v1/webhooks` (the definitions as they may be shown: no secret, no URL path). Handlers only translate.
 
 use super::gate::{TokenScope, allowed, blocking, body, caller};
@@ -37,6 +37,20 @@ pub(super) async fn put(
     let caller = caller(actor, &scope, &headers, "api");
     Ok(Json(
         blocking(move || cp.define_webhook(&caller, hook)).await?,
+    ))
+}
+
+pub(super) async fn remove(
+    State(cp): State<Arc<ControlPlane>>,
+    Extension(actor): Extension<Actor>,
+    Extension(scope): Extension<TokenScope>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Json<crate::wire::DefineOutcome>, ApiError> {
+    allowed(&actor, Op::Define)?;
+    let caller = caller(actor, &scope, &headers, "api");
+    Ok(Json(
+        blocking(move || cp.remove_webhook(&caller, &name)).await?,
     ))
 }
 

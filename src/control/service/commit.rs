@@ -23,6 +23,8 @@ pub(in crate::control) struct Pending {
     evidence_new: Vec<EvidenceDue>,
     evidence_done: Vec<AuditId>,
     prune_idempotency_before: Option<DateTime<Utc>>,
+    /// Webhooks removed: their queued deliveries and health go with the commit.
+    hooks_removed: Vec<String>,
 }
 
 /// The live state as it was before the first staged change.
@@ -119,6 +121,12 @@ impl Inner {
         self.pending.evidence_done.push(follows);
     }
 
+    /// Drop a removed webhook's queued deliveries and health with the next commit.
+    pub(super) fn stage_hook_removed(&mut self, name: String) {
+        self.begin_staging();
+        self.pending.hooks_removed.push(name);
+    }
+
     /// Forget idempotency records made before `before` with the next commit.
     pub(super) fn stage_prune_idempotency(&mut self, before: DateTime<Utc>) {
         self.begin_staging();
@@ -150,6 +158,7 @@ impl Inner {
             let outbox = self.outbox_for(&pending.changes, &undo.flags);
             self.store.commit(Commit {
                 outbox: outbox.iter().collect(),
+                hooks_removed: pending.hooks_removed.iter().map(String::as_str).collect(),
                 meta: Some(&self.state),
                 base: undo.revision,
                 changes: pending.changes.iter().collect(),

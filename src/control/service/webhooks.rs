@@ -88,6 +88,62 @@ impl ControlPlane {
         })
     }
 
+    /// Remove a webhook (admin): its queued deliveries go with it, in the same commit.
+    pub fn remove_webhook(
+        &self,
+        caller: &Caller,
+        name: &str,
+    ) -> Result<DefineOutcome, ServiceError> {
+        authorise(caller, Op::Define)?;
+        let now = self.clock.now();
+        let mut inner = lock(&self.inner);
+        let Some(old) = inner
+            .state
+            .webhooks
+            .iter()
+            .find(|h| h.name == name)
+            .map(shown)
+        else {
+            return Err(ServiceError::new(
+                ErrorKind::NotFound,
+                "unknown_webhook",
+                format!(
+                    "no webhook `{}`; `GET /v1/webhooks` lists them",
+                    crate::sanitize::clean(name, 100)
+                ),
+            ));
+        };
+        inner.begin_staging();
+        let revision = Revision(inner.state.revision.0 + 1);
+        let mut audit = inner.new_audit(
+            caller,
+            AuditKind::Defined,
+            &format!("webhook {name} removed"),
+            now,
+            revision,
+        );
+        audit.before = Some(old);
+        inner.state.webhooks.retain(|h| h.name != name);
+        inner.state.revision = revision;
+        inner.stage_hook_removed(name.to_string());
+        inner.stage_change(
+            Change {
+                revision,
+                at: now,
+                flags: vec![],
+                frozen: None,
+                approvals: vec![],
+                audit: vec![audit],
+            },
+            None,
+        );
+        inner.commit(&self.tx)?;
+        Ok(DefineOutcome {
+            result: "removed".into(),
+            revision,
+        })
+    }
+
     /// The webhooks defined, as they may be shown.
     pub fn webhooks(&self) -> Vec<Webhook> {
         lock(&self.inner).state.webhooks.clone()

@@ -292,6 +292,7 @@ impl Store {
             for e in &c.evidence_due {
                 t.insert(e.follows.0, to_json(e).as_slice())?;
             }
+            webhooks::forget(&txn, &c.hooks_removed)?;
             webhooks::queue(&txn, &c.outbox)?;
         }
         txn.commit()?;

@@ -189,3 +189,33 @@ fn a_change_to_a_flag_with_a_pending_request_queues_request_outdated_once() {
         rows[0].id
     );
 }
+
+#[test]
+fn removing_a_webhook_drops_what_is_queued_for_it_in_the_same_commit() {
+    let (dir, cp, clock) = plane("demo");
+    cp.define_webhook(&admin(), slack(vec![HookEvent::Freeze]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let freeze = Action::Freeze {
+        env: "staging".into(),
+    };
+    cp.submit(&admin(), &req(freeze), None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let store = cp.with_inner(|i| i.store.clone());
+    assert_eq!(store.outbox_head("ops").map(|h| h.1).ok(), Some(1));
+    let e = cp.remove_webhook(&person("op", Role::Operator), "ops");
+    assert_eq!(e.err().map(|e| e.kind), Some(ErrorKind::Forbidden));
+    let o = cp
+        .remove_webhook(&admin(), "ops")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(o.result, "removed");
+    assert_eq!(store.outbox_head("ops").map(|h| h.1).ok(), Some(0));
+    assert!(cp.webhooks().is_empty());
+    let audit = cp.audit(None, None, 1).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(audit[0].reason, "webhook ops removed");
+    let e = cp.remove_webhook(&admin(), "ops").err().map(|e| e.code);
+    assert_eq!(e, Some("unknown_webhook"));
+    drop((cp, store));
+    let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let cp = ControlPlane::open(store, clock, None).unwrap_or_else(|e| panic!("{e}"));
+    assert!(cp.webhooks().is_empty());
+}

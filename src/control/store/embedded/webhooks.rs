@@ -80,6 +80,27 @@ pub(super) fn queue(txn: &WriteTransaction, rows: &[&OutboxRow]) -> Result<(), S
     Ok(())
 }
 
+/// Drop removed hooks' queued deliveries and health (their log entries stay).
+pub(super) fn forget(txn: &WriteTransaction, hooks: &[&str]) -> Result<(), StoreError> {
+    if hooks.is_empty() {
+        return Ok(());
+    }
+    let mut t = txn.open_table(OUTBOX)?;
+    let mut h = txn.open_table(HEALTH)?;
+    for hook in hooks {
+        let (lo, hi) = range(hook);
+        let mut keys = Vec::new();
+        for row in t.range(lo.as_str()..hi.as_str())? {
+            keys.push(row?.0.value().to_string());
+        }
+        for k in &keys {
+            t.remove(k.as_str())?;
+        }
+        h.remove(*hook)?;
+    }
+    Ok(())
+}
+
 impl Store {
     pub fn outbox_head(&self, hook: &str) -> Result<(Option<OutboxRow>, u64), StoreError> {
         let txn = self.db.begin_read()?;

@@ -21,6 +21,7 @@ pub(super) struct Rows {
     evidence_done: Vec<i64>,
     changes: (Vec<i64>, Vec<Vec<u8>>),
     outbox: super::webhooks::Queued,
+    hooks_removed: Vec<String>,
 }
 
 pub(super) fn rows(c: &Commit<'_>) -> Rows {
@@ -77,6 +78,7 @@ pub(super) fn rows(c: &Commit<'_>) -> Rows {
             .map(|ch| (i64_of(ch.revision.0), json(ch)))
             .unzip(),
         outbox: super::webhooks::queued(&c.outbox),
+        hooks_removed: c.hooks_removed.iter().map(|h| h.to_string()).collect(),
     }
 }
 
@@ -178,6 +180,7 @@ pub(super) async fn write(c: &mut Client, r: Rows) -> Result<(), StoreError> {
         .await
         .map_err(pg)?;
     }
+    super::webhooks::forget(&t, &r.hooks_removed).await?;
     super::webhooks::queue(&t, &r.outbox).await?;
     if !r.changes.0.is_empty() {
         t.execute(

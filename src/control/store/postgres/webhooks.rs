@@ -46,6 +46,22 @@ pub(super) async fn queue(t: &Transaction<'_>, q: &Queued) -> Result<(), StoreEr
     Ok(())
 }
 
+/// Inside the commit's transaction: drop removed hooks' queued deliveries and health.
+pub(super) async fn forget(t: &Transaction<'_>, hooks: &[String]) -> Result<(), StoreError> {
+    if hooks.is_empty() {
+        return Ok(());
+    }
+    for table in ["flagtop_outbox", "flagtop_webhook_health"] {
+        t.execute(
+            &format!("DELETE FROM {table} WHERE hook = ANY($1)"),
+            &[&hooks],
+        )
+        .await
+        .map_err(pg)?;
+    }
+    Ok(())
+}
+
 impl PgStore {
     pub(super) fn pg_outbox_head(
         &self,
