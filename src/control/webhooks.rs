@@ -50,7 +50,9 @@ pub fn spawn(rt: &tokio::runtime::Handle, cp: Arc<ControlPlane>, stop: Arc<Atomi
             if let Err(e) = pass(&cp, &client).await {
                 tracing::warn!(error = %e, "webhook delivery pass failed; trying again");
             }
-            tokio::time::sleep(POLL).await;
+            // With no hook defined, look again only as often as the health is read.
+            let idle = cp.read_state(|s| s.webhooks.is_empty());
+            tokio::time::sleep(if idle { HEALTH_POLL } else { POLL }).await;
         }
     });
 }
