@@ -1,7 +1,8 @@
 //! Outgoing webhooks: what a hook is (name, URL, the events it wants, which environments and
 //! flags, the NAME of the environment variable that holds its secret, the body format) and
-//! the events it can be told about. Which events an audit event is: `domain::hook_events`. Pure: no I/O. The URL is checked where a definition
-//! enters (`control::definitions::check_webhook`); delivery lives in `control::webhooks`.
+//! the events it can be told about. Which events an audit event is: `domain::hook_events`.
+//! Pure: no I/O. The URL is checked where a definition enters
+//! (`control::definitions::check_webhook`); delivery lives in `control::webhooks`.
 
 use super::ids::{EnvKey, FlagKey};
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,6 @@
-//! Webhook definitions through the door (created or replaced by admins, idempotent, audited
-//! without the secret or the URL's path), and what the commit pipeline queues for them.
+//! Webhook definitions through the door (created, replaced or removed by admins, idempotent,
+//! audited without the secret or the URL's path), what the commit pipeline queues for them
+//! (`Inner::outbox_for`), and the hooks' health and delivery log as read from the store.
 
 use super::*;
 use crate::domain::Webhook;
