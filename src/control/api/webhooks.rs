@@ -1,5 +1,6 @@
-//! The webhook routes: `PUT`/`DELETE /v1/webhooks/{name}` (define, remove: admin), `GET /v1/webhooks/log` (attempts and
-//! health), `GET /v1/webhooks` (the definitions as they may be shown: no secret, no URL path). Handlers only translate.
+//! The webhook routes: `PUT`/`DELETE /v1/webhooks/{name}` (define, remove: admin),
+//! `GET /v1/webhooks/log` (attempts and health), `GET /v1/webhooks` (the definitions as they
+//! may be shown: no secret, no URL path). Handlers only translate.
 
 use super::gate::{TokenScope, allowed, blocking, body, caller};
 use super::{ApiError, err};
