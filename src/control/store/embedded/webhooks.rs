@@ -153,6 +153,17 @@ impl Store {
         Ok(())
     }
 
+    /// Every queued delivery, hook by hook (for `flagtop migrate`).
+    pub fn outbox_all(&self) -> Result<Vec<OutboxRow>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(OUTBOX)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            out.push(serde_json::from_slice(row?.1.value()).map_err(corrupt("webhook_outbox"))?);
+        }
+        Ok(out)
+    }
+
     pub fn deliveries(
         &self,
         hook: Option<&str>,
