@@ -5,7 +5,8 @@
 //!   guardrails, approvals, audit, evaluation).
 //! - [`sanitize`], [`exit`], [`testkit`]: inert text, exit codes, the fixed test clock.
 //! - [`wire`]: the HTTP API's bodies, shared by server and client.
-//! - [`control`]: the control plane (store, service, policy, engine, simulator, API, runtime).
+//! - [`control`]: the control plane (store, service, policy, engine, simulator, API, runtime,
+//!   webhook delivery).
 //! - [`client`]: the only code that speaks HTTP to a control plane (requests, SSE stream); hands
 //!   out backend text as `client::Clean` (inert).
 //! - [`tui`]: the operator TUI (event loop, model, update, confirm flow, views).

@@ -81,6 +81,7 @@ pub fn to_json(s: &Snapshot) -> Value {
         "simulated": s.simulated,
         "warnings": s.warnings,
         "unsettled_writes": s.unsettled,
+        "webhooks": s.webhooks,
         "flag_store_sync": sync_state(s),
         "lifecycle_rules": s.lifecycle_rules,
         "environments": s.environments.iter().map(|e| json!({"key": e.key, "protected": e.protected, "frozen": s.frozen.contains(&e.key)})).collect::<Vec<_>>(),
@@ -93,6 +94,33 @@ pub fn to_json(s: &Snapshot) -> Value {
             "created_at": a.created_at, "expires_at": a.expires_at,
         })).collect::<Vec<_>>(),
     })
+}
+
+/// One line per webhook: failing (with its last attempt and what went wrong) or ok.
+fn webhook_line(h: &crate::wire::webhook::HookHealth) -> String {
+    let counts = format!(
+        "queued {}, delivered {}, dropped {}",
+        h.queued, h.delivered, h.dropped
+    );
+    match (&h.last_attempt, h.failing) {
+        (Some(a), true) => format!(
+            "WARNING: webhook {} FAILING: attempt {} at {}: {} ({counts}); see `flagtop webhooks log --hook {}`\n",
+            clean(&h.name, 100),
+            a.attempt,
+            a.at.to_rfc3339(),
+            clean(a.error.as_deref().unwrap_or(""), 200),
+            clean(&h.name, 100)
+        ),
+        (Some(a), false) => format!(
+            "webhook {} ok: last delivered {} ({counts})\n",
+            clean(&h.name, 100),
+            a.at.to_rfc3339()
+        ),
+        (None, _) => format!(
+            "webhook {}: no attempt yet ({counts})\n",
+            clean(&h.name, 100)
+        ),
+    }
 }
 
 pub fn to_text(s: &Snapshot, only_env: Option<&str>) -> String {
@@ -121,6 +149,9 @@ pub fn to_text(s: &Snapshot, only_env: Option<&str>) -> String {
     }
     if s.unsettled > 0 {
         out.push_str(&format!("WARNING: {} write(s) to the flag store with an outcome not known yet; flagtop is reading them back\n", s.unsettled));
+    }
+    for h in &s.webhooks {
+        out.push_str(&webhook_line(h));
     }
     for env in &s.environments {
         if only_env.is_some_and(|e| e != env.key.as_str()) {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 pub mod exposure;
 pub mod timeline;
+pub mod webhook;
 
 /// `GET /v1/snapshot`: the full state at one revision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,6 +58,9 @@ pub struct Snapshot {
     /// 14 and 30 days, when it says nothing): every view judges stages by them.
     #[serde(default)]
     pub lifecycle_rules: crate::domain::LifecycleRules,
+    /// Each webhook's health (queued, dropped, failing, the last attempt; see docs/webhooks.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<webhook::HookHealth>,
 }
 
 /// Evaluations served for one flag, environment, cohort (None: no cohort matched) and variation.

@@ -268,6 +268,14 @@ fn migrate_copies_an_embedded_store_and_verifies_it() {
     let applied = cp
         .submit(&operator(), &rollback("eu-west"), Some("key-1"))
         .unwrap();
+    // A webhook with one delivery queued (nothing delivers here): both are copied.
+    let admin = Caller::token(Actor::from_token("root", Role::Admin), "api", "test");
+    let hook = json!({"name": "ops", "url": "https://hooks.example.com/x", "events": ["freeze"], "format": "slack"});
+    cp.define_webhook(&admin, serde_json::from_value(hook).unwrap())
+        .unwrap();
+    let freeze = json!({"action": {"type": "freeze", "env": "staging"}, "reason": "queued"});
+    cp.submit(&admin, &serde_json::from_value(freeze).unwrap(), None)
+        .unwrap();
     let (state, audit, approvals) = (
         cp.state(),
         cp.audit(None, None, 1000).unwrap(),
@@ -312,6 +320,12 @@ fn migrate_copies_an_embedded_store_and_verifies_it() {
     assert_eq!(cp.audit(None, None, 1000).unwrap(), audit);
     assert_eq!(cp.approvals().len(), approvals);
     assert!(cp.authenticate(&secret).is_some());
+    assert!(stdout.contains("webhook deliveries"), "{stdout}");
+    assert_eq!(
+        cp.backend().outbox_head("ops").unwrap().1,
+        1,
+        "the queued delivery"
+    );
     assert_eq!(
         cp.submit(&operator(), &rollback("eu-west"), Some("key-1"))
             .unwrap()

@@ -69,6 +69,8 @@ async fn every_endpoint_by_every_role() {
         ("/v1/audit", "GET /v1/audit"),
         ("/v1/flags", "GET /v1/flags"),
         ("/v1/flags/checkout-v2", "GET /v1/flags/{key}"),
+        ("/v1/webhooks", "GET /v1/webhooks"),
+        ("/v1/webhooks/log", "GET /v1/webhooks/log"),
     ] {
         let mut got = [0; 5];
         for (i, r) in ROLES.iter().enumerate() {
@@ -226,6 +228,8 @@ async fn every_endpoint_by_every_role() {
         ("POST", "/v1/metrics"),
         ("POST", "/v1/tokens"),
         ("PUT", "/v1/flags/x"),
+        ("PUT", "/v1/webhooks/x"),
+        ("DELETE", "/v1/webhooks/x"),
         ("GET", "/v1/stream"),
     ] {
         assert_eq!(

@@ -1,4 +1,4 @@
-//! `flagtop apply -f FILE`: environments and flags from a definitions file (idempotent).
+//! `flagtop apply -f FILE`: environments, flags and webhooks from a definitions file (idempotent).
 
 use super::Cli;
 use super::session::connect;
@@ -25,6 +25,10 @@ pub async fn apply_file(cli: &Cli, file: &PathBuf, json: bool) -> Result<i32> {
             let o = session.client.put_flag(flag).await?;
             results.push(serde_json::json!({"flag": flag.key, "result": o.result}));
         }
+        for hook in &defs.webhooks {
+            let o = session.client.put_webhook(hook).await?;
+            results.push(serde_json::json!({"webhook": hook.name, "result": o.result}));
+        }
         if json {
             println!(
                 "{}",
@@ -35,6 +39,7 @@ pub async fn apply_file(cli: &Cli, file: &PathBuf, json: bool) -> Result<i32> {
                 let what = r
                     .get("flag")
                     .or_else(|| r.get("environment"))
+                    .or_else(|| r.get("webhook"))
                     .and_then(|v| v.as_str())
                     .unwrap_or("");
                 println!(

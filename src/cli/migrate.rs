@@ -1,5 +1,6 @@
 //! `flagtop migrate --from DATA_DIR --to postgres://…`: copy an embedded store (state, audit,
-//! approvals, tokens, idempotency records, evidence checks) into an empty PostgreSQL database
+//! approvals, tokens, idempotency records, evidence checks, webhooks and their queued
+//! deliveries) into an empty PostgreSQL database
 //! in one transaction, then read it back and compare the counts.
 
 use crate::control::runtime::StoreChoice;
@@ -47,6 +48,7 @@ pub fn run(from: &Path, to: &str) -> Result<i32> {
         .map_err(|e| eyre!("{e}"))?;
     let tokens = src.tokens_by_hash().map_err(|e| eyre!("{e}"))?;
     let idem = src.idempotency_records().map_err(|e| eyre!("{e}"))?;
+    let queued = src.outbox_all().map_err(|e| eyre!("{e}"))?;
     let flags: Vec<_> = loaded.state.flags.values().map(|f| &**f).collect();
     dst.commit(Commit {
         meta: Some(&loaded.state),
@@ -61,6 +63,8 @@ pub fn run(from: &Path, to: &str) -> Result<i32> {
         evidence_due: loaded.evidence_due.iter().collect(),
         evidence_done: Vec::new(),
         prune_idempotency_before: None,
+        outbox: queued.iter().collect(),
+        hooks_removed: Vec::new(),
     })
     .map_err(|e| eyre!("the copy failed and nothing was written: {e}"))?;
 
@@ -77,7 +81,12 @@ pub fn run(from: &Path, to: &str) -> Result<i32> {
             back_idem += 1;
         }
     }
+    let mut back_queued = 0;
+    for h in &loaded.state.webhooks {
+        back_queued += dst.outbox_head(&h.name).map_err(|e| eyre!("{e}"))?.1 as usize;
+    }
     let rows = [
+        ("webhook deliveries", queued.len(), back_queued),
         ("flags", loaded.state.flags.len(), back.state.flags.len()),
         ("approvals", loaded.approvals.len(), back.approvals.len()),
         ("audit events", audit.len(), back_audit),

@@ -21,6 +21,7 @@ mod status;
 mod timeline;
 mod token;
 mod tui;
+mod webhooks;
 
 pub use crate::exit::{self, UsageError};
 pub use act::parse_percent;
@@ -165,6 +166,11 @@ pub enum Command {
         #[command(subcommand)]
         command: token::TokenCommand,
     },
+    /// Outgoing webhooks: `webhooks log` shows delivery attempts and each hook's health.
+    Webhooks {
+        #[command(subcommand)]
+        command: webhooks::WebhooksCommand,
+    },
     /// Validate config.toml, every theme and keymap; report every problem with file:line:column.
     CheckConfig,
     /// Render fixture state to an SVG (README screenshots).
@@ -225,6 +231,9 @@ impl Cli {
             Some(Command::Token {
                 command: token::TokenCommand::Add { json, .. },
             }) => *json,
+            Some(Command::Webhooks {
+                command: webhooks::WebhooksCommand::Log { json, .. },
+            }) => *json,
             _ => false,
         }
     }
@@ -255,6 +264,7 @@ async fn dispatch(mut cli: Cli) -> Result<i32> {
                 | Command::Timeline(_)
                 | Command::Apply { .. }
                 | Command::Token { .. }
+                | Command::Webhooks { .. }
                 | Command::Mcp
         )
     );
@@ -303,6 +313,7 @@ async fn dispatch(mut cli: Cli) -> Result<i32> {
         Some(Command::Token {
             command: token::TokenCommand::Add { name, role, json },
         }) => token::token_add(&cli, name, role, *json).await,
+        Some(Command::Webhooks { command }) => webhooks::run(&cli, command).await,
         Some(Command::CheckConfig) => Ok(crate::config::check_command()),
         Some(Command::Screenshot(args)) => screenshot::run(&cli, args),
         Some(Command::Mcp) => mcp::run(&cli).await,

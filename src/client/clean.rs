@@ -363,6 +363,7 @@ impl Neutralise for Snapshot {
         self.audit.iter_mut().for_each(Neutralise::neutralise);
         self.exposure.iter_mut().for_each(Neutralise::neutralise);
         self.lifecycle_rules = self.lifecycle_rules.bounded();
+        self.webhooks.neutralise();
     }
 }
 
@@ -387,6 +388,8 @@ impl Neutralise for Outcome {
         }
     }
 }
+
+mod webhook;
 
 #[cfg(test)]
 mod tests;

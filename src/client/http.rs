@@ -335,6 +335,33 @@ impl Client {
             .await
     }
 
+    pub async fn put_webhook(
+        &self,
+        hook: &crate::domain::Webhook,
+    ) -> Result<DefineOutcome, ClientError> {
+        let path = format!("/v1/webhooks/{}", url_key(&hook.name));
+        self.send(Method::PUT, &path, Resend::IfUnsent, |rb| rb.json(hook))
+            .await
+    }
+
+    pub async fn delete_webhook(&self, name: &str) -> Result<DefineOutcome, ClientError> {
+        let path = format!("/v1/webhooks/{}", url_key(name));
+        self.send(Method::DELETE, &path, Resend::IfUnsent, |rb| rb)
+            .await
+    }
+
+    pub async fn webhook_log(
+        &self,
+        hook: Option<&str>,
+        limit: usize,
+    ) -> Result<crate::wire::webhook::DeliveryLog, ClientError> {
+        let mut path = format!("/v1/webhooks/log?limit={limit}");
+        if let Some(h) = hook {
+            path.push_str(&format!("&hook={}", url_key(h)));
+        }
+        self.get(&path).await
+    }
+
     pub async fn push_metrics(&self, batch: &MetricBatch) -> Result<MetricAck, ClientError> {
         self.post("/v1/metrics", batch).await
     }

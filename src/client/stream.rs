@@ -34,6 +34,8 @@ pub enum StreamEvent {
     Guardrails(Clean<GuardrailUpdate>),
     /// The external flag store's sync state changed.
     Store(Clean<crate::wire::StoreStatus>),
+    /// The webhooks' health changed (a hook started or stopped failing).
+    Webhooks(Clean<Vec<crate::wire::webhook::HookHealth>>),
     /// The server cannot replay what we missed: fetch a new snapshot.
     Reset {
         revision: u64,
@@ -268,6 +270,10 @@ async fn connection(
                 "store" => StreamEvent::Store(Clean::new(
                     serde_json::from_str(&ev.data)
                         .map_err(|e| refused(format!("bad store: {e}")))?,
+                )),
+                "webhooks" => StreamEvent::Webhooks(Clean::new(
+                    serde_json::from_str(&ev.data)
+                        .map_err(|e| refused(format!("bad webhooks: {e}")))?,
                 )),
                 "guardrails" => StreamEvent::Guardrails(Clean::new(
                     serde_json::from_str(&ev.data)

@@ -39,7 +39,8 @@ pub struct Settings {
     pub theme: Option<Named>,
     pub keymap: Option<Named>,
     pub ascii: Option<bool>,
-    /// Ring the terminal bell when a guardrail newly breaches (off by default).
+    /// Ring the terminal bell on a new breach or a new request the user may approve (off by
+    /// default).
     pub bell: Option<bool>,
     pub limits: Limits,
     /// `[lifecycle]`: the days that make a flag ready for cleanup or stale, for a control plane

@@ -25,6 +25,7 @@ pub mod limits;
 pub mod ofrep;
 mod requests;
 mod stream;
+mod webhooks;
 
 use gate::{TokenScope, allowed, authenticate, blocking, body, bounded_body, caller};
 
@@ -360,6 +361,12 @@ pub fn router_with(cp: Arc<ControlPlane>, extras: Extras) -> Router {
         .route("/v1/flags/{key}", get(get_flag).put(put_flag))
         .route("/v1/environments/{key}", put(put_env))
         .route("/v1/tokens", post(add_token))
+        .route("/v1/webhooks", get(webhooks::list))
+        .route("/v1/webhooks/log", get(webhooks::log))
+        .route(
+            "/v1/webhooks/{name}",
+            put(webhooks::put).delete(webhooks::remove),
+        )
         .merge(ofrep::routes())
         .route_layer(middleware::from_fn_with_state(cp.clone(), authenticate));
     Router::new()

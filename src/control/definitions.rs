@@ -7,6 +7,9 @@ use crate::domain::{Environment, Flag, State};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
+mod webhooks;
+pub use webhooks::{MIN_SECRET, check_webhook};
+
 /// The file format of `flagtop apply -f flags.toml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -15,6 +18,9 @@ pub struct FlagsFile {
     pub environments: Vec<Environment>,
     #[serde(default)]
     pub flags: Vec<Flag>,
+    /// Outgoing webhooks (`[[webhooks]]`, see docs/webhooks.md).
+    #[serde(default)]
+    pub webhooks: Vec<crate::domain::Webhook>,
 }
 
 /// Parse a definitions file; errors carry line and column.

@@ -20,6 +20,7 @@ pub mod server;
 pub mod service;
 pub mod simulator;
 pub mod store;
+pub mod webhooks;
 
 #[cfg(test)]
 mod tests;

@@ -224,8 +224,12 @@ pub async fn start_with(opts: StartOptions, choice: StoreChoice) -> color_eyre::
         super::prometheus::spawn(cp.clone(), url, stop.clone())
             .map_err(|e| color_eyre::eyre::eyre!(e))?;
     }
+    super::webhooks::spawn_health(&tokio::runtime::Handle::current(), cp.clone(), stop.clone());
     match pg {
-        None => engine::spawn(cp.clone(), sim, exposition.clone(), opts.tick, stop.clone()),
+        None => {
+            engine::spawn(cp.clone(), sim, exposition.clone(), opts.tick, stop.clone());
+            super::webhooks::spawn(&tokio::runtime::Handle::current(), cp.clone(), stop.clone());
+        }
         Some(pg) => {
             spawn_store_follower(cp.clone(), pg.wakeup(), stop.clone());
             let (engine_cp, exposition, tick, scenario, simulate) = (
@@ -236,11 +240,14 @@ pub async fn start_with(opts: StartOptions, choice: StoreChoice) -> color_eyre::
                 opts.simulate,
             );
             let mut sim = sim;
+            let rt = tokio::runtime::Handle::current();
             // `engine_stop` is set when this replica loses the lock or the server stops.
             let start_engine = move |engine_stop: Arc<AtomicBool>| {
                 let sim = sim
                     .take()
                     .or_else(|| simulate.then(|| Simulator::new(&scenario, SystemClock.now())));
+                // Webhooks are delivered where the engine runs: one replica at a time.
+                super::webhooks::spawn(&rt, engine_cp.clone(), engine_stop.clone());
                 engine::spawn(
                     engine_cp.clone(),
                     sim,

@@ -103,6 +103,7 @@ fn empty_state(flags: BTreeMap<crate::domain::FlagKey, Flag>) -> State {
             .into_iter()
             .map(|(k, f)| (k, std::sync::Arc::new(f)))
             .collect(),
+        webhooks: Vec::new(),
     }
 }
 

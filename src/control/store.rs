@@ -13,8 +13,14 @@ use crate::domain::{
     ApprovalRequest, AuditEvent, AuditId, EnvKey, Environment, EvidenceDue, Flag, Revision, Role,
     State,
 };
+use crate::wire::webhook::{Delivery, HookHealth, OutboxRow};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+
+/// Deliveries queued per hook at most; beyond it the oldest is dropped (counted, logged).
+pub const MAX_QUEUED_PER_HOOK: u64 = 1000;
+/// Delivery attempts the log keeps (the oldest go first).
+pub const MAX_DELIVERY_LOG: u64 = 10_000;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +98,15 @@ pub trait Backend: Send + Sync {
     }
     /// Give the commit turn back (also given back when the connection is lost).
     fn end_turn(&self) {}
+    /// The oldest queued delivery of `hook`, and how many are queued for it.
+    fn outbox_head(&self, hook: &str) -> Result<(Option<OutboxRow>, u64), StoreError>;
+    /// Record an attempt durably: the delivery log, the hook's health, and the row — removed
+    /// when `attempt.outcome` is `delivered` or `dropped`, else kept with its next try.
+    fn outbox_attempt(&self, row: &OutboxRow, attempt: &Delivery) -> Result<(), StoreError>;
+    /// The delivery log, newest first (one hook's, or all), at most `limit`.
+    fn deliveries(&self, hook: Option<&str>, limit: usize) -> Result<Vec<Delivery>, StoreError>;
+    /// Every hook's health as recorded (queued counts are filled in by `outbox_head`).
+    fn hook_health(&self) -> Result<Vec<HookHealth>, StoreError>;
     /// Where it is, for logs and `status` (never a password).
     fn describe(&self) -> String;
     /// Tests: make the next commit fail as a full disk (or a lost database) would.
@@ -139,6 +154,18 @@ impl<T: Backend + ?Sized> Backend for std::sync::Arc<T> {
     }
     fn end_turn(&self) {
         (**self).end_turn()
+    }
+    fn outbox_head(&self, hook: &str) -> Result<(Option<OutboxRow>, u64), StoreError> {
+        (**self).outbox_head(hook)
+    }
+    fn outbox_attempt(&self, row: &OutboxRow, attempt: &Delivery) -> Result<(), StoreError> {
+        (**self).outbox_attempt(row, attempt)
+    }
+    fn deliveries(&self, hook: Option<&str>, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        (**self).deliveries(hook, limit)
+    }
+    fn hook_health(&self) -> Result<Vec<HookHealth>, StoreError> {
+        (**self).hook_health()
     }
     fn describe(&self) -> String {
         (**self).describe()
@@ -199,6 +226,22 @@ pub(crate) struct Meta {
     environments: Vec<Environment>,
     frozen: BTreeSet<EnvKey>,
     env_revisions: BTreeMap<EnvKey, Revision>,
+    /// Outgoing webhooks (no secrets: each names the environment variable holding its own).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    webhooks: Vec<crate::domain::Webhook>,
+}
+
+impl Meta {
+    /// What a commit writes of the live state besides flags.
+    pub(crate) fn of(s: &State) -> Meta {
+        Meta {
+            revision: s.revision,
+            environments: s.environments.clone(),
+            frozen: s.frozen.clone(),
+            env_revisions: s.env_revisions.clone(),
+            webhooks: s.webhooks.clone(),
+        }
+    }
 }
 
 /// Everything loaded at start.
@@ -235,6 +278,10 @@ pub struct Commit<'a> {
     pub evidence_done: Vec<AuditId>,
     /// Forget idempotency records made before this time.
     pub prune_idempotency_before: Option<chrono::DateTime<chrono::Utc>>,
+    /// Webhook deliveries this commit queues (the outbox: durable with the change itself).
+    pub outbox: Vec<&'a crate::wire::webhook::OutboxRow>,
+    /// Webhooks removed by this commit: their queued deliveries and health are dropped.
+    pub hooks_removed: Vec<&'a str>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {

@@ -339,6 +339,9 @@ pub struct State {
     /// Shared, copy-on-write (`Arc::make_mut`): a snapshot, the embedded TUI's model and a
     /// group commit's undo log hold the same flags instead of copies of 10,000 of them.
     pub flags: BTreeMap<FlagKey, Arc<Flag>>,
+    /// Outgoing webhooks (definitions only: no secret is held, see `domain::webhook`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<super::webhook::Webhook>,
 }
 
 impl State {

@@ -7,11 +7,13 @@ pub mod audit;
 pub mod eval;
 pub mod flag;
 pub mod guardrail;
+pub mod hook_events;
 pub mod ids;
 pub mod ladder;
 pub mod lifecycle;
 pub mod reason;
 pub mod small_map;
+pub mod webhook;
 
 #[cfg(test)]
 mod tests;
@@ -30,6 +32,7 @@ pub use ids::{ApprovalId, AuditId, CohortName, EnvKey, FlagKey, Revision};
 pub use ladder::{AdvancePolicy, Ladder, LadderState, Stage};
 pub use lifecycle::{Assessment, Rules as LifecycleRules, Stage as LifecycleStage};
 pub use small_map::SmallMap;
+pub use webhook::{HookEvent, HookFormat, Webhook};
 
 /// The name the control plane's own automation (ladder engine, safeguards) acts under. A name
 /// only: the engine is recognised by its kind (`ActorKind::Engine`), which no token can claim.

@@ -93,6 +93,7 @@ fn state_with(
             Default::default()
         },
         env_revisions: BTreeMap::new(),
+        webhooks: Vec::new(),
         flags: [(flag.key.clone(), std::sync::Arc::new(flag))]
             .into_iter()
             .collect(),

@@ -236,6 +236,7 @@ pub fn reverse_on(s: &Snapshot, action: &Action) -> Option<Action> {
         frozen: s.frozen.clone(),
         env_revisions: Default::default(),
         flags,
+        webhooks: Vec::new(),
     };
     action.apply(&mut scratch, s.server_time).ok()
 }

@@ -140,6 +140,7 @@ pub fn snapshot(name: &str) -> Result<Snapshot, String> {
         propagation_secs: None,
         simulated: true,
         lifecycle_rules: Default::default(),
+        webhooks: Vec::new(),
         environments: sc.state.environments,
         frozen: Default::default(),
         flags,

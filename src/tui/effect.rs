@@ -49,7 +49,8 @@ pub enum Effect {
         idem_key: String,
     },
     FetchSnapshot,
-    /// Ring the terminal bell (a guardrail newly breached and the `bell` option is on).
+    /// Ring the terminal bell (a guardrail newly breached, or a request this user may approve
+    /// arrived, and the `bell` option is on).
     Bell,
     /// The one way to end the TUI.
     Quit,

@@ -56,6 +56,7 @@ pub async fn run(client: Client, mut opts: TuiOptions) -> color_eyre::Result<()>
     model.bell = opts.bell;
     // Breaches already there at start are not news.
     let _ = model.ring_for_new_breach();
+    let _ = model.ring_for_new_request();
     if let Some(n) = opts.notice {
         // Before the loop starts: part of the first state, like the snapshot.
         model.set_status(crate::sanitize::sanitize(&n), true);

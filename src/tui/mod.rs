@@ -53,7 +53,8 @@ pub struct TuiOptions {
     /// How much colour reaches the terminal (NO_COLOR strips it all).
     pub color: color_filter::ColorMode,
     pub limits: Limits,
-    /// Ring the terminal bell when a guardrail on screen newly breaches.
+    /// Ring the terminal bell when a guardrail on screen newly breaches or a request this user
+    /// may approve arrives.
     pub bell: bool,
     /// Shown in the status line at start (e.g. a keymap warning).
     pub notice: Option<String>,

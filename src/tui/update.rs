@@ -22,7 +22,8 @@ pub fn update(m: &mut Model, ev: Event) -> Step {
         Event::Snapshot(_) | Event::Stream(_) | Event::Readings(..)
     );
     let mut step = step(m, ev);
-    if data && m.ring_for_new_breach() {
+    // Both are asked (each remembers what it announced); one bell for both.
+    if data && (m.ring_for_new_breach() | m.ring_for_new_request()) {
         step.effects.push(Effect::Bell);
     }
     step
@@ -170,6 +171,12 @@ fn on_stream(m: &mut Model, s: StreamEvent) -> Step {
         StreamEvent::Store(st) => {
             m.data.store = st.into_inner();
             Step::redraw(true)
+        }
+        StreamEvent::Webhooks(h) => {
+            let failing = super::model::failing(&h);
+            let changed = failing != m.data.webhooks_failing;
+            m.data.webhooks_failing = failing;
+            Step::redraw(changed)
         }
         StreamEvent::Reset { .. } => Step {
             effects: vec![Effect::FetchSnapshot],

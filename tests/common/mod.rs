@@ -5,6 +5,7 @@ pub mod fault;
 pub mod pg;
 pub mod pty;
 pub mod raw;
+pub mod receiver;
 pub mod unleash;
 
 use std::io::{BufRead, BufReader};

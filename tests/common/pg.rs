@@ -65,11 +65,22 @@ pub fn pg_store(url: &str, password: &str) -> PgStore {
 /// `flagtop serve --store` on the database `url`, with its own data dir (kept while the
 /// `TempDir` lives); `extra` arguments as given (`--no-simulate` for most tests).
 pub fn replica(url: &str, pw: &str, extra: &[&str]) -> (tempfile::TempDir, Server) {
+    replica_env(url, pw, extra, &[])
+}
+
+/// As `replica`, with more environment variables (a webhook's secret).
+pub fn replica_env(
+    url: &str,
+    pw: &str,
+    extra: &[&str],
+    more: &[(&str, String)],
+) -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().unwrap();
-    let envs = [
+    let mut envs = vec![
         ("FLAGTOP_STORE", url.to_string()),
         ("PGPASSWORD", pw.to_string()),
     ];
+    envs.extend(more.iter().cloned());
     let s = Server::start_env(dir.path(), "127.0.0.1:0", extra, &envs);
     (dir, s)
 }

@@ -147,6 +147,12 @@ fn push_msg(
             None,
             &serde_json::to_string(&*s).unwrap_or_default(),
         ),
+        Ok(StreamMsg::Webhooks(h)) => push_frame(
+            out,
+            "webhooks",
+            None,
+            &serde_json::to_string(&*h).unwrap_or_default(),
+        ),
         Err(RecvError::Lagged(_)) => {
             // Too slow to keep up: tell the client to fetch a fresh snapshot.
             let rev = cp.revision();

@@ -23,6 +23,8 @@ pub(in crate::control) struct Pending {
     evidence_new: Vec<EvidenceDue>,
     evidence_done: Vec<AuditId>,
     prune_idempotency_before: Option<DateTime<Utc>>,
+    /// Webhooks removed: their queued deliveries and health go with the commit.
+    hooks_removed: Vec<String>,
 }
 
 /// The live state as it was before the first staged change.
@@ -31,6 +33,7 @@ struct Undo {
     environments: Vec<Environment>,
     frozen: BTreeSet<EnvKey>,
     env_revisions: BTreeMap<EnvKey, Revision>,
+    webhooks: Vec<crate::domain::Webhook>,
     next_audit: u64,
     evidence_due: Vec<EvidenceDue>,
     flags: HashMap<FlagKey, Option<Arc<Flag>>>,
@@ -54,6 +57,7 @@ impl Inner {
                 environments: self.state.environments.clone(),
                 frozen: self.state.frozen.clone(),
                 env_revisions: self.state.env_revisions.clone(),
+                webhooks: self.state.webhooks.clone(),
                 next_audit: self.next_audit,
                 evidence_due: self.evidence_due.clone(),
                 flags: HashMap::new(),
@@ -117,6 +121,12 @@ impl Inner {
         self.pending.evidence_done.push(follows);
     }
 
+    /// Drop a removed webhook's queued deliveries and health with the next commit.
+    pub(super) fn stage_hook_removed(&mut self, name: String) {
+        self.begin_staging();
+        self.pending.hooks_removed.push(name);
+    }
+
     /// Forget idempotency records made before `before` with the next commit.
     pub(super) fn stage_prune_idempotency(&mut self, before: DateTime<Utc>) {
         self.begin_staging();
@@ -145,7 +155,10 @@ impl Inner {
                 flags.extend(c.flags.iter().map(|f| (&f.key, f)));
                 approvals.extend(c.approvals.iter().map(|a| (&a.id, a)));
             }
+            let outbox = self.outbox_for(&pending.changes, &undo.flags);
             self.store.commit(Commit {
+                outbox: outbox.iter().collect(),
+                hooks_removed: pending.hooks_removed.iter().map(String::as_str).collect(),
                 meta: Some(&self.state),
                 base: undo.revision,
                 changes: pending.changes.iter().collect(),
@@ -227,6 +240,7 @@ impl Inner {
             self.state.environments = c.state.environments;
             self.state.frozen = c.state.frozen;
             self.state.env_revisions = c.state.env_revisions;
+            self.state.webhooks = c.state.webhooks;
         }
         self.next_audit = self.next_audit.max(c.last_audit);
         self.evidence_due = c.evidence_due;
@@ -260,6 +274,7 @@ impl Inner {
         self.state.environments = u.environments;
         self.state.frozen = u.frozen;
         self.state.env_revisions = u.env_revisions;
+        self.state.webhooks = u.webhooks;
         self.next_audit = u.next_audit;
         self.evidence_due = u.evidence_due;
         for (key, old) in u.flags {

@@ -20,6 +20,7 @@ mod read;
 mod samples;
 mod tokens;
 mod upkeep;
+pub mod webhooks;
 
 pub use crate::control::error::{ErrorKind, ServiceError};
 pub use caller::Caller;
@@ -69,6 +70,8 @@ pub enum StreamMsg {
     Change(Arc<Published>),
     Guardrails(Arc<GuardrailUpdate>),
     Store(Arc<crate::wire::StoreStatus>),
+    /// The webhooks' health, when a hook starts or stops failing.
+    Webhooks(Arc<Vec<crate::wire::webhook::HookHealth>>),
 }
 
 /// A published change as streams send it: its revision and its JSON, made once for all of them
@@ -146,6 +149,8 @@ pub struct ControlPlane {
     /// The lifecycle rules (`[lifecycle]` in the control plane's `config.toml`): snapshots carry
     /// them, so that `status`, `lifecycle`, the TUI and the API judge stages alike.
     lifecycle_rules: Mutex<crate::domain::LifecycleRules>,
+    /// The webhooks' health as last read from the store (`webhooks::spawn_health`).
+    hook_health: Mutex<Vec<crate::wire::webhook::HookHealth>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -271,6 +276,7 @@ impl ControlPlane {
             exposure: Default::default(),
             simulated: Default::default(),
             lifecycle_rules: Mutex::default(),
+            hook_health: Default::default(),
         });
         let cp = cp.disable_reserved_tokens();
         if !loaded.initialised

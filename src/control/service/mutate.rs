@@ -13,6 +13,7 @@ impl Inner {
             environments: self.state.environments.clone(),
             frozen: self.state.frozen.clone(),
             env_revisions: self.state.env_revisions.clone(),
+            webhooks: Vec::new(),
             flags: action
                 .flag()
                 .and_then(|k| self.state.flags.get_key_value(k))

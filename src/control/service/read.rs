@@ -87,6 +87,7 @@ impl ControlPlane {
             exposure: self.exposure.summary(self.clock.now()),
             simulated: self.simulated.load(std::sync::atomic::Ordering::Relaxed),
             lifecycle_rules: self.lifecycle_rules(),
+            webhooks: lock(&self.hook_health).clone(),
         }
     }
 

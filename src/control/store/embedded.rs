@@ -8,11 +8,13 @@
 //! pay off for ad-hoc audit queries, which the audit scan (`embedded/reads.rs`) covers.
 
 mod reads;
+mod webhooks;
 
 use super::{
     Backend, Commit, IdemRecord, Loaded, Meta, StoreError, TokenRecord, ensure_private_dir, io,
 };
 use crate::domain::{AuditEvent, Flag, State};
+use crate::wire::webhook::{Delivery, HookHealth, OutboxRow};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -77,6 +79,18 @@ impl Backend for Store {
     fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         Store::tokens(self)
     }
+    fn outbox_head(&self, hook: &str) -> Result<(Option<OutboxRow>, u64), StoreError> {
+        Store::outbox_head(self, hook)
+    }
+    fn outbox_attempt(&self, row: &OutboxRow, attempt: &Delivery) -> Result<(), StoreError> {
+        Store::outbox_attempt(self, row, attempt)
+    }
+    fn deliveries(&self, hook: Option<&str>, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        Store::deliveries(self, hook, limit)
+    }
+    fn hook_health(&self) -> Result<Vec<HookHealth>, StoreError> {
+        Store::hook_health(self)
+    }
     fn describe(&self) -> String {
         format!("embedded store in {}", self.dir.display())
     }
@@ -137,6 +151,7 @@ impl Store {
         }
         txn.open_table(AUDIT)?;
         txn.open_table(EVIDENCE)?;
+        webhooks::open_tables(&txn)?;
         let epoch = {
             let mut meta = txn.open_table(META)?;
             let existing = meta
@@ -205,6 +220,7 @@ impl Store {
                 environments: meta.environments,
                 frozen: meta.frozen,
                 env_revisions: meta.env_revisions,
+                webhooks: meta.webhooks,
                 flags,
             },
             approvals,
@@ -232,12 +248,7 @@ impl Store {
         let txn = self.db.begin_write()?;
         {
             if let Some(s) = c.meta {
-                let meta = Meta {
-                    revision: s.revision,
-                    environments: s.environments.clone(),
-                    frozen: s.frozen.clone(),
-                    env_revisions: s.env_revisions.clone(),
-                };
+                let meta = Meta::of(s);
                 txn.open_table(META)?
                     .insert("meta", to_json(&meta).as_slice())?;
             }
@@ -281,6 +292,8 @@ impl Store {
             for e in &c.evidence_due {
                 t.insert(e.follows.0, to_json(e).as_slice())?;
             }
+            webhooks::forget(&txn, &c.hooks_removed)?;
+            webhooks::queue(&txn, &c.outbox)?;
         }
         txn.commit()?;
         Ok(())

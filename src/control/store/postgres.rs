@@ -26,6 +26,7 @@ mod commit;
 mod follow;
 mod reads;
 mod schema;
+mod webhooks;
 
 use schema::migrate;
 

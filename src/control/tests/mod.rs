@@ -235,6 +235,7 @@ mod ladder;
 mod lifecycle;
 mod resume;
 mod served;
+mod webhooks;
 
 /// The embedded TUI holds the control plane's flags, not a copy: a snapshot shares every flag;
 /// an action replaces only the flag it changed, and leaves the snapshot's version as it was.

@@ -30,6 +30,7 @@ pub fn preview(action: &Action, state: &State, now: DateTime<Utc>) -> Preview {
         frozen: state.frozen.clone(),
         env_revisions: state.env_revisions.clone(),
         flags: Default::default(),
+        webhooks: Vec::new(),
     };
     let flag = action.flag().and_then(|k| state.flags.get(k));
     if let Some(f) = flag {

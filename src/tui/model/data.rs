@@ -57,6 +57,8 @@ pub struct Data {
     pub flag_store: String,
     /// An external flag store's sync state.
     pub store: StoreStatus,
+    /// Webhooks whose last delivery attempt failed (the header says `⚠ webhook failing`).
+    pub webhooks_failing: Vec<String>,
     /// How long applications take to see a change in the external store.
     pub propagation_secs: Option<u32>,
     /// The control plane says its simulator makes up the traffic.
@@ -76,6 +78,15 @@ pub struct Data {
     pub data_at: DateTime<Utc>,
 }
 
+/// The names of the hooks whose last attempt failed.
+pub fn failing(hooks: &[crate::wire::webhook::HookHealth]) -> Vec<String> {
+    hooks
+        .iter()
+        .filter(|h| h.failing)
+        .map(|h| h.name.clone())
+        .collect()
+}
+
 impl Data {
     pub fn new(snap: Clean<Snapshot>, backend_label: String, now: DateTime<Utc>) -> Data {
         let mut d = Data {
@@ -87,6 +98,7 @@ impl Data {
                 error: None,
             },
             propagation_secs: None,
+            webhooks_failing: Vec::new(),
             simulated: false,
             revision: Revision(0),
             state: State::default(),
@@ -112,6 +124,7 @@ impl Data {
             error: snap.flag_store_error,
         };
         self.propagation_secs = snap.propagation_secs;
+        self.webhooks_failing = failing(&snap.webhooks);
         self.simulated = snap.simulated;
         self.revision = snap.revision;
         self.state = State {
@@ -120,6 +133,7 @@ impl Data {
             frozen: snap.frozen,
             env_revisions: BTreeMap::new(),
             flags: snap.flags.into_iter().map(|f| (f.key.clone(), f)).collect(),
+            webhooks: Vec::new(),
         };
         self.guardrails = snap.guardrails;
         self.approvals = snap.approvals;

@@ -122,6 +122,28 @@ impl Model {
         new
     }
 
+    /// With the bell on: whether a pending request appeared that this user may approve (an
+    /// approver or admin, not its requester) and the bell has not announced yet.
+    pub fn ring_for_new_request(&mut self) -> bool {
+        if !self.bell {
+            return false;
+        }
+        let me = &self.data.identity;
+        let now: Vec<crate::domain::ApprovalId> = match me.role.can_approve() {
+            true => self
+                .data
+                .approvals
+                .iter()
+                .filter(|a| a.state == ApprovalState::Pending && a.requested_by.name != me.name)
+                .map(|a| a.id.clone())
+                .collect(),
+            false => Vec::new(),
+        };
+        let new = now.iter().any(|id| !self.rung_requests.contains(id));
+        self.rung_requests = now;
+        new
+    }
+
     /// A pending request whose flag changed since it was made: (its revision, the flag's now).
     /// Approving it would be refused as a conflict.
     pub fn outdated(&self, a: &ApprovalRequest) -> Option<(Revision, Revision)> {

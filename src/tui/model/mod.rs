@@ -9,7 +9,7 @@ mod panes;
 mod query;
 
 pub use super::pane::Pane;
-pub use data::{AUDIT_KEEP, Conn, Data};
+pub use data::{AUDIT_KEEP, Conn, Data, failing};
 pub use incident::Breach;
 pub use panes::{
     ActivityPane, ApprovalsPane, FlagsPane, GuardrailsPane, LadderPane, Selection, SortBy,
@@ -61,10 +61,12 @@ pub struct Model {
     pub keymap: Keymap,
     /// Keys typed so far of a multi-key sequence (`g` of `g g`), shown in the footer.
     pub pending_keys: Vec<KeyPress>,
-    /// Ring the bell when a guardrail newly breaches (config `bell`).
+    /// Ring the bell on a new breach or a new request this user may approve (config `bell`).
     pub bell: bool,
     /// The breaches already announced by the bell (flag, env, cohort, metric).
     pub rung: Vec<(FlagKey, EnvKey, String, String)>,
+    /// The pending requests already announced by the bell (the ones this user may approve).
+    pub rung_requests: Vec<crate::domain::ApprovalId>,
 }
 
 impl Model {
@@ -105,6 +107,7 @@ impl Model {
             pending_keys: Vec::new(),
             bell: false,
             rung: Vec::new(),
+            rung_requests: Vec::new(),
         };
         m.data_changed(true);
         m

@@ -335,3 +335,56 @@ fn the_bell_rings_once_per_new_breach_and_only_when_configured() {
         "keys never ring"
     );
 }
+
+#[test]
+fn the_bell_rings_once_for_a_new_request_this_user_may_approve_and_not_for_their_own() {
+    let bell = |fx: &[super::super::effect::Effect]| {
+        fx.iter()
+            .filter(|e| **e == super::super::effect::Effect::Bell)
+            .count()
+    };
+    let mut m = model();
+    m.bell = true;
+    let _ = (m.ring_for_new_breach(), m.ring_for_new_request());
+    let template = m.data.approvals[0].clone();
+    let next = std::cell::Cell::new(m.data.revision.0);
+    let request = |id: &str, by: &str| {
+        next.set(next.get() + 1);
+        let mut a = template.clone();
+        a.id = id.into();
+        a.state = crate::domain::ApprovalState::Pending;
+        a.requested_by = crate::domain::Actor::from_token(by, crate::domain::Role::Operator);
+        Event::Stream(StreamEvent::Change(Box::new(Clean::new(
+            crate::wire::Change {
+                revision: crate::domain::Revision(next.get()),
+                at: t0(),
+                flags: vec![],
+                frozen: None,
+                approvals: vec![a],
+                audit: vec![],
+            },
+        ))))
+    };
+    let me = m.data.identity.name.clone();
+    let own = request("apr-own", &me);
+    assert_eq!(
+        bell(&update(&mut m, own).effects),
+        0,
+        "not for my own request"
+    );
+    let ev = request("apr-new", "bob");
+    assert_eq!(
+        bell(&update(&mut m, ev).effects),
+        1,
+        "bob's request is mine to approve"
+    );
+    let again = request("apr-new", "bob");
+    assert_eq!(bell(&update(&mut m, again).effects), 0, "rings once");
+    m.data.identity.role = crate::domain::Role::Operator;
+    let other = request("apr-other", "carol");
+    assert_eq!(
+        bell(&update(&mut m, other).effects),
+        0,
+        "an operator cannot approve"
+    );
+}

@@ -18,3 +18,4 @@ mod reach;
 mod screen;
 mod update;
 pub(super) mod view;
+mod webhooks;

@@ -81,6 +81,10 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, t: &Theme) {
     if m.is_frozen() {
         s.push(Span::styled(" ❄ FROZEN", t.warning));
     }
+    // A hook that cannot reach its receiver: people who must act are not being told.
+    if !m.data.webhooks_failing.is_empty() {
+        s.push(Span::styled("  ⚠ webhook failing", t.danger));
+    }
     // The incident comes before everything that can wait: at 80 columns it is still whole —
     // without the values when they do not fit, cut with `…` only when even that does not.
     if let Some(text) = banner {

@@ -8,6 +8,7 @@ use crate::control::store::{
     Backend, CatchUp, Commit, IdemRecord, Loaded, StoreError, TokenRecord,
 };
 use crate::domain::{AuditEvent, Revision};
+use crate::wire::webhook::{Delivery, HookHealth, OutboxRow};
 
 impl Backend for PgStore {
     fn epoch(&self) -> &str {
@@ -167,6 +168,22 @@ impl Backend for PgStore {
             // A lost connection gave the lock back with its session.
             tracing::warn!(error = %e, "could not give the commit turn back");
         }
+    }
+
+    fn outbox_head(&self, hook: &str) -> Result<(Option<OutboxRow>, u64), StoreError> {
+        self.pg_outbox_head(hook)
+    }
+
+    fn outbox_attempt(&self, row: &OutboxRow, attempt: &Delivery) -> Result<(), StoreError> {
+        self.pg_outbox_attempt(row, attempt)
+    }
+
+    fn deliveries(&self, hook: Option<&str>, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        self.pg_deliveries(hook, limit)
+    }
+
+    fn hook_health(&self) -> Result<Vec<HookHealth>, StoreError> {
+        self.pg_hook_health()
     }
 
     fn describe(&self) -> String {

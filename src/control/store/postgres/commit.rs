@@ -20,16 +20,13 @@ pub(super) struct Rows {
     evidence_due: (Vec<i64>, Vec<Vec<u8>>),
     evidence_done: Vec<i64>,
     changes: (Vec<i64>, Vec<Vec<u8>>),
+    outbox: super::webhooks::Queued,
+    hooks_removed: Vec<String>,
 }
 
 pub(super) fn rows(c: &Commit<'_>) -> Rows {
     let meta = c.meta.map(|s| {
-        let m = Meta {
-            revision: s.revision,
-            environments: s.environments.clone(),
-            frozen: s.frozen.clone(),
-            env_revisions: s.env_revisions.clone(),
-        };
+        let m = Meta::of(s);
         (i64_of(s.revision.0), json(&m))
     });
     Rows {
@@ -80,6 +77,8 @@ pub(super) fn rows(c: &Commit<'_>) -> Rows {
             .iter()
             .map(|ch| (i64_of(ch.revision.0), json(ch)))
             .unzip(),
+        outbox: super::webhooks::queued(&c.outbox),
+        hooks_removed: c.hooks_removed.iter().map(|h| h.to_string()).collect(),
     }
 }
 
@@ -181,6 +180,8 @@ pub(super) async fn write(c: &mut Client, r: Rows) -> Result<(), StoreError> {
         .await
         .map_err(pg)?;
     }
+    super::webhooks::forget(&t, &r.hooks_removed).await?;
+    super::webhooks::queue(&t, &r.outbox).await?;
     if !r.changes.0.is_empty() {
         t.execute(
             "INSERT INTO flagtop_changes (revision, body) SELECT * FROM unnest($1::bigint[], $2::bytea[])",

@@ -83,6 +83,7 @@ pub(super) async fn load(c: &mut Client) -> Result<Loaded, StoreError> {
             environments: m.environments,
             frozen: m.frozen,
             env_revisions: m.env_revisions,
+            webhooks: m.webhooks,
             flags: flags
                 .into_iter()
                 .map(|f| (f.key.clone(), Arc::new(f)))
@@ -136,6 +137,7 @@ pub(super) async fn since(c: &mut Client, revision: i64) -> Result<Option<CatchU
             environments: m.environments,
             frozen: m.frozen,
             env_revisions: m.env_revisions,
+            webhooks: m.webhooks,
             flags: BTreeMap::new(),
         },
         changes,

@@ -6,9 +6,10 @@ use crate::control::store::StoreError;
 use tokio_postgres::Client;
 
 /// The schema, one step per version; a database at a newer version than this list is refused.
-const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    "CREATE TABLE flagtop_meta (id int PRIMARY KEY CHECK (id = 1), revision bigint NOT NULL, \
+const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        "CREATE TABLE flagtop_meta (id int PRIMARY KEY CHECK (id = 1), revision bigint NOT NULL, \
        last_audit bigint NOT NULL, epoch text NOT NULL, state bytea);
      CREATE TABLE flagtop_flags (key text PRIMARY KEY, body bytea NOT NULL);
      CREATE TABLE flagtop_approvals (id text PRIMARY KEY, body bytea NOT NULL);
@@ -19,7 +20,17 @@ const MIGRATIONS: &[(i32, &str)] = &[(
      CREATE TABLE flagtop_tokens (hash text PRIMARY KEY, body bytea NOT NULL);
      CREATE TABLE flagtop_evidence_due (follows bigint PRIMARY KEY, body bytea NOT NULL);
      CREATE TABLE flagtop_changes (revision bigint PRIMARY KEY, body bytea NOT NULL);",
-)];
+    ),
+    (
+        2,
+        "CREATE TABLE flagtop_outbox (key text PRIMARY KEY, hook text NOT NULL, body bytea NOT NULL);
+     CREATE INDEX flagtop_outbox_hook ON flagtop_outbox (hook, key);
+     CREATE TABLE flagtop_webhook_log (seq bigserial PRIMARY KEY, hook text NOT NULL, body bytea NOT NULL);
+     CREATE INDEX flagtop_webhook_log_hook ON flagtop_webhook_log (hook, seq);
+     CREATE TABLE flagtop_webhook_health (hook text PRIMARY KEY, dropped bigint NOT NULL DEFAULT 0, \
+       delivered bigint NOT NULL DEFAULT 0, failing boolean NOT NULL DEFAULT false, last bytea);",
+    ),
+];
 
 pub(super) async fn migrate(c: &mut Client) -> Result<String, StoreError> {
     let t = c.transaction().await.map_err(pg)?;
