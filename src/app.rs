@@ -69,36 +69,47 @@ impl<W: std::io::Write> std::io::Write for InertLog<W> {
     }
 }
 
-/// Error and panic reports: coloured only on a terminal that wants colour (plain in files and
-/// pipes). A print to an output that is gone ends the process quietly instead of with a panic
-/// report, which would itself fail to print and abort (SIGABRT): a closed stdout (`flagtop status
-/// --json | head -1`) is success; a dead terminal (an SSH drop: EIO) or a full disk is a failure.
+/// The panic report: plain text (the same on a terminal, in a file and in a pipe), the message
+/// made inert, where it happened, std's backtrace when `RUST_BACKTRACE` asks for one, and a copy
+/// in the log file. Written with an ignored failure: a print to an output that is gone ends the
+/// process quietly instead of with a report that would itself fail to print and abort (SIGABRT) —
+/// a closed stdout (`flagtop status --json | head -1`) is success; a dead terminal (an SSH drop:
+/// EIO) or a full disk is a failure. color-eyre's own hooks are not installed: they `eprintln!`
+/// (the abort above) and bring a second backtrace symboliser besides std's (~0.3 MB of the
+/// binary's 15 MB budget); eyre's default handler formats errors, and `main` prints them itself.
 pub fn install_hooks() {
-    use std::io::IsTerminal;
-    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let theme = if colour {
-        color_eyre::config::Theme::dark()
-    } else {
-        color_eyre::config::Theme::new()
-    };
-    let (panic_hook, eyre_hook) = color_eyre::config::HookBuilder::default()
-        .theme(theme)
-        .into_hooks();
-    let _ = eyre_hook.install();
     std::panic::set_hook(Box::new(move |info| {
         match lost_output(info) {
             Some(LostOutput::ClosedPipe) => std::process::exit(crate::exit::OK),
             Some(LostOutput::Failed) => std::process::exit(crate::exit::FAILURE),
             None => {}
         }
-        // color-eyre's own hook `eprintln!`s, which panics again (an abort) on a dead terminal.
+        let message = crate::sanitize::clean(&panic_text(info), 2000);
+        let place = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_else(|| "an unknown place".to_string());
+        tracing::error!(%message, %place, "flagtop panicked");
+        let trace = std::backtrace::Backtrace::capture();
+        let trace = match trace.status() {
+            std::backtrace::BacktraceStatus::Captured => format!("\n{trace}"),
+            _ => "\n(run with RUST_BACKTRACE=1 for a backtrace)".to_string(),
+        };
         use std::io::Write;
         let _ = writeln!(
             std::io::stderr().lock(),
-            "{}",
-            panic_hook.panic_report(info)
+            "flagtop panicked (a bug; please report it with the log file): {message}\n  at {place}{trace}"
         );
     }));
+}
+
+fn panic_text(info: &std::panic::PanicHookInfo<'_>) -> String {
+    let payload = info.payload();
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
 }
 
 /// Print one line to stderr, never panicking (the terminal may be gone: the TUI's after an SSH
@@ -117,12 +128,7 @@ enum LostOutput {
 
 /// Whether a panic is std's "failed printing to stdout/stderr: …", and which kind.
 fn lost_output(info: &std::panic::PanicHookInfo<'_>) -> Option<LostOutput> {
-    let payload = info.payload();
-    let text = payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_default();
+    let text = panic_text(info);
     if !text.starts_with("failed printing to std") {
         return None;
     }
