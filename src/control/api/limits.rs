@@ -18,8 +18,8 @@ pub const MAX_STREAMS_PER_TOKEN: usize = 64;
 /// Bytes one stream may have queued for a client that does not read; beyond it the stream is
 /// closed (the client reconnects and resyncs from a snapshot).
 pub const STREAM_BUDGET_BYTES: usize = 1 << 20;
-/// Bytes all streams together may have queued (with ~17 KB of buffers per connection, 1,024
-/// streams cost ~18 MB open: this keeps them all under 64 MB, `benches/bounds.rs`).
+/// Bytes all streams together may have queued (with ~20 KB of buffers per connection, 1,024
+/// open streams cost ~20 MB before any change: `benches/bounds.rs`, docs/performance.md).
 pub const STREAMS_TOTAL_BUDGET_BYTES: usize = 16 << 20;
 /// Per token: actions and decisions per second (and the burst above that rate).
 pub const WRITES_PER_SEC: u32 = 1000;
