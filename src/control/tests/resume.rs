@@ -41,13 +41,19 @@ fn the_resume_window_holds_at_most_its_bytes_and_older_resumes_reset() {
         .changes_since(Revision(start + n - 10))
         .unwrap_or_else(|| panic!("a recent resume replays"));
     assert_eq!(window.len(), 10, "the last changes are all there");
-    let held: usize = cp
-        .changes_since(Revision(start + n / 2 + 10))
-        .map(|w| w.iter().map(|c| c.json().len()).sum())
-        .unwrap_or(0);
+    // The whole window: the oldest point a resume still replays from.
+    let whole = (start..start + n)
+        .find_map(|r| cp.changes_since(Revision(r)))
+        .unwrap_or_else(|| panic!("some window"));
+    let held: usize = whole.iter().map(|c| c.json().len()).sum();
+    let one = whole.first().map_or(0, |c| c.json().len());
     assert!(
         held <= RESUME_WINDOW_BYTES,
         "the window holds {held} bytes, over {RESUME_WINDOW_BYTES}"
+    );
+    assert!(
+        held + one > RESUME_WINDOW_BYTES,
+        "the window dropped more than it had to: {held} bytes of {RESUME_WINDOW_BYTES}"
     );
     assert!(
         cp.changes_since(Revision(start + 1)).is_none(),
