@@ -154,6 +154,21 @@ pub struct Change {
     pub audit: Vec<AuditEvent>,
 }
 
+impl Change {
+    /// A change that only records something in the audit (a definition, a settled outcome):
+    /// no flag, freeze or approval in it.
+    pub fn audit_only(revision: Revision, at: DateTime<Utc>, audit: AuditEvent) -> Change {
+        Change {
+            revision,
+            at,
+            flags: Vec::new(),
+            frozen: None,
+            approvals: Vec::new(),
+            audit: vec![audit],
+        }
+    }
+}
+
 /// `event: guardrails` on the stream: readings whose value or status changed (no id).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GuardrailUpdate {

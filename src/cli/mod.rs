@@ -189,9 +189,8 @@ pub enum Command {
     },
 }
 
-/// `config.toml` for the one-shot client commands: backend, token variable and default
-/// environment, below the command line and the environment (clap has already applied those).
-fn with_config(mut cli: Cli) -> Result<Cli> {
+/// `config.toml` as settings; a broken file is a usage error, never a silent fallback.
+pub(crate) fn config_settings() -> Result<crate::config::settings::Settings> {
     let mut problems = crate::config::problem::Problems::default();
     let s = crate::config::read_settings(crate::config::config_dir().as_deref(), &mut problems);
     if problems.has_errors() {
@@ -200,6 +199,13 @@ fn with_config(mut cli: Cli) -> Result<Cli> {
             crate::config::render_problems(&problems)
         ))));
     }
+    Ok(s)
+}
+
+/// `config.toml` for the one-shot client commands: backend, token variable and default
+/// environment, below the command line and the environment (clap has already applied those).
+fn with_config(mut cli: Cli) -> Result<Cli> {
+    let s = config_settings()?;
     if cli.backend.is_empty() {
         cli.backend = s.backend.unwrap_or_default();
     }

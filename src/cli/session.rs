@@ -189,15 +189,7 @@ pub fn embedded(cli: &Cli, dir: PathBuf, simulate: bool) -> Result<StartOptions>
 /// The lifecycle rules of a control plane started here: `[lifecycle]` in `config.toml`, else
 /// the defaults. A broken `config.toml` is a usage error, never a silent fallback.
 pub fn config_lifecycle() -> Result<crate::domain::LifecycleRules> {
-    let mut problems = crate::config::problem::Problems::default();
-    let s = crate::config::read_settings(crate::config::config_dir().as_deref(), &mut problems);
-    if problems.has_errors() {
-        return Err(eyre!(UsageError(format!(
-            "invalid configuration (run `flagtop check-config`):\n{}",
-            crate::config::render_problems(&problems)
-        ))));
-    }
-    Ok(s.lifecycle.unwrap_or_default())
+    Ok(super::config_settings()?.lifecycle.unwrap_or_default())
 }
 
 /// Where flags live, from --flags / --unleash-url / the token variable.

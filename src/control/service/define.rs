@@ -56,17 +56,7 @@ impl ControlPlane {
         inner.state.environments.retain(|e| e.key != env.key);
         inner.state.environments.push(env);
         inner.state.revision = revision;
-        inner.stage_change(
-            Change {
-                revision,
-                at: now,
-                flags: vec![],
-                frozen: None,
-                approvals: vec![],
-                audit: vec![audit],
-            },
-            None,
-        );
+        inner.stage_change(Change::audit_only(revision, now, audit), None);
         inner.commit(&self.tx)?;
         Ok(DefineOutcome {
             result: result.into(),
@@ -262,17 +252,7 @@ impl ControlPlane {
         });
         inner.state.revision = revision;
         inner.stage_token(auth::hash(&t), rec);
-        inner.stage_change(
-            Change {
-                revision,
-                at: now,
-                flags: vec![],
-                frozen: None,
-                approvals: vec![],
-                audit: vec![audit],
-            },
-            None,
-        );
+        inner.stage_change(Change::audit_only(revision, now, audit), None);
         inner.commit(&self.tx)?;
         Ok(t)
     }

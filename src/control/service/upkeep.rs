@@ -163,17 +163,7 @@ impl Inner {
             audit.evidence = evidence;
             audit.follows = Some(check.follows);
             self.state.revision = revision;
-            self.stage_change(
-                Change {
-                    revision,
-                    at: now,
-                    flags: vec![],
-                    frozen: None,
-                    approvals: vec![],
-                    audit: vec![audit],
-                },
-                None,
-            );
+            self.stage_change(Change::audit_only(revision, now, audit), None);
         }
         n
     }

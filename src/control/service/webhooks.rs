@@ -71,17 +71,7 @@ impl ControlPlane {
             None => inner.state.webhooks.push(hook),
         }
         inner.state.revision = revision;
-        inner.stage_change(
-            Change {
-                revision,
-                at: now,
-                flags: vec![],
-                frozen: None,
-                approvals: vec![],
-                audit: vec![audit],
-            },
-            None,
-        );
+        inner.stage_change(Change::audit_only(revision, now, audit), None);
         inner.commit(&self.tx)?;
         Ok(DefineOutcome {
             result: result.into(),
@@ -127,17 +117,7 @@ impl ControlPlane {
         inner.state.webhooks.retain(|h| h.name != name);
         inner.state.revision = revision;
         inner.stage_hook_removed(name.to_string());
-        inner.stage_change(
-            Change {
-                revision,
-                at: now,
-                flags: vec![],
-                frozen: None,
-                approvals: vec![],
-                audit: vec![audit],
-            },
-            None,
-        );
+        inner.stage_change(Change::audit_only(revision, now, audit), None);
         inner.commit(&self.tx)?;
         Ok(DefineOutcome {
             result: "removed".into(),

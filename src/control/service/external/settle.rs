@@ -173,16 +173,6 @@ impl Inner {
         audit.action = Some(w.action.clone());
         audit.approval = w.approval.as_ref().map(|a| a.id.clone());
         self.state.revision = revision;
-        self.stage_change(
-            Change {
-                revision,
-                at: now,
-                flags: vec![],
-                frozen: None,
-                approvals: vec![],
-                audit: vec![audit],
-            },
-            None,
-        );
+        self.stage_change(Change::audit_only(revision, now, audit), None);
     }
 }
