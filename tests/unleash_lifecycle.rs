@@ -40,14 +40,27 @@ async fn unleashs_stage_is_followed_and_shown_beside_flagtops() {
     // Unleash records a new feature's stage a moment after creating it.
     eventually(15, "initial", || stage_is("initial")).await;
 
-    // SDK metrics move it on, with no event in Unleash's log: the bulk read notices.
-    u.report_evaluations(&name, 30, 70).await;
-    eventually(30, "moved on by SDK metrics", || async {
-        let s = http.get("/v1/snapshot", &admin).await.body;
-        let st = flag(&s, &name)["store_stage"].clone();
-        (st == "pre-live" || st == "live").then_some(())
-    })
-    .await;
+    // SDK metrics move it on, with no event in Unleash's log: the bulk read notices. Unleash
+    // takes metrics in on its own schedule (slower on a loaded machine), so report again every
+    // 10 s, as an SDK does, for up to 90 s.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(90);
+    let mut stage = Value::Null;
+    'moved: loop {
+        u.report_evaluations(&name, 30, 70).await;
+        let round = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while tokio::time::Instant::now() < round {
+            let s = http.get("/v1/snapshot", &admin).await.body;
+            stage = flag(&s, &name)["store_stage"].clone();
+            if stage == "pre-live" || stage == "live" {
+                break 'moved;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "SDK metrics never moved the stage on (still {stage})"
+        );
+    }
 
     // Marked completed in Unleash (an event): shown beside flagtop's stage.
     let url = format!("{}/lifecycle/complete", u.feature_url(&name));
