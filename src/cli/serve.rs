@@ -74,6 +74,12 @@ pub async fn serve(
     tls: Option<runtime::TlsFiles>,
     store: StoreChoice,
 ) -> Result<i32> {
+    // Before the plane starts (and writes its endpoint file): a SIGTERM or SIGHUP that comes
+    // while it starts must end it cleanly too, not kill it with the file left behind.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    // A hang-up (the SSH session that started it is gone) ends the server like SIGTERM: it
+    // removes its endpoint file instead of leaving it behind for a squatter.
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let with_tls = tls.is_some();
     let dir = data_dir(cli)?;
     let mut running = runtime::start_with(
@@ -113,10 +119,6 @@ pub async fn serve(
     println!("store: {}", running.cp.store_description());
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    // A hang-up (the SSH session that started it is gone) ends the server like SIGTERM: it
-    // removes its endpoint file instead of leaving it behind for a squatter.
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
