@@ -67,6 +67,19 @@ pub trait Backend: Send + Sync {
     /// `StoreError::Behind` when it is not at `c.base` any more.
     fn commit(&self, c: Commit<'_>) -> Result<(), StoreError>;
     fn idempotency(&self, key: &str) -> Result<Option<IdemRecord>, StoreError>;
+    /// The records of those of `keys` that have one (a group's keys at once).
+    fn idempotency_many(
+        &self,
+        keys: &[&str],
+    ) -> Result<std::collections::HashMap<String, IdemRecord>, StoreError> {
+        let mut found = std::collections::HashMap::new();
+        for k in keys {
+            if let Some(r) = self.idempotency(k)? {
+                found.insert(k.to_string(), r);
+            }
+        }
+        Ok(found)
+    }
     /// Audit events, newest first (see `Store::audit_scan`).
     fn audit_scan(
         &self,
@@ -130,6 +143,12 @@ impl<T: Backend + ?Sized> Backend for std::sync::Arc<T> {
     }
     fn idempotency(&self, key: &str) -> Result<Option<IdemRecord>, StoreError> {
         (**self).idempotency(key)
+    }
+    fn idempotency_many(
+        &self,
+        keys: &[&str],
+    ) -> Result<std::collections::HashMap<String, IdemRecord>, StoreError> {
+        (**self).idempotency_many(keys)
     }
     fn audit_scan(
         &self,

@@ -165,14 +165,21 @@ impl ControlPlane {
             w.tickets.drain(..n).collect()
         };
         let (mut attempt, mut turn) = (1, false);
+        let keys: Vec<&str> = tickets
+            .iter()
+            .filter_map(|t| t.key.as_ref().map(|(k, _)| k.as_str()))
+            .collect();
         let (staged, durable) = loop {
+            // Every attempt looks the keys up afresh: another replica may have committed one.
+            let known = inner
+                .store
+                .idempotency_many(&keys)
+                .map_err(ServiceError::from);
             let staged: Vec<(u64, Staged)> = tickets
                 .iter()
                 .map(|t| {
-                    (
-                        t.id,
-                        inner.stage_ticket(t, self.clock.now(), self.approval_ttl),
-                    )
+                    let now = self.clock.now();
+                    (t.id, inner.stage_ticket(t, &known, now, self.approval_ttl))
                 })
                 .collect();
             let durable = inner.commit(&self.tx);
@@ -253,7 +260,14 @@ impl Inner {
     /// A retry (same idempotency key) gets the first answer: the stored one when that request
     /// is durable, the one staged in this group otherwise (given, like the first, only once
     /// the group is durable). Anything else is validated and staged.
-    fn stage_ticket(&mut self, t: &Ticket, now: DateTime<Utc>, ttl: Duration) -> Staged {
+    /// `known`: the durable records of the group's keys (looked up together).
+    fn stage_ticket(
+        &mut self,
+        t: &Ticket,
+        known: &Result<HashMap<String, IdemRecord>, ServiceError>,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Staged {
         let hash = body_hash(&t.caller.actor, &t.req);
         if let Some((key, _)) = &t.key {
             if let Some(rec) = self.pending.idempotency(key) {
@@ -262,10 +276,13 @@ impl Inner {
                     Err(e) => Staged::Final(Err(e)),
                 };
             }
-            match self.store.idempotency(key) {
-                Ok(Some(rec)) => return Staged::Final(replay(&rec, &hash)),
-                Ok(None) => {}
-                Err(e) => return Staged::Final(Err(e.into())),
+            match known {
+                Ok(found) => {
+                    if let Some(rec) = found.get(key) {
+                        return Staged::Final(replay(rec, &hash));
+                    }
+                }
+                Err(e) => return Staged::Final(Err(e.clone())),
             }
         }
         match self.stage_submit(t, hash, now, ttl) {

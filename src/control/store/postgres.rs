@@ -23,11 +23,13 @@
 
 mod backend;
 mod commit;
+mod conn;
 mod follow;
 mod reads;
 mod schema;
 mod webhooks;
 
+use conn::{Conn, Reader};
 use schema::migrate;
 
 pub use follow::Leadership;
@@ -122,9 +124,9 @@ pub struct PgStore {
     rt: Option<tokio::runtime::Runtime>,
     config: Config,
     /// Point reads (tokens, idempotency, audit): one pipelined connection, made again when lost.
-    read: Mutex<Option<Arc<Client>>>,
+    read: Mutex<Option<Arc<Reader>>>,
     /// Commits, loads and catch-ups: one connection, one at a time.
-    write: Arc<tokio::sync::Mutex<Option<Client>>>,
+    write: Arc<tokio::sync::Mutex<Option<Conn>>>,
     epoch: String,
     /// Woken when another replica notifies a commit.
     wake: Arc<tokio::sync::Notify>,
@@ -146,7 +148,7 @@ impl Drop for PgStore {
 
 /// The writer connection while a call uses it: dropped with it (the session closed) unless the
 /// call got its answer and took the guard out.
-struct Discard<'a>(Option<tokio::sync::MutexGuard<'a, Option<Client>>>);
+struct Discard<'a>(Option<tokio::sync::MutexGuard<'a, Option<Conn>>>);
 
 impl Drop for Discard<'_> {
     fn drop(&mut self) {
@@ -258,7 +260,7 @@ impl PgStore {
     fn with_writer<T: Send + 'static>(
         &self,
         f: impl for<'c> FnOnce(
-            &'c mut Client,
+            &'c mut Conn,
         ) -> std::pin::Pin<
             Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>,
         > + Send
@@ -275,7 +277,7 @@ impl PgStore {
                 return Err(StoreError::Unavailable("no connection".into()));
             };
             if guard.as_ref().is_none_or(|c| c.is_closed()) {
-                **guard = Some(connect(&config).await?);
+                **guard = Some(Conn::new(connect(&config).await?));
             }
             let Some(client) = guard.as_mut() else {
                 return Err(StoreError::Unavailable("no connection".into()));
@@ -290,13 +292,15 @@ impl PgStore {
     }
 
     /// The shared read connection (made again if it was lost).
-    fn reader(&self) -> Result<Arc<Client>, StoreError> {
+    fn reader(&self) -> Result<Arc<Reader>, StoreError> {
         let mut slot = self.read.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = slot.as_ref().filter(|c| !c.is_closed()) {
             return Ok(c.clone());
         }
         let config = self.config.clone();
-        let c = Arc::new(self.run(async move { connect(&config).await })?);
+        let c = Arc::new(Reader::new(
+            self.run(async move { connect(&config).await })?,
+        ));
         *slot = Some(c.clone());
         Ok(c)
     }

@@ -9,6 +9,7 @@ use crate::control::store::{
 };
 use crate::domain::{AuditEvent, Revision};
 use crate::wire::webhook::{Delivery, HookHealth, OutboxRow};
+use std::collections::HashMap;
 
 impl Backend for PgStore {
     fn epoch(&self) -> &str {
@@ -53,13 +54,39 @@ impl Backend for PgStore {
         let (c, key) = (self.reader()?, key.to_string());
         self.run(async move {
             let rows = c
-                .query(
+                .cached(
                     "SELECT body FROM flagtop_idempotency WHERE key = $1",
                     &[&key],
                 )
-                .await
-                .map_err(pg)?;
+                .await?;
             Ok(bodies(&rows, "idempotency")?.pop())
+        })
+    }
+
+    fn idempotency_many(&self, keys: &[&str]) -> Result<HashMap<String, IdemRecord>, StoreError> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        // One round trip for a whole group's keys (not one per action, under the service lock).
+        let c = self.reader()?;
+        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        self.run(async move {
+            let rows = c
+                .cached(
+                    "SELECT key, body FROM flagtop_idempotency WHERE key = ANY($1)",
+                    &[&keys],
+                )
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    let (k, b): (String, Vec<u8>) =
+                        (row.try_get(0).map_err(pg)?, row.try_get(1).map_err(pg)?);
+                    Ok((
+                        k,
+                        serde_json::from_slice(&b).map_err(corrupt("idempotency"))?,
+                    ))
+                })
+                .collect()
         })
     }
 
@@ -98,9 +125,8 @@ impl Backend for PgStore {
             let hash = hash.to_string();
             self.run(async move {
                 let rows = c
-                    .query("SELECT body FROM flagtop_tokens WHERE hash = $1", &[&hash])
-                    .await
-                    .map_err(pg)?;
+                    .cached("SELECT body FROM flagtop_tokens WHERE hash = $1", &[&hash])
+                    .await?;
                 Ok(bodies::<TokenRecord>(&rows, "tokens")?.pop())
             })
         });

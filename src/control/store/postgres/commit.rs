@@ -1,10 +1,14 @@
 //! One committed group, one transaction: take the commit turn (shared), lock the meta row, check the revision this replica
 //! staged on, write every record and append the changes, notify the new revision.
 
+use super::conn::Conn;
 use super::{CHANNEL, TURN_LOCK, i64_of, json, pg, u64_of};
 use crate::control::store::{Commit, Meta, StoreError};
 use crate::domain::Revision;
-use tokio_postgres::Client;
+use std::future::Future;
+use std::pin::Pin;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Statement, Transaction};
 
 /// A commit as owned rows, ready to be sent to the store's runtime.
 pub(super) struct Rows {
@@ -82,118 +86,134 @@ pub(super) fn rows(c: &Commit<'_>) -> Rows {
     }
 }
 
-pub(super) async fn write(c: &mut Client, r: Rows) -> Result<(), StoreError> {
+// The statements of a commit, prepared once per session (see `conn.rs`).
+const TURN: &str = "SELECT pg_advisory_xact_lock_shared($1)";
+/// The revision check and the meta row's lock in one: no row when another replica moved on.
+const META: &str = "UPDATE flagtop_meta SET revision = $1, state = $2, last_audit = greatest(last_audit, $3) \
+     WHERE id = 1 AND revision = $4";
+const LOCK_META: &str = "SELECT revision FROM flagtop_meta WHERE id = 1 FOR UPDATE";
+const REVISION: &str = "SELECT revision FROM flagtop_meta WHERE id = 1";
+const FLAGS: &str = "INSERT INTO flagtop_flags (key, body) SELECT * FROM unnest($1::text[], $2::bytea[]) \
+     ON CONFLICT (key) DO UPDATE SET body = EXCLUDED.body";
+const APPROVALS: &str = "INSERT INTO flagtop_approvals (id, body) SELECT * FROM unnest($1::text[], $2::bytea[]) \
+     ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body";
+const AUDIT: &str = "INSERT INTO flagtop_audit (id, flag, body) SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[])";
+const PRUNE: &str = "DELETE FROM flagtop_idempotency WHERE at_ms < $1";
+const IDEM: &str = "INSERT INTO flagtop_idempotency (key, at_ms, body) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[]) \
+     ON CONFLICT (key) DO UPDATE SET at_ms = EXCLUDED.at_ms, body = EXCLUDED.body";
+const TOKENS: &str = "INSERT INTO flagtop_tokens (hash, body) SELECT * FROM unnest($1::text[], $2::bytea[]) \
+     ON CONFLICT (hash) DO UPDATE SET body = EXCLUDED.body";
+const EVIDENCE_DONE: &str = "DELETE FROM flagtop_evidence_due WHERE follows = ANY($1)";
+const EVIDENCE_DUE: &str = "INSERT INTO flagtop_evidence_due (follows, body) SELECT * FROM unnest($1::bigint[], $2::bytea[]) \
+     ON CONFLICT (follows) DO UPDATE SET body = EXCLUDED.body";
+const CHANGES: &str =
+    "INSERT INTO flagtop_changes (revision, body) SELECT * FROM unnest($1::bigint[], $2::bytea[])";
+const NOTIFY: &str = "SELECT pg_notify($1, $2)";
+
+type Sent<'a> = Pin<Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>>;
+
+/// A statement with its parameters, sent when first polled.
+fn exec<'a, const N: usize>(
+    t: &'a Transaction<'_>,
+    st: &'a Statement,
+    params: [&'a (dyn ToSql + Sync); N],
+) -> Sent<'a> {
+    Box::pin(t.execute_raw(st, params))
+}
+
+/// The group as one transaction in four round trips however many tables it touches: `BEGIN`;
+/// the turn and the revision check (the meta row's conditional `UPDATE`: no row when another
+/// replica moved on — then `ROLLBACK` and `Behind`); every row and the notification in one
+/// pipeline; `COMMIT`. (Sending the rows with the check would save one more, but a group that
+/// lost would then take row locks the winner's next group may wait for: a deadlock.)
+pub(super) async fn write(c: &mut Conn, r: Rows) -> Result<(), StoreError> {
+    let [
+        turn,
+        meta,
+        lock_meta,
+        revision,
+        flags,
+        approvals,
+        audit,
+        prune,
+        idem,
+        tokens,
+    ] = c
+        .statements([
+            TURN, META, LOCK_META, REVISION, FLAGS, APPROVALS, AUDIT, PRUNE, IDEM, TOKENS,
+        ])
+        .await?;
+    let [evidence_done, evidence_due, changes, notify] = c
+        .statements([EVIDENCE_DONE, EVIDENCE_DUE, CHANGES, NOTIFY])
+        .await?;
+    let notified = r.changes.0.last().map(|rev| rev.to_string());
     let t = c.transaction().await.map_err(pg)?;
     // The turn first, then the meta row (always in this order: no deadlock with a replica
-    // holding the turn while it commits).
-    t.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&TURN_LOCK])
-        .await
-        .map_err(pg)?;
-    let row = t
-        .query_one(
-            "SELECT revision FROM flagtop_meta WHERE id = 1 FOR UPDATE",
-            &[],
-        )
-        .await
-        .map_err(pg)?;
-    let db: i64 = row.try_get(0).map_err(pg)?;
-    if let Some((revision, meta)) = &r.meta {
-        if db != r.base {
-            return Err(StoreError::Behind {
-                db: Revision(u64_of(db)),
-                staged: Revision(u64_of(r.base)),
-            });
-        }
-        t.execute(
-            "UPDATE flagtop_meta SET revision = $1, state = $2, last_audit = greatest(last_audit, $3) WHERE id = 1",
-            &[revision, meta, &r.last_audit],
-        )
-        .await
-        .map_err(pg)?;
-    }
-    let upsert = |table: &str, key: &str| {
-        format!(
-            "INSERT INTO {table} ({key}, body) SELECT * FROM unnest($1::text[], $2::bytea[]) \
-             ON CONFLICT ({key}) DO UPDATE SET body = EXCLUDED.body"
-        )
+    // holding the turn while it commits), and the revision the database is at after them.
+    let checked = match &r.meta {
+        Some((rev, body)) => exec(&t, &meta, [rev, body, &r.last_audit, &r.base]),
+        None => exec(&t, &lock_meta, []),
     };
+    let (turned, checked, db) = futures::join!(
+        exec(&t, &turn, [&TURN_LOCK]),
+        checked,
+        t.query_one(&revision, &[])
+    );
+    turned.map_err(pg)?;
+    if checked.map_err(pg)? == 0 && r.meta.is_some() {
+        // Another replica committed first: nothing was written (and nothing else is sent, so
+        // this transaction takes no row another one could be waiting for).
+        let db: i64 = db.map_err(pg)?.try_get(0).map_err(pg)?;
+        t.rollback().await.map_err(pg)?;
+        return Err(StoreError::Behind {
+            db: Revision(u64_of(db)),
+            staged: Revision(u64_of(r.base)),
+        });
+    }
+    // The rest in a second pipeline, while this transaction holds the meta row.
+    let mut sent: Vec<Sent<'_>> = Vec::with_capacity(12);
     if !r.flags.0.is_empty() {
-        t.execute(&upsert("flagtop_flags", "key"), &[&r.flags.0, &r.flags.1])
-            .await
-            .map_err(pg)?;
+        sent.push(exec(&t, &flags, [&r.flags.0, &r.flags.1]));
     }
     if !r.approvals.0.is_empty() {
-        t.execute(
-            &upsert("flagtop_approvals", "id"),
-            &[&r.approvals.0, &r.approvals.1],
-        )
-        .await
-        .map_err(pg)?;
+        sent.push(exec(&t, &approvals, [&r.approvals.0, &r.approvals.1]));
     }
     if !r.audit.0.is_empty() {
-        t.execute(
-            "INSERT INTO flagtop_audit (id, flag, body) SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[])",
-            &[&r.audit.0, &r.audit.1, &r.audit.2],
-        )
-        .await
-        .map_err(pg)?;
+        sent.push(exec(&t, &audit, [&r.audit.0, &r.audit.1, &r.audit.2]));
     }
-    if let Some(before) = r.prune_before_ms {
-        t.execute(
-            "DELETE FROM flagtop_idempotency WHERE at_ms < $1",
-            &[&before],
-        )
-        .await
-        .map_err(pg)?;
+    if let Some(before) = &r.prune_before_ms {
+        sent.push(exec(&t, &prune, [before]));
     }
     if !r.idem.0.is_empty() {
-        t.execute(
-            "INSERT INTO flagtop_idempotency (key, at_ms, body) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[]) \
-             ON CONFLICT (key) DO UPDATE SET at_ms = EXCLUDED.at_ms, body = EXCLUDED.body",
-            &[&r.idem.0, &r.idem.1, &r.idem.2],
-        )
-        .await
-        .map_err(pg)?;
+        sent.push(exec(&t, &idem, [&r.idem.0, &r.idem.1, &r.idem.2]));
     }
     if !r.tokens.0.is_empty() {
-        t.execute(
-            &upsert("flagtop_tokens", "hash"),
-            &[&r.tokens.0, &r.tokens.1],
-        )
-        .await
-        .map_err(pg)?;
+        sent.push(exec(&t, &tokens, [&r.tokens.0, &r.tokens.1]));
     }
     if !r.evidence_done.is_empty() {
-        t.execute(
-            "DELETE FROM flagtop_evidence_due WHERE follows = ANY($1)",
-            &[&r.evidence_done],
-        )
-        .await
-        .map_err(pg)?;
+        sent.push(exec(&t, &evidence_done, [&r.evidence_done]));
     }
     if !r.evidence_due.0.is_empty() {
-        t.execute(
-            "INSERT INTO flagtop_evidence_due (follows, body) SELECT * FROM unnest($1::bigint[], $2::bytea[]) \
-             ON CONFLICT (follows) DO UPDATE SET body = EXCLUDED.body",
-            &[&r.evidence_due.0, &r.evidence_due.1],
-        )
-        .await
-        .map_err(pg)?;
+        sent.push(exec(
+            &t,
+            &evidence_due,
+            [&r.evidence_due.0, &r.evidence_due.1],
+        ));
     }
+    if !r.changes.0.is_empty() {
+        sent.push(exec(&t, &changes, [&r.changes.0, &r.changes.1]));
+    }
+    if let Some(rev) = &notified {
+        sent.push(exec(&t, &notify, [&CHANNEL, rev]));
+    }
+    let done = futures::future::join_all(sent).await;
+    // The first failure is the cause (the statements after it only say the transaction was
+    // aborted); the transaction rolls back when dropped.
+    if let Some(e) = done.into_iter().find_map(Result::err) {
+        return Err(pg(e));
+    }
+    // Webhooks (rare: only a group that touches a hook): after the pipeline, same transaction.
     super::webhooks::forget(&t, &r.hooks_removed).await?;
     super::webhooks::queue(&t, &r.outbox).await?;
-    if !r.changes.0.is_empty() {
-        t.execute(
-            "INSERT INTO flagtop_changes (revision, body) SELECT * FROM unnest($1::bigint[], $2::bytea[])",
-            &[&r.changes.0, &r.changes.1],
-        )
-        .await
-        .map_err(pg)?;
-        if let Some(rev) = r.changes.0.last() {
-            t.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &rev.to_string()])
-                .await
-                .map_err(pg)?;
-        }
-    }
     t.commit().await.map_err(pg)
 }

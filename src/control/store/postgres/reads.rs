@@ -1,6 +1,7 @@
 //! The team store's reads: the whole state at start, the changes other replicas committed
 //! after a revision (catching up), in repeatable-read snapshots. Must not write.
 
+use super::conn::Conn;
 use super::{CATCH_UP_LIMIT, corrupt, i64_of, pg, u64_of};
 use crate::control::store::{CatchUp, Loaded, Meta, StoreError};
 use crate::domain::{Revision, State};
@@ -24,13 +25,10 @@ pub(super) fn bodies<T: serde::de::DeserializeOwned>(
 pub(super) async fn meta(
     t: &tokio_postgres::Transaction<'_>,
 ) -> Result<(u64, u64, Option<Meta>), StoreError> {
-    let row = t
-        .query_one(
-            "SELECT revision, last_audit, state FROM flagtop_meta WHERE id = 1",
-            &[],
-        )
-        .await
-        .map_err(pg)?;
+    meta_of(&t.query_one(META, &[]).await.map_err(pg)?)
+}
+
+fn meta_of(row: &tokio_postgres::Row) -> Result<(u64, u64, Option<Meta>), StoreError> {
     let (rev, last): (i64, i64) = (row.try_get(0).map_err(pg)?, row.try_get(1).map_err(pg)?);
     let state: Option<Vec<u8>> = row.try_get(2).map_err(pg)?;
     let m = state
@@ -96,29 +94,29 @@ pub(super) async fn load(c: &mut Client) -> Result<Loaded, StoreError> {
     })
 }
 
-pub(super) async fn since(c: &mut Client, revision: i64) -> Result<Option<CatchUp>, StoreError> {
+const META: &str = "SELECT revision, last_audit, state FROM flagtop_meta WHERE id = 1";
+const CHANGES_AFTER: &str =
+    "SELECT body FROM flagtop_changes WHERE revision > $1 ORDER BY revision LIMIT $2";
+const EVIDENCE_DUE: &str = "SELECT body FROM flagtop_evidence_due ORDER BY follows";
+
+/// What was committed after `revision`: the meta row, the changes and the evidence checks read
+/// in one repeatable-read snapshot, the three queries in one pipeline (see `conn.rs`).
+pub(super) async fn since(c: &mut Conn, revision: i64) -> Result<Option<CatchUp>, StoreError> {
+    let [meta_st, changes_st, evidence_st] =
+        c.statements([META, CHANGES_AFTER, EVIDENCE_DUE]).await?;
     let t = snapshot_txn(c).await?;
-    let (rev, last_audit, m) = meta(&t).await?;
+    let after: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&revision, &CATCH_UP_LIMIT];
+    let (m, rows, evidence) = futures::join!(
+        t.query_one(&meta_st, &[]),
+        t.query(&changes_st, &after),
+        t.query(&evidence_st, &[]),
+    );
+    let (rev, last_audit, m) = meta_of(&m.map_err(pg)?)?;
     if i64_of(rev) <= revision {
         return Ok(None);
     }
-    let rows = t
-        .query(
-            "SELECT body FROM flagtop_changes WHERE revision > $1 ORDER BY revision LIMIT $2",
-            &[&revision, &CATCH_UP_LIMIT],
-        )
-        .await
-        .map_err(pg)?;
-    let changes: Vec<crate::wire::Change> = bodies(&rows, "changes")?;
-    let evidence_due = bodies(
-        &t.query(
-            "SELECT body FROM flagtop_evidence_due ORDER BY follows",
-            &[],
-        )
-        .await
-        .map_err(pg)?,
-        "evidence_due",
-    )?;
+    let changes: Vec<crate::wire::Change> = bodies(&rows.map_err(pg)?, "changes")?;
+    let evidence_due = bodies(&evidence.map_err(pg)?, "evidence_due")?;
     t.commit().await.map_err(pg)?;
     let m = m.unwrap_or_default();
     let complete = changes.last().is_some_and(|ch| ch.revision.0 == rev);

@@ -1,0 +1,113 @@
+//! Connections with their prepared statements. A query given as text costs two round trips
+//! (prepare, then execute); a statement prepared once per session costs one, and several of
+//! them sent together (a commit's, a catch-up's) travel as one pipeline: tokio-postgres sends
+//! each request when its future is first polled, so futures joined in order reach the server in
+//! that order, and the server runs them in that order. A replica's commit holds the meta row
+//! from its `UPDATE` to its `COMMIT`, so every round trip saved there is saved for the other
+//! replicas too.
+
+use super::pg;
+use crate::control::store::StoreError;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Row, Statement};
+
+/// The writer connection (used one call at a time) and what was prepared on it.
+pub(super) struct Conn {
+    client: Client,
+    prepared: HashMap<&'static str, Statement>,
+}
+
+impl Conn {
+    pub(super) fn new(client: Client) -> Conn {
+        Conn {
+            client,
+            prepared: HashMap::new(),
+        }
+    }
+
+    /// The statements for `sql`, prepared on this session the first time each is asked for.
+    pub(super) async fn statements<const N: usize>(
+        &mut self,
+        sql: [&'static str; N],
+    ) -> Result<[Statement; N], StoreError> {
+        for s in sql {
+            if !self.prepared.contains_key(s) {
+                let st = self.client.prepare(s).await.map_err(pg)?;
+                self.prepared.insert(s, st);
+            }
+        }
+        let mut out = Vec::with_capacity(N);
+        for s in sql {
+            match self.prepared.get(s) {
+                Some(st) => out.push(st.clone()),
+                None => return Err(StoreError::Sql(format!("statement not prepared: {s}"))),
+            }
+        }
+        out.try_into()
+            .map_err(|_| StoreError::Sql("statements lost in preparation".into()))
+    }
+}
+
+impl std::ops::Deref for Conn {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
+}
+
+/// The shared read connection (concurrent queries pipeline on it) and its prepared statements.
+pub(super) struct Reader {
+    client: Client,
+    prepared: Mutex<HashMap<&'static str, Statement>>,
+}
+
+impl Reader {
+    pub(super) fn new(client: Client) -> Reader {
+        Reader {
+            client,
+            prepared: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Run `sql` as a statement prepared once on this session (the hot point reads: a token
+    /// on every request, idempotency keys on every group).
+    pub(super) async fn cached(
+        &self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        let known = self
+            .prepared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(sql)
+            .cloned();
+        let st = match known {
+            Some(st) => st,
+            None => {
+                let st = self.client.prepare(sql).await.map_err(pg)?;
+                self.prepared
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(sql, st.clone());
+                st
+            }
+        };
+        self.client.query(&st, params).await.map_err(pg)
+    }
+}
+
+impl std::ops::Deref for Reader {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
