@@ -84,6 +84,39 @@ fn behaviour(open: &dyn Fn() -> Arc<dyn Backend>) {
     );
     let older = cp.audit(None, Some(audit[0].id.0), 1000).unwrap();
     assert_eq!(older.len(), audit.len() - 1, "paging with before=");
+
+    // Keyed actions submitted together (they share groups, whose keys are looked up at once),
+    // then their retries together: each key gets its own first answer, never another's.
+    let cohorts = ["internal", "beta-accounts", "eu-west", "us-east"];
+    let submit_all = || {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|i| {
+                    let cp = &cp;
+                    s.spawn(move || {
+                        let req = serde_json::from_value(json!({
+                            "action": {"type": "set_percent", "flag": "checkout-v2", "env": "staging",
+                                       "cohort": cohorts[i % 4], "percent": 10 + i},
+                            "reason": format!("batch {i}")
+                        }))
+                        .unwrap();
+                        cp.submit(&operator(), &req, Some(&format!("batch-{i}")))
+                            .unwrap()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .collect::<Vec<_>>()
+        })
+    };
+    let firsts = submit_all();
+    let retries = submit_all();
+    for (i, (a, b)) in firsts.iter().zip(&retries).enumerate() {
+        assert_eq!(a.audit_id, b.audit_id, "key batch-{i} replays its own outcome");
+        assert!(b.replayed, "key batch-{i} is a replay");
+    }
 }
 
 #[test]
