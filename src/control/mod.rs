@@ -11,6 +11,7 @@ pub mod exposure;
 pub mod flags;
 pub mod follower;
 pub mod local_socket;
+pub mod memory;
 pub mod metrics;
 pub mod policy;
 pub mod prometheus;

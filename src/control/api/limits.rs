@@ -115,6 +115,8 @@ pub struct StreamSlot {
 impl Drop for StreamSlot {
     fn drop(&mut self) {
         self.limits.open_streams.fetch_sub(1, Ordering::SeqCst);
+        // What it queued is free now: give it back to the system (see `control::memory`).
+        crate::control::memory::release_soon();
         if let Ok(mut s) = self.limits.streams.lock()
             && let Some(n) = s.get_mut(&self.scope)
         {
