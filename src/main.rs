@@ -5,8 +5,7 @@ fn main() {
     flagtop::app::init_tls();
     let cli: flagtop::cli::Cli = flagtop::cli::parse();
     // Before any other thread (the log's, the runtime's): how freed memory is kept and given back.
-    let serving = matches!(cli.command, Some(flagtop::cli::Command::Serve { .. }));
-    flagtop::control::memory::tune(serving.then_some(flagtop::control::memory::SERVE_TRIM_PERIOD));
+    flagtop::control::memory::tune();
     let _log = flagtop::app::init_logging(cli.data.as_deref());
     // The TUI (with its embedded control plane) needs one worker: its work is a few sockets on
     // loopback, and each extra worker is one more thread woken per stream event. Blocking work

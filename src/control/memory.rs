@@ -7,8 +7,10 @@
 //! `tune` (first thing in `main`, before any other thread): at most `ARENAS` arenas, so freed
 //! memory is found again by the next allocation instead of sitting in another thread's arena;
 //! and a thread that calls `malloc_trim` (which also returns free pages from the middle of every
-//! arena) a second after streams end, and every `period` under `serve`. Elsewhere (musl, other
-//! systems) this is a no-op: their allocators return memory on their own terms.
+//! arena) a second after streams end — not on a timer: a trim holds each arena while it walks
+//! it, and the pages it returns fault in again on the next allocations, which showed as stalls
+//! of the action path. Elsewhere (musl, other systems) this is a no-op: their allocators return
+//! memory on their own terms.
 
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::Duration;
@@ -18,8 +20,6 @@ use std::time::Duration;
 pub const ARENAS: i32 = 2;
 /// After a stream ends, wait this long (more end in a burst) before trimming.
 pub const TRIM_DELAY: Duration = Duration::from_secs(1);
-/// `serve` trims this often even when no stream ended (actions churn memory too).
-pub const SERVE_TRIM_PERIOD: Duration = Duration::from_secs(10);
 
 struct Trimmer {
     due: Mutex<bool>,
@@ -28,8 +28,8 @@ struct Trimmer {
 
 static TRIMMER: OnceLock<Trimmer> = OnceLock::new();
 
-/// Set the allocator up and start the trimming thread (`period`: trim at least this often).
-pub fn tune(period: Option<Duration>) {
+/// Set the allocator up and start the trimming thread.
+pub fn tune() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         // SAFETY: `mallopt` only changes allocator parameters; it has no memory preconditions.
@@ -42,13 +42,11 @@ pub fn tune(period: Option<Duration>) {
         });
         let started = std::thread::Builder::new()
             .name("flagtop-trim".into())
-            .spawn(move || trim_loop(trimmer, period));
+            .spawn(move || trim_loop(trimmer));
         if let Err(e) = started {
             tracing::warn!(error = %e, "cannot start the memory trimmer; freed memory stays held");
         }
     }
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    let _ = period;
 }
 
 /// A stream (or anything that held much memory) ended: trim shortly.
@@ -60,26 +58,19 @@ pub fn release_soon() {
 }
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn trim_loop(t: &Trimmer, period: Option<Duration>) {
+fn trim_loop(t: &Trimmer) {
     let mut due = t.due.lock().unwrap_or_else(|p| p.into_inner());
     loop {
-        due = match period {
-            Some(p) => {
-                t.wake
-                    .wait_timeout_while(due, p, |d| !*d)
-                    .unwrap_or_else(|p| p.into_inner())
-                    .0
-            }
-            None => t
-                .wake
-                .wait_while(due, |d| !*d)
-                .unwrap_or_else(|p| p.into_inner()),
-        };
-        let woken = std::mem::take(&mut *due);
+        due = t
+            .wake
+            .wait_while(due, |d| !*d)
+            .unwrap_or_else(|p| p.into_inner());
         drop(due);
-        if woken {
-            std::thread::sleep(TRIM_DELAY);
-        }
+        // More streams end in a burst: one trim for all of them.
+        std::thread::sleep(TRIM_DELAY);
+        due = t.due.lock().unwrap_or_else(|p| p.into_inner());
+        *due = false;
+        drop(due);
         // SAFETY: `malloc_trim` only returns free pages to the system; no preconditions.
         unsafe {
             libc::malloc_trim(0);

@@ -130,8 +130,9 @@ pub struct PgStore {
     epoch: String,
     /// Woken when another replica notifies a commit.
     wake: Arc<tokio::sync::Notify>,
-    /// Tokens found, by hash: requests keep authenticating while the database is away (so a
-    /// write is told 503, not 401). Tokens are never removed, so a cached one is never stale.
+    /// Tokens found, by hash, answered from memory from then on: no round trip per request, and
+    /// requests keep authenticating while the database is away (so a write is told 503, not
+    /// 401). Tokens are never removed or changed, so a cached one is never stale.
     known_tokens: Mutex<std::collections::HashMap<String, TokenRecord>>,
     #[cfg(test)]
     fail_next: std::sync::atomic::AtomicBool,

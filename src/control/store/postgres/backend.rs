@@ -121,6 +121,12 @@ impl Backend for PgStore {
                 .get(hash)
                 .cloned()
         };
+        // A token found once is answered from memory: records are never removed or changed
+        // (there is no revocation; a hash comes from a random secret), and a request then costs
+        // no round trip to PostgreSQL. (Revocation, when it comes, must evict it here.)
+        if let Some(rec) = known() {
+            return Ok(Some(rec));
+        }
         let found = self.reader().and_then(|c| {
             let hash = hash.to_string();
             self.run(async move {
@@ -138,10 +144,6 @@ impl Backend for PgStore {
                     .insert(hash.to_string(), rec.clone());
                 Ok(Some(rec))
             }
-            Err(StoreError::Unavailable(e)) => match known() {
-                Some(rec) => Ok(Some(rec)),
-                None => Err(StoreError::Unavailable(e)),
-            },
             other => other,
         }
     }
