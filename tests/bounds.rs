@@ -15,6 +15,11 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// The descriptors a process has open.
+fn fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unread_stream_is_closed_at_its_budget_and_streams_are_capped_per_token() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -49,6 +54,7 @@ async fn an_unread_stream_is_closed_at_its_budget_and_streams_are_capped_per_tok
     let idle = rss_kb(pid);
     // One token holds its cap of streams (64) and reads none of them; the next one is refused.
     let viewer = http.token(&admin, "watcher", "viewer").await;
+    let fds_before = fds(pid);
     let mut unread = Vec::new();
     for _ in 0..64 {
         unread.push(unread_stream(&addr(&server), &viewer, None).await);
@@ -107,6 +113,17 @@ async fn an_unread_stream_is_closed_at_its_budget_and_streams_are_capped_per_tok
             "unread streams over their budget were kept open"
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // And their connections are gone with them, the client still not reading: what hyper
+    // buffered for it is freed with the connection, not kept until the client reads or goes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fds(pid) > fds_before + 8 {
+        assert!(
+            Instant::now() < deadline,
+            "streams closed over their budget kept their connections: {} descriptors, {fds_before} before them",
+            fds(pid)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     drop(unread);
 }

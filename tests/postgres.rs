@@ -114,7 +114,10 @@ fn behaviour(open: &dyn Fn() -> Arc<dyn Backend>) {
     let firsts = submit_all();
     let retries = submit_all();
     for (i, (a, b)) in firsts.iter().zip(&retries).enumerate() {
-        assert_eq!(a.audit_id, b.audit_id, "key batch-{i} replays its own outcome");
+        assert_eq!(
+            a.audit_id, b.audit_id,
+            "key batch-{i} replays its own outcome"
+        );
         assert!(b.replayed, "key batch-{i} is a replay");
     }
 }

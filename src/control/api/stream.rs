@@ -212,6 +212,7 @@ pub(super) async fn stream(
         tx,
         queued: queued.clone(),
         total: total.clone(),
+        conn: conn.clone(),
     };
     tokio::spawn(async move {
         let (_interest, _slot, _busy) = (interest, slot, busy);
@@ -341,6 +342,9 @@ struct Budgeted {
     tx: tokio::sync::mpsc::Sender<Bytes>,
     queued: Arc<AtomicUsize>,
     total: Arc<AtomicUsize>,
+    /// Closed with the stream when its client falls behind: what hyper still buffers for a
+    /// client that does not read is freed with the connection, not kept until it reads.
+    conn: Option<ConnHandle>,
 }
 
 impl Budgeted {
@@ -361,15 +365,23 @@ impl Budgeted {
                 queued = mine,
                 "closing a stream whose client does not read (over its budget)"
             );
+            self.close();
             return Err(());
         }
         self.queued.fetch_add(n, Ordering::SeqCst);
         self.total.fetch_add(n, Ordering::SeqCst);
         if self.tx.try_send(chunk).is_err() {
             self.queue().taken(n);
+            self.close();
             return Err(());
         }
         Ok(())
+    }
+
+    fn close(&self) {
+        if let Some(c) = &self.conn {
+            c.close();
+        }
     }
 }
 
@@ -384,7 +396,11 @@ struct Drain {
 
 impl Drop for Drain {
     fn drop(&mut self) {
-        self.queue.taken(usize::MAX);
+        // Counted by the socket: hyper may still hold some of it, released with the
+        // connection (`Shared::release_stream`).
+        if !self.by_socket {
+            self.queue.taken(usize::MAX);
+        }
     }
 }
 

@@ -66,10 +66,32 @@ impl ConnHandle {
         Busy(self.0.clone())
     }
 
-    /// From now on, bytes this connection writes lower `q` (the stream it carries).
+    /// From now on, bytes this connection writes lower `q` (the stream it carries). What an
+    /// earlier stream on it still counted is released (its answer was written in full, or the
+    /// next request would not have been read).
     pub fn carry_stream(&self, q: StreamQueue) {
-        if let Ok(mut slot) = self.0.stream_queue.lock() {
-            *slot = Some(q);
+        if let Ok(mut slot) = self.0.stream_queue.lock()
+            && let Some(old) = slot.replace(q)
+        {
+            old.taken(usize::MAX);
+        }
+    }
+
+    /// Close the connection now (its next read or write fails, so hyper drops it with every
+    /// buffer it holds): for a stream whose client stopped reading.
+    pub fn close(&self) {
+        self.0.evicted.store(true, Ordering::SeqCst);
+        self.0.waker.wake();
+    }
+}
+
+impl Shared {
+    /// The connection is gone: what its stream still counted left with it.
+    pub(super) fn release_stream(&self) {
+        if let Ok(mut slot) = self.stream_queue.lock()
+            && let Some(q) = slot.take()
+        {
+            q.taken(usize::MAX);
         }
     }
 }

@@ -22,6 +22,7 @@ pub(super) struct Tracked<S> {
 impl<S> Drop for Tracked<S> {
     fn drop(&mut self) {
         self.registry.remove(self.id);
+        self.shared.release_stream();
     }
 }
 
@@ -72,6 +73,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
+        // A write stuck on a full socket is woken by a close too.
+        self.shared.waker.register(cx.waker());
         if self.shared.evicted.load(Ordering::SeqCst) {
             return Poll::Ready(Err(evicted()));
         }
@@ -97,6 +100,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        self.shared.waker.register(cx.waker());
         if self.shared.evicted.load(Ordering::SeqCst) {
             return Poll::Ready(Err(evicted()));
         }
