@@ -85,9 +85,13 @@ pub struct Published {
 
 impl Published {
     pub fn new(change: &Change) -> Published {
+        // Grown by doubling, the JSON may hold up to twice its length: the resume window keeps
+        // thousands of these and counts their length.
+        let mut json = serde_json::to_string(change).unwrap_or_default();
+        json.shrink_to_fit();
         Published {
             revision: change.revision,
-            json: serde_json::to_string(change).unwrap_or_default(),
+            json,
         }
     }
 
