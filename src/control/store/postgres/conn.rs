@@ -32,21 +32,27 @@ impl Conn {
         &mut self,
         sql: [&'static str; N],
     ) -> Result<[Statement; N], StoreError> {
-        for s in sql {
-            if !self.prepared.contains_key(s) {
-                let st = self.client.prepare(s).await.map_err(pg)?;
-                self.prepared.insert(s, st);
-            }
-        }
-        let mut out = Vec::with_capacity(N);
-        for s in sql {
-            match self.prepared.get(s) {
-                Some(st) => out.push(st.clone()),
-                None => return Err(StoreError::Sql(format!("statement not prepared: {s}"))),
-            }
-        }
-        out.try_into()
+        self.prepare(&sql)
+            .await?
+            .try_into()
             .map_err(|_| StoreError::Sql("statements lost in preparation".into()))
+    }
+
+    // Not generic: one copy of the preparing code whatever the number of statements.
+    async fn prepare(&mut self, sql: &[&'static str]) -> Result<Vec<Statement>, StoreError> {
+        let mut out = Vec::with_capacity(sql.len());
+        for s in sql {
+            let st = match self.prepared.get(s) {
+                Some(st) => st.clone(),
+                None => {
+                    let st = self.client.prepare(s).await.map_err(pg)?;
+                    self.prepared.insert(s, st.clone());
+                    st
+                }
+            };
+            out.push(st);
+        }
+        Ok(out)
     }
 }
 
