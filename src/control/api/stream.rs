@@ -3,7 +3,7 @@
 //! `Event` builder (a growing buffer per event, a newline scan of every payload, a keep-alive
 //! timer reset on every event) cost more server CPU than the changes themselves.
 
-use super::limits::{Limits, STREAM_BUDGET_BYTES, STREAMS_TOTAL_BUDGET_BYTES};
+use super::limits::Limits;
 use super::{ApiError, TokenScope};
 use crate::control::server::{ConnHandle, StreamQueue, until_closing};
 use crate::control::service::{ControlPlane, StreamMsg};
@@ -14,10 +14,11 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
+use budget::{Budgeted, Drain, fitted};
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 /// Told to every stream when the server shuts down: streams end at once.
@@ -329,80 +330,6 @@ pub(super) async fn stream(
     Ok((headers, Body::from_stream(frames)).into_response())
 }
 
-/// A chunk as bytes that hold no more memory than their length: a `String` grown by doubling
-/// may hold twice its text, and the budgets count length (shrinking in place is cheap).
-fn fitted(mut chunk: String) -> Bytes {
-    chunk.shrink_to_fit();
-    Bytes::from(chunk)
-}
-
-/// The sending side of a stream, within its byte budget and the server's: a chunk that does
-/// not fit ends the stream (`Err`), it is never queued without bound.
-struct Budgeted {
-    tx: tokio::sync::mpsc::Sender<Bytes>,
-    queued: Arc<AtomicUsize>,
-    total: Arc<AtomicUsize>,
-    /// Closed with the stream when its client falls behind: what hyper still buffers for a
-    /// client that does not read is freed with the connection, not kept until it reads.
-    conn: Option<ConnHandle>,
-}
-
-impl Budgeted {
-    fn queue(&self) -> StreamQueue {
-        StreamQueue {
-            queued: self.queued.clone(),
-            total: self.total.clone(),
-        }
-    }
-
-    fn send(&self, chunk: Bytes) -> Result<(), ()> {
-        let n = chunk.len();
-        let mine = self.queued.load(Ordering::SeqCst);
-        let all = self.total.load(Ordering::SeqCst);
-        // The first chunk always fits (a stream must be able to open); after that the budgets.
-        if mine > 0 && (mine + n > STREAM_BUDGET_BYTES || all + n > STREAMS_TOTAL_BUDGET_BYTES) {
-            tracing::info!(
-                queued = mine,
-                "closing a stream whose client does not read (over its budget)"
-            );
-            self.close();
-            return Err(());
-        }
-        self.queued.fetch_add(n, Ordering::SeqCst);
-        self.total.fetch_add(n, Ordering::SeqCst);
-        if self.tx.try_send(chunk).is_err() {
-            self.queue().taken(n);
-            self.close();
-            return Err(());
-        }
-        Ok(())
-    }
-
-    fn close(&self) {
-        if let Some(c) = &self.conn {
-            c.close();
-        }
-    }
-}
-
-/// The receiving side (the response body): what is still counted when the client goes leaves
-/// the server's total with it.
-struct Drain {
-    rx: tokio::sync::mpsc::Receiver<Bytes>,
-    queue: StreamQueue,
-    /// The connection lowers the counts as its socket takes bytes.
-    by_socket: bool,
-}
-
-impl Drop for Drain {
-    fn drop(&mut self) {
-        // Counted by the socket: hyper may still hold some of it, released with the
-        // connection (`Shared::release_stream`).
-        if !self.by_socket {
-            self.queue.taken(usize::MAX);
-        }
-    }
-}
-
+mod budget;
 #[cfg(test)]
 mod tests;

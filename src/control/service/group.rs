@@ -171,10 +171,7 @@ impl ControlPlane {
             .collect();
         let (staged, durable) = loop {
             // Every attempt looks the keys up afresh: another replica may have committed one.
-            let known = inner
-                .store
-                .idempotency_many(&keys)
-                .map_err(ServiceError::from);
+            let known = inner.store.idempotency_many(&keys).map_err(Into::into);
             let staged: Vec<(u64, Staged)> = tickets
                 .iter()
                 .map(|t| {

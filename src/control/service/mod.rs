@@ -25,12 +25,10 @@ pub mod webhooks;
 pub use crate::control::error::{ErrorKind, ServiceError};
 pub use caller::Caller;
 
-use super::auth;
-use super::clock::Clock;
 use super::flags::{ExternalEvent, FlagStore, FlagStoreError};
-use super::metrics::Metrics;
 use super::policy::{self, Decision, Op};
 use super::store::{Backend, Commit, IdemRecord, TokenRecord};
+use super::{auth, clock::Clock, metrics::Metrics};
 use crate::domain::{
     Action, Actor, ApprovalId, ApprovalRequest, ApprovalState, AuditEvent, AuditId, AuditKind,
     DomainError, Environment, Evidence, EvidenceDue, Flag, FlagKey, Revision, Role, State,
@@ -74,9 +72,8 @@ pub enum StreamMsg {
     Webhooks(Arc<Vec<crate::wire::webhook::HookHealth>>),
 }
 
-/// A published change as streams send it: its revision and its JSON, made once for all of them
-/// (200 streams used to serialise every change 200 times). The resume window keeps these too,
-/// which is smaller than keeping the `Change` itself.
+/// A published change as streams send it: its revision and its JSON (made once for all of them,
+/// boxed to hold no more than its length), kept in the resume window too.
 #[derive(Debug)]
 pub struct Published {
     pub revision: Revision,
@@ -85,13 +82,12 @@ pub struct Published {
 
 impl Published {
     pub fn new(change: &Change) -> Published {
-        // Grown by doubling, the JSON may hold up to twice its length: the resume window keeps
-        // thousands of these and counts their length.
-        let mut json = serde_json::to_string(change).unwrap_or_default();
-        json.shrink_to_fit();
         Published {
             revision: change.revision,
-            json,
+            json: serde_json::to_string(change)
+                .unwrap_or_default()
+                .into_boxed_str()
+                .into(),
         }
     }
 
