@@ -1,8 +1,9 @@
 //! Giving freed memory back to the system. glibc keeps what a process frees inside its arenas
 //! (one per thread that allocated, up to eight per core) and returns pages only from the top of
 //! each heap, so a server whose streams come and go — each holding up to its byte budget while
-//! its client does not read — stays at the size it once reached (measured: 66 MB of a 75 MB
-//! peak still held after 1,024 unread streams had gone, `docs/performance.md`).
+//! its client does not read — can stay near the size it once reached after they have gone.
+//! (What bounds the peak is the streams' budgets and closing a stream's connection when its
+//! client falls behind, `api::stream`; this is about what is left after.)
 //!
 //! `tune` (first thing in `main`, before any other thread): at most `ARENAS` arenas, so freed
 //! memory is found again by the next allocation instead of sitting in another thread's arena;

@@ -51,16 +51,7 @@ impl Backend for PgStore {
     }
 
     fn idempotency(&self, key: &str) -> Result<Option<IdemRecord>, StoreError> {
-        let (c, key) = (self.reader()?, key.to_string());
-        self.run(async move {
-            let rows = c
-                .cached(
-                    "SELECT body FROM flagtop_idempotency WHERE key = $1",
-                    &[&key],
-                )
-                .await?;
-            Ok(bodies(&rows, "idempotency")?.pop())
-        })
+        Ok(self.idempotency_many(&[key])?.remove(key))
     }
 
     fn idempotency_many(&self, keys: &[&str]) -> Result<HashMap<String, IdemRecord>, StoreError> {

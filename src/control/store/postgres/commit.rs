@@ -1,5 +1,6 @@
-//! One committed group, one transaction: take the commit turn (shared), lock the meta row, check the revision this replica
-//! staged on, write every record and append the changes, notify the new revision.
+//! One committed group, one transaction: take the commit turn (shared), update the meta row at
+//! the revision this replica staged on (no row: another replica moved on), write every record
+//! and append the changes, notify the new revision.
 
 use super::conn::Conn;
 use super::{CHANNEL, TURN_LOCK, i64_of, json, pg, u64_of};
@@ -138,13 +139,27 @@ pub(super) async fn write(c: &mut Conn, r: Rows) -> Result<(), StoreError> {
         prune,
         idem,
         tokens,
+        evidence_done,
+        evidence_due,
+        changes,
+        notify,
     ] = c
         .statements([
-            TURN, META, LOCK_META, REVISION, FLAGS, APPROVALS, AUDIT, PRUNE, IDEM, TOKENS,
+            TURN,
+            META,
+            LOCK_META,
+            REVISION,
+            FLAGS,
+            APPROVALS,
+            AUDIT,
+            PRUNE,
+            IDEM,
+            TOKENS,
+            EVIDENCE_DONE,
+            EVIDENCE_DUE,
+            CHANGES,
+            NOTIFY,
         ])
-        .await?;
-    let [evidence_done, evidence_due, changes, notify] = c
-        .statements([EVIDENCE_DONE, EVIDENCE_DUE, CHANGES, NOTIFY])
         .await?;
     let notified = r.changes.0.last().map(|rev| rev.to_string());
     let t = c.transaction().await.map_err(pg)?;
