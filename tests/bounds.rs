@@ -162,6 +162,13 @@ async fn an_authenticated_request_answers_while_thousands_of_half_open_connectio
     drop(idle);
 }
 
+/// Whether an HTTP answer's head carries `Connection: close`.
+fn says_close(answer: &str) -> bool {
+    let head = answer.split("\r\n\r\n").next().unwrap_or("");
+    head.lines()
+        .any(|l| l.eq_ignore_ascii_case("connection: close"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trickled_body_is_cut_and_oversized_fields_are_refused_by_name() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -176,6 +183,9 @@ async fn a_trickled_body_is_cut_and_oversized_fields_are_refused_by_name() {
     s.write_all(head.as_bytes()).await.expect("write");
     let (answer, _) = read_to_close(&mut s, Duration::from_secs(15)).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer:.80}");
+    // The rest of that body never came: the answer says the connection is done, so a client
+    // does not send its next request on it.
+    assert!(says_close(&answer), "{answer}");
     // A small body trickled in: cut after the body read timeout (10 s), not held open.
     let mut s = TcpStream::connect(addr(&server)).await.expect("connect");
     let head = format!(
@@ -201,6 +211,7 @@ async fn a_trickled_body_is_cut_and_oversized_fields_are_refused_by_name() {
         answer.starts_with("HTTP/1.1 408"),
         "a trickled body was not cut: {answer:.80}"
     );
+    assert!(says_close(&answer), "{answer}");
     // Fields past their bounds, each named.
     let big = "y".repeat(250_000);
     let cases = [

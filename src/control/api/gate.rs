@@ -72,6 +72,19 @@ pub(super) fn body<T: DeserializeOwned>(
     Ok(value)
 }
 
+/// A refusal sent before the body was read to its end: the rest of the body is still on its
+/// way, so the connection cannot carry another request. `Connection: close` says so — without
+/// it hyper may answer as keep-alive and close a moment later, and a client that reuses the
+/// connection loses its next request (`IncompleteMessage`; seen in CI).
+fn unread(e: ApiError) -> Response {
+    let mut r = e.into_response();
+    r.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    r
+}
+
 /// Read the whole request body within `BODY_READ_TIMEOUT` and `MAX_BODY`, before anything else:
 /// a body trickled in slowly or announced larger than allowed holds nothing open.
 pub(super) async fn bounded_body(req: Request, next: Next) -> Response {
@@ -81,34 +94,31 @@ pub(super) async fn bounded_body(req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if announced.is_some_and(|n| n > MAX_BODY as u64) {
-        return err(
+        return unread(err(
             ErrorKind::TooLarge,
             "body_too_large",
             format!("request bodies are limited to {MAX_BODY} bytes"),
-        )
-        .into_response();
+        ));
     }
     let (parts, body) = req.into_parts();
     let read = tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await;
     let bytes = match read {
         Err(_) => {
-            return err(
+            return unread(err(
                 ErrorKind::Timeout,
                 "body_too_slow",
                 format!(
                     "the request body did not arrive within {} s",
                     BODY_READ_TIMEOUT.as_secs()
                 ),
-            )
-            .into_response();
+            ));
         }
         Ok(Err(_)) => {
-            return err(
+            return unread(err(
                 ErrorKind::TooLarge,
                 "body_too_large",
                 format!("request bodies are limited to {MAX_BODY} bytes"),
-            )
-            .into_response();
+            ));
         }
         Ok(Ok(b)) => b,
     };
