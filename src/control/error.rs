@@ -101,6 +101,16 @@ impl From<StoreError> for ServiceError {
                     ),
                 );
             }
+            StoreError::Unsure(_) => {
+                return ServiceError::new(
+                    ErrorKind::OutcomeUnknown,
+                    "outcome_unknown",
+                    format!(
+                        "{e}. What the database holds reaches the screen once it answers again: \
+                         look before acting again (a retry with the same idempotency key is safe)"
+                    ),
+                );
+            }
             StoreError::Behind { .. } => {
                 // Not a conflict: nothing the caller decided on need have changed.
                 return ServiceError::new(

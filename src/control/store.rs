@@ -45,6 +45,12 @@ pub enum StoreError {
     /// The database cannot be reached (or stopped answering): nothing was written.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
+    /// The commit was sent and no answer came back, and whether it was applied could not be
+    /// found out (the database stayed out of reach): it may have been. Never "nothing changed".
+    #[error(
+        "the commit was sent but the database did not confirm it ({0}); it may have been applied"
+    )]
+    Unsure(String),
     /// Another replica committed since this one staged: nothing was written; catch up, retry.
     #[error(
         "another replica changed the state (the database is at revision {db}, this replica at {staged})"

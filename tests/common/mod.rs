@@ -3,6 +3,7 @@
 
 pub mod fault;
 pub mod pg;
+pub mod pg_cut;
 pub mod pty;
 pub mod raw;
 pub mod receiver;

@@ -18,7 +18,7 @@
 //! async context, and every call is bounded by `QUERY_TIMEOUT`.
 //!
 //! The parts: `schema.rs` (versioned migrations), `commit.rs` (one group, one transaction),
-//! `reads.rs` (loading, catching up), `follow.rs` (LISTEN wake-ups and the engine's lock),
+//! `settle.rs` (what became of a commit cut off), `reads.rs` (loading, catching up), `follow.rs` (LISTEN wake-ups and the engine's lock),
 //! `backend.rs` (the `Backend` trait over these).
 
 mod backend;
@@ -27,6 +27,7 @@ mod conn;
 mod follow;
 mod reads;
 mod schema;
+mod settle;
 mod webhooks;
 
 use conn::{Conn, Reader};
@@ -278,7 +279,7 @@ impl PgStore {
                 return Err(StoreError::Unavailable("no connection".into()));
             };
             if guard.as_ref().is_none_or(|c| c.is_closed()) {
-                **guard = Some(Conn::new(connect(&config).await?));
+                **guard = Some(Conn::open(connect(&config).await?).await?);
             }
             let Some(client) = guard.as_mut() else {
                 return Err(StoreError::Unavailable("no connection".into()));

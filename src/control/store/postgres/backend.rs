@@ -3,6 +3,7 @@
 
 use super::commit::{rows, write};
 use super::reads::{bodies, load, since};
+use super::settle::Progress;
 use super::{PgStore, TURN_LOCK, corrupt, describe, i64_of, pg};
 use crate::control::store::{
     Backend, CatchUp, Commit, IdemRecord, Loaded, StoreError, TokenRecord,
@@ -45,7 +46,15 @@ impl Backend for PgStore {
             ));
         }
         let r = rows(&c);
-        self.with_writer(move |c| Box::pin(write(c, r)))?;
+        let mark = r.mark();
+        let progress = std::sync::Arc::new(Progress::default());
+        let p = progress.clone();
+        match self.with_writer(move |c| Box::pin(async move { write(c, r, &p).await })) {
+            Ok(()) => {}
+            // Cut off (a broken connection, the deadline): find out what became of it.
+            Err(StoreError::Unavailable(why)) => self.settle(&progress, mark, why)?,
+            Err(e) => return Err(e),
+        }
         self.remember(c.tokens.iter().map(|(h, r)| (h.to_string(), (*r).clone())));
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! and append the changes, notify the new revision.
 
 use super::conn::Conn;
+use super::settle::{Mark, Progress};
 use super::{CHANNEL, TURN_LOCK, i64_of, json, pg, u64_of};
 use crate::control::store::{Commit, Meta, StoreError};
 use crate::domain::Revision;
@@ -27,6 +28,17 @@ pub(super) struct Rows {
     changes: (Vec<i64>, Vec<Vec<u8>>),
     outbox: super::webhooks::Queued,
     hooks_removed: Vec<String>,
+}
+
+impl Rows {
+    /// The row that tells whether this commit was applied, should its answer be lost.
+    pub(super) fn mark(&self) -> Option<Mark> {
+        if let (Some(rev), Some(body)) = (self.changes.0.last(), self.changes.1.last()) {
+            return Some(Mark::Change(*rev, body.clone()));
+        }
+        let (hash, body) = (self.tokens.0.last()?, self.tokens.1.last()?);
+        Some(Mark::Token(hash.clone(), body.clone()))
+    }
 }
 
 pub(super) fn rows(c: &Commit<'_>) -> Rows {
@@ -127,7 +139,8 @@ fn exec<'a>(
 /// replica moved on — then `ROLLBACK` and `Behind`); every row and the notification in one
 /// pipeline; `COMMIT`. (Sending the rows with the check would save one more, but a group that
 /// lost would then take row locks the winner's next group may wait for: a deadlock.)
-pub(super) async fn write(c: &mut Conn, r: Rows) -> Result<(), StoreError> {
+/// How far it got is noted in `progress`, for `settle` should the answer never come.
+pub(super) async fn write(c: &mut Conn, r: Rows, progress: &Progress) -> Result<(), StoreError> {
     let [
         turn,
         meta,
@@ -162,6 +175,7 @@ pub(super) async fn write(c: &mut Conn, r: Rows) -> Result<(), StoreError> {
         ])
         .await?;
     let notified = r.changes.0.last().map(|rev| rev.to_string());
+    progress.begin(c.session());
     let t = c.transaction().await.map_err(pg)?;
     // The turn first, then the meta row (always in this order: no deadlock with a replica
     // holding the turn while it commits), and the revision the database is at after them.
@@ -230,5 +244,6 @@ pub(super) async fn write(c: &mut Conn, r: Rows) -> Result<(), StoreError> {
     // Webhooks (rare: only a group that touches a hook): after the pipeline, same transaction.
     super::webhooks::forget(&t, &r.hooks_removed).await?;
     super::webhooks::queue(&t, &r.outbox).await?;
+    progress.committing();
     t.commit().await.map_err(pg)
 }

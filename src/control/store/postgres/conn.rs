@@ -17,14 +17,40 @@ use tokio_postgres::{Client, Row, Statement};
 pub(super) struct Conn {
     client: Client,
     prepared: HashMap<&'static str, Statement>,
+    session: Session,
+}
+
+/// A server session by its backend process and when it started (a pid alone may be reused by
+/// a later session): what a commit cut off names, so that one and no other is ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Session {
+    pub pid: i32,
+    pub started: String,
 }
 
 impl Conn {
-    pub(super) fn new(client: Client) -> Conn {
-        Conn {
+    /// The writer on `client`, once it knows which server session it is.
+    pub(super) async fn open(client: Client) -> Result<Conn, StoreError> {
+        let row = client
+            .query_one(
+                "SELECT pid, backend_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .await
+            .map_err(pg)?;
+        let session = Session {
+            pid: row.try_get(0).map_err(pg)?,
+            started: row.try_get(1).map_err(pg)?,
+        };
+        Ok(Conn {
             client,
             prepared: HashMap::new(),
-        }
+            session,
+        })
+    }
+
+    pub(super) fn session(&self) -> &Session {
+        &self.session
     }
 
     /// The statements for `sql`, prepared on this session the first time each is asked for.
