@@ -200,11 +200,17 @@ pub async fn act(cli: &Cli, args: &ActArgs) -> Result<i32> {
         let key = args.idempotency_key.clone().unwrap_or_else(crate::client::http::idempotency_key);
         let outcome = match session.client.act(&req, &key).await {
             Ok(o) => o,
-            // Sent, but no answer: it may or may not have been applied. Never re-send blindly;
-            // the same key makes a retry safe.
-            Err(e @ (ClientError::Timeout { .. } | ClientError::Interrupted { .. } | ClientError::Protocol(_))) => {
+            // Sent, but no answer — or the control plane's own database did not confirm the
+            // commit (502 outcome_unknown): it may or may not have been applied. Never re-send
+            // blindly; the same key makes a retry safe.
+            Err(
+                e @ (ClientError::Timeout { .. }
+                | ClientError::Interrupted { .. }
+                | ClientError::Protocol(_)
+                | ClientError::Api { status: 502, .. }),
+            ) => {
                 return Err(eyre!(e).wrap_err(format!(
-                    "no answer to the action: it may or may not have been applied. Retry safely with the same key (--idempotency-key {key} )"
+                    "the action was not confirmed: it may or may not have been applied. Retry safely with the same key (--idempotency-key {key} )"
                 )));
             }
             // Not found: say which name is unknown and which exist.

@@ -1,18 +1,16 @@
 //! Owns the confirm flow's transitions: opening it for an action or a decision (checking
 //! locally that it applies), editing the reason and typed confirmation, sending (expected
-//! revision, idempotency key), and the answer (applied, requested, conflict, denied, not
-//! confirmed). Pure: it must not do I/O or draw.
+//! revision, idempotency key); the answer is `outcome.rs`. Pure: it must not do I/O or draw.
 
 use super::preview::{Preview, kill_word, preview};
 use super::state::{Confirm, Intent, Phase};
-use crate::client::ClientError;
 use crate::domain::{Action, ApprovalRequest, Revision};
 use crate::tui::dialog::Dialog;
-use crate::tui::effect::{Effect, Step};
+use crate::tui::effect::Effect;
 use crate::tui::keys::{Cmd, KeyPress};
 use crate::tui::model::{Conn, Model};
 use crate::tui::text::fit;
-use crate::wire::{ActionRequest, Outcome, OutcomeKind};
+use crate::wire::ActionRequest;
 use crossterm::event::{Event as CtEvent, KeyEvent};
 use tui_input::Input;
 use tui_input::backend::crossterm::to_input_request;
@@ -303,93 +301,4 @@ fn send(m: &mut Model, new_idem_key: &str) -> Vec<Effect> {
     };
     m.set_status("sending…", false);
     vec![fx]
-}
-
-/// The control plane's answer to what the dialog sent (matched by its idempotency key).
-pub fn on_outcome(
-    m: &mut Model,
-    idem_key: &str,
-    result: Result<Box<crate::client::Clean<Outcome>>, ClientError>,
-) -> Step {
-    let Some(Dialog::Confirm(c)) = m.dialog.as_mut() else {
-        // The dialog was closed meanwhile: still report the outcome.
-        match result {
-            Ok(o) => report_success(m, &o),
-            Err(e) => m.set_status(format!("failed: {}", fit(&e.to_string(), 160)), true),
-        }
-        return Step::redraw(true);
-    };
-    if c.idem_key != idem_key {
-        return Step::redraw(false);
-    }
-    let mut effects = Vec::new();
-    match result {
-        Ok(o) => {
-            m.dialog = None;
-            report_success(m, &o);
-        }
-        Err(e) => {
-            let msg = fit(&e.to_string(), 200);
-            match &e {
-                ClientError::Api { code, .. } if code == "conflict" => {
-                    c.phase = Phase::Conflict(format!("changed since you looked — {msg}"));
-                    m.set_status(
-                        "conflict: changed since you looked; review the new state",
-                        true,
-                    );
-                    // The dialog stays open; the fresh snapshot updates its preview.
-                    effects.push(Effect::FetchSnapshot);
-                }
-                ClientError::Api { code, .. } => {
-                    let what = if code == "forbidden" {
-                        "denied"
-                    } else {
-                        "invalid"
-                    };
-                    c.phase = Phase::Failed {
-                        msg: format!("{what}: {msg}"),
-                        retry_same_key: false,
-                    };
-                    m.set_status(format!("{what}: {msg}"), true);
-                }
-                _ => {
-                    c.phase = Phase::Failed {
-                        msg: format!("not confirmed: {msg} — Enter retries safely"),
-                        retry_same_key: true,
-                    };
-                    m.set_status(format!("not confirmed: {msg}"), true);
-                }
-            }
-        }
-    }
-    Step::run(effects)
-}
-
-fn report_success(m: &mut Model, o: &Outcome) {
-    let what = fit(&o.action.describe(), 80);
-    let text = match o.outcome {
-        OutcomeKind::Applied => {
-            if let Some(id) = o.audit_id {
-                m.own_last = Some(id);
-            }
-            let id = o
-                .audit_id
-                .map(|i| format!(" (audit #{i})"))
-                .unwrap_or_default();
-            format!(
-                "applied: {what}{id} — reverse: {}",
-                fit(&o.reverse.describe(), 60)
-            )
-        }
-        OutcomeKind::Requested => {
-            let id = o
-                .approval_id
-                .as_ref()
-                .map(|i| fit(i, 40))
-                .unwrap_or_default();
-            format!("requested: {what} needs approval ({id})")
-        }
-        OutcomeKind::Rejected => format!("rejected: {what}"),
-    };
-    m.set_status(text, false);
 }

@@ -242,3 +242,39 @@ fn an_open_dialog_does_not_send_while_stale() {
     assert!(update(&mut m, code(KeyCode::Enter)).effects.is_empty());
     assert!(m.status.as_ref().unwrap().text.contains("refused"));
 }
+
+#[test]
+fn an_unconfirmed_commit_says_it_may_have_been_applied_and_a_retry_reuses_the_key() {
+    for (status, name, says) in [
+        (502, "outcome_unknown", "not confirmed"),
+        (503, "store_unavailable", "not applied"),
+    ] {
+        let mut m = on_eu_west();
+        update(&mut m, key('r'));
+        let fx = update(&mut m, code(KeyCode::Enter)).effects;
+        let first = submit(&fx).1.to_string();
+        let e = ClientError::Api {
+            status,
+            code: name.into(),
+            message: "the database did not answer".into(),
+            current_revision: None,
+        };
+        update(
+            &mut m,
+            Event::Outcome {
+                idem_key: first.clone(),
+                result: Err(e),
+            },
+        );
+        let phase = &confirm_of(&m).phase;
+        assert!(
+            matches!(phase, Phase::Failed { msg, retry_same_key: true } if msg.starts_with(says)),
+            "{status}: {phase:?}"
+        );
+        if status == 502 {
+            assert!(format!("{phase:?}").contains("may have been applied"));
+        }
+        let fx = update(&mut m, code(KeyCode::Enter)).effects;
+        assert_eq!(submit(&fx).1, first, "{status}: a retry must reuse the key");
+    }
+}
