@@ -11,7 +11,7 @@ mod common;
 use common::pg::{fresh_db, pg_store};
 use common::pg_cut::{OnCommit, PgCut, upstream_of};
 use flagtop::control::clock::SystemClock;
-use flagtop::control::error::ErrorKind;
+use flagtop::control::error::{ErrorKind, ServiceError};
 use flagtop::control::service::{Caller, ControlPlane};
 use flagtop::domain::{Actor, Role};
 use flagtop::wire::ActionRequest;
@@ -19,7 +19,14 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The test database's URL and password, for a second replica.
+struct Db {
+    url: String,
+    pw: String,
+}
+
 struct Rig {
+    db: Db,
     rt: tokio::runtime::Runtime,
     proxy: PgCut,
     cp: Arc<ControlPlane>,
@@ -43,13 +50,14 @@ fn rig(name: &str) -> Option<Rig> {
         Some(seed),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let config = flagtop::control::store::postgres::config(&url, Some(pw)).unwrap();
+    let config = flagtop::control::store::postgres::config(&url, Some(pw.clone())).unwrap();
     let direct = rt.block_on(async {
         let (client, conn) = config.connect(tokio_postgres::NoTls).await.unwrap();
         tokio::spawn(conn);
         client
     });
     Some(Rig {
+        db: Db { url, pw },
         rt,
         proxy,
         cp,
@@ -57,20 +65,20 @@ fn rig(name: &str) -> Option<Rig> {
     })
 }
 
+fn freeze(cp: &ControlPlane, env: &str, frozen: bool) -> Result<u64, ServiceError> {
+    let kind = if frozen { "freeze" } else { "unfreeze" };
+    let req: ActionRequest = serde_json::from_value(json!({
+        "action": {"type": kind, "env": env},
+        "reason": "a commit cut off",
+    }))
+    .unwrap();
+    let admin = Caller::token(Actor::from_token("alice", Role::Admin), "api", "test");
+    cp.submit(&admin, &req, None).map(|o| o.revision.0)
+}
+
 impl Rig {
-    fn freeze(
-        &self,
-        env: &str,
-        frozen: bool,
-    ) -> Result<u64, flagtop::control::error::ServiceError> {
-        let kind = if frozen { "freeze" } else { "unfreeze" };
-        let req: ActionRequest = serde_json::from_value(json!({
-            "action": {"type": kind, "env": env},
-            "reason": "a commit cut off",
-        }))
-        .unwrap();
-        let admin = Caller::token(Actor::from_token("alice", Role::Admin), "api", "test");
-        self.cp.submit(&admin, &req, None).map(|o| o.revision.0)
+    fn freeze(&self, env: &str, frozen: bool) -> Result<u64, ServiceError> {
+        freeze(&self.cp, env, frozen)
     }
 
     /// The newest revision in the database's changes table.
@@ -182,4 +190,30 @@ fn a_commit_that_cannot_be_settled_says_it_may_have_been_applied() {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(r.cp.state().frozen.iter().any(|e| e.as_str() == "staging"));
+}
+
+#[test]
+fn a_replica_lost_in_the_middle_of_a_commit_does_not_block_the_others() {
+    let Some(r) = rig("cut_lost") else {
+        return;
+    };
+    let before = r.db_revision();
+    // Another replica, straight on the database.
+    let other = ControlPlane::open(pg_store(&r.db.url, &r.db.pw), Arc::new(SystemClock), None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The first replica's link goes half-open inside its commit, and nothing of it can reach
+    // the database again: its session sits in its transaction holding the meta row, and only
+    // the server can end it.
+    r.proxy.arm(OnCommit::HoldAll);
+    let e = r
+        .freeze("staging", true)
+        .expect_err("the commit never got through");
+    assert!(r.proxy.fired(), "the proxy never saw the COMMIT");
+    assert_eq!(e.code, "outcome_unknown", "{e}");
+    // The other replica commits (the server ended the session left in its transaction) ...
+    freeze(&other, "production", true)
+        .unwrap_or_else(|e| panic!("a lost replica's session blocked the others: {e}"));
+    // ... and what the lost one sent was never applied.
+    assert_eq!(r.db_revision(), before + 1);
+    assert_eq!(r.in_transaction(), 0);
 }

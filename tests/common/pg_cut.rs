@@ -23,6 +23,9 @@ pub enum OnCommit {
     LoseAll,
     /// Never forward it; keep the server's side open (its session idles in its transaction).
     Hold,
+    /// As `Hold`, and the database is out of reach for everyone else (`refuse(true)`): the
+    /// replica is as good as lost, and nobody can end its session but the server itself.
+    HoldAll,
 }
 
 #[derive(Default)]
@@ -173,10 +176,15 @@ async fn link(
                 }
                 break;
             }
-            OnCommit::Hold => {
+            OnCommit::Hold | OnCommit::HoldAll => {
                 // Silent both ways: what the client sends goes nowhere, until it gives up and
                 // closes; the server's side is kept open even then (it never hears of that).
                 mute.store(true, Ordering::SeqCst);
+                if what == OnCommit::HoldAll {
+                    state.lock().expect("lock").refuse = true;
+                    cut_all.send_modify(|g| *g += 1);
+                    cut.borrow_and_update(); // every other link, not this one
+                }
                 let mut buf = vec![0u8; 64 * 1024];
                 loop {
                     tokio::select! {

@@ -45,6 +45,12 @@ use tokio_postgres::{Client, Config, NoTls};
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Every store call (a query, a whole commit transaction) gives up after this.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+/// TCP keepalives on every store connection, both ends: probed after this much silence ...
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
+/// ... then every this often ...
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+/// ... and given up after this many unanswered probes (a dead link fails in about 25 s).
+pub const KEEPALIVE_RETRIES: u32 = 3;
 /// Worker threads of the store's own runtime (it only waits on sockets).
 pub const RUNTIME_THREADS: usize = 1;
 /// Changes read at most by one catch-up (the follower reads again for the rest).
@@ -100,6 +106,13 @@ pub fn config(url: &str, password: Option<String>) -> Result<Config, StoreError>
         config.password(p);
     }
     config.connect_timeout(CONNECT_TIMEOUT);
+    // A link that went silent (a half-open connection: the `LISTEN` one would wait on it for
+    // ever) fails after about KEEPALIVE_IDLE + KEEPALIVE_RETRIES × KEEPALIVE_INTERVAL, and is
+    // made again.
+    config.keepalives(true);
+    config.keepalives_idle(KEEPALIVE_IDLE);
+    config.keepalives_interval(KEEPALIVE_INTERVAL);
+    config.keepalives_retries(KEEPALIVE_RETRIES);
     config.application_name("flagtop");
     Ok(config)
 }
@@ -180,12 +193,20 @@ async fn connect(config: &Config) -> Result<Client, StoreError> {
             tracing::warn!(error = %e, "PostgreSQL connection ended");
         }
     });
-    // Every statement is bounded on the server too, and every commit waits for its fsync.
+    // Every statement is bounded on the server too, and every commit waits for its fsync. A
+    // session left inside a transaction (its replica lost mid-commit, the link half-open: no
+    // one left to end it) is ended by the server once it has been idle for as long as the
+    // replica itself would have waited — it holds the meta row every commit needs. And the
+    // server probes a silent link as the client does (`config`), instead of after 2 hours.
+    let ms = QUERY_TIMEOUT.as_millis();
     client
         .batch_execute(&format!(
-            "SET statement_timeout = {}; SET synchronous_commit = on; SET lock_timeout = {}",
-            QUERY_TIMEOUT.as_millis(),
-            QUERY_TIMEOUT.as_millis()
+            "SET statement_timeout = {ms}; SET synchronous_commit = on; SET lock_timeout = {ms}; \
+             SET idle_in_transaction_session_timeout = {ms}; \
+             SET tcp_keepalives_idle = {}; SET tcp_keepalives_interval = {}; \
+             SET tcp_keepalives_count = {KEEPALIVE_RETRIES}",
+            KEEPALIVE_IDLE.as_secs(),
+            KEEPALIVE_INTERVAL.as_secs(),
         ))
         .await
         .map_err(pg)?;
