@@ -18,8 +18,8 @@
 //! async context, and every call is bounded by `QUERY_TIMEOUT`.
 //!
 //! The parts: `schema.rs` (versioned migrations), `commit.rs` (one group, one transaction),
-//! `settle.rs` (what became of a commit cut off), `reads.rs` (loading, catching up), `follow.rs` (LISTEN wake-ups and the engine's lock),
-//! `backend.rs` (the `Backend` trait over these).
+//! `settle.rs` (what became of a commit cut off), `reads.rs` (loading, catching up),
+//! `follow.rs` (LISTEN wake-ups and the engine's lock), `backend.rs` (the `Backend` trait).
 
 mod backend;
 mod commit;

@@ -10,6 +10,12 @@ use crate::tui::model::Model;
 use crate::tui::text::fit;
 use crate::wire::{Outcome, OutcomeKind};
 
+/// The control plane answered that it could not confirm its own commit (its database went
+/// silent): the action may have been applied.
+fn unconfirmed(e: &ClientError) -> bool {
+    matches!(e, ClientError::Api { status, code, .. } if *status == 502 || code == "outcome_unknown")
+}
+
 /// The control plane's answer to what the dialog sent (matched by its idempotency key).
 pub fn on_outcome(
     m: &mut Model,
@@ -20,6 +26,13 @@ pub fn on_outcome(
         // The dialog was closed meanwhile: still report the outcome.
         match result {
             Ok(o) => report_success(m, &o),
+            Err(e) if unconfirmed(&e) => m.set_status(
+                format!(
+                    "not confirmed, may have been applied: {}",
+                    fit(&e.to_string(), 160)
+                ),
+                true,
+            ),
             Err(e) => m.set_status(format!("failed: {}", fit(&e.to_string(), 160)), true),
         }
         return Step::redraw(true);
@@ -47,9 +60,7 @@ pub fn on_outcome(
                 }
                 // The server could not confirm its own commit (its database went silent): it
                 // may have been applied. The same key makes a retry safe.
-                ClientError::Api { status, code, .. }
-                    if *status == 502 || code == "outcome_unknown" =>
-                {
+                _ if unconfirmed(&e) => {
                     c.phase = Phase::Failed {
                         msg: format!(
                             "not confirmed: {msg} — it may have been applied; Enter retries safely"

@@ -22,7 +22,7 @@ pub(super) struct Conn {
 
 /// A server session by its backend process and when it started (a pid alone may be reused by
 /// a later session): what a commit cut off names, so that one and no other is ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub(super) struct Session {
     pub pid: i32,
     pub started: String,
